@@ -1,0 +1,47 @@
+# Portal Consent. `make run` builds and serves the demo on http://localhost:8080
+# (ADDR=host:port to change); `make test` runs every test, browser tests included.
+GO       ?= go
+ADDR     ?= localhost:8080
+GOROOT   := $(shell $(GO) env GOROOT)
+DIST     := web/dist
+WASM_SRC := $(shell find app banner policy wasm -name '*.go' -not -name '*_test.go') $(wildcard policy/defaults/*) go.mod go.sum
+FUZZTIME ?= 5m
+
+.PHONY: build run test vet fuzz bench clean
+
+build: $(DIST)/app.wasm.br $(DIST)/wasm_exec.js.br
+
+# The consent app, for GOOS=js: stripped, paths trimmed.
+$(DIST)/app.wasm: $(WASM_SRC)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $@ ./wasm
+
+# Go's JavaScript runtime support must match the toolchain that built the wasm.
+$(DIST)/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
+	cp $< $@
+
+# Brotli and gzip variants, made once at build time.
+$(DIST)/%.br: $(DIST)/% web/precompress/main.go
+	$(GO) run ./web/precompress $<
+
+run: build
+	$(GO) run ./server/cmd/server -addr $(ADDR)
+
+vet: build
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./policy ./banner ./app ./wasm
+
+# Every test: native unit tests, the policy package compiled to wasm under
+# Node.js, short fuzz runs, and the browser tests (Chromium at /usr/bin/chromium).
+test: vet
+	$(GO) test -count=1 ./...
+	PATH="$(GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./policy
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=5s ./policy
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=5s ./policy
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./policy
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./policy
+
+clean:
+	find $(DIST) -type f -not -name README.md -delete

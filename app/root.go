@@ -1,0 +1,198 @@
+// Package app is the client's consent flow: the root component holds the
+// policy and the visitor's choice, decides what shows (the banner, the
+// preferences, the policy, or nothing), and persists the choice through a Jar,
+// so the whole flow runs and tests natively.
+package app
+
+import (
+	"time"
+
+	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/portalconsent/portalconsent/banner"
+	"github.com/portalconsent/portalconsent/policy"
+)
+
+// Jar reads and writes cookies of the portal's origin.
+type Jar interface {
+	// Get returns the value of the named cookie, or "" when it is absent.
+	Get(name string) string
+	// Set stores the named cookie for lifetimeDays days (Path=/, SameSite=Lax,
+	// Secure on https). It returns an error when the browser refused it.
+	Set(name, value string, lifetimeDays int) error
+}
+
+// View is what the root shows.
+type View string
+
+// Views. The root element carries the current one's mode in data-pc-mode:
+// "hidden", "banner" or "modal".
+const (
+	ViewNone        View = ""
+	ViewBanner      View = "banner"
+	ViewPreferences View = "preferences"
+	ViewPolicy      View = "policy"
+)
+
+// Root is the client's root component. Set Policy and Jar before mounting.
+// Start may open the preferences or the policy at once; otherwise the banner
+// shows when the stored choice does not hold for the policy, and stays (under
+// any open dialog) until the visitor chooses. Now defaults to time.Now. OnChange, when set, is called after
+// each choice is stored; OnError when it could not be.
+type Root struct {
+	goapp.Compo
+
+	Policy   *policy.Policy
+	Jar      Jar
+	Start    View
+	Now      func() time.Time
+	OnChange func(policy.Consent)
+	OnError  func(error)
+
+	view    View
+	consent *policy.Consent
+	opener  string
+}
+
+// OnInit implements app.Initializer: it reads the stored choice and picks the
+// first view.
+func (r *Root) OnInit() {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	r.consent = nil
+	if r.Policy != nil && r.Jar != nil {
+		if c, err := policy.Current(r.Jar.Get(policy.CookieName), r.Policy, r.Now()); err == nil {
+			r.consent = &c
+		}
+	}
+	switch {
+	case r.Start == ViewPreferences || r.Start == ViewPolicy:
+		r.view = r.Start
+	case r.consent == nil:
+		r.view = ViewBanner
+	default:
+		r.view = ViewNone
+	}
+}
+
+// View returns what the root shows now.
+func (r *Root) View() View { return r.view }
+
+// Consent returns the stored choice, or nil while the visitor has not chosen.
+func (r *Root) Consent() *policy.Consent { return r.consent }
+
+// Mode returns the layout the frame needs: "hidden", "banner" or "modal".
+func (r *Root) Mode() string {
+	switch r.view {
+	case ViewBanner:
+		return "banner"
+	case ViewPreferences, ViewPolicy:
+		return "modal"
+	}
+	return "hidden"
+}
+
+// Render implements app.Composer.
+func (r *Root) Render() goapp.UI {
+	if r.Policy == nil {
+		return goapp.Div().Class("pc-root").DataSet("pc-mode", "hidden")
+	}
+	// Without a choice the banner stays, under any open dialog.
+	showBanner := r.consent == nil
+	return goapp.Div().
+		Class("pc-root").
+		DataSet("pc-mode", r.Mode()).
+		Lang(r.Policy.Texts.Lang).
+		Body(
+			goapp.If(showBanner, func() goapp.UI {
+				return &banner.Banner{
+					Texts:       r.Policy.Texts,
+					OnAcceptAll: func(ctx goapp.Context) { r.AcceptAll(ctx) },
+					OnRejectAll: func(ctx goapp.Context) { r.RejectAll(ctx) },
+					OnCustomize: func(ctx goapp.Context) { r.open(ctx, ViewPreferences, banner.CustomizeID) },
+					OnPolicy:    func(ctx goapp.Context) { r.open(ctx, ViewPolicy, banner.PolicyID) },
+				}
+			}),
+			goapp.If(r.view == ViewPreferences, func() goapp.UI {
+				return &banner.Preferences{
+					Policy:   r.Policy,
+					Accepted: r.accepted(),
+					OnSave:   r.Save,
+					OnClose:  r.Close,
+				}
+			}),
+			goapp.If(r.view == ViewPolicy, func() goapp.UI {
+				return &banner.PolicyDialog{Policy: r.Policy, OnClose: r.Close}
+			}),
+		)
+}
+
+// accepted returns the stored decision of every optional category (all off
+// before a choice).
+func (r *Root) accepted() map[string]bool {
+	out := map[string]bool{}
+	for _, c := range r.Policy.Optional() {
+		out[c.ID] = r.consent != nil && r.consent.Accepted(c.ID)
+	}
+	return out
+}
+
+// AcceptAll stores a choice that accepts every category and hides the banner.
+func (r *Root) AcceptAll(ctx goapp.Context) {
+	r.decide(ctx, func(string) bool { return true })
+}
+
+// RejectAll stores a choice that refuses every optional category and hides the
+// banner.
+func (r *Root) RejectAll(ctx goapp.Context) { r.decide(ctx, nil) }
+
+// Save stores the choice made in the preferences: the optional categories
+// accepted[id] is true for, and no other.
+func (r *Root) Save(ctx goapp.Context, accepted map[string]bool) {
+	r.decide(ctx, func(id string) bool { return accepted[id] })
+}
+
+// ShowPreferences opens the preferences dialog.
+func (r *Root) ShowPreferences(ctx goapp.Context) { r.open(ctx, ViewPreferences, "") }
+
+// ShowPolicy opens the policy dialog.
+func (r *Root) ShowPolicy(ctx goapp.Context) { r.open(ctx, ViewPolicy, "") }
+
+// Close closes an open dialog: the banner comes back while no choice is
+// stored, and focus returns to the control that opened the dialog.
+func (r *Root) Close(ctx goapp.Context) {
+	r.view = ViewNone
+	if r.consent == nil {
+		r.view = ViewBanner
+	}
+	if r.view == ViewBanner && r.opener != "" {
+		id := r.opener
+		ctx.Defer(func(goapp.Context) {
+			if el := goapp.Window().GetElementByID(id); el.Truthy() {
+				el.Call("focus")
+			}
+		})
+	}
+	r.opener = ""
+}
+
+func (r *Root) open(ctx goapp.Context, v View, opener string) {
+	r.view = v
+	r.opener = opener
+}
+
+func (r *Root) decide(ctx goapp.Context, accept func(string) bool) {
+	c := policy.NewConsent(r.Policy, r.Now(), accept)
+	if err := r.Jar.Set(policy.CookieName, c.Encode(), r.Policy.Lifetime()); err != nil {
+		if r.OnError != nil {
+			r.OnError(err)
+		}
+		return
+	}
+	r.consent = &c
+	r.view = ViewNone
+	r.opener = ""
+	if r.OnChange != nil {
+		r.OnChange(c)
+	}
+}

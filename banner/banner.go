@@ -1,0 +1,70 @@
+// Package banner holds the go-app components a visitor sees: the consent banner,
+// the preferences dialog and the cookie policy (in a dialog or on a page).
+//
+// Components take their data as fields and report what the visitor does through
+// callback fields; they read no cookie and keep no global state, so the same code
+// renders natively on the server (app.HTMLString) and in the browser.
+package banner
+
+import (
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/portalconsent/portalconsent/policy"
+)
+
+// Element ids the flow, the loader and the tests rely on.
+const (
+	AcceptID    = "pc-accept"
+	RejectID    = "pc-reject"
+	CustomizeID = "pc-customize"
+	PolicyID    = "pc-policy"
+	SaveID      = "pc-save"
+	CloseID     = "pc-close"
+)
+
+// SwitchID returns the id of the switch of an optional category.
+func SwitchID(category string) string { return "pc-switch-" + category }
+
+// Banner is the first-visit banner: a short text, Accept all and Reject all as
+// buttons of equal weight, Customize, and a button that opens the policy. A nil
+// callback makes its button do nothing.
+type Banner struct {
+	app.Compo
+
+	Texts       policy.Texts
+	OnAcceptAll func(app.Context)
+	OnRejectAll func(app.Context)
+	OnCustomize func(app.Context)
+	OnPolicy    func(app.Context)
+}
+
+// Render implements app.Composer.
+func (b *Banner) Render() app.UI {
+	t := b.Texts
+	return app.Section().
+		Class("pc-banner").
+		Aria("label", t.BannerTitle).
+		Body(
+			app.H2().ID("pc-banner-title").Class("pc-title").Text(t.BannerTitle),
+			app.P().Class("pc-text").Text(t.BannerText),
+			app.Div().Class("pc-actions").Body(
+				button(AcceptID, "pc-btn pc-primary", t.AcceptAll, b.OnAcceptAll),
+				button(RejectID, "pc-btn pc-primary", t.RejectAll, b.OnRejectAll),
+				button(CustomizeID, "pc-btn pc-secondary", t.Customize, b.OnCustomize),
+				button(PolicyID, "pc-link", t.PolicyLink, b.OnPolicy),
+			),
+		)
+}
+
+// button renders a <button type="button"> that calls fn (if not nil) on click.
+func button(id, class, label string, fn func(app.Context)) app.HTMLButton {
+	return app.Button().
+		Type("button").
+		ID(id).
+		Class(class).
+		Text(label).
+		OnClick(func(ctx app.Context, e app.Event) {
+			if fn != nil {
+				fn(ctx)
+			}
+		})
+}

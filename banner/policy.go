@@ -1,0 +1,134 @@
+package banner
+
+import (
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/portalconsent/portalconsent/policy"
+)
+
+// PolicyDialogID is the id of the cookie policy dialog element.
+const PolicyDialogID = "pc-policy-dialog"
+
+// PolicyTitleID is the id of the policy's title, which labels the dialog.
+const PolicyTitleID = "pc-policy-title"
+
+// PolicyContent is the cookie policy: the introduction, the explanatory
+// sections ("What is a cookie?", the types of cookies), and the table of the
+// portal's cookies grouped by category. Page renders the title as the page's
+// <h1>; otherwise it is an <h2> inside a dialog. A nil Policy renders nothing.
+type PolicyContent struct {
+	app.Compo
+
+	Policy *policy.Policy
+	Page   bool
+}
+
+// Render implements app.Composer.
+func (c *PolicyContent) Render() app.UI {
+	p := c.Policy
+	if p == nil {
+		return app.Div()
+	}
+	t := p.Texts
+	var title app.UI = app.H2().ID(PolicyTitleID).Class("pc-title").Text(t.PolicyTitle)
+	if c.Page {
+		title = app.H1().ID(PolicyTitleID).Class("pc-title").Text(t.PolicyTitle)
+	}
+	body := []app.UI{title, app.P().Class("pc-text").Text(t.PolicyIntro)}
+	for _, s := range t.Sections {
+		body = append(body, section(s))
+	}
+	body = append(body, c.table(p))
+	return app.Article().Class("pc-policy").Lang(t.Lang).Body(body...)
+}
+
+func section(s policy.Section) app.UI {
+	items := []app.UI{app.H3().Text(s.Title)}
+	for _, para := range s.Paragraphs {
+		items = append(items, app.P().Text(para))
+	}
+	if len(s.Terms) > 0 {
+		terms := make([]app.UI, 0, len(s.Terms))
+		for _, d := range s.Terms {
+			terms = append(terms, app.Li().Body(
+				app.Strong().Text(d.Term),
+				app.Text(" "+d.Meaning),
+			))
+		}
+		items = append(items, app.Ul().Class("pc-terms").Body(terms...))
+	}
+	return app.Section().Body(items...)
+}
+
+// table renders the cookie table, one titled table per category that has
+// cookies, in policy order.
+func (c *PolicyContent) table(p *policy.Policy) app.UI {
+	t := p.Texts
+	items := []app.UI{app.H3().ID("pc-cookies-title").Text(p.CookiesTitle())}
+	for _, cat := range p.Categories {
+		var rows []app.UI
+		for _, ck := range p.Cookies {
+			if ck.Category != cat.ID {
+				continue
+			}
+			names := make([]app.UI, 0, len(ck.Names))
+			for i, n := range ck.Names {
+				if i > 0 {
+					names = append(names, app.Text(", "))
+				}
+				names = append(names, app.Code().Text(n))
+			}
+			rows = append(rows, app.Tr().Body(
+				app.Td().Text(ck.Provider),
+				app.Td().Text(ck.Function),
+				app.Td().Class("pc-cookie-names").Body(names...),
+				app.Td().Text(ck.Purpose),
+				app.Td().Text(cat.Name),
+				app.Td().Text(ck.Duration),
+			))
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		items = append(items,
+			app.H4().Text(cat.Name),
+			app.P().Class("pc-category-desc").Text(cat.Description),
+			app.Div().Class("pc-table-wrap").Body(
+				app.Table().Class("pc-cookies").Body(
+					app.Caption().Class("pc-visually-hidden").Text(cat.Name),
+					app.THead().Body(app.Tr().Body(
+						app.Th().Scope("col").Text(t.Columns.Provider),
+						app.Th().Scope("col").Text(t.Columns.Function),
+						app.Th().Scope("col").Text(t.Columns.Names),
+						app.Th().Scope("col").Text(t.Columns.Purpose),
+						app.Th().Scope("col").Text(t.Columns.Category),
+						app.Th().Scope("col").Text(t.Columns.Duration),
+					)),
+					app.TBody().Body(rows...),
+				),
+			),
+		)
+	}
+	return app.Section().Class("pc-cookie-table").Aria("labelledby", "pc-cookies-title").Body(items...)
+}
+
+// PolicyDialog shows the cookie policy in a modal dialog labelled by the
+// policy's title. Escape and the Close button call OnClose.
+type PolicyDialog struct {
+	app.Compo
+
+	Policy  *policy.Policy
+	OnClose func(app.Context)
+}
+
+// OnMount implements app.Mounter: focus moves into the dialog.
+func (d *PolicyDialog) OnMount(ctx app.Context) { focusDialog(ctx, PolicyDialogID) }
+
+// Render implements app.Composer.
+func (d *PolicyDialog) Render() app.UI {
+	if d.Policy == nil {
+		return app.Div()
+	}
+	return dialog(PolicyDialogID, PolicyTitleID, d.Policy.Texts.Close, d.OnClose,
+		&PolicyContent{Policy: d.Policy},
+	)
+}

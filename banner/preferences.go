@@ -1,0 +1,109 @@
+package banner
+
+import (
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/portalconsent/portalconsent/policy"
+)
+
+// PreferencesDialogID is the id of the preferences dialog element.
+const PreferencesDialogID = "pc-preferences"
+
+// Preferences is the dialog where a visitor chooses category by category: one
+// switch per optional category, on only when Accepted says so; required
+// categories are shown locked on. Save reports the choice of every optional
+// category; Close (and Escape) discard the changes.
+type Preferences struct {
+	app.Compo
+
+	Policy *policy.Policy
+	// Accepted holds the current choice; a missing category is off.
+	Accepted map[string]bool
+	OnSave   func(ctx app.Context, accepted map[string]bool)
+	OnClose  func(app.Context)
+
+	draft map[string]bool
+}
+
+// OnMount implements app.Mounter: it copies the current choice into the draft
+// and moves focus into the dialog.
+func (p *Preferences) OnMount(ctx app.Context) {
+	p.reset()
+	focusDialog(ctx, PreferencesDialogID)
+}
+
+// OnUpdate implements app.Updater: a new current choice replaces the draft.
+func (p *Preferences) OnUpdate(ctx app.Context) { p.reset() }
+
+func (p *Preferences) reset() {
+	p.draft = map[string]bool{}
+	for k, v := range p.Accepted {
+		p.draft[k] = v
+	}
+}
+
+func (p *Preferences) isOn(category string) bool {
+	if p.draft == nil {
+		return p.Accepted[category]
+	}
+	return p.draft[category]
+}
+
+// Render implements app.Composer.
+func (p *Preferences) Render() app.UI {
+	if p.Policy == nil {
+		return app.Div()
+	}
+	t := p.Policy.Texts
+	rows := make([]app.UI, 0, len(p.Policy.Categories))
+	for _, c := range p.Policy.Categories {
+		rows = append(rows, p.category(c, t))
+	}
+	return dialog(PreferencesDialogID, "pc-preferences-title", t.Close, p.OnClose,
+		app.H2().ID("pc-preferences-title").Class("pc-title").Text(t.PreferencesTitle),
+		app.P().Class("pc-text").Text(t.PreferencesText),
+		app.Ul().Class("pc-categories").Body(rows...),
+		app.Div().Class("pc-actions").Body(
+			button(SaveID, "pc-btn pc-primary", t.Save, func(ctx app.Context) {
+				if p.OnSave == nil {
+					return
+				}
+				out := map[string]bool{}
+				for _, c := range p.Policy.Optional() {
+					out[c.ID] = p.isOn(c.ID)
+				}
+				p.OnSave(ctx, out)
+			}),
+		),
+	)
+}
+
+func (p *Preferences) category(c policy.Category, t policy.Texts) app.UI {
+	id := SwitchID(c.ID)
+	input := app.Input().
+		Type("checkbox").
+		ID(id).
+		Class("pc-switch").
+		Role("switch").
+		Aria("describedby", id+"-desc")
+	if c.Required {
+		input = input.Checked(true).Disabled(true)
+	} else {
+		cat := c.ID
+		input = input.Checked(p.isOn(cat)).OnChange(func(ctx app.Context, e app.Event) {
+			if p.draft == nil {
+				p.reset()
+			}
+			p.draft[cat] = ctx.JSSrc().Get("checked").Bool()
+		})
+	}
+	return app.Li().Class("pc-category").Body(
+		app.Div().Class("pc-category-head").Body(
+			input,
+			app.Label().For(id).Class("pc-category-name").Text(c.Name),
+			app.If(c.Required, func() app.UI {
+				return app.Span().Class("pc-always").Text(t.AlwaysOn)
+			}),
+		),
+		app.P().ID(id+"-desc").Class("pc-category-desc").Text(c.Description),
+	)
+}

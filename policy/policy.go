@@ -1,0 +1,278 @@
+// Package policy is the consent domain of a portal: its cookie policy (categories,
+// the cookie table, the texts shown to visitors), the validation of that policy, and
+// the codec of the cookies_preferences value that records a visitor's choice.
+//
+// It depends on the standard library only, so that the browser (WebAssembly), the
+// host server and the tests share one definition of every rule.
+package policy
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Well-known category ids. A policy may declare others.
+const (
+	Necessary   = "necessary"
+	Statistical = "statistical"
+)
+
+// DefaultLifetimeDays is how long a choice is kept when a policy does not say
+// (six months, as the CNIL recommends).
+const DefaultLifetimeDays = 182
+
+// maxLifetimeDays bounds the lifetime of a choice (13 months, the CNIL maximum).
+const maxLifetimeDays = 395
+
+// Policy is the cookie policy of one portal: what the banner asks and what the
+// policy page shows.
+type Policy struct {
+	// ID names the portal in the script tag (data-portal) and in URLs.
+	ID string `json:"id"`
+	// Name is the portal's display name.
+	Name string `json:"name"`
+	// URL is the portal's public address, shown in the policy.
+	URL string `json:"url"`
+	// Revision increases whenever what a visitor consents to changes; a choice
+	// made for another revision is asked again.
+	Revision int `json:"revision"`
+	// LifetimeDays is how long a choice is kept; 0 means DefaultLifetimeDays.
+	LifetimeDays int `json:"lifetimeDays,omitempty"`
+	// Categories are shown in this order; the first is usually "necessary".
+	Categories []Category `json:"categories"`
+	// Cookies is the table of the cookies the portal sets.
+	Cookies []Cookie `json:"cookies"`
+	// Texts holds what the visitor reads.
+	Texts Texts `json:"texts"`
+}
+
+// Category is a purpose a visitor accepts or rejects as a whole.
+type Category struct {
+	// ID is a short lowercase name ([a-z0-9_-], at most 32 characters).
+	ID string `json:"id"`
+	// Name is the label shown to visitors.
+	Name string `json:"name"`
+	// Description says what the category is for.
+	Description string `json:"description"`
+	// Required categories are always on and cannot be refused.
+	Required bool `json:"required,omitempty"`
+}
+
+// Cookie is one row of the cookie table.
+type Cookie struct {
+	Provider string   `json:"provider"`
+	Function string   `json:"function"`
+	Names    []string `json:"names"`
+	Purpose  string   `json:"purpose"`
+	Category string   `json:"category"`
+	Duration string   `json:"duration"`
+}
+
+// Texts is everything the banner, the preferences and the policy say.
+type Texts struct {
+	// Lang is the BCP 47 tag of the texts, e.g. "en".
+	Lang string `json:"lang"`
+
+	BannerTitle      string `json:"bannerTitle"`
+	BannerText       string `json:"bannerText"`
+	AcceptAll        string `json:"acceptAll"`
+	RejectAll        string `json:"rejectAll"`
+	Customize        string `json:"customize"`
+	PolicyLink       string `json:"policyLink"`
+	PreferencesTitle string `json:"preferencesTitle"`
+	PreferencesText  string `json:"preferencesText"`
+	AlwaysOn         string `json:"alwaysOn"`
+	Save             string `json:"save"`
+	Close            string `json:"close"`
+
+	PolicyTitle string `json:"policyTitle"`
+	PolicyIntro string `json:"policyIntro"`
+	// Sections are the explanatory parts of the policy ("What is a cookie?"…).
+	Sections []Section `json:"sections"`
+	// CookiesTitle introduces the table; "{url}" is replaced by the portal URL.
+	CookiesTitle string      `json:"cookiesTitle"`
+	Columns      TableLabels `json:"columns"`
+}
+
+// Section is a titled part of the policy text: paragraphs, then an optional list
+// of terms with their definitions.
+type Section struct {
+	Title      string       `json:"title"`
+	Paragraphs []string     `json:"paragraphs"`
+	Terms      []Definition `json:"terms,omitempty"`
+}
+
+// Definition is a term and what it means.
+type Definition struct {
+	Term    string `json:"term"`
+	Meaning string `json:"meaning"`
+}
+
+// TableLabels are the column headers of the cookie table.
+type TableLabels struct {
+	Provider string `json:"provider"`
+	Function string `json:"function"`
+	Names    string `json:"names"`
+	Purpose  string `json:"purpose"`
+	Category string `json:"category"`
+	Duration string `json:"duration"`
+}
+
+var (
+	idPattern       = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	cookieNameChars = regexp.MustCompile(`^[!#$%&'*+\-.^_` + "`" + `|~0-9A-Za-z]+$`)
+)
+
+// ValidID reports whether s can name a portal or a category: 1 to 32 characters
+// of [a-z0-9_-], starting with a letter or digit.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// FieldError says which field of a policy is wrong and why.
+type FieldError struct {
+	Field string // e.g. "categories[1].id"
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Lifetime returns the number of days a choice is kept: LifetimeDays, or
+// DefaultLifetimeDays when it is zero.
+func (p *Policy) Lifetime() int {
+	if p.LifetimeDays == 0 {
+		return DefaultLifetimeDays
+	}
+	return p.LifetimeDays
+}
+
+// Category returns the category with the given id, and false when there is none.
+func (p *Policy) Category(id string) (Category, bool) {
+	for _, c := range p.Categories {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Category{}, false
+}
+
+// Optional returns the categories a visitor may refuse, in policy order.
+func (p *Policy) Optional() []Category {
+	var out []Category
+	for _, c := range p.Categories {
+		if !c.Required {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// CookiesTitle returns Texts.CookiesTitle with "{url}" replaced by the portal URL.
+func (p *Policy) CookiesTitle() string {
+	return strings.ReplaceAll(p.Texts.CookiesTitle, "{url}", p.URL)
+}
+
+// Validate checks the policy and returns the first problem as a *FieldError, or
+// nil. A valid policy has an id, a name, an absolute http(s) URL, a positive
+// revision, a lifetime of at most 395 days, a required "necessary" category,
+// unique category ids, cookies whose category exists and whose names are valid
+// cookie names, and every text filled in.
+func (p *Policy) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	if !ValidID(p.ID) {
+		return bad("id", "%q is not a valid id (1 to 32 of a-z, 0-9, _ and -)", p.ID)
+	}
+	if strings.TrimSpace(p.Name) == "" {
+		return bad("name", "is empty")
+	}
+	u, err := url.Parse(p.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return bad("url", "%q is not an absolute http(s) URL", p.URL)
+	}
+	if p.Revision < 1 {
+		return bad("revision", "must be 1 or more, got %d", p.Revision)
+	}
+	if p.LifetimeDays < 0 || p.LifetimeDays > maxLifetimeDays {
+		return bad("lifetimeDays", "must be between 1 and %d days (0 for the default %d), got %d",
+			maxLifetimeDays, DefaultLifetimeDays, p.LifetimeDays)
+	}
+	if len(p.Categories) == 0 {
+		return bad("categories", "is empty")
+	}
+	seen := map[string]bool{}
+	for i, c := range p.Categories {
+		f := fmt.Sprintf("categories[%d]", i)
+		if !ValidID(c.ID) {
+			return bad(f+".id", "%q is not a valid id (1 to 32 of a-z, 0-9, _ and -)", c.ID)
+		}
+		if seen[c.ID] {
+			return bad(f+".id", "%q is declared twice", c.ID)
+		}
+		seen[c.ID] = true
+		if strings.TrimSpace(c.Name) == "" {
+			return bad(f+".name", "is empty")
+		}
+		if strings.TrimSpace(c.Description) == "" {
+			return bad(f+".description", "is empty")
+		}
+		if c.ID == Necessary && !c.Required {
+			return bad(f+".required", "the %q category must be required", Necessary)
+		}
+	}
+	if !seen[Necessary] {
+		return bad("categories", "must include the required %q category", Necessary)
+	}
+	for i, c := range p.Cookies {
+		f := fmt.Sprintf("cookies[%d]", i)
+		if len(c.Names) == 0 {
+			return bad(f+".names", "is empty")
+		}
+		for j, n := range c.Names {
+			if !cookieNameChars.MatchString(n) {
+				return bad(fmt.Sprintf("%s.names[%d]", f, j), "%q is not a valid cookie name", n)
+			}
+		}
+		if !seen[c.Category] {
+			return bad(f+".category", "%q is not a declared category", c.Category)
+		}
+		for _, s := range []struct{ field, v string }{
+			{"provider", c.Provider}, {"function", c.Function},
+			{"purpose", c.Purpose}, {"duration", c.Duration},
+		} {
+			if strings.TrimSpace(s.v) == "" {
+				return bad(f+"."+s.field, "is empty")
+			}
+		}
+	}
+	return p.Texts.validate()
+}
+
+func (t *Texts) validate() error {
+	if t.Lang == "" {
+		return &FieldError{Field: "texts.lang", Msg: "is empty"}
+	}
+	for _, s := range []struct{ field, v string }{
+		{"bannerTitle", t.BannerTitle}, {"bannerText", t.BannerText},
+		{"acceptAll", t.AcceptAll}, {"rejectAll", t.RejectAll},
+		{"customize", t.Customize}, {"policyLink", t.PolicyLink},
+		{"preferencesTitle", t.PreferencesTitle}, {"preferencesText", t.PreferencesText},
+		{"alwaysOn", t.AlwaysOn}, {"save", t.Save}, {"close", t.Close},
+		{"policyTitle", t.PolicyTitle}, {"policyIntro", t.PolicyIntro},
+		{"cookiesTitle", t.CookiesTitle},
+		{"columns.provider", t.Columns.Provider}, {"columns.function", t.Columns.Function},
+		{"columns.names", t.Columns.Names}, {"columns.purpose", t.Columns.Purpose},
+		{"columns.category", t.Columns.Category}, {"columns.duration", t.Columns.Duration},
+	} {
+		if strings.TrimSpace(s.v) == "" {
+			return &FieldError{Field: "texts." + s.field, Msg: "is empty"}
+		}
+	}
+	for i, s := range t.Sections {
+		if strings.TrimSpace(s.Title) == "" {
+			return &FieldError{Field: fmt.Sprintf("texts.sections[%d].title", i), Msg: "is empty"}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package policy_test
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/portalconsent/portalconsent/policy"
+)
+
+// defaultPolicy returns the default policy with the given id.
+func defaultPolicy(t testing.TB, id string) *policy.Policy {
+	t.Helper()
+	ps, err := policy.Defaults()
+	if err != nil {
+		t.Fatalf("Defaults: %v", err)
+	}
+	for _, p := range ps {
+		if p.ID == id {
+			return p
+		}
+	}
+	t.Fatalf("no default policy %q", id)
+	return nil
+}
+
+// clonePolicy returns a deep copy of p, so that a test can break it freely.
+func clonePolicy(t testing.TB, p *policy.Policy) *policy.Policy {
+	t.Helper()
+	data, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q policy.Policy
+	if err := json.Unmarshal(data, &q); err != nil {
+		t.Fatal(err)
+	}
+	return &q
+}
+
+func TestDefaults(t *testing.T) {
+	ps, err := policy.Defaults()
+	if err != nil {
+		t.Fatalf("Defaults: %v", err)
+	}
+	want := map[string]string{
+		"mtran":  "https://mtran.my.opendatasoft.com",
+		"twisto": "https://twisto.opendatasoft.com",
+	}
+	var ids []string
+	for _, p := range ps {
+		ids = append(ids, p.ID)
+	}
+	if !slices.Equal(ids, []string{"mtran", "twisto"}) {
+		t.Fatalf("ids = %q, want [mtran twisto]", ids)
+	}
+	for _, p := range ps {
+		if p.URL != want[p.ID] {
+			t.Errorf("%s: URL = %q, want %q", p.ID, p.URL, want[p.ID])
+		}
+		if err := p.Validate(); err != nil {
+			t.Errorf("%s: Validate: %v", p.ID, err)
+		}
+		var cats []string
+		for _, c := range p.Categories {
+			cats = append(cats, c.ID)
+		}
+		if !slices.Equal(cats, []string{policy.Necessary, policy.Statistical}) {
+			t.Errorf("%s: categories = %q", p.ID, cats)
+		}
+		if nec, _ := p.Category(policy.Necessary); !nec.Required {
+			t.Errorf("%s: necessary is not required", p.ID)
+		}
+		if opt := p.Optional(); len(opt) != 1 || opt[0].ID != policy.Statistical {
+			t.Errorf("%s: Optional() = %+v, want statistical only", p.ID, opt)
+		}
+		var names []string
+		for _, c := range p.Cookies {
+			names = append(names, c.Names...)
+		}
+		for _, n := range []string{"sessionid", "django_language", "csrftoken", policy.CookieName} {
+			if !slices.Contains(names, n) {
+				t.Errorf("%s: cookie table lacks %s", p.ID, n)
+			}
+		}
+		if len(p.Texts.Sections) == 0 || p.Texts.Sections[0].Title != "What is a cookie?" ||
+			!strings.HasPrefix(p.Texts.Sections[0].Paragraphs[0], "A cookie is a generally small piece of data") {
+			t.Errorf("%s: first section = %+v", p.ID, p.Texts.Sections)
+		}
+		if got, want := p.CookiesTitle(), "What cookies are used on the "+want[p.ID]+" platform"; got != want {
+			t.Errorf("%s: CookiesTitle() = %q, want %q", p.ID, got, want)
+		}
+	}
+}
+
+func TestLifetime(t *testing.T) {
+	for _, tt := range []struct{ days, want int }{{0, policy.DefaultLifetimeDays}, {30, 30}} {
+		p := policy.Policy{LifetimeDays: tt.days}
+		if got := p.Lifetime(); got != tt.want {
+			t.Errorf("Lifetime() with LifetimeDays %d = %d, want %d", tt.days, got, tt.want)
+		}
+	}
+}
+
+func TestValidID(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"a", true},
+		{"ab_c-9", true},
+		{"0abc", true},
+		{strings.Repeat("a", 32), true},
+		{strings.Repeat("a", 33), false},
+		{"", false},
+		{"_a", false},
+		{"-a", false},
+		{"Abc", false},
+		{"a b", false},
+		{"a\n", false},
+	} {
+		if got := policy.ValidID(tt.in); got != tt.want {
+			t.Errorf("ValidID(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(p *policy.Policy)
+		field  string // "" means valid
+	}{
+		{"default", func(p *policy.Policy) {}, ""},
+		{"default lifetime", func(p *policy.Policy) { p.LifetimeDays = 0 }, ""},
+		{"max lifetime", func(p *policy.Policy) { p.LifetimeDays = 395 }, ""},
+		{"no cookies", func(p *policy.Policy) { p.Cookies = nil }, ""},
+		{"no sections", func(p *policy.Policy) { p.Texts.Sections = nil }, ""},
+		{"http url", func(p *policy.Policy) { p.URL = "http://portal.example" }, ""},
+
+		{"bad id", func(p *policy.Policy) { p.ID = "MTRAN" }, "id"},
+		{"empty id", func(p *policy.Policy) { p.ID = "" }, "id"},
+		{"blank name", func(p *policy.Policy) { p.Name = " \t" }, "name"},
+		{"relative url", func(p *policy.Policy) { p.URL = "/portal" }, "url"},
+		{"ftp url", func(p *policy.Policy) { p.URL = "ftp://portal.example" }, "url"},
+		{"url without host", func(p *policy.Policy) { p.URL = "https://" }, "url"},
+		{"unparsable url", func(p *policy.Policy) { p.URL = "https://a b%zz" }, "url"},
+		{"zero revision", func(p *policy.Policy) { p.Revision = 0 }, "revision"},
+		{"negative lifetime", func(p *policy.Policy) { p.LifetimeDays = -1 }, "lifetimeDays"},
+		{"lifetime over 13 months", func(p *policy.Policy) { p.LifetimeDays = 396 }, "lifetimeDays"},
+		{"no categories", func(p *policy.Policy) { p.Categories = nil }, "categories"},
+		{"bad category id", func(p *policy.Policy) { p.Categories[1].ID = "Stats" }, "categories[1].id"},
+		{"duplicate category", func(p *policy.Policy) { p.Categories[1].ID = policy.Necessary }, "categories[1].id"},
+		{"blank category name", func(p *policy.Policy) { p.Categories[1].Name = " " }, "categories[1].name"},
+		{"empty category description", func(p *policy.Policy) { p.Categories[0].Description = "" }, "categories[0].description"},
+		{"necessary not required", func(p *policy.Policy) { p.Categories[0].Required = false }, "categories[0].required"},
+		{"no necessary", func(p *policy.Policy) {
+			p.Categories = p.Categories[1:]
+			p.Cookies = nil
+		}, "categories"},
+		{"cookie without names", func(p *policy.Policy) { p.Cookies[2].Names = nil }, "cookies[2].names"},
+		{"bad cookie name", func(p *policy.Policy) { p.Cookies[1].Names = append(p.Cookies[1].Names, "a b") }, "cookies[1].names[1]"},
+		{"cookie name with ;", func(p *policy.Policy) { p.Cookies[0].Names[0] = "a;b" }, "cookies[0].names[0]"},
+		{"undeclared cookie category", func(p *policy.Policy) { p.Cookies[3].Category = "ads" }, "cookies[3].category"},
+		{"empty provider", func(p *policy.Policy) { p.Cookies[0].Provider = "" }, "cookies[0].provider"},
+		{"empty function", func(p *policy.Policy) { p.Cookies[0].Function = "" }, "cookies[0].function"},
+		{"empty purpose", func(p *policy.Policy) { p.Cookies[0].Purpose = "" }, "cookies[0].purpose"},
+		{"empty duration", func(p *policy.Policy) { p.Cookies[0].Duration = " " }, "cookies[0].duration"},
+		{"empty lang", func(p *policy.Policy) { p.Texts.Lang = "" }, "texts.lang"},
+		{"empty banner title", func(p *policy.Policy) { p.Texts.BannerTitle = "" }, "texts.bannerTitle"},
+		{"empty close", func(p *policy.Policy) { p.Texts.Close = "" }, "texts.close"},
+		{"empty cookies title", func(p *policy.Policy) { p.Texts.CookiesTitle = "" }, "texts.cookiesTitle"},
+		{"empty column", func(p *policy.Policy) { p.Texts.Columns.Duration = "" }, "texts.columns.duration"},
+		{"empty section title", func(p *policy.Policy) { p.Texts.Sections[0].Title = " " }, "texts.sections[0].title"},
+	}
+	orig := defaultPolicy(t, "mtran")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := clonePolicy(t, orig)
+			tt.mutate(p)
+			err := p.Validate()
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			var fe *policy.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("Validate() = %v, want a *FieldError for %s", err, tt.field)
+			}
+			if fe.Field != tt.field || fe.Msg == "" {
+				t.Errorf("Validate() = %q (field %q), want field %q", err, fe.Field, tt.field)
+			}
+		})
+	}
+	if err := orig.Validate(); err != nil {
+		t.Errorf("the cases changed the original policy: %v", err)
+	}
+}

@@ -1,0 +1,145 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+)
+
+// asset is one static file with its compressed variants, held in memory.
+type asset struct {
+	name        string // URL path under which it is served
+	contentType string
+	raw, br, gz []byte
+	etag        string
+	immutable   bool // content-hashed name: cached for a year
+}
+
+// loadAsset reads file from fsys. Its .br and .gz variants are taken from
+// fsys when present (made at build time), else compressed now. hashed names
+// the asset after its content ("app.wasm" → "/assets/app.<hash>.wasm") and
+// marks it immutable.
+func loadAsset(fsys fs.FS, file, contentType string, hashed bool) (*asset, error) {
+	raw, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return nil, fmt.Errorf("asset %s: %w (run `make build` first)", file, err)
+	}
+	sum := sha256.Sum256(raw)
+	hash := hex.EncodeToString(sum[:])[:16]
+	a := &asset{
+		name:        "/" + path.Base(file),
+		contentType: contentType,
+		raw:         raw,
+		etag:        `"` + hash + `"`,
+		immutable:   hashed,
+	}
+	if hashed {
+		base := path.Base(file)
+		ext := path.Ext(base)
+		a.name = "/assets/" + strings.TrimSuffix(base, ext) + "." + hash + ext
+	}
+	if a.br, err = fs.ReadFile(fsys, file+".br"); err != nil {
+		if a.br, err = compressBrotli(raw); err != nil {
+			return nil, err
+		}
+	}
+	if a.gz, err = fs.ReadFile(fsys, file+".gz"); err != nil {
+		if a.gz, err = compressGzip(raw); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func compressBrotli(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	w := brotli.NewWriterLevel(&buf, brotli.BestCompression)
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	err := w.Close()
+	return buf.Bytes(), err
+}
+
+func compressGzip(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	err := w.Close()
+	return buf.Bytes(), err
+}
+
+// ServeHTTP writes the asset in the best encoding the request accepts
+// (brotli, then gzip, then identity), with its ETag (304 on a match), Vary,
+// CORS and cross-origin resource policy for embedding, and its cache policy.
+func (a *asset) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", a.contentType)
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	h.Set("ETag", a.etag)
+	if a.immutable {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "public, max-age=300, must-revalidate")
+	}
+	if etagMatch(r.Header.Get("If-None-Match"), a.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	body := a.raw
+	switch enc := acceptedEncoding(r.Header.Get("Accept-Encoding")); enc {
+	case "br":
+		body = a.br
+		h.Set("Content-Encoding", "br")
+	case "gzip":
+		body = a.gz
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", fmt.Sprint(len(body)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(body)
+}
+
+// etagMatch reports whether an If-None-Match header lists etag (or "*").
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(t), "W/"))
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptedEncoding returns "br", "gzip" or "" for an Accept-Encoding header,
+// honouring q=0 refusals.
+func acceptedEncoding(header string) string {
+	ok := map[string]bool{}
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		ok[name] = !(q == "q=0" || q == "q=0.0" || q == "q=0.00" || q == "q=0.000")
+	}
+	switch {
+	case ok["br"]:
+		return "br"
+	case ok["gzip"]:
+		return "gzip"
+	}
+	return ""
+}
