@@ -51,7 +51,13 @@ type Root struct {
 	view    View
 	consent *policy.Consent
 	opener  string
+	// ctx is the root's own context: deferred work queued through it runs even
+	// when the element that triggered it (a dialog) has been removed.
+	ctx goapp.Context
 }
+
+// OnMount implements app.Mounter.
+func (r *Root) OnMount(ctx goapp.Context) { r.ctx = ctx }
 
 // OnInit implements app.Initializer: it reads the stored choice and picks the
 // first view.
@@ -165,9 +171,9 @@ func (r *Root) Close(ctx goapp.Context) {
 	if r.consent == nil {
 		r.view = ViewBanner
 	}
-	if r.view == ViewBanner && r.opener != "" {
+	if r.view == ViewBanner && r.opener != "" && r.ctx.Context != nil {
 		id := r.opener
-		ctx.Defer(func(goapp.Context) {
+		r.ctx.Defer(func(goapp.Context) {
 			if el := goapp.Window().GetElementByID(id); el.Truthy() {
 				el.Call("focus")
 			}

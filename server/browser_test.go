@@ -1,0 +1,610 @@
+package server
+
+// Browser tests: Debian's Chromium, driven by chromedp, loads portal pages
+// served from one loopback origin (http://127.0.0.1:PORT) that embed the
+// banner from the real consent host on another (http://localhost:PORT), and
+// checks what the visitor and the portal see.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/web"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// newBrowser starts a headless Chromium with a fresh profile for one test and
+// returns its first tab; everything is removed when the test ends.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("browser tests need Chromium at %s (apt-get install chromium): %v", chromiumPath, err)
+	}
+	profile, err := os.MkdirTemp("", "portalconsent-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.UserDataDir(profile),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints"),
+		chromedp.WindowSize(1200, 800),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancel()
+		cancelAlloc()
+		// Chromium's helpers may still be writing the profile for a moment.
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return ctx
+}
+
+// hosts is a consent host and a portal host on two loopback origins.
+type hosts struct {
+	consent *httptest.Server // http://localhost:PORT
+	portal  *httptest.Server // http://127.0.0.1:PORT
+	// consentURL is the consent host as portals name it.
+	consentURL string
+}
+
+// portalURL returns the address of a fixture page on the portal host; query
+// may set portal=ID, csp=NAME and consent=URL (see portalHandler).
+func (h *hosts) portalURL(page, query string) string {
+	u := h.portal.URL + "/" + page
+	if query != "" {
+		u += "?" + query
+	}
+	return u
+}
+
+var testPolicies = func() []*policy.Policy {
+	ps, err := policy.Defaults()
+	if err != nil {
+		panic(err)
+	}
+	return ps
+}()
+
+func startHosts(t *testing.T) *hosts {
+	t.Helper()
+	srv, err := New(testPolicies, web.Files())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hosts{}
+	h.consent = httptest.NewServer(srv)
+	t.Cleanup(h.consent.Close)
+	h.consentURL = strings.Replace(h.consent.URL, "127.0.0.1", "localhost", 1)
+	h.portal = httptest.NewServer(portalHandler(t, h))
+	t.Cleanup(h.portal.Close)
+	return h
+}
+
+// cspPresets are Content-Security-Policy headers a portal page may carry
+// (query csp=NAME); CONSENT stands for the consent host.
+var cspPresets = map[string]string{
+	"wasm":   "default-src 'self'; script-src 'self' 'unsafe-inline' CONSENT 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline' CONSENT; connect-src 'self' CONSENT",
+	"nowasm": "default-src 'self'; script-src 'self' 'unsafe-inline' CONSENT; style-src 'self' 'unsafe-inline' CONSENT; connect-src 'self' CONSENT",
+}
+
+// portalHandler serves the fixture pages of testdata/ as a portal would,
+// with the script tag pointing at the consent host.
+func portalHandler(t *testing.T, h *hosts) http.Handler {
+	pages := template.Must(template.ParseGlob(filepath.Join("testdata", "*.html")))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		if strings.HasPrefix(name, "spa/") {
+			name = "hostile.html"
+		}
+		if pages.Lookup(name) == nil {
+			http.NotFound(w, r)
+			return
+		}
+		q := r.URL.Query()
+		data := struct{ Consent, Portal string }{h.consentURL, "mtran"}
+		if q.Has("portal") {
+			data.Portal = q.Get("portal")
+		}
+		if c := q.Get("consent"); c != "" {
+			data.Consent = c
+		}
+		if csp, ok := cspPresets[q.Get("csp")]; ok {
+			w.Header().Set("Content-Security-Policy", strings.ReplaceAll(csp, "CONSENT", h.consentURL))
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := pages.ExecuteTemplate(w, name, data); err != nil {
+			t.Errorf("rendering %s: %v", name, err)
+		}
+	})
+}
+
+// tab is the tab of a browser of its own, with what its pages logged.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu         sync.Mutex
+	errors     []string // console.error calls
+	exceptions []string // uncaught exceptions
+}
+
+func newTab(t *testing.T) *tab {
+	t.Helper()
+	ctx := newBrowser(t)
+	tb := &tab{t: t, ctx: ctx}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.APITypeError {
+				var parts []string
+				for _, a := range ev.Args {
+					var s string
+					if json.Unmarshal(a.Value, &s) != nil {
+						s = string(a.Value) + a.Description
+					}
+					parts = append(parts, s)
+				}
+				tb.errors = append(tb.errors, strings.Join(parts, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			tb.exceptions = append(tb.exceptions, msg)
+		}
+	})
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return tb
+}
+
+func (tb *tab) run(actions ...chromedp.Action) {
+	tb.t.Helper()
+	if err := chromedp.Run(tb.ctx, actions...); err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
+func (tb *tab) consoleErrors() []string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return append([]string(nil), tb.errors...)
+}
+
+func (tb *tab) pageExceptions() []string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return append([]string(nil), tb.exceptions...)
+}
+
+// eval evaluates a JavaScript expression in the portal page into out.
+func (tb *tab) eval(expr string, out any) {
+	tb.t.Helper()
+	tb.run(chromedp.Evaluate(expr, out))
+}
+
+// inFrame wraps a JavaScript expression so that it runs with f (the consent
+// frame), d (its document) and w (its window) in scope; it yields null when
+// there is no frame.
+func inFrame(expr string) string {
+	return `(() => { const f = document.querySelector("iframe[data-portal-consent]");
+		if (!f || !f.contentDocument) return null;
+		const d = f.contentDocument, w = f.contentWindow; return (` + expr + `); })()`
+}
+
+// waitFor polls a JavaScript condition in the portal page until it is true.
+func (tb *tab) waitFor(what, cond string) {
+	tb.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var ok bool
+		if err := chromedp.Run(tb.ctx, chromedp.Evaluate(`!!(`+cond+`)`, &ok)); err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("timed out waiting for %s (console errors: %q, exceptions: %q)", what, tb.consoleErrors(), tb.pageExceptions())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// mode returns the consent frame's layout: "hidden", "banner", "modal", or
+// "" while the app has not rendered.
+func (tb *tab) mode() string {
+	tb.t.Helper()
+	var m string
+	tb.eval(inFrame(`(d.querySelector(".pc-root") || {getAttribute(){return ""}}).getAttribute("data-pc-mode") || ""`)+` || ""`, &m)
+	return m
+}
+
+// waitBanner waits until the banner is shown and visible in the frame.
+func (tb *tab) waitBanner() {
+	tb.t.Helper()
+	tb.waitFor("the banner", inFrame(`d.getElementById("pc-accept") !== null &&
+		getComputedStyle(f).visibility === "visible" && f.getBoundingClientRect().height > 40 &&
+		d.getElementById("pc-accept").getBoundingClientRect().height > 0`))
+}
+
+// waitApp waits until the consent app has rendered, whatever it shows.
+func (tb *tab) waitApp() {
+	tb.t.Helper()
+	tb.waitFor("the consent app", inFrame(`d.querySelector(".pc-root[data-pc-mode]") !== null`))
+}
+
+// click clicks, with the mouse, the centre of the element with the given id
+// inside the consent frame.
+func (tb *tab) click(id string) {
+	tb.t.Helper()
+	var xy []float64
+	tb.eval(inFrame(`(() => { const r = f.getBoundingClientRect(), e = d.getElementById(`+jsString(id)+`);
+		if (!e) return null; const b = e.getBoundingClientRect();
+		return [r.left + b.left + b.width / 2, r.top + b.top + b.height / 2]; })()`), &xy)
+	if len(xy) != 2 {
+		tb.t.Fatalf("no element #%s in the consent frame", id)
+	}
+	tb.run(chromedp.MouseClickXY(xy[0], xy[1]))
+}
+
+// clickPage clicks, with the mouse, an element of the portal page.
+func (tb *tab) clickPage(sel string) {
+	tb.t.Helper()
+	tb.run(chromedp.Click(sel, chromedp.ByQuery))
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// cookie returns the cookies_preferences value the portal page sees.
+func (tb *tab) cookie() string {
+	tb.t.Helper()
+	var line string
+	tb.eval(`document.cookie`, &line)
+	return policy.CookieValue(line, policy.CookieName)
+}
+
+// waitConsent waits for the cookie and returns the choice it holds, checked
+// against the mtran policy.
+func (tb *tab) waitConsent() policy.Consent {
+	tb.t.Helper()
+	tb.waitFor("the cookies_preferences cookie", `document.cookie.includes("cookies_preferences=")`)
+	c, err := policy.Current(tb.cookie(), testPolicies[0], time.Now())
+	if err != nil {
+		tb.t.Fatalf("stored cookie %q: %v", tb.cookie(), err)
+	}
+	return c
+}
+
+func (tb *tab) noErrors() {
+	tb.t.Helper()
+	if e := tb.consoleErrors(); len(e) > 0 {
+		tb.t.Errorf("console errors: %q", e)
+	}
+	if e := tb.pageExceptions(); len(e) > 0 {
+		tb.t.Errorf("page exceptions: %q", e)
+	}
+}
+
+func TestBrowserRejectIsStoredOnThePortalAndRemembered(t *testing.T) {
+	for _, page := range []string{"plain.html", "hostile.html"} {
+		t.Run(page, func(t *testing.T) {
+			h := startHosts(t)
+			tb := newTab(t)
+			tb.run(chromedp.Navigate(h.portalURL(page, "")))
+			tb.waitBanner()
+
+			var kinds []string
+			tb.eval(inFrame(`["pc-accept", "pc-reject"].map(id => d.getElementById(id).tagName + ":" + d.getElementById(id).type + ":" + d.getElementById(id).className)`), &kinds)
+			if len(kinds) != 2 || !strings.HasPrefix(kinds[0], "BUTTON:button:") || strings.TrimPrefix(kinds[0], "BUTTON:button:") != strings.TrimPrefix(kinds[1], "BUTTON:button:") {
+				t.Errorf("Accept and Reject are not buttons of equal weight: %q", kinds)
+			}
+
+			tb.click("pc-reject")
+			c := tb.waitConsent()
+			if c.Accepted(policy.Statistical) || !c.Accepted(policy.Necessary) {
+				t.Errorf("Reject all stored %q", c.Encode())
+			}
+			tb.waitFor("the banner to hide", inFrame(`getComputedStyle(f).visibility === "hidden"`))
+
+			// The cookie belongs to the portal's origin, not to the consent host.
+			var consentCookies []*network.Cookie
+			tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+				var err error
+				consentCookies, err = network.GetCookies().WithURLs([]string{h.consentURL}).Do(ctx)
+				return err
+			}))
+			for _, ck := range consentCookies {
+				if ck.Name == policy.CookieName && ck.Domain == "localhost" {
+					t.Errorf("cookie stored on the consent host: %+v", ck)
+				}
+			}
+
+			tb.run(chromedp.Reload())
+			tb.waitApp()
+			time.Sleep(300 * time.Millisecond)
+			if m := tb.mode(); m != "hidden" {
+				t.Errorf("after a reload the app shows %q, want hidden", m)
+			}
+			var visible bool
+			tb.eval(inFrame(`getComputedStyle(f).visibility === "visible"`), &visible)
+			if visible {
+				t.Error("after a reload the consent frame is visible")
+			}
+			tb.noErrors()
+		})
+	}
+}
+
+func TestBrowserAcceptGrantsStatistical(t *testing.T) {
+	h := startHosts(t)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("plain.html", "")))
+	tb.waitBanner()
+	tb.click("pc-accept")
+	c := tb.waitConsent()
+	if !c.Accepted(policy.Statistical) {
+		t.Errorf("Accept all stored %q, which does not grant statistical", c.Encode())
+	}
+	tb.noErrors()
+}
+
+func TestBrowserCustomizeStoresExactlyTheChoice(t *testing.T) {
+	for _, toggle := range []bool{true, false} {
+		t.Run(fmt.Sprintf("statistical=%v", toggle), func(t *testing.T) {
+			h := startHosts(t)
+			tb := newTab(t)
+			tb.run(chromedp.Navigate(h.portalURL("hostile.html", "")))
+			tb.waitBanner()
+			tb.click("pc-customize")
+			tb.waitFor("the preferences dialog", inFrame(`d.getElementById("pc-preferences") !== null && getComputedStyle(f).height === innerHeight + "px"`))
+
+			var state []bool
+			tb.eval(inFrame(`[d.getElementById("pc-switch-necessary").checked, d.getElementById("pc-switch-necessary").disabled, d.getElementById("pc-switch-statistical").checked]`), &state)
+			if fmt.Sprint(state) != "[true true false]" {
+				t.Errorf("switches necessary checked, disabled, statistical checked = %v, want [true true false]", state)
+			}
+			if toggle {
+				tb.click("pc-switch-statistical")
+				tb.waitFor("the switch to turn on", inFrame(`d.getElementById("pc-switch-statistical").checked`))
+			}
+			tb.click("pc-save")
+			c := tb.waitConsent()
+			if c.Accepted(policy.Statistical) != toggle {
+				t.Errorf("Save stored %q, want statistical=%v", c.Encode(), toggle)
+			}
+			tb.waitFor("the frame to hide", inFrame(`getComputedStyle(f).visibility === "hidden"`))
+			tb.noErrors()
+		})
+	}
+}
+
+func TestBrowserPolicyDialog(t *testing.T) {
+	h := startHosts(t)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("hostile.html", "")))
+	tb.waitBanner()
+	tb.click("pc-policy")
+	tb.waitFor("the policy dialog", inFrame(`d.getElementById("pc-policy-dialog") !== null`))
+
+	var dlg struct {
+		Role, Modal, LabelledBy, Title, Text string
+		FocusInside                          bool
+		FrameHeight, ViewHeight              float64
+	}
+	tb.eval(inFrame(`(() => { const g = d.getElementById("pc-policy-dialog");
+		return { Role: g.getAttribute("role"), Modal: g.getAttribute("aria-modal"),
+			LabelledBy: g.getAttribute("aria-labelledby"),
+			Title: d.getElementById(g.getAttribute("aria-labelledby")).textContent,
+			Text: g.innerText, FocusInside: document.activeElement === f && g.contains(d.activeElement),
+			FrameHeight: f.getBoundingClientRect().height, ViewHeight: innerHeight }; })()`), &dlg)
+	if dlg.Role != "dialog" || dlg.Modal != "true" || dlg.Title != "Cookies policy" {
+		t.Errorf("dialog role=%q aria-modal=%q title=%q", dlg.Role, dlg.Modal, dlg.Title)
+	}
+	for _, want := range []string{"What is a cookie?", "sessionid", "django_language", "csrftoken", "cookies_preferences", "https://mtran.my.opendatasoft.com"} {
+		if !strings.Contains(dlg.Text, want) {
+			t.Errorf("policy dialog does not show %q", want)
+		}
+	}
+	if !dlg.FocusInside {
+		t.Error("focus did not move into the dialog")
+	}
+	if dlg.FrameHeight != dlg.ViewHeight {
+		t.Errorf("frame is %vpx high while the dialog is open, want the viewport's %vpx", dlg.FrameHeight, dlg.ViewHeight)
+	}
+
+	tb.run(chromedp.KeyEvent(kb.Escape))
+	tb.waitFor("the dialog to close", inFrame(`d.getElementById("pc-policy-dialog") === null`))
+
+	tb.waitFor("focus to return to the Cookie policy button", inFrame(`d.activeElement === d.getElementById("pc-policy")`))
+	if m := tb.mode(); m != "banner" {
+		t.Errorf("after Escape the app shows %q, want the banner again", m)
+	}
+
+	// The Close button closes it too.
+	tb.click("pc-policy")
+	tb.waitFor("the policy dialog", inFrame(`d.getElementById("pc-policy-dialog") !== null`))
+	tb.click("pc-close")
+	tb.waitFor("the dialog to close", inFrame(`d.getElementById("pc-policy-dialog") === null`))
+	if tb.cookie() != "" {
+		t.Errorf("closing the policy stored a choice: %q", tb.cookie())
+	}
+	tb.noErrors()
+}
+
+// TestBrowserHostilePortalIsUntouched checks that every behaviour of a portal
+// page that go-app would otherwise take over still works with the banner.
+func TestBrowserHostilePortalIsUntouched(t *testing.T) {
+	h := startHosts(t)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("hostile.html", "")))
+	tb.waitBanner()
+
+	var state struct {
+		Handlers, FirstKept, StorageKept bool
+		FrameStyle                       map[string]string
+	}
+	tb.eval(`({
+		Handlers: window.onclick === portalHandlers.click && window.onpopstate === portalHandlers.popstate && window.onresize === portalHandlers.resize,
+		FirstKept: document.body.firstElementChild === portalFirst && portalFirst.id === "first",
+		StorageKept: localStorage.getItem("portal-state") !== null,
+		FrameStyle: (() => { const s = getComputedStyle(document.querySelector("iframe[data-portal-consent]").contentDocument.getElementById("pc-accept"));
+			return { color: s.color, background: s.backgroundColor, display: s.display, font: s.fontFamily }; })()
+	})`, &state)
+	if !state.Handlers {
+		t.Error("the portal's window.onclick/onpopstate/onresize were replaced")
+	}
+	if !state.FirstKept {
+		t.Error("the portal's first body element was replaced")
+	}
+	if !state.StorageKept {
+		t.Error("the portal's localStorage item was deleted")
+	}
+	if st := state.FrameStyle; st["color"] == "rgb(255, 0, 0)" || st["background"] == "rgb(0, 255, 0)" || st["display"] == "inline" || strings.Contains(st["font"], "monospace") {
+		t.Errorf("the portal's CSS reached the banner: %v", st)
+	}
+
+	// A click on the page reaches the portal's handler exactly once.
+	tb.clickPage("#portal-button")
+	var clicks int
+	tb.eval(`portalLog.click`, &clicks)
+	if clicks != 1 {
+		t.Errorf("portal window.onclick ran %d times for one click, want 1", clicks)
+	}
+
+	// Resizing the window runs the portal's onresize.
+	tb.run(chromedp.EmulateViewport(900, 700))
+	tb.waitFor("the portal's onresize", `portalLog.resize > 0`)
+
+	// The SPA link adds exactly one history entry; Back runs the portal's onpopstate.
+	var before, after int
+	tb.eval(`history.length`, &before)
+	tb.clickPage("#spa")
+	tb.waitFor("the SPA route", `location.pathname === "/spa/route"`)
+	tb.eval(`history.length`, &after)
+	if after != before+1 {
+		t.Errorf("SPA navigation grew history from %d to %d, want exactly one entry", before, after)
+	}
+	tb.run(chromedp.NavigateBack())
+	tb.waitFor("the portal's onpopstate after Back", `portalLog.popstate === 1 && location.pathname === "/hostile.html"`)
+
+	// The banner still works after all this, and the link navigates.
+	tb.click("pc-reject")
+	tb.waitConsent()
+	tb.clickPage("#nav")
+	tb.waitFor("the link to navigate", `location.pathname === "/page2.html"`)
+	tb.noErrors()
+}
+
+func TestBrowserMalformedCookieAsksAgain(t *testing.T) {
+	for _, value := range []string{"garbage", "1|1|x|y|z", "2|1|1732300000|q8B3x0aPq1V2LmN7rT4sYw|necessary=1", "%7B%22a%22%3A1%7D"} {
+		t.Run(value, func(t *testing.T) {
+			h := startHosts(t)
+			tb := newTab(t)
+			tb.run(chromedp.Navigate(h.portalURL("page2.html", "")))
+			tb.eval(`document.cookie = "cookies_preferences=`+value+`; path=/"`, nil)
+			tb.run(chromedp.Navigate(h.portalURL("plain.html", "")))
+			tb.waitBanner()
+			tb.noErrors()
+		})
+	}
+}
+
+func TestBrowserUnknownPortalLeavesThePageAlone(t *testing.T) {
+	h := startHosts(t)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("plain.html", "portal=nope")))
+	tb.waitFor("the console error", `true`)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(tb.consoleErrors()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // a second error would arrive by now
+	errs := tb.consoleErrors()
+	if len(errs) != 1 || !strings.Contains(errs[0], `unknown portal "nope"`) {
+		t.Errorf("console errors = %q, want one naming the unknown portal", errs)
+	}
+	var state struct {
+		Frame, Ready bool
+	}
+	tb.eval(`({Frame: document.querySelector("iframe") !== null, Ready: window.portalReady === true})`, &state)
+	if state.Frame || !state.Ready {
+		t.Errorf("frame shown: %v, page script ran: %v", state.Frame, state.Ready)
+	}
+	if e := tb.pageExceptions(); len(e) > 0 {
+		t.Errorf("page exceptions: %q", e)
+	}
+}
+
+func TestBrowserContentSecurityPolicy(t *testing.T) {
+	t.Run("wasm-unsafe-eval allowed", func(t *testing.T) {
+		h := startHosts(t)
+		tb := newTab(t)
+		tb.run(chromedp.Navigate(h.portalURL("plain.html", "csp=wasm")))
+		tb.waitBanner()
+		tb.click("pc-accept")
+		if c := tb.waitConsent(); !c.Accepted(policy.Statistical) {
+			t.Errorf("stored %q", c.Encode())
+		}
+		tb.noErrors()
+	})
+	t.Run("wasm-unsafe-eval missing", func(t *testing.T) {
+		h := startHosts(t)
+		tb := newTab(t)
+		tb.run(chromedp.Navigate(h.portalURL("plain.html", "csp=nowasm")))
+		deadline := time.Now().Add(15 * time.Second)
+		for len(tb.consoleErrors()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond)
+		errs := tb.consoleErrors()
+		if len(errs) != 1 || !strings.Contains(errs[0], "wasm-unsafe-eval") {
+			t.Errorf("console errors = %q, want one that names 'wasm-unsafe-eval'", errs)
+		}
+		var state struct{ Frame, Ready bool }
+		tb.eval(`({Frame: document.querySelector("iframe") !== null, Ready: window.portalReady === true})`, &state)
+		if state.Frame || !state.Ready {
+			t.Errorf("frame left: %v, page script ran: %v", state.Frame, state.Ready)
+		}
+		if tb.cookie() != "" {
+			t.Errorf("a choice was stored: %q", tb.cookie())
+		}
+	})
+}
