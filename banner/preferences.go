@@ -1,6 +1,8 @@
 package banner
 
 import (
+	"maps"
+
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/portalconsent/portalconsent/policy"
 )
@@ -22,6 +24,8 @@ type Preferences struct {
 	OnClose  func(app.Context)
 
 	draft map[string]bool
+	// base is the Accepted the draft was copied from.
+	base map[string]bool
 }
 
 // OnMount implements app.Mounter: it copies the current choice into the draft
@@ -32,12 +36,21 @@ func (p *Preferences) OnMount(ctx app.Context) {
 }
 
 // OnUpdate implements app.Updater: a new current choice replaces the draft.
-func (p *Preferences) OnUpdate(ctx app.Context) { p.reset() }
+// go-app calls it whenever the parent re-renders, which every event in the
+// dialog causes (callback fields never compare equal), so the draft is kept
+// unless Accepted itself changed.
+func (p *Preferences) OnUpdate(ctx app.Context) {
+	if !maps.Equal(p.Accepted, p.base) {
+		p.reset()
+	}
+}
 
 func (p *Preferences) reset() {
 	p.draft = map[string]bool{}
+	p.base = map[string]bool{}
 	for k, v := range p.Accepted {
 		p.draft[k] = v
+		p.base[k] = v
 	}
 }
 

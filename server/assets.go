@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/andybalholm/brotli"
@@ -50,13 +52,25 @@ func loadAsset(fsys fs.FS, file, contentType string, hashed bool) (*asset, error
 		if a.br, err = compressBrotli(raw); err != nil {
 			return nil, err
 		}
+	} else if !sameContent(brotli.NewReader(bytes.NewReader(a.br)), raw) {
+		return nil, fmt.Errorf("asset %s.br does not match %s (stale build: run `make build`)", file, file)
 	}
 	if a.gz, err = fs.ReadFile(fsys, file+".gz"); err != nil {
 		if a.gz, err = compressGzip(raw); err != nil {
 			return nil, err
 		}
+	} else if zr, err := gzip.NewReader(bytes.NewReader(a.gz)); err != nil || !sameContent(zr, raw) {
+		return nil, fmt.Errorf("asset %s.gz does not match %s (stale build: run `make build`)", file, file)
 	}
 	return a, nil
+}
+
+// sameContent reports whether r decompresses to exactly want. A precompressed
+// variant that does not would be served, under the hashed immutable name of
+// the new file, with the old content.
+func sameContent(r io.Reader, want []byte) bool {
+	got, err := io.ReadAll(io.LimitReader(r, int64(len(want))+1))
+	return err == nil && bytes.Equal(got, want)
 }
 
 func compressBrotli(b []byte) ([]byte, error) {
@@ -132,8 +146,12 @@ func acceptedEncoding(header string) string {
 	for _, part := range strings.Split(header, ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		name = strings.ToLower(strings.TrimSpace(name))
-		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-		ok[name] = !(q == "q=0" || q == "q=0.0" || q == "q=0.00" || q == "q=0.000")
+		// The weight is "q=" qvalue, "q" case-insensitive, and the qvalue
+		// "0" [ "." 0*3DIGIT ] (so "q=0." and "Q=0" refuse too).
+		q := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(params), " ", ""))
+		v, isQ := strings.CutPrefix(q, "q=")
+		f, err := strconv.ParseFloat(v, 64)
+		ok[name] = !(isQ && err == nil && f == 0)
 	}
 	switch {
 	case ok["br"]:

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -123,6 +124,10 @@ var cspPresets = map[string]string{
 func portalHandler(t *testing.T, h *hosts) http.Handler {
 	pages := template.Must(template.ParseGlob(filepath.Join("testdata", "*.html")))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/broken/") {
+			brokenHost(t, h, w, r)
+			return
+		}
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		if strings.HasPrefix(name, "spa/") {
 			name = "hostile.html"
@@ -148,6 +153,67 @@ func portalHandler(t *testing.T, h *hosts) http.Handler {
 			t.Errorf("rendering %s: %v", name, err)
 		}
 	})
+}
+
+// brokenHost serves, under /broken/CASE/, a consent host that fails in one
+// way: "unreachable" drops the connection after embed.js, "wasm404" points the loader at a wasm that does not exist, "corrupt" at
+// bytes that are not WebAssembly, "badpolicy" hands the app a policy it must
+// refuse (so the Go program exits).
+func brokenHost(t *testing.T, h *hosts, w http.ResponseWriter, r *http.Request) {
+	kase, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/broken/"), "/")
+	switch rest {
+	case "embed.js":
+		js, err := fs.ReadFile(web.Files(), "embed.js")
+		if err != nil {
+			t.Error(err)
+		}
+		w.Header().Set("Content-Type", "text/javascript")
+		w.Write(js)
+		return
+	case "corrupt.wasm":
+		w.Header().Set("Content-Type", "application/wasm")
+		w.Write([]byte("\x00asm this is not a module"))
+		return
+	case "portals/mtran/config.json":
+		if kase == "unreachable" {
+			// The host went away after the loader ran: the connection drops.
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	res, err := http.Get(h.consent.URL + "/portals/mtran/config.json")
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer res.Body.Close()
+	var cfg struct {
+		Policy map[string]any    `json:"policy"`
+		Assets map[string]string `json:"assets"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&cfg); err != nil {
+		t.Error(err)
+		return
+	}
+	for k, v := range cfg.Assets {
+		cfg.Assets[k] = h.consentURL + v
+	}
+	switch kase {
+	case "wasm404":
+		cfg.Assets["wasm"] = h.consentURL + "/assets/missing.wasm"
+	case "corrupt":
+		cfg.Assets["wasm"] = "corrupt.wasm"
+	case "badpolicy":
+		cfg.Policy["revision"] = 0
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(cfg)
 }
 
 // tab is the tab of a browser of its own, with what its pages logged.
@@ -607,4 +673,43 @@ func TestBrowserContentSecurityPolicy(t *testing.T) {
 			t.Errorf("a choice was stored: %q", tb.cookie())
 		}
 	})
+}
+
+// TestBrowserBrokenConsentHost checks that each way the consent app can fail
+// ends in exactly one clear console error, no frame and no choice, while the
+// portal page goes on.
+func TestBrowserBrokenConsentHost(t *testing.T) {
+	for _, tc := range []struct{ kase, want string }{
+		{"wasm404", "answered 404"},
+		{"corrupt", "could not start"},
+		{"badpolicy", "the consent app stopped: policy:1: revision: must be 1 or more, got 0"},
+		{"unreachable", "Failed to fetch"},
+	} {
+		t.Run(tc.kase, func(t *testing.T) {
+			h := startHosts(t)
+			tb := newTab(t)
+			consent := h.portal.URL + "/broken/" + tc.kase
+			tb.run(chromedp.Navigate(h.portalURL("plain.html", "consent="+consent)))
+			deadline := time.Now().Add(20 * time.Second)
+			for len(tb.consoleErrors()) == 0 && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			time.Sleep(500 * time.Millisecond)
+			errs := tb.consoleErrors()
+			if len(errs) != 1 || !strings.HasPrefix(errs[0], "PortalConsent: ") || !strings.Contains(errs[0], tc.want) {
+				t.Errorf("console errors = %q, want one containing %q", errs, tc.want)
+			}
+			var state struct{ Frame, Ready bool }
+			tb.eval(`({Frame: document.querySelector("iframe") !== null, Ready: window.portalReady === true})`, &state)
+			if state.Frame || !state.Ready {
+				t.Errorf("frame left: %v, page script ran: %v", state.Frame, state.Ready)
+			}
+			if tb.cookie() != "" {
+				t.Errorf("a choice was stored: %q", tb.cookie())
+			}
+			if e := tb.pageExceptions(); len(e) > 0 {
+				t.Errorf("page exceptions: %q", e)
+			}
+		})
+	}
 }

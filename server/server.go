@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/portalconsent/portalconsent/policy"
 )
@@ -113,9 +114,29 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("OPTIONS /portals/{id}/config.json", s.preflight)
 	s.mux.HandleFunc("GET /portals/{id}/policy", s.policyPage)
 	s.mux.HandleFunc("GET /demo/{id}", s.demoPage)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no such resource: %s %s", r.Method, r.URL.Path))
-	})
+	s.mux.HandleFunc("/", s.notFound)
+}
+
+// notFound answers what no route matches: 405 with Allow when the path is
+// served for other methods (the catch-all "/" matches every method, so the
+// ServeMux never answers 405 itself), else 404.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	cors(w) // so that a portal's loader can read why
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodOptions} {
+		if _, pattern := s.mux.Handler(&http.Request{Method: m, Host: r.Host, URL: r.URL}); pattern != "/" {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
+		return
+	}
+	writeError(w, http.StatusNotFound, fmt.Sprintf("no such resource: %s %s", r.Method, r.URL.Path))
 }
 
 // ServeHTTP implements http.Handler.

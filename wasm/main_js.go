@@ -6,8 +6,8 @@
 //
 // It renders the app.Root component with go-app and stores the visitor's
 // choice in the portal's cookies_preferences cookie. A missing or invalid
-// configuration logs one console error and exits, which the loader reports as
-// a crash.
+// configuration exits with the reason in window.portalConsentExitReason, which
+// the loader reports as a crash in one console error.
 package main
 
 import (
@@ -23,7 +23,8 @@ import (
 func main() {
 	root, err := newRoot(js.Global().Get("portalConsentConfig"))
 	if err != nil {
-		js.Global().Get("console").Call("error", "PortalConsent: "+err.Error())
+		// The loader reports the exit as one console error carrying this reason.
+		js.Global().Set("portalConsentExitReason", err.Error())
 		os.Exit(1)
 	}
 	goapp.RouteWithRegexp(".*", func() goapp.Composer { return root })

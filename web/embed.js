@@ -130,7 +130,8 @@
         })
         .then(
           function () {
-            fail("the consent app stopped unexpectedly", frame);
+            var why = win.portalConsentExitReason;
+            fail("the consent app stopped" + (why ? ": " + why : " unexpectedly"), frame);
           },
           function (err) {
             fail(

@@ -1,0 +1,798 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/andybalholm/brotli"
+	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/web"
+)
+
+// Fake assets: small, so that tests not about the real build stay fast. The
+// wasm starts with the real magic number and is long enough to compress.
+var (
+	fakeEmbedJS  = []byte("/* fake loader */\nconsole.log('embed');\n")
+	fakeCSS      = []byte(".pc-page{margin:0}\n")
+	fakeWasm     = append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("fake wasm module "), 64)...)
+	fakeWasmExec = []byte("/* fake wasm_exec */\nglobalThis.Go = class {};\n")
+)
+
+// fakeAssetsFS returns the four assets New needs, without precompressed
+// variants (New compresses them).
+func fakeAssetsFS() fstest.MapFS {
+	return fstest.MapFS{
+		"embed.js":          {Data: fakeEmbedJS},
+		"banner.css":        {Data: fakeCSS},
+		"dist/app.wasm":     {Data: fakeWasm},
+		"dist/wasm_exec.js": {Data: fakeWasmExec},
+	}
+}
+
+// defaultPolicies returns the built-in policies (mtran and twisto).
+func defaultPolicies(t testing.TB) []*policy.Policy {
+	t.Helper()
+	ps, err := policy.Defaults()
+	if err != nil {
+		t.Fatalf("policy.Defaults: %v", err)
+	}
+	if len(ps) != 2 || ps[0].ID != "mtran" || ps[1].ID != "twisto" {
+		t.Fatalf("policy.Defaults: want mtran and twisto, got %d policies", len(ps))
+	}
+	return ps
+}
+
+// newFakeServer returns a server for the default policies over the fake assets.
+func newFakeServer(t testing.TB) *Server {
+	t.Helper()
+	s, err := New(defaultPolicies(t), fakeAssetsFS())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+// serve runs one request through h and returns the response with its body read.
+func serve(t testing.TB, h http.Handler, method, target string, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	res := rec.Result()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, target, err)
+	}
+	return res, body
+}
+
+func TestNew(t *testing.T) {
+	defaults := defaultPolicies(t)
+	mtran, twisto := defaults[0], defaults[1]
+	invalid := *mtran
+	invalid.Revision = 0
+	without := func(name string) fstest.MapFS {
+		fsys := fakeAssetsFS()
+		if _, ok := fsys[name]; !ok {
+			t.Fatalf("fake assets have no %s", name)
+		}
+		delete(fsys, name)
+		return fsys
+	}
+
+	tests := []struct {
+		name     string
+		policies []*policy.Policy
+		assets   fs.FS
+		wantErr  []string // substrings of the error; nil means success
+		check    func(t *testing.T, err error)
+	}{
+		{
+			name:     "ok",
+			policies: defaults,
+			assets:   fakeAssetsFS(),
+		},
+		{
+			name:     "one portal",
+			policies: []*policy.Policy{twisto},
+			assets:   fakeAssetsFS(),
+		},
+		{
+			name:     "no policies",
+			policies: nil,
+			assets:   fakeAssetsFS(),
+			wantErr:  []string{"no portal policy"},
+		},
+		{
+			name:     "empty policies",
+			policies: []*policy.Policy{},
+			assets:   fakeAssetsFS(),
+			wantErr:  []string{"no portal policy"},
+		},
+		{
+			name:     "duplicate id",
+			policies: []*policy.Policy{mtran, twisto, mtran},
+			assets:   fakeAssetsFS(),
+			wantErr:  []string{`portal "mtran"`, "declared twice"},
+		},
+		{
+			name:     "invalid policy",
+			policies: []*policy.Policy{twisto, &invalid},
+			assets:   fakeAssetsFS(),
+			wantErr:  []string{`portal "mtran"`, "revision"},
+			check: func(t *testing.T, err error) {
+				var fe *policy.FieldError
+				if !errors.As(err, &fe) || fe.Field != "revision" {
+					t.Errorf("error %v does not wrap the *policy.FieldError of revision", err)
+				}
+			},
+		},
+		{
+			name:     "missing wasm",
+			policies: defaults,
+			assets:   without("dist/app.wasm"),
+			wantErr:  []string{"dist/app.wasm", "make build"},
+			check: func(t *testing.T, err error) {
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("error %v does not wrap fs.ErrNotExist", err)
+				}
+			},
+		},
+		{
+			name:     "missing wasm_exec.js",
+			policies: defaults,
+			assets:   without("dist/wasm_exec.js"),
+			wantErr:  []string{"dist/wasm_exec.js", "make build"},
+		},
+		{
+			name:     "missing embed.js",
+			policies: defaults,
+			assets:   without("embed.js"),
+			wantErr:  []string{"embed.js"},
+		},
+		{
+			name:     "missing banner.css",
+			policies: defaults,
+			assets:   without("banner.css"),
+			wantErr:  []string{"banner.css"},
+		},
+		{
+			name:     "empty assets",
+			policies: defaults,
+			assets:   fstest.MapFS{},
+			wantErr:  []string{"make build"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := New(tt.policies, tt.assets)
+			if tt.wantErr == nil {
+				if err != nil || s == nil {
+					t.Fatalf("New = %v, %v; want a server", s, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("New succeeded; want an error containing %q", tt.wantErr)
+			}
+			if s != nil {
+				t.Errorf("New returned a server with error %v", err)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("New error %q does not contain %q", err, want)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, err)
+			}
+		})
+	}
+}
+
+// configBody is the body of /portals/{id}/config.json as the loader reads it.
+type configBody struct {
+	Policy policy.Policy `json:"policy"`
+	Assets struct {
+		Wasm     string `json:"wasm"`
+		WasmExec string `json:"wasmExec"`
+		CSS      string `json:"css"`
+	} `json:"assets"`
+}
+
+func TestRoutes(t *testing.T) {
+	s := newFakeServer(t)
+
+	// mtranCookies are the cookie names of the seed policy of mtran.
+	mtranCookies := []string{"sessionid", "django_language", "csrftoken", "cookies_preferences"}
+
+	tests := []struct {
+		name        string
+		method      string
+		target      string
+		header      http.Header
+		wantStatus  int
+		wantHeader  map[string]string // exact values; "" means absent
+		wantPrefix  map[string]string // header value prefixes
+		wantContain map[string]string // header value substrings
+		wantBody    []string          // substrings of the body, in this order
+		notBody     []string          // not in the body
+		wantJSON    map[string]any    // the exact JSON body
+		emptyBody   bool
+		check       func(t *testing.T, res *http.Response, body []byte)
+	}{
+		{
+			name:       "index",
+			method:     "GET",
+			target:     "http://consent.example/",
+			wantStatus: 200,
+			wantHeader: map[string]string{
+				"Content-Type":  "text/html; charset=utf-8",
+				"Cache-Control": "no-cache",
+			},
+			wantContain: map[string]string{"Content-Security-Policy": "default-src 'none'"},
+			wantBody: []string{
+				`<html lang="en">`,
+				`&lt;script src="http://consent.example/embed.js" data-portal="ID" async&gt;&lt;/script&gt;`,
+				`<a href="https://mtran.my.opendatasoft.com">MTRAN open data portal</a>`,
+				`<a href="/demo/mtran">`, `<a href="/portals/mtran/policy">`,
+				`<a href="https://twisto.opendatasoft.com">Twisto open data portal</a>`,
+				`<a href="/demo/twisto">`, `<a href="/portals/twisto/policy">`,
+			},
+			check: func(t *testing.T, res *http.Response, body []byte) {
+				css := regexp.MustCompile(`<link rel="stylesheet" href="(/assets/banner\.[0-9a-f]{16}\.css)">`).FindSubmatch(body)
+				if css == nil {
+					t.Fatalf("no stylesheet link to a hashed banner.css in\n%s", body)
+				}
+				if r, _ := serve(t, s, "GET", string(css[1]), nil); r.StatusCode != 200 {
+					t.Errorf("stylesheet %s: status %d, want 200", css[1], r.StatusCode)
+				}
+			},
+		},
+		{
+			name:       "index HEAD",
+			method:     "HEAD",
+			target:     "/",
+			wantStatus: 200,
+			wantHeader: map[string]string{"Content-Type": "text/html; charset=utf-8"},
+		},
+		{
+			name:       "embed.js",
+			method:     "GET",
+			target:     "/embed.js",
+			wantStatus: 200,
+			wantHeader: map[string]string{
+				"Content-Type":                 "text/javascript; charset=utf-8",
+				"Cache-Control":                "public, max-age=300, must-revalidate",
+				"Access-Control-Allow-Origin":  "*",
+				"Cross-Origin-Resource-Policy": "cross-origin",
+				"Vary":                         "Accept-Encoding",
+				"Content-Encoding":             "",
+				"Content-Length":               fmt.Sprint(len(fakeEmbedJS)),
+			},
+			check: func(t *testing.T, res *http.Response, body []byte) {
+				if !bytes.Equal(body, fakeEmbedJS) {
+					t.Errorf("body = %q, want %q", body, fakeEmbedJS)
+				}
+				if etag := res.Header.Get("ETag"); !regexp.MustCompile(`^"[0-9a-f]{16}"$`).MatchString(etag) {
+					t.Errorf("ETag = %q, want a quoted 16-digit hash", etag)
+				}
+			},
+		},
+		{
+			name:       "config.json",
+			method:     "GET",
+			target:     "/portals/mtran/config.json",
+			header:     http.Header{"Origin": {"https://mtran.my.opendatasoft.com"}},
+			wantStatus: 200,
+			wantHeader: map[string]string{
+				"Content-Type":                 "application/json",
+				"Access-Control-Allow-Origin":  "*",
+				"Cross-Origin-Resource-Policy": "cross-origin",
+				"Cache-Control":                "public, max-age=60, must-revalidate",
+			},
+			check: func(t *testing.T, res *http.Response, body []byte) {
+				if etag := res.Header.Get("ETag"); !regexp.MustCompile(`^"[0-9a-f]{16}"$`).MatchString(etag) {
+					t.Errorf("ETag = %q, want a quoted 16-digit hash", etag)
+				}
+				var c configBody
+				dec := json.NewDecoder(bytes.NewReader(body))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(&c); err != nil {
+					t.Fatalf("decoding %s: %v", body, err)
+				}
+				if c.Policy.ID != "mtran" {
+					t.Errorf("policy id = %q, want mtran", c.Policy.ID)
+				}
+				if err := c.Policy.Validate(); err != nil {
+					t.Errorf("the served policy is invalid: %v", err)
+				}
+				if len(c.Policy.Cookies) != 4 {
+					t.Errorf("policy has %d cookies, want 4", len(c.Policy.Cookies))
+				}
+				for _, a := range []struct {
+					url, pattern, contentType string
+					raw                       []byte
+				}{
+					{c.Assets.Wasm, `^/assets/app\.[0-9a-f]{16}\.wasm$`, "application/wasm", fakeWasm},
+					{c.Assets.WasmExec, `^/assets/wasm_exec\.[0-9a-f]{16}\.js$`, "text/javascript; charset=utf-8", fakeWasmExec},
+					{c.Assets.CSS, `^/assets/banner\.[0-9a-f]{16}\.css$`, "text/css; charset=utf-8", fakeCSS},
+				} {
+					if !regexp.MustCompile(a.pattern).MatchString(a.url) {
+						t.Errorf("asset URL %q does not match %s", a.url, a.pattern)
+						continue
+					}
+					r, b := serve(t, s, "GET", a.url, nil)
+					if r.StatusCode != 200 {
+						t.Errorf("GET %s: status %d, want 200", a.url, r.StatusCode)
+						continue
+					}
+					if got := r.Header.Get("Content-Type"); got != a.contentType {
+						t.Errorf("GET %s: Content-Type %q, want %q", a.url, got, a.contentType)
+					}
+					if got, want := r.Header.Get("Cache-Control"), "public, max-age=31536000, immutable"; got != want {
+						t.Errorf("GET %s: Cache-Control %q, want %q", a.url, got, want)
+					}
+					if got := r.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+						t.Errorf("GET %s: Access-Control-Allow-Origin %q, want *", a.url, got)
+					}
+					if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+						t.Errorf("GET %s: X-Content-Type-Options %q, want nosniff", a.url, got)
+					}
+					if !bytes.Equal(b, a.raw) {
+						t.Errorf("GET %s: body is not the asset (%d bytes, want %d)", a.url, len(b), len(a.raw))
+					}
+				}
+			},
+		},
+		{
+			name:       "config.json of twisto",
+			method:     "GET",
+			target:     "/portals/twisto/config.json",
+			wantStatus: 200,
+			wantBody:   []string{`"policy":{"id":"twisto"`, `"url":"https://twisto.opendatasoft.com"`},
+		},
+		{
+			name:       "config.json revalidated",
+			method:     "GET",
+			target:     "/portals/mtran/config.json",
+			header:     http.Header{"If-None-Match": {configETag(t, s, "mtran")}},
+			wantStatus: http.StatusNotModified,
+			wantHeader: map[string]string{"Access-Control-Allow-Origin": "*", "ETag": configETag(t, s, "mtran")},
+			emptyBody:  true,
+		},
+		{
+			name:       "config.json with the ETag of another portal",
+			method:     "GET",
+			target:     "/portals/mtran/config.json",
+			header:     http.Header{"If-None-Match": {configETag(t, s, "twisto")}},
+			wantStatus: 200,
+			wantBody:   []string{`"id":"mtran"`},
+		},
+		{
+			name:       "config.json of an unknown portal",
+			method:     "GET",
+			target:     "/portals/nope/config.json",
+			wantStatus: 404,
+			wantHeader: map[string]string{
+				"Content-Type":                "application/json",
+				"Access-Control-Allow-Origin": "*", // the loader reads the error
+			},
+			wantJSON: map[string]any{"error": `unknown portal "nope"`},
+		},
+		{
+			name:   "config.json preflight",
+			method: "OPTIONS",
+			target: "/portals/mtran/config.json",
+			header: http.Header{
+				"Origin":                        {"https://mtran.my.opendatasoft.com"},
+				"Access-Control-Request-Method": {"GET"},
+			},
+			wantStatus: http.StatusNoContent,
+			wantHeader: map[string]string{
+				"Access-Control-Allow-Origin":  "*",
+				"Access-Control-Allow-Methods": "GET, OPTIONS",
+				"Access-Control-Max-Age":       "86400",
+			},
+			emptyBody: true,
+		},
+		{
+			name:       "policy page",
+			method:     "GET",
+			target:     "/portals/mtran/policy",
+			wantStatus: 200,
+			wantHeader: map[string]string{
+				"Content-Type":  "text/html; charset=utf-8",
+				"Cache-Control": "no-cache",
+			},
+			wantContain: map[string]string{"Content-Security-Policy": "default-src 'none'"},
+			wantBody: append([]string{
+				`<html lang="en">`,
+				`<title>Cookies policy – MTRAN open data portal</title>`,
+				`<a href="https://mtran.my.opendatasoft.com">MTRAN open data portal</a>`,
+				"What is a cookie?",
+				"What cookies are used on the https://mtran.my.opendatasoft.com platform",
+			}, mtranCookies...),
+			notBody: []string{"twisto", "{url}"},
+		},
+		{
+			name:       "policy page of an unknown portal",
+			method:     "GET",
+			target:     "/portals/nope/policy",
+			wantStatus: 404,
+			wantHeader: map[string]string{"Content-Type": "text/plain; charset=utf-8"},
+			check: func(t *testing.T, res *http.Response, body []byte) {
+				if got, want := string(body), "unknown portal \"nope\"\n"; got != want {
+					t.Errorf("body = %q, want %q", got, want)
+				}
+			},
+		},
+		{
+			name:       "demo page",
+			method:     "GET",
+			target:     "http://consent.example:8080/demo/mtran",
+			wantStatus: 200,
+			wantHeader: map[string]string{"Content-Type": "text/html; charset=utf-8"},
+			wantContain: map[string]string{
+				"Content-Security-Policy": "'wasm-unsafe-eval'",
+			},
+			wantBody: []string{
+				`<html lang="en">`,
+				`<title>MTRAN open data portal (demo)</title>`,
+				`<a href="/portals/mtran/policy">`,
+				`<script src="http://consent.example:8080/embed.js" data-portal="mtran" async></script>`,
+			},
+			check: func(t *testing.T, res *http.Response, body []byte) {
+				csp := res.Header.Get("Content-Security-Policy")
+				for _, want := range []string{"script-src 'self' 'wasm-unsafe-eval'", "default-src 'self'"} {
+					if !strings.Contains(csp, want) {
+						t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+					}
+				}
+				if n := bytes.Count(body, []byte("<script ")); n != 1 {
+					t.Errorf("demo page has %d script elements, want 1", n)
+				}
+			},
+		},
+		{
+			name:       "demo page of another host",
+			method:     "GET",
+			target:     "http://127.0.0.1:4321/demo/twisto",
+			wantStatus: 200,
+			wantBody:   []string{`<script src="http://127.0.0.1:4321/embed.js" data-portal="twisto" async></script>`},
+		},
+		{
+			name:       "demo page of an unknown portal",
+			method:     "GET",
+			target:     "/demo/nope",
+			wantStatus: 404,
+			wantHeader: map[string]string{"Content-Type": "text/plain; charset=utf-8"},
+			wantBody:   []string{`unknown portal "nope"`},
+		},
+		{
+			name:       "unknown path",
+			method:     "GET",
+			target:     "/nope",
+			wantStatus: 404,
+			wantHeader: map[string]string{"Content-Type": "application/json"},
+			wantJSON:   map[string]any{"error": "no such resource: GET /nope"},
+		},
+		{
+			name:       "unknown asset",
+			method:     "GET",
+			target:     "/assets/app.0000000000000000.wasm",
+			wantStatus: 404,
+			wantHeader: map[string]string{"Content-Type": "application/json"},
+		},
+		{
+			name:       "unknown portal subpath",
+			method:     "GET",
+			target:     "/portals/mtran",
+			wantStatus: 404,
+			wantHeader: map[string]string{"Content-Type": "application/json"},
+		},
+		{
+			name:       "POST embed.js",
+			method:     "POST",
+			target:     "/embed.js",
+			wantStatus: http.StatusMethodNotAllowed,
+			wantContain: map[string]string{
+				"Allow": "GET",
+			},
+		},
+		{
+			name:       "DELETE config.json",
+			method:     "DELETE",
+			target:     "/portals/mtran/config.json",
+			wantStatus: http.StatusMethodNotAllowed,
+			wantContain: map[string]string{
+				"Allow": "GET",
+			},
+		},
+		{
+			name:       "POST index",
+			method:     "POST",
+			target:     "/",
+			wantStatus: http.StatusMethodNotAllowed,
+		},
+		{
+			name:       "POST unknown path",
+			method:     "POST",
+			target:     "/nope",
+			wantStatus: 404,
+			wantJSON:   map[string]any{"error": "no such resource: POST /nope"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := serve(t, s, tt.method, tt.target, tt.header)
+			if res.StatusCode != tt.wantStatus {
+				t.Fatalf("%s %s: status %d, want %d; body:\n%s", tt.method, tt.target, res.StatusCode, tt.wantStatus, body)
+			}
+			if got := res.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+			}
+			for k, want := range tt.wantHeader {
+				if got := res.Header.Get(k); got != want {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+			for k, want := range tt.wantPrefix {
+				if got := res.Header.Get(k); !strings.HasPrefix(got, want) {
+					t.Errorf("%s = %q, want a prefix %q", k, got, want)
+				}
+			}
+			for k, want := range tt.wantContain {
+				if got := res.Header.Get(k); !strings.Contains(got, want) {
+					t.Errorf("%s = %q, want it to contain %q", k, got, want)
+				}
+			}
+			rest := body
+			for _, want := range tt.wantBody {
+				i := bytes.Index(rest, []byte(want))
+				if i < 0 {
+					if bytes.Contains(body, []byte(want)) {
+						t.Errorf("body has %q out of order", want)
+					} else {
+						t.Errorf("body lacks %q", want)
+					}
+					continue
+				}
+				rest = rest[i+len(want):]
+			}
+			for _, bad := range tt.notBody {
+				if bytes.Contains(body, []byte(bad)) {
+					t.Errorf("body contains %q", bad)
+				}
+			}
+			if tt.wantJSON != nil {
+				var got map[string]any
+				if err := json.Unmarshal(body, &got); err != nil {
+					t.Errorf("body %q is not JSON: %v", body, err)
+				} else if fmt.Sprint(got) != fmt.Sprint(tt.wantJSON) {
+					t.Errorf("body = %s, want %v", body, tt.wantJSON)
+				}
+			}
+			if tt.emptyBody && len(body) != 0 {
+				t.Errorf("body = %q, want none", body)
+			}
+			if tt.check != nil {
+				tt.check(t, res, body)
+			}
+			if t.Failed() && len(body) > 0 && len(body) < 4000 {
+				t.Logf("headers: %v\nbody:\n%s", res.Header, body)
+			}
+		})
+	}
+}
+
+// TestIndexOrder checks the index lists the portals by id, whatever the order
+// they were given in.
+func TestIndexOrder(t *testing.T) {
+	ps := defaultPolicies(t)
+	s, err := New([]*policy.Policy{ps[1], ps[0]}, fakeAssetsFS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := serve(t, s, "GET", "/", nil)
+	m, tw := bytes.Index(body, []byte(`href="/demo/mtran"`)), bytes.Index(body, []byte(`href="/demo/twisto"`))
+	if m < 0 || tw < 0 || m > tw {
+		t.Errorf("index does not list mtran then twisto:\n%s", body)
+	}
+}
+
+// configETag returns the ETag of a portal's config.json.
+func configETag(t testing.TB, s *Server, id string) string {
+	t.Helper()
+	res, _ := serve(t, s, "GET", "/portals/"+id+"/config.json", nil)
+	etag := res.Header.Get("ETag")
+	if res.StatusCode != 200 || etag == "" {
+		t.Fatalf("config.json of %s: status %d, ETag %q", id, res.StatusCode, etag)
+	}
+	return etag
+}
+
+// TestConfigETags checks each portal's config has its own ETag, and that it
+// changes with the assets the config points to.
+func TestConfigETags(t *testing.T) {
+	s := newFakeServer(t)
+	if a, b := configETag(t, s, "mtran"), configETag(t, s, "twisto"); a == b {
+		t.Errorf("mtran and twisto share the config ETag %s", a)
+	}
+	fsys := fakeAssetsFS()
+	fsys["dist/app.wasm"] = &fstest.MapFile{Data: append(append([]byte{}, fakeWasm...), "v2"...)}
+	s2, err := New(defaultPolicies(t), fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := configETag(t, s, "mtran"), configETag(t, s2, "mtran"); a == b {
+		t.Errorf("the config ETag %s did not change with the wasm", a)
+	}
+}
+
+// TestPagesEscape checks that policy texts and the request host cannot inject
+// markup into the pages.
+func TestPagesEscape(t *testing.T) {
+	p := *defaultPolicies(t)[0]
+	p.Name = `Evil <script>alert("name")</script>`
+	p.Texts.PolicyTitle = `<img src=x onerror=alert(1)>`
+	p.Texts.PolicyIntro = `<script>alert("intro")</script>`
+	s, err := New([]*policy.Policy{&p}, fakeAssetsFS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"/", "/portals/mtran/policy", "/demo/mtran"} {
+		t.Run(target, func(t *testing.T) {
+			res, body := serve(t, s, "GET", target, nil)
+			if res.StatusCode != 200 {
+				t.Fatalf("status %d", res.StatusCode)
+			}
+			for _, bad := range []string{"<script>alert", "<img src=x"} {
+				if bytes.Contains(body, []byte(bad)) {
+					t.Errorf("body contains unescaped %q:\n%s", bad, body)
+				}
+			}
+			if !bytes.Contains(body, []byte("Evil &lt;script&gt;")) {
+				t.Errorf("body lacks the escaped name:\n%s", body)
+			}
+		})
+	}
+
+	t.Run("hostile Host", func(t *testing.T) {
+		req := httptest.NewRequest("GET", "/demo/mtran", nil)
+		req.Host = `x"><script>alert(1)</script>`
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("status %d", rec.Code)
+		}
+		if body := rec.Body.String(); strings.Contains(body, "<script>alert(1)") || strings.Contains(body, `x">`) {
+			t.Errorf("the Host header was injected into the page:\n%s", body)
+		}
+	})
+}
+
+// TestRealAssets builds the server over the real build outputs (package web)
+// and fetches every asset the way the loader does, checking that the
+// precompressed variants are those of the current build.
+func TestRealAssets(t *testing.T) {
+	files := web.Files()
+	for _, name := range []string{"embed.js", "banner.css", "dist/app.wasm", "dist/wasm_exec.js"} {
+		if _, err := fs.Stat(files, name); err != nil {
+			t.Fatalf("web.Files() has no %s (run `make build` first): %v", name, err)
+		}
+	}
+	s, err := New(defaultPolicies(t), files)
+	if err != nil {
+		t.Fatalf("New over web.Files(): %v", err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	client := ts.Client()
+	client.Transport.(*http.Transport).DisableCompression = true
+
+	get := func(t *testing.T, path, acceptEncoding string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest("GET", ts.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acceptEncoding != "" {
+			req.Header.Set("Accept-Encoding", acceptEncoding)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 200 {
+			t.Fatalf("GET %s: status %d: %s", path, res.StatusCode, body)
+		}
+		return res, body
+	}
+
+	_, demo := get(t, "/demo/mtran", "")
+	if want := `<script src="` + ts.URL + `/embed.js" data-portal="mtran" async></script>`; !bytes.Contains(demo, []byte(want)) {
+		t.Errorf("demo page lacks %s", want)
+	}
+	_, embed := get(t, "/embed.js", "")
+	if want, _ := fs.ReadFile(files, "embed.js"); !bytes.Equal(embed, want) {
+		t.Errorf("/embed.js is not web/embed.js")
+	}
+	_, body := get(t, "/portals/mtran/config.json", "")
+	var c configBody
+	if err := json.Unmarshal(body, &c); err != nil {
+		t.Fatalf("config.json: %v", err)
+	}
+	for _, a := range []struct {
+		url, file, contentType, magic string
+	}{
+		{c.Assets.Wasm, "dist/app.wasm", "application/wasm", "\x00asm"},
+		{c.Assets.WasmExec, "dist/wasm_exec.js", "text/javascript; charset=utf-8", ""},
+		{c.Assets.CSS, "banner.css", "text/css; charset=utf-8", ""},
+	} {
+		t.Run(a.file, func(t *testing.T) {
+			raw, err := fs.ReadFile(files, a.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(raw, []byte(a.magic)) {
+				t.Errorf("%s does not start with %q", a.file, a.magic)
+			}
+			for _, enc := range []string{"br", "gzip", ""} {
+				res, body := get(t, a.url, enc)
+				if got := res.Header.Get("Content-Type"); got != a.contentType {
+					t.Errorf("%s: Content-Type %q, want %q", enc, got, a.contentType)
+				}
+				if got := res.Header.Get("Cache-Control"); !strings.Contains(got, "immutable") {
+					t.Errorf("%s: Cache-Control %q, want immutable", enc, got)
+				}
+				if got := res.Header.Get("Content-Encoding"); got != enc {
+					t.Errorf("Accept-Encoding %q: Content-Encoding %q", enc, got)
+				}
+				decoded, err := decode(enc, body)
+				if err != nil {
+					t.Fatalf("%s: decoding: %v", enc, err)
+				}
+				if !bytes.Equal(decoded, raw) {
+					t.Errorf("%s variant of %s is not the current %s (stale build output? run `make build`)", enc, a.url, a.file)
+				}
+			}
+		})
+	}
+}
+
+// decode undoes a Content-Encoding.
+func decode(enc string, body []byte) ([]byte, error) {
+	switch enc {
+	case "br":
+		return io.ReadAll(brotli.NewReader(bytes.NewReader(body)))
+	case "gzip":
+		r, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(r)
+	case "", "identity":
+		return body, nil
+	}
+	return nil, fmt.Errorf("unknown encoding %q", enc)
+}
