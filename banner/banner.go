@@ -42,7 +42,7 @@ func (b *Banner) Render() app.UI {
 	t := b.Texts
 	return app.Section().
 		Class("pc-banner").
-		Aria("label", t.BannerTitle).
+		Aria("labelledby", "pc-banner-title").
 		Body(
 			app.H2().ID("pc-banner-title").Class("pc-title").Text(t.BannerTitle),
 			app.P().Class("pc-text").Text(t.BannerText),

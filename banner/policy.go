@@ -1,6 +1,8 @@
 package banner
 
 import (
+	"strings"
+
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/portalconsent/portalconsent/policy"
 )
@@ -70,17 +72,12 @@ func (c *PolicyContent) table(p *policy.Policy) app.UI {
 			if ck.Category != cat.ID {
 				continue
 			}
-			names := make([]app.UI, 0, len(ck.Names))
-			for i, n := range ck.Names {
-				if i > 0 {
-					names = append(names, app.Text(", "))
-				}
-				names = append(names, app.Code().Text(n))
-			}
+			// One text: HTMLString would indent separate nodes into "a , b".
+			names := app.Code().Text(strings.Join(ck.Names, ", "))
 			rows = append(rows, app.Tr().Body(
 				app.Td().Text(ck.Provider),
 				app.Td().Text(ck.Function),
-				app.Td().Class("pc-cookie-names").Body(names...),
+				app.Td().Class("pc-cookie-names").Body(names),
 				app.Td().Text(ck.Purpose),
 				app.Td().Text(cat.Name),
 				app.Td().Text(ck.Duration),

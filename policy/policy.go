@@ -122,6 +122,7 @@ type TableLabels struct {
 
 var (
 	idPattern       = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	langPattern     = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$`)
 	cookieNameChars = regexp.MustCompile(`^[!#$%&'*+\-.^_` + "`" + `|~0-9A-Za-z]+$`)
 )
 
@@ -252,6 +253,9 @@ func (p *Policy) Validate() error {
 func (t *Texts) validate() error {
 	if t.Lang == "" {
 		return &FieldError{Field: "texts.lang", Msg: "is empty"}
+	}
+	if !langPattern.MatchString(t.Lang) {
+		return &FieldError{Field: "texts.lang", Msg: fmt.Sprintf("%q is not a BCP 47 language tag such as \"en\" or \"fr-CA\"", t.Lang)}
 	}
 	for _, s := range []struct{ field, v string }{
 		{"bannerTitle", t.BannerTitle}, {"bannerText", t.BannerText},

@@ -169,6 +169,8 @@ func TestValidate(t *testing.T) {
 		{"empty purpose", func(p *policy.Policy) { p.Cookies[0].Purpose = "" }, "cookies[0].purpose"},
 		{"empty duration", func(p *policy.Policy) { p.Cookies[0].Duration = " " }, "cookies[0].duration"},
 		{"empty lang", func(p *policy.Policy) { p.Texts.Lang = "" }, "texts.lang"},
+		{"lang with markup", func(p *policy.Policy) { p.Texts.Lang = `en" onclick="x` }, "texts.lang"},
+		{"lang too odd", func(p *policy.Policy) { p.Texts.Lang = "e" }, "texts.lang"},
 		{"empty banner title", func(p *policy.Policy) { p.Texts.BannerTitle = "" }, "texts.bannerTitle"},
 		{"empty close", func(p *policy.Policy) { p.Texts.Close = "" }, "texts.close"},
 		{"empty cookies title", func(p *policy.Policy) { p.Texts.CookiesTitle = "" }, "texts.cookiesTitle"},

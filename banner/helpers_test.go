@@ -1,0 +1,295 @@
+package banner
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/portalconsent/portalconsent/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite the testdata/*.golden.html files")
+
+// mtran returns a fresh copy of the built-in MTRAN policy (each call parses
+// the embedded files again, so a test may modify it).
+func mtran(t testing.TB) *policy.Policy {
+	t.Helper()
+	ps, err := policy.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.ID == "mtran" {
+			return p
+		}
+	}
+	t.Fatal("no built-in policy with id mtran")
+	return nil
+}
+
+// mount loads c in a go-app test engine and runs every pending dispatch, so
+// that c and its nested components have a rendered tree app.Match can walk.
+func mount(t testing.TB, c app.Composer) app.TestEngine {
+	t.Helper()
+	e := app.NewTestEngine()
+	if err := e.Load(c); err != nil {
+		t.Fatalf("loading %T: %v", c, err)
+	}
+	e.ConsumeAll()
+	return e
+}
+
+// match is app.Match that fails the test with the path on a mismatch.
+func match(t testing.TB, want, root app.UI, path ...int) {
+	t.Helper()
+	if err := app.Match(want, root, path...); err != nil {
+		t.Errorf("at %v: %v", path, err)
+	}
+}
+
+// The helpers below read the unexported fields of go-app's tree (as of
+// v10.1.11: rootElement, children, attributes, eventHandlers, goHandler)
+// through reflect and unsafe. go-app offers no public way to walk a rendered
+// tree or to run an element's event handler outside a browser, and app.Match
+// only compares one element at a known path. They fail the test with a clear
+// message if a go-app upgrade renames those fields.
+
+// field returns the named field of the struct v points to (or is, when v is
+// addressable), readable and callable even when unexported.
+func field(t testing.TB, v reflect.Value, name string) reflect.Value {
+	t.Helper()
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct || !v.CanAddr() {
+		t.Fatalf("go-app internals changed: %s is not an addressable struct", v.Type())
+	}
+	f := v.FieldByName(name)
+	if !f.IsValid() {
+		t.Fatalf("go-app internals changed: %s has no field %s", v.Type(), name)
+	}
+	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem()
+}
+
+// children returns the rendered children of ui: the root of a mounted
+// component, the body of an HTML element, nothing for text.
+func children(t testing.TB, ui app.UI) []app.UI {
+	t.Helper()
+	switch ui := ui.(type) {
+	case app.Composer:
+		root, _ := field(t, reflect.ValueOf(ui), "rootElement").Interface().(app.UI)
+		if root == nil {
+			t.Fatalf("%T is not mounted: load it in app.NewTestEngine first", ui)
+		}
+		return []app.UI{root}
+	case app.HTML:
+		kids, ok := field(t, reflect.ValueOf(ui), "children").Interface().([]app.UI)
+		if !ok {
+			t.Fatalf("go-app internals changed: children of %T are not []app.UI", ui)
+		}
+		return kids
+	}
+	return nil
+}
+
+// walk calls fn on ui and every element under it, depth first, in order.
+func walk(t testing.TB, ui app.UI, fn func(app.UI)) {
+	t.Helper()
+	fn(ui)
+	for _, c := range children(t, ui) {
+		walk(t, c, fn)
+	}
+}
+
+// attrs returns the attributes of an HTML element as go-app stores them
+// (booleans as "true"/"false").
+func attrs(t testing.TB, ui app.UI) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	if _, ok := ui.(app.HTML); !ok {
+		return out
+	}
+	it := field(t, reflect.ValueOf(ui), "attributes").MapRange()
+	for it.Next() {
+		out[it.Key().String()] = it.Value().String()
+	}
+	return out
+}
+
+// byID returns the element with the given id under root, failing the test
+// when there is none or more than one.
+func byID(t testing.TB, root app.UI, id string) app.HTML {
+	t.Helper()
+	var found []app.HTML
+	walk(t, root, func(ui app.UI) {
+		if h, ok := ui.(app.HTML); ok && attrs(t, h)["id"] == id {
+			found = append(found, h)
+		}
+	})
+	if len(found) != 1 {
+		t.Fatalf("%d elements with id %q, want 1", len(found), id)
+	}
+	return found[0]
+}
+
+// hasID reports whether an element under root has the given id.
+func hasID(t testing.TB, root app.UI, id string) bool {
+	t.Helper()
+	found := false
+	walk(t, root, func(ui app.UI) {
+		if _, ok := ui.(app.HTML); ok && attrs(t, ui)["id"] == id {
+			found = true
+		}
+	})
+	return found
+}
+
+// elements returns the HTML elements under root with the given tag whose
+// attributes include every name=value pair of want.
+func elements(t testing.TB, root app.UI, tag string, want map[string]string) []app.HTML {
+	t.Helper()
+	var out []app.HTML
+	walk(t, root, func(ui app.UI) {
+		h, ok := ui.(app.HTML)
+		if !ok || h.Tag() != tag {
+			return
+		}
+		a := attrs(t, h)
+		for k, v := range want {
+			if a[k] != v {
+				return
+			}
+		}
+		out = append(out, h)
+	})
+	return out
+}
+
+// handler returns the Go handler of event (e.g. "click") set on an element.
+func handler(t testing.TB, ui app.UI, event string) app.EventHandler {
+	t.Helper()
+	ev := field(t, reflect.ValueOf(ui), "eventHandlers").MapIndex(reflect.ValueOf(event))
+	if !ev.IsValid() {
+		t.Fatalf("%T %v has no %s handler", ui, attrs(t, ui)["id"], event)
+	}
+	copied := reflect.New(ev.Type()).Elem() // map values are not addressable
+	copied.Set(ev)
+	h, ok := field(t, copied, "goHandler").Interface().(app.EventHandler)
+	if !ok || h == nil {
+		t.Fatalf("go-app internals changed: no Go handler for %s", event)
+	}
+	return h
+}
+
+// click runs the click handler of the element with the given id under root,
+// as the browser would on a click, with a zero context and event (the
+// components under test pass the context through and ignore the event).
+func click(t testing.TB, root app.UI, id string) {
+	t.Helper()
+	handler(t, byID(t, root, id), "click")(app.Context{}, app.Event{})
+}
+
+var (
+	// startTag matches an HTML start tag as app.HTMLString writes it:
+	// attribute values are Go-quoted strings, bare names mean "true".
+	startTag = regexp.MustCompile(`<([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s="'<>/]+(?:="(?:[^"\\]|\\.)*")?)*)\s*>`)
+	attrPair = regexp.MustCompile(`([^\s="'<>/]+)(?:="(?:[^"\\]|\\.)*")?`)
+)
+
+// normalizeHTML sorts the attributes of every start tag by name: go-app keeps
+// attributes in a map, so app.HTMLString writes them in a random order.
+func normalizeHTML(s string) string {
+	return startTag.ReplaceAllStringFunc(s, func(tag string) string {
+		m := startTag.FindStringSubmatch(tag)
+		pairs := attrPair.FindAllStringSubmatch(m[2], -1)
+		sort.Slice(pairs, func(i, j int) bool { return pairs[i][1] < pairs[j][1] })
+		var b strings.Builder
+		b.WriteString("<" + m[1])
+		for _, p := range pairs {
+			b.WriteString(" " + p[0])
+		}
+		b.WriteString(">")
+		return b.String()
+	})
+}
+
+// render returns the normalized app.HTMLString of ui.
+func render(ui app.UI) string { return normalizeHTML(app.HTMLString(ui)) }
+
+// golden compares the normalized HTML of ui with testdata/<name>.golden.html,
+// or rewrites the file when the test runs with -update.
+func golden(t *testing.T, name string, ui app.UI) {
+	t.Helper()
+	got := render(ui) + "\n"
+	path := filepath.Join("testdata", name+".golden.html")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./banner -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("rendered HTML differs from %s (if the change is intended, run go test ./banner -update):\n%s",
+			path, firstDiff(string(want), got))
+	}
+}
+
+// firstDiff describes the first line where want and got differ.
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d:\nwant: %s\n got: %s", i+1, wl, gl)
+		}
+	}
+	return "(no difference)"
+}
+
+func TestNormalizeHTMLSortsAttributes(t *testing.T) {
+	a := normalizeHTML(`<div id="x" class="a b" hidden data-q="say \"hi\" >"><b>t &lt;i x=1&gt;</b></div>`)
+	b := normalizeHTML(`<div data-q="say \"hi\" >" hidden class="a b" id="x"><b>t &lt;i x=1&gt;</b></div>`)
+	want := `<div class="a b" data-q="say \"hi\" >" hidden id="x"><b>t &lt;i x=1&gt;</b></div>`
+	if a != want || b != want {
+		t.Errorf("normalizeHTML:\n got %s\n and %s\nwant %s", a, b, want)
+	}
+}
+
+// TestRenderIsDeterministic renders each component many times: without the
+// normalization the attribute order would differ from one run to the next.
+func TestRenderIsDeterministic(t *testing.T) {
+	p := mtran(t)
+	for _, ui := range []app.UI{
+		&Banner{Texts: p.Texts},
+		&Preferences{Policy: p},
+		&PolicyContent{Policy: p},
+	} {
+		first := render(ui)
+		for i := 0; i < 20; i++ {
+			if got := render(ui); got != first {
+				t.Fatalf("%T renders differently on run %d:\n%s", ui, i, firstDiff(first, got))
+			}
+		}
+	}
+}
