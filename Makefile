@@ -31,11 +31,13 @@ vet: build
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./policy ./banner ./app ./wasm
 
-# Every test: native unit tests, the policy package compiled to wasm under
-# Node.js, short fuzz runs, and the browser tests (Chromium at /usr/bin/chromium).
+# Every test: native unit tests and the browser tests (Chromium at
+# /usr/bin/chromium), the policy package compiled to wasm under Node.js, the
+# loader's codec against the Go vectors (Node.js), and short fuzz runs.
 test: vet
 	$(GO) test -count=1 ./...
 	PATH="$(GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./policy
+	node --test web/
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=5s ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=5s ./policy
 

@@ -74,6 +74,14 @@ func (r *Root) OnInit() {
 	switch {
 	case r.Start == ViewPreferences || r.Start == ViewPolicy:
 		r.view = r.Start
+		if r.consent == nil {
+			// Clicked on the server's banner before the app ran: closing the
+			// dialog returns focus to that button.
+			r.opener = banner.CustomizeID
+			if r.Start == ViewPolicy {
+				r.opener = banner.PolicyID
+			}
+		}
 	case r.consent == nil:
 		r.view = ViewBanner
 	default:
@@ -89,6 +97,9 @@ func (r *Root) Consent() *policy.Consent { return r.consent }
 
 // Mode returns the layout the frame needs: "hidden", "banner" or "modal".
 func (r *Root) Mode() string {
+	if r.Policy == nil {
+		return "hidden"
+	}
 	switch r.view {
 	case ViewBanner:
 		return "banner"
@@ -101,36 +112,32 @@ func (r *Root) Mode() string {
 // Render implements app.Composer.
 func (r *Root) Render() goapp.UI {
 	if r.Policy == nil {
-		return goapp.Div().Class("pc-root").DataSet("pc-mode", "hidden")
+		return banner.RootElement("hidden", "")
 	}
 	// Without a choice the banner stays, under any open dialog.
 	showBanner := r.consent == nil
-	return goapp.Div().
-		Class("pc-root").
-		DataSet("pc-mode", r.Mode()).
-		Lang(r.Policy.Texts.Lang).
-		Body(
-			goapp.If(showBanner, func() goapp.UI {
-				return &banner.Banner{
-					Texts:       r.Policy.Texts,
-					OnAcceptAll: func(ctx goapp.Context) { r.AcceptAll(ctx) },
-					OnRejectAll: func(ctx goapp.Context) { r.RejectAll(ctx) },
-					OnCustomize: func(ctx goapp.Context) { r.open(ctx, ViewPreferences, banner.CustomizeID) },
-					OnPolicy:    func(ctx goapp.Context) { r.open(ctx, ViewPolicy, banner.PolicyID) },
-				}
-			}),
-			goapp.If(r.view == ViewPreferences, func() goapp.UI {
-				return &banner.Preferences{
-					Policy:   r.Policy,
-					Accepted: r.accepted(),
-					OnSave:   r.Save,
-					OnClose:  r.Close,
-				}
-			}),
-			goapp.If(r.view == ViewPolicy, func() goapp.UI {
-				return &banner.PolicyDialog{Policy: r.Policy, OnClose: r.Close}
-			}),
-		)
+	return banner.RootElement(r.Mode(), r.Policy.Texts.Lang,
+		goapp.If(showBanner, func() goapp.UI {
+			return &banner.Banner{
+				Texts:       r.Policy.Texts,
+				OnAcceptAll: func(ctx goapp.Context) { r.AcceptAll(ctx) },
+				OnRejectAll: func(ctx goapp.Context) { r.RejectAll(ctx) },
+				OnCustomize: func(ctx goapp.Context) { r.open(ctx, ViewPreferences, banner.CustomizeID) },
+				OnPolicy:    func(ctx goapp.Context) { r.open(ctx, ViewPolicy, banner.PolicyID) },
+			}
+		}),
+		goapp.If(r.view == ViewPreferences, func() goapp.UI {
+			return &banner.Preferences{
+				Policy:   r.Policy,
+				Accepted: r.accepted(),
+				OnSave:   r.Save,
+				OnClose:  r.Close,
+			}
+		}),
+		goapp.If(r.view == ViewPolicy, func() goapp.UI {
+			return &banner.PolicyDialog{Policy: r.Policy, OnClose: r.Close}
+		}),
+	)
 }
 
 // accepted returns the stored decision of every optional category (all off

@@ -23,46 +23,70 @@ type asset struct {
 	raw, br, gz []byte
 	etag        string
 	immutable   bool // content-hashed name: cached for a year
+	maxAge      int  // seconds a cache may reuse it without asking, when not immutable
 }
 
-// loadAsset reads file from fsys. Its .br and .gz variants are taken from
-// fsys when present (made at build time), else compressed now. hashed names
-// the asset after its content ("app.wasm" → "/assets/app.<hash>.wasm") and
-// marks it immutable.
-func loadAsset(fsys fs.FS, file, contentType string, hashed bool) (*asset, error) {
-	raw, err := fs.ReadFile(fsys, file)
-	if err != nil {
-		return nil, fmt.Errorf("asset %s: %w (run `make build` first)", file, err)
-	}
+// defaultMaxAge is how long the loader may be cached: a new release reaches
+// every portal within five minutes.
+const defaultMaxAge = 300
+
+// newAsset holds raw as the asset served at "/"+base(file), or at
+// "/assets/<name>.<hash>.<ext>" (immutable) when hashed. br and gz are its
+// precompressed variants; nil ones are compressed now.
+func newAsset(file string, raw []byte, contentType string, hashed bool, br, gz []byte) (*asset, error) {
 	sum := sha256.Sum256(raw)
 	hash := hex.EncodeToString(sum[:])[:16]
 	a := &asset{
 		name:        "/" + path.Base(file),
 		contentType: contentType,
 		raw:         raw,
+		br:          br,
+		gz:          gz,
 		etag:        `"` + hash + `"`,
 		immutable:   hashed,
+		maxAge:      defaultMaxAge,
 	}
 	if hashed {
 		base := path.Base(file)
 		ext := path.Ext(base)
 		a.name = "/assets/" + strings.TrimSuffix(base, ext) + "." + hash + ext
 	}
-	if a.br, err = fs.ReadFile(fsys, file+".br"); err != nil {
+	var err error
+	if a.br == nil {
 		if a.br, err = compressBrotli(raw); err != nil {
 			return nil, err
 		}
-	} else if !sameContent(brotli.NewReader(bytes.NewReader(a.br)), raw) {
-		return nil, fmt.Errorf("asset %s.br does not match %s (stale build: run `make build`)", file, file)
 	}
-	if a.gz, err = fs.ReadFile(fsys, file+".gz"); err != nil {
+	if a.gz == nil {
 		if a.gz, err = compressGzip(raw); err != nil {
 			return nil, err
 		}
-	} else if zr, err := gzip.NewReader(bytes.NewReader(a.gz)); err != nil || !sameContent(zr, raw) {
-		return nil, fmt.Errorf("asset %s.gz does not match %s (stale build: run `make build`)", file, file)
 	}
 	return a, nil
+}
+
+// loadAsset reads file from fsys. Its .br and .gz variants are taken from
+// fsys when present (made at build time) and checked against file, else
+// compressed now. hashed names the asset after its content ("app.wasm" →
+// "/assets/app.<hash>.wasm") and marks it immutable. A missing file or a stale
+// variant is an error that says to run `make build`.
+func loadAsset(fsys fs.FS, file, contentType string, hashed bool) (*asset, error) {
+	raw, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return nil, fmt.Errorf("asset %s: %w (run `make build` first)", file, err)
+	}
+	br, _ := fs.ReadFile(fsys, file+".br")
+	if br != nil && !sameContent(brotli.NewReader(bytes.NewReader(br)), raw) {
+		return nil, fmt.Errorf("asset %s.br does not match %s (stale build: run `make build`)", file, file)
+	}
+	gz, _ := fs.ReadFile(fsys, file+".gz")
+	if gz != nil {
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil || !sameContent(zr, raw) {
+			return nil, fmt.Errorf("asset %s.gz does not match %s (stale build: run `make build`)", file, file)
+		}
+	}
+	return newAsset(file, raw, contentType, hashed, br, gz)
 }
 
 // sameContent reports whether r decompresses to exactly want. A precompressed
@@ -106,7 +130,7 @@ func (a *asset) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.immutable {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
-		h.Set("Cache-Control", "public, max-age=300, must-revalidate")
+		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(a.maxAge)+", must-revalidate")
 	}
 	if etagMatch(r.Header.Get("If-None-Match"), a.etag) {
 		w.WriteHeader(http.StatusNotModified)

@@ -2,7 +2,11 @@ package server
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"regexp"
 	"strings"
@@ -12,14 +16,18 @@ import (
 
 func TestAssetEncoding(t *testing.T) {
 	s := newFakeServer(t)
+	_, mtranConfig := serve(t, s, "GET", "/portals/mtran/config.json", nil)
+	_, twistoConfig := serve(t, s, "GET", "/portals/twisto/config.json", nil)
 	assets := []struct {
 		path string
 		raw  []byte
 	}{
-		{"/embed.js", fakeEmbedJS},
+		{"/embed.js", fakeEmbedJSMin},
 		{s.wasm.name, fakeWasm},
 		{s.wasmExec.name, fakeWasmExec},
-		{s.css.name, fakeCSS},
+		{s.css.name, fakeCSSMin},
+		{"/portals/mtran/config.json", mtranConfig},
+		{"/portals/twisto/config.json", twistoConfig},
 	}
 	tests := []struct {
 		acceptEncoding string
@@ -78,7 +86,12 @@ func TestAssetEncoding(t *testing.T) {
 
 func TestAssetConditional(t *testing.T) {
 	s := newFakeServer(t)
-	for _, path := range []string{"/embed.js", s.wasm.name} {
+	cacheControl := map[string]string{
+		"/embed.js":                  "public, max-age=300, must-revalidate",
+		s.wasm.name:                  "public, max-age=31536000, immutable",
+		"/portals/mtran/config.json": "public, max-age=60, must-revalidate",
+	}
+	for _, path := range []string{"/embed.js", s.wasm.name, "/portals/mtran/config.json"} {
 		res, _ := serve(t, s, "GET", path, nil)
 		etag := res.Header.Get("ETag")
 		if !regexp.MustCompile(`^"[0-9a-f]{16}"$`).MatchString(etag) {
@@ -123,8 +136,11 @@ func TestAssetConditional(t *testing.T) {
 				if got := res.Header.Get("Vary"); got != "Accept-Encoding" {
 					t.Errorf("Vary = %q, want Accept-Encoding", got)
 				}
-				if got := res.Header.Get("Cache-Control"); got == "" {
-					t.Errorf("no Cache-Control")
+				if got, want := res.Header.Get("Cache-Control"), cacheControl[path]; got != want {
+					t.Errorf("Cache-Control = %q, want %q", got, want)
+				}
+				if got := res.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+					t.Errorf("Access-Control-Allow-Origin = %q, want *", got)
 				}
 				if tt.wantStatus == 304 {
 					if len(body) != 0 {
@@ -143,7 +159,7 @@ func TestAssetConditional(t *testing.T) {
 
 func TestAssetHEAD(t *testing.T) {
 	s := newFakeServer(t)
-	for _, path := range []string{"/embed.js", s.wasm.name} {
+	for _, path := range []string{"/embed.js", s.wasm.name, "/portals/mtran/config.json"} {
 		for _, enc := range []string{"br", "gzip", ""} {
 			t.Run(fmt.Sprintf("%s/%q", strings.TrimPrefix(path, "/"), enc), func(t *testing.T) {
 				h := http.Header{"Accept-Encoding": {enc}}
@@ -228,6 +244,122 @@ func TestLoadAsset(t *testing.T) {
 
 	if _, err := loadAsset(fsys, "dist/nope.wasm", "application/wasm", true); err == nil || !strings.Contains(err.Error(), "make build") {
 		t.Errorf("missing file: error %v, want one mentioning `make build`", err)
+	}
+}
+
+// TestNewAsset checks the naming, caching and compression of an asset made
+// from bytes in memory.
+func TestNewAsset(t *testing.T) {
+	raw := []byte(`{"some":"json","more":"json json json json json"}`)
+	a, err := newAsset("config.json", raw, "application/json", false, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.name != "/config.json" || a.immutable || a.maxAge != defaultMaxAge || a.contentType != "application/json" {
+		t.Errorf("unhashed asset: name %q, immutable %v, maxAge %d, type %q", a.name, a.immutable, a.maxAge, a.contentType)
+	}
+	if !regexp.MustCompile(`^"[0-9a-f]{16}"$`).MatchString(a.etag) {
+		t.Errorf("ETag = %q, want a quoted 16-digit hash", a.etag)
+	}
+	if !bytes.Equal(a.raw, raw) {
+		t.Errorf("raw = %q, want %q", a.raw, raw)
+	}
+	for enc, b := range map[string][]byte{"br": a.br, "gzip": a.gz} {
+		if got, err := decode(enc, b); err != nil || !bytes.Equal(got, raw) {
+			t.Errorf("%s compressed by newAsset: %q, %v", enc, got, err)
+		}
+	}
+
+	h, err := newAsset("dir/banner.css", fakeCSSMin, "text/css; charset=utf-8", true, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`^/assets/banner\.([0-9a-f]{16})\.css$`).FindStringSubmatch(h.name)
+	if m == nil || !h.immutable {
+		t.Fatalf("hashed asset: name %q, immutable %v", h.name, h.immutable)
+	}
+	if h.etag != `"`+m[1]+`"` {
+		t.Errorf("ETag %s is not the hash in the name %s", h.etag, h.name)
+	}
+	if same, _ := newAsset("banner.css", append([]byte(nil), fakeCSSMin...), "text/css; charset=utf-8", true, nil, nil); same.name != h.name {
+		t.Errorf("the same content got another name: %s, then %s", h.name, same.name)
+	}
+	if other, _ := newAsset("banner.css", []byte(".x{}"), "text/css; charset=utf-8", true, nil, nil); other.name == h.name || other.etag == h.etag {
+		t.Errorf("another content kept the name %s and ETag %s", h.name, h.etag)
+	}
+
+	// Given variants are served as they are, not recompressed.
+	br, gz := []byte("given br"), []byte("given gz")
+	g, err := newAsset("embed.js", raw, "text/javascript; charset=utf-8", false, br, gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(g.br, br) || !bytes.Equal(g.gz, gz) {
+		t.Errorf("given variants not kept: br %q, gz %q", g.br, g.gz)
+	}
+}
+
+// TestMinified checks the loader and the stylesheet are held minified, named
+// after the minified content, and that a source that is missing or does not
+// parse is refused with an error naming it.
+func TestMinified(t *testing.T) {
+	fsys := fstest.MapFS{
+		"embed.js":   {Data: fakeEmbedJS},
+		"banner.css": {Data: fakeCSS},
+		"bad.js":     {Data: []byte("function (")},
+	}
+	js, err := minified(fsys, "embed.js", "text/javascript; charset=utf-8", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if js.name != "/embed.js" || js.immutable || js.maxAge != defaultMaxAge || js.contentType != "text/javascript; charset=utf-8" {
+		t.Errorf("embed.js: name %q, immutable %v, maxAge %d, type %q", js.name, js.immutable, js.maxAge, js.contentType)
+	}
+	if !bytes.Equal(js.raw, fakeEmbedJSMin) {
+		t.Errorf("embed.js raw = %q, want the minified %q", js.raw, fakeEmbedJSMin)
+	}
+	for enc, b := range map[string][]byte{"br": js.br, "gzip": js.gz} {
+		if got, err := decode(enc, b); err != nil || !bytes.Equal(got, fakeEmbedJSMin) {
+			t.Errorf("embed.js: the %s variant is %q, %v; want the minified loader", enc, got, err)
+		}
+	}
+
+	css, err := minified(fsys, "banner.css", "text/css; charset=utf-8", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(css.raw, fakeCSSMin) {
+		t.Errorf("banner.css raw = %q, want the minified %q", css.raw, fakeCSSMin)
+	}
+	sum := sha256.Sum256(fakeCSSMin)
+	if hash := hex.EncodeToString(sum[:])[:16]; css.name != "/assets/banner."+hash+".css" || css.etag != `"`+hash+`"` || !css.immutable {
+		t.Errorf("banner.css: name %q, ETag %s, immutable %v; want the hash %s of the minified content", css.name, css.etag, css.immutable, hash)
+	}
+
+	for _, tt := range []struct {
+		file, contentType string
+		want              []string
+		notExist          bool
+	}{
+		{"bad.js", "text/javascript; charset=utf-8", []string{"asset bad.js", "minifying"}, false},
+		{"nope.js", "text/javascript; charset=utf-8", []string{"asset nope.js: open nope.js: file does not exist"}, true},
+	} {
+		a, err := minified(fsys, tt.file, tt.contentType, false)
+		if err == nil {
+			t.Errorf("minified(%s) = %q, want an error", tt.file, a.raw)
+			continue
+		}
+		for _, want := range tt.want {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("minified(%s): error %q lacks %q", tt.file, err, want)
+			}
+		}
+		if tt.notExist != errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("minified(%s): error %v wraps fs.ErrNotExist: %v, want %v", tt.file, err, !tt.notExist, tt.notExist)
+		}
+		if strings.Contains(err.Error(), "make build") {
+			t.Errorf("minified(%s): error %q sends to `make build` for a source file", tt.file, err)
+		}
 	}
 }
 

@@ -6,21 +6,27 @@ package server
 // checks what the visitor and the portal see.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"image"
+	"image/png"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -77,6 +83,48 @@ type hosts struct {
 	portal  *httptest.Server // http://127.0.0.1:PORT
 	// consentURL is the consent host as portals name it.
 	consentURL string
+
+	mu       sync.Mutex
+	wasmGate chan struct{} // while not nil, wasm responses wait for it to close
+	wasmHits int
+}
+
+// holdWasm makes the consent host hold every wasm response until the
+// returned release function is called.
+func (h *hosts) holdWasm() (release func()) {
+	gate := make(chan struct{})
+	h.mu.Lock()
+	h.wasmGate = gate
+	h.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(gate) }) }
+}
+
+// wasmRequests returns how many wasm requests the consent host received.
+func (h *hosts) wasmRequests() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.wasmHits
+}
+
+// serveConsent is the consent host: the real server, with a gate on wasm.
+func (h *hosts) serveConsent(srv http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".wasm") {
+			h.mu.Lock()
+			h.wasmHits++
+			gate := h.wasmGate
+			h.mu.Unlock()
+			if gate != nil {
+				select {
+				case <-gate:
+				case <-r.Context().Done():
+					return
+				}
+			}
+		}
+		srv.ServeHTTP(w, r)
+	})
 }
 
 // portalURL returns the address of a fixture page on the portal host; query
@@ -97,14 +145,14 @@ var testPolicies = func() []*policy.Policy {
 	return ps
 }()
 
-func startHosts(t *testing.T) *hosts {
+func startHosts(t *testing.T, extra ...*policy.Policy) *hosts {
 	t.Helper()
-	srv, err := New(testPolicies, web.Files())
+	srv, err := New(append(append([]*policy.Policy(nil), testPolicies...), extra...), web.Files())
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &hosts{}
-	h.consent = httptest.NewServer(srv)
+	h.consent = httptest.NewServer(h.serveConsent(srv))
 	t.Cleanup(h.consent.Close)
 	h.consentURL = strings.Replace(h.consent.URL, "127.0.0.1", "localhost", 1)
 	h.portal = httptest.NewServer(portalHandler(t, h))
@@ -115,6 +163,9 @@ func startHosts(t *testing.T) *hosts {
 // cspPresets are Content-Security-Policy headers a portal page may carry
 // (query csp=NAME); CONSENT stands for the consent host.
 var cspPresets = map[string]string{
+	// The strictest a portal can be: no inline styles either (the frame's
+	// styles are a constructed stylesheet).
+	"strict": "default-src 'self'; script-src 'self' 'unsafe-inline' CONSENT 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self' CONSENT",
 	"wasm":   "default-src 'self'; script-src 'self' 'unsafe-inline' CONSENT 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline' CONSENT; connect-src 'self' CONSENT",
 	"nowasm": "default-src 'self'; script-src 'self' 'unsafe-inline' CONSENT; style-src 'self' 'unsafe-inline' CONSENT; connect-src 'self' CONSENT",
 }
@@ -137,7 +188,13 @@ func portalHandler(t *testing.T, h *hosts) http.Handler {
 			return
 		}
 		q := r.URL.Query()
-		data := struct{ Consent, Portal string }{h.consentURL, "mtran"}
+		data := struct {
+			Consent, Portal, Cookie string
+			Now                     int64
+		}{Consent: h.consentURL, Portal: "mtran", Cookie: q.Get("cookie")}
+		if n, err := strconv.ParseInt(q.Get("now"), 10, 64); err == nil {
+			data.Now = n
+		}
 		if q.Has("portal") {
 			data.Portal = q.Get("portal")
 		}
@@ -193,24 +250,23 @@ func brokenHost(t *testing.T, h *hosts, w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	defer res.Body.Close()
-	var cfg struct {
-		Policy map[string]any    `json:"policy"`
-		Assets map[string]string `json:"assets"`
-	}
+	var cfg map[string]any
 	if err := json.NewDecoder(res.Body).Decode(&cfg); err != nil {
 		t.Error(err)
 		return
 	}
-	for k, v := range cfg.Assets {
-		cfg.Assets[k] = h.consentURL + v
+	assets := cfg["assets"].(map[string]any)
+	for k, v := range assets {
+		assets[k] = h.consentURL + v.(string)
 	}
 	switch kase {
 	case "wasm404":
-		cfg.Assets["wasm"] = h.consentURL + "/assets/missing.wasm"
+		assets["wasm"] = h.consentURL + "/assets/missing.wasm"
 	case "corrupt":
-		cfg.Assets["wasm"] = "corrupt.wasm"
+		assets["wasm"] = "corrupt.wasm"
 	case "badpolicy":
-		cfg.Policy["revision"] = 0
+		// The loader does not check the policy: the app must refuse it.
+		cfg["policy"].(map[string]any)["name"] = ""
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(cfg)
@@ -328,10 +384,36 @@ func (tb *tab) waitBanner() {
 		d.getElementById("pc-accept").getBoundingClientRect().height > 0`))
 }
 
-// waitApp waits until the consent app has rendered, whatever it shows.
+// waitApp waits until the Go consent app runs in the frame (the loader sets
+// portalConsentConfig just before it starts the app) and has rendered.
 func (tb *tab) waitApp() {
 	tb.t.Helper()
-	tb.waitFor("the consent app", inFrame(`d.querySelector(".pc-root[data-pc-mode]") !== null`))
+	tb.waitFor("the consent app", inFrame(`w.portalConsentConfig !== undefined && d.querySelector(".pc-root[data-pc-mode]") !== null`))
+}
+
+// waitReturning waits until the loader has read the portal's configuration,
+// then checks that it showed nothing and fetched no wasm.
+func (tb *tab) waitReturning() {
+	tb.t.Helper()
+	tb.waitFor("the portal configuration", `performance.getEntriesByType("resource").some(e => e.name.endsWith("/config.json"))`)
+	time.Sleep(300 * time.Millisecond)
+	var state struct {
+		Frame bool
+		Wasm  []string
+	}
+	tb.eval(`({Frame: document.querySelector("iframe") !== null,
+		Wasm: performance.getEntriesByType("resource").map(e => e.name).filter(n => n.endsWith(".wasm"))})`, &state)
+	if state.Frame || len(state.Wasm) > 0 {
+		tb.t.Errorf("returning visitor: frame shown %v, wasm fetched %q", state.Frame, state.Wasm)
+	}
+}
+
+// appRunning reports whether the Go consent app has started in the frame.
+func (tb *tab) appRunning() bool {
+	tb.t.Helper()
+	var ok bool
+	tb.eval(`!!(`+inFrame(`w.portalConsentConfig !== undefined`)+`)`, &ok)
+	return ok
 }
 
 // click clicks, with the mouse, the centre of the element with the given id
@@ -396,6 +478,7 @@ func TestBrowserRejectIsStoredOnThePortalAndRemembered(t *testing.T) {
 			tb := newTab(t)
 			tb.run(chromedp.Navigate(h.portalURL(page, "")))
 			tb.waitBanner()
+			tb.waitApp()
 
 			var kinds []string
 			tb.eval(inFrame(`["pc-accept", "pc-reject"].map(id => d.getElementById(id).tagName + ":" + d.getElementById(id).type + ":" + d.getElementById(id).className)`), &kinds)
@@ -423,16 +506,13 @@ func TestBrowserRejectIsStoredOnThePortalAndRemembered(t *testing.T) {
 				}
 			}
 
+			// A returning visitor: the loader reads the choice and stops; no frame,
+			// no wasm.
+			wasm := h.wasmRequests()
 			tb.run(chromedp.Reload())
-			tb.waitApp()
-			time.Sleep(300 * time.Millisecond)
-			if m := tb.mode(); m != "hidden" {
-				t.Errorf("after a reload the app shows %q, want hidden", m)
-			}
-			var visible bool
-			tb.eval(inFrame(`getComputedStyle(f).visibility === "visible"`), &visible)
-			if visible {
-				t.Error("after a reload the consent frame is visible")
+			tb.waitReturning()
+			if n := h.wasmRequests() - wasm; n != 0 {
+				t.Errorf("a returning visitor fetched the wasm %d times", n)
 			}
 			tb.noErrors()
 		})
@@ -444,6 +524,7 @@ func TestBrowserAcceptGrantsStatistical(t *testing.T) {
 	tb := newTab(t)
 	tb.run(chromedp.Navigate(h.portalURL("plain.html", "")))
 	tb.waitBanner()
+	tb.waitApp()
 	tb.click("pc-accept")
 	c := tb.waitConsent()
 	if !c.Accepted(policy.Statistical) {
@@ -459,6 +540,7 @@ func TestBrowserCustomizeStoresExactlyTheChoice(t *testing.T) {
 			tb := newTab(t)
 			tb.run(chromedp.Navigate(h.portalURL("hostile.html", "")))
 			tb.waitBanner()
+			tb.waitApp()
 			tb.click("pc-customize")
 			tb.waitFor("the preferences dialog", inFrame(`d.getElementById("pc-preferences") !== null && getComputedStyle(f).height === innerHeight + "px"`))
 
@@ -487,6 +569,7 @@ func TestBrowserPolicyDialog(t *testing.T) {
 	tb := newTab(t)
 	tb.run(chromedp.Navigate(h.portalURL("hostile.html", "")))
 	tb.waitBanner()
+	tb.waitApp()
 	tb.click("pc-policy")
 	tb.waitFor("the policy dialog", inFrame(`d.getElementById("pc-policy-dialog") !== null`))
 
@@ -542,6 +625,7 @@ func TestBrowserHostilePortalIsUntouched(t *testing.T) {
 	tb := newTab(t)
 	tb.run(chromedp.Navigate(h.portalURL("hostile.html", "")))
 	tb.waitBanner()
+	tb.waitApp()
 
 	var state struct {
 		Handlers, FirstKept, StorageKept bool
@@ -608,6 +692,7 @@ func TestBrowserMalformedCookieAsksAgain(t *testing.T) {
 			tb.eval(`document.cookie = "cookies_preferences=`+value+`; path=/"`, nil)
 			tb.run(chromedp.Navigate(h.portalURL("plain.html", "")))
 			tb.waitBanner()
+			tb.waitApp()
 			tb.noErrors()
 		})
 	}
@@ -645,6 +730,7 @@ func TestBrowserContentSecurityPolicy(t *testing.T) {
 		tb := newTab(t)
 		tb.run(chromedp.Navigate(h.portalURL("plain.html", "csp=wasm")))
 		tb.waitBanner()
+		tb.waitApp()
 		tb.click("pc-accept")
 		if c := tb.waitConsent(); !c.Accepted(policy.Statistical) {
 			t.Errorf("stored %q", c.Encode())
@@ -682,7 +768,7 @@ func TestBrowserBrokenConsentHost(t *testing.T) {
 	for _, tc := range []struct{ kase, want string }{
 		{"wasm404", "answered 404"},
 		{"corrupt", "could not start"},
-		{"badpolicy", "the consent app stopped: policy:1: revision: must be 1 or more, got 0"},
+		{"badpolicy", "the consent app stopped: policy:1: name: is empty"},
 		{"unreachable", "Failed to fetch"},
 	} {
 		t.Run(tc.kase, func(t *testing.T) {
@@ -712,4 +798,178 @@ func TestBrowserBrokenConsentHost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBrowserFirstVisitBeforeTheApp holds the wasm back: the server's banner
+// shows at once, and Accept or Reject clicked before the app runs is stored
+// (by the loader) and never lost.
+func TestBrowserFirstVisitBeforeTheApp(t *testing.T) {
+	for _, button := range []string{"pc-reject", "pc-accept"} {
+		t.Run(button, func(t *testing.T) {
+			h := startHosts(t)
+			release := h.holdWasm()
+			defer release()
+			tb := newTab(t)
+			tb.run(chromedp.Navigate(h.portalURL("hostile.html", "")))
+			tb.waitBanner()
+			if tb.appRunning() {
+				t.Fatal("the app runs although its wasm is held back")
+			}
+			tb.click(button)
+			c := tb.waitConsent()
+			if c.Accepted(policy.Statistical) != (button == "pc-accept") {
+				t.Errorf("%s before the app stored %q", button, c.Encode())
+			}
+			tb.waitFor("the frame to go", `document.querySelector("iframe[data-portal-consent]") === null`)
+			release()
+			time.Sleep(300 * time.Millisecond)
+			tb.noErrors()
+
+			tb.run(chromedp.Reload())
+			tb.waitReturning()
+		})
+	}
+}
+
+// TestBrowserCustomizeBeforeTheApp: Customize clicked on the server's banner
+// opens the preferences as soon as the app runs, and closing them returns
+// focus to the Customize button.
+func TestBrowserCustomizeBeforeTheApp(t *testing.T) {
+	h := startHosts(t)
+	release := h.holdWasm()
+	defer release()
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("plain.html", "")))
+	tb.waitBanner()
+	tb.click("pc-customize")
+	tb.waitFor("the busy state", inFrame(`d.getElementById("pc-customize").getAttribute("aria-busy") === "true"`))
+	release()
+	tb.waitFor("the preferences dialog", inFrame(`d.getElementById("pc-preferences") !== null && d.activeElement.id === "pc-preferences"`))
+	tb.run(chromedp.KeyEvent(kb.Escape))
+	tb.waitFor("focus back on Customize", inFrame(`d.getElementById("pc-preferences") === null && d.activeElement === d.getElementById("pc-customize")`))
+	tb.noErrors()
+}
+
+// TestBrowserTakeoverIsSeamless compares the pixels of the server's banner
+// with the app's first render.
+func TestBrowserTakeoverIsSeamless(t *testing.T) {
+	h := startHosts(t)
+	release := h.holdWasm()
+	defer release()
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("plain.html", "")))
+	tb.waitBanner()
+	time.Sleep(200 * time.Millisecond) // fonts and layout settle
+	before := tb.frameShot()
+	release()
+	tb.waitApp()
+	time.Sleep(200 * time.Millisecond)
+	after := tb.frameShot()
+	if before.Bounds() != after.Bounds() {
+		t.Fatalf("the banner changed size: %v, then %v", before.Bounds(), after.Bounds())
+	}
+	diff := 0
+	for y := before.Bounds().Min.Y; y < before.Bounds().Max.Y; y++ {
+		for x := before.Bounds().Min.X; x < before.Bounds().Max.X; x++ {
+			if before.At(x, y) != after.At(x, y) {
+				diff++
+			}
+		}
+	}
+	if diff != 0 {
+		t.Errorf("%d pixels differ between the server's banner and the app's", diff)
+	}
+	tb.noErrors()
+}
+
+// frameShot captures the consent frame's area of the viewport.
+func (tb *tab) frameShot() image.Image {
+	tb.t.Helper()
+	var r []float64
+	tb.eval(`(() => { const b = document.querySelector("iframe[data-portal-consent]").getBoundingClientRect(); return [b.left, b.top, b.width, b.height]; })()`, &r)
+	var buf []byte
+	tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		buf, err = page.CaptureScreenshot().WithFormat(page.CaptureScreenshotFormatPng).
+			WithClip(&page.Viewport{X: r[0], Y: r[1], Width: r[2], Height: r[3], Scale: 1}).Do(ctx)
+		return err
+	}))
+	img, err := png.Decode(bytes.NewReader(buf))
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	return img
+}
+
+// TestBrowserStrictCSP: a portal that allows no inline styles still gets a
+// styled banner (a constructed stylesheet) and a working app.
+func TestBrowserStrictCSP(t *testing.T) {
+	h := startHosts(t)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("plain.html", "csp=strict")))
+	tb.waitBanner()
+	tb.waitApp()
+	var bg string
+	tb.eval(inFrame(`getComputedStyle(d.getElementById("pc-accept")).backgroundColor`), &bg)
+	if bg == "" || bg == "rgba(0, 0, 0, 0)" || bg == "rgb(239, 239, 239)" {
+		t.Errorf("the Accept button is unstyled (background %q)", bg)
+	}
+	tb.click("pc-reject")
+	tb.waitConsent()
+	tb.noErrors()
+}
+
+// TestBrowserLoaderAgreesWithGo runs every value of the Go codec's vectors
+// (policy/testdata/cookie-vectors.json) through the real loader: a valid
+// choice shows nothing and fetches no wasm; anything else shows the banner.
+func TestBrowserLoaderAgreesWithGo(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "policy", "testdata", "cookie-vectors.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vf struct {
+		Now    int64 `json:"now"`
+		Policy struct {
+			Revision     int `json:"revision"`
+			LifetimeDays int `json:"lifetimeDays"`
+			Categories   []struct {
+				ID       string `json:"id"`
+				Required bool   `json:"required"`
+			} `json:"categories"`
+		} `json:"policy"`
+		Values []struct {
+			Name, Value, Error string
+		} `json:"values"`
+	}
+	if err := json.Unmarshal(raw, &vf); err != nil {
+		t.Fatal(err)
+	}
+	// A portal whose policy is the vectors' policy.
+	p := *testPolicies[0]
+	p.ID, p.Revision, p.LifetimeDays, p.Categories = "vectors", vf.Policy.Revision, vf.Policy.LifetimeDays, nil
+	for _, c := range vf.Policy.Categories {
+		p.Categories = append(p.Categories, policy.Category{ID: c.ID, Name: c.ID, Description: c.ID, Required: c.Required})
+	}
+	h := startHosts(t, &p)
+	release := h.holdWasm() // the verdict needs no app
+	defer release()
+	tb := newTab(t)
+	for _, v := range vf.Values {
+		q := url.Values{"portal": {"vectors"}, "cookie": {v.Value}, "now": {strconv.FormatInt(vf.Now, 10)}}
+		tb.run(chromedp.Navigate(h.portalURL("vector.html", q.Encode())))
+		var stored string
+		tb.eval(`window.cookieStored`, &stored)
+		if got := policy.CookieValue(stored, policy.CookieName); got != v.Value {
+			t.Logf("%s: the browser stores %q as %q; judged as stored", v.Name, v.Value, got)
+		}
+		if v.Error == "" && policy.CookieValue(stored, policy.CookieName) == v.Value {
+			tb.waitReturning()
+		} else {
+			tb.waitFor(v.Name+": the banner", inFrame(`d.getElementById("pc-accept") !== null`))
+		}
+		tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+			return network.ClearBrowserCookies().Do(ctx)
+		}))
+	}
+	tb.noErrors()
 }

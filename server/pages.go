@@ -5,7 +5,6 @@ import (
 	"html/template"
 	"net/http"
 
-	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/portalconsent/portalconsent/banner"
 	"github.com/portalconsent/portalconsent/policy"
 )
@@ -93,10 +92,17 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "index", pageCSP, map[string]any{"Origin": origin(r), "CSS": s.css.name, "Portals": list})
 }
 
+// BannerHTML returns the banner of p as the consent app first renders it
+// (same component, same root element), for the loader to show before the app
+// runs.
+func BannerHTML(p *policy.Policy) string {
+	return banner.HTML(banner.RootElement("banner", p.Texts.Lang, &banner.Banner{Texts: p.Texts}))
+}
+
 // PolicyHTML returns the cookie policy of p as HTML, rendered by the same
 // component as the policy dialog of the banner.
 func PolicyHTML(p *policy.Policy) template.HTML {
-	return template.HTML(goapp.HTMLString(&banner.PolicyContent{Policy: p, Page: true}))
+	return template.HTML(banner.HTML(&banner.PolicyContent{Policy: p, Page: true}))
 }
 
 func (s *Server) policyPage(w http.ResponseWriter, r *http.Request) {

@@ -17,8 +17,6 @@ package server
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,14 +42,22 @@ type Server struct {
 // portal is one portal's policy with its precomputed responses.
 type portal struct {
 	policy *policy.Policy
-	config []byte // config.json body
-	etag   string
+	config *asset // config.json
 }
 
-// config is the body of /portals/{id}/config.json.
+// configMaxAge is how long a portal's configuration may be cached: a policy
+// change reaches visitors within a minute.
+const configMaxAge = 60
+
+// config is the body of /portals/{id}/config.json: everything the loader needs
+// in one response.
 type config struct {
 	Policy *policy.Policy `json:"policy"`
 	Assets configAssets   `json:"assets"`
+	// Banner is the banner rendered by the server (the first paint).
+	Banner string `json:"banner"`
+	// CSS is the stylesheet of the consent frame, applied without a request.
+	CSS string `json:"css"`
 }
 
 type configAssets struct {
@@ -70,10 +76,10 @@ func New(policies []*policy.Policy, assetsFS fs.FS) (*Server, error) {
 	}
 	s := &Server{mux: http.NewServeMux(), portals: map[string]*portal{}}
 	var err error
-	if s.embedJS, err = loadAsset(assetsFS, "embed.js", "text/javascript; charset=utf-8", false); err != nil {
+	if s.embedJS, err = minified(assetsFS, "embed.js", "text/javascript; charset=utf-8", false); err != nil {
 		return nil, err
 	}
-	if s.css, err = loadAsset(assetsFS, "banner.css", "text/css; charset=utf-8", true); err != nil {
+	if s.css, err = minified(assetsFS, "banner.css", "text/css; charset=utf-8", true); err != nil {
 		return nil, err
 	}
 	if s.wasm, err = loadAsset(assetsFS, "dist/app.wasm", "application/wasm", true); err != nil {
@@ -89,14 +95,21 @@ func New(policies []*policy.Policy, assetsFS fs.FS) (*Server, error) {
 		if _, dup := s.portals[p.ID]; dup {
 			return nil, fmt.Errorf("server: portal %q is declared twice", p.ID)
 		}
-		body, err := json.Marshal(config{Policy: p, Assets: configAssets{
-			Wasm: s.wasm.name, WasmExec: s.wasmExec.name, CSS: s.css.name,
-		}})
+		body, err := json.Marshal(config{
+			Policy: p,
+			Assets: configAssets{Wasm: s.wasm.name, WasmExec: s.wasmExec.name, CSS: s.css.name},
+			Banner: BannerHTML(p),
+			CSS:    string(s.css.raw),
+		})
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(body)
-		s.portals[p.ID] = &portal{policy: p, config: body, etag: `"` + hex.EncodeToString(sum[:])[:16] + `"`}
+		cfg, err := newAsset("config.json", body, "application/json", false, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		cfg.maxAge = configMaxAge
+		s.portals[p.ID] = &portal{policy: p, config: cfg}
 		s.order = append(s.order, p.ID)
 	}
 	sort.Strings(s.order)
@@ -170,15 +183,7 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "public, max-age=60, must-revalidate")
-	h.Set("ETag", p.etag)
-	if etagMatch(r.Header.Get("If-None-Match"), p.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	w.Write(p.config)
+	p.config.ServeHTTP(w, r)
 }
 
 func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {

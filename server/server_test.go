@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"net/http"
@@ -16,18 +17,59 @@ import (
 	"testing/fstest"
 
 	"github.com/andybalholm/brotli"
+	"github.com/portalconsent/portalconsent/banner"
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/web"
 )
 
 // Fake assets: small, so that tests not about the real build stay fast. The
-// wasm starts with the real magic number and is long enough to compress.
+// wasm starts with the real magic number and is long enough to compress. The
+// loader and the stylesheet carry comments and spaces, so that their
+// minification shows.
 var (
 	fakeEmbedJS  = []byte("/* fake loader */\nconsole.log('embed');\n")
-	fakeCSS      = []byte(".pc-page{margin:0}\n")
+	fakeCSS      = []byte("/* fake stylesheet */\n.pc-page {\n  margin: 0px;\n}\n")
 	fakeWasm     = append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("fake wasm module "), 64)...)
 	fakeWasmExec = []byte("/* fake wasm_exec */\nglobalThis.Go = class {};\n")
 )
+
+// The fake loader and stylesheet as the server serves them: minified by the
+// package's own minifier (TestMinifiedFakes checks they did shrink).
+var (
+	fakeEmbedJSMin = mustMinify("text/javascript", fakeEmbedJS)
+	fakeCSSMin     = mustMinify("text/css", fakeCSS)
+)
+
+func mustMinify(mediatype string, src []byte) []byte {
+	out, err := minifier.Bytes(mediatype, src)
+	if err != nil {
+		panic(fmt.Sprintf("minifying %s %q: %v", mediatype, src, err))
+	}
+	return out
+}
+
+// TestMinifiedFakes checks the expectations the other tests derive from the
+// minifier are really minified, not the sources passed through.
+func TestMinifiedFakes(t *testing.T) {
+	for _, f := range []struct {
+		name     string
+		src, min []byte
+		token    string // survives minification
+	}{
+		{"embed.js", fakeEmbedJS, fakeEmbedJSMin, "console.log("},
+		{"banner.css", fakeCSS, fakeCSSMin, ".pc-page{margin:0"},
+	} {
+		if len(f.min) >= len(f.src) {
+			t.Errorf("%s: minified %q is not shorter than %q", f.name, f.min, f.src)
+		}
+		if !bytes.Contains(f.min, []byte(f.token)) {
+			t.Errorf("%s: minified %q lacks %q", f.name, f.min, f.token)
+		}
+		if bytes.Contains(f.min, []byte("/*")) || bytes.Contains(f.min, []byte("\n")) {
+			t.Errorf("%s: minified %q keeps a comment or a newline", f.name, f.min)
+		}
+	}
+}
 
 // fakeAssetsFS returns the four assets New needs, without precompressed
 // variants (New compresses them).
@@ -92,6 +134,19 @@ func TestNew(t *testing.T) {
 		}
 		delete(fsys, name)
 		return fsys
+	}
+	with := func(name, data string) fstest.MapFS {
+		fsys := fakeAssetsFS()
+		fsys[name] = &fstest.MapFile{Data: []byte(data)}
+		return fsys
+	}
+	notExistWithoutBuildHint := func(t *testing.T, err error) {
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("error %v does not wrap fs.ErrNotExist", err)
+		}
+		if strings.Contains(err.Error(), "make build") {
+			t.Errorf("error %q sends to `make build` for a source file", err)
+		}
 	}
 
 	tests := []struct {
@@ -159,22 +214,45 @@ func TestNew(t *testing.T) {
 			wantErr:  []string{"dist/wasm_exec.js", "make build"},
 		},
 		{
+			// embed.js is a source file, not a build output: no `make build` hint.
 			name:     "missing embed.js",
 			policies: defaults,
 			assets:   without("embed.js"),
-			wantErr:  []string{"embed.js"},
+			wantErr:  []string{"asset embed.js: open embed.js: file does not exist"},
+			check:    notExistWithoutBuildHint,
 		},
 		{
 			name:     "missing banner.css",
 			policies: defaults,
 			assets:   without("banner.css"),
-			wantErr:  []string{"banner.css"},
+			wantErr:  []string{"asset banner.css: open banner.css: file does not exist"},
+			check:    notExistWithoutBuildHint,
 		},
 		{
+			name:     "embed.js does not parse",
+			policies: defaults,
+			assets:   with("embed.js", "function ("),
+			wantErr:  []string{"asset embed.js", "minifying"},
+		},
+		{
+			name:     "stale app.wasm.br",
+			policies: defaults,
+			assets:   with("dist/app.wasm.br", "stale bytes"),
+			wantErr:  []string{"dist/app.wasm.br", "stale build", "make build"},
+		},
+		{
+			name:     "stale wasm_exec.js.gz",
+			policies: defaults,
+			assets:   with("dist/wasm_exec.js.gz", "stale bytes"),
+			wantErr:  []string{"dist/wasm_exec.js.gz", "stale build", "make build"},
+		},
+		{
+			// The first asset read is the loader.
 			name:     "empty assets",
 			policies: defaults,
 			assets:   fstest.MapFS{},
-			wantErr:  []string{"make build"},
+			wantErr:  []string{"asset embed.js"},
+			check:    notExistWithoutBuildHint,
 		},
 	}
 	for _, tt := range tests {
@@ -212,6 +290,62 @@ type configBody struct {
 		WasmExec string `json:"wasmExec"`
 		CSS      string `json:"css"`
 	} `json:"assets"`
+	Banner string `json:"banner"` // the server-rendered banner (first paint)
+	CSS    string `json:"css"`    // the minified stylesheet, inline
+}
+
+// decodeConfig decodes a config.json body strictly: a field the loader does
+// not know of is an error.
+func decodeConfig(t testing.TB, body []byte) configBody {
+	t.Helper()
+	var c configBody
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		t.Fatalf("decoding config.json %s: %v", body, err)
+	}
+	if dec.More() {
+		t.Fatalf("config.json has data after the object: %s", body)
+	}
+	return c
+}
+
+// checkBannerHTML checks html is the banner of texts: the root element in
+// banner mode, the title, and the four buttons, each once with its label.
+func checkBannerHTML(t testing.TB, got string, texts policy.Texts) {
+	t.Helper()
+	root := regexp.MustCompile(`^<div( [^>]*)>`).FindStringSubmatch(got)
+	if root == nil {
+		t.Fatalf("banner does not start with a div:\n%s", got)
+	}
+	for _, attr := range []string{` class="pc-root"`, ` data-pc-mode="banner"`, ` lang="` + texts.Lang + `"`} {
+		if !strings.Contains(root[1], attr) {
+			t.Errorf("banner root %q lacks%s", root[0], attr)
+		}
+	}
+	if !strings.HasSuffix(strings.TrimSpace(got), "</div>") {
+		t.Errorf("banner does not end with </div>:\n%s", got)
+	}
+	if !regexp.MustCompile(`<section [^>]*class="pc-banner"`).MatchString(got) {
+		t.Errorf("banner has no section.pc-banner:\n%s", got)
+	}
+	if want := ">" + html.EscapeString(texts.BannerTitle) + "</h2>"; !strings.Contains(got, want) {
+		t.Errorf("banner lacks the title %q:\n%s", want, got)
+	}
+	for _, b := range []struct{ id, label string }{
+		{banner.AcceptID, texts.AcceptAll},
+		{banner.RejectID, texts.RejectAll},
+		{banner.CustomizeID, texts.Customize},
+		{banner.PolicyID, texts.PolicyLink},
+	} {
+		if n := strings.Count(got, ` id="`+b.id+`"`); n != 1 {
+			t.Errorf("banner has %d elements with id %s, want 1", n, b.id)
+		}
+		re := regexp.MustCompile(`<button [^>]*\bid="` + regexp.QuoteMeta(b.id) + `"[^>]*>` + regexp.QuoteMeta(html.EscapeString(b.label)) + `</button>`)
+		if !re.MatchString(got) {
+			t.Errorf("banner has no button #%s labelled %q:\n%s", b.id, b.label, got)
+		}
+	}
 }
 
 func TestRoutes(t *testing.T) {
@@ -282,11 +416,11 @@ func TestRoutes(t *testing.T) {
 				"Cross-Origin-Resource-Policy": "cross-origin",
 				"Vary":                         "Accept-Encoding",
 				"Content-Encoding":             "",
-				"Content-Length":               fmt.Sprint(len(fakeEmbedJS)),
+				"Content-Length":               fmt.Sprint(len(fakeEmbedJSMin)),
 			},
 			check: func(t *testing.T, res *http.Response, body []byte) {
-				if !bytes.Equal(body, fakeEmbedJS) {
-					t.Errorf("body = %q, want %q", body, fakeEmbedJS)
+				if !bytes.Equal(body, fakeEmbedJSMin) {
+					t.Errorf("body = %q, want the minified loader %q", body, fakeEmbedJSMin)
 				}
 				if etag := res.Header.Get("ETag"); !regexp.MustCompile(`^"[0-9a-f]{16}"$`).MatchString(etag) {
 					t.Errorf("ETag = %q, want a quoted 16-digit hash", etag)
@@ -304,16 +438,23 @@ func TestRoutes(t *testing.T) {
 				"Access-Control-Allow-Origin":  "*",
 				"Cross-Origin-Resource-Policy": "cross-origin",
 				"Cache-Control":                "public, max-age=60, must-revalidate",
+				"Vary":                         "Accept-Encoding",
+				"Content-Encoding":             "",
 			},
 			check: func(t *testing.T, res *http.Response, body []byte) {
 				if etag := res.Header.Get("ETag"); !regexp.MustCompile(`^"[0-9a-f]{16}"$`).MatchString(etag) {
 					t.Errorf("ETag = %q, want a quoted 16-digit hash", etag)
 				}
-				var c configBody
-				dec := json.NewDecoder(bytes.NewReader(body))
-				dec.DisallowUnknownFields()
-				if err := dec.Decode(&c); err != nil {
-					t.Fatalf("decoding %s: %v", body, err)
+				if got, want := res.Header.Get("Content-Length"), fmt.Sprint(len(body)); got != want {
+					t.Errorf("Content-Length = %s, body has %s bytes", got, want)
+				}
+				c := decodeConfig(t, body)
+				checkBannerHTML(t, c.Banner, c.Policy.Texts)
+				if c.CSS != string(fakeCSSMin) {
+					t.Errorf("css = %q, want the minified stylesheet %q", c.CSS, fakeCSSMin)
+				}
+				if r, b := serve(t, s, "GET", c.Assets.CSS, nil); r.StatusCode != 200 || string(b) != c.CSS {
+					t.Errorf("css = %q is not the body of %s (status %d): %q", c.CSS, c.Assets.CSS, r.StatusCode, b)
 				}
 				if c.Policy.ID != "mtran" {
 					t.Errorf("policy id = %q, want mtran", c.Policy.ID)
@@ -330,7 +471,7 @@ func TestRoutes(t *testing.T) {
 				}{
 					{c.Assets.Wasm, `^/assets/app\.[0-9a-f]{16}\.wasm$`, "application/wasm", fakeWasm},
 					{c.Assets.WasmExec, `^/assets/wasm_exec\.[0-9a-f]{16}\.js$`, "text/javascript; charset=utf-8", fakeWasmExec},
-					{c.Assets.CSS, `^/assets/banner\.[0-9a-f]{16}\.css$`, "text/css; charset=utf-8", fakeCSS},
+					{c.Assets.CSS, `^/assets/banner\.[0-9a-f]{16}\.css$`, "text/css; charset=utf-8", fakeCSSMin},
 				} {
 					if !regexp.MustCompile(a.pattern).MatchString(a.url) {
 						t.Errorf("asset URL %q does not match %s", a.url, a.pattern)
@@ -365,6 +506,13 @@ func TestRoutes(t *testing.T) {
 			target:     "/portals/twisto/config.json",
 			wantStatus: 200,
 			wantBody:   []string{`"policy":{"id":"twisto"`, `"url":"https://twisto.opendatasoft.com"`},
+			check: func(t *testing.T, res *http.Response, body []byte) {
+				c := decodeConfig(t, body)
+				checkBannerHTML(t, c.Banner, c.Policy.Texts)
+				if c.CSS != string(fakeCSSMin) {
+					t.Errorf("css = %q, want the minified stylesheet %q", c.CSS, fakeCSSMin)
+				}
+			},
 		},
 		{
 			name:       "config.json revalidated",
@@ -372,8 +520,56 @@ func TestRoutes(t *testing.T) {
 			target:     "/portals/mtran/config.json",
 			header:     http.Header{"If-None-Match": {configETag(t, s, "mtran")}},
 			wantStatus: http.StatusNotModified,
-			wantHeader: map[string]string{"Access-Control-Allow-Origin": "*", "ETag": configETag(t, s, "mtran")},
+			wantHeader: map[string]string{
+				"Access-Control-Allow-Origin": "*",
+				"ETag":                        configETag(t, s, "mtran"),
+				"Cache-Control":               "public, max-age=60, must-revalidate",
+				"Vary":                        "Accept-Encoding",
+				"Content-Encoding":            "",
+			},
+			emptyBody: true,
+		},
+		{
+			name:       "config.json revalidated, brotli accepted",
+			method:     "GET",
+			target:     "/portals/mtran/config.json",
+			header:     http.Header{"If-None-Match": {"W/" + configETag(t, s, "mtran")}, "Accept-Encoding": {"gzip, deflate, br"}},
+			wantStatus: http.StatusNotModified,
+			wantHeader: map[string]string{"Content-Encoding": ""},
 			emptyBody:  true,
+		},
+		{
+			name:       "config.json brotli",
+			method:     "GET",
+			target:     "/portals/mtran/config.json",
+			header:     http.Header{"Accept-Encoding": {"gzip, deflate, br, zstd"}},
+			wantStatus: 200,
+			wantHeader: map[string]string{
+				"Content-Encoding":            "br",
+				"Content-Type":                "application/json",
+				"Vary":                        "Accept-Encoding",
+				"Access-Control-Allow-Origin": "*",
+				"Cache-Control":               "public, max-age=60, must-revalidate",
+			},
+			check: func(t *testing.T, res *http.Response, body []byte) {
+				checkConfigEncoded(t, s, "mtran", "br", body)
+			},
+		},
+		{
+			name:       "config.json gzip",
+			method:     "GET",
+			target:     "/portals/twisto/config.json",
+			header:     http.Header{"Accept-Encoding": {"gzip, br;q=0"}},
+			wantStatus: 200,
+			wantHeader: map[string]string{
+				"Content-Encoding": "gzip",
+				"Content-Type":     "application/json",
+				"Vary":             "Accept-Encoding",
+				"Cache-Control":    "public, max-age=60, must-revalidate",
+			},
+			check: func(t *testing.T, res *http.Response, body []byte) {
+				checkConfigEncoded(t, s, "twisto", "gzip", body)
+			},
 		},
 		{
 			name:       "config.json with the ETag of another portal",
@@ -615,6 +811,26 @@ func TestIndexOrder(t *testing.T) {
 	}
 }
 
+// checkConfigEncoded checks body, served with Content-Encoding enc, decodes to
+// the identity body of the portal's config.json.
+func checkConfigEncoded(t testing.TB, s *Server, id, enc string, body []byte) {
+	t.Helper()
+	_, identity := serve(t, s, "GET", "/portals/"+id+"/config.json", nil)
+	if bytes.Equal(body, identity) {
+		t.Fatalf("the %s body is the identity body", enc)
+	}
+	got, err := decode(enc, body)
+	if err != nil {
+		t.Fatalf("decoding the %s body: %v", enc, err)
+	}
+	if !bytes.Equal(got, identity) {
+		t.Errorf("the %s body decodes to %q, want the identity body %q", enc, got, identity)
+	}
+	if c := decodeConfig(t, got); c.Policy.ID != id {
+		t.Errorf("the %s body is the config of %q, want %q", enc, c.Policy.ID, id)
+	}
+}
+
 // configETag returns the ETag of a portal's config.json.
 func configETag(t testing.TB, s *Server, id string) string {
 	t.Helper()
@@ -641,6 +857,44 @@ func TestConfigETags(t *testing.T) {
 	}
 	if a, b := configETag(t, s, "mtran"), configETag(t, s2, "mtran"); a == b {
 		t.Errorf("the config ETag %s did not change with the wasm", a)
+	}
+	// The stylesheet is inlined in the config: a change of it is a new config.
+	fsys = fakeAssetsFS()
+	fsys["banner.css"] = &fstest.MapFile{Data: []byte(".pc-page{margin:1px}")}
+	s3, err := New(defaultPolicies(t), fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := configETag(t, s, "mtran"), configETag(t, s3, "mtran"); a == b {
+		t.Errorf("the config ETag %s did not change with the stylesheet", a)
+	}
+	// A change of comments only minifies to the same stylesheet: same config.
+	fsys = fakeAssetsFS()
+	fsys["banner.css"] = &fstest.MapFile{Data: append([]byte("/* another comment */\n"), fakeCSS...)}
+	s4, err := New(defaultPolicies(t), fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s4.css.name != s.css.name {
+		t.Errorf("a comment changed the stylesheet name: %s, then %s", s.css.name, s4.css.name)
+	}
+}
+
+// TestConfigStableAcrossInstances checks two servers over the same policies
+// and assets serve the same config.json, byte for byte, under the same ETag:
+// after a restart, or behind a load balancer, a cached config revalidates with
+// a 304 rather than downloading again.
+func TestConfigStableAcrossInstances(t *testing.T) {
+	first := newFakeServer(t)
+	for i := 0; i < 3; i++ {
+		other := newFakeServer(t)
+		for _, id := range []string{"mtran", "twisto"} {
+			a, b := first.portals[id].config, other.portals[id].config
+			if a.etag != b.etag || !bytes.Equal(a.raw, b.raw) {
+				ca, cb := decodeConfig(t, a.raw), decodeConfig(t, b.raw)
+				t.Fatalf("portal %s: config.json differs between two servers (ETag %s, then %s); banners:\n%s\n%s", id, a.etag, b.etag, ca.Banner, cb.Banner)
+			}
+		}
 	}
 }
 
@@ -687,8 +941,9 @@ func TestPagesEscape(t *testing.T) {
 }
 
 // TestRealAssets builds the server over the real build outputs (package web)
-// and fetches every asset the way the loader does, checking that the
-// precompressed variants are those of the current build.
+// and fetches every asset the way the loader does, checking that the loader and
+// the stylesheet are served minified and that the precompressed variants are
+// those of the current build.
 func TestRealAssets(t *testing.T) {
 	files := web.Files()
 	for _, name := range []string{"embed.js", "banner.css", "dist/app.wasm", "dist/wasm_exec.js"} {
@@ -733,21 +988,56 @@ func TestRealAssets(t *testing.T) {
 	if want := `<script src="` + ts.URL + `/embed.js" data-portal="mtran" async></script>`; !bytes.Contains(demo, []byte(want)) {
 		t.Errorf("demo page lacks %s", want)
 	}
-	_, embed := get(t, "/embed.js", "")
-	if want, _ := fs.ReadFile(files, "embed.js"); !bytes.Equal(embed, want) {
-		t.Errorf("/embed.js is not web/embed.js")
+	// minifiedFile returns a source of web.Files() as the server must serve
+	// it, checking that minifying made it shorter and kept a token.
+	minifiedFile := func(t *testing.T, file, mediatype, token string) []byte {
+		t.Helper()
+		src, err := fs.ReadFile(files, file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		min, err := minifier.Bytes(mediatype, src)
+		if err != nil {
+			t.Fatalf("minifying web/%s: %v", file, err)
+		}
+		if len(min) >= len(src) {
+			t.Errorf("minified web/%s has %d bytes, the source %d", file, len(min), len(src))
+		}
+		if !bytes.Contains(min, []byte(token)) {
+			t.Errorf("minified web/%s lacks %q", file, token)
+		}
+		return min
 	}
+	embedMin := minifiedFile(t, "embed.js", "text/javascript", "config.json")
+	cssMin := minifiedFile(t, "banner.css", "text/css", ".pc-banner")
+
+	for _, enc := range []string{"br", "gzip", ""} {
+		res, body := get(t, "/embed.js", enc)
+		if got := res.Header.Get("Content-Encoding"); got != enc {
+			t.Errorf("/embed.js, Accept-Encoding %q: Content-Encoding %q", enc, got)
+		}
+		embed, err := decode(enc, body)
+		if err != nil {
+			t.Fatalf("/embed.js: decoding %q: %v", enc, err)
+		}
+		if !bytes.Equal(embed, embedMin) {
+			t.Errorf("/embed.js (%q) is not the minified web/embed.js: %d bytes, want %d", enc, len(embed), len(embedMin))
+		}
+	}
+
 	_, body := get(t, "/portals/mtran/config.json", "")
-	var c configBody
-	if err := json.Unmarshal(body, &c); err != nil {
-		t.Fatalf("config.json: %v", err)
+	c := decodeConfig(t, body)
+	checkBannerHTML(t, c.Banner, c.Policy.Texts)
+	if c.CSS != string(cssMin) {
+		t.Errorf("config.json css is not the minified web/banner.css: %d bytes, want %d", len(c.CSS), len(cssMin))
 	}
 	for _, a := range []struct {
 		url, file, contentType, magic string
+		want                          []byte // nil: the file as it is
 	}{
-		{c.Assets.Wasm, "dist/app.wasm", "application/wasm", "\x00asm"},
-		{c.Assets.WasmExec, "dist/wasm_exec.js", "text/javascript; charset=utf-8", ""},
-		{c.Assets.CSS, "banner.css", "text/css; charset=utf-8", ""},
+		{c.Assets.Wasm, "dist/app.wasm", "application/wasm", "\x00asm", nil},
+		{c.Assets.WasmExec, "dist/wasm_exec.js", "text/javascript; charset=utf-8", "", nil},
+		{c.Assets.CSS, "banner.css", "text/css; charset=utf-8", "", cssMin},
 	} {
 		t.Run(a.file, func(t *testing.T) {
 			raw, err := fs.ReadFile(files, a.file)
@@ -756,6 +1046,9 @@ func TestRealAssets(t *testing.T) {
 			}
 			if !bytes.HasPrefix(raw, []byte(a.magic)) {
 				t.Errorf("%s does not start with %q", a.file, a.magic)
+			}
+			if a.want != nil {
+				raw = a.want
 			}
 			for _, enc := range []string{"br", "gzip", ""} {
 				res, body := get(t, a.url, enc)
@@ -778,6 +1071,69 @@ func TestRealAssets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loaderBrotliBudget is the performance budget of the loader: /embed.js, as
+// served brotli-compressed, is at most 3 KiB.
+const loaderBrotliBudget = 3072
+
+// TestLoaderBrotliSizeWithinBudget checks the real loader (web/embed.js,
+// minified as served) compresses with brotli to at most loaderBrotliBudget
+// bytes. It needs no `make build`: embed.js is a source file.
+func TestLoaderBrotliSizeWithinBudget(t *testing.T) {
+	a, err := minified(web.Files(), "embed.js", "text/javascript; charset=utf-8", false)
+	if err != nil {
+		t.Fatalf("minifying the real embed.js: %v", err)
+	}
+	got, err := decode("br", a.br)
+	if err != nil || !bytes.Equal(got, a.raw) {
+		t.Fatalf("the brotli variant of /embed.js does not decode to it: %v", err)
+	}
+	t.Logf("/embed.js: %d bytes minified, %d brotli, %d gzip", len(a.raw), len(a.br), len(a.gz))
+	if len(a.br) > loaderBrotliBudget {
+		t.Errorf("/embed.js is %d bytes brotli-compressed, over the budget of %d bytes", len(a.br), loaderBrotliBudget)
+	}
+}
+
+// TestBannerHTML checks the server-rendered banner: the root element in banner
+// mode, the policy's own texts (escaped), and the four buttons.
+func TestBannerHTML(t *testing.T) {
+	for _, p := range defaultPolicies(t) {
+		t.Run(p.ID, func(t *testing.T) {
+			got := BannerHTML(p)
+			checkBannerHTML(t, got, p.Texts)
+			if want := "Cookies on this portal"; !strings.Contains(got, want) {
+				t.Errorf("banner lacks the seed title %q:\n%s", want, got)
+			}
+			if !strings.Contains(got, html.EscapeString(p.Texts.BannerText)) {
+				t.Errorf("banner lacks the text %q:\n%s", p.Texts.BannerText, got)
+			}
+			if strings.Contains(got, "<script") {
+				t.Errorf("banner has a script:\n%s", got)
+			}
+		})
+	}
+
+	t.Run("own texts, escaped", func(t *testing.T) {
+		p := *defaultPolicies(t)[1]
+		p.Texts.Lang = "fr"
+		p.Texts.BannerTitle = `Cookies & <b>vous</b>`
+		p.Texts.BannerText = `<script>alert("text")</script>`
+		p.Texts.AcceptAll = "Tout accepter"
+		p.Texts.RejectAll = "Tout refuser"
+		p.Texts.Customize = "Personnaliser"
+		p.Texts.PolicyLink = `Politique "cookies"`
+		got := BannerHTML(&p)
+		checkBannerHTML(t, got, p.Texts)
+		for _, bad := range []string{"<b>", "<script>", "Accept all", `"cookies"`} {
+			if strings.Contains(got, bad) {
+				t.Errorf("banner contains %q:\n%s", bad, got)
+			}
+		}
+		if want := "Cookies &amp; &lt;b&gt;vous&lt;/b&gt;"; !strings.Contains(got, want) {
+			t.Errorf("banner lacks the escaped title %q:\n%s", want, got)
+		}
+	})
 }
 
 // decode undoes a Content-Encoding.

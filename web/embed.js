@@ -1,50 +1,145 @@
-/*! Portal Consent loader. One tag per page:
- *  <script src="https://CONSENT_HOST/embed.js" data-portal="ID" async></script>
- * It fetches the portal's policy from the consent host and runs the Go
- * consent app (WebAssembly) inside a same-origin srcdoc frame, so the portal's
- * links, window handlers, history, storage, DOM and styles are untouched.
- * On any failure it logs one console error and the page goes on with no
- * optional category enabled. */
+/*! Portal Consent loader */
+// One tag per page:
+//   <script src="https://CONSENT_HOST/embed.js" data-portal="ID" async></script>
+// A returning visitor's choice is read from the cookies_preferences cookie and
+// applied here: no WebAssembly is fetched. A first visitor sees the banner
+// rendered by the server at once, in a same-origin srcdoc frame (so the portal's
+// links, window handlers, history, storage, DOM and styles are untouched); the Go
+// consent app (WebAssembly) then takes it over. On any failure: one console
+// error, and the page goes on with no optional category enabled.
 (function () {
   "use strict";
-  var PREFIX = "PortalConsent: ";
+
+  // ---- The cookies_preferences codec. It mirrors policy/consent.go (the
+  // reference); web/embed_test.js runs both against policy/testdata/cookie-vectors.json.
+  var NAME = "cookies_preferences";
+  var ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+  var POS = /^[1-9][0-9]*$/;
+
+  // cookieValue returns the value of name in a document.cookie line, or "".
+  function cookieValue(line, name) {
+    var parts = line.split(";");
+    for (var i = 0; i < parts.length; i++) {
+      var p = parts[i], eq = p.indexOf("=");
+      if (eq < 0 || p.slice(0, eq).trim() !== name) continue;
+      var v = p.slice(eq + 1).trim();
+      if (v.length >= 2 && v[0] === '"' && v[v.length - 1] === '"') v = v.slice(1, -1);
+      return v;
+    }
+    return "";
+  }
+
+  // positive parses a canonical integer in [1, 2^53-1], else NaN.
+  function positive(s) {
+    var n = POS.test(s) ? Number(s) : NaN;
+    return n <= 9007199254740991 ? n : NaN;
+  }
+
+  // decode parses a value: {c: consent} or {e: kind of problem}.
+  function decode(v) {
+    if (!v) return { e: "missing" };
+    if (new TextEncoder().encode(v).length > 1024) return { e: "oversized" };
+    var f = v.split("|");
+    // Like Go's strconv.Atoi: a canonical version beyond int64 is not ours.
+    if (f.length < 2 || !POS.test(f[0]) || f[0].length > 19 ||
+      (f[0].length === 19 && f[0] > "9223372036854775807")) return { e: "foreign" };
+    if (f[0] !== "1") return { e: "version" };
+    var bad = { e: "malformed" };
+    if (f.length !== 5) return bad;
+    var c = { revision: positive(f[1]), decided: positive(f[2]), id: f[3], choices: [] };
+    if (!(c.revision > 0 && c.decided > 0) || !/^[A-Za-z0-9_-]{21}[AQgw]$/.test(c.id)) return bad;
+    var seen = {}, items = f[4].split("/");
+    for (var i = 0; i < items.length; i++) {
+      var eq = items[i].indexOf("="), cat = items[i].slice(0, eq), flag = items[i].slice(eq + 1);
+      if (eq < 0 || !ID.test(cat) || (flag !== "0" && flag !== "1") || seen[cat]) return bad;
+      seen[cat] = 1;
+      c.choices.push([cat, flag === "1"]);
+    }
+    return { c: c };
+  }
+
+  // check returns "" when consent c holds for policy p at now (Unix seconds),
+  // else why not: "revision", "expired" or "mismatch".
+  function check(c, p, now) {
+    if (c.revision !== p.revision) return "revision";
+    var age = now - c.decided;
+    if (age > (p.lifetimeDays || 182) * 86400 || age < -86400) return "expired";
+    if (c.choices.length !== p.categories.length) return "mismatch";
+    var seen = {};
+    for (var i = 0; i < c.choices.length; i++) {
+      var ch = c.choices[i], cat = null;
+      for (var j = 0; j < p.categories.length; j++) if (p.categories[j].id === ch[0]) cat = p.categories[j];
+      if (!cat || seen[ch[0]] || (cat.required && !ch[1])) return "mismatch";
+      seen[ch[0]] = 1;
+    }
+    return "";
+  }
+
+  // current returns {c: consent} when value holds a valid choice for p at now,
+  // else {e: kind}.
+  function current(value, p, now) {
+    var d = decode(value);
+    if (d.e) return d;
+    var e = check(d.c, p, now);
+    return e ? { e: e } : d;
+  }
+
+  // encode returns the cookie value of consent c.
+  function encode(c) {
+    return ["1", c.revision, c.decided, c.id, c.choices.map(function (ch) {
+      return ch[0] + "=" + (ch[1] ? 1 : 0);
+    }).join("/")].join("|");
+  }
+
+  // choose returns a new consent for p: required categories and, when all is
+  // true, every other one accepted.
+  function choose(p, all, now) {
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    var id = btoa(String.fromCharCode.apply(null, b)).replace(/\+/g, "-").replace(/\//g, "_").slice(0, 22);
+    return { revision: p.revision, decided: now, id: id, choices: p.categories.map(function (cat) {
+      return [cat.id, !!(all || cat.required)];
+    }) };
+  }
+
+  // setCookie returns the document.cookie assignment that stores value, like
+  // policy.SetCookie.
+  function setCookie(value, days, nowMs, secure) {
+    return NAME + "=" + value + "; Path=/; Max-Age=" + days * 86400 + "; Expires=" +
+      new Date(nowMs + days * 86400000).toUTCString() + "; SameSite=Lax" + (secure ? "; Secure" : "");
+  }
+
+  var codec = { cookieValue: cookieValue, decode: decode, check: check, current: current, encode: encode, choose: choose, setCookie: setCookie };
+  if (typeof document === "undefined") {
+    if (typeof module === "object") module.exports = codec;
+    return;
+  }
+
+  // ---- The loader.
   var script = document.currentScript;
-  var reported = false;
+  var done = false;
 
   // fail logs one clear console error (only the first) and removes the frame.
   function fail(msg, frame) {
     if (frame && frame.parentNode) frame.parentNode.removeChild(frame);
-    if (reported) return;
-    reported = true;
-    console.error(PREFIX + msg);
+    if (done) return;
+    done = true;
+    console.error("PortalConsent: " + msg);
   }
 
   var KEY = "__portalConsentLoaded";
   if (window[KEY]) return; // runs once per page
-  try {
-    Object.defineProperty(window, KEY, { value: true });
-  } catch (e) {
-    return;
-  }
-  if (!script || !script.src) {
-    fail("embed.js must be included with <script src=…/embed.js data-portal=…>");
-    return;
-  }
+  Object.defineProperty(window, KEY, { value: true });
+  if (!script || !script.src) return fail("embed.js must be included with <script src=…/embed.js data-portal=…>");
   var portal = script.getAttribute("data-portal") || "";
-  if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(portal)) {
-    fail('data-portal="' + portal.slice(0, 40) + '" is missing or not a portal id');
-    return;
-  }
-  if (typeof WebAssembly !== "object" || !window.fetch || !window.Promise) {
-    fail("this browser cannot run the consent app (WebAssembly, fetch)");
-    return;
-  }
+  if (!ID.test(portal)) return fail('data-portal="' + portal.slice(0, 40) + '" is missing or not a portal id');
+  if (!window.fetch || !window.TextEncoder) return fail("this browser is too old for the consent banner");
   var base = new URL(".", script.src).href;
+  var nowSec = function () { return Math.floor(Date.now() / 1000); };
 
   fetch(base + "portals/" + portal + "/config.json", { credentials: "omit" })
     .then(function (res) {
       if (res.status === 404) throw new Error('unknown portal "' + portal + '"');
-      if (!res.ok) throw new Error("consent host answered " + res.status + " for the portal configuration");
+      if (!res.ok) throw new Error("the consent host answered " + res.status + " for the portal configuration");
       return res.json();
     })
     .then(start)
@@ -52,15 +147,117 @@
       fail(err && err.message ? err.message : String(err));
     });
 
-  // compile fetches and compiles the wasm module in this window.
-  function compile(url) {
-    var res = fetch(url, { credentials: "omit" });
-    if (WebAssembly.compileStreaming) {
-      return WebAssembly.compileStreaming(res).catch(function () {
-        return fetch(url, { credentials: "omit" }).then(compileBytes);
+  function start(cfg) {
+    var p = cfg && cfg.policy;
+    if (!p || !p.categories || !cfg.assets || !cfg.banner) throw new Error("malformed portal configuration");
+    var stored = current(cookieValue(document.cookie, NAME), p, nowSec());
+    if (stored.c) return; // a returning visitor: nothing to show, no wasm
+    show(cfg, p);
+  }
+
+  // show displays the server-rendered banner at once, fetches and compiles the
+  // app meanwhile, and hands the banner over to it. Accept and Reject clicked
+  // before the app runs are honoured here; Customize and the policy open as
+  // soon as it runs.
+  function show(cfg, p) {
+    var texts = p.texts || {};
+    var abort = window.AbortController ? new AbortController() : null;
+    var abs = function (u) { return new URL(u, base).href; };
+    var wasmURL = abs(cfg.assets.wasm);
+    var opts = { credentials: "omit", signal: abort && abort.signal };
+    // Streaming compilation needs application/wasm; otherwise compile bytes.
+    var moduleReady = WebAssembly.compileStreaming(fetch(wasmURL, opts)).catch(function (err) {
+      if (err && err.name === "AbortError") throw err;
+      return fetch(wasmURL, opts).then(compileBytes);
+    });
+    moduleReady.catch(function () {}); // reported once, below
+
+    var frame = document.createElement("iframe");
+    frame.title = texts.bannerTitle || "Cookie consent";
+    // Inline !important beats any portal rule: reset everything, then place.
+    var css = {
+      all: "initial", position: "fixed", left: "0", bottom: "0", width: "100%", height: "0",
+      border: "0", "z-index": "2147483647", display: "block", visibility: "hidden"
+    };
+    for (var k in css) frame.style.setProperty(k, css[k], "important");
+    frame.setAttribute("data-portal-consent", portal);
+    frame.srcdoc = '<!doctype html><meta charset="utf-8"><title></title><body>' + cfg.banner;
+    var decided = false, pending = "";
+
+    frame.addEventListener("load", function () {
+      var win = frame.contentWindow, doc = win.document;
+      doc.title = frame.title;
+      doc.documentElement.lang = texts.lang || "en";
+      // Styles through CSSOM: no extra request, and no 'unsafe-inline' needed.
+      var sheet = new win.CSSStyleSheet();
+      sheet.replaceSync(cfg.css);
+      doc.adoptedStyleSheets = [sheet];
+      isolate(win);
+      var stop = watch(frame, win);
+      var early = function (e) {
+        var t = e.target && e.target.closest && e.target.closest("button");
+        if (!t) return;
+        if (t.id === "pc-accept" || t.id === "pc-reject") {
+          var c = choose(p, t.id === "pc-accept", nowSec());
+          document.cookie = setCookie(encode(c), p.lifetimeDays || 182, Date.now(), location.protocol === "https:");
+          if (current(cookieValue(document.cookie, NAME), p, nowSec()).c) {
+            decided = true;
+            if (abort) abort.abort();
+            stop();
+            frame.parentNode.removeChild(frame);
+          }
+        } else if (t.id === "pc-customize" || t.id === "pc-policy") {
+          pending = t.id === "pc-customize" ? "preferences" : "policy";
+          doc.documentElement.style.cursor = "progress";
+          t.setAttribute("aria-busy", "true");
+        }
+      };
+      doc.addEventListener("click", early, true);
+
+      var runtime = new Promise(function (resolve, reject) {
+        var s = doc.createElement("script");
+        s.src = abs(cfg.assets.wasmExec);
+        s.onload = resolve;
+        s.onerror = function () {
+          reject(new Error("the consent app runtime did not load; check the page's Content-Security-Policy"));
+        };
+        doc.body.appendChild(s);
       });
-    }
-    return res.then(compileBytes);
+      Promise.all([moduleReady, runtime])
+        .then(function (r) {
+          if (decided) return;
+          var go = new win.Go();
+          // Instantiate in the frame's realm: Go.run checks instanceof there.
+          return win.WebAssembly.instantiate(r[0], go.importObject).then(function (inst) {
+            if (decided) return;
+            var focused = doc.activeElement && doc.activeElement.id;
+            doc.removeEventListener("click", early, true);
+            doc.documentElement.style.cursor = "";
+            win.portalConsentConfig = { policy: JSON.stringify(p), start: pending };
+            var exited = go.run(inst); // renders synchronously, replacing the server's banner
+            // go-app intercepts link clicks and history in its window: not ours
+            // to keep, the frame has no links or history of its own.
+            win.onclick = win.onpopstate = win.onresize = null;
+            var el = focused && !pending && doc.getElementById(focused);
+            if (el) el.focus();
+            return exited.then(function () {
+              var why = win.portalConsentExitReason;
+              throw new Error("the consent app stopped" + (why ? ": " + why : " unexpectedly"));
+            });
+          });
+        })
+        .catch(function (err) {
+          if (decided) return;
+          stop();
+          var m = String(err && err.message ? err.message : err);
+          if (!/consent app (stopped|runtime)/.test(m)) {
+            m = "the consent app could not start (" + m + ")" +
+              (/unsafe-eval|Content.Security/i.test(m) ? "; a Content-Security-Policy must allow 'wasm-unsafe-eval'" : "");
+          }
+          fail(m, frame);
+        });
+    });
+    (document.body || document.documentElement).appendChild(frame);
   }
 
   function compileBytes(res) {
@@ -70,108 +267,30 @@
     });
   }
 
-  function abs(path) {
-    return new URL(path, base).href;
-  }
-
-  function esc(s) {
-    return String(s).replace(/[&<>"]/g, function (c) {
-      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c];
-    });
-  }
-
-  function start(cfg) {
-    if (!cfg || !cfg.policy || !cfg.assets) throw new Error("malformed portal configuration");
-    var texts = cfg.policy.texts || {};
-    var lang = texts.lang || "en";
-    var moduleReady = compile(abs(cfg.assets.wasm));
-    moduleReady.catch(function () {}); // reported below, once
-
-    var frame = document.createElement("iframe");
-    frame.title = texts.bannerTitle || "Cookie consent";
-    var css = {
-      position: "fixed", left: "0", right: "0", bottom: "0", top: "auto",
-      width: "100%", height: "0", border: "0", margin: "0", padding: "0",
-      "max-width": "none", "max-height": "none", "min-height": "0", "min-width": "0",
-      "z-index": "2147483647", display: "block", visibility: "hidden",
-      background: "transparent", "color-scheme": "normal", opacity: "1",
-      transform: "none", "pointer-events": "auto"
-    };
-    for (var k in css) frame.style.setProperty(k, css[k], "important");
-    frame.setAttribute("data-portal-consent", portal);
-    frame.srcdoc =
-      '<!doctype html><html lang="' + esc(lang) + '"><head><meta charset="utf-8">' +
-      "<title>" + esc(frame.title) + "</title>" +
-      '<link rel="stylesheet" href="' + esc(abs(cfg.assets.css)) + '"></head>' +
-      '<body><div></div><script src="' + esc(abs(cfg.assets.wasmExec)) + '"></' + "script></body></html>";
-
-    frame.addEventListener("load", function () {
-      var win = frame.contentWindow;
-      if (!win || !win.Go) {
-        fail("the consent app runtime (wasm_exec.js) did not load; check the page's Content-Security-Policy", frame);
-        return;
-      }
-      isolate(win);
-      win.portalConsentConfig = { policy: JSON.stringify(cfg.policy), start: "" };
-      moduleReady
-        .then(function (mod) {
-          var go = new win.Go();
-          // Instantiate in the frame's realm: Go.run checks instanceof there.
-          return win.WebAssembly.instantiate(mod, go.importObject).then(function (inst) {
-            var done = go.run(inst);
-            // go-app intercepts link clicks and history in its window: not
-            // ours to keep, the frame has no links or history of its own.
-            win.onclick = null;
-            win.onpopstate = null;
-            win.onresize = null;
-            watch(frame, win);
-            return done;
-          });
-        })
-        .then(
-          function () {
-            var why = win.portalConsentExitReason;
-            fail("the consent app stopped" + (why ? ": " + why : " unexpectedly"), frame);
-          },
-          function (err) {
-            fail(
-              "the consent app could not start (" + (err && err.message ? err.message : err) + ")" +
-                (/unsafe-eval|Content.Security/i.test(String(err)) ? "; a Content-Security-Policy must allow 'wasm-unsafe-eval'" : ""),
-              frame
-            );
-          }
-        );
-    });
-    (document.body || document.documentElement).appendChild(frame);
-  }
-
-  // isolate gives the frame an in-memory localStorage, so go-app's start-up
-  // clean-up never touches the portal's storage (same origin).
+  // isolate gives the frame an in-memory localStorage and sessionStorage, so
+  // go-app's start-up clean-up never touches the portal's storage (same origin).
   function isolate(win) {
-    var data = {};
+    var data = Object.create(null);
     var store = {
       get length() { return Object.keys(data).length; },
       key: function (i) { var k = Object.keys(data); return i < k.length ? k[i] : null; },
-      getItem: function (k) { return Object.prototype.hasOwnProperty.call(data, k) ? data[k] : null; },
+      getItem: function (k) { return k in data ? data[k] : null; },
       setItem: function (k, v) { data[k] = String(v); },
       removeItem: function (k) { delete data[k]; },
-      clear: function () { data = {}; }
+      clear: function () { data = Object.create(null); }
     };
     Object.defineProperty(win, "localStorage", { value: store, configurable: true });
     Object.defineProperty(win, "sessionStorage", { value: store, configurable: true });
   }
 
-  // watch sizes the frame to what the app shows: nothing, the banner at the
-  // bottom, or the full viewport while a dialog is open; it moves focus into
-  // the frame when a dialog opens and back to the portal when it closes.
+  // watch sizes the frame to what it shows (data-pc-mode of .pc-root): nothing,
+  // the banner at the bottom, or the full viewport while a dialog is open. Focus
+  // moves into the frame when a dialog opens and back to the portal when it
+  // closes. It returns a function that stops watching.
   function watch(frame, win) {
-    var doc = win.document;
-    var mode = "";
-    var returnFocus = null;
-    var banner = null;
+    var doc = win.document, mode = "", back = null, banner = null;
     var sizer = new win.ResizeObserver(fit);
-
-    function set(k, v) { frame.style.setProperty(k, v, "important"); }
+    var set = function (k, v) { frame.style.setProperty(k, v, "important"); };
 
     function fit() {
       if (mode !== "banner") return;
@@ -188,11 +307,11 @@
         if (el) sizer.observe(el);
         banner = el;
       }
-      if (next === mode) { fit(); return; }
+      if (next === mode) return fit();
       var prev = mode;
       mode = next;
       if (mode === "modal") {
-        if (document.activeElement !== frame) returnFocus = document.activeElement;
+        if (document.activeElement !== frame) back = document.activeElement;
         set("top", "0"); set("height", "100%"); set("visibility", "visible");
         frame.focus();
       } else if (mode === "banner") {
@@ -200,15 +319,13 @@
       } else {
         set("visibility", "hidden"); set("height", "0"); set("top", "auto");
       }
-      if (prev === "modal" && mode === "hidden" && returnFocus && returnFocus.focus) {
-        returnFocus.focus();
-      }
-      if (mode !== "modal") returnFocus = null;
+      if (prev === "modal" && mode === "hidden" && back && back.focus) back.focus();
+      if (mode !== "modal") back = null;
     }
 
-    new win.MutationObserver(update).observe(doc.body, {
-      subtree: true, childList: true, attributes: true, attributeFilter: ["data-pc-mode"]
-    });
+    var mo = new win.MutationObserver(update);
+    mo.observe(doc.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-pc-mode"] });
     update();
+    return function () { mo.disconnect(); sizer.disconnect(); };
   }
 })();

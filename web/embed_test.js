@@ -1,0 +1,49 @@
+// The loader's cookie codec against the Go codec's verdicts
+// (policy/testdata/cookie-vectors.json, written by the Go tests).
+// Run: node --test web/
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert");
+const path = require("node:path");
+const fs = require("node:fs");
+
+const codec = require("./embed.js");
+const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "policy", "testdata", "cookie-vectors.json"), "utf8"));
+
+test("values: the loader's verdict is Go's", () => {
+  for (const v of vectors.values) {
+    const got = codec.current(v.value, vectors.policy, vectors.now);
+    assert.strictEqual(got.e || "", v.error, `${v.name}: ${JSON.stringify(v.value)}`);
+    if (!v.error) {
+      assert.deepStrictEqual(Object.fromEntries(got.c.choices), v.accepted, v.name);
+    }
+  }
+});
+
+test("lines: the loader reads the value Go reads", () => {
+  for (const l of vectors.lines) {
+    assert.strictEqual(codec.cookieValue(l.line, "cookies_preferences"), l.value, JSON.stringify(l.line));
+  }
+});
+
+test("encode and choose write values Go accepts", () => {
+  for (const all of [true, false]) {
+    const c = codec.choose(vectors.policy, all, vectors.now);
+    assert.match(c.id, /^[A-Za-z0-9_-]{21}[AQgw]$/);
+    const value = codec.encode(c);
+    const back = codec.current(value, vectors.policy, vectors.now);
+    assert.strictEqual(back.e, undefined, value);
+    for (const [cat, accepted] of back.c.choices) {
+      const required = vectors.policy.categories.find((x) => x.id === cat).required;
+      assert.strictEqual(accepted, all || !!required, `${cat} in ${value}`);
+    }
+  }
+  // Two choices get different consent ids.
+  assert.notStrictEqual(codec.choose(vectors.policy, true, 1).id, codec.choose(vectors.policy, true, 1).id);
+});
+
+test("setCookie writes the attributes policy.SetCookie writes", () => {
+  const s = codec.setCookie("V", 182, Date.UTC(2026, 0, 1), true);
+  assert.strictEqual(s, "cookies_preferences=V; Path=/; Max-Age=15724800; Expires=Thu, 02 Jul 2026 00:00:00 GMT; SameSite=Lax; Secure");
+  assert.ok(!codec.setCookie("V", 1, 0, false).includes("Secure"));
+});
