@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -38,14 +39,26 @@ const chromiumPath = "/usr/bin/chromium"
 
 // newBrowser starts a headless Chromium with a fresh profile for one test and
 // returns its first tab; everything is removed when the test ends.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t testing.TB) context.Context {
 	t.Helper()
+	ctx, stop, err := launchBrowser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return ctx
+}
+
+// launchBrowser starts a headless Chromium with a fresh profile (as root:
+// no sandbox) and returns its first tab and a function that stops it and
+// removes the profile.
+func launchBrowser() (context.Context, func(), error) {
 	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("browser tests need Chromium at %s (apt-get install chromium): %v", chromiumPath, err)
+		return nil, nil, fmt.Errorf("browser tests need Chromium at %s (apt-get install chromium): %v", chromiumPath, err)
 	}
 	profile, err := os.MkdirTemp("", "portalconsent-chromium-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
@@ -65,7 +78,7 @@ func newBrowser(t *testing.T) context.Context {
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() {
+	stop := func() {
 		cancelTimeout()
 		cancel()
 		cancelAlloc()
@@ -73,8 +86,12 @@ func newBrowser(t *testing.T) context.Context {
 		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
 			time.Sleep(100 * time.Millisecond)
 		}
-	})
-	return ctx
+	}
+	if err := chromedp.Run(ctx); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("starting Chromium: %w", err)
+	}
+	return ctx, stop, nil
 }
 
 // hosts is a consent host and a portal host on two loopback origins.
@@ -83,6 +100,8 @@ type hosts struct {
 	portal  *httptest.Server // http://127.0.0.1:PORT
 	// consentURL is the consent host as portals name it.
 	consentURL string
+	// vendorURL serves another consent banner's files, for the benchmark.
+	vendorURL string
 
 	mu       sync.Mutex
 	wasmGate chan struct{} // while not nil, wasm responses wait for it to close
@@ -145,7 +164,7 @@ var testPolicies = func() []*policy.Policy {
 	return ps
 }()
 
-func startHosts(t *testing.T, extra ...*policy.Policy) *hosts {
+func startHosts(t testing.TB, extra ...*policy.Policy) *hosts {
 	t.Helper()
 	srv, err := New(append(append([]*policy.Policy(nil), testPolicies...), extra...), web.Files())
 	if err != nil {
@@ -172,7 +191,7 @@ var cspPresets = map[string]string{
 
 // portalHandler serves the fixture pages of testdata/ as a portal would,
 // with the script tag pointing at the consent host.
-func portalHandler(t *testing.T, h *hosts) http.Handler {
+func portalHandler(t testing.TB, h *hosts) http.Handler {
 	pages := template.Must(template.ParseGlob(filepath.Join("testdata", "*.html")))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/broken/") {
@@ -189,9 +208,9 @@ func portalHandler(t *testing.T, h *hosts) http.Handler {
 		}
 		q := r.URL.Query()
 		data := struct {
-			Consent, Portal, Cookie string
-			Now                     int64
-		}{Consent: h.consentURL, Portal: "mtran", Cookie: q.Get("cookie")}
+			Consent, Portal, Cookie, Banner, Vendor string
+			Now                                     int64
+		}{Consent: h.consentURL, Portal: "mtran", Cookie: q.Get("cookie"), Banner: q.Get("banner"), Vendor: h.vendorURL}
 		if n, err := strconv.ParseInt(q.Get("now"), 10, 64); err == nil {
 			data.Now = n
 		}
@@ -216,7 +235,7 @@ func portalHandler(t *testing.T, h *hosts) http.Handler {
 // way: "unreachable" drops the connection after embed.js, "wasm404" points the loader at a wasm that does not exist, "corrupt" at
 // bytes that are not WebAssembly, "badpolicy" hands the app a policy it must
 // refuse (so the Go program exits).
-func brokenHost(t *testing.T, h *hosts, w http.ResponseWriter, r *http.Request) {
+func brokenHost(t testing.TB, h *hosts, w http.ResponseWriter, r *http.Request) {
 	kase, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/broken/"), "/")
 	switch rest {
 	case "embed.js":
@@ -274,7 +293,7 @@ func brokenHost(t *testing.T, h *hosts, w http.ResponseWriter, r *http.Request) 
 
 // tab is the tab of a browser of its own, with what its pages logged.
 type tab struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 
 	mu         sync.Mutex
@@ -282,7 +301,7 @@ type tab struct {
 	exceptions []string // uncaught exceptions
 }
 
-func newTab(t *testing.T) *tab {
+func newTab(t testing.TB) *tab {
 	t.Helper()
 	ctx := newBrowser(t)
 	tb := &tab{t: t, ctx: ctx}
@@ -388,6 +407,9 @@ func (tb *tab) waitBanner() {
 // portalConsentConfig just before it starts the app) and has rendered.
 func (tb *tab) waitApp() {
 	tb.t.Helper()
+	if !tb.appRunning() {
+		tb.hover()
+	}
 	tb.waitFor("the consent app", inFrame(`w.portalConsentConfig !== undefined && d.querySelector(".pc-root[data-pc-mode]") !== null`))
 }
 
@@ -406,6 +428,18 @@ func (tb *tab) waitReturning() {
 	if state.Frame || len(state.Wasm) > 0 {
 		tb.t.Errorf("returning visitor: frame shown %v, wasm fetched %q", state.Frame, state.Wasm)
 	}
+}
+
+// hover moves the mouse over the banner: the visitor's intent, which starts
+// the app.
+func (tb *tab) hover() {
+	tb.t.Helper()
+	var xy []float64
+	tb.eval(inFrame(`(() => { const r = f.getBoundingClientRect(); return [r.left + r.width / 2, r.top + 8]; })()`), &xy)
+	if len(xy) != 2 {
+		tb.t.Fatal("no consent frame to hover")
+	}
+	tb.run(chromedp.MouseEvent(input.MouseMoved, xy[0], xy[1]))
 }
 
 // appRunning reports whether the Go consent app has started in the frame.
@@ -776,6 +810,11 @@ func TestBrowserBrokenConsentHost(t *testing.T) {
 			tb := newTab(t)
 			consent := h.portal.URL + "/broken/" + tc.kase
 			tb.run(chromedp.Navigate(h.portalURL("plain.html", "consent="+consent)))
+			if tc.kase == "badpolicy" {
+				// The app starts, and exits, when the visitor shows intent.
+				tb.waitBanner()
+				tb.hover()
+			}
 			deadline := time.Now().Add(20 * time.Second)
 			for len(tb.consoleErrors()) == 0 && time.Now().Before(deadline) {
 				time.Sleep(50 * time.Millisecond)
@@ -970,6 +1009,39 @@ func TestBrowserLoaderAgreesWithGo(t *testing.T) {
 		tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
 			return network.ClearBrowserCookies().Do(ctx)
 		}))
+	}
+	tb.noErrors()
+}
+
+// TestBrowserAppStartsOnIntent: the app is fetched and compiled while the
+// server's banner shows, but starts only when the visitor shows intent; a
+// keyboard visitor tabbing into the banner starts it without losing focus, and
+// Enter works on the app's button.
+func TestBrowserAppStartsOnIntent(t *testing.T) {
+	h := startHosts(t)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("plain.html", "")))
+	tb.waitBanner()
+	time.Sleep(1500 * time.Millisecond)
+	if tb.appRunning() {
+		t.Fatal("the app started without any intent from the visitor")
+	}
+	if h.wasmRequests() != 1 {
+		t.Errorf("the wasm was requested %d times while the banner showed, want 1 (prefetch)", h.wasmRequests())
+	}
+	var inside bool
+	for i := 0; i < 5 && !inside; i++ {
+		tb.run(chromedp.KeyEvent(kb.Tab))
+		tb.eval(`document.activeElement === document.querySelector("iframe[data-portal-consent]")`, &inside)
+	}
+	if !inside {
+		t.Fatal("five Tabs did not reach the banner")
+	}
+	tb.waitFor("the app, started by focus", inFrame(`w.portalConsentConfig !== undefined && d.querySelector(".pc-root[data-pc-mode]") !== null`))
+	tb.waitFor("focus on Accept in the app's banner", inFrame(`document.activeElement === f && d.activeElement && d.activeElement.id === "pc-accept"`))
+	tb.run(chromedp.KeyEvent(kb.Enter))
+	if c := tb.waitConsent(); !c.Accepted(policy.Statistical) {
+		t.Errorf("Enter on Accept stored %q", c.Encode())
 	}
 	tb.noErrors()
 }

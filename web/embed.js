@@ -7,7 +7,7 @@
 // links, window handlers, history, storage, DOM and styles are untouched); the Go
 // consent app (WebAssembly) then takes it over. On any failure: one console
 // error, and the page goes on with no optional category enabled.
-(function () {
+(() => {
   "use strict";
 
   // ---- The cookies_preferences codec. It mirrors policy/consent.go (the
@@ -86,7 +86,7 @@
 
   // encode returns the cookie value of consent c.
   function encode(c) {
-    return ["1", c.revision, c.decided, c.id, c.choices.map(function (ch) {
+    return ["1", c.revision, c.decided, c.id, c.choices.map((ch) => {
       return ch[0] + "=" + (ch[1] ? 1 : 0);
     }).join("/")].join("|");
   }
@@ -96,7 +96,7 @@
   function choose(p, all, now) {
     var b = crypto.getRandomValues(new Uint8Array(16));
     var id = btoa(String.fromCharCode.apply(null, b)).replace(/\+/g, "-").replace(/\//g, "_").slice(0, 22);
-    return { revision: p.revision, decided: now, id: id, choices: p.categories.map(function (cat) {
+    return { revision: p.revision, decided: now, id: id, choices: p.categories.map((cat) => {
       return [cat.id, !!(all || cat.required)];
     }) };
   }
@@ -129,140 +129,163 @@
   var KEY = "__portalConsentLoaded";
   if (window[KEY]) return; // runs once per page
   Object.defineProperty(window, KEY, { value: true });
-  if (!script || !script.src) return fail("embed.js must be included with <script src=…/embed.js data-portal=…>");
+  if (!script || !script.src) return fail("embed.js must be loaded by a <script src> tag");
   var portal = script.getAttribute("data-portal") || "";
   if (!ID.test(portal)) return fail('data-portal="' + portal.slice(0, 40) + '" is missing or not a portal id');
-  if (!window.fetch || !window.TextEncoder) return fail("this browser is too old for the consent banner");
   var base = new URL(".", script.src).href;
-  var nowSec = function () { return Math.floor(Date.now() / 1000); };
+  var nowSec = () => { return Math.floor(Date.now() / 1000); };
+
+  // A visitor with no cookie at all is certainly asked: make the frame now,
+  // while the configuration is on its way.
+  var frame = document.cookie.indexOf(NAME + "=") < 0 ? makeFrame() : null;
 
   fetch(base + "portals/" + portal + "/config.json", { credentials: "omit" })
-    .then(function (res) {
+    .then((res) => {
       if (res.status === 404) throw new Error('unknown portal "' + portal + '"');
-      if (!res.ok) throw new Error("the consent host answered " + res.status + " for the portal configuration");
+      if (!res.ok) throw new Error("the consent host answered " + res.status);
       return res.json();
     })
     .then(start)
-    .catch(function (err) {
-      fail(err && err.message ? err.message : String(err));
+    .catch((err) => {
+      fail(err && err.message ? err.message : String(err), frame);
     });
 
-  function start(cfg) {
-    var p = cfg && cfg.policy;
-    if (!p || !p.categories || !cfg.assets || !cfg.banner) throw new Error("malformed portal configuration");
-    var stored = current(cookieValue(document.cookie, NAME), p, nowSec());
-    if (stored.c) return; // a returning visitor: nothing to show, no wasm
-    show(cfg, p);
-  }
-
-  // show displays the server-rendered banner at once, fetches and compiles the
-  // app meanwhile, and hands the banner over to it. Accept and Reject clicked
-  // before the app runs are honoured here; Customize and the policy open as
-  // soon as it runs.
-  function show(cfg, p) {
-    var texts = p.texts || {};
-    var abort = window.AbortController ? new AbortController() : null;
-    var abs = function (u) { return new URL(u, base).href; };
-    var wasmURL = abs(cfg.assets.wasm);
-    var opts = { credentials: "omit", signal: abort && abort.signal };
-    // Streaming compilation needs application/wasm; otherwise compile bytes.
-    var moduleReady = WebAssembly.compileStreaming(fetch(wasmURL, opts)).catch(function (err) {
-      if (err && err.name === "AbortError") throw err;
-      return fetch(wasmURL, opts).then(compileBytes);
-    });
-    moduleReady.catch(function () {}); // reported once, below
-
-    var frame = document.createElement("iframe");
-    frame.title = texts.bannerTitle || "Cookie consent";
+  // makeFrame adds the consent frame, hidden: an about:blank iframe, whose
+  // document is the portal's origin's and is ready at once.
+  function makeFrame() {
+    var f = document.createElement("iframe");
     // Inline !important beats any portal rule: reset everything, then place.
     var css = {
       all: "initial", position: "fixed", left: "0", bottom: "0", width: "100%", height: "0",
       border: "0", "z-index": "2147483647", display: "block", visibility: "hidden"
     };
-    for (var k in css) frame.style.setProperty(k, css[k], "important");
-    frame.setAttribute("data-portal-consent", portal);
-    frame.srcdoc = '<!doctype html><meta charset="utf-8"><title></title><body>' + cfg.banner;
-    var decided = false, pending = "";
+    for (var k in css) f.style.setProperty(k, css[k], "important");
+    f.setAttribute("data-portal-consent", portal);
+    (document.body || document.documentElement).appendChild(f);
+    return f;
+  }
 
-    frame.addEventListener("load", function () {
-      var win = frame.contentWindow, doc = win.document;
-      doc.title = frame.title;
-      doc.documentElement.lang = texts.lang || "en";
-      // Styles through CSSOM: no extra request, and no 'unsafe-inline' needed.
-      var sheet = new win.CSSStyleSheet();
-      sheet.replaceSync(cfg.css);
-      doc.adoptedStyleSheets = [sheet];
-      isolate(win);
-      var stop = watch(frame, win);
-      var early = function (e) {
-        var t = e.target && e.target.closest && e.target.closest("button");
-        if (!t) return;
-        if (t.id === "pc-accept" || t.id === "pc-reject") {
-          var c = choose(p, t.id === "pc-accept", nowSec());
-          document.cookie = setCookie(encode(c), p.lifetimeDays || 182, Date.now(), location.protocol === "https:");
-          if (current(cookieValue(document.cookie, NAME), p, nowSec()).c) {
-            decided = true;
-            if (abort) abort.abort();
-            stop();
-            frame.parentNode.removeChild(frame);
-          }
-        } else if (t.id === "pc-customize" || t.id === "pc-policy") {
-          pending = t.id === "pc-customize" ? "preferences" : "policy";
-          doc.documentElement.style.cursor = "progress";
-          t.setAttribute("aria-busy", "true");
-        }
-      };
-      doc.addEventListener("click", early, true);
+  function start(cfg) {
+    var p = cfg && cfg.policy;
+    if (!p || !p.categories || !cfg.assets || !cfg.banner) throw new Error("malformed portal configuration");
+    var stored = current(cookieValue(document.cookie, NAME), p, nowSec());
+    if (stored.c) { // a returning visitor: nothing to show, no wasm
+      if (frame) frame.parentNode.removeChild(frame);
+      return;
+    }
+    show(cfg, p, frame || makeFrame());
+  }
 
-      var runtime = new Promise(function (resolve, reject) {
-        var s = doc.createElement("script");
-        s.src = abs(cfg.assets.wasmExec);
-        s.onload = resolve;
-        s.onerror = function () {
-          reject(new Error("the consent app runtime did not load; check the page's Content-Security-Policy"));
-        };
-        doc.body.appendChild(s);
-      });
-      Promise.all([moduleReady, runtime])
-        .then(function (r) {
-          if (decided) return;
-          var go = new win.Go();
-          // Instantiate in the frame's realm: Go.run checks instanceof there.
-          return win.WebAssembly.instantiate(r[0], go.importObject).then(function (inst) {
-            if (decided) return;
-            var focused = doc.activeElement && doc.activeElement.id;
-            doc.removeEventListener("click", early, true);
-            doc.documentElement.style.cursor = "";
-            win.portalConsentConfig = { policy: JSON.stringify(p), start: pending };
-            var exited = go.run(inst); // renders synchronously, replacing the server's banner
-            // go-app intercepts link clicks and history in its window: not ours
-            // to keep, the frame has no links or history of its own.
-            win.onclick = win.onpopstate = win.onresize = null;
-            var el = focused && !pending && doc.getElementById(focused);
-            if (el) el.focus();
-            return exited.then(function () {
-              var why = win.portalConsentExitReason;
-              throw new Error("the consent app stopped" + (why ? ": " + why : " unexpectedly"));
-            });
-          });
-        })
-        .catch(function (err) {
-          if (decided) return;
-          stop();
-          var m = String(err && err.message ? err.message : err);
-          if (!/consent app (stopped|runtime)/.test(m)) {
-            m = "the consent app could not start (" + m + ")" +
-              (/unsafe-eval|Content.Security/i.test(m) ? "; a Content-Security-Policy must allow 'wasm-unsafe-eval'" : "");
-          }
-          fail(m, frame);
-        });
+  // show displays the server-rendered banner at once and fetches and compiles
+  // the app meanwhile (off the main thread). The app starts when the visitor
+  // shows intent (pointer over or focus in the banner) or clicks Customize or
+  // the policy, and then takes the banner over seamlessly. Accept and Reject
+  // clicked before it runs are honoured here.
+  function show(cfg, p, frame) {
+    var texts = p.texts || {};
+    var abort = window.AbortController ? new AbortController() : null;
+    var abs = (u) => { return new URL(u, base).href; };
+    var wasmURL = abs(cfg.assets.wasm);
+    var opts = { credentials: "omit", signal: abort && abort.signal };
+    // Streaming compilation needs application/wasm; otherwise compile bytes.
+    var moduleReady = WebAssembly.compileStreaming(fetch(wasmURL, opts)).catch((err) => {
+      if (err && err.name === "AbortError") throw err;
+      return fetch(wasmURL, opts).then(compileBytes);
     });
-    (document.body || document.documentElement).appendChild(frame);
+    moduleReady.catch(() => {}); // reported once, below
+    var win = frame.contentWindow, doc = win.document;
+    var decided = false, started = false, pending = "";
+    frame.title = texts.bannerTitle || "Cookie consent";
+    doc.title = frame.title;
+    doc.documentElement.lang = texts.lang || "en";
+    doc.body.innerHTML = cfg.banner;
+    // Styles through CSSOM: no extra request, and no 'unsafe-inline' needed.
+    var sheet = new win.CSSStyleSheet();
+    sheet.replaceSync(cfg.css);
+    doc.adoptedStyleSheets = [sheet];
+    isolate(win);
+    var stop = watch(frame, win);
+
+    var runtime = new Promise((resolve, reject) => {
+      var s = doc.createElement("script");
+      s.src = abs(cfg.assets.wasmExec);
+      s.onload = resolve;
+      s.onerror = () => {
+        reject(new Error("the consent app runtime did not load; check the page's Content-Security-Policy"));
+      };
+      doc.head.appendChild(s);
+    });
+    var ready = Promise.all([moduleReady, runtime]);
+
+    var early = (e) => {
+      var t = e.target && e.target.closest && e.target.closest("button");
+      if (!t) return;
+      if (t.id === "pc-accept" || t.id === "pc-reject") {
+        var c = choose(p, t.id === "pc-accept", nowSec());
+        document.cookie = setCookie(encode(c), p.lifetimeDays || 182, Date.now(), location.protocol === "https:");
+        if (current(cookieValue(document.cookie, NAME), p, nowSec()).c) {
+          decided = true;
+          if (abort) abort.abort();
+          stop();
+          frame.parentNode.removeChild(frame);
+        }
+      } else if (t.id === "pc-customize" || t.id === "pc-policy") {
+        pending = t.id === "pc-customize" ? "preferences" : "policy";
+        doc.documentElement.style.cursor = "progress";
+        t.setAttribute("aria-busy", "true");
+        run();
+      }
+    };
+    doc.addEventListener("click", early, true);
+    doc.addEventListener("pointerover", run);
+    doc.addEventListener("focusin", run);
+
+    // run starts the app once its module and runtime are ready.
+    function run() {
+      if (started) return;
+      started = true;
+      ready.then((r) => {
+        if (decided) return;
+        var go = new win.Go();
+        // Instantiate in the frame's realm: Go.run checks instanceof there.
+        return win.WebAssembly.instantiate(r[0], go.importObject).then((inst) => {
+          if (decided) return;
+          var focused = doc.activeElement && doc.activeElement.id;
+          doc.removeEventListener("click", early, true);
+          doc.documentElement.style.cursor = "";
+          win.portalConsentConfig = { policy: JSON.stringify(p), start: pending };
+          var exited = go.run(inst); // renders synchronously, replacing the server's banner
+          // go-app intercepts link clicks and history in its window: not ours
+          // to keep, the frame has no links or history of its own.
+          win.onclick = win.onpopstate = win.onresize = null;
+          var el = focused && !pending && doc.getElementById(focused);
+          if (el) el.focus();
+          return exited.then(() => {
+            var why = win.portalConsentExitReason;
+            throw new Error("the consent app stopped" + (why ? ": " + why : " unexpectedly"));
+          });
+        });
+      }).catch(broken);
+    }
+
+    // A module or runtime that cannot load is reported at once, not at the
+    // first intent.
+    ready.catch(broken);
+    function broken(err) {
+      if (decided || done) return;
+      stop();
+      var m = String(err && err.message ? err.message : err);
+      if (!/consent app (stopped|runtime)/.test(m)) {
+        m = "the consent app could not start (" + m + ")" +
+          (/unsafe-eval|Content.Security/i.test(m) ? "; a Content-Security-Policy must allow 'wasm-unsafe-eval'" : "");
+      }
+      fail(m, frame);
+    }
   }
 
   function compileBytes(res) {
     if (!res.ok) throw new Error("the consent app (" + res.url + ") answered " + res.status);
-    return res.arrayBuffer().then(function (b) {
+    return res.arrayBuffer().then((b) => {
       return WebAssembly.compile(b);
     });
   }
@@ -270,14 +293,14 @@
   // isolate gives the frame an in-memory localStorage and sessionStorage, so
   // go-app's start-up clean-up never touches the portal's storage (same origin).
   function isolate(win) {
-    var data = Object.create(null);
+    var m = new Map();
     var store = {
-      get length() { return Object.keys(data).length; },
-      key: function (i) { var k = Object.keys(data); return i < k.length ? k[i] : null; },
-      getItem: function (k) { return k in data ? data[k] : null; },
-      setItem: function (k, v) { data[k] = String(v); },
-      removeItem: function (k) { delete data[k]; },
-      clear: function () { data = Object.create(null); }
+      get length() { return m.size; },
+      key: (i) => [...m.keys()][i] ?? null,
+      getItem: (k) => m.has(k) ? m.get(k) : null,
+      setItem: (k, v) => { m.set(k, String(v)); },
+      removeItem: (k) => { m.delete(k); },
+      clear: () => { m.clear(); }
     };
     Object.defineProperty(win, "localStorage", { value: store, configurable: true });
     Object.defineProperty(win, "sessionStorage", { value: store, configurable: true });
@@ -290,7 +313,7 @@
   function watch(frame, win) {
     var doc = win.document, mode = "", back = null, banner = null;
     var sizer = new win.ResizeObserver(fit);
-    var set = function (k, v) { frame.style.setProperty(k, v, "important"); };
+    var set = (k, v) => { frame.style.setProperty(k, v, "important"); };
 
     function fit() {
       if (mode !== "banner") return;
@@ -326,6 +349,6 @@
     var mo = new win.MutationObserver(update);
     mo.observe(doc.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-pc-mode"] });
     update();
-    return function () { mo.disconnect(); sizer.disconnect(); };
+    return () => { mo.disconnect(); sizer.disconnect(); };
   }
 })();
