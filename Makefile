@@ -7,6 +7,9 @@ DIST     := web/dist
 WASM_SRC := $(shell find app banner policy wasm -name '*.go' -not -name '*_test.go') $(wildcard policy/defaults/*) go.mod go.sum
 FUZZTIME ?= 5m
 
+BENCH_RUNS ?= 11
+VANILLA  := .bench/node_modules/vanilla-cookieconsent/dist
+
 .PHONY: build run test vet fuzz bench clean
 
 build: $(DIST)/app.wasm.br $(DIST)/wasm_exec.js.br
@@ -44,6 +47,14 @@ test: vet
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./policy
+
+# Benchmarks (not part of make test): our banner against vanilla-cookieconsent
+# 3.1.0 (installed from npm here) in headless Chromium, BENCH_RUNS cold runs
+# each, and the server under wrk (installed from Debian here).
+bench: build
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@test -f $(VANILLA)/cookieconsent.umd.js || npm install --no-audit --no-fund --prefix .bench vanilla-cookieconsent@3.1.0
+	BENCH_RUNS=$(BENCH_RUNS) VANILLA_DIR=$(CURDIR)/$(VANILLA) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./server
 
 clean:
 	find $(DIST) -type f -not -name README.md -delete

@@ -47,6 +47,9 @@ type Root struct {
 	Now      func() time.Time
 	OnChange func(policy.Consent)
 	OnError  func(error)
+	// OnStart, when set, is called once the root's first render is in the
+	// document.
+	OnStart func()
 
 	view    View
 	consent *policy.Consent
@@ -56,8 +59,14 @@ type Root struct {
 	ctx goapp.Context
 }
 
-// OnMount implements app.Mounter.
-func (r *Root) OnMount(ctx goapp.Context) { r.ctx = ctx }
+// OnMount implements app.Mounter: it keeps the root's context and, after the
+// first render is in the document, calls OnStart.
+func (r *Root) OnMount(ctx goapp.Context) {
+	r.ctx = ctx
+	if r.OnStart != nil {
+		ctx.Defer(func(goapp.Context) { r.OnStart() })
+	}
+}
 
 // OnInit implements app.Initializer: it reads the stored choice and picks the
 // first view.

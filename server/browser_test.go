@@ -6,6 +6,7 @@ package server
 // checks what the visitor and the portal see.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"image"
 	"image/png"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -106,6 +108,39 @@ type hosts struct {
 	mu       sync.Mutex
 	wasmGate chan struct{} // while not nil, wasm responses wait for it to close
 	wasmHits int
+	sent     int64 // response body bytes sent by all hosts
+}
+
+// counting counts the response body bytes h sends into hosts.sent.
+func (h *hosts) counting(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&countingWriter{ResponseWriter: w, h: h}, r)
+	})
+}
+
+// bytesSent returns the response body bytes all hosts have sent.
+func (h *hosts) bytesSent() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sent
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	h *hosts
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.h.mu.Lock()
+	c.h.sent += int64(n)
+	c.h.mu.Unlock()
+	return n, err
+}
+
+// Hijack lets the broken-host test drop a connection.
+func (c *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return c.ResponseWriter.(http.Hijacker).Hijack()
 }
 
 // holdWasm makes the consent host hold every wasm response until the
@@ -171,10 +206,10 @@ func startHosts(t testing.TB, extra ...*policy.Policy) *hosts {
 		t.Fatal(err)
 	}
 	h := &hosts{}
-	h.consent = httptest.NewServer(h.serveConsent(srv))
+	h.consent = httptest.NewServer(h.counting(h.serveConsent(srv)))
 	t.Cleanup(h.consent.Close)
 	h.consentURL = strings.Replace(h.consent.URL, "127.0.0.1", "localhost", 1)
-	h.portal = httptest.NewServer(portalHandler(t, h))
+	h.portal = httptest.NewServer(h.counting(portalHandler(t, h)))
 	t.Cleanup(h.portal.Close)
 	return h
 }
@@ -403,14 +438,15 @@ func (tb *tab) waitBanner() {
 		d.getElementById("pc-accept").getBoundingClientRect().height > 0`))
 }
 
-// waitApp waits until the Go consent app runs in the frame (the loader sets
-// portalConsentConfig just before it starts the app) and has rendered.
+// waitApp shows intent (hovers the banner) and waits until the Go consent
+// app runs in the frame: app.Root.OnStart sets portalConsentRunning after the
+// first render.
 func (tb *tab) waitApp() {
 	tb.t.Helper()
 	if !tb.appRunning() {
 		tb.hover()
 	}
-	tb.waitFor("the consent app", inFrame(`w.portalConsentConfig !== undefined && d.querySelector(".pc-root[data-pc-mode]") !== null`))
+	tb.waitFor("the consent app", inFrame(`w.portalConsentRunning === true && d.querySelector(".pc-root[data-pc-mode]") !== null`))
 }
 
 // waitReturning waits until the loader has read the portal's configuration,
@@ -446,7 +482,7 @@ func (tb *tab) hover() {
 func (tb *tab) appRunning() bool {
 	tb.t.Helper()
 	var ok bool
-	tb.eval(`!!(`+inFrame(`w.portalConsentConfig !== undefined`)+`)`, &ok)
+	tb.eval(`!!(`+inFrame(`w.portalConsentRunning === true`)+`)`, &ok)
 	return ok
 }
 
@@ -800,7 +836,7 @@ func TestBrowserContentSecurityPolicy(t *testing.T) {
 // portal page goes on.
 func TestBrowserBrokenConsentHost(t *testing.T) {
 	for _, tc := range []struct{ kase, want string }{
-		{"wasm404", "answered 404"},
+		{"wasm404", "HTTP status code is not ok"},
 		{"corrupt", "could not start"},
 		{"badpolicy", "the consent app stopped: policy:1: name: is empty"},
 		{"unreachable", "Failed to fetch"},
@@ -1037,7 +1073,7 @@ func TestBrowserAppStartsOnIntent(t *testing.T) {
 	if !inside {
 		t.Fatal("five Tabs did not reach the banner")
 	}
-	tb.waitFor("the app, started by focus", inFrame(`w.portalConsentConfig !== undefined && d.querySelector(".pc-root[data-pc-mode]") !== null`))
+	tb.waitFor("the app, started by focus", inFrame(`w.portalConsentRunning === true && d.querySelector(".pc-root[data-pc-mode]") !== null`))
 	tb.waitFor("focus on Accept in the app's banner", inFrame(`document.activeElement === f && d.activeElement && d.activeElement.id === "pc-accept"`))
 	tb.run(chromedp.KeyEvent(kb.Enter))
 	if c := tb.waitConsent(); !c.Accepted(policy.Statistical) {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"syscall/js"
+	"time"
 
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/portalconsent/portalconsent/app"
@@ -21,15 +22,44 @@ import (
 )
 
 func main() {
-	root, err := newRoot(js.Global().Get("portalConsentConfig"))
+	// The start is split into tasks (each Sleep returns to the browser's event
+	// loop): the runtime's initialisation, decoding the policy, and the first
+	// render, instead of one long task on the portal's main thread.
+	yield()
+	win := js.Global()
+	cfg := win.Get("portalConsentConfig")
+	root, err := newRoot(cfg)
 	if err != nil {
 		// The loader reports the exit as one console error carrying this reason.
-		js.Global().Set("portalConsentExitReason", err.Error())
+		win.Set("portalConsentExitReason", err.Error())
 		os.Exit(1)
+	}
+	yield()
+	// Customize or the policy may have been clicked on the server's banner
+	// meanwhile; and the render replaces the element that has focus.
+	if s := cfg.Get("start"); s.Type() == js.TypeString {
+		root.Start = app.View(s.String())
+	}
+	focused := win.Get("document").Get("activeElement").Get("id").String()
+	root.OnStart = func() {
+		// go-app intercepts link clicks, history and resizing in its window: not
+		// its to keep, the frame has no links or history of its own.
+		for _, h := range []string{"onclick", "onpopstate", "onresize"} {
+			win.Set(h, js.Null())
+		}
+		doc := win.Get("document")
+		doc.Get("documentElement").Get("style").Set("cursor", "")
+		if el := doc.Call("getElementById", focused); focused != "" && root.Start == "" && el.Truthy() {
+			el.Call("focus")
+		}
+		win.Set("portalConsentRunning", true)
 	}
 	goapp.RouteWithRegexp(".*", func() goapp.Composer { return root })
 	goapp.RunWhenOnBrowser()
 }
+
+// yield lets the browser run other tasks before the program goes on.
+func yield() { time.Sleep(time.Millisecond) }
 
 // newRoot builds the root component from the loader's configuration object.
 func newRoot(cfg js.Value) (*app.Root, error) {
@@ -44,15 +74,10 @@ func newRoot(cfg js.Value) (*app.Root, error) {
 	if err != nil {
 		return nil, err
 	}
-	start := app.View("")
-	if s := cfg.Get("start"); s.Type() == js.TypeString {
-		start = app.View(s.String())
-	}
 	host := js.Global().Get("portalConsentHost")
 	return &app.Root{
 		Policy: p,
 		Jar:    newDocumentJar(),
-		Start:  start,
 		OnChange: func(c policy.Consent) {
 			if host.Type() == js.TypeObject && host.Get("changed").Type() == js.TypeFunction {
 				host.Call("changed", c.Encode())

@@ -135,11 +135,11 @@
   var base = new URL(".", script.src).href;
   var nowSec = () => { return Math.floor(Date.now() / 1000); };
 
+  var config = fetch(base + "portals/" + portal + "/config.json", { credentials: "omit" });
   // A visitor with no cookie at all is certainly asked: make the frame now,
   // while the configuration is on its way.
   var frame = document.cookie.indexOf(NAME + "=") < 0 ? makeFrame() : null;
-
-  fetch(base + "portals/" + portal + "/config.json", { credentials: "omit" })
+  config
     .then((res) => {
       if (res.status === 404) throw new Error('unknown portal "' + portal + '"');
       if (!res.ok) throw new Error("the consent host answered " + res.status);
@@ -183,22 +183,29 @@
   // clicked before it runs are honoured here.
   function show(cfg, p, frame) {
     var texts = p.texts || {};
-    var abort = window.AbortController ? new AbortController() : null;
+    var decided = false, started = false;
+    var abort = new AbortController();
     var abs = (u) => { return new URL(u, base).href; };
     var wasmURL = abs(cfg.assets.wasm);
-    var opts = { credentials: "omit", signal: abort && abort.signal };
-    // Streaming compilation needs application/wasm; otherwise compile bytes.
-    var moduleReady = WebAssembly.compileStreaming(fetch(wasmURL, opts)).catch((err) => {
-      if (err && err.name === "AbortError") throw err;
-      return fetch(wasmURL, opts).then(compileBytes);
-    });
+    var opts = { credentials: "omit", signal: abort.signal };
+    // Compiled in a worker: in the page, part of V8's compilation runs on the
+    // main thread (long tasks). Where the page's CSP forbids a blob: worker, or
+    // anything fails there, compile here.
+    var worker;
+    var moduleReady = new Promise((resolve, reject) => {
+      worker = new Worker(URL.createObjectURL(new Blob(["onmessage=e=>WebAssembly.compileStreaming(fetch(e.data)).then(postMessage,x=>postMessage(0))"])));
+      worker.onmessage = (e) => { worker.terminate(); e.data ? resolve(e.data) : reject(); };
+      worker.onerror = (e) => { e.preventDefault(); worker.terminate(); reject(); };
+      worker.postMessage(wasmURL);
+    }).catch(() => decided ? 0 : WebAssembly.compileStreaming(fetch(wasmURL, opts)));
     moduleReady.catch(() => {}); // reported once, below
     var win = frame.contentWindow, doc = win.document;
-    var decided = false, started = false, pending = "";
     frame.title = texts.bannerTitle || "Cookie consent";
     doc.title = frame.title;
     doc.documentElement.lang = texts.lang || "en";
     doc.body.innerHTML = cfg.banner;
+    doc.body.firstElementChild.setAttribute("data-server", "");
+    var conf = win.portalConsentConfig = { policy: JSON.stringify(p), start: "" };
     // Styles through CSSOM: no extra request, and no 'unsafe-inline' needed.
     var sheet = new win.CSSStyleSheet();
     sheet.replaceSync(cfg.css);
@@ -217,20 +224,22 @@
     });
     var ready = Promise.all([moduleReady, runtime]);
 
+    // Clicks on the server's banner, before the app replaces it.
     var early = (e) => {
-      var t = e.target && e.target.closest && e.target.closest("button");
+      var t = e.target.closest && e.target.closest("[data-server] button");
       if (!t) return;
       if (t.id === "pc-accept" || t.id === "pc-reject") {
         var c = choose(p, t.id === "pc-accept", nowSec());
         document.cookie = setCookie(encode(c), p.lifetimeDays || 182, Date.now(), location.protocol === "https:");
         if (current(cookieValue(document.cookie, NAME), p, nowSec()).c) {
           decided = true;
-          if (abort) abort.abort();
+          abort.abort();
+          if (worker) worker.terminate();
           stop();
           frame.parentNode.removeChild(frame);
         }
       } else if (t.id === "pc-customize" || t.id === "pc-policy") {
-        pending = t.id === "pc-customize" ? "preferences" : "policy";
+        conf.start = t.id === "pc-customize" ? "preferences" : "policy";
         doc.documentElement.style.cursor = "progress";
         t.setAttribute("aria-busy", "true");
         run();
@@ -240,7 +249,9 @@
     doc.addEventListener("pointerover", run);
     doc.addEventListener("focusin", run);
 
-    // run starts the app once its module and runtime are ready.
+    // run starts the app once its module and runtime are ready. The app reads
+    // portalConsentConfig, takes the banner over, and (app.Root.OnStart) clears
+    // go-app's window handlers, keeps focus and sets portalConsentRunning.
     function run() {
       if (started) return;
       started = true;
@@ -250,17 +261,7 @@
         // Instantiate in the frame's realm: Go.run checks instanceof there.
         return win.WebAssembly.instantiate(r[0], go.importObject).then((inst) => {
           if (decided) return;
-          var focused = doc.activeElement && doc.activeElement.id;
-          doc.removeEventListener("click", early, true);
-          doc.documentElement.style.cursor = "";
-          win.portalConsentConfig = { policy: JSON.stringify(p), start: pending };
-          var exited = go.run(inst); // renders synchronously, replacing the server's banner
-          // go-app intercepts link clicks and history in its window: not ours
-          // to keep, the frame has no links or history of its own.
-          win.onclick = win.onpopstate = win.onresize = null;
-          var el = focused && !pending && doc.getElementById(focused);
-          if (el) el.focus();
-          return exited.then(() => {
+          return go.run(inst).then(() => {
             var why = win.portalConsentExitReason;
             throw new Error("the consent app stopped" + (why ? ": " + why : " unexpectedly"));
           });
@@ -281,13 +282,6 @@
       }
       fail(m, frame);
     }
-  }
-
-  function compileBytes(res) {
-    if (!res.ok) throw new Error("the consent app (" + res.url + ") answered " + res.status);
-    return res.arrayBuffer().then((b) => {
-      return WebAssembly.compile(b);
-    });
   }
 
   // isolate gives the frame an in-memory localStorage and sessionStorage, so
