@@ -14,9 +14,11 @@ VANILLA  := .bench/node_modules/vanilla-cookieconsent/dist
 
 build: $(DIST)/app.wasm.br $(DIST)/wasm_exec.js.br
 
-# The consent app, for GOOS=js: stripped, paths trimmed.
+# The consent app, for GOOS=js: stripped, paths trimmed, and no inlining in
+# go-app and our own packages (-gcflags github.com/...=-l): 27 KB less brotli,
+# smaller raw too; the runtime and standard library keep inlining.
 $(DIST)/app.wasm: $(WASM_SRC)
-	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $@ ./wasm
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -gcflags='github.com/...=-l' -ldflags="-s -w" -o $@ ./wasm
 
 # Go's JavaScript runtime support must match the toolchain that built the wasm.
 $(DIST)/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js

@@ -91,16 +91,11 @@ func benchPage(ctx context.Context, h *hosts, url, kind string, click, intent bo
 	wasm := h.wasmRequests()
 	probe := strings.NewReplacer("KIND", kind, "CLICK", strconv.FormatBool(click)).Replace(benchProbe)
 	var r benchRun
-	var before, after []*performance.Metric
+	var after []*performance.Metric
 	err := chromedp.Run(ctx,
 		performance.Enable(),
 		chromedp.ActionFunc(func(ctx context.Context) error {
 			_, err := page.AddScriptToEvaluateOnNewDocument(probe).Do(ctx)
-			return err
-		}),
-		chromedp.ActionFunc(func(ctx context.Context) error {
-			var err error
-			before, err = performance.GetMetrics().Do(ctx)
 			return err
 		}),
 		chromedp.Navigate(url),
@@ -152,7 +147,9 @@ func benchPage(ctx context.Context, h *hosts, url, kind string, click, intent bo
 	// worker).
 	r.Bytes = float64(h.bytesSent() - sent)
 	r.Wasm = h.wasmRequests() - wasm
-	r.ScriptMS = 1000 * (metric(after, "ScriptDuration") - metric(before, "ScriptDuration"))
+	// Chromium's metrics are the current document's: they restart with each
+	// navigation.
+	r.ScriptMS = 1000 * metric(after, "ScriptDuration")
 	return r, err
 }
 

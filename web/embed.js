@@ -3,7 +3,7 @@
 //   <script src="https://CONSENT_HOST/embed.js" data-portal="ID" async></script>
 // A returning visitor's choice is read from the cookies_preferences cookie and
 // applied here: no WebAssembly is fetched. A first visitor sees the banner
-// rendered by the server at once, in a same-origin srcdoc frame (so the portal's
+// rendered by the server at once, in a same-origin about:blank frame (so the portal's
 // links, window handlers, history, storage, DOM and styles are untouched); the Go
 // consent app (WebAssembly) then takes it over. On any failure: one console
 // error, and the page goes on with no optional category enabled.
