@@ -138,7 +138,10 @@
   var config = fetch(base + "portals/" + portal + "/config.json", { credentials: "omit" });
   // A visitor with no cookie at all is certainly asked: make the frame now,
   // while the configuration is on its way.
-  var frame = document.cookie.indexOf(NAME + "=") < 0 ? makeFrame() : null;
+  // (document.cookie is read once: each read is a round trip to the browser's
+  // cookie store.)
+  var stored = cookieValue(document.cookie, NAME);
+  var frame = stored ? null : makeFrame();
   config
     .then((res) => {
       if (res.status === 404) throw new Error('unknown portal "' + portal + '"');
@@ -168,8 +171,7 @@
   function start(cfg) {
     var p = cfg && cfg.policy;
     if (!p || !p.categories || !cfg.assets || !cfg.banner) throw new Error("malformed portal configuration");
-    var stored = current(cookieValue(document.cookie, NAME), p, nowSec());
-    if (stored.c) { // a returning visitor: nothing to show, no wasm
+    if (current(stored, p, nowSec()).c) { // a returning visitor: nothing to show, no wasm
       if (frame) frame.parentNode.removeChild(frame);
       return;
     }
