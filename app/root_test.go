@@ -9,6 +9,7 @@ import (
 
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/portalconsent/portalconsent/banner"
+	"github.com/portalconsent/portalconsent/banner/uitest"
 	"github.com/portalconsent/portalconsent/policy"
 )
 
@@ -397,7 +398,7 @@ func TestRenderInTheEngine(t *testing.T) {
 	if err := goapp.Match(goapp.Section().Class("pc-banner").Aria("labelledby", "pc-banner-title"), r, 0, 0, 0); err != nil {
 		t.Error(err)
 	}
-	if n := len(children(t, children(t, r)[0])); n != 1 {
+	if n := len(uitest.Children(t, uitest.Children(t, r)[0])); n != 1 {
 		t.Errorf("the root element has %d children, want the banner only", n)
 	}
 	banners := find[*banner.Banner](t, h)
@@ -423,7 +424,7 @@ func TestRenderAfterAChoiceIsEmpty(t *testing.T) {
 	if err := goapp.Match(rootDiv("hidden"), r, 0); err != nil {
 		t.Error(err)
 	}
-	if n := len(children(t, children(t, r)[0])); n != 0 {
+	if n := len(uitest.Children(t, uitest.Children(t, r)[0])); n != 0 {
 		t.Errorf("the hidden root element has %d children", n)
 	}
 }
@@ -512,11 +513,11 @@ func TestFlowInTheEngine(t *testing.T) {
 	// The policy dialog, labelled by the policy title, over the banner.
 	h.clickID(t, e, banner.PolicyID)
 	mode("modal")
-	dlg := byID(t, h, banner.PolicyDialogID)
-	if attrs(t, dlg)["aria-labelledby"] != banner.PolicyTitleID || attrs(t, dlg)["role"] != "dialog" {
-		t.Errorf("policy dialog attributes %v", attrs(t, dlg))
+	dlg := uitest.ByID(t, h, banner.PolicyDialogID)
+	if uitest.Attrs(t, dlg)["aria-labelledby"] != banner.PolicyTitleID || uitest.Attrs(t, dlg)["role"] != "dialog" {
+		t.Errorf("policy dialog attributes %v", uitest.Attrs(t, dlg))
 	}
-	if err := goapp.Match(goapp.Text(texts.PolicyTitle), byID(t, h, banner.PolicyTitleID), 0); err != nil {
+	if err := goapp.Match(goapp.Text(texts.PolicyTitle), uitest.ByID(t, h, banner.PolicyTitleID), 0); err != nil {
 		t.Error(err)
 	}
 	h.clickID(t, e, banner.CloseID)
@@ -582,15 +583,15 @@ func TestToggledSwitchSurvivesARerender(t *testing.T) {
 	r, rec := newRoot(t, jar, ViewPreferences)
 	h, e := load(t, r)
 
-	sw := byID(t, h, banner.SwitchID(policy.Statistical))
-	if attrs(t, sw)["checked"] != "true" {
-		t.Fatalf("the statistical switch starts %v, want checked", attrs(t, sw))
+	sw := uitest.ByID(t, h, banner.SwitchID(policy.Statistical))
+	if uitest.Attrs(t, sw)["checked"] != "true" {
+		t.Fatalf("the statistical switch starts %v, want checked", uitest.Attrs(t, sw))
 	}
-	change := handler(t, sw, "change")
+	change := uitest.Handler(t, sw, "change")
 	h.event(e, func(ctx goapp.Context) { change(ctx, goapp.Event{}) })
 
 	// The root re-rendered: the switch now shows the visitor's choice.
-	if got := attrs(t, byID(t, h, banner.SwitchID(policy.Statistical)))["checked"]; got != "false" {
+	if got := uitest.Attrs(t, uitest.ByID(t, h, banner.SwitchID(policy.Statistical)))["checked"]; got != "false" {
 		t.Errorf("after turning the switch off and a re-render, checked=%q", got)
 	}
 	h.clickID(t, e, banner.SaveID)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/portalconsent/portalconsent/banner/uitest"
 )
 
 func noop(app.Context, app.Event) {}
@@ -52,7 +53,7 @@ func TestBannerStructure(t *testing.T) {
 func TestBannerAcceptAndRejectHaveEqualWeight(t *testing.T) {
 	b := &Banner{Texts: mtran(t).Texts}
 	mount(t, b)
-	accept, reject := attrs(t, byID(t, b, AcceptID)), attrs(t, byID(t, b, RejectID))
+	accept, reject := uitest.Attrs(t, uitest.ByID(t, b, AcceptID)), uitest.Attrs(t, uitest.ByID(t, b, RejectID))
 	if accept["class"] == "" || accept["class"] != reject["class"] {
 		t.Errorf("Accept all has class %q, Reject all %q: want the same", accept["class"], reject["class"])
 	}

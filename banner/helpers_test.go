@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/portalconsent/portalconsent/banner/uitest"
 	"github.com/portalconsent/portalconsent/policy"
 )
 
@@ -53,97 +52,12 @@ func match(t testing.TB, want, root app.UI, path ...int) {
 	}
 }
 
-// The helpers below read the unexported fields of go-app's tree (as of
-// v10.1.11: rootElement, children, attributes, eventHandlers, goHandler)
-// through reflect and unsafe. go-app offers no public way to walk a rendered
-// tree or to run an element's event handler outside a browser, and app.Match
-// only compares one element at a known path. They fail the test with a clear
-// message if a go-app upgrade renames those fields.
-
-// field returns the named field of the struct v points to (or is, when v is
-// addressable), readable and callable even when unexported.
-func field(t testing.TB, v reflect.Value, name string) reflect.Value {
-	t.Helper()
-	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct || !v.CanAddr() {
-		t.Fatalf("go-app internals changed: %s is not an addressable struct", v.Type())
-	}
-	f := v.FieldByName(name)
-	if !f.IsValid() {
-		t.Fatalf("go-app internals changed: %s has no field %s", v.Type(), name)
-	}
-	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem()
-}
-
-// children returns the rendered children of ui: the root of a mounted
-// component, the body of an HTML element, nothing for text.
-func children(t testing.TB, ui app.UI) []app.UI {
-	t.Helper()
-	switch ui := ui.(type) {
-	case app.Composer:
-		root, _ := field(t, reflect.ValueOf(ui), "rootElement").Interface().(app.UI)
-		if root == nil {
-			t.Fatalf("%T is not mounted: load it in app.NewTestEngine first", ui)
-		}
-		return []app.UI{root}
-	case app.HTML:
-		kids, ok := field(t, reflect.ValueOf(ui), "children").Interface().([]app.UI)
-		if !ok {
-			t.Fatalf("go-app internals changed: children of %T are not []app.UI", ui)
-		}
-		return kids
-	}
-	return nil
-}
-
-// walk calls fn on ui and every element under it, depth first, in order.
-func walk(t testing.TB, ui app.UI, fn func(app.UI)) {
-	t.Helper()
-	fn(ui)
-	for _, c := range children(t, ui) {
-		walk(t, c, fn)
-	}
-}
-
-// attrs returns the attributes of an HTML element as go-app stores them
-// (booleans as "true"/"false").
-func attrs(t testing.TB, ui app.UI) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	if _, ok := ui.(app.HTML); !ok {
-		return out
-	}
-	it := field(t, reflect.ValueOf(ui), "attributes").MapRange()
-	for it.Next() {
-		out[it.Key().String()] = it.Value().String()
-	}
-	return out
-}
-
-// byID returns the element with the given id under root, failing the test
-// when there is none or more than one.
-func byID(t testing.TB, root app.UI, id string) app.HTML {
-	t.Helper()
-	var found []app.HTML
-	walk(t, root, func(ui app.UI) {
-		if h, ok := ui.(app.HTML); ok && attrs(t, h)["id"] == id {
-			found = append(found, h)
-		}
-	})
-	if len(found) != 1 {
-		t.Fatalf("%d elements with id %q, want 1", len(found), id)
-	}
-	return found[0]
-}
-
 // hasID reports whether an element under root has the given id.
 func hasID(t testing.TB, root app.UI, id string) bool {
 	t.Helper()
 	found := false
-	walk(t, root, func(ui app.UI) {
-		if _, ok := ui.(app.HTML); ok && attrs(t, ui)["id"] == id {
+	uitest.Walk(t, root, func(ui app.UI) {
+		if _, ok := ui.(app.HTML); ok && uitest.Attrs(t, ui)["id"] == id {
 			found = true
 		}
 	})
@@ -155,12 +69,12 @@ func hasID(t testing.TB, root app.UI, id string) bool {
 func elements(t testing.TB, root app.UI, tag string, want map[string]string) []app.HTML {
 	t.Helper()
 	var out []app.HTML
-	walk(t, root, func(ui app.UI) {
+	uitest.Walk(t, root, func(ui app.UI) {
 		h, ok := ui.(app.HTML)
 		if !ok || h.Tag() != tag {
 			return
 		}
-		a := attrs(t, h)
+		a := uitest.Attrs(t, h)
 		for k, v := range want {
 			if a[k] != v {
 				return
@@ -171,28 +85,12 @@ func elements(t testing.TB, root app.UI, tag string, want map[string]string) []a
 	return out
 }
 
-// handler returns the Go handler of event (e.g. "click") set on an element.
-func handler(t testing.TB, ui app.UI, event string) app.EventHandler {
-	t.Helper()
-	ev := field(t, reflect.ValueOf(ui), "eventHandlers").MapIndex(reflect.ValueOf(event))
-	if !ev.IsValid() {
-		t.Fatalf("%T %v has no %s handler", ui, attrs(t, ui)["id"], event)
-	}
-	copied := reflect.New(ev.Type()).Elem() // map values are not addressable
-	copied.Set(ev)
-	h, ok := field(t, copied, "goHandler").Interface().(app.EventHandler)
-	if !ok || h == nil {
-		t.Fatalf("go-app internals changed: no Go handler for %s", event)
-	}
-	return h
-}
-
 // click runs the click handler of the element with the given id under root,
 // as the browser would on a click, with a zero context and event (the
 // components under test pass the context through and ignore the event).
 func click(t testing.TB, root app.UI, id string) {
 	t.Helper()
-	handler(t, byID(t, root, id), "click")(app.Context{}, app.Event{})
+	uitest.Handler(t, uitest.ByID(t, root, id), "click")(app.Context{}, app.Event{})
 }
 
 // render returns the normalized app.HTMLString of ui.

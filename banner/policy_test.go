@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/portalconsent/portalconsent/banner/uitest"
 	"github.com/portalconsent/portalconsent/policy"
 )
 
@@ -158,7 +159,7 @@ func TestPolicyContentGroupsCookiesByCategory(t *testing.T) {
 	}
 	// The statistical table comes after the necessary one, so its row is last.
 	last := names[len(names)-1]
-	kids := children(t, last)
+	kids := uitest.Children(t, last)
 	if len(kids) != 1 {
 		t.Fatalf("the Matomo names cell has %d children, want one <code>", len(kids))
 	}
@@ -204,7 +205,7 @@ func TestPolicyDialogIsLabelledByThePolicyTitle(t *testing.T) {
 		d, 0, 0, 0)
 	// The content is the policy (not a page: its title is an h2).
 	match(t, &PolicyContent{Policy: p}, d, 0, 0, 1, 0)
-	title := byID(t, d, PolicyTitleID)
+	title := uitest.ByID(t, d, PolicyTitleID)
 	if title.Tag() != "h2" {
 		t.Errorf("the policy title in the dialog is a <%s>, want <h2>", title.Tag())
 	}

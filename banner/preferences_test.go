@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/portalconsent/portalconsent/banner/uitest"
 	"github.com/portalconsent/portalconsent/policy"
 )
 
@@ -34,7 +35,7 @@ func TestPreferencesOneSwitchPerCategory(t *testing.T) {
 	}
 	for i, c := range p.Categories {
 		id := SwitchID(c.ID)
-		if got := attrs(t, switches[i])["id"]; got != id {
+		if got := uitest.Attrs(t, switches[i])["id"]; got != id {
 			t.Errorf("switch %d has id %q, want %q", i, got, id)
 		}
 		li := at(prefList, i)
@@ -117,7 +118,7 @@ func TestPreferencesIsAModalDialog(t *testing.T) {
 		TabIndex(-1).OnKeyDown(noop),
 		prefs, prefDialog...)
 	// aria-labelledby points to the title.
-	title := byID(t, prefs, attrs(t, byID(t, prefs, PreferencesDialogID))["aria-labelledby"])
+	title := uitest.ByID(t, prefs, uitest.Attrs(t, uitest.ByID(t, prefs, PreferencesDialogID))["aria-labelledby"])
 	if title.Tag() != "h2" {
 		t.Errorf("the dialog is labelled by a <%s>, want the <h2> title", title.Tag())
 	}
@@ -259,7 +260,7 @@ func TestPreferencesNilPolicyRendersAnEmptyDiv(t *testing.T) {
 	prefs := &Preferences{}
 	mount(t, prefs)
 	match(t, app.Div(), prefs, 0)
-	if n := len(children(t, children(t, prefs)[0])); n != 0 {
+	if n := len(uitest.Children(t, uitest.Children(t, prefs)[0])); n != 0 {
 		t.Errorf("the empty div has %d children", n)
 	}
 }
