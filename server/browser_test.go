@@ -237,6 +237,7 @@ func portalHandler(t testing.TB, h *hosts) http.Handler {
 		if strings.HasPrefix(name, "spa/") {
 			name = "hostile.html"
 		}
+		name = strings.TrimPrefix(name, "sub/") // the same pages under a longer path
 		if pages.Lookup(name) == nil {
 			http.NotFound(w, r)
 			return
@@ -245,7 +246,9 @@ func portalHandler(t testing.TB, h *hosts) http.Handler {
 		data := struct {
 			Consent, Portal, Cookie, Banner, Vendor string
 			Now                                     int64
-		}{Consent: h.consentURL, Portal: "mtran", Cookie: q.Get("cookie"), Banner: q.Get("banner"), Vendor: h.vendorURL}
+			NoPortal, Twice, Throw                  bool
+		}{Consent: h.consentURL, Portal: "mtran", Cookie: q.Get("cookie"), Banner: q.Get("banner"), Vendor: h.vendorURL,
+			NoPortal: q.Has("noportal"), Twice: q.Has("twice"), Throw: q.Has("throw")}
 		if n, err := strconv.ParseInt(q.Get("now"), 10, 64); err == nil {
 			data.Now = n
 		}
