@@ -18,6 +18,8 @@ var pages = template.Must(template.New("").Parse(`
 <h1>Portal Consent host</h1>
 <p>This server hosts the cookie consent banner of the portals below. Each portal embeds it with one tag:</p>
 <pre><code>&lt;script src="{{.Origin}}/embed.js" data-portal="ID" async&gt;&lt;/script&gt;</code></pre>
+<p>To pin this release of the loader with <a href="/embed.js.sri">Subresource Integrity</a> (the value changes with every release: update the tag on each one):</p>
+<pre><code>&lt;script src="{{.Origin}}/embed.js" integrity="{{.SRI}}" crossorigin="anonymous" data-portal="ID" async&gt;&lt;/script&gt;</code></pre>
 <table class="pc-cookies"><thead><tr><th scope="col">Portal</th><th scope="col">Id</th><th scope="col">Demo page</th><th scope="col">Cookie policy</th></tr></thead>
 <tbody>{{range .Portals}}<tr><td><a href="{{.URL}}">{{.Name}}</a></td><td><code>{{.ID}}</code></td>
 <td><a href="/demo/{{.ID}}">Demo of {{.Name}}</a></td><td><a href="/portals/{{.ID}}/policy">Cookie policy of {{.Name}}</a></td></tr>
@@ -89,7 +91,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	for _, id := range s.order {
 		list = append(list, s.portals[id].policy)
 	}
-	s.render(w, "index", pageCSP, map[string]any{"Origin": origin(r), "CSS": s.css.name, "Portals": list})
+	s.render(w, "index", pageCSP, map[string]any{"Origin": origin(r), "CSS": s.css.name, "Portals": list, "SRI": s.sri})
 }
 
 // BannerHTML returns the banner of p as the consent app first renders it

@@ -7,23 +7,34 @@
 //
 //	GET /                              index: the portals, their demo and policy pages
 //	GET /embed.js                      the loader (short cache, ETag)
+//	GET /embed.js.sri                  the loader's Subresource Integrity value
 //	GET /assets/{name}.{hash}.{ext}    app.wasm, wasm_exec.js, banner.css (immutable)
 //	GET /portals/{id}/config.json      the policy and asset URLs for the loader (CORS)
 //	GET /portals/{id}/policy           the cookie-policy page
 //	GET /demo/{id}                     a demo portal page carrying the script tag
+//	GET /healthz                       {"status":"ok","portals":N} (not cached)
 //
-// Errors are JSON {"error": "..."} with the HTTP status, except on HTML pages.
+// Errors are JSON {"error": "..."} with the HTTP status, except the 404 of an
+// unknown portal on the HTML pages (plain text). Every request is logged (see
+// WithLogger); a panicking handler is logged and answered 500.
 package server
 
 import (
 	"bytes"
+	"crypto/sha512"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
+	"path"
+	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
 )
@@ -37,7 +48,27 @@ type Server struct {
 	wasm     *asset
 	wasmExec *asset
 	css      *asset
+	sri      string // Subresource Integrity value of embed.js as served
+	log      *slog.Logger
 }
+
+// Option configures a Server in New.
+type Option func(*Server)
+
+// WithLogger makes the server log each request (method, path, status, bytes,
+// duration) at Info and each recovered panic at Error to l. The default
+// discards the logs.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Server) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+// maxURIBytes is the longest request URI (path and query) served; longer ones
+// get 414.
+const maxURIBytes = 8 << 10
 
 // portal is one portal's policy with its precomputed responses.
 type portal struct {
@@ -70,15 +101,20 @@ type configAssets struct {
 // assetsFS (see package web). It fails when there is no policy, when a policy
 // is invalid or two share an id, or when an asset is missing (the wasm is
 // built by `make build`).
-func New(policies []*policy.Policy, assetsFS fs.FS) (*Server, error) {
+func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, error) {
 	if len(policies) == 0 {
 		return nil, errors.New("server: no portal policy to serve")
 	}
-	s := &Server{mux: http.NewServeMux(), portals: map[string]*portal{}}
+	s := &Server{mux: http.NewServeMux(), portals: map[string]*portal{}, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
 	var err error
 	if s.embedJS, err = minified(assetsFS, "embed.js", "text/javascript; charset=utf-8", false); err != nil {
 		return nil, err
 	}
+	sum := sha512.Sum384(s.embedJS.raw)
+	s.sri = "sha384-" + base64.StdEncoding.EncodeToString(sum[:])
 	if s.css, err = minified(assetsFS, "banner.css", "text/css; charset=utf-8", true); err != nil {
 		return nil, err
 	}
@@ -120,6 +156,8 @@ func New(policies []*policy.Policy, assetsFS fs.FS) (*Server, error) {
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /{$}", s.index)
 	s.mux.Handle("GET /embed.js", s.embedJS)
+	s.mux.HandleFunc("GET /embed.js.sri", s.embedSRI)
+	s.mux.HandleFunc("GET /healthz", s.healthz)
 	for _, a := range []*asset{s.wasm, s.wasmExec, s.css} {
 		s.mux.Handle("GET "+a.name, a)
 	}
@@ -152,11 +190,129 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, fmt.Sprintf("no such resource: %s %s", r.Method, r.URL.Path))
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. It logs the request, recovers a
+// panicking handler (500), answers 414 to a request URI over 8 KiB and 400 to
+// a path that is not absolute and clean (where the ServeMux would redirect).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "strict-origin-when-cross-origin")
-	s.mux.ServeHTTP(w, r)
+	start := time.Now()
+	rw := &logWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v) // net/http's own way to abort a response
+			}
+			s.log.Error("panic serving request", "method", r.Method, "path", logPath(r),
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if rw.status == 0 {
+				// Drop what the handler set for its own response (type,
+				// cache, ETag), keep the headers every response carries.
+				h := rw.Header()
+				for k := range h {
+					if k != "X-Content-Type-Options" && k != "Referrer-Policy" {
+						delete(h, k)
+					}
+				}
+				h.Set("Cache-Control", "no-store")
+				writeError(rw, http.StatusInternalServerError, "internal server error")
+			}
+		}
+		s.log.Info("request", "method", r.Method, "path", logPath(r), "status", rw.code(),
+			"bytes", rw.bytes, "duration", time.Since(start))
+	}()
+	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	rw.Header().Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	uri := r.RequestURI
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
+	if len(uri) > maxURIBytes {
+		writeError(rw, http.StatusRequestURITooLong, fmt.Sprintf("request URI longer than %d bytes", maxURIBytes))
+		return
+	}
+	if p := r.URL.EscapedPath(); r.Method != http.MethodConnect && (!strings.HasPrefix(p, "/") || cleanPath(p) != p) {
+		writeError(rw, http.StatusBadRequest, fmt.Sprintf("malformed path %q: not absolute and clean", truncate(p, 256)))
+		return
+	}
+	s.mux.ServeHTTP(rw, r)
+}
+
+// cleanPath returns the canonical form of an absolute URL path, as the
+// ServeMux computes it: path.Clean, keeping a trailing slash.
+func cleanPath(p string) string {
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// logPath returns the path of r for the logs, at most 512 bytes.
+func logPath(r *http.Request) string { return truncate(r.URL.Path, 512) }
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// logWriter records the status and body size of a response.
+type logWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *logWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *logWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *logWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK // nothing written: net/http sends 200
+	}
+	return w.status
+}
+
+// healthz reports the server is up and how many portals it serves.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintf(w, `{"status":"ok","portals":%d}`+"\n", len(s.portals))
+}
+
+// SRI returns the Subresource Integrity value of the loader as served
+// ("sha384-<base64>"): it changes with every release of embed.js.
+func (s *Server) SRI() string { return s.sri }
+
+// embedSRI serves the loader's integrity value, cached like the loader.
+func (s *Server) embedSRI(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(s.embedJS.maxAge)+", must-revalidate")
+	h.Set("ETag", s.embedJS.etag)
+	cors(w)
+	if etagMatch(r.Header.Get("If-None-Match"), s.embedJS.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(s.sri)))
+	w.Write([]byte(s.sri))
 }
 
 // lookup returns the portal named by the {id} path value, or writes a 404

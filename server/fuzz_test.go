@@ -1,0 +1,90 @@
+package server
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// fuzzMethods are the methods FuzzServeHTTP picks from.
+var fuzzMethods = []string{"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE"}
+
+// FuzzServeHTTP sends arbitrary request targets (paths and query strings) to
+// the server, parsed as net/http parses a request line, with pad bytes "a"
+// appended (long URIs without long corpus entries, which make the fuzzer's
+// minimization crawl): it never panics, the
+// status is one of those the server means to send, errors are the JSON shape
+// (except the plain-text 404 of an unknown portal on the HTML pages), and
+// every response has nosniff.
+func FuzzServeHTTP(f *testing.F) {
+	s := newFakeServer(f)
+	seeds := []string{
+		"/", "/embed.js", "/embed.js.sri", "/healthz", s.wasm.name, s.wasmExec.name, s.css.name,
+		"/portals/mtran/config.json", "/portals/twisto/policy", "/demo/mtran",
+		"/portals/nope/config.json", "/portals/nope/policy", "/demo/nope",
+		"/%00", "/portals/%00/config.json", "//", "//embed.js", "/../etc/passwd", "/a/../embed.js",
+		"/./", "/%2e%2e/", "/portals/..%2f/config.json", "/portals/müll/policy", "/démo/€", "/\u202e",
+		"/embed.js?v=1&x=%zz", "/?%", "/healthz?;", "*", "http://evil.example/embed.js",
+		"/portals/mtran/config.json#frag", "/portals/%2F/config.json", "/portals/mtran/",
+	}
+	for _, target := range seeds {
+		for m := range fuzzMethods {
+			f.Add(uint8(m), target, uint16(0))
+		}
+	}
+	f.Add(uint8(0), "/", uint16(9000))                 // 414
+	f.Add(uint8(0), "/embed.js?v=", uint16(8192-12))   // the longest URI served
+	f.Add(uint8(1), "/embed.js?v=", uint16(8192-12+1)) // one byte over
+	f.Add(uint8(0), "/portals/mtran/", uint16(40<<10)) // beyond MaxHeaderBytes
+	allowed := map[int]bool{200: true, 204: true, 304: true, 400: true, 404: true, 405: true, 414: true}
+	f.Fuzz(func(t *testing.T, m uint8, target string, pad uint16) {
+		if len(target) > 2048 {
+			return // long URIs come from pad
+		}
+		target += strings.Repeat("a", int(pad))
+		if len(target) > 32<<10 {
+			return // over the server's MaxHeaderBytes: net/http answers 431
+		}
+		method := fuzzMethods[int(m)%len(fuzzMethods)]
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(
+			method + " " + target + " HTTP/1.1\r\nHost: consent.example\r\n\r\n")))
+		if err != nil {
+			return // net/http answers 400 itself: the handler never sees it
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		res := rec.Result()
+		body, _ := io.ReadAll(res.Body)
+		if !allowed[res.StatusCode] {
+			t.Fatalf("%s %q: status %d: %s", req.Method, req.RequestURI, res.StatusCode, body)
+		}
+		if got := res.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s %q: X-Content-Type-Options = %q", req.Method, req.RequestURI, got)
+		}
+		if res.StatusCode < 400 {
+			return
+		}
+		ct := res.Header.Get("Content-Type")
+		if res.StatusCode == 404 && ct == "text/plain; charset=utf-8" {
+			if _, pattern := s.mux.Handler(req); pattern == "GET /portals/{id}/policy" || pattern == "GET /demo/{id}" {
+				return // the HTML pages' 404 is plain text
+			}
+		}
+		if ct != "application/json" {
+			t.Fatalf("%s %q: %d with Content-Type %q: %s", req.Method, req.RequestURI, res.StatusCode, ct, body)
+		}
+		if method == "HEAD" {
+			return // no body
+		}
+		var e struct {
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
+			t.Fatalf("%s %q: %d body %q is not {\"error\": \"...\"}", req.Method, req.RequestURI, res.StatusCode, body)
+		}
+	})
+}
