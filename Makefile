@@ -36,19 +36,27 @@ vet: build
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./policy ./banner ./app ./wasm
 
+# axe-core (pinned, from npm, into the gitignored .tools/) for the
+# accessibility tests of server/a11y_test.go.
+AXE := .tools/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --no-audit --no-fund --prefix .tools axe-core@4.14.1
+
 # Every test: native unit tests and the browser tests (Chromium at
 # /usr/bin/chromium), the policy package compiled to wasm under Node.js, the
 # loader's codec against the Go vectors (Node.js), and short fuzz runs.
-test: vet
+test: vet $(AXE)
 	$(GO) test -count=1 ./...
 	PATH="$(GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./policy
 	node --test web/
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=5s ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=5s ./policy
+	$(GO) test -run='^$$' -fuzz=FuzzServeHTTP -fuzztime=5s ./server
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./policy
+	$(GO) test -run='^$$' -fuzz=FuzzServeHTTP -fuzztime=$(FUZZTIME) ./server
 
 # Benchmarks (not part of make test): our banner against vanilla-cookieconsent
 # 3.1.0 (installed from npm here) in headless Chromium, BENCH_RUNS cold runs

@@ -86,10 +86,14 @@ func (c *PolicyContent) table(p *policy.Policy) app.UI {
 		if len(rows) == 0 {
 			continue
 		}
+		// The table may scroll sideways on narrow screens: its wrapper is a
+		// focusable region named by the table's heading, so that keyboard users
+		// reach and scroll it (WCAG 2.1.1). Category ids are [a-z0-9_-].
+		headID := "pc-cookies-" + cat.ID
 		items = append(items,
-			app.H4().Text(cat.Name),
+			app.H4().ID(headID).Text(cat.Name),
 			app.P().Class("pc-category-desc").Text(cat.Description),
-			app.Div().Class("pc-table-wrap").Body(
+			app.Div().Class("pc-table-wrap").Role("region").Aria("labelledby", headID).TabIndex(0).Body(
 				app.Table().Class("pc-cookies").Body(
 					app.Caption().Class("pc-visually-hidden").Text(cat.Name),
 					app.THead().Body(app.Tr().Body(

@@ -101,10 +101,10 @@ func TestPolicyContentTableOfMTRAN(t *testing.T) {
 	match(t, app.Section().Class("pc-cookie-table").Aria("labelledby", "pc-cookies-title"), c, table...)
 	match(t, app.H3().ID("pc-cookies-title"), c, at(table, 0)...)
 	match(t, app.Text(p.CookiesTitle()), c, at(table, 0, 0)...)
-	match(t, app.H4(), c, at(table, 1)...)
+	match(t, app.H4().ID("pc-cookies-necessary"), c, at(table, 1)...)
 	match(t, app.Text("Necessary"), c, at(table, 1, 0)...)
 	match(t, app.P().Class("pc-category-desc"), c, at(table, 2)...)
-	match(t, app.Div().Class("pc-table-wrap"), c, at(table, 3)...)
+	match(t, app.Div().Class("pc-table-wrap").Role("region").Aria("labelledby", "pc-cookies-necessary").TabIndex(0), c, at(table, 3)...)
 	if err := app.Match(app.H4(), c, at(table, 4)...); err == nil {
 		t.Error("a table is shown for a category without cookies")
 	}
@@ -143,8 +143,8 @@ func TestPolicyContentGroupsCookiesByCategory(t *testing.T) {
 		Purpose: "Count visits", Category: policy.Statistical, Duration: "13 months",
 	}}, p.Cookies...)
 	out := render(&PolicyContent{Policy: p})
-	necessary := strings.Index(out, "<h4>Necessary</h4>")
-	statistical := strings.Index(out, "<h4>Statistical</h4>")
+	necessary := strings.Index(out, `<h4 id="pc-cookies-necessary">Necessary</h4>`)
+	statistical := strings.Index(out, `<h4 id="pc-cookies-statistical">Statistical</h4>`)
 	if necessary < 0 || statistical < necessary {
 		t.Errorf("category headings at %d (necessary) and %d (statistical), want both, necessary first", necessary, statistical)
 	}
