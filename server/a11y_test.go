@@ -374,4 +374,14 @@ func TestNarrowViewport(t *testing.T) {
 			tb.noErrors()
 		})
 	}
+	// The policy page: only the cookie tables' own regions may scroll sideways.
+	t.Run("policy-page", func(t *testing.T) {
+		tb, _ := a11yVisit(t, 320, 640, "light", "policy-page")
+		var sw, cw float64
+		tb.eval(`document.documentElement.scrollWidth`, &sw)
+		tb.eval(`document.documentElement.clientWidth`, &cw)
+		if sw > cw {
+			t.Errorf("the policy page scrolls sideways: scrollWidth %v > clientWidth %v", sw, cw)
+		}
+	})
 }

@@ -108,7 +108,7 @@ func PolicyHTML(p *policy.Policy) template.HTML {
 }
 
 func (s *Server) policyPage(w http.ResponseWriter, r *http.Request) {
-	p := s.lookup(w, r, true)
+	p := s.lookup(w, r)
 	if p == nil {
 		return
 	}
@@ -116,7 +116,7 @@ func (s *Server) policyPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) demoPage(w http.ResponseWriter, r *http.Request) {
-	p := s.lookup(w, r, true)
+	p := s.lookup(w, r)
 	if p == nil {
 		return
 	}

@@ -14,8 +14,8 @@
 //	GET /demo/{id}                     a demo portal page carrying the script tag
 //	GET /healthz                       {"status":"ok","portals":N} (not cached)
 //
-// Errors are JSON {"error": "..."} with the HTTP status, except the 404 of an
-// unknown portal on the HTML pages (plain text). Every request is logged (see
+// Errors, on every route, are JSON {"error": "..."} with the HTTP status.
+// Every request is logged (see
 // WithLogger); a panicking handler is logged and answered 500.
 package server
 
@@ -317,25 +317,18 @@ func (s *Server) embedSRI(w http.ResponseWriter, r *http.Request) {
 
 // lookup returns the portal named by the {id} path value, or writes a 404
 // naming it and returns nil.
-func (s *Server) lookup(w http.ResponseWriter, r *http.Request, html bool) *portal {
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request) *portal {
 	id := r.PathValue("id")
 	if p, ok := s.portals[id]; ok {
 		return p
 	}
-	msg := fmt.Sprintf("unknown portal %q", id)
-	if html {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprintln(w, msg)
-		return nil
-	}
-	writeError(w, http.StatusNotFound, msg)
+	writeError(w, http.StatusNotFound, fmt.Sprintf("unknown portal %q", id))
 	return nil
 }
 
 func (s *Server) config(w http.ResponseWriter, r *http.Request) {
 	cors(w)
-	p := s.lookup(w, r, false)
+	p := s.lookup(w, r)
 	if p == nil {
 		return
 	}

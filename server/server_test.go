@@ -630,9 +630,9 @@ func TestRoutes(t *testing.T) {
 			method:     "GET",
 			target:     "/portals/nope/policy",
 			wantStatus: 404,
-			wantHeader: map[string]string{"Content-Type": "text/plain; charset=utf-8"},
+			wantHeader: map[string]string{"Content-Type": "application/json"},
 			check: func(t *testing.T, res *http.Response, body []byte) {
-				if got, want := string(body), "unknown portal \"nope\"\n"; got != want {
+				if got, want := string(body), "{\"error\":\"unknown portal \\\"nope\\\"\"}\n"; got != want {
 					t.Errorf("body = %q, want %q", got, want)
 				}
 			},
@@ -676,8 +676,8 @@ func TestRoutes(t *testing.T) {
 			method:     "GET",
 			target:     "/demo/nope",
 			wantStatus: 404,
-			wantHeader: map[string]string{"Content-Type": "text/plain; charset=utf-8"},
-			wantBody:   []string{`unknown portal "nope"`},
+			wantHeader: map[string]string{"Content-Type": "application/json"},
+			wantBody:   []string{`{"error":"unknown portal \"nope\""}`},
 		},
 		{
 			name:       "unknown path",
