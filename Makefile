@@ -8,7 +8,7 @@ WASM_SRC := $(shell find app banner policy wasm -name '*.go' -not -name '*_test.
 FUZZTIME ?= 5m
 
 BENCH_RUNS ?= 11
-VANILLA  := .bench/node_modules/vanilla-cookieconsent/dist
+VANILLA  := server/.tools/node_modules/vanilla-cookieconsent/dist
 
 .PHONY: build run test vet fuzz bench clean
 
@@ -36,11 +36,11 @@ vet: build
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./policy ./banner ./app ./wasm
 
-# axe-core (pinned, from npm, into the gitignored .tools/) for the
+# axe-core (pinned, from npm, into the gitignored server/.tools/) for the
 # accessibility tests of server/a11y_test.go.
-AXE := .tools/node_modules/axe-core/axe.min.js
+AXE := server/.tools/node_modules/axe-core/axe.min.js
 $(AXE):
-	npm install --no-audit --no-fund --prefix .tools axe-core@4.14.1
+	npm install --no-audit --no-fund --prefix server/.tools axe-core@4.14.1
 
 # Every test: native unit tests and the browser tests (Chromium at
 # /usr/bin/chromium), the policy package compiled to wasm under Node.js, the
@@ -63,8 +63,8 @@ fuzz:
 # each, and the server under wrk (installed from Debian here).
 bench: build
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
-	@test -f $(VANILLA)/cookieconsent.umd.js || npm install --no-audit --no-fund --prefix .bench vanilla-cookieconsent@3.1.0
+	@test -f $(VANILLA)/cookieconsent.umd.js || npm install --no-audit --no-fund --prefix server/.tools vanilla-cookieconsent@3.1.0
 	BENCH_RUNS=$(BENCH_RUNS) VANILLA_DIR=$(CURDIR)/$(VANILLA) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./server
 
 clean:
-	find $(DIST) -type f -not -name README.md -delete
+	find $(DIST) -type f -not -name README.md -not -name .gitignore -delete

@@ -1,7 +1,7 @@
 package server
 
 // Accessibility, measured: axe-core (installed from npm by `make test` into
-// .tools/) runs in the consent frame in every state the visitor can reach, and
+// server/.tools/) runs in the consent frame in every state the visitor can reach, and
 // on the server's cookie-policy page, at desktop and mobile widths, in light
 // and dark; keyboard flows, reduced motion and a 320 px wide viewport (200%
 // zoom at 640 px) are checked with the real keyboard.
@@ -24,7 +24,7 @@ import (
 
 // axePath is axe-core's browser bundle, relative to this package's directory;
 // the Makefile installs it (a prerequisite of `make test`).
-var axePath = filepath.Join("..", ".tools", "node_modules", "axe-core", "axe.min.js")
+var axePath = filepath.Join(".tools", "node_modules", "axe-core", "axe.min.js")
 
 // axeTags are the rule sets the banner must pass: WCAG 2.0, 2.1 and 2.2, A and AA.
 const axeTags = `["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]`
@@ -34,7 +34,7 @@ func axeSource(t testing.TB) string {
 	src, err := os.ReadFile(axePath)
 	if err != nil {
 		t.Fatalf("axe-core is missing (%v): run `make test`, or install it with "+
-			"`npm install --no-audit --no-fund --prefix .tools axe-core@4.14.1` at the module root", err)
+			"`npm install --no-audit --no-fund --prefix server/.tools axe-core@4.14.1` at the module root (make test does)", err)
 	}
 	return string(src)
 }
