@@ -418,7 +418,12 @@ func (tb *tab) waitFor(what, cond string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			tb.t.Fatalf("timed out waiting for %s (console errors: %q, exceptions: %q)", what, tb.consoleErrors(), tb.pageExceptions())
+			var state string
+			chromedp.Run(tb.ctx, chromedp.Evaluate(`JSON.stringify(`+inFrame(`({mode: (d.querySelector(".pc-root") || {getAttribute() { return null; }}).getAttribute("data-pc-mode"),
+				running: w.portalConsentRunning === true, start: w.portalConsentConfig && w.portalConsentConfig.start,
+				dialogs: [...d.querySelectorAll("[role=dialog]")].map(e => e.id), active: d.activeElement && (d.activeElement.id || d.activeElement.tagName),
+				topActive: document.activeElement && document.activeElement.tagName, visibility: getComputedStyle(f).visibility})`)+`)`, &state))
+			tb.t.Fatalf("timed out waiting for %s (console errors: %q, exceptions: %q, frame: %s)", what, tb.consoleErrors(), tb.pageExceptions(), state)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
