@@ -330,9 +330,15 @@
       var prev = mode;
       mode = next;
       if (mode === "modal") {
-        if (document.activeElement !== frame) back = document.activeElement;
         set("top", "0"); set("height", "100%"); set("visibility", "visible");
-        frame.focus();
+        // Focusing the frame resets the focus inside it: only when the dialog
+        // was opened from the portal, and then the dialog takes focus again.
+        if (document.activeElement !== frame) {
+          back = document.activeElement;
+          frame.focus();
+        }
+        var dlg = doc.querySelector("[aria-modal]");
+        if (dlg && !dlg.contains(doc.activeElement)) dlg.focus();
       } else if (mode === "banner") {
         set("top", "auto"); set("visibility", "visible"); fit();
       } else {
