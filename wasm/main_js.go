@@ -74,15 +74,9 @@ func newRoot(cfg js.Value) (*app.Root, error) {
 	if err != nil {
 		return nil, err
 	}
-	host := js.Global().Get("portalConsentHost")
 	return &app.Root{
 		Policy: p,
 		Jar:    newDocumentJar(),
-		OnChange: func(c policy.Consent) {
-			if host.Type() == js.TypeObject && host.Get("changed").Type() == js.TypeFunction {
-				host.Call("changed", c.Encode())
-			}
-		},
 		OnError: func(err error) {
 			js.Global().Get("console").Call("error", "PortalConsent: "+err.Error())
 		},
