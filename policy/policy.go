@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -58,16 +59,31 @@ type Category struct {
 	Description string `json:"description"`
 	// Required categories are always on and cannot be refused.
 	Required bool `json:"required,omitempty"`
+	// Signals are the Google Consent Mode v2 signals (see ConsentSignals)
+	// granted while the category is accepted; every other signal is denied.
+	Signals []string `json:"signals,omitempty"`
+}
+
+// ConsentSignals are the Google Consent Mode v2 signals a category may grant:
+// the four core ones, then the non-core ones.
+var ConsentSignals = []string{
+	"ad_storage", "analytics_storage", "ad_user_data", "ad_personalization",
+	"functionality_storage", "personalization_storage", "security_storage",
 }
 
 // Cookie is one row of the cookie table.
 type Cookie struct {
-	Provider string   `json:"provider"`
-	Function string   `json:"function"`
+	Provider string `json:"provider"`
+	Function string `json:"function"`
+	// Names are cookie names; "*" in a name stands for any run of characters
+	// ("_pk_id.*", "_ga_*"). See MatchName.
 	Names    []string `json:"names"`
 	Purpose  string   `json:"purpose"`
 	Category string   `json:"category"`
 	Duration string   `json:"duration"`
+	// Paths are the paths the cookies are set on, besides "/"; a withdrawal
+	// clears the cookies on each of them.
+	Paths []string `json:"paths,omitempty"`
 }
 
 // Texts is everything the banner, the preferences and the policy say.
@@ -86,6 +102,16 @@ type Texts struct {
 	AlwaysOn         string `json:"alwaysOn"`
 	Save             string `json:"save"`
 	Close            string `json:"close"`
+	// GPCNotice is shown in the banner when the browser sends Global Privacy
+	// Control: optional categories start rejected.
+	GPCNotice string `json:"gpcNotice"`
+	// ManageCookies labels the buttons that open the preferences from the
+	// policy.
+	ManageCookies string `json:"manageCookies"`
+	// ReloadText asks for a reload after a withdrawal, as scripts already
+	// running cannot be stopped; Reload labels the button.
+	ReloadText string `json:"reloadText"`
+	Reload     string `json:"reload"`
 
 	PolicyTitle string `json:"policyTitle"`
 	PolicyIntro string `json:"policyIntro"`
@@ -123,6 +149,7 @@ type TableLabels struct {
 var (
 	idPattern       = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 	langPattern     = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$`)
+	cookiePath      = regexp.MustCompile(`^/[!-:<-~]*$`)
 	cookieNameChars = regexp.MustCompile(`^[!#$%&'*+\-.^_` + "`" + `|~0-9A-Za-z]+$`)
 )
 
@@ -221,6 +248,11 @@ func (p *Policy) Validate() error {
 		if c.ID == Necessary && !c.Required {
 			return bad(f+".required", "the %q category must be required", Necessary)
 		}
+		for j, sig := range c.Signals {
+			if !slices.Contains(ConsentSignals, sig) {
+				return bad(fmt.Sprintf("%s.signals[%d]", f, j), "%q is not a Consent Mode signal (%s)", sig, strings.Join(ConsentSignals, ", "))
+			}
+		}
 	}
 	if !seen[Necessary] {
 		return bad("categories", "must include the required %q category", Necessary)
@@ -237,6 +269,11 @@ func (p *Policy) Validate() error {
 		}
 		if !seen[c.Category] {
 			return bad(f+".category", "%q is not a declared category", c.Category)
+		}
+		for j, pa := range c.Paths {
+			if !cookiePath.MatchString(pa) {
+				return bad(fmt.Sprintf("%s.paths[%d]", f, j), "%q is not a cookie path (it starts with / and has no ; or spaces)", pa)
+			}
 		}
 		for _, s := range []struct{ field, v string }{
 			{"provider", c.Provider}, {"function", c.Function},
@@ -263,6 +300,8 @@ func (t *Texts) validate() error {
 		{"customize", t.Customize}, {"policyLink", t.PolicyLink},
 		{"preferencesTitle", t.PreferencesTitle}, {"preferencesText", t.PreferencesText},
 		{"alwaysOn", t.AlwaysOn}, {"save", t.Save}, {"close", t.Close},
+		{"gpcNotice", t.GPCNotice}, {"manageCookies", t.ManageCookies},
+		{"reloadText", t.ReloadText}, {"reload", t.Reload},
 		{"policyTitle", t.PolicyTitle}, {"policyIntro", t.PolicyIntro},
 		{"cookiesTitle", t.CookiesTitle},
 		{"columns.provider", t.Columns.Provider}, {"columns.function", t.Columns.Function},
@@ -279,4 +318,29 @@ func (t *Texts) validate() error {
 		}
 	}
 	return nil
+}
+
+// MatchName reports whether the cookie name matches the declared name pattern:
+// "*" stands for any run of characters (none included), every other character
+// for itself. The loader's matcher (web/embed.js) follows the same rule; both
+// are tested against policy/testdata/cookie-vectors.json.
+func MatchName(pattern, name string) bool {
+	first, rest, wild := strings.Cut(pattern, "*")
+	if !wild {
+		return pattern == name
+	}
+	if !strings.HasPrefix(name, first) {
+		return false
+	}
+	name = name[len(first):]
+	parts := strings.Split(rest, "*")
+	last := parts[len(parts)-1]
+	for _, part := range parts[:len(parts)-1] {
+		i := strings.Index(name, part)
+		if i < 0 {
+			return false
+		}
+		name = name[i+len(part):]
+	}
+	return len(name) >= len(last) && strings.HasSuffix(name, last)
 }
