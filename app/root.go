@@ -25,28 +25,38 @@ type Jar interface {
 type View string
 
 // Views. The root element carries the current one's mode in data-pc-mode:
-// "hidden", "banner" or "modal".
+// "hidden", "banner" or "modal". ViewNotice, the reload notice, is laid out
+// like the banner (mode "banner").
 const (
 	ViewNone        View = ""
 	ViewBanner      View = "banner"
 	ViewPreferences View = "preferences"
 	ViewPolicy      View = "policy"
+	ViewNotice      View = "notice"
 )
 
 // Root is the client's root component. Set Policy and Jar before mounting.
 // Start may open the preferences or the policy at once; otherwise the banner
 // shows when the stored choice does not hold for the policy, and stays (under
-// any open dialog) until the visitor chooses. Now defaults to time.Now. OnChange, when set, is called after
-// each choice is stored; OnError when it could not be.
+// any open dialog) until the visitor chooses. Now defaults to time.Now.
+// OnChange, when set, is called after each choice is stored; OnError when it
+// could not be (nothing else changes then).
 type Root struct {
 	goapp.Compo
 
-	Policy   *policy.Policy
-	Jar      Jar
-	Start    View
-	Now      func() time.Time
-	OnChange func(policy.Consent)
+	Policy *policy.Policy
+	Jar    Jar
+	Start  View
+	// GPC shows the banner's Global Privacy Control notice.
+	GPC bool
+	Now func() time.Time
+	// OnChange returns true when the page must reload for the choice to take
+	// full effect (scripts of a category just refused already ran): the reload
+	// notice then shows.
+	OnChange func(policy.Consent) bool
 	OnError  func(error)
+	// OnReload, when set, is called by the reload notice's Reload button.
+	OnReload func()
 	// OnStart, when set, is called once the root's first render is in the
 	// document.
 	OnStart func()
@@ -110,7 +120,7 @@ func (r *Root) Mode() string {
 		return "hidden"
 	}
 	switch r.view {
-	case ViewBanner:
+	case ViewBanner, ViewNotice:
 		return "banner"
 	case ViewPreferences, ViewPolicy:
 		return "modal"
@@ -129,6 +139,7 @@ func (r *Root) Render() goapp.UI {
 		goapp.If(showBanner, func() goapp.UI {
 			return &banner.Banner{
 				Texts:       r.Policy.Texts,
+				GPC:         r.GPC,
 				OnAcceptAll: func(ctx goapp.Context) { r.AcceptAll(ctx) },
 				OnRejectAll: func(ctx goapp.Context) { r.RejectAll(ctx) },
 				OnCustomize: func(ctx goapp.Context) { r.open(ctx, ViewPreferences, banner.CustomizeID) },
@@ -144,7 +155,20 @@ func (r *Root) Render() goapp.UI {
 			}
 		}),
 		goapp.If(r.view == ViewPolicy, func() goapp.UI {
-			return &banner.PolicyDialog{Policy: r.Policy, OnClose: r.Close}
+			return &banner.PolicyDialog{
+				Policy:  r.Policy,
+				OnClose: r.Close,
+				// The policy dialog goes: Close in the preferences returns
+				// focus to what opened the policy.
+				OnManage: func(ctx goapp.Context) { r.open(ctx, ViewPreferences, r.opener) },
+			}
+		}),
+		goapp.If(r.view == ViewNotice, func() goapp.UI {
+			return &banner.ReloadNotice{
+				Texts:    r.Policy.Texts,
+				OnReload: func(goapp.Context) { r.Reload() },
+				OnClose:  r.Close,
+			}
 		}),
 	)
 }
@@ -180,20 +204,37 @@ func (r *Root) ShowPreferences(ctx goapp.Context) { r.open(ctx, ViewPreferences,
 // ShowPolicy opens the policy dialog.
 func (r *Root) ShowPolicy(ctx goapp.Context) { r.open(ctx, ViewPolicy, "") }
 
-// Close closes an open dialog: the banner comes back while no choice is
-// stored, and focus returns to the control that opened the dialog.
+// Show opens the preferences or the policy from outside the UI goroutine
+// (the portal's "Manage cookies" link, through the loader): the work is
+// dispatched on the mounted root's context and the call does not wait for it.
+// It returns false, doing nothing, for any other view, without a policy, or
+// before the root is mounted. Closing a dialog opened this way returns focus
+// nowhere: the loader returns it to the portal.
+func (r *Root) Show(v View) bool {
+	if (v != ViewPreferences && v != ViewPolicy) || r.Policy == nil || r.ctx.Context == nil {
+		return false
+	}
+	r.ctx.Dispatch(func(ctx goapp.Context) { r.open(ctx, v, "") })
+	return true
+}
+
+// Reload calls OnReload, if set.
+func (r *Root) Reload() {
+	if r.OnReload != nil {
+		r.OnReload()
+	}
+}
+
+// Close closes an open dialog or the reload notice: the banner comes back
+// while no choice is stored, and focus returns to the control that opened the
+// dialog.
 func (r *Root) Close(ctx goapp.Context) {
 	r.view = ViewNone
 	if r.consent == nil {
 		r.view = ViewBanner
 	}
-	if r.view == ViewBanner && r.opener != "" && r.ctx.Context != nil {
-		id := r.opener
-		r.ctx.Defer(func(goapp.Context) {
-			if el := goapp.Window().GetElementByID(id); el.Truthy() {
-				el.Call("focus")
-			}
-		})
+	if r.view == ViewBanner && r.opener != "" {
+		r.focus(r.opener)
 	}
 	r.opener = ""
 }
@@ -214,7 +255,23 @@ func (r *Root) decide(ctx goapp.Context, accept func(string) bool) {
 	r.consent = &c
 	r.view = ViewNone
 	r.opener = ""
-	if r.OnChange != nil {
-		r.OnChange(c)
+	if r.OnChange != nil && r.OnChange(c) {
+		r.view = ViewNotice
+		// The control the choice was made with is gone: focus moves to Reload.
+		r.focus(banner.ReloadID)
 	}
+}
+
+// focus moves keyboard focus to the element with the given id once the
+// current render is in the document. It does nothing before the root is
+// mounted.
+func (r *Root) focus(id string) {
+	if r.ctx.Context == nil {
+		return
+	}
+	r.ctx.Defer(func(goapp.Context) {
+		if el := goapp.Window().GetElementByID(id); el.Truthy() {
+			el.Call("focus")
+		}
+	})
 }

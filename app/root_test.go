@@ -13,10 +13,13 @@ import (
 	"github.com/portalconsent/portalconsent/policy"
 )
 
-// recorder collects the root's OnChange and OnError calls.
+// recorder collects the root's OnChange, OnError and OnReload calls;
+// OnChange returns reload.
 type recorder struct {
 	changes []policy.Consent
 	errs    []error
+	reload  bool
+	reloads int
 }
 
 // newRoot returns an initialized root on the MTRAN policy, the fixed clock
@@ -29,8 +32,9 @@ func newRoot(t testing.TB, jar *memJar, start View) (*Root, *recorder) {
 		Jar:      jar,
 		Start:    start,
 		Now:      func() time.Time { return now },
-		OnChange: func(c policy.Consent) { rec.changes = append(rec.changes, c) },
+		OnChange: func(c policy.Consent) bool { rec.changes = append(rec.changes, c); return rec.reload },
 		OnError:  func(err error) { rec.errs = append(rec.errs, err) },
+		OnReload: func() { rec.reloads++ },
 	}
 	r.OnInit()
 	return r, rec
@@ -617,4 +621,234 @@ func TestCloseQueuesTheFocusOnTheRootContext(t *testing.T) {
 	if r.opener != "" {
 		t.Errorf("opener %q left after Close", r.opener)
 	}
+}
+
+// The root passes GPC to the banner: the notice shows, with no hidden
+// attribute, only then.
+func TestGPCNoticeInTheBanner(t *testing.T) {
+	for _, gpc := range []bool{false, true} {
+		r, _ := newRoot(t, newJar(), "")
+		r.GPC = gpc
+		h, _ := load(t, r)
+		b := find[*banner.Banner](t, h)
+		if len(b) != 1 || b[0].GPC != gpc {
+			t.Fatalf("GPC %v: banners %d, want 1 with GPC %v", gpc, len(b), gpc)
+		}
+		attrs := uitest.Attrs(t, uitest.ByID(t, h, banner.GPCID))
+		if _, hidden := attrs["hidden"]; hidden == gpc {
+			t.Errorf("GPC %v: notice attributes %v", gpc, attrs)
+		}
+		html := banner.HTML(h)
+		if strings.Contains(html, `hidden="false"`) {
+			t.Errorf("GPC %v: HTML has hidden=\"false\", which hides the notice:\n%s", gpc, html)
+		}
+	}
+}
+
+// Manage cookies in the policy dialog replaces it with the preferences, which
+// keep the policy's opener: Close returns focus to the banner's Cookie policy.
+func TestManageOpensThePreferences(t *testing.T) {
+	jar := newJar()
+	r, rec := newRoot(t, jar, "")
+	h, e := load(t, r)
+
+	h.clickID(t, e, banner.PolicyID)
+	wantView(t, r, ViewPolicy, "modal")
+	if got := ids(t, h); got[banner.ManageID] != 1 || got[banner.PolicyDialogID] != 1 {
+		t.Fatalf("policy dialog ids %v", got)
+	}
+	h.clickID(t, e, banner.ManageID)
+	wantView(t, r, ViewPreferences, "modal")
+	got := ids(t, h)
+	if got[banner.PreferencesDialogID] != 1 || got[banner.PolicyDialogID] != 0 || got[banner.AcceptID] != 1 {
+		t.Errorf("after Manage cookies: ids %v, want the preferences over the banner", got)
+	}
+	if r.opener != banner.PolicyID {
+		t.Errorf("opener %q, want %q", r.opener, banner.PolicyID)
+	}
+	h.clickID(t, e, banner.CloseID)
+	wantView(t, r, ViewBanner, "banner")
+
+	// After a choice: policy, Manage cookies, Save.
+	h.clickID(t, e, banner.AcceptID)
+	h.event(e, r.ShowPolicy)
+	h.clickID(t, e, banner.ManageID)
+	wantView(t, r, ViewPreferences, "modal")
+	if prefs := find[*banner.Preferences](t, h); len(prefs) != 1 || !prefs[0].Accepted[policy.Statistical] {
+		t.Fatalf("preferences %+v, want the stored choice (statistical on)", prefs)
+	}
+	h.clickID(t, e, banner.SaveID)
+	wantView(t, r, ViewNone, "hidden")
+	if len(rec.changes) != 2 {
+		t.Errorf("OnChange called %d times, want 2", len(rec.changes))
+	}
+}
+
+// When OnChange reports that scripts of a refused category already ran, the
+// reload notice shows (laid out like the banner); Reload calls OnReload and
+// Close hides it.
+func TestReloadNoticeAfterAWithdrawal(t *testing.T) {
+	jar := newJar()
+	jar.values[policy.CookieName] = stored(mtran(t), now.Add(-time.Hour), true)
+	r, rec := newRoot(t, jar, "")
+	h, e := load(t, r)
+	r.OnMount(h.ctx) // the focus on Reload is queued on the root's context
+	rec.reload = true
+
+	h.event(e, r.ShowPreferences)
+	sw := uitest.Handler(t, uitest.ByID(t, h, banner.SwitchID(policy.Statistical)), "change")
+	h.event(e, func(ctx goapp.Context) { sw(ctx, goapp.Event{}) }) // natively: turns it off
+	h.clickID(t, e, banner.SaveID)
+
+	if len(rec.changes) != 1 || rec.changes[0].Accepted(policy.Statistical) {
+		t.Fatalf("OnChange got %v, want one withdrawal of statistical", rec.changes)
+	}
+	if storedConsent(t, r, jar).Accepted(policy.Statistical) {
+		t.Errorf("stored %q, want statistical refused", jar.values[policy.CookieName])
+	}
+	wantView(t, r, ViewNotice, "banner")
+	if err := goapp.Match(rootDiv("banner"), r, 0); err != nil {
+		t.Error(err)
+	}
+	got := ids(t, h)
+	for _, id := range []string{banner.ReloadID, banner.NoticeCloseID, banner.NoticeTextID} {
+		if got[id] != 1 {
+			t.Errorf("%d elements #%s with the notice showing (ids %v)", got[id], id, got)
+		}
+	}
+	if got[banner.AcceptID] != 0 || got[banner.PreferencesDialogID] != 0 {
+		t.Errorf("the notice shows with the banner or the preferences: ids %v", got)
+	}
+	notices := find[*banner.ReloadNotice](t, h)
+	if len(notices) != 1 || notices[0].Texts.ReloadText != r.Policy.Texts.ReloadText {
+		t.Fatalf("%d reload notices, want 1 with the policy's texts", len(notices))
+	}
+
+	h.clickID(t, e, banner.ReloadID)
+	if rec.reloads != 1 {
+		t.Errorf("Reload called OnReload %d times, want 1", rec.reloads)
+	}
+	wantView(t, r, ViewNotice, "banner")
+
+	h.clickID(t, e, banner.NoticeCloseID)
+	wantView(t, r, ViewNone, "hidden")
+	if got := ids(t, h); len(got) != 0 {
+		t.Errorf("elements left after closing the notice: %v", got)
+	}
+	if len(rec.changes) != 1 || jar.sets != 1 {
+		t.Errorf("closing the notice stored a choice: OnChange %d calls, %d sets", len(rec.changes), jar.sets)
+	}
+}
+
+// OnChange returning false, a nil OnChange, or a refused cookie: no notice.
+func TestNoReloadNotice(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		setup  func(r *Root, jar *memJar)
+		choose func(r *Root)
+		view   View
+	}{
+		{"OnChange false", func(*Root, *memJar) {}, func(r *Root) { r.RejectAll(noCtx) }, ViewNone},
+		{"no OnChange", func(r *Root, _ *memJar) { r.OnChange = nil }, func(r *Root) { r.RejectAll(noCtx) }, ViewNone},
+		{"jar failure", func(_ *Root, jar *memJar) { jar.fail = errBlocked }, func(r *Root) { r.RejectAll(noCtx) }, ViewBanner},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jar := newJar()
+			r, rec := newRoot(t, jar, "")
+			tc.setup(r, jar)
+			rec.reload = tc.name != "OnChange false"
+			tc.choose(r)
+			if r.View() != tc.view {
+				t.Errorf("view %q, want %q", r.View(), tc.view)
+			}
+		})
+	}
+
+	// Accept all and Reject all show it too when OnChange says so (natively,
+	// without a mounted root, no focus is queued).
+	for _, choose := range []func(r *Root){
+		func(r *Root) { r.AcceptAll(noCtx) },
+		func(r *Root) { r.RejectAll(noCtx) },
+	} {
+		r, rec := newRoot(t, newJar(), "")
+		rec.reload = true
+		choose(r)
+		wantView(t, r, ViewNotice, "banner")
+		r.Close(noCtx)
+		wantView(t, r, ViewNone, "hidden")
+	}
+}
+
+// Show comes from outside the UI goroutine (the loader's portalConsentShow):
+// it only dispatches, and does nothing before the root is mounted.
+func TestShowFromOutside(t *testing.T) {
+	jar := newJar()
+	jar.values[policy.CookieName] = stored(mtran(t), now.Add(-time.Hour), false)
+	r, _ := newRoot(t, jar, "")
+	h, e := load(t, r)
+	wantView(t, r, ViewNone, "hidden")
+
+	show := func(v View) bool {
+		done := make(chan bool)
+		go func() { done <- r.Show(v) }()
+		return <-done
+	}
+	if show(ViewPreferences) {
+		t.Error("Show returned true before the root was mounted")
+	}
+	e.ConsumeAll()
+	wantView(t, r, ViewNone, "hidden")
+
+	r.OnMount(h.ctx) // natively go-app never mounts; give the root a context
+	for _, v := range []View{ViewNone, ViewBanner, ViewNotice, "bogus"} {
+		if show(v) {
+			t.Errorf("Show(%q) returned true", v)
+		}
+	}
+	e.ConsumeAll()
+	wantView(t, r, ViewNone, "hidden")
+
+	for _, tc := range []struct {
+		view View
+		id   string
+	}{
+		{ViewPreferences, banner.PreferencesDialogID},
+		{ViewPolicy, banner.PolicyDialogID},
+	} {
+		if !show(tc.view) {
+			t.Fatalf("Show(%q) returned false", tc.view)
+		}
+		e.ConsumeAll()
+		wantView(t, r, tc.view, "modal")
+		if got := ids(t, h); got[tc.id] != 1 || got[banner.AcceptID] != 0 {
+			t.Errorf("after Show(%q): ids %v", tc.view, got)
+		}
+		if r.opener != "" {
+			t.Errorf("opener %q after Show: focus has nowhere to return in the frame", r.opener)
+		}
+		h.clickID(t, e, banner.CloseID)
+		wantView(t, r, ViewNone, "hidden")
+	}
+
+	// Before a choice the banner stays under the dialog, and comes back.
+	r2, _ := newRoot(t, newJar(), "")
+	h2, e2 := load(t, r2)
+	r2.OnMount(h2.ctx)
+	h2.clickID(t, e2, banner.PolicyID) // an opener from the banner...
+	h2.clickID(t, e2, banner.CloseID)
+	done := make(chan bool)
+	go func() { done <- r2.Show(ViewPreferences) }()
+	if !<-done {
+		t.Fatal("Show returned false")
+	}
+	e2.ConsumeAll()
+	wantView(t, r2, ViewPreferences, "modal")
+	if r2.opener != "" {
+		t.Errorf("opener %q after Show, want none", r2.opener)
+	}
+	if got := ids(t, h2); got[banner.AcceptID] != 1 || got[banner.PreferencesDialogID] != 1 {
+		t.Errorf("ids %v, want the preferences over the banner", got)
+	}
+	h2.clickID(t, e2, banner.CloseID)
+	wantView(t, r2, ViewBanner, "banner")
 }

@@ -19,6 +19,13 @@ const (
 	PolicyID    = "pc-policy"
 	SaveID      = "pc-save"
 	CloseID     = "pc-close"
+	// GPCID is the banner's Global Privacy Control notice.
+	GPCID = "pc-gpc"
+	// ManageID opens the preferences from the policy dialog.
+	ManageID = "pc-manage"
+	// ReloadID and NoticeCloseID are the reload notice's buttons.
+	ReloadID      = "pc-reload"
+	NoticeCloseID = "pc-notice-close"
 )
 
 // RootElement returns the element that holds everything the consent frame
@@ -34,13 +41,17 @@ func RootElement(mode, lang string, body ...app.UI) app.HTMLDiv {
 // SwitchID returns the id of the switch of an optional category.
 func SwitchID(category string) string { return "pc-switch-" + category }
 
-// Banner is the first-visit banner: a short text, Accept all and Reject all as
-// buttons of equal weight, Customize, and a button that opens the policy. A nil
-// callback makes its button do nothing.
+// Banner is the first-visit banner: a short text, the Global Privacy Control
+// notice, Accept all and Reject all as buttons of equal weight, Customize, and
+// a button that opens the policy. A nil callback makes its button do nothing.
 type Banner struct {
 	app.Compo
 
-	Texts       policy.Texts
+	Texts policy.Texts
+	// GPC shows the Global Privacy Control notice (#pc-gpc). Without it the
+	// notice is still rendered, with the hidden attribute, so that the loader
+	// can show the server's banner with it by removing that attribute.
+	GPC         bool
 	OnAcceptAll func(app.Context)
 	OnRejectAll func(app.Context)
 	OnCustomize func(app.Context)
@@ -56,6 +67,7 @@ func (b *Banner) Render() app.UI {
 		Body(
 			app.H2().ID("pc-banner-title").Class("pc-title").Text(t.BannerTitle),
 			app.P().Class("pc-text").Text(t.BannerText),
+			b.gpcNotice(),
 			app.Div().Class("pc-actions").Body(
 				button(AcceptID, "pc-btn pc-primary", t.AcceptAll, b.OnAcceptAll),
 				button(RejectID, "pc-btn pc-primary", t.RejectAll, b.OnRejectAll),
@@ -63,6 +75,17 @@ func (b *Banner) Render() app.UI {
 				button(PolicyID, "pc-link", t.PolicyLink, b.OnPolicy),
 			),
 		)
+}
+
+// gpcNotice renders the GPC notice. The hidden attribute is left out rather
+// than set to false: app.HTMLString writes Hidden(false) as hidden="false",
+// which hides the element all the same.
+func (b *Banner) gpcNotice() app.UI {
+	p := app.P().ID(GPCID).Class("pc-gpc")
+	if !b.GPC {
+		p = p.Hidden(true)
+	}
+	return p.Text(b.Texts.GPCNotice)
 }
 
 // button renders a <button type="button"> that calls fn (if not nil) on click.

@@ -15,14 +15,16 @@ func TestBannerStructure(t *testing.T) {
 	b := &Banner{Texts: texts}
 	mount(t, b)
 
-	// A section labelled by the banner title, holding the title, the text and
-	// the actions.
+	// A section labelled by the banner title, holding the title, the text, the
+	// (hidden) GPC notice and the actions.
 	match(t, app.Section().Class("pc-banner").Aria("labelledby", "pc-banner-title"), b, 0)
 	match(t, app.H2().ID("pc-banner-title").Class("pc-title"), b, 0, 0)
 	match(t, app.Text(texts.BannerTitle), b, 0, 0, 0)
 	match(t, app.P().Class("pc-text"), b, 0, 1)
 	match(t, app.Text(texts.BannerText), b, 0, 1, 0)
-	match(t, app.Div().Class("pc-actions"), b, 0, 2)
+	match(t, app.P().ID(GPCID).Class("pc-gpc").Hidden(true), b, 0, 2)
+	match(t, app.Text(texts.GPCNotice), b, 0, 2, 0)
+	match(t, app.Div().Class("pc-actions"), b, 0, 3)
 
 	// Four <button type="button">, in this order, each with a click handler.
 	buttons := []struct{ id, class, label string }{
@@ -35,10 +37,10 @@ func TestBannerStructure(t *testing.T) {
 		if want.label == "" {
 			t.Errorf("the default texts have no label for %s", want.id)
 		}
-		match(t, app.Button().Type("button").ID(want.id).Class(want.class).OnClick(noop), b, 0, 2, i)
-		match(t, app.Text(want.label), b, 0, 2, i, 0)
+		match(t, app.Button().Type("button").ID(want.id).Class(want.class).OnClick(noop), b, 0, 3, i)
+		match(t, app.Text(want.label), b, 0, 3, i, 0)
 	}
-	if err := app.Match(app.Button(), b, 0, 2, len(buttons)); err == nil {
+	if err := app.Match(app.Button(), b, 0, 3, len(buttons)); err == nil {
 		t.Errorf("the banner has more than %d buttons", len(buttons))
 	}
 	if n := len(elements(t, b, "button", nil)); n != len(buttons) {
@@ -114,4 +116,39 @@ func TestBannerHTMLString(t *testing.T) {
 
 func TestBannerGolden(t *testing.T) {
 	golden(t, "banner", &Banner{Texts: mtran(t).Texts})
+}
+
+// With GPC the notice shows: no hidden attribute at all (app.HTMLString would
+// write Hidden(false) as hidden="false", which hides it too).
+func TestBannerGPCNoticeShows(t *testing.T) {
+	texts := mtran(t).Texts
+	b := &Banner{Texts: texts, GPC: true}
+	mount(t, b)
+	match(t, app.P().ID(GPCID).Class("pc-gpc"), b, 0, 2)
+	match(t, app.Text(texts.GPCNotice), b, 0, 2, 0)
+	if a := uitest.Attrs(t, uitest.ByID(t, b, GPCID)); len(a) != 2 {
+		t.Errorf("GPC notice attributes %v, want only id and class", a)
+	}
+	html := render(b)
+	if want := `<p class="pc-gpc" id="pc-gpc">` + strings.ReplaceAll(texts.GPCNotice, "'", "&#39;") + `</p>`; !strings.Contains(html, want) {
+		t.Errorf("banner HTML lacks %s\n%s", want, html)
+	}
+	if strings.Contains(html, "hidden") {
+		t.Errorf("banner HTML with GPC has a hidden attribute:\n%s", html)
+	}
+}
+
+// The server renders the banner without GPC; the loader then removes the
+// notice's hidden attribute when the browser sends GPC. The result must be
+// exactly what the app renders with GPC, or the takeover would show.
+func TestBannerGPCIsTheServerBannerUnhidden(t *testing.T) {
+	texts := mtran(t).Texts
+	hidden, shown := render(&Banner{Texts: texts}), render(&Banner{Texts: texts, GPC: true})
+	const tag = `<p class="pc-gpc" hidden id="pc-gpc">`
+	if strings.Count(hidden, tag) != 1 || strings.Count(hidden, " hidden") != 1 {
+		t.Fatalf("server banner lacks %s once, or hides something else:\n%s", tag, hidden)
+	}
+	if got := strings.Replace(hidden, tag, `<p class="pc-gpc" id="pc-gpc">`, 1); got != shown {
+		t.Errorf("unhidden server banner differs from the GPC banner:\n%s", firstDiff(shown, got))
+	}
 }

@@ -154,6 +154,8 @@ func TestRenderIsDeterministic(t *testing.T) {
 	p := mtran(t)
 	for _, ui := range []app.UI{
 		&Banner{Texts: p.Texts},
+		&Banner{Texts: p.Texts, GPC: true},
+		&ReloadNotice{Texts: p.Texts},
 		&Preferences{Policy: p},
 		&PolicyContent{Policy: p},
 	} {

@@ -113,12 +113,15 @@ func (c *PolicyContent) table(p *policy.Policy) app.UI {
 }
 
 // PolicyDialog shows the cookie policy in a modal dialog labelled by the
-// policy's title. Escape and the Close button call OnClose.
+// policy's title, followed by a Manage cookies button (#pc-manage) that calls
+// OnManage. Escape and the Close button call OnClose. A nil callback makes its
+// control do nothing.
 type PolicyDialog struct {
 	app.Compo
 
-	Policy  *policy.Policy
-	OnClose func(app.Context)
+	Policy   *policy.Policy
+	OnClose  func(app.Context)
+	OnManage func(app.Context)
 }
 
 // OnMount implements app.Mounter: focus moves into the dialog.
@@ -129,7 +132,11 @@ func (d *PolicyDialog) Render() app.UI {
 	if d.Policy == nil {
 		return app.Div()
 	}
-	return dialog(PolicyDialogID, PolicyTitleID, d.Policy.Texts.Close, d.OnClose,
+	t := d.Policy.Texts
+	return dialog(PolicyDialogID, PolicyTitleID, t.Close, d.OnClose,
 		&PolicyContent{Policy: d.Policy},
+		app.Div().Class("pc-actions").Body(
+			button(ManageID, "pc-btn pc-secondary", t.ManageCookies, d.OnManage),
+		),
 	)
 }

@@ -217,13 +217,41 @@ func TestPolicyDialogIsLabelledByThePolicyTitle(t *testing.T) {
 	}
 }
 
+// After the policy comes Manage cookies, a secondary button that calls
+// OnManage (and nothing else).
+func TestPolicyDialogManageButton(t *testing.T) {
+	p := mtran(t)
+	closed, managed := 0, 0
+	d := &PolicyDialog{
+		Policy:   p,
+		OnClose:  func(app.Context) { closed++ },
+		OnManage: func(app.Context) { managed++ },
+	}
+	mount(t, d)
+	match(t, app.Div().Class("pc-actions"), d, 0, 0, 1, 1)
+	match(t, app.Button().Type("button").ID(ManageID).Class("pc-btn pc-secondary").OnClick(noop), d, 0, 0, 1, 1, 0)
+	match(t, app.Text(p.Texts.ManageCookies), d, 0, 0, 1, 1, 0, 0)
+	if err := app.Match(app.Div(), d, 0, 0, 1, 2); err == nil {
+		t.Error("the policy dialog body has more than the policy and the actions")
+	}
+	click(t, d, ManageID)
+	if managed != 1 || closed != 0 {
+		t.Errorf("Manage cookies: OnManage called %d times, OnClose %d; want 1, 0", managed, closed)
+	}
+	html := render(d)
+	if want := `<button class="pc-btn pc-secondary" id="pc-manage" type="button">` + p.Texts.ManageCookies + `</button>`; !strings.Contains(html, want) {
+		t.Errorf("policy dialog HTML lacks %s", want)
+	}
+}
+
 func TestPolicyDialogNilPolicyAndCallback(t *testing.T) {
 	if got := app.HTMLString(&PolicyDialog{}); got != "<div></div>" {
 		t.Errorf("nil policy renders %q, want an empty div", got)
 	}
 	d := &PolicyDialog{Policy: mtran(t)}
 	mount(t, d)
-	click(t, d, CloseID) // nil OnClose: nothing happens
+	click(t, d, CloseID)  // nil OnClose: nothing happens
+	click(t, d, ManageID) // nil OnManage: nothing happens
 }
 
 func TestPolicyContentGolden(t *testing.T) {

@@ -319,28 +319,3 @@ func (t *Texts) validate() error {
 	}
 	return nil
 }
-
-// MatchName reports whether the cookie name matches the declared name pattern:
-// "*" stands for any run of characters (none included), every other character
-// for itself. The loader's matcher (web/embed.js) follows the same rule; both
-// are tested against policy/testdata/cookie-vectors.json.
-func MatchName(pattern, name string) bool {
-	first, rest, wild := strings.Cut(pattern, "*")
-	if !wild {
-		return pattern == name
-	}
-	if !strings.HasPrefix(name, first) {
-		return false
-	}
-	name = name[len(first):]
-	parts := strings.Split(rest, "*")
-	last := parts[len(parts)-1]
-	for _, part := range parts[:len(parts)-1] {
-		i := strings.Index(name, part)
-		if i < 0 {
-			return false
-		}
-		name = name[i+len(part):]
-	}
-	return len(name) >= len(last) && strings.HasSuffix(name, last)
-}

@@ -22,7 +22,8 @@ func TestAssetEncoding(t *testing.T) {
 		path string
 		raw  []byte
 	}{
-		{"/embed.js", fakeEmbedJSMin},
+		{"/embed.js", s.embedJS.raw},
+		{s.ui.name, fakeUIJSMin},
 		{s.wasm.name, fakeWasm},
 		{s.wasmExec.name, fakeWasmExec},
 		{s.css.name, fakeCSSMin},
@@ -434,5 +435,31 @@ func TestEtagMatch(t *testing.T) {
 		if got := etagMatch(tt.header, etag); got != tt.want {
 			t.Errorf("etagMatch(%q, %s) = %v, want %v", tt.header, etag, got, tt.want)
 		}
+	}
+}
+
+// TestLoaderPinsTheUIScript checks the loader as served names the UI script by
+// its content-hashed path and carries its integrity value, so that pinning
+// embed.js (SRI) pins ui.js too; and that the UI script is served immutable.
+func TestLoaderPinsTheUIScript(t *testing.T) {
+	s := newFakeServer(t)
+	_, body := serve(t, s, "GET", "/embed.js", nil)
+	for _, want := range []string{s.ui.name[1:], sri(fakeUIJSMin)} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/embed.js %q lacks %q", body, want)
+		}
+	}
+	if bytes.Contains(body, []byte("UI_PATH")) || bytes.Contains(body, []byte("UI_SRI")) {
+		t.Errorf("/embed.js %q keeps a placeholder", body)
+	}
+	if !strings.HasPrefix(s.ui.name, "/assets/ui.") || !strings.HasSuffix(s.ui.name, ".js") {
+		t.Errorf("ui.js is served as %q, want /assets/ui.<hash>.js", s.ui.name)
+	}
+	res, _ := serve(t, s, "GET", s.ui.name, nil)
+	if cc := res.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+		t.Errorf("%s: Cache-Control %q, want immutable", s.ui.name, cc)
+	}
+	if got := res.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("%s: Access-Control-Allow-Origin %q: the loader fetches it with integrity, in CORS mode", s.ui.name, got)
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"html/template"
 	"image"
 	"image/png"
-	"io/fs"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -233,6 +233,16 @@ func portalHandler(t testing.TB, h *hosts) http.Handler {
 			brokenHost(t, h, w, r)
 			return
 		}
+		if js, ok := gatedJS[r.URL.Path]; ok {
+			// Stand-ins for a tracker's script: a.js answers late, so a b.js
+			// run out of order would log first.
+			if r.URL.Path == "/gated/a.js" {
+				time.Sleep(150 * time.Millisecond)
+			}
+			w.Header().Set("Content-Type", "text/javascript")
+			w.Write([]byte(js))
+			return
+		}
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		if strings.HasPrefix(name, "spa/") {
 			name = "hostile.html"
@@ -246,9 +256,9 @@ func portalHandler(t testing.TB, h *hosts) http.Handler {
 		data := struct {
 			Consent, Portal, Cookie, Banner, Vendor string
 			Now                                     int64
-			NoPortal, Twice, Throw                  bool
+			NoPortal, Twice, Throw, Gated, GTag     bool
 		}{Consent: h.consentURL, Portal: "mtran", Cookie: q.Get("cookie"), Banner: q.Get("banner"), Vendor: h.vendorURL,
-			NoPortal: q.Has("noportal"), Twice: q.Has("twice"), Throw: q.Has("throw")}
+			NoPortal: q.Has("noportal"), Twice: q.Has("twice"), Throw: q.Has("throw"), Gated: q.Has("gated"), GTag: q.Has("gtag")}
 		if n, err := strconv.ParseInt(q.Get("now"), 10, 64); err == nil {
 			data.Now = n
 		}
@@ -269,6 +279,12 @@ func portalHandler(t testing.TB, h *hosts) http.Handler {
 	})
 }
 
+// gatedJS are the scripts the gated fixture's scripts load.
+var gatedJS = map[string]string{
+	"/gated/a.js": `gatedLog.push("a"); document.cookie = "_ga=GA1.1.1; Path=/";`,
+	"/gated/b.js": `gatedLog.push("b");`,
+}
+
 // brokenHost serves, under /broken/CASE/, a consent host that fails in one
 // way: "unreachable" drops the connection after embed.js, "wasm404" points the loader at a wasm that does not exist, "corrupt" at
 // bytes that are not WebAssembly, "badpolicy" hands the app a policy it must
@@ -277,12 +293,7 @@ func brokenHost(t testing.TB, h *hosts, w http.ResponseWriter, r *http.Request) 
 	kase, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/broken/"), "/")
 	switch rest {
 	case "embed.js":
-		js, err := fs.ReadFile(web.Files(), "embed.js")
-		if err != nil {
-			t.Error(err)
-		}
-		w.Header().Set("Content-Type", "text/javascript")
-		w.Write(js)
+		proxy(t, w, h.consent.URL+"/embed.js")
 		return
 	case "corrupt.wasm":
 		w.Header().Set("Content-Type", "application/wasm")
@@ -298,6 +309,10 @@ func brokenHost(t testing.TB, h *hosts, w http.ResponseWriter, r *http.Request) 
 			return
 		}
 	default:
+		if strings.HasPrefix(rest, "assets/") { // ui.js, which embed.js loads beside itself
+			proxy(t, w, h.consent.URL+"/"+rest)
+			return
+		}
 		http.NotFound(w, r)
 		return
 	}
@@ -337,6 +352,19 @@ type tab struct {
 	mu         sync.Mutex
 	errors     []string // console.error calls
 	exceptions []string // uncaught exceptions
+}
+
+// proxy answers with what the consent host serves at url (identity-encoded).
+func proxy(t testing.TB, w http.ResponseWriter, url string) {
+	res, err := http.Get(url)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer res.Body.Close()
+	w.Header().Set("Content-Type", res.Header.Get("Content-Type"))
+	w.WriteHeader(res.StatusCode)
+	io.Copy(w, res.Body)
 }
 
 func newTab(t testing.TB) *tab {

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"bytes"
+	"crypto/sha512"
+	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -31,4 +34,35 @@ func minified(fsys fs.FS, file, contentType string, hashed bool) (*asset, error)
 		return nil, fmt.Errorf("asset %s: minifying: %w", file, err)
 	}
 	return newAsset(file, out, contentType, hashed, nil, nil)
+}
+
+// loader reads the loader (embed.js) from fsys, minified, with the path and
+// the Subresource Integrity value of the UI script ui written in for its
+// UI_PATH and UI_SRI placeholders (so a pinned embed.js pins ui.js too). A
+// placeholder missing, or present more than once, is an error.
+func loader(fsys fs.FS, ui *asset) (*asset, error) {
+	src, err := fs.ReadFile(fsys, "embed.js")
+	if err != nil {
+		return nil, fmt.Errorf("asset embed.js: %w", err)
+	}
+	out, err := minifier.Bytes("text/javascript", src)
+	if err != nil {
+		return nil, fmt.Errorf("asset embed.js: minifying: %w", err)
+	}
+	for _, r := range []struct{ placeholder, value string }{
+		{"UI_PATH", ui.name[1:]},
+		{"UI_SRI", sri(ui.raw)},
+	} {
+		if n := bytes.Count(out, []byte(r.placeholder)); n != 1 {
+			return nil, fmt.Errorf("asset embed.js: %s appears %d times, want once", r.placeholder, n)
+		}
+		out = bytes.Replace(out, []byte(r.placeholder), []byte(r.value), 1)
+	}
+	return newAsset("embed.js", out, "text/javascript; charset=utf-8", false, nil, nil)
+}
+
+// sri returns the Subresource Integrity value of b: "sha384-<base64>".
+func sri(b []byte) string {
+	sum := sha512.Sum384(b)
+	return "sha384-" + base64.StdEncoding.EncodeToString(sum[:])
 }

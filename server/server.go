@@ -8,7 +8,7 @@
 //	GET /                              index: the portals, their demo and policy pages
 //	GET /embed.js                      the loader (short cache, ETag)
 //	GET /embed.js.sri                  the loader's Subresource Integrity value
-//	GET /assets/{name}.{hash}.{ext}    app.wasm, wasm_exec.js, banner.css (immutable)
+//	GET /assets/{name}.{hash}.{ext}    ui.js, app.wasm, wasm_exec.js, banner.css (immutable)
 //	GET /portals/{id}/config.json      the policy and asset URLs for the loader (CORS)
 //	GET /portals/{id}/policy           the cookie-policy page
 //	GET /demo/{id}                     a demo portal page carrying the script tag
@@ -21,8 +21,6 @@ package server
 
 import (
 	"bytes"
-	"crypto/sha512"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +43,7 @@ type Server struct {
 	portals  map[string]*portal
 	order    []string
 	embedJS  *asset
+	ui       *asset // ui.js, loaded by embed.js when the banner or a dialog shows
 	wasm     *asset
 	wasmExec *asset
 	css      *asset
@@ -110,11 +109,13 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 		o(s)
 	}
 	var err error
-	if s.embedJS, err = minified(assetsFS, "embed.js", "text/javascript; charset=utf-8", false); err != nil {
+	if s.ui, err = minified(assetsFS, "ui.js", "text/javascript; charset=utf-8", true); err != nil {
 		return nil, err
 	}
-	sum := sha512.Sum384(s.embedJS.raw)
-	s.sri = "sha384-" + base64.StdEncoding.EncodeToString(sum[:])
+	if s.embedJS, err = loader(assetsFS, s.ui); err != nil {
+		return nil, err
+	}
+	s.sri = sri(s.embedJS.raw)
 	if s.css, err = minified(assetsFS, "banner.css", "text/css; charset=utf-8", true); err != nil {
 		return nil, err
 	}
@@ -158,7 +159,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /embed.js", s.embedJS)
 	s.mux.HandleFunc("GET /embed.js.sri", s.embedSRI)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
-	for _, a := range []*asset{s.wasm, s.wasmExec, s.css} {
+	for _, a := range []*asset{s.ui, s.wasm, s.wasmExec, s.css} {
 		s.mux.Handle("GET "+a.name, a)
 	}
 	s.mux.HandleFunc("GET /portals/{id}/config.json", s.config)

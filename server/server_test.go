@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,7 +29,8 @@ import (
 // loader and the stylesheet carry comments and spaces, so that their
 // minification shows.
 var (
-	fakeEmbedJS  = []byte("/* fake loader */\nconsole.log('embed');\n")
+	fakeEmbedJS  = []byte("/* fake loader */\nconsole.log('embed', \"UI_PATH\", \"UI_SRI\");\n")
+	fakeUIJS     = []byte("/* fake UI */\nconsole.log('ui');\n")
 	fakeCSS      = []byte("/* fake stylesheet */\n.pc-page {\n  margin: 0px;\n}\n")
 	fakeWasm     = append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("fake wasm module "), 64)...)
 	fakeWasmExec = []byte("/* fake wasm_exec */\nglobalThis.Go = class {};\n")
@@ -37,7 +40,15 @@ var (
 // package's own minifier (TestMinifiedFakes checks they did shrink).
 var (
 	fakeEmbedJSMin = mustMinify("text/javascript", fakeEmbedJS)
-	fakeCSSMin     = mustMinify("text/css", fakeCSS)
+	fakeUIJSMin    = mustMinify("text/javascript", fakeUIJS)
+	// fakeEmbedJSServed is the fake loader with the fake UI script's hashed
+	// path and integrity value written in.
+	fakeEmbedJSServed = func() []byte {
+		sum := sha256.Sum256(fakeUIJSMin)
+		out := bytes.Replace(fakeEmbedJSMin, []byte("UI_PATH"), []byte("assets/ui."+hex.EncodeToString(sum[:])[:16]+".js"), 1)
+		return bytes.Replace(out, []byte("UI_SRI"), []byte(sri(fakeUIJSMin)), 1)
+	}()
+	fakeCSSMin = mustMinify("text/css", fakeCSS)
 )
 
 func mustMinify(mediatype string, src []byte) []byte {
@@ -71,11 +82,12 @@ func TestMinifiedFakes(t *testing.T) {
 	}
 }
 
-// fakeAssetsFS returns the four assets New needs, without precompressed
+// fakeAssetsFS returns the five assets New needs, without precompressed
 // variants (New compresses them).
 func fakeAssetsFS() fstest.MapFS {
 	return fstest.MapFS{
 		"embed.js":          {Data: fakeEmbedJS},
+		"ui.js":             {Data: fakeUIJS},
 		"banner.css":        {Data: fakeCSS},
 		"dist/app.wasm":     {Data: fakeWasm},
 		"dist/wasm_exec.js": {Data: fakeWasmExec},
@@ -222,6 +234,24 @@ func TestNew(t *testing.T) {
 			check:    notExistWithoutBuildHint,
 		},
 		{
+			name:     "missing ui.js",
+			policies: defaults,
+			assets:   without("ui.js"),
+			wantErr:  []string{"asset ui.js: open ui.js: file does not exist"},
+			check:    notExistWithoutBuildHint,
+		},
+		{
+			// A loader that cannot load the UI script is refused, not served.
+			name:     "embed.js without the UI placeholders",
+			policies: defaults,
+			assets: func() fstest.MapFS {
+				fs := fakeAssetsFS()
+				fs["embed.js"] = &fstest.MapFile{Data: []byte("console.log('UI_PATH')")}
+				return fs
+			}(),
+			wantErr: []string{"asset embed.js: UI_SRI appears 0 times, want once"},
+		},
+		{
 			name:     "missing banner.css",
 			policies: defaults,
 			assets:   without("banner.css"),
@@ -251,7 +281,7 @@ func TestNew(t *testing.T) {
 			name:     "empty assets",
 			policies: defaults,
 			assets:   fstest.MapFS{},
-			wantErr:  []string{"asset embed.js"},
+			wantErr:  []string{"asset ui.js"},
 			check:    notExistWithoutBuildHint,
 		},
 	}
@@ -416,11 +446,11 @@ func TestRoutes(t *testing.T) {
 				"Cross-Origin-Resource-Policy": "cross-origin",
 				"Vary":                         "Accept-Encoding",
 				"Content-Encoding":             "",
-				"Content-Length":               fmt.Sprint(len(fakeEmbedJSMin)),
+				"Content-Length":               fmt.Sprint(len(fakeEmbedJSServed)),
 			},
 			check: func(t *testing.T, res *http.Response, body []byte) {
-				if !bytes.Equal(body, fakeEmbedJSMin) {
-					t.Errorf("body = %q, want the minified loader %q", body, fakeEmbedJSMin)
+				if !bytes.Equal(body, fakeEmbedJSServed) {
+					t.Errorf("body = %q, want the minified loader %q", body, fakeEmbedJSServed)
 				}
 				if etag := res.Header.Get("ETag"); !regexp.MustCompile(`^"[0-9a-f]{16}"$`).MatchString(etag) {
 					t.Errorf("ETag = %q, want a quoted 16-digit hash", etag)
@@ -946,7 +976,7 @@ func TestPagesEscape(t *testing.T) {
 // those of the current build.
 func TestRealAssets(t *testing.T) {
 	files := web.Files()
-	for _, name := range []string{"embed.js", "banner.css", "dist/app.wasm", "dist/wasm_exec.js"} {
+	for _, name := range []string{"embed.js", "ui.js", "banner.css", "dist/app.wasm", "dist/wasm_exec.js"} {
 		if _, err := fs.Stat(files, name); err != nil {
 			t.Fatalf("web.Files() has no %s (run `make build` first): %v", name, err)
 		}
@@ -1009,6 +1039,9 @@ func TestRealAssets(t *testing.T) {
 		return min
 	}
 	embedMin := minifiedFile(t, "embed.js", "text/javascript", "config.json")
+	// The server writes the UI script's path and integrity into the loader.
+	embedMin = bytes.Replace(embedMin, []byte("UI_PATH"), []byte(s.ui.name[1:]), 1)
+	embedMin = bytes.Replace(embedMin, []byte("UI_SRI"), []byte(sri(s.ui.raw)), 1)
 	cssMin := minifiedFile(t, "banner.css", "text/css", ".pc-banner")
 
 	for _, enc := range []string{"br", "gzip", ""} {

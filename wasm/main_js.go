@@ -2,10 +2,16 @@
 // loader (web/embed.js) runs it inside a same-origin frame on the portal page,
 // after setting window.portalConsentConfig in that frame:
 //
-//	{policy: <the portal's policy JSON, a string>, start: "" | "preferences" | "policy"}
+//	{policy: <the portal's policy JSON, a string>, start: "" | "preferences" | "policy",
+//	 gpc: <true when navigator.globalPrivacyControl is>}
 //
+// and, optionally, window.portalConsentHost = {changed(value) -> bool, reload()}.
 // It renders the app.Root component with go-app and stores the visitor's
-// choice in the portal's cookies_preferences cookie. A missing or invalid
+// choice in the portal's cookies_preferences cookie, then calls
+// portalConsentHost.changed with the cookie's value: true shows the reload
+// notice, whose Reload button calls portalConsentHost.reload. It defines
+// window.portalConsentShow(view) in the frame, which opens "preferences" or
+// "policy" once the app runs and returns whether it did. A missing or invalid
 // configuration exits with the reason in window.portalConsentExitReason, which
 // the loader reports as a crash in one console error.
 package main
@@ -40,6 +46,13 @@ func main() {
 	if s := cfg.Get("start"); s.Type() == js.TypeString {
 		root.Start = app.View(s.String())
 	}
+	// Never released: the frame lives as long as the page.
+	win.Set("portalConsentShow", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) == 0 || args[0].Type() != js.TypeString {
+			return false
+		}
+		return root.Show(app.View(args[0].String()))
+	}))
 	focused := win.Get("document").Get("activeElement").Get("id").String()
 	root.OnStart = func() {
 		// go-app intercepts link clicks, history and resizing in its window: not
@@ -74,11 +87,41 @@ func newRoot(cfg js.Value) (*app.Root, error) {
 	if err != nil {
 		return nil, err
 	}
+	gpc := cfg.Get("gpc")
 	return &app.Root{
 		Policy: p,
 		Jar:    newDocumentJar(),
-		OnError: func(err error) {
-			js.Global().Get("console").Call("error", "PortalConsent: "+err.Error())
+		GPC:    gpc.Type() == js.TypeBoolean && gpc.Bool(),
+		OnChange: func(c policy.Consent) bool {
+			v := callHost("changed", c.Encode())
+			return v.Type() == js.TypeBoolean && v.Bool()
 		},
+		OnReload: func() { callHost("reload") },
+		OnError:  consoleError,
 	}, nil
+}
+
+// consoleError reports err in the frame's console.
+func consoleError(err error) {
+	js.Global().Get("console").Call("error", "PortalConsent: "+err.Error())
+}
+
+// callHost calls window.portalConsentHost[name](args...) and returns its
+// result. Without a host or such a method it returns undefined; an exception
+// thrown by the method is reported in the console and undefined returned.
+func callHost(name string, args ...any) (v js.Value) {
+	v = js.Undefined()
+	host := js.Global().Get("portalConsentHost")
+	if host.Type() != js.TypeObject || host.Get(name).Type() != js.TypeFunction {
+		return v
+	}
+	defer func() {
+		if e := recover(); e != nil {
+			v = js.Undefined()
+			if err, ok := e.(error); ok {
+				consoleError(err)
+			}
+		}
+	}()
+	return host.Call(name, args...)
 }

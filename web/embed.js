@@ -1,12 +1,13 @@
 /*! Portal Consent loader */
 // One tag per page:
 //   <script src="https://CONSENT_HOST/embed.js" data-portal="ID" async></script>
-// A returning visitor's choice is read from the cookies_preferences cookie and
-// applied here: no WebAssembly is fetched. A first visitor sees the banner
-// rendered by the server at once, in a same-origin about:blank frame (so the portal's
-// links, window handlers, history, storage, DOM and styles are untouched); the Go
-// consent app (WebAssembly) then takes it over. On any failure: one console
-// error, and the page goes on with no optional category enabled.
+// This script runs on every page view. It reads the visitor's choice from the
+// cookies_preferences cookie and makes it take effect: consent-gated scripts,
+// Google Consent Mode, the cookies of withdrawn categories, the JS API
+// window.PortalConsent and the "Manage cookies" links. Only when the banner,
+// the preferences or the policy must show does it load the UI script (ui.js:
+// the consent frame and the Go app). On any failure: one console error, and the
+// page goes on with no optional category enabled.
 (() => {
   "use strict";
 
@@ -84,31 +85,62 @@
     return e ? { e: e } : d;
   }
 
-  // encode returns the cookie value of consent c.
-  function encode(c) {
-    return ["1", c.revision, c.decided, c.id, c.choices.map((ch) => {
-      return ch[0] + "=" + (ch[1] ? 1 : 0);
-    }).join("/")].join("|");
+
+  // matchName reports whether cookie name matches a declared name, where "*"
+  // stands for any run of characters (policy.MatchName).
+  function matchName(pattern, name) {
+    var parts = pattern.split("*");
+    if (parts.length === 1) return pattern === name;
+    var last = parts.pop(), at = parts[0].length;
+    if (name.slice(0, at) !== parts[0]) return false;
+    for (var i = 1; i < parts.length; i++) {
+      var j = name.indexOf(parts[i], at);
+      if (j < 0) return false;
+      at = j + parts[i].length;
+    }
+    return name.length - at >= last.length && name.slice(name.length - last.length) === last;
   }
 
-  // choose returns a new consent for p: required categories and, when all is
-  // true, every other one accepted.
-  function choose(p, all, now) {
-    var b = crypto.getRandomValues(new Uint8Array(16));
-    var id = btoa(String.fromCharCode.apply(null, b)).replace(/\+/g, "-").replace(/\//g, "_").slice(0, 22);
-    return { revision: p.revision, decided: now, id: id, choices: p.categories.map((cat) => {
-      return [cat.id, !!(all || cat.required)];
-    }) };
+  // accepts reports whether a category is accepted: required categories always
+  // are; the others when the valid consent c (or null) accepts them.
+  function accepts(p, c, id) {
+    for (var i = 0; i < p.categories.length; i++) if (p.categories[i].id === id && p.categories[i].required) return true;
+    if (c) for (i = 0; i < c.choices.length; i++) if (c.choices[i][0] === id) return c.choices[i][1];
+    return false;
   }
 
-  // setCookie returns the document.cookie assignment that stores value, like
-  // policy.SetCookie.
-  function setCookie(value, days, nowMs, secure) {
-    return NAME + "=" + value + "; Path=/; Max-Age=" + days * 86400 + "; Expires=" +
-      new Date(nowMs + days * 86400000).toUTCString() + "; SameSite=Lax" + (secure ? "; Secure" : "");
+  // SIGNALS are the Consent Mode v2 signals (policy.ConsentSignals).
+  var SIGNALS = ["ad_storage", "analytics_storage", "ad_user_data", "ad_personalization",
+    "functionality_storage", "personalization_storage", "security_storage"];
+
+  // signals returns the Consent Mode state for consent c (null: every signal
+  // denied): a signal is granted when a category declaring it is accepted
+  // (policy.Policy.ConsentMode).
+  function signals(p, c) {
+    var out = {};
+    SIGNALS.forEach((s) => { out[s] = "denied"; });
+    if (c) p.categories.forEach((cat) => {
+      if (accepts(p, c, cat.id)) (cat.signals || []).forEach((s) => { out[s] = "granted"; });
+    });
+    return out;
   }
 
-  var codec = { cookieValue: cookieValue, decode: decode, check: check, current: current, encode: encode, choose: choose, setCookie: setCookie };
+  // toClear returns the names, among the cookie names present, that the
+  // consent c (not null) withdraws: they match a declared name of a refused
+  // category and none of an accepted one (policy.Policy.ToClear).
+  function toClear(p, c, present) {
+    return present.filter((n) => {
+      var refused = false, kept = n === NAME;
+      p.cookies.forEach((row) => {
+        row.names.forEach((pat) => {
+          if (matchName(pat, n)) accepts(p, c, row.category) ? kept = true : refused = true;
+        });
+      });
+      return refused && !kept;
+    });
+  }
+
+  var codec = { cookieValue: cookieValue, decode: decode, check: check, current: current, matchName: matchName, signals: signals, toClear: toClear };
   if (typeof document === "undefined") {
     if (typeof module === "object") module.exports = codec;
     return;
@@ -133,22 +165,61 @@
   var portal = script.getAttribute("data-portal") || "";
   if (!ID.test(portal)) return fail('data-portal="' + portal.slice(0, 40) + '" is missing or not a portal id');
   var base = new URL(".", script.src).href;
-  var nowSec = () => { return Math.floor(Date.now() / 1000); };
+  var nowSec = () => Math.floor(Date.now() / 1000);
+  var gpc = navigator.globalPrivacyControl === true;
+  var policy = null, consent = null, cmOn = false, ui = null;
+  var ran = {}; // category id -> a script of it ran on this page
+  var waiting = []; // on("ready") callbacks
+
+  // Google Consent Mode: "default" (every signal denied) before anything else
+  // when the page has a dataLayer or gtag, or once the policy maps signals.
+  function gtag() {
+    typeof window.gtag === "function" ? window.gtag.apply(window, arguments) : window.dataLayer.push(arguments);
+  }
+  function consentMode(update) {
+    if (!cmOn) {
+      if (!Array.isArray(window.dataLayer) && typeof window.gtag !== "function" &&
+        !(policy && policy.categories.some((c) => c.signals && c.signals.length))) return;
+      cmOn = true;
+      window.dataLayer = window.dataLayer || [];
+      var d = signals({ categories: [] }, null);
+      d.wait_for_update = 500;
+      gtag("consent", "default", d);
+    }
+    if (update && consent) gtag("consent", "update", signals(policy, consent));
+  }
+  consentMode();
 
   var config = fetch(base + "portals/" + portal + "/config.json", { credentials: "omit" });
-  // A visitor with no cookie at all is certainly asked: make the frame now,
-  // while the configuration is on its way.
-  // (document.cookie is read once: each read is a round trip to the browser's
-  // cookie store.)
+  // document.cookie is read once here: each read is a round trip to the
+  // browser's cookie store.
   var stored = cookieValue(document.cookie, NAME);
+  // A visitor with no cookie at all is certainly asked: fetch the UI and make
+  // the frame now, while the configuration is on its way.
   var frame = stored ? null : makeFrame();
+  if (!stored) loadUI().catch(() => {});
   config
     .then((res) => {
       if (res.status === 404) throw new Error('unknown portal "' + portal + '"');
       if (!res.ok) throw new Error("the consent host answered " + res.status);
       return res.json();
     })
-    .then(start)
+    .then((cfg) => {
+      var p = cfg && cfg.policy;
+      if (!p || !p.categories || !p.cookies || !cfg.assets || !cfg.banner) throw new Error("malformed portal configuration");
+      policy = p;
+      consent = current(stored, p, nowSec()).c || null;
+      apply(stored);
+      waiting.forEach((fn) => fn(state()));
+      waiting = null;
+      var view = want != null ? want : location.hash === "#manage-cookies" ? "preferences" : consent ? null : "";
+      if (view == null) { // a returning visitor: nothing to show, no wasm
+        if (frame) frame.parentNode.removeChild(frame);
+        frame = null;
+        return;
+      }
+      return show(view, cfg);
+    })
     .catch((err) => {
       fail(err && err.message ? err.message : String(err), frame);
     });
@@ -168,189 +239,153 @@
     return f;
   }
 
-  function start(cfg) {
-    var p = cfg && cfg.policy;
-    if (!p || !p.categories || !cfg.assets || !cfg.banner) throw new Error("malformed portal configuration");
-    if (current(stored, p, nowSec()).c) { // a returning visitor: nothing to show, no wasm
-      if (frame) frame.parentNode.removeChild(frame);
-      return;
-    }
-    show(cfg, p, frame || makeFrame());
+  // loadUI loads ui.js (content-hashed, integrity-checked) once; it resolves
+  // to the function ui.js registers.
+  function loadUI() {
+    return loadUI.p || (loadUI.p = new Promise((resolve, reject) => {
+      var s = document.createElement("script");
+      s.src = base + "UI_PATH";
+      s.integrity = "UI_SRI";
+      s.crossOrigin = "anonymous";
+      s.nonce = script.nonce;
+      s.onload = () => { resolve(window.__portalConsentUI); };
+      s.onerror = () => { reject(new Error("the consent UI script did not load")); };
+      document.head.appendChild(s);
+    }));
   }
 
-  // show displays the server-rendered banner at once and fetches and compiles
-  // the app meanwhile (off the main thread). The app starts when the visitor
-  // shows intent (pointer over or focus in the banner) or clicks Customize or
-  // the policy, and then takes the banner over seamlessly. Accept and Reject
-  // clicked before it runs are honoured here.
-  function show(cfg, p, frame) {
-    var texts = p.texts || {};
-    var decided = false, started = false;
-    var abort = new AbortController();
-    var abs = (u) => { return new URL(u, base).href; };
-    var wasmURL = abs(cfg.assets.wasm);
-    var opts = { credentials: "omit", signal: abort.signal };
-    // Compiled in a worker: in the page, part of V8's compilation runs on the
-    // main thread (long tasks). Where the page's CSP forbids a blob: worker, or
-    // anything fails there, compile here.
-    var worker;
-    var moduleReady = new Promise((resolve, reject) => {
-      worker = new Worker(URL.createObjectURL(new Blob(["onmessage=e=>WebAssembly.compileStreaming(fetch(e.data)).then(postMessage,x=>postMessage(0))"])));
-      worker.onmessage = (e) => { worker.terminate(); e.data ? resolve(e.data) : reject(); };
-      worker.onerror = (e) => { e.preventDefault(); worker.terminate(); reject(); };
-      worker.postMessage(wasmURL);
-    }).catch(() => decided ? 0 : WebAssembly.compileStreaming(fetch(wasmURL, opts)));
-    moduleReady.catch(() => {}); // reported once, below
-    var win = frame.contentWindow, doc = win.document;
-    frame.title = texts.bannerTitle || "Cookie consent";
-    doc.title = frame.title;
-    doc.documentElement.lang = texts.lang || "en";
-    doc.body.innerHTML = cfg.banner;
-    doc.body.firstElementChild.setAttribute("data-server", "");
-    var conf = win.portalConsentConfig = { policy: JSON.stringify(p), start: "" };
-    // Styles through CSSOM: no extra request, and no 'unsafe-inline' needed.
-    var sheet = new win.CSSStyleSheet();
-    sheet.replaceSync(cfg.css);
-    doc.adoptedStyleSheets = [sheet];
-    isolate(win);
-    var stop = watch(frame, win);
-
-    var runtime = new Promise((resolve, reject) => {
-      var s = doc.createElement("script");
-      s.src = abs(cfg.assets.wasmExec);
-      s.onload = resolve;
-      s.onerror = () => {
-        reject(new Error("the consent app runtime did not load; check the page's Content-Security-Policy"));
-      };
-      doc.head.appendChild(s);
-    });
-    var ready = Promise.all([moduleReady, runtime]);
-
-    // Clicks on the server's banner, before the app replaces it.
-    var early = (e) => {
-      var t = e.target.closest && e.target.closest("[data-server] button");
-      if (!t) return;
-      if (t.id === "pc-accept" || t.id === "pc-reject") {
-        var c = choose(p, t.id === "pc-accept", nowSec());
-        document.cookie = setCookie(encode(c), p.lifetimeDays || 182, Date.now(), location.protocol === "https:");
-        if (current(cookieValue(document.cookie, NAME), p, nowSec()).c) {
-          decided = true;
-          abort.abort();
-          if (worker) worker.terminate();
-          stop();
-          frame.parentNode.removeChild(frame);
-        }
-      } else if (t.id === "pc-customize" || t.id === "pc-policy") {
-        conf.start = t.id === "pc-customize" ? "preferences" : "policy";
-        doc.documentElement.style.cursor = "progress";
-        t.setAttribute("aria-busy", "true");
-        run();
-      }
-    };
-    doc.addEventListener("click", early, true);
-    doc.addEventListener("pointerover", run);
-    doc.addEventListener("focusin", run);
-
-    // run starts the app once its module and runtime are ready. The app reads
-    // portalConsentConfig, takes the banner over, and (app.Root.OnStart) clears
-    // go-app's window handlers, keeps focus and sets portalConsentRunning.
-    function run() {
-      if (started) return;
-      started = true;
-      ready.then((r) => {
-        if (decided) return;
-        var go = new win.Go();
-        // Instantiate in the frame's realm: Go.run checks instanceof there.
-        return win.WebAssembly.instantiate(r[0], go.importObject).then((inst) => {
-          if (decided) return;
-          return go.run(inst).then(() => {
-            var why = win.portalConsentExitReason;
-            throw new Error("the consent app stopped" + (why ? ": " + why : " unexpectedly"));
-          });
+  // show opens the UI: the banner (view ""), the preferences or the policy.
+  var shown = null, want = null;
+  function show(view, cfg) {
+    shown = shown || cfg;
+    if (!shown) return void (want = view); // opened when the configuration is there
+    return loadUI().then((start) => {
+      if (!ui) {
+        ui = start({
+          cfg: shown, base: base, gpc: gpc, frame: frame, fail: fail, changed: changed,
+          takeFrame: () => { var f = frame || makeFrame(); frame = null; return f; },
+          reset: () => { ui = null; }
         });
-      }).catch(broken);
-    }
-
-    // A module or runtime that cannot load is reported at once, not at the
-    // first intent.
-    ready.catch(broken);
-    function broken(err) {
-      if (decided || done) return;
-      stop();
-      var m = String(err && err.message ? err.message : err);
-      if (!/consent app (stopped|runtime)/.test(m)) {
-        m = "the consent app could not start (" + m + ")" +
-          (/unsafe-eval|Content.Security/i.test(m) ? "; a Content-Security-Policy must allow 'wasm-unsafe-eval'" : "");
       }
-      fail(m, frame);
-    }
+      ui.open(view);
+    }).catch((err) => { fail(err.message || String(err), frame); });
   }
 
-  // isolate gives the frame an in-memory localStorage and sessionStorage, so
-  // go-app's start-up clean-up never touches the portal's storage (same origin).
-  function isolate(win) {
-    var m = new Map();
-    var store = {
-      get length() { return m.size; },
-      key: (i) => [...m.keys()][i] ?? null,
-      getItem: (k) => m.has(k) ? m.get(k) : null,
-      setItem: (k, v) => { m.set(k, String(v)); },
-      removeItem: (k) => { m.delete(k); },
-      clear: () => { m.clear(); }
-    };
-    Object.defineProperty(win, "localStorage", { value: store, configurable: true });
-    Object.defineProperty(win, "sessionStorage", { value: store, configurable: true });
+  // changed applies a value the visitor just stored. It returns true when a
+  // category the visitor refused already had scripts running (they stop only
+  // on a reload).
+  function changed(value) {
+    var c = current(value, policy, nowSec()).c;
+    if (!c) return false;
+    consent = c;
+    apply(document.cookie);
+    document.dispatchEvent(new CustomEvent("consentchange", { detail: state() }));
+    return policy.categories.some((cat) => ran[cat.id] && !accepts(policy, c, cat.id));
   }
 
-  // watch sizes the frame to what it shows (data-pc-mode of .pc-root): nothing,
-  // the banner at the bottom, or the full viewport while a dialog is open. Focus
-  // moves into the frame when a dialog opens and back to the portal when it
-  // closes. It returns a function that stops watching.
-  function watch(frame, win) {
-    var doc = win.document, mode = "", back = null, banner = null;
-    var sizer = new win.ResizeObserver(fit);
-    var set = (k, v) => { frame.style.setProperty(k, v, "important"); };
+  // apply makes the current choice take effect: the cookies of refused
+  // categories go, Consent Mode is updated, and the accepted scripts run.
+  function apply(line) {
+    consentMode(true);
+    if (!consent) return;
+    toClear(policy, consent, line.split(";").map((s) => s.split("=")[0].trim())).forEach(expire);
+    activate();
+  }
 
-    function fit() {
-      if (mode !== "banner") return;
-      var el = doc.querySelector(".pc-banner");
-      set("height", (el ? Math.ceil(el.getBoundingClientRect().height) : 0) + "px");
+  // expire deletes a cookie on this host and its parent domains, on "/", the
+  // paths the policy declares for it and the current path's ancestors.
+  function expire(name) {
+    var host = location.hostname, domains = [""], paths = ["/"];
+    if (!/^[0-9.]+$|:/.test(host)) {
+      for (var d = host.split("."); d.length > 1; d.shift()) domains.push("; Domain=." + d.join("."));
     }
+    location.pathname.split("/").reduce((acc, seg) => {
+      if (seg) paths.push(acc += "/" + seg);
+      return acc;
+    }, "");
+    policy.cookies.forEach((row) => {
+      if (row.names.some((pat) => matchName(pat, name))) paths = paths.concat(row.paths || []);
+    });
+    domains.forEach((dom) => {
+      paths.forEach((path) => {
+        document.cookie = name + "=; Max-Age=0; Path=" + path + dom;
+      });
+    });
+  }
 
-    function update() {
-      var root = doc.querySelector(".pc-root");
-      var next = (root && root.getAttribute("data-pc-mode")) || "hidden";
-      var el = doc.querySelector(".pc-banner");
-      if (el !== banner) {
-        if (banner) sizer.unobserve(banner);
-        if (el) sizer.observe(el);
-        banner = el;
-      }
-      if (next === mode) return fit();
-      var prev = mode;
-      mode = next;
-      if (mode === "modal") {
-        set("top", "0"); set("height", "100%"); set("visibility", "visible");
-        // Focusing the frame resets the focus inside it: only when the dialog
-        // was opened from the portal, and then the dialog takes focus again.
-        if (document.activeElement !== frame) {
-          back = document.activeElement;
-          frame.focus();
+  // activate runs, in document order, the gated scripts
+  // (<script type="text/plain" data-category="…">) of accepted categories that
+  // have not run yet. A script with src (or data-src) and no async attribute
+  // runs before the next one starts, as the parser would run it.
+  var queue = Promise.resolve();
+  function activate() {
+    if (!consent) return;
+    document.querySelectorAll('script[type="text/plain"][data-category]:not([data-consent-ran])').forEach((old) => {
+      var cat = old.getAttribute("data-category");
+      if (!accepts(policy, consent, cat)) return;
+      old.setAttribute("data-consent-ran", "");
+      ran[cat] = true;
+      queue = queue.then(() => new Promise((next) => {
+        var s = document.createElement("script");
+        for (var i = 0; i < old.attributes.length; i++) {
+          var a = old.attributes[i];
+          if (!/^(type|src|nonce|data-(category|src|type|consent-ran))$/.test(a.name)) s.setAttribute(a.name, a.value);
         }
-        var dlg = doc.querySelector("[aria-modal]");
-        if (dlg && !dlg.contains(doc.activeElement)) dlg.focus();
-      } else if (mode === "banner") {
-        set("top", "auto"); set("visibility", "visible"); fit();
-      } else {
-        set("visibility", "hidden"); set("height", "0"); set("top", "auto");
-      }
-      if (prev === "modal" && mode === "hidden" && back && back.focus) back.focus();
-      if (mode !== "modal") back = null;
-    }
-
-    var mo = new win.MutationObserver(update);
-    mo.observe(doc.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-pc-mode"] });
-    update();
-    return () => { mo.disconnect(); sizer.disconnect(); };
+        var type = old.getAttribute("data-type"), src = old.getAttribute("data-src") || old.getAttribute("src");
+        if (type) s.type = type;
+        s.nonce = old.nonce || old.getAttribute("nonce") || "";
+        var wait = src && !old.hasAttribute("async");
+        src ? s.src = src : s.text = old.text;
+        s.async = !wait;
+        if (wait) s.onload = s.onerror = next;
+        old.parentNode ? old.parentNode.insertBefore(s, old.nextSibling) : document.head.appendChild(s);
+        if (!wait) next();
+      }));
+    });
   }
+  // Gated scripts the parser or the page adds later run too.
+  new MutationObserver((records) => {
+    if (consent && records.some((r) => [].some.call(r.addedNodes, (n) => n.nodeType === 1 &&
+      (n.matches("script[type='text/plain']") || n.querySelector("script[type='text/plain']"))))) activate();
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
+  // "Manage cookies": [data-consent=preferences] and links to #manage-cookies
+  // open the preferences, [data-consent=policy] the policy; elements added
+  // later included.
+  document.addEventListener("click", (e) => {
+    var t = e.target.closest && e.target.closest('[data-consent="preferences"],[data-consent="policy"],a[href*="#manage-cookies"]');
+    if (!t || (!t.hasAttribute("data-consent") && t.hash !== "#manage-cookies")) return;
+    e.preventDefault();
+    show(t.getAttribute("data-consent") === "policy" ? "policy" : "preferences");
+  }, true);
+
+  // state is what get() returns and consentchange carries.
+  function state() {
+    var cats = {};
+    if (policy) policy.categories.forEach((cat) => { cats[cat.id] = accepts(policy, consent, cat.id); });
+    return {
+      ready: !!policy, decided: !!consent, categories: cats, gpc: gpc,
+      revision: policy ? policy.revision : null,
+      id: consent ? consent.id : null,
+      decidedAt: consent ? new Date(consent.decided * 1000).toISOString() : null
+    };
+  }
+
+  // The JS API (web/portal-consent.d.ts describes it).
+  Object.defineProperty(window, "PortalConsent", { value: Object.freeze({
+    get: state,
+    accepted: (id) => !!policy && accepts(policy, consent, id),
+    showPreferences: () => { show("preferences"); },
+    showPolicy: () => { show("policy"); },
+    on: (name, fn) => {
+      if (name === "ready") {
+        waiting ? waiting.push(fn) : fn(state());
+        return () => { if (waiting) waiting = waiting.filter((f) => f !== fn); };
+      }
+      if (name !== "consentchange") throw new Error("PortalConsent.on: unknown event " + name);
+      var h = (e) => fn(e.detail);
+      document.addEventListener(name, h);
+      return () => { document.removeEventListener(name, h); };
+    }
+  }) });
 })();

@@ -7,7 +7,7 @@ const assert = require("node:assert");
 const path = require("node:path");
 const fs = require("node:fs");
 
-const codec = require("./embed.js");
+const codec = Object.assign({}, require("./embed.js"), require("./ui.js"));
 const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "policy", "testdata", "cookie-vectors.json"), "utf8"));
 
 test("values: the loader's verdict is Go's", () => {
@@ -46,4 +46,21 @@ test("setCookie writes the attributes policy.SetCookie writes", () => {
   const s = codec.setCookie("V", 182, Date.UTC(2026, 0, 1), true);
   assert.strictEqual(s, "cookies_preferences=V; Path=/; Max-Age=15724800; Expires=Thu, 02 Jul 2026 00:00:00 GMT; SameSite=Lax; Secure");
   assert.ok(!codec.setCookie("V", 1, 0, false).includes("Secure"));
+});
+
+const rules = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "policy", "testdata", "rule-vectors.json"), "utf8"));
+
+test("matchName: the loader's verdict is Go's", () => {
+  for (const n of rules.names) {
+    assert.strictEqual(codec.matchName(n.pattern, n.name), n.match, `${n.pattern} ~ ${JSON.stringify(n.name)}`);
+  }
+});
+
+test("Consent Mode and withdrawal: the loader's rules are Go's", () => {
+  for (const v of rules.cases) {
+    const c = v.value ? codec.current(v.value, rules.policy, rules.now).c : null;
+    assert.ok(!v.value || c, `${v.name}: value rejected`);
+    assert.deepStrictEqual(codec.signals(rules.policy, c), v.signals, `${v.name}: signals`);
+    if (c) assert.deepStrictEqual(codec.toClear(rules.policy, c, v.present), v.clear || [], `${v.name}: to clear`);
+  }
 });

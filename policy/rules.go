@@ -1,0 +1,90 @@
+package policy
+
+import "strings"
+
+// This file holds the rules that make a choice take effect on the page. The
+// loader (web/embed.js) applies them on every page view and mirrors each one;
+// both are tested against policy/testdata/rule-vectors.json.
+
+// MatchName reports whether the cookie name matches the declared name pattern:
+// "*" stands for any run of characters (none included), every other character
+// for itself. The loader's matcher (web/embed.js) follows the same rule; both
+// are tested against policy/testdata/cookie-vectors.json.
+func MatchName(pattern, name string) bool {
+	first, rest, wild := strings.Cut(pattern, "*")
+	if !wild {
+		return pattern == name
+	}
+	if !strings.HasPrefix(name, first) {
+		return false
+	}
+	name = name[len(first):]
+	parts := strings.Split(rest, "*")
+	last := parts[len(parts)-1]
+	for _, part := range parts[:len(parts)-1] {
+		i := strings.Index(name, part)
+		if i < 0 {
+			return false
+		}
+		name = name[i+len(part):]
+	}
+	return len(name) >= len(last) && strings.HasSuffix(name, last)
+}
+
+// Accepts reports whether category id is accepted under the consent c: a
+// required category always is, an optional one when c is not nil and accepts
+// it. An unknown category is not.
+func (p *Policy) Accepts(c *Consent, id string) bool {
+	cat, ok := p.Category(id)
+	if !ok {
+		return false
+	}
+	return cat.Required || (c != nil && c.Accepted(id))
+}
+
+// ConsentMode returns the Google Consent Mode state under the consent c:
+// every signal of ConsentSignals "denied", except the signals of accepted
+// categories, "granted". A nil c (no choice yet) denies every signal.
+func (p *Policy) ConsentMode(c *Consent) map[string]string {
+	out := make(map[string]string, len(ConsentSignals))
+	for _, s := range ConsentSignals {
+		out[s] = "denied"
+	}
+	if c == nil {
+		return out
+	}
+	for _, cat := range p.Categories {
+		if p.Accepts(c, cat.ID) {
+			for _, s := range cat.Signals {
+				out[s] = "granted"
+			}
+		}
+	}
+	return out
+}
+
+// ToClear returns, in order, the names among present (the cookies the page
+// has) that the consent c withdraws: each matches a declared name of a refused
+// category and none of an accepted one. The cookies_preferences cookie is never
+// withdrawn, and undeclared cookies are left alone.
+func (p *Policy) ToClear(c Consent, present []string) []string {
+	var out []string
+	for _, n := range present {
+		refused, kept := false, n == CookieName
+		for _, row := range p.Cookies {
+			for _, pat := range row.Names {
+				if MatchName(pat, n) {
+					if p.Accepts(&c, row.Category) {
+						kept = true
+					} else {
+						refused = true
+					}
+				}
+			}
+		}
+		if refused && !kept {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,238 @@
+/*! Portal Consent UI */
+// Loaded by embed.js (never by a portal directly) when the banner, the
+// preferences or the policy must show. It shows the server-rendered banner at
+// once in the consent frame (a same-origin about:blank iframe: the portal's
+// links, window handlers, history, storage, DOM and styles stay untouched),
+// fetches and compiles the Go consent app (WebAssembly) off the main thread,
+// and starts it when the visitor shows intent; the app then takes the banner
+// over seamlessly. Accept and Reject clicked before the app runs are stored
+// here.
+(() => {
+  "use strict";
+  var NAME = "cookies_preferences";
+
+  // encode returns the cookie value of consent c.
+  function encode(c) {
+    return ["1", c.revision, c.decided, c.id, c.choices.map((ch) => {
+      return ch[0] + "=" + (ch[1] ? 1 : 0);
+    }).join("/")].join("|");
+  }
+
+  // choose returns a new consent for p: required categories and, when all is
+  // true, every other one accepted.
+  function choose(p, all, now) {
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    var id = btoa(String.fromCharCode.apply(null, b)).replace(/\+/g, "-").replace(/\//g, "_").slice(0, 22);
+    return { revision: p.revision, decided: now, id: id, choices: p.categories.map((cat) => {
+      return [cat.id, !!(all || cat.required)];
+    }) };
+  }
+
+  // setCookie returns the document.cookie assignment that stores value, like
+  // policy.SetCookie.
+  function setCookie(value, days, nowMs, secure) {
+    return NAME + "=" + value + "; Path=/; Max-Age=" + days * 86400 + "; Expires=" +
+      new Date(nowMs + days * 86400000).toUTCString() + "; SameSite=Lax" + (secure ? "; Secure" : "");
+  }
+
+
+  var codec = { encode: encode, choose: choose, setCookie: setCookie };
+  if (typeof document === "undefined") {
+    if (typeof module === "object") module.exports = codec;
+    return;
+  }
+
+  var nowSec = () => Math.floor(Date.now() / 1000);
+
+  // The loader calls this with its context: {cfg, base, gpc, fail(msg, frame),
+  // changed(value) -> reload advised, takeFrame(), reset()}. It returns
+  // {open(view)}: view "" shows the banner, "preferences" or "policy" a dialog.
+  window.__portalConsentUI = (ctx) => {
+    var cfg = ctx.cfg, p = cfg.policy, texts = p.texts || {};
+    var abs = (u) => new URL(u, ctx.base).href;
+    var frame = ctx.takeFrame(), win = frame.contentWindow, doc = win.document;
+    var decided = false, started = false;
+    var abort = new AbortController();
+    var wasmURL = abs(cfg.assets.wasm);
+    var opts = { credentials: "omit", signal: abort.signal };
+    // Compiled in a worker: in the page, part of V8's compilation runs on the
+    // main thread (long tasks). Where the page's CSP forbids a blob: worker, or
+    // anything fails there, compile here.
+    var worker;
+    var moduleReady = new Promise((resolve, reject) => {
+      worker = new Worker(URL.createObjectURL(new Blob(["onmessage=e=>WebAssembly.compileStreaming(fetch(e.data)).then(postMessage,x=>postMessage(0))"])));
+      worker.onmessage = (e) => { worker.terminate(); e.data ? resolve(e.data) : reject(); };
+      worker.onerror = (e) => { e.preventDefault(); worker.terminate(); reject(); };
+      worker.postMessage(wasmURL);
+    }).catch(() => decided ? 0 : WebAssembly.compileStreaming(fetch(wasmURL, opts)));
+    moduleReady.catch(() => {}); // reported once, below
+    frame.title = texts.bannerTitle || "Cookie consent";
+    doc.title = frame.title;
+    doc.documentElement.lang = texts.lang || "en";
+    var conf = win.portalConsentConfig = { policy: JSON.stringify(p), start: "", gpc: ctx.gpc };
+    win.portalConsentHost = { changed: ctx.changed, reload: () => { location.reload(); } };
+    // Styles through CSSOM: no extra request, and no 'unsafe-inline' needed.
+    var sheet = new win.CSSStyleSheet();
+    sheet.replaceSync(cfg.css);
+    doc.adoptedStyleSheets = [sheet];
+    isolate(win);
+    var stop = watch(frame, win);
+
+    var runtime = new Promise((resolve, reject) => {
+      var s = doc.createElement("script");
+      s.src = abs(cfg.assets.wasmExec);
+      s.onload = resolve;
+      s.onerror = () => {
+        reject(new Error("the consent app runtime did not load; check the page's Content-Security-Policy"));
+      };
+      doc.head.appendChild(s);
+    });
+    var ready = Promise.all([moduleReady, runtime]);
+
+    // Clicks on the server's banner, before the app replaces it.
+    doc.addEventListener("click", (e) => {
+      var t = e.target.closest && e.target.closest("[data-server] button");
+      if (!t) return;
+      if (t.id === "pc-accept" || t.id === "pc-reject") {
+        var value = encode(choose(p, t.id === "pc-accept", nowSec()));
+        document.cookie = setCookie(value, p.lifetimeDays || 182, Date.now(), location.protocol === "https:");
+        if (document.cookie.indexOf(NAME + "=" + value) >= 0) {
+          decided = true;
+          abort.abort();
+          if (worker) worker.terminate();
+          stop();
+          frame.parentNode.removeChild(frame);
+          ctx.reset();
+          ctx.changed(value);
+        }
+      } else if (t.id === "pc-customize" || t.id === "pc-policy") {
+        open(t.id === "pc-customize" ? "preferences" : "policy");
+        t.setAttribute("aria-busy", "true");
+      }
+    }, true);
+    doc.addEventListener("pointerover", run);
+    doc.addEventListener("focusin", run);
+
+    // open shows a view: the server's banner at once for "", a dialog once the
+    // app runs (started now) for the others.
+    function open(view) {
+      if (!view) {
+        if (!doc.body.firstElementChild) {
+          doc.body.innerHTML = cfg.banner;
+          doc.body.firstElementChild.setAttribute("data-server", "");
+          var note = doc.getElementById("pc-gpc");
+          if (ctx.gpc && note) note.removeAttribute("hidden");
+        }
+        return;
+      }
+      if (win.portalConsentRunning) return win.portalConsentShow(view);
+      conf.start = view;
+      doc.documentElement.style.cursor = "progress";
+      run();
+    }
+
+    // run starts the app once its module and runtime are ready. The app reads
+    // portalConsentConfig, takes the banner over, and (app.Root.OnStart) clears
+    // go-app's window handlers, keeps focus and sets portalConsentRunning.
+    function run() {
+      if (started) return;
+      started = true;
+      ready.then((r) => {
+        if (decided) return;
+        var go = new win.Go();
+        // Instantiate in the frame's realm: Go.run checks instanceof there.
+        return win.WebAssembly.instantiate(r[0], go.importObject).then((inst) => {
+          if (decided) return;
+          return go.run(inst).then(() => {
+            var why = win.portalConsentExitReason;
+            throw new Error("the consent app stopped" + (why ? ": " + why : " unexpectedly"));
+          });
+        });
+      }).catch(broken);
+    }
+
+    // A module or runtime that cannot load is reported at once, not at the
+    // first intent.
+    ready.catch(broken);
+    function broken(err) {
+      if (decided) return;
+      stop();
+      ctx.reset();
+      var m = String(err && err.message ? err.message : err);
+      if (!/consent app (stopped|runtime)/.test(m)) {
+        m = "the consent app could not start (" + m + ")" +
+          (/unsafe-eval|Content.Security/i.test(m) ? "; a Content-Security-Policy must allow 'wasm-unsafe-eval'" : "");
+      }
+      ctx.fail(m, frame);
+    }
+    return { open: open };
+  };
+
+  // isolate gives the frame an in-memory localStorage and sessionStorage, so
+  // go-app's start-up clean-up never touches the portal's storage (same origin).
+  function isolate(win) {
+    var m = new Map();
+    var store = {
+      get length() { return m.size; },
+      key: (i) => [...m.keys()][i] ?? null,
+      getItem: (k) => m.has(k) ? m.get(k) : null,
+      setItem: (k, v) => { m.set(k, String(v)); },
+      removeItem: (k) => { m.delete(k); },
+      clear: () => { m.clear(); }
+    };
+    Object.defineProperty(win, "localStorage", { value: store, configurable: true });
+    Object.defineProperty(win, "sessionStorage", { value: store, configurable: true });
+  }
+
+  // watch sizes the frame to what it shows (data-pc-mode of .pc-root): nothing,
+  // the banner at the bottom, or the full viewport while a dialog is open. Focus
+  // moves into the frame when a dialog opens and back to the portal when it
+  // closes. It returns a function that stops watching.
+  function watch(frame, win) {
+    var doc = win.document, mode = "", back = null, banner = null;
+    var sizer = new win.ResizeObserver(fit);
+    var set = (k, v) => { frame.style.setProperty(k, v, "important"); };
+
+    function fit() {
+      if (mode !== "banner") return;
+      var el = doc.querySelector(".pc-banner");
+      set("height", (el ? Math.ceil(el.getBoundingClientRect().height) : 0) + "px");
+    }
+
+    function update() {
+      var root = doc.querySelector(".pc-root");
+      var next = (root && root.getAttribute("data-pc-mode")) || "hidden";
+      var el = doc.querySelector(".pc-banner");
+      if (el !== banner) {
+        if (banner) sizer.unobserve(banner);
+        if (el) sizer.observe(el);
+        banner = el;
+      }
+      if (next === mode) return fit();
+      var prev = mode;
+      mode = next;
+      if (mode === "modal") {
+        set("top", "0"); set("height", "100%"); set("visibility", "visible");
+        // Focusing the frame resets the focus inside it: only when the dialog
+        // was opened from the portal, and then the dialog takes focus again.
+        if (document.activeElement !== frame) {
+          back = document.activeElement;
+          frame.focus();
+        }
+        var dlg = doc.querySelector("[aria-modal]");
+        if (dlg && !dlg.contains(doc.activeElement)) dlg.focus();
+      } else if (mode === "banner") {
+        set("top", "auto"); set("visibility", "visible"); fit();
+      } else {
+        set("visibility", "hidden"); set("height", "0"); set("top", "auto");
+      }
+      if (prev === "modal" && mode === "hidden" && back && back.focus) back.focus();
+      if (mode !== "modal") back = null;
+    }
+
+    var mo = new win.MutationObserver(update);
+    mo.observe(doc.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-pc-mode"] });
+    update();
+    return () => { mo.disconnect(); sizer.disconnect(); };
+  }
+})();
