@@ -87,11 +87,7 @@ func (s *Server) render(w http.ResponseWriter, name, csp string, data any) {
 }
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	var list []*policy.Policy
-	for _, id := range s.order {
-		list = append(list, s.portals[id].policy)
-	}
-	s.render(w, "index", pageCSP, map[string]any{"Origin": origin(r), "CSS": s.css.name, "Portals": list, "SRI": s.sri})
+	s.render(w, "index", pageCSP, map[string]any{"Origin": origin(r), "CSS": s.css.name, "Portals": s.Policies(), "SRI": s.sri})
 }
 
 // BannerHTML returns the banner of p as the consent app first renders it
