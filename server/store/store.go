@@ -71,8 +71,8 @@ func Parse(file string, data []byte) (*policy.Policy, error) {
 	}
 	p, err := policy.ParseLines(file, loc.json, policy.Policy{Revision: 1, Texts: texts}, loc)
 	if err != nil {
-		if le, ok := errors.AsType[*policy.LoadError](err); ok && strings.Contains(le.Msg, "got JSON ") {
-			le.Msg = strings.Replace(le.Msg, "got JSON ", "got YAML ", 1)
+		if le, ok := errors.AsType[*policy.LoadError](err); ok {
+			le.Msg = yamlWords.Replace(le.Msg)
 		}
 		return nil, err
 	}
@@ -86,6 +86,10 @@ func Parse(file string, data []byte) (*policy.Policy, error) {
 	}
 	return p, nil
 }
+
+// yamlWords names, in the JSON decoder's messages, what the YAML file holds.
+var yamlWords = strings.NewReplacer("got JSON object", "got a YAML mapping", "got JSON array", "got a YAML list",
+	"got JSON string", "got a YAML string", "got JSON number", "got a YAML number", "got JSON bool", "got a YAML boolean")
 
 // finish adds the trackers' rows, derives the revision and checks the result.
 func finish(p *policy.Policy) error {

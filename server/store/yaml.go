@@ -301,7 +301,7 @@ func (c *converter) scalar(n *yaml.Node, field string, t reflect.Type) error {
 func writeString(b *bytes.Buffer, s string) {
 	enc := json.NewEncoder(b)
 	enc.SetEscapeHTML(false)
-	enc.Encode(s) // a string always encodes (invalid UTF-8 becomes U+FFFD)
+	enc.Encode(s)           // a string always encodes (invalid UTF-8 becomes U+FFFD)
 	b.Truncate(b.Len() - 1) // the newline Encode adds
 }
 
