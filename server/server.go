@@ -12,6 +12,8 @@
 //	GET /portals/{id}/config.json      the policy and asset URLs for the loader (CORS)
 //	GET /portals/{id}/policy           the cookie-policy page
 //	GET /demo/{id}                     a demo portal page carrying the script tag
+//	GET /demo/stand-in/{type}.js       a tracker's local stand-in, for the demo pages
+//	GET /policy-example.yaml           the example portal's policy file, to copy
 //	GET /healthz                       {"status":"ok","portals":N} (not cached)
 //
 // Errors, on every route, are JSON {"error": "..."} with the HTTP status.
@@ -195,6 +197,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("OPTIONS /portals/{id}/config.json", s.preflight)
 	s.mux.HandleFunc("GET /portals/{id}/policy", s.policyPage)
 	s.mux.HandleFunc("GET /demo/{id}", s.demoPage)
+	s.mux.HandleFunc("GET /demo/stand-in/{file}", s.standIn)
+	s.mux.HandleFunc("GET /policy-example.yaml", s.policyExample)
 	s.mux.HandleFunc("/", s.notFound)
 }
 

@@ -68,7 +68,10 @@ func lineError(file string, line int, field, format string, args ...any) *policy
 	return &policy.LoadError{File: file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+)
 
 // convert reads one YAML document and writes it as JSON for a value of type
 // t (the type of policy.Policy: it tells field names and which scalars are
@@ -212,9 +215,13 @@ func (c *converter) mapping(n *yaml.Node, field string, t reflect.Type) error {
 		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
 			return lineError(c.file, k.Line, field, "key %s is a %s: keys must be strings", strconv.Quote(k.Value), kindName(k))
 		}
-		path := k.Value
+		name := k.Value
+		if !plainKey.MatchString(name) {
+			name = strconv.Quote(name) // keeps the error on one line
+		}
+		path := name
 		if field != "" {
-			path = field + "." + k.Value
+			path = field + "." + name
 		}
 		if first, dup := seen[k.Value]; dup {
 			return lineError(c.file, k.Line, path, "duplicate key (first at line %d)", first)
