@@ -133,4 +133,3 @@ func indexRows(ps []*policy.Policy) []indexRow {
 	}
 	return out
 }
-
