@@ -240,7 +240,7 @@ func TestExpandTrackers(t *testing.T) {
 	p.Cookies = append(p.Cookies, own)
 	p.Trackers = []policy.Tracker{{"matomo", "statistical"}, {"google-analytics", "statistical"}}
 	n := len(p.Cookies)
-	p.ExpandTrackers()
+	policy.ExpandTrackers(p)
 	added := p.Cookies[n:]
 	want := len(policy.TrackerCookies("matomo")) + len(policy.TrackerCookies("google-analytics")) - 1 // _ga is ours
 	if len(added) != want {
@@ -264,7 +264,7 @@ func TestExpandTrackers(t *testing.T) {
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	p.ExpandTrackers()
+	policy.ExpandTrackers(p)
 	if len(p.Cookies) != n+want {
 		t.Errorf("expanding twice: %d rows, want %d", len(p.Cookies), n+want)
 	}
@@ -273,7 +273,7 @@ func TestExpandTrackers(t *testing.T) {
 	for _, typ := range policy.TrackerTypes {
 		q := clonePolicy(t, defaultPolicy(t, "mtran"))
 		q.Trackers = []policy.Tracker{{typ, "statistical"}}
-		q.ExpandTrackers()
+		policy.ExpandTrackers(q)
 		if err := q.Validate(); err != nil {
 			t.Errorf("%s: %v", typ, err)
 		}

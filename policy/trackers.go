@@ -75,12 +75,14 @@ func TrackerCookies(typ string) []Cookie {
 	return nil
 }
 
-// ExpandTrackers appends to the cookie table the rows of each declared
+// ExpandTrackers appends to the cookie table of p the rows of each declared
 // tracker preset, in the tracker's category. A row is not added when the table
 // already has a row with the same names (the operator's own wording wins), so
 // expanding twice adds nothing. Unknown tracker types add nothing (Validate
-// reports them).
-func (p *Policy) ExpandTrackers() {
+// reports them). It is a function, not a method of Policy, so that the wasm,
+// which never calls it, does not link the presets (a binary that may call
+// methods by name through reflection keeps every exported method).
+func ExpandTrackers(p *Policy) {
 	for _, tr := range p.Trackers {
 		for _, c := range TrackerCookies(tr.Type) {
 			if slices.ContainsFunc(p.Cookies, func(have Cookie) bool { return slices.Equal(have.Names, c.Names) }) {

@@ -93,7 +93,7 @@ var yamlWords = strings.NewReplacer("got JSON object", "got a YAML mapping", "go
 
 // finish adds the trackers' rows, derives the revision and checks the result.
 func finish(p *policy.Policy) error {
-	p.ExpandTrackers()
+	policy.ExpandTrackers(p)
 	p.Revision = Revision(p)
 	return p.Validate()
 }
