@@ -29,7 +29,7 @@ $(DIST)/%.br: $(DIST)/% web/precompress/main.go
 	$(GO) run ./web/precompress $<
 
 run: build
-	$(GO) run ./server/cmd/server -addr $(ADDR)
+	$(GO) run ./server/cmd/server -addr $(ADDR) $(if $(POLICIES),-policies $(POLICIES))
 
 vet: build
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
@@ -54,11 +54,13 @@ test: vet $(AXE)
 	node --test web/
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=5s ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=5s ./policy
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=5s ./server/store
 	$(GO) test -run='^$$' -fuzz=FuzzServeHTTP -fuzztime=5s ./server
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./policy
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./server/store
 	$(GO) test -run='^$$' -fuzz=FuzzServeHTTP -fuzztime=$(FUZZTIME) ./server
 
 # Benchmarks (not part of make test): our banner against vanilla-cookieconsent

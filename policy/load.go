@@ -50,29 +50,59 @@ func (e *LoadError) Error() string {
 // invalid policies are refused with a *LoadError naming the file, the line when
 // known, and the field.
 func Parse(file string, data []byte, base Policy) (*Policy, error) {
+	return ParseLines(file, data, base, jsonLines(data))
+}
+
+// Locator tells where, in the source of a policy, something is. Parse reads
+// JSON and locates in it; a loader of another format converts to JSON and
+// passes a Locator into its own source to ParseLines.
+type Locator interface {
+	// Field returns the line of a field path such as "cookies[2].names[0]",
+	// or 0 when the field is not in the source.
+	Field(field string) int
+	// Offset returns the field path (or "") and the line of the value at
+	// byte offset off of the JSON data, or 0 when unknown.
+	Offset(off int) (field string, line int)
+}
+
+// ParseLines is Parse with the lines of errors (and the field of type errors)
+// found by loc rather than in data.
+func ParseLines(file string, data []byte, base Policy, loc Locator) (*Policy, error) {
 	p := base
-	if err := decodeStrict(file, data, &p); err != nil {
+	if err := decodeStrict(file, data, &p, loc); err != nil {
 		return nil, err
 	}
 	if err := p.Validate(); err != nil {
 		if fe, ok := errors.AsType[*FieldError](err); ok {
-			return nil, &LoadError{File: file, Line: lineOfField(data, fe.Field), Field: fe.Field, Msg: fe.Msg}
+			return nil, &LoadError{File: file, Line: loc.Field(fe.Field), Field: fe.Field, Msg: fe.Msg}
 		}
 		return nil, &LoadError{File: file, Msg: err.Error()}
 	}
 	return &p, nil
 }
 
+// jsonLines locates fields and offsets in JSON data.
+type jsonLines []byte
+
+func (d jsonLines) Field(field string) int { return lineOfField(d, field) }
+
+func (d jsonLines) Offset(off int) (string, int) { return "", lineAt(d, off) }
+
 // decodeStrict decodes one JSON value into v, refusing unknown fields and
-// trailing data, and reports errors as *LoadError with a line number.
-func decodeStrict(file string, data []byte, v any) error {
+// trailing data, and reports errors as *LoadError with a line number from loc
+// (nil: in data).
+func decodeStrict(file string, data []byte, v any, loc Locator) error {
+	if loc == nil {
+		loc = jsonLines(data)
+	}
 	if len(data) > maxPolicySize {
 		return &LoadError{File: file, Msg: fmt.Sprintf("file is %d bytes, more than the %d allowed", len(data), maxPolicySize)}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		le := &LoadError{File: file, Line: lineAt(data, int(dec.InputOffset())), Msg: err.Error()}
+		_, line := loc.Offset(int(dec.InputOffset()))
+		le := &LoadError{File: file, Line: line, Msg: err.Error()}
 		// errors.AsType and strconv rather than errors.As and fmt.Sscanf: the
 		// wasm links neither reflectlite's As nor fmt's scanner (−22 KB brotli).
 		se, isSyntax := errors.AsType[*json.SyntaxError](err)
@@ -81,20 +111,30 @@ func decodeStrict(file string, data []byte, v any) error {
 		case errors.Is(err, io.EOF):
 			le.Line, le.Msg = 0, "file is empty"
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			le.Line = lineAt(data, len(bytes.TrimRight(data, " \t\r\n")))
+			_, le.Line = loc.Offset(len(bytes.TrimRight(data, " \t\r\n")))
 		case isSyntax:
-			le.Line, le.Msg = lineAt(data, int(se.Offset)), "invalid JSON: "+se.Error()
+			_, le.Line = loc.Offset(int(se.Offset))
+			le.Msg = "invalid JSON: " + se.Error()
 		case isType:
-			le.Line, le.Field = lineAt(data, int(te.Offset)), te.Field
+			var field string
+			field, le.Line = loc.Offset(int(te.Offset) - 1)
+			le.Field = te.Field
+			if field != "" {
+				le.Field = field
+			}
 			le.Msg = fmt.Sprintf("expected %s, got JSON %s", te.Type, te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			le.Field = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			le.Line, le.Msg = lineOfKey(data, le.Field), "unknown field"
+			le.Line, le.Msg = loc.Field(le.Field), "unknown field"
+			if _, json := loc.(jsonLines); json {
+				le.Line = lineOfKey(data, le.Field)
+			}
 		}
 		return le
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return &LoadError{File: file, Line: lineAt(data, int(dec.InputOffset())), Msg: "unexpected data after the policy object"}
+		_, line := loc.Offset(int(dec.InputOffset()))
+		return &LoadError{File: file, Line: line, Msg: "unexpected data after the policy object"}
 	}
 	return nil
 }
@@ -167,16 +207,27 @@ func lineOfField(data []byte, field string) int {
 	}
 }
 
+// DefaultTexts returns the English texts every built-in policy starts from
+// (policy/defaults/texts.en.json). It fails only if that embedded file is
+// invalid.
+func DefaultTexts() (Texts, error) {
+	data, err := defaultFiles.ReadFile(defaultTextsFile)
+	if err != nil {
+		return Texts{}, err
+	}
+	var texts Texts
+	if err := decodeStrict(defaultTextsFile, data, &texts, nil); err != nil {
+		return Texts{}, err
+	}
+	return texts, nil
+}
+
 // Defaults returns the built-in policies (the portals the product was created
 // from), sorted by id. It fails only if an embedded file is invalid, with the
 // error naming the file and the field.
 func Defaults() ([]*Policy, error) {
-	textsData, err := defaultFiles.ReadFile(defaultTextsFile)
+	texts, err := DefaultTexts()
 	if err != nil {
-		return nil, err
-	}
-	var texts Texts
-	if err := decodeStrict(defaultTextsFile, textsData, &texts); err != nil {
 		return nil, err
 	}
 	entries, err := defaultFiles.ReadDir("defaults")

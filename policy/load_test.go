@@ -74,7 +74,7 @@ func TestParse(t *testing.T) {
 		{"duplicate category", edit(`"id": "statistical"`, `"id": "necessary"`), withTexts,
 			`f.json:8: categories[1].id: "necessary" is declared twice`},
 		{"bad revision", edit(`"revision": 2,`, `"revision": 0,`), withTexts,
-			`f.json:5: revision: must be 1 or more, got 0`},
+			`f.json:5: revision: must be between 1 and 9007199254740991, got 0`},
 		{"field from the base", demoPolicy, policy.Policy{},
 			`f.json: texts.lang: is empty`},
 	}

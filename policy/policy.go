@@ -20,6 +20,9 @@ const (
 	Statistical = "statistical"
 )
 
+// MaxRevision is the largest revision, 2^53-1.
+const MaxRevision = 1<<53 - 1
+
 // DefaultLifetimeDays is how long a choice is kept when a policy does not say
 // (six months, as the CNIL recommends).
 const DefaultLifetimeDays = 182
@@ -36,8 +39,9 @@ type Policy struct {
 	Name string `json:"name"`
 	// URL is the portal's public address, shown in the policy.
 	URL string `json:"url"`
-	// Revision increases whenever what a visitor consents to changes; a choice
-	// made for another revision is asked again.
+	// Revision changes whenever what a visitor consents to changes; a choice
+	// made for another revision is asked again. It is at most MaxRevision
+	// (the cookie codec and the loader read it as a JavaScript number).
 	Revision int `json:"revision"`
 	// LifetimeDays is how long a choice is kept; 0 means DefaultLifetimeDays.
 	LifetimeDays int `json:"lifetimeDays,omitempty"`
@@ -45,6 +49,9 @@ type Policy struct {
 	Categories []Category `json:"categories"`
 	// Cookies is the table of the cookies the portal sets.
 	Cookies []Cookie `json:"cookies"`
+	// Trackers are the analytics tools the portal runs; ExpandTrackers adds
+	// their cookies to the table.
+	Trackers []Tracker `json:"trackers,omitempty"`
 	// Texts holds what the visitor reads.
 	Texts Texts `json:"texts"`
 }
@@ -202,9 +209,10 @@ func (p *Policy) CookiesTitle() string {
 
 // Validate checks the policy and returns the first problem as a *FieldError, or
 // nil. A valid policy has an id, a name, an absolute http(s) URL, a positive
-// revision, a lifetime of at most 395 days, a required "necessary" category,
-// unique category ids, cookies whose category exists and whose names are valid
-// cookie names, and every text filled in.
+// revision of at most MaxRevision, a lifetime of at most 395 days, a required
+// "necessary" category, unique category ids, cookies whose category exists and
+// whose names are valid cookie names, trackers of known types in optional
+// categories, and every text filled in.
 func (p *Policy) Validate() error {
 	bad := func(field, format string, args ...any) error {
 		return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -219,8 +227,8 @@ func (p *Policy) Validate() error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return bad("url", "%q is not an absolute http(s) URL", p.URL)
 	}
-	if p.Revision < 1 {
-		return bad("revision", "must be 1 or more, got %d", p.Revision)
+	if p.Revision < 1 || p.Revision > MaxRevision {
+		return bad("revision", "must be between 1 and %d, got %d", MaxRevision, p.Revision)
 	}
 	if p.LifetimeDays < 0 || p.LifetimeDays > maxLifetimeDays {
 		return bad("lifetimeDays", "must be between 1 and %d days (0 for the default %d), got %d",
@@ -283,6 +291,9 @@ func (p *Policy) Validate() error {
 				return bad(f+"."+s.field, "is empty")
 			}
 		}
+	}
+	if err := p.validateTrackers(); err != nil {
+		return err
 	}
 	return p.Texts.validate()
 }

@@ -202,3 +202,85 @@ func TestValidate(t *testing.T) {
 		t.Errorf("the cases changed the original policy: %v", err)
 	}
 }
+
+func TestTrackers(t *testing.T) {
+	base := defaultPolicy(t, "mtran")
+	tests := []struct {
+		name     string
+		trackers []policy.Tracker
+		err      string
+	}{
+		{"matomo and ga", []policy.Tracker{{"matomo", "statistical"}, {"google-analytics", "statistical"}}, ""},
+		{"unknown type", []policy.Tracker{{"hotjar", "statistical"}}, `trackers[0].type: "hotjar" is not a tracker preset (google-analytics, matomo, xiti, at-internet)`},
+		{"twice", []policy.Tracker{{"xiti", "statistical"}, {"xiti", "statistical"}}, `trackers[1].type: "xiti" is declared twice`},
+		{"undeclared category", []policy.Tracker{{"matomo", "ads"}}, `trackers[0].category: "ads" is not a declared category`},
+		{"required category", []policy.Tracker{{"at-internet", "necessary"}}, `trackers[0].category: "necessary" is required: a tracker needs a category the visitor can refuse`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := clonePolicy(t, base)
+			p.Trackers = tt.trackers
+			err := p.Validate()
+			if tt.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.err {
+				t.Fatalf("Validate = %v, want %s", err, tt.err)
+			}
+		})
+	}
+}
+
+func TestExpandTrackers(t *testing.T) {
+	p := clonePolicy(t, defaultPolicy(t, "mtran"))
+	own := policy.Cookie{Provider: "Us", Function: "F", Names: []string{"_ga"}, Purpose: "Our words", Category: "statistical", Duration: "1 year"}
+	p.Cookies = append(p.Cookies, own)
+	p.Trackers = []policy.Tracker{{"matomo", "statistical"}, {"google-analytics", "statistical"}}
+	n := len(p.Cookies)
+	policy.ExpandTrackers(p)
+	added := p.Cookies[n:]
+	want := len(policy.TrackerCookies("matomo")) + len(policy.TrackerCookies("google-analytics")) - 1 // _ga is ours
+	if len(added) != want {
+		t.Fatalf("added %d rows, want %d: %+v", len(added), want, added)
+	}
+	var names []string
+	for _, c := range added {
+		if c.Category != "statistical" {
+			t.Errorf("row %q in category %q", c.Names, c.Category)
+		}
+		names = append(names, c.Names...)
+	}
+	for _, n := range []string{"_pk_id.*", "_pk_ses.*", "_ga_*"} {
+		if !slices.Contains(names, n) {
+			t.Errorf("no row for %s in %q", n, names)
+		}
+	}
+	if slices.Contains(names, "_ga") {
+		t.Error("the preset's _ga row was added next to the operator's own")
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	policy.ExpandTrackers(p)
+	if len(p.Cookies) != n+want {
+		t.Errorf("expanding twice: %d rows, want %d", len(p.Cookies), n+want)
+	}
+	// Every preset row is valid in any optional category, and its
+	// patterns match the cookies the vendors set.
+	for _, typ := range policy.TrackerTypes {
+		q := clonePolicy(t, defaultPolicy(t, "mtran"))
+		q.Trackers = []policy.Tracker{{typ, "statistical"}}
+		policy.ExpandTrackers(q)
+		if err := q.Validate(); err != nil {
+			t.Errorf("%s: %v", typ, err)
+		}
+	}
+	for pattern, name := range map[string]string{"_ga_*": "_ga_Q2W3E4R5", "_pk_id.*": "_pk_id.1.1fff", "xtan*": "xtan12345"} {
+		if !policy.MatchName(pattern, name) {
+			t.Errorf("%s does not match %s", pattern, name)
+		}
+	}
+}

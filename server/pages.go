@@ -20,10 +20,13 @@ var pages = template.Must(template.New("").Parse(`
 <pre><code>&lt;script src="{{.Origin}}/embed.js" data-portal="ID" async&gt;&lt;/script&gt;</code></pre>
 <p>To pin this release of the loader with <a href="/embed.js.sri">Subresource Integrity</a> (the value changes with every release: update the tag on each one):</p>
 <pre><code>&lt;script src="{{.Origin}}/embed.js" integrity="{{.SRI}}" crossorigin="anonymous" data-portal="ID" async&gt;&lt;/script&gt;</code></pre>
-<table class="pc-cookies"><thead><tr><th scope="col">Portal</th><th scope="col">Id</th><th scope="col">Demo page</th><th scope="col">Cookie policy</th></tr></thead>
-<tbody>{{range .Portals}}<tr><td><a href="{{.URL}}">{{.Name}}</a></td><td><code>{{.ID}}</code></td>
-<td><a href="/demo/{{.ID}}">Demo of {{.Name}}</a></td><td><a href="/portals/{{.ID}}/policy">Cookie policy of {{.Name}}</a></td></tr>
+<h2>Portals</h2>
+<table class="pc-cookies"><thead><tr><th scope="col">Portal</th><th scope="col">Id</th><th scope="col">Revision</th><th scope="col">Pages</th></tr></thead>
+<tbody>{{range .Portals}}<tr><td><a href="{{.URL}}">{{.Name}}</a></td><td><code>{{.ID}}</code></td><td>{{.Revision}}</td>
+<td>{{range $i, $l := .Links}}{{if $i}} · {{end}}<a href="{{$l.Href}}">{{$l.Label}}</a>{{end}}</td></tr>
 {{end}}</tbody></table>
+<h2>Adding a portal</h2>
+<p>Each portal is one YAML file, named after its id, in the directory the server reads (<code>server -policies DIR</code>). Copy <a href="/policy-example.yaml">the example portal's policy file</a> (<code>example.yaml</code>, with Matomo and Google Analytics as trackers), rename it, edit it, and check it with <code>server -check DIR</code>.</p>
 </main></body></html>
 {{end}}
 {{define "policy"}}<!doctype html>
@@ -51,7 +54,15 @@ main{max-width:760px;margin:0 auto;padding:24px 16px 200px}
 <p>This page stands in for a portal of the platform. It carries the consent banner exactly as a portal does, with one tag:</p>
 <pre><code>&lt;script src="{{.Origin}}/embed.js" data-portal="{{.Policy.ID}}" async&gt;&lt;/script&gt;</code></pre>
 <p>Read the <a href="/portals/{{.Policy.ID}}/policy">cookie policy of {{.Policy.Name}}</a>, or go <a href="/">back to the list of portals</a>.</p>
-</main>
+{{with .Trackers}}<h2>Trackers</h2>
+<p>This portal declares the trackers below. Each runs only once the visitor accepts its category: its script tag has <code>type="text/plain"</code> and <code>data-category</code>. On this page they are stand-ins that set the same cookies locally, log what they did below and in the console, and contact no other host. On a portal, put the real snippet, gated the same way:</p>
+{{range .}}<h3>{{.Name}} (category <code>{{.Category}}</code>)</h3>
+<pre><code>{{.Snippet}}</code></pre>
+{{end}}<h3>What ran on this page</h3>
+<ol id="tracker-log"></ol>
+{{end}}</main>
+{{range .Trackers}}<script type="text/plain" data-category="{{.Category}}" src="{{.StandIn}}"></script>
+{{end}}
 <script src="{{.Origin}}/embed.js" data-portal="{{.Policy.ID}}" async></script>
 </body></html>
 {{end}}
@@ -87,11 +98,7 @@ func (s *Server) render(w http.ResponseWriter, name, csp string, data any) {
 }
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	var list []*policy.Policy
-	for _, id := range s.order {
-		list = append(list, s.portals[id].policy)
-	}
-	s.render(w, "index", pageCSP, map[string]any{"Origin": origin(r), "CSS": s.css.name, "Portals": list, "SRI": s.sri})
+	s.render(w, "index", pageCSP, map[string]any{"Origin": origin(r), "CSS": s.css.name, "Portals": indexRows(s.Policies()), "SRI": s.sri})
 }
 
 // BannerHTML returns the banner of p as the consent app first renders it
@@ -120,5 +127,5 @@ func (s *Server) demoPage(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	s.render(w, "demo", demoCSP, map[string]any{"Policy": p.policy, "Origin": origin(r)})
+	s.render(w, "demo", demoCSP, map[string]any{"Policy": p.policy, "Origin": origin(r), "Trackers": demoTrackers(p.policy)})
 }

@@ -12,6 +12,8 @@
 //	GET /portals/{id}/config.json      the policy and asset URLs for the loader (CORS)
 //	GET /portals/{id}/policy           the cookie-policy page
 //	GET /demo/{id}                     a demo portal page carrying the script tag
+//	GET /demo/stand-in/{type}.js       a tracker's local stand-in, for the demo pages
+//	GET /policy-example.yaml           the example portal's policy file, to copy
 //	GET /healthz                       {"status":"ok","portals":N} (not cached)
 //
 // Errors, on every route, are JSON {"error": "..."} with the HTTP status.
@@ -32,6 +34,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
@@ -40,8 +43,7 @@ import (
 // Server is the consent host's http.Handler.
 type Server struct {
 	mux      *http.ServeMux
-	portals  map[string]*portal
-	order    []string
+	portals  atomic.Pointer[portalSet] // swapped whole by SetPolicies
 	embedJS  *asset
 	ui       *asset // ui.js, loaded by embed.js when the banner or a dialog shows
 	wasm     *asset
@@ -68,6 +70,12 @@ func WithLogger(l *slog.Logger) Option {
 // maxURIBytes is the longest request URI (path and query) served; longer ones
 // get 414.
 const maxURIBytes = 8 << 10
+
+// portalSet is the portals served at one time, by id and in id order.
+type portalSet struct {
+	byID  map[string]*portal
+	order []string
+}
 
 // portal is one portal's policy with its precomputed responses.
 type portal struct {
@@ -99,12 +107,12 @@ type configAssets struct {
 // New returns a server for the given policies, with assets read from
 // assetsFS (see package web). It fails when there is no policy, when a policy
 // is invalid or two share an id, or when an asset is missing (the wasm is
-// built by `make build`).
+// built by `make build`). SetPolicies replaces the policies later.
 func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, error) {
 	if len(policies) == 0 {
 		return nil, errors.New("server: no portal policy to serve")
 	}
-	s := &Server{mux: http.NewServeMux(), portals: map[string]*portal{}, log: slog.New(slog.DiscardHandler)}
+	s := &Server{mux: http.NewServeMux(), log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -125,12 +133,26 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	if s.wasmExec, err = loadAsset(assetsFS, "dist/wasm_exec.js", "text/javascript; charset=utf-8", true); err != nil {
 		return nil, err
 	}
+	if err := s.SetPolicies(policies); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+// SetPolicies replaces, at once, the portals the server serves: each
+// portal's configuration (and its ETag, a hash of its content), policy page,
+// demo page and the index follow the new policies; requests in flight finish
+// with the old ones. It changes nothing and fails when a policy is invalid or
+// two share an id. An empty list serves no portal.
+func (s *Server) SetPolicies(policies []*policy.Policy) error {
+	set := &portalSet{byID: map[string]*portal{}}
 	for _, p := range policies {
 		if err := p.Validate(); err != nil {
-			return nil, fmt.Errorf("server: portal %q: %w", p.ID, err)
+			return fmt.Errorf("server: portal %q: %w", p.ID, err)
 		}
-		if _, dup := s.portals[p.ID]; dup {
-			return nil, fmt.Errorf("server: portal %q is declared twice", p.ID)
+		if _, dup := set.byID[p.ID]; dup {
+			return fmt.Errorf("server: portal %q is declared twice", p.ID)
 		}
 		body, err := json.Marshal(config{
 			Policy: p,
@@ -139,19 +161,29 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 			CSS:    string(s.css.raw),
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		cfg, err := newAsset("config.json", body, "application/json", false, nil, nil)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		cfg.maxAge = configMaxAge
-		s.portals[p.ID] = &portal{policy: p, config: cfg}
-		s.order = append(s.order, p.ID)
+		set.byID[p.ID] = &portal{policy: p, config: cfg}
+		set.order = append(set.order, p.ID)
 	}
-	sort.Strings(s.order)
-	s.routes()
-	return s, nil
+	sort.Strings(set.order)
+	s.portals.Store(set)
+	return nil
+}
+
+// Policies returns the policies served, sorted by id.
+func (s *Server) Policies() []*policy.Policy {
+	set := s.portals.Load()
+	out := make([]*policy.Policy, 0, len(set.order))
+	for _, id := range set.order {
+		out = append(out, set.byID[id].policy)
+	}
+	return out
 }
 
 func (s *Server) routes() {
@@ -166,6 +198,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("OPTIONS /portals/{id}/config.json", s.preflight)
 	s.mux.HandleFunc("GET /portals/{id}/policy", s.policyPage)
 	s.mux.HandleFunc("GET /demo/{id}", s.demoPage)
+	s.mux.HandleFunc("GET /demo/stand-in/{file}", s.standIn)
+	s.mux.HandleFunc("GET /policy-example.yaml", s.policyExample)
 	s.mux.HandleFunc("/", s.notFound)
 }
 
@@ -294,7 +328,7 @@ func (w *logWriter) code() int {
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	fmt.Fprintf(w, `{"status":"ok","portals":%d}`+"\n", len(s.portals))
+	fmt.Fprintf(w, `{"status":"ok","portals":%d}`+"\n", len(s.portals.Load().order))
 }
 
 // SRI returns the Subresource Integrity value of the loader as served
@@ -320,7 +354,7 @@ func (s *Server) embedSRI(w http.ResponseWriter, r *http.Request) {
 // naming it and returns nil.
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request) *portal {
 	id := r.PathValue("id")
-	if p, ok := s.portals[id]; ok {
+	if p, ok := s.portals.Load().byID[id]; ok {
 		return p
 	}
 	writeError(w, http.StatusNotFound, fmt.Sprintf("unknown portal %q", id))

@@ -919,7 +919,7 @@ func TestConfigStableAcrossInstances(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		other := newFakeServer(t)
 		for _, id := range []string{"mtran", "twisto"} {
-			a, b := first.portals[id].config, other.portals[id].config
+			a, b := first.portals.Load().byID[id].config, other.portals.Load().byID[id].config
 			if a.etag != b.etag || !bytes.Equal(a.raw, b.raw) {
 				ca, cb := decodeConfig(t, a.raw), decodeConfig(t, b.raw)
 				t.Fatalf("portal %s: config.json differs between two servers (ETag %s, then %s); banners:\n%s\n%s", id, a.etag, b.etag, ca.Banner, cb.Banner)

@@ -1,25 +1,39 @@
 // Command server runs the consent host: it serves the loader, the WebAssembly
-// consent app, the policies and the policy and demo pages of the built-in
-// portals. It listens on -addr (default $ADDR, else localhost:8080) and exits
-// non-zero with a message when it cannot load a policy or listen. It logs JSON
-// to stderr, one line per request, and on SIGINT or SIGTERM stops accepting
+// consent app, the policies and the policy and demo pages of the portals. It
+// listens on -addr (default $ADDR, else localhost:8080) and exits non-zero
+// with a message when it cannot load a policy or listen. It logs JSON to
+// stderr, one line per request, and on SIGINT or SIGTERM stops accepting
 // connections and lets in-flight requests finish (10 s grace).
+//
+// The portals are the YAML policy files of -policies DIR (default
+// $PORTALCONSENT_POLICIES), one file per portal, else the built-in ones. The
+// server refuses to start when any file is invalid, listing every problem;
+// while it runs it reloads the directory on SIGHUP and when files change
+// (see store.Reloader: a file that became invalid keeps its portal's last
+// good policy). `server -check DIR` only checks the files: one line per valid
+// portal on stdout, each problem on stderr, exit status 0 when all are good,
+// 1 otherwise.
 package main
 
 import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server"
+	"github.com/portalconsent/portalconsent/server/store"
 	"github.com/portalconsent/portalconsent/web"
 )
 
@@ -29,25 +43,109 @@ func main() {
 		def = "localhost:8080"
 	}
 	addr := flag.String("addr", def, "address to listen on (host:port)")
+	dir := flag.String("policies", os.Getenv("PORTALCONSENT_POLICIES"),
+		"directory of the portals' policy files, one <id>.yaml per portal (default: the built-in portals)")
+	checkDir := flag.String("check", "", "check the policy files of this directory and exit (status 0: all good)")
 	flag.Parse()
+	if *checkDir != "" {
+		os.Exit(check(*checkDir, os.Stdout, os.Stderr))
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 
-	policies, err := policy.Defaults()
-	if err != nil {
-		log.Error("loading the built-in policies", "err", err)
-		os.Exit(1)
-	}
-	h, err := server.New(policies, web.Files(), server.WithLogger(log))
-	if err != nil {
-		log.Error("starting", "err", err)
+	h, reloader, errs := start(*dir, web.Files(), log)
+	if len(errs) > 0 {
+		for _, err := range errs {
+			log.Error("cannot start: policy problem", "err", err.Error())
+		}
 		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, h, log.With("portals", len(policies)), nil); err != nil {
+	if reloader != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		go reloadOn(ctx, hup, reloader)
+		go func() {
+			if err := reloader.Watch(ctx, store.DefaultDebounce); err != nil {
+				log.Error("policy files are reloaded on SIGHUP only", "err", err.Error())
+			}
+		}()
+	}
+	if err := run(ctx, *addr, h, log.With("portals", len(h.Policies())), nil); err != nil {
 		log.Error("serving", "addr", *addr, "err", err)
 		os.Exit(1)
 	}
+}
+
+// start returns the server for the policy files of dir, with the reloader
+// that keeps it up to date, or for the built-in portals (and no reloader)
+// when dir is "". It returns every problem of the files instead when there is
+// any.
+func start(dir string, assets fs.FS, log *slog.Logger) (*server.Server, *store.Reloader, []error) {
+	if dir == "" {
+		ps, err := store.Defaults()
+		if err != nil {
+			return nil, nil, []error{err}
+		}
+		h, err := server.New(store.Policies(ps), assets, server.WithLogger(log))
+		if err != nil {
+			return nil, nil, []error{err}
+		}
+		return h, nil, nil
+	}
+	var h *server.Server
+	apply := func(ps []*policy.Policy) error {
+		if h != nil {
+			return h.SetPolicies(ps)
+		}
+		var err error
+		h, err = server.New(ps, assets, server.WithLogger(log))
+		return err
+	}
+	r, errs := store.NewReloader(dir, apply, log)
+	if len(errs) > 0 {
+		return nil, nil, errs
+	}
+	return h, r, nil
+}
+
+// reloadOn reloads the policy files on each value of sig (SIGHUP) until ctx
+// is done.
+func reloadOn(ctx context.Context, sig <-chan os.Signal, r *store.Reloader) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+			r.Reload()
+		}
+	}
+}
+
+// check checks the policy files of dir for an operator's CI: it writes one
+// line per valid portal ("id revision N file") to stdout, each problem and a
+// summary to stderr, and returns the exit status: 0 when every file is good,
+// 1 otherwise.
+func check(dir string, stdout, stderr io.Writer) int {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		fmt.Fprintf(stderr, "%s: not a directory\n", dir)
+		return 1
+	}
+	lines, errs := store.Check(os.DirFS(dir))
+	for _, l := range lines {
+		fmt.Fprintln(stdout, l)
+	}
+	for _, err := range errs {
+		if le, ok := errors.AsType[*policy.LoadError](err); ok {
+			le.File = filepath.Join(dir, le.File) // a path the operator can open
+		}
+		fmt.Fprintln(stderr, err)
+	}
+	if len(errs) > 0 {
+		fmt.Fprintf(stderr, "%d valid portal(s), %d problem(s)\n", len(lines), len(errs))
+		return 1
+	}
+	return 0
 }
 
 // shutdownGrace is how long in-flight requests may take to finish once the
