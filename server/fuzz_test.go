@@ -23,7 +23,7 @@ var fuzzMethods = []string{"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE"}
 func FuzzServeHTTP(f *testing.F) {
 	s := newFakeServer(f)
 	seeds := []string{
-		"/", "/embed.js", "/embed.js.sri", "/healthz", s.wasm.name, s.wasmExec.name, s.css.name,
+		"/", "/embed.js", "/embed.js.sri", "/healthz", s.ui.name, s.wasm.name, s.wasmExec.name, s.css.name,
 		"/portals/mtran/config.json", "/portals/twisto/policy", "/demo/mtran",
 		"/portals/nope/config.json", "/portals/nope/policy", "/demo/nope",
 		"/%00", "/portals/%00/config.json", "//", "//embed.js", "/../etc/passwd", "/a/../embed.js",

@@ -26,7 +26,8 @@ func newTestHandler(t *testing.T, log *slog.Logger) http.Handler {
 		t.Fatal(err)
 	}
 	fsys := fstest.MapFS{
-		"embed.js":          {Data: []byte("console.log('embed');\n")},
+		"embed.js":          {Data: []byte("console.log('embed', 'UI_PATH', 'UI_SRI');\n")},
+		"ui.js":             {Data: []byte("console.log('ui');\n")},
 		"banner.css":        {Data: []byte(".pc-page { margin: 0 }\n")},
 		"dist/app.wasm":     {Data: append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("fake wasm "), 64)...)},
 		"dist/wasm_exec.js": {Data: []byte("globalThis.Go = class {};\n")},
