@@ -1,11 +1,17 @@
 package server
 
 import (
+	"context"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/portalconsent/portalconsent/policy"
 )
 
@@ -112,6 +118,379 @@ func TestBrowserRejectRunsNothing(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if s := tb.gated(); len(s.Log) != 0 || has(s.Cookies, "_ga") || has(s.Cookies, "_gcl_au") {
 		t.Errorf("after Reject all: %+v", s)
+	}
+	tb.noErrors()
+}
+
+// acceptAll visits page as a first visitor and accepts all on the banner; it
+// returns once the gated scripts ran.
+func (tb *tab) acceptAll(url string) {
+	tb.t.Helper()
+	tb.run(chromedp.Navigate(url))
+	tb.waitBanner()
+	tb.click("pc-accept")
+	tb.waitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
+}
+
+// waitDialog waits until the dialog with the given id is open in the frame,
+// over the whole viewport, with focus inside it.
+func (tb *tab) waitDialog(id string) {
+	tb.t.Helper()
+	tb.waitFor("dialog #"+id, inFrame(`d.getElementById(`+jsString(id)+`) !== null &&
+		getComputedStyle(f).visibility === "visible" && getComputedStyle(f).height === innerHeight + "px" &&
+		d.getElementById(`+jsString(id)+`).contains(d.activeElement) && document.activeElement === f`))
+}
+
+// browserCookies returns the names of the cookies the browser holds for url
+// (every path and domain that applies to it).
+func (tb *tab) browserCookies(urls ...string) []string {
+	tb.t.Helper()
+	var names []string
+	tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+		cs, err := network.GetCookies().WithURLs(urls).Do(ctx)
+		for _, c := range cs {
+			names = append(names, c.Name+"@"+c.Domain+c.Path)
+		}
+		return err
+	}))
+	sort.Strings(names)
+	return names
+}
+
+func TestBrowserWithdrawal(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	// A host name with a parent domain (*.localhost is loopback in Chromium),
+	// so that cookies set on the parent domain can be seen cleared.
+	base := strings.Replace(h.portal.URL, "127.0.0.1", "www.gated.localhost", 1)
+	for _, page := range []string{"gated.html", "hostile.html"} {
+		t.Run(page, func(t *testing.T) {
+			tb := newTab(t)
+			tb.acceptAll(base + "/" + page + "?portal=gated&gated&gtag")
+			// Cookies a tracker may leave: on the parent domain, and on a path
+			// the policy declares (/sub) that this page cannot see.
+			tb.eval(`document.cookie = "_ga_X1=1; Domain=gated.localhost; Path=/";
+				document.cookie = "_ga=2; Path=/sub";
+				document.cookie = "sessionid=s; Path=/"; true`, nil)
+			urls := []string{base + "/" + page, base + "/sub/page"}
+			before := tb.browserCookies(urls...)
+			for _, want := range []string{"_ga@www.gated.localhost/", "_ga@www.gated.localhost/sub", "_ga_X1@.gated.localhost/", "_pk_id.1.abc@www.gated.localhost/"} {
+				if !has(before, want) {
+					t.Fatalf("set-up: cookie %s missing from %q", want, before)
+				}
+			}
+
+			// The visitor withdraws statistics from a Manage cookies link.
+			tb.clickPage("#manage")
+			tb.waitDialog("pc-preferences")
+			var on bool
+			tb.eval(inFrame(`d.getElementById("pc-switch-statistical").checked`), &on)
+			if !on {
+				t.Fatal("the preferences do not show the stored choice (statistics on)")
+			}
+			tb.click("pc-switch-statistical")
+			tb.click("pc-save")
+
+			// The statistics cookies are gone everywhere; the others stay.
+			tb.waitFor("the statistics cookies cleared", `!document.cookie.includes("_pk_id")`)
+			after := tb.browserCookies(urls...)
+			for _, c := range after {
+				if strings.HasPrefix(c, "_ga") || strings.HasPrefix(c, "_pk_") {
+					t.Errorf("statistics cookie %s survived the withdrawal (all: %q)", c, after)
+				}
+			}
+			for _, want := range []string{"sessionid@www.gated.localhost/", "_gcl_au@www.gated.localhost/", "cookies_preferences@www.gated.localhost/"} {
+				if !has(after, want) {
+					t.Errorf("cookie %s was cleared, but its category is still accepted (all: %q)", want, after)
+				}
+			}
+			// The page is told, and Consent Mode updated.
+			var got struct {
+				Events []struct {
+					Decided    bool
+					Categories map[string]bool
+				}
+				Last []any
+			}
+			tb.eval(`({Events: consentEvents, Last: Array.from(dataLayer[dataLayer.length - 1])})`, &got)
+			if len(got.Events) != 1 || got.Events[0].Categories["statistical"] || !got.Events[0].Categories["marketing"] {
+				t.Errorf("consentchange events: %+v", got.Events)
+			}
+			if len(got.Last) != 3 || got.Last[1] != "update" || got.Last[2].(map[string]any)["analytics_storage"] != "denied" ||
+				got.Last[2].(map[string]any)["ad_storage"] != "granted" {
+				t.Errorf("last dataLayer entry %v, want a consent update denying analytics_storage", got.Last)
+			}
+			// Scripts already running cannot be stopped: a reload is offered.
+			tb.waitFor("the reload notice", inFrame(`d.getElementById("pc-reload") !== null && d.activeElement === d.getElementById("pc-reload") &&
+				getComputedStyle(f).visibility === "visible"`))
+			tb.click("pc-reload")
+			tb.waitFor("the reloaded page", `window.gatedLog && performance.getEntriesByType("navigation")[0].type === "reload"`)
+			tb.waitFor("the marketing script", `gatedLog.includes("marketing")`)
+			time.Sleep(300 * time.Millisecond)
+			if s := tb.gated(); strings.Join(s.Log, ",") != "marketing" {
+				t.Errorf("after the reload, ran %q, want only the marketing script", s.Log)
+			}
+			tb.noErrors()
+		})
+	}
+}
+
+// TestBrowserNoReloadOffered checks a change that withdraws nothing that ran
+// offers no reload.
+func TestBrowserNoReloadOffered(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated")))
+	tb.waitBanner()
+	tb.click("pc-reject")
+	tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+	tb.run(chromedp.Evaluate(`PortalConsent.showPreferences()`, nil))
+	tb.waitDialog("pc-preferences")
+	tb.click("pc-switch-statistical")
+	tb.click("pc-save")
+	tb.waitFor("the statistics scripts", `gatedLog.includes("last:nonce")`)
+	tb.waitFor("the frame hidden", inFrame(`getComputedStyle(f).visibility === "hidden"`))
+	var notice bool
+	tb.eval(`!!`+inFrame(`d.getElementById("pc-reload")`), &notice)
+	if notice {
+		t.Error("a reload is offered although nothing ran before")
+	}
+	tb.noErrors()
+}
+
+func TestBrowserAsksAgain(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	now := time.Now()
+	accept := func(string) bool { return true }
+	old := *gatedPolicy
+	old.Revision = gatedPolicy.Revision + 1
+	fewer := *gatedPolicy
+	fewer.Categories = gatedPolicy.Categories[:2]
+	for _, tc := range []struct {
+		name  string
+		value string
+	}{
+		{"another revision", policy.NewConsent(&old, now, accept).Encode()},
+		{"a category the choice does not cover", policy.NewConsent(&fewer, now, accept).Encode()},
+		{"older than the lifetime", policy.NewConsent(gatedPolicy, now.AddDate(0, 0, -gatedPolicy.Lifetime()-1), accept).Encode()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := newTab(t)
+			tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+				return network.SetCookie(policy.CookieName, tc.value).WithURL(h.portal.URL).WithPath("/").Do(ctx)
+			}))
+			tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated")))
+			tb.waitBanner()
+			time.Sleep(200 * time.Millisecond)
+			if s := tb.gated(); len(s.Log) != 0 {
+				t.Errorf("with a choice that no longer holds, ran %q", s.Log)
+			}
+			var decided bool
+			tb.eval(`PortalConsent.get().decided`, &decided)
+			if decided {
+				t.Error("PortalConsent.get().decided is true")
+			}
+			tb.noErrors()
+		})
+	}
+}
+
+func TestBrowserManageCookies(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	for _, page := range []string{"gated.html", "hostile.html"} {
+		t.Run(page, func(t *testing.T) {
+			tb := newTab(t)
+			tb.acceptAll(h.portalURL(page, "portal=gated&gated"))
+			tb.waitFor("the frame gone", `!document.querySelector("iframe[data-portal-consent]")`)
+
+			// A link to #manage-cookies: the preferences; Escape gives focus back.
+			tb.clickPage("#manage")
+			tb.waitDialog("pc-preferences")
+			tb.run(chromedp.KeyEvent(kb.Escape))
+			tb.waitFor("focus back on the link", `document.activeElement === document.getElementById("manage") &&
+				getComputedStyle(document.querySelector("iframe[data-portal-consent]")).visibility === "hidden"`)
+			var url string
+			tb.eval(`location.hash`, &url)
+			if url != "" {
+				t.Errorf("the link navigated to %q", url)
+			}
+
+			// data-consent="policy": the policy, whose Manage cookies button
+			// opens the preferences.
+			tb.clickPage("#pol")
+			tb.waitDialog("pc-policy-dialog")
+			tb.click("pc-manage")
+			tb.waitDialog("pc-preferences")
+			tb.run(chromedp.KeyEvent(kb.Escape))
+			tb.waitFor("the dialog closed", inFrame(`getComputedStyle(f).visibility === "hidden"`))
+
+			// An element added after load, and the JS API.
+			tb.eval(`document.body.insertAdjacentHTML("beforeend", '<span id="late" data-consent="preferences">Cookies</span>'); true`, nil)
+			tb.clickPage("#late")
+			tb.waitDialog("pc-preferences")
+			tb.run(chromedp.KeyEvent(kb.Escape))
+			tb.waitFor("the dialog closed", inFrame(`getComputedStyle(f).visibility === "hidden"`))
+			tb.run(chromedp.Evaluate(`PortalConsent.showPolicy()`, nil))
+			tb.waitFor("the policy dialog", inFrame(`d.getElementById("pc-policy-dialog") !== null`))
+			tb.noErrors()
+		})
+	}
+}
+
+// TestBrowserManageCookiesURL checks a page opened at #manage-cookies opens
+// the preferences, for a returning visitor and a first one.
+func TestBrowserManageCookiesURL(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated") + "#manage-cookies"))
+	tb.waitFor("the preferences", inFrame(`d.getElementById("pc-preferences") !== null && d.getElementById("pc-accept") !== null`))
+	tb.click("pc-save") // a first visitor saving without a change: everything optional refused
+	c := tb.waitConsent()
+	if c.Accepted("statistical") {
+		t.Errorf("saved %q", c.Encode())
+	}
+	tb.run(chromedp.Reload())
+	tb.waitFor("the preferences", inFrame(`d.getElementById("pc-preferences") !== null && d.getElementById("pc-accept") === null`))
+	tb.noErrors()
+}
+
+func TestBrowserConsentMode(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated&gtag")))
+	tb.waitBanner()
+	var layer [][]any
+	tb.eval(`dataLayer.map(a => Array.from(a))`, &layer)
+	denied := map[string]any{"wait_for_update": 500.0}
+	for _, s := range policy.ConsentSignals {
+		denied[s] = "denied"
+	}
+	if len(layer) != 1 || !reflect.DeepEqual(layer[0], []any{"consent", "default", denied}) {
+		t.Fatalf("before a choice the dataLayer holds %v, want only the default, every signal denied", layer)
+	}
+	tb.click("pc-accept")
+	tb.waitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
+	tb.eval(`dataLayer.map(a => Array.from(a))`, &layer)
+	granted := map[string]any{}
+	for _, s := range policy.ConsentSignals {
+		granted[s] = "denied"
+	}
+	for _, s := range []string{"security_storage", "analytics_storage", "ad_storage", "ad_user_data", "ad_personalization"} {
+		granted[s] = "granted"
+	}
+	if len(layer) != 2 || !reflect.DeepEqual(layer[1], []any{"consent", "update", granted}) {
+		t.Errorf("after Accept all the dataLayer holds %v, want the update %v", layer, granted)
+	}
+	// Each page view: the default, then the update from the stored choice,
+	// before any gated script runs.
+	tb.run(chromedp.Reload())
+	tb.waitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
+	var first []any
+	tb.eval(`window.layerAtFirstScript`, &first)
+	if len(first) != 2 {
+		t.Errorf("when the first gated script ran the dataLayer held %v, want the default and the update", first)
+	}
+	// No dataLayer and no signals in the policy: Consent Mode stays off.
+	tb.run(chromedp.Navigate(h.portalURL("gated.html", "")))
+	tb.waitBanner()
+	var typ string
+	tb.eval(`typeof window.dataLayer`, &typ)
+	if typ != "undefined" {
+		t.Errorf("a portal without signals nor dataLayer got a dataLayer (%s)", typ)
+	}
+	tb.noErrors()
+}
+
+// gpcScript makes the browser send Global Privacy Control.
+const gpcScript = `Object.defineProperty(Navigator.prototype, "globalPrivacyControl", {get: () => true, configurable: true});`
+
+func TestBrowserGlobalPrivacyControl(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	tb := newTab(t)
+	tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(gpcScript).Do(ctx)
+		return err
+	}))
+	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated&gtag")))
+	tb.waitBanner()
+	noticeShown := inFrame(`(() => { const n = d.getElementById("pc-gpc"); return n && !n.hidden && n.getBoundingClientRect().height > 0 && n.textContent.includes("Global Privacy Control"); })()`)
+	tb.waitFor("the GPC notice on the server's banner", noticeShown)
+	var st struct {
+		GPC        bool
+		Decided    bool
+		Categories map[string]bool
+	}
+	tb.eval(`PortalConsent.get()`, &st)
+	if !st.GPC || st.Decided || st.Categories["statistical"] || st.Categories["marketing"] {
+		t.Errorf("PortalConsent.get() = %+v", st)
+	}
+	// The app takes over and keeps the notice; optional switches start off.
+	tb.waitApp()
+	tb.waitFor("the GPC notice in the app", noticeShown)
+	tb.click("pc-customize")
+	tb.waitDialog("pc-preferences")
+	var on bool
+	tb.eval(inFrame(`d.getElementById("pc-switch-statistical").checked || d.getElementById("pc-switch-marketing").checked`), &on)
+	if on {
+		t.Error("with GPC an optional switch starts on")
+	}
+	if s := tb.gated(); len(s.Log) != 0 {
+		t.Errorf("with GPC and no choice, ran %q", s.Log)
+	}
+	// The visitor may still opt in explicitly.
+	tb.click("pc-switch-statistical")
+	tb.click("pc-save")
+	tb.waitFor("the statistics scripts", `gatedLog.includes("last:nonce")`)
+	if s := tb.gated(); has(s.Log, "marketing") {
+		t.Errorf("marketing ran: %q", s.Log)
+	}
+	tb.noErrors()
+}
+
+func TestBrowserJSAPI(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated")))
+	tb.waitBanner()
+	tb.eval(`window.apiLog = [];
+		PortalConsent.on("ready", s => apiLog.push("ready:" + s.ready + ":" + s.decided));
+		window.off = PortalConsent.on("consentchange", s => apiLog.push("change:" + s.categories.statistical));
+		true`, nil)
+	var st struct {
+		Ready, Decided bool
+		Categories     map[string]bool
+		Revision       int
+		ID             *string
+	}
+	tb.eval(`PortalConsent.get()`, &st)
+	if !st.Ready || st.Decided || !st.Categories["necessary"] || st.Categories["statistical"] || st.Revision != gatedPolicy.Revision || st.ID != nil {
+		t.Errorf("before a choice, get() = %+v", st)
+	}
+	var acc []bool
+	tb.eval(`[PortalConsent.accepted("necessary"), PortalConsent.accepted("statistical"), PortalConsent.accepted("nope")]`, &acc)
+	if !reflect.DeepEqual(acc, []bool{true, false, false}) {
+		t.Errorf("accepted() before a choice = %v", acc)
+	}
+	var threw bool
+	tb.eval(`(() => { try { PortalConsent.on("nope", () => {}); return false; } catch (e) { return true; } })()`, &threw)
+	if !threw {
+		t.Error(`PortalConsent.on("nope") did not throw`)
+	}
+	tb.click("pc-accept")
+	tb.waitFor("the change event", `apiLog.length === 2`)
+	var log []string
+	tb.eval(`apiLog`, &log)
+	if !reflect.DeepEqual(log, []string{"ready:true:false", "change:true"}) {
+		t.Errorf("API callbacks: %q", log)
+	}
+	tb.eval(`PortalConsent.get()`, &st)
+	c := tb.cookie()
+	if !st.Decided || !st.Categories["statistical"] || st.ID == nil || !strings.Contains(c, *st.ID) {
+		t.Errorf("after Accept all, get() = %+v (cookie %q)", st, c)
+	}
+	var frozen bool
+	tb.eval(`(() => { try { PortalConsent.get = null; } catch (e) {} return typeof PortalConsent.get === "function" && Object.isFrozen(PortalConsent); })()`, &frozen)
+	if !frozen {
+		t.Error("window.PortalConsent can be changed by the page")
 	}
 	tb.noErrors()
 }

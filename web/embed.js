@@ -278,17 +278,21 @@
     var c = current(value, policy, nowSec()).c;
     if (!c) return false;
     consent = c;
-    apply(document.cookie);
+    apply(document.cookie, true);
     document.dispatchEvent(new CustomEvent("consentchange", { detail: state() }));
     return policy.categories.some((cat) => ran[cat.id] && !accepts(policy, c, cat.id));
   }
 
   // apply makes the current choice take effect: the cookies of refused
-  // categories go, Consent Mode is updated, and the accepted scripts run.
-  function apply(line) {
+  // categories in the cookie line go (and, on a change, every declared name
+  // without "*", which may sit on a path this page cannot see), Consent Mode
+  // is updated, and the accepted scripts run.
+  function apply(line, change) {
     consentMode(true);
     if (!consent) return;
-    toClear(policy, consent, line.split(";").map((s) => s.split("=")[0].trim())).forEach(expire);
+    var names = line.split(";").map((s) => s.split("=")[0].trim());
+    if (change) policy.cookies.forEach((row) => { names = names.concat(row.names.filter((n) => n.indexOf("*") < 0)); });
+    toClear(policy, consent, names.filter((n, i) => names.indexOf(n) === i)).forEach(expire);
     activate();
   }
 
