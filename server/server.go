@@ -9,8 +9,11 @@
 //	GET /embed.js                      the loader (short cache, ETag)
 //	GET /embed.js.sri                  the loader's Subresource Integrity value
 //	GET /assets/{name}.{hash}.{ext}    app.wasm, wasm_exec.js, banner.css (immutable)
-//	GET /portals/{id}/config.json      the policy and asset URLs for the loader (CORS)
-//	GET /portals/{id}/policy           the cookie-policy page
+//	GET /portals/{id}/config.json      the policy and asset URLs for the loader (CORS);
+//	                                   ?lang=fr-CA,fr,en picks the language
+//	GET /portals/{id}/policy           the cookie-policy page, in the language of
+//	                                   ?lang= or else Accept-Language
+//	GET /portals/{id}/policy/{lang}    the cookie-policy page in that language
 //	GET /demo/{id}                     a demo portal page carrying the script tag
 //	GET /healthz                       {"status":"ok","portals":N} (not cached)
 //
@@ -37,6 +40,7 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
+	"golang.org/x/text/language"
 )
 
 // Server is the consent host's http.Handler.
@@ -72,8 +76,11 @@ const maxURIBytes = 8 << 10
 
 // portal is one portal's policy with its precomputed responses.
 type portal struct {
-	policy *policy.Policy
-	config *asset // config.json
+	policy *policy.Policy // all its languages
+	config *asset         // config.json in the default language
+	// variants are the policy in each language, default first (see lang.go).
+	variants []*variant
+	matcher  language.Matcher
 }
 
 // configMaxAge is how long a portal's configuration may be cached: a policy
@@ -131,21 +138,11 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 		if _, dup := s.portals[p.ID]; dup {
 			return nil, fmt.Errorf("server: portal %q is declared twice", p.ID)
 		}
-		body, err := json.Marshal(config{
-			Policy: p,
-			Assets: configAssets{Wasm: s.wasm.name, WasmExec: s.wasmExec.name, CSS: s.css.name},
-			Banner: BannerHTML(p),
-			CSS:    string(s.css.raw),
-		})
+		variants, matcher, err := s.newVariants(p)
 		if err != nil {
 			return nil, err
 		}
-		cfg, err := newAsset("config.json", body, "application/json", false, nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		cfg.maxAge = configMaxAge
-		s.portals[p.ID] = &portal{policy: p, config: cfg}
+		s.portals[p.ID] = &portal{policy: p, config: variants[0].config, variants: variants, matcher: matcher}
 		s.order = append(s.order, p.ID)
 	}
 	sort.Strings(s.order)
@@ -164,6 +161,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /portals/{id}/config.json", s.config)
 	s.mux.HandleFunc("OPTIONS /portals/{id}/config.json", s.preflight)
 	s.mux.HandleFunc("GET /portals/{id}/policy", s.policyPage)
+	s.mux.HandleFunc("GET /portals/{id}/policy/{lang}", s.policyPageLang)
 	s.mux.HandleFunc("GET /demo/{id}", s.demoPage)
 	s.mux.HandleFunc("/", s.notFound)
 }
@@ -332,7 +330,11 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	p.config.ServeHTTP(w, r)
+	// The language is in the URL (?lang=fr-CA,fr,en): no Vary, an ETag per
+	// language.
+	v := p.match(r.URL.Query().Get("lang"))
+	w.Header().Set("Content-Language", v.policy.Texts.Lang)
+	v.config.ServeHTTP(w, r)
 }
 
 func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
