@@ -129,10 +129,14 @@ func (p *Policy) validateTranslations() error {
 			return &FieldError{Field: f + ".texts.lang", Msg: fmt.Sprintf("%q is offered twice", tr.Texts.Lang)}
 		}
 		langs = append(langs, l)
-		for _, id := range sortedKeys(tr.Categories) {
-			if _, ok := p.Category(id); !ok {
-				return &FieldError{Field: f + ".categories." + id, Msg: fmt.Sprintf("%q is not a declared category", id)}
+		unknown := ""
+		for id := range tr.Categories {
+			if _, ok := p.Category(id); !ok && (unknown == "" || id < unknown) {
+				unknown = id // the first in sort order: the same error every time
 			}
+		}
+		if unknown != "" {
+			return &FieldError{Field: f + ".categories." + unknown, Msg: fmt.Sprintf("%q is not a declared category", unknown)}
 		}
 		for _, c := range p.Categories {
 			ct, ok := tr.Categories[c.ID]
@@ -146,20 +150,24 @@ func (p *Policy) validateTranslations() error {
 				return &FieldError{Field: f + ".categories." + c.ID + ".description", Msg: "is empty"}
 			}
 		}
-		for _, name := range sortedKeys(tr.Cookies) {
+		bad, badRows := "", 0
+		for name := range tr.Cookies {
 			rows := 0
 			for _, c := range p.Cookies {
 				if slices.Contains(c.Names, name) {
 					rows++
 				}
 			}
-			if rows != 1 {
-				msg := fmt.Sprintf("%q names no cookie row", name)
-				if rows > 1 {
-					msg = fmt.Sprintf("%q names %d cookie rows: key it by a name of one row only", name, rows)
-				}
-				return &FieldError{Field: f + ".cookies." + name, Msg: msg}
+			if rows != 1 && (bad == "" || name < bad) {
+				bad, badRows = name, rows
 			}
+		}
+		if bad != "" {
+			msg := fmt.Sprintf("%q names no cookie row", bad)
+			if badRows > 1 {
+				msg = fmt.Sprintf("%q names %d cookie rows: key it by a name of one row only", bad, badRows)
+			}
+			return &FieldError{Field: f + ".cookies." + bad, Msg: msg}
 		}
 		for j, c := range p.Cookies {
 			var keys []string
@@ -187,15 +195,6 @@ func (p *Policy) validateTranslations() error {
 	return nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // validDate returns a *FieldError for "updated" unless s is empty or a
 // calendar date written YYYY-MM-DD.
 func validDate(s string) error {
@@ -221,6 +220,7 @@ func (p *Policy) UpdatedText() string {
 	if d.Day() == 1 && p.Texts.FirstOfMonth != "" {
 		day = p.Texts.FirstOfMonth
 	}
-	return strings.NewReplacer("{day}", day, "{month}", p.Texts.Months[d.Month()-1],
-		"{year}", strconv.Itoa(d.Year())).Replace(p.Texts.LastUpdated)
+	s := strings.ReplaceAll(p.Texts.LastUpdated, "{day}", day)
+	s = strings.ReplaceAll(s, "{month}", p.Texts.Months[d.Month()-1])
+	return strings.ReplaceAll(s, "{year}", strconv.Itoa(d.Year()))
 }

@@ -461,7 +461,7 @@ func (tb *tab) waitApp() {
 // then checks that it showed nothing and fetched no wasm.
 func (tb *tab) waitReturning() {
 	tb.t.Helper()
-	tb.waitFor("the portal configuration", `performance.getEntriesByType("resource").some(e => e.name.endsWith("/config.json"))`)
+	tb.waitFor("the portal configuration", `performance.getEntriesByType("resource").some(e => e.name.includes("/config.json"))`)
 	time.Sleep(300 * time.Millisecond)
 	var state struct {
 		Frame bool

@@ -135,7 +135,14 @@
   var base = new URL(".", script.src).href;
   var nowSec = () => { return Math.floor(Date.now() / 1000); };
 
-  var config = fetch(base + "portals/" + portal + "/config.json", { credentials: "omit" });
+  // langs returns the visitor's languages, most wanted first, for the server
+  // to match against the policy's: data-lang, else the page's <html lang>,
+  // else the browser's.
+  function langs() {
+    return script.getAttribute("data-lang") || document.documentElement.lang || navigator.languages.join();
+  }
+
+  var config = fetch(base + "portals/" + portal + "/config.json?lang=" + encodeURIComponent(langs()), { credentials: "omit" });
   // A visitor with no cookie at all is certainly asked: make the frame now,
   // while the configuration is on its way.
   // (document.cookie is read once: each read is a round trip to the browser's
