@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -165,66 +166,73 @@ func lineOfKey(data []byte, key string) int {
 	}
 }
 
-// lineOfField finds the line of a field path such as "cookies[2].category": the
-// first list index picks which occurrence of the last key, counted after the
-// top-level key, is meant. It returns 0 when the field is not in the file (for
-// example a value inherited from the base policy).
+// lineOfField returns the line of the key (or array element) that a field
+// path such as "cookies[2].category" or "translations[0].cookies._pk_id.*.purpose"
+// names in the JSON data, or 0 when the file does not contain that field (for
+// example a value inherited from the base policy). Object keys are matched
+// against the path as written in the file, so keys may contain dots.
 func lineOfField(data []byte, field string) int {
-	top, rest, _ := strings.Cut(field, ".")
-	nth := 0
-	if i := strings.IndexByte(top, '['); i >= 0 {
-		if j := strings.IndexByte(top[i:], ']'); j > 0 {
-			nth, _ = strconv.Atoi(top[i+1 : i+j])
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	line := 0
+	// walk reads one value; rest is what remains of the path inside it, and
+	// match whether the path is still followed (else the value is skipped).
+	var walk func(rest string, match bool) bool
+	walk = func(rest string, match bool) bool {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
 		}
-		top = top[:i]
-	}
-	key := top
-	if rest != "" {
-		key = rest[strings.LastIndexByte(rest, '.')+1:]
-		if i := strings.IndexByte(key, '['); i >= 0 {
-			key = key[:i]
+		d, ok := tok.(json.Delim)
+		if !ok || (d != '{' && d != '[') {
+			return true
 		}
-	} else {
-		nth = 0
-	}
-	off := bytes.Index(data, []byte(`"`+top+`"`))
-	if off < 0 {
-		return 0
-	}
-	if key == top {
-		return lineAt(data, off)
-	}
-	needle := []byte(`"` + key + `"`)
-	for n := 0; ; n++ {
-		i := bytes.Index(data[off:], needle)
-		if i < 0 {
-			return 0
+		for i := 0; dec.More(); i++ {
+			next, follow := "", false
+			if d == '{' {
+				k, err := dec.Token()
+				key, ok := k.(string)
+				if err != nil || !ok {
+					return false
+				}
+				if after, found := strings.CutPrefix(rest, key); match && found && (after == "" || after[0] == '.' || after[0] == '[') {
+					next, follow = strings.TrimPrefix(after, "."), true
+				}
+			} else if after, found := strings.CutPrefix(rest, "["+strconv.Itoa(i)+"]"); match && found {
+				next, follow = strings.TrimPrefix(after, "."), true
+			}
+			if follow && next == "" {
+				line = lineAt(data, int(dec.InputOffset()))
+			}
+			if !walk(next, follow && next != "") {
+				return false
+			}
 		}
-		if n == nth {
-			return lineAt(data, off+i)
-		}
-		off += i + len(needle)
+		_, err = dec.Token() // the closing delimiter
+		return err == nil
 	}
+	walk(field, true)
+	return line
 }
 
 // DefaultTexts returns the English texts every built-in policy starts from
 // (policy/defaults/texts.en.json). It fails only if that embedded file is
 // invalid.
 func DefaultTexts() (Texts, error) {
-	data, err := defaultFiles.ReadFile(defaultTextsFile)
-	if err != nil {
-		return Texts{}, err
-	}
 	var texts Texts
-	if err := decodeStrict(defaultTextsFile, data, &texts, nil); err != nil {
+	if err := decodeDefault(defaultTextsFile, &texts); err != nil {
 		return Texts{}, err
 	}
 	return texts, nil
 }
 
 // Defaults returns the built-in policies (the portals the product was created
-// from), sorted by id. It fails only if an embedded file is invalid, with the
-// error naming the file and the field.
+// from), sorted by id. In defaults/, texts.en.json holds the default texts every
+// portal starts from and {id}.json each portal; each other texts.{lang}.json
+// holds the texts of one more language, which every portal must complete with
+// {id}.{lang}.json (a Translation: its categories and cookie rows, and any
+// text it changes). It fails only if an embedded file is invalid or missing,
+// with the error naming the file and the field.
 func Defaults() ([]*Policy, error) {
 	texts, err := DefaultTexts()
 	if err != nil {
@@ -234,12 +242,28 @@ func Defaults() ([]*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*Policy
+	var langs, portals, translated []string
 	for _, e := range entries {
-		name := path.Join("defaults", e.Name())
-		if name == defaultTextsFile {
-			continue
+		name := e.Name()
+		switch base := strings.TrimSuffix(name, ".json"); {
+		case path.Join("defaults", name) == defaultTextsFile:
+		case strings.HasPrefix(base, "texts."):
+			langs = append(langs, strings.TrimPrefix(base, "texts."))
+		case strings.Contains(base, "."):
+			translated = append(translated, name)
+		default:
+			portals = append(portals, base)
 		}
+	}
+	for _, name := range translated {
+		id, lang, _ := strings.Cut(strings.TrimSuffix(name, ".json"), ".")
+		if !slices.Contains(langs, lang) || !slices.Contains(portals, id) {
+			return nil, &LoadError{File: "defaults/" + name, Msg: "names no default portal {id}.json and language texts.{lang}.json"}
+		}
+	}
+	var out []*Policy
+	for _, id := range portals {
+		name := "defaults/" + id + ".json"
 		data, err := defaultFiles.ReadFile(name)
 		if err != nil {
 			return nil, err
@@ -248,8 +272,57 @@ func Defaults() ([]*Policy, error) {
 		if err != nil {
 			return nil, err
 		}
+		for _, lang := range langs {
+			if err := addDefaultTranslation(p, lang); err != nil {
+				return nil, err
+			}
+		}
 		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// addDefaultTranslation adds to p its translation into lang: the texts of
+// defaults/texts.{lang}.json, completed by defaults/{id}.{lang}.json.
+func addDefaultTranslation(p *Policy, lang string) error {
+	var tr Translation
+	textsFile := "defaults/texts." + lang + ".json"
+	if err := decodeDefault(textsFile, &tr.Texts); err != nil {
+		return err
+	}
+	name := "defaults/" + p.ID + "." + lang + ".json"
+	data, err := defaultFiles.ReadFile(name)
+	if err != nil {
+		return &LoadError{File: name, Msg: fmt.Sprintf("missing: every default portal is translated into each language of a texts.{lang}.json (%v)", err)}
+	}
+	if err := decodeStrict(name, data, &tr, nil); err != nil {
+		return err
+	}
+	p.Translations = append(p.Translations, tr)
+	if err := p.Validate(); err != nil {
+		fe, ok := errors.AsType[*FieldError](err)
+		if !ok {
+			return &LoadError{File: name, Msg: err.Error()}
+		}
+		// The field as written in this file, without "translations[i]."; a
+		// text this file does not set comes from the language's texts file.
+		_, field, _ := strings.Cut(fe.Field, ".")
+		line := lineOfField(data, field)
+		if text, ok := strings.CutPrefix(field, "texts."); ok && line == 0 {
+			textsData, _ := defaultFiles.ReadFile(textsFile)
+			name, line = textsFile, lineOfField(textsData, text)
+		}
+		return &LoadError{File: name, Line: line, Field: fe.Field, Msg: fe.Msg}
+	}
+	return nil
+}
+
+// decodeDefault decodes the embedded file name strictly into v.
+func decodeDefault(name string, v any) error {
+	data, err := defaultFiles.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(name, data, v, nil)
 }

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -117,6 +118,9 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(demoPolicy))
+	if full, err := json.Marshal(defaultPolicy(f, "mtran")); err == nil { // with translations
+		f.Add(full)
+	}
 	f.Add([]byte(`{"id": 1}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"cookies": [{"names": ["a"]}]} }`))
@@ -131,6 +135,15 @@ func FuzzParse(f *testing.F) {
 		}
 		if err := p.Validate(); err != nil {
 			t.Fatalf("Parse returned an invalid policy: %v", err)
+		}
+		for _, lang := range p.Languages() {
+			q, ok := p.In(lang)
+			if !ok {
+				t.Fatalf("In(%q) = false for one of Languages() %q", lang, p.Languages())
+			}
+			if err := q.Validate(); err != nil {
+				t.Fatalf("In(%q) is invalid: %v", lang, err)
+			}
 		}
 	})
 }

@@ -52,8 +52,14 @@ type Policy struct {
 	// Trackers are the analytics tools the portal runs; ExpandTrackers adds
 	// their cookies to the table.
 	Trackers []Tracker `json:"trackers,omitempty"`
-	// Texts holds what the visitor reads.
+	// Updated is the date the policy last changed, "YYYY-MM-DD"; empty when
+	// unknown. The policy page shows it (see UpdatedText).
+	Updated string `json:"updated,omitempty"`
+	// Texts holds what the visitor reads, in the policy's default language.
 	Texts Texts `json:"texts"`
+	// Translations are the other languages the policy is offered in (see
+	// Languages and In); each is complete.
+	Translations []Translation `json:"translations,omitempty"`
 }
 
 // Category is a purpose a visitor accepts or rejects as a whole.
@@ -119,6 +125,13 @@ type Texts struct {
 	// running cannot be stopped; Reload labels the button.
 	ReloadText string `json:"reloadText"`
 	Reload     string `json:"reload"`
+	// LastUpdated introduces the policy's date on the policy page, with
+	// "{day}", "{month}" and "{year}" replaced (see UpdatedText); Months are
+	// the twelve month names, January first; FirstOfMonth, when set, is
+	// written for day 1 ("1er" in French).
+	LastUpdated  string   `json:"lastUpdated"`
+	Months       []string `json:"months"`
+	FirstOfMonth string   `json:"firstOfMonth,omitempty"`
 
 	PolicyTitle string `json:"policyTitle"`
 	PolicyIntro string `json:"policyIntro"`
@@ -212,7 +225,8 @@ func (p *Policy) CookiesTitle() string {
 // revision of at most MaxRevision, a lifetime of at most 395 days, a required
 // "necessary" category, unique category ids, cookies whose category exists and
 // whose names are valid cookie names, trackers of known types in optional
-// categories, and every text filled in.
+// categories, an empty or YYYY-MM-DD updated date, every text filled in, and
+// complete translations (see Translation), each in a language of its own.
 func (p *Policy) Validate() error {
 	bad := func(field, format string, args ...any) error {
 		return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -295,15 +309,23 @@ func (p *Policy) Validate() error {
 	if err := p.validateTrackers(); err != nil {
 		return err
 	}
-	return p.Texts.validate()
+	if err := validDate(p.Updated); err != nil {
+		return err
+	}
+	if err := p.Texts.validate("texts."); err != nil {
+		return err
+	}
+	return p.validateTranslations()
 }
 
-func (t *Texts) validate() error {
+// validate checks every text is filled in; field names in errors start with
+// prefix ("texts.").
+func (t *Texts) validate(prefix string) error {
 	if t.Lang == "" {
-		return &FieldError{Field: "texts.lang", Msg: "is empty"}
+		return &FieldError{Field: prefix + "lang", Msg: "is empty"}
 	}
 	if !langPattern.MatchString(t.Lang) {
-		return &FieldError{Field: "texts.lang", Msg: fmt.Sprintf("%q is not a BCP 47 language tag such as \"en\" or \"fr-CA\"", t.Lang)}
+		return &FieldError{Field: prefix + "lang", Msg: fmt.Sprintf("%q is not a BCP 47 language tag such as \"en\" or \"fr-CA\"", t.Lang)}
 	}
 	for _, s := range []struct{ field, v string }{
 		{"bannerTitle", t.BannerTitle}, {"bannerText", t.BannerText},
@@ -313,6 +335,7 @@ func (t *Texts) validate() error {
 		{"alwaysOn", t.AlwaysOn}, {"save", t.Save}, {"close", t.Close},
 		{"gpcNotice", t.GPCNotice}, {"manageCookies", t.ManageCookies},
 		{"reloadText", t.ReloadText}, {"reload", t.Reload},
+		{"lastUpdated", t.LastUpdated},
 		{"policyTitle", t.PolicyTitle}, {"policyIntro", t.PolicyIntro},
 		{"cookiesTitle", t.CookiesTitle},
 		{"columns.provider", t.Columns.Provider}, {"columns.function", t.Columns.Function},
@@ -320,12 +343,20 @@ func (t *Texts) validate() error {
 		{"columns.category", t.Columns.Category}, {"columns.duration", t.Columns.Duration},
 	} {
 		if strings.TrimSpace(s.v) == "" {
-			return &FieldError{Field: "texts." + s.field, Msg: "is empty"}
+			return &FieldError{Field: prefix + s.field, Msg: "is empty"}
+		}
+	}
+	if len(t.Months) != 12 {
+		return &FieldError{Field: prefix + "months", Msg: fmt.Sprintf("must list the 12 month names, got %d", len(t.Months))}
+	}
+	for i, m := range t.Months {
+		if strings.TrimSpace(m) == "" {
+			return &FieldError{Field: fmt.Sprintf("%smonths[%d]", prefix, i), Msg: "is empty"}
 		}
 	}
 	for i, s := range t.Sections {
 		if strings.TrimSpace(s.Title) == "" {
-			return &FieldError{Field: fmt.Sprintf("texts.sections[%d].title", i), Msg: "is empty"}
+			return &FieldError{Field: fmt.Sprintf("%ssections[%d].title", prefix, i), Msg: "is empty"}
 		}
 	}
 	return nil

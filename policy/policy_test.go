@@ -136,7 +136,12 @@ func TestValidate(t *testing.T) {
 		{"default", func(p *policy.Policy) {}, ""},
 		{"default lifetime", func(p *policy.Policy) { p.LifetimeDays = 0 }, ""},
 		{"max lifetime", func(p *policy.Policy) { p.LifetimeDays = 395 }, ""},
-		{"no cookies", func(p *policy.Policy) { p.Cookies = nil }, ""},
+		{"no cookies", func(p *policy.Policy) {
+			p.Cookies = nil
+			for i := range p.Translations {
+				p.Translations[i].Cookies = nil
+			}
+		}, ""},
 		{"no sections", func(p *policy.Policy) { p.Texts.Sections = nil }, ""},
 		{"http url", func(p *policy.Policy) { p.URL = "http://portal.example" }, ""},
 

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/portalconsent/portalconsent/banner"
 	"github.com/portalconsent/portalconsent/policy"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 )
 
-var pages = template.Must(template.New("").Parse(`
+var pages = template.Must(template.New("").Funcs(template.FuncMap{"langName": langName}).Parse(`
 {{define "index"}}<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -23,7 +27,8 @@ var pages = template.Must(template.New("").Parse(`
 <h2>Portals</h2>
 <table class="pc-cookies"><thead><tr><th scope="col">Portal</th><th scope="col">Id</th><th scope="col">Revision</th><th scope="col">Pages</th></tr></thead>
 <tbody>{{range .Portals}}<tr><td><a href="{{.URL}}">{{.Name}}</a></td><td><code>{{.ID}}</code></td><td>{{.Revision}}</td>
-<td>{{range $i, $l := .Links}}{{if $i}} · {{end}}<a href="{{$l.Href}}">{{$l.Label}}</a>{{end}}</td></tr>
+<td>{{range $i, $l := .Links}}{{if $i}} · {{end}}<a href="{{$l.Href}}">{{$l.Label}}</a>{{end}}
+{{- $id := .ID}} · Cookie policy in {{range $i, $l := .Languages}}{{if $i}}, {{end}}<a href="/portals/{{$id}}/policy/{{$l}}" hreflang="{{$l}}" lang="{{$l}}">{{langName $l}}</a>{{end}}</td></tr>
 {{end}}</tbody></table>
 <h2>Adding a portal</h2>
 <p>Each portal is one YAML file, named after its id, in the directory the server reads (<code>server -policies DIR</code>). Copy <a href="/policy-example.yaml">the example portal's policy file</a> (<code>example.yaml</code>, with Matomo and Google Analytics as trackers), rename it, edit it, and check it with <code>server -check DIR</code>.</p>
@@ -32,11 +37,20 @@ var pages = template.Must(template.New("").Parse(`
 {{define "policy"}}<!doctype html>
 <html lang="{{.Policy.Texts.Lang}}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Policy.Texts.PolicyTitle}} – {{.Policy.Name}}</title><link rel="stylesheet" href="{{.CSS}}"></head>
+<title>{{.Policy.Texts.PolicyTitle}} – {{.Policy.Name}}</title>
+<link rel="canonical" href="{{.Canonical}}">
+{{range .Alternates}}<link rel="alternate" hreflang="{{.Lang}}" href="{{.URL}}">
+{{end}}<link rel="alternate" hreflang="x-default" href="{{.Negotiated}}">
+<link rel="stylesheet" href="{{.CSS}}"></head>
 <body class="pc-page"><main class="pc-page-main">
 <p><a href="{{.Policy.URL}}">{{.Policy.Name}}</a></p>
-{{.Content}}
-</main></body></html>
+{{if gt (len .Alternates) 1}}<p class="pc-langs">{{range $i, $a := .Alternates}}{{if $i}} · {{end}}{{if $a.Current}}<strong lang="{{$a.Lang}}">{{$a.Name}}</strong>{{else}}<a href="{{$a.URL}}" hreflang="{{$a.Lang}}" lang="{{$a.Lang}}">{{$a.Name}}</a>{{end}}{{end}}</p>
+{{end}}{{.Content}}
+{{with .Updated}}<p class="pc-updated">{{.}}</p>{{end}}
+<p><button type="button" class="pc-btn pc-primary" data-consent="preferences">{{.Policy.Texts.ManageCookies}}</button></p>
+</main>
+<script src="/embed.js" data-portal="{{.Policy.ID}}" data-lang="{{.Policy.Texts.Lang}}" async></script>
+</body></html>
 {{end}}
 {{define "demo"}}<!doctype html>
 <html lang="en">
@@ -69,10 +83,14 @@ main{max-width:760px;margin:0 auto;padding:24px 16px 200px}
 `))
 
 // pageCSP is the Content-Security-Policy of the server's own pages. The demo
-// page runs the banner, so it also allows 'wasm-unsafe-eval' as a portal must.
+// page runs the banner, so it also allows 'wasm-unsafe-eval' as a portal must;
+// so does the policy page (its Manage cookies button opens the preferences),
+// with what the loader needs from this host: the configuration and the wasm
+// (connect-src), and a blob: worker that compiles the wasm (worker-src).
 const (
-	pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-	demoCSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+	pageCSP   = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	policyCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	demoCSP   = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
 )
 
 // origin returns the scheme and host the request reached, e.g.
@@ -114,12 +132,60 @@ func PolicyHTML(p *policy.Policy) template.HTML {
 	return template.HTML(banner.HTML(&banner.PolicyContent{Policy: p, Page: true}))
 }
 
+// policyPage serves /portals/{id}/policy in the language of the lang query
+// parameter, else of Accept-Language, else the policy's default (see
+// preferences).
 func (s *Server) policyPage(w http.ResponseWriter, r *http.Request) {
 	p := s.lookup(w, r)
 	if p == nil {
 		return
 	}
-	s.render(w, "policy", pageCSP, map[string]any{"Policy": p.policy, "CSS": s.css.name, "Content": PolicyHTML(p.policy)})
+	w.Header().Set("Vary", "Accept-Language")
+	list := r.URL.Query().Get("lang")
+	if list == "" {
+		list = r.Header.Get("Accept-Language")
+	}
+	s.renderPolicy(w, r, p, p.match(list))
+}
+
+// alternate is a link to the policy page in one language.
+type alternate struct {
+	Lang, Name, URL string
+	Current         bool
+}
+
+// renderPolicy writes the policy page of the portal in the language of v,
+// with links to the page in each language the policy offers.
+func (s *Server) renderPolicy(w http.ResponseWriter, r *http.Request, p *portal, v *variant) {
+	base := origin(r) + "/portals/" + p.policy.ID + "/policy"
+	var alts []alternate
+	for _, o := range p.variants {
+		l := o.policy.Texts.Lang
+		alts = append(alts, alternate{Lang: l, Name: langName(l), URL: base + "/" + l, Current: o == v})
+	}
+	w.Header().Set("Content-Language", v.policy.Texts.Lang)
+	s.render(w, "policy", policyCSP, map[string]any{
+		"Policy": v.policy, "CSS": s.css.name, "Content": PolicyHTML(v.policy),
+		"Updated": v.policy.UpdatedText(), "Alternates": alts,
+		"Canonical": base + "/" + v.policy.Texts.Lang, "Negotiated": base,
+	})
+}
+
+// langName returns the name of the language tag in that language
+// ("Français" for "fr"), or the tag itself when x/text has no name for it.
+func langName(tag string) string {
+	t, err := language.Parse(tag)
+	if err != nil {
+		return tag
+	}
+	name := display.Self.Name(t)
+	if name == "" {
+		return tag
+	}
+	// Languages whose names are lowercase mid-sentence are capitalized as
+	// a label.
+	first, size := utf8.DecodeRuneInString(name)
+	return string(unicode.ToTitle(first)) + name[size:]
 }
 
 func (s *Server) demoPage(w http.ResponseWriter, r *http.Request) {

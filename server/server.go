@@ -9,8 +9,11 @@
 //	GET /embed.js                      the loader (short cache, ETag)
 //	GET /embed.js.sri                  the loader's Subresource Integrity value
 //	GET /assets/{name}.{hash}.{ext}    ui.js, app.wasm, wasm_exec.js, banner.css (immutable)
-//	GET /portals/{id}/config.json      the policy and asset URLs for the loader (CORS)
-//	GET /portals/{id}/policy           the cookie-policy page
+//	GET /portals/{id}/config.json      the policy and asset URLs for the loader (CORS);
+//	                                   ?lang=fr-CA,fr,en picks the language
+//	GET /portals/{id}/policy           the cookie-policy page, in the language of
+//	                                   ?lang= or else Accept-Language
+//	GET /portals/{id}/policy/{lang}    the cookie-policy page in that language
 //	GET /demo/{id}                     a demo portal page carrying the script tag
 //	GET /demo/stand-in/{type}.js       a tracker's local stand-in, for the demo pages
 //	GET /policy-example.yaml           the example portal's policy file, to copy
@@ -38,6 +41,7 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
+	"golang.org/x/text/language"
 )
 
 // Server is the consent host's http.Handler.
@@ -79,8 +83,11 @@ type portalSet struct {
 
 // portal is one portal's policy with its precomputed responses.
 type portal struct {
-	policy *policy.Policy
-	config *asset // config.json
+	policy *policy.Policy // all its languages
+	config *asset         // config.json in the default language
+	// variants are the policy in each language, default first (see lang.go).
+	variants []*variant
+	matcher  language.Matcher
 }
 
 // configMaxAge is how long a portal's configuration may be cached: a policy
@@ -154,21 +161,11 @@ func (s *Server) SetPolicies(policies []*policy.Policy) error {
 		if _, dup := set.byID[p.ID]; dup {
 			return fmt.Errorf("server: portal %q is declared twice", p.ID)
 		}
-		body, err := json.Marshal(config{
-			Policy: p,
-			Assets: configAssets{Wasm: s.wasm.name, WasmExec: s.wasmExec.name, CSS: s.css.name},
-			Banner: BannerHTML(p),
-			CSS:    string(s.css.raw),
-		})
+		variants, matcher, err := s.newVariants(p)
 		if err != nil {
 			return err
 		}
-		cfg, err := newAsset("config.json", body, "application/json", false, nil, nil)
-		if err != nil {
-			return err
-		}
-		cfg.maxAge = configMaxAge
-		set.byID[p.ID] = &portal{policy: p, config: cfg}
+		set.byID[p.ID] = &portal{policy: p, config: variants[0].config, variants: variants, matcher: matcher}
 		set.order = append(set.order, p.ID)
 	}
 	sort.Strings(set.order)
@@ -197,6 +194,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /portals/{id}/config.json", s.config)
 	s.mux.HandleFunc("OPTIONS /portals/{id}/config.json", s.preflight)
 	s.mux.HandleFunc("GET /portals/{id}/policy", s.policyPage)
+	s.mux.HandleFunc("GET /portals/{id}/policy/{lang}", s.policyPageLang)
 	s.mux.HandleFunc("GET /demo/{id}", s.demoPage)
 	s.mux.HandleFunc("GET /demo/stand-in/{file}", s.standIn)
 	s.mux.HandleFunc("GET /policy-example.yaml", s.policyExample)
@@ -367,7 +365,11 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	p.config.ServeHTTP(w, r)
+	// The language is in the URL (?lang=fr-CA,fr,en): no Vary, an ETag per
+	// language.
+	v := p.match(r.URL.Query().Get("lang"))
+	w.Header().Set("Content-Language", v.policy.Texts.Lang)
+	v.config.ServeHTTP(w, r)
 }
 
 func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {

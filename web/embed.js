@@ -190,7 +190,11 @@
   }
   consentMode();
 
-  var config = fetch(base + "portals/" + portal + "/config.json", { credentials: "omit" });
+  // The visitor's languages, most wanted first, for the server to match
+  // against the policy's: data-lang, else the page's <html lang>, else the
+  // browser's.
+  var langs = script.getAttribute("data-lang") || document.documentElement.lang || navigator.languages.join();
+  var config = fetch(base + "portals/" + portal + "/config.json?lang=" + encodeURIComponent(langs), { credentials: "omit" });
   // document.cookie is read once here: each read is a round trip to the
   // browser's cookie store.
   var stored = cookieValue(document.cookie, NAME);

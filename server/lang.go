@@ -1,0 +1,150 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/portalconsent/portalconsent/policy"
+	"golang.org/x/text/language"
+)
+
+// Language negotiation. A visitor's preferences arrive as a list in the
+// syntax of Accept-Language ("fr-CA,fr;q=0.9,en"): in the lang query
+// parameter of config.json and of the policy page (the loader sends
+// data-lang, else the page's <html lang>, else navigator.languages), or in the
+// Accept-Language header of the policy page. The list is matched against the
+// languages the policy offers with golang.org/x/text/language; anything
+// unmatched, unparsable or oversized gets the policy's default language, never
+// an error: an odd browser setting must not cost a visitor the banner.
+const (
+	// maxLangList bounds the preference list read, in bytes; a longer one
+	// is ignored as a whole.
+	maxLangList = 512
+	// maxLangEntries bounds how many of its entries are considered.
+	maxLangEntries = 16
+)
+
+// variant is a portal's policy in one language, with its config.json.
+type variant struct {
+	policy *policy.Policy // single-language: no translations
+	config *asset
+}
+
+// newVariants returns p in each of its languages (default first) with its
+// config.json, and the matcher over those languages.
+func (s *Server) newVariants(p *policy.Policy) ([]*variant, language.Matcher, error) {
+	var out []*variant
+	var tags []language.Tag
+	for _, lang := range p.Languages() {
+		q, ok := p.In(lang)
+		if !ok {
+			return nil, nil, fmt.Errorf("server: portal %q: no policy in %q", p.ID, lang)
+		}
+		body, err := json.Marshal(config{
+			Policy: q,
+			Assets: configAssets{Wasm: s.wasm.name, WasmExec: s.wasmExec.name, CSS: s.css.name},
+			Banner: BannerHTML(q),
+			CSS:    string(s.css.raw),
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg, err := newAsset("config.json", body, "application/json", false, nil, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.maxAge = configMaxAge
+		out = append(out, &variant{policy: q, config: cfg})
+		// A tag the policy accepts but x/text does not know becomes "und",
+		// which no visitor's preference matches: only exact URLs reach it.
+		tag, _ := language.Parse(lang)
+		tags = append(tags, tag)
+	}
+	return out, language.NewMatcher(tags), nil
+}
+
+// preferences parses a list in the syntax of Accept-Language into tags, most
+// preferred first (stable by q-value; q=0 entries dropped). Entries that do
+// not parse are skipped; an empty or oversized list gives none.
+func preferences(list string) []language.Tag {
+	if len(list) > maxLangList {
+		return nil
+	}
+	type pref struct {
+		tag language.Tag
+		q   float32
+	}
+	var prefs []pref
+	for i, entry := range strings.Split(list, ",") {
+		if i == maxLangEntries {
+			break
+		}
+		entry = strings.TrimSpace(entry)
+		if entry == "" || entry == "*" {
+			continue
+		}
+		tags, qs, err := language.ParseAcceptLanguage(entry)
+		if err != nil || len(tags) != 1 || qs[0] <= 0 {
+			continue
+		}
+		prefs = append(prefs, pref{tags[0], qs[0]})
+	}
+	slices.SortStableFunc(prefs, func(a, b pref) int {
+		switch {
+		case a.q > b.q:
+			return -1
+		case a.q < b.q:
+			return 1
+		}
+		return 0
+	})
+	tags := make([]language.Tag, len(prefs))
+	for i, p := range prefs {
+		tags[i] = p.tag
+	}
+	return tags
+}
+
+// match returns the variant of the portal that best fits the preference
+// list (see preferences), or the default language's.
+func (p *portal) match(list string) *variant {
+	prefs := preferences(list)
+	if len(prefs) == 0 {
+		return p.variants[0]
+	}
+	_, i, conf := p.matcher.Match(prefs...)
+	if conf == language.No || i < 0 || i >= len(p.variants) {
+		return p.variants[0]
+	}
+	return p.variants[i]
+}
+
+// exact returns the variant in the language lang (case aside), or nil.
+func (p *portal) exact(lang string) *variant {
+	for _, v := range p.variants {
+		if strings.EqualFold(v.policy.Texts.Lang, lang) {
+			return v
+		}
+	}
+	return nil
+}
+
+// policyPageLang serves /portals/{id}/policy/{lang}: the policy page in
+// exactly that language, or 404 naming the languages offered.
+func (s *Server) policyPageLang(w http.ResponseWriter, r *http.Request) {
+	p := s.lookup(w, r)
+	if p == nil {
+		return
+	}
+	lang := r.PathValue("lang")
+	v := p.exact(lang)
+	if v == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("portal %q has no policy in %q (it has %s)",
+			p.policy.ID, truncate(lang, 64), strings.Join(p.policy.Languages(), ", ")))
+		return
+	}
+	s.renderPolicy(w, r, p, v)
+}

@@ -1,0 +1,184 @@
+package server
+
+// Browser tests of the language choice: the loader sends data-lang, else the
+// page's <html lang>, else navigator.languages; the server answers with the
+// banner in the best language the policy offers, else its default. Fixture
+// pages: testdata/lang.html.
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/portalconsent/portalconsent/banner"
+	"github.com/portalconsent/portalconsent/policy"
+)
+
+// browserLanguages makes the tab's browser prefer the given languages
+// (navigator.languages and Accept-Language), keeping its user agent. Measured
+// in headless Chromium: --lang and Emulation.setLocaleOverride leave
+// navigator.languages at [en-US en]; --accept-lang and this override change it.
+func (tb *tab) browserLanguages(list string) {
+	tb.t.Helper()
+	var ua string
+	tb.eval(`navigator.userAgent`, &ua)
+	tb.run(emulation.SetUserAgentOverride(ua).WithAcceptLanguage(list))
+	var got string
+	tb.eval(`navigator.languages.join()`, &got)
+	if got != list {
+		tb.t.Fatalf("navigator.languages = %q, want %q", got, list)
+	}
+}
+
+// bannerLang waits for the banner and returns the language of the frame's
+// document and of the banner's root, and the labels of its buttons.
+func (tb *tab) bannerLang() (docLang, rootLang string, labels []string) {
+	tb.t.Helper()
+	tb.waitBanner()
+	var got struct {
+		Doc, Root string
+		Labels    []string
+	}
+	tb.eval(inFrame(`({Doc: d.documentElement.lang, Root: d.querySelector(".pc-root").lang,
+		Labels: [...d.querySelectorAll(".pc-banner button")].map(b => b.textContent.trim())})`), &got)
+	return got.Doc, got.Root, got.Labels
+}
+
+// checkBannerIn checks the banner shown is the policy's in lang.
+func (tb *tab) checkBannerIn(lang string) {
+	tb.t.Helper()
+	p, ok := testPolicies[0].In(lang)
+	if !ok {
+		tb.t.Fatalf("mtran has no policy in %s", lang)
+	}
+	doc, root, labels := tb.bannerLang()
+	want := []string{p.Texts.AcceptAll, p.Texts.RejectAll, p.Texts.Customize, p.Texts.PolicyLink}
+	if doc != lang || root != lang || strings.Join(labels, "|") != strings.Join(want, "|") {
+		tb.t.Errorf("banner: frame lang %q, root lang %q, buttons %q; want %s and %q", doc, root, labels, lang, want)
+	}
+}
+
+// configLang returns the lang parameter of the loader's config request.
+func (tb *tab) configLang() string {
+	tb.t.Helper()
+	var name string
+	tb.eval(`(performance.getEntriesByType("resource").map(e => e.name).find(n => n.includes("/config.json")) || "")`, &name)
+	u, err := url.Parse(name)
+	if err != nil || name == "" {
+		tb.t.Fatalf("no config request (%q)", name)
+	}
+	return u.Query().Get("lang")
+}
+
+func TestBrowserLanguageChoice(t *testing.T) {
+	for _, tt := range []struct {
+		name, page, browser string
+		sent, want          string
+	}{
+		{"data-lang", "lang-data-fr.html", "", "fr", "fr"},
+		{"html lang", "lang-html-fr.html", "", "fr-FR", "fr"},
+		{"navigator.languages", "lang.html", "fr-CA,fr,en", "fr-CA,fr,en", "fr"},
+		{"data-lang unsupported", "lang-data-de.html", "", "de", "en"},
+		{"navigator.languages unsupported", "lang.html", "de-DE,es", "de-DE,es", "en"},
+		{"html lang before navigator.languages", "lang-html-fr.html", "en-US,en", "fr-FR", "fr"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := startHosts(t)
+			tb := newTab(t)
+			if tt.browser != "" {
+				tb.browserLanguages(tt.browser)
+			}
+			tb.run(chromedp.Navigate(h.portalURL(tt.page, "")))
+			tb.checkBannerIn(tt.want)
+			if got := tb.configLang(); got != tt.sent {
+				t.Errorf("the loader sent lang=%q, want %q", got, tt.sent)
+			}
+			tb.noErrors()
+		})
+	}
+}
+
+// TestBrowserFrenchTakeover: the app takes the French server banner over with
+// no pixel changed, and the preferences and the stored choice follow.
+func TestBrowserFrenchTakeover(t *testing.T) {
+	h := startHosts(t)
+	release := h.holdWasm()
+	defer release()
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("lang-data-fr.html", "")))
+	tb.checkBannerIn("fr")
+	time.Sleep(200 * time.Millisecond) // fonts and layout settle
+	before := tb.frameShot()
+	release()
+	tb.waitApp()
+	time.Sleep(200 * time.Millisecond)
+	after := tb.frameShot()
+	if before.Bounds() != after.Bounds() {
+		t.Fatalf("the banner changed size: %v, then %v", before.Bounds(), after.Bounds())
+	}
+	diff := 0
+	for y := before.Bounds().Min.Y; y < before.Bounds().Max.Y; y++ {
+		for x := before.Bounds().Min.X; x < before.Bounds().Max.X; x++ {
+			if before.At(x, y) != after.At(x, y) {
+				diff++
+			}
+		}
+	}
+	if diff != 0 {
+		t.Errorf("%d pixels differ between the server's French banner and the app's", diff)
+	}
+	tb.checkBannerIn("fr") // the app's own banner
+
+	fr, _ := testPolicies[0].In("fr")
+	tb.click(banner.CustomizeID)
+	tb.waitFor("the preferences", inFrame(`d.getElementById("pc-preferences") !== null && w.portalConsentRunning === true`))
+	var prefs struct{ Title, Text string }
+	tb.eval(inFrame(`({Title: d.querySelector("#pc-preferences h2").textContent.trim(), Text: d.getElementById("pc-preferences").textContent})`), &prefs)
+	if prefs.Title != fr.Texts.PreferencesTitle {
+		t.Errorf("preferences title %q, want %q", prefs.Title, fr.Texts.PreferencesTitle)
+	}
+	for _, w := range []string{fr.Categories[0].Name, fr.Categories[1].Name, fr.Categories[1].Description, fr.Texts.AlwaysOn, fr.Texts.Save} {
+		if !strings.Contains(prefs.Text, w) {
+			t.Errorf("the preferences lack %q: %s", w, prefs.Text)
+		}
+	}
+	tb.click(banner.SwitchID(policy.Statistical))
+	tb.click(banner.SaveID)
+	c := tb.waitConsent()
+	if !c.Accepted(policy.Statistical) {
+		t.Errorf("stored choice %+v: statistical not accepted", c)
+	}
+	tb.noErrors()
+}
+
+// TestBrowserPolicyPageLanguage: the policy page in French under its strict
+// CSP runs the loader in French (data-lang), and the negotiated page follows
+// the browser's languages.
+func TestBrowserPolicyPageLanguage(t *testing.T) {
+	h := startHosts(t)
+	tb := newTab(t)
+	tb.browserLanguages("fr-CA,fr")
+	tb.run(chromedp.Navigate(h.consent.URL + "/portals/mtran/policy"))
+	tb.waitFor("the policy page", `document.querySelector(".pc-policy") !== null`)
+	var page struct {
+		Lang, Title, Button string
+	}
+	tb.eval(`({Lang: document.documentElement.lang, Title: document.querySelector("h1").textContent.trim(),
+		Button: document.querySelector("button[data-consent=preferences]").textContent.trim()})`, &page)
+	fr, _ := testPolicies[0].In("fr")
+	if page.Lang != "fr" || page.Title != fr.Texts.PolicyTitle || page.Button != fr.Texts.ManageCookies {
+		t.Errorf("negotiated policy page: %+v", page)
+	}
+	tb.checkBannerIn("fr")
+	tb.waitApp() // the wasm compiles and runs under the page's CSP
+	tb.noErrors()
+
+	// The English page, by its own URL, whatever the browser prefers.
+	tb.run(chromedp.Navigate(h.consent.URL + "/portals/mtran/policy/en"))
+	tb.waitFor("the English policy page", `document.documentElement.lang === "en" && document.querySelector(".pc-policy") !== null`)
+	tb.checkBannerIn("en")
+	tb.noErrors()
+}
