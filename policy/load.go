@@ -127,7 +127,8 @@ func lineOfKey(data []byte, key string) int {
 
 // lineOfField finds the line of a field path such as "cookies[2].category": the
 // first list index picks which occurrence of the last key, counted after the
-// top-level key, is meant. It returns 0 when the field is not in the file (for
+// top-level key (and after the objects in between, as "dark" in
+// "theme.dark.text"), is meant. It returns 0 when the field is not in the file (for
 // example a value inherited from the base policy).
 func lineOfField(data []byte, field string) int {
 	top, rest, _ := strings.Cut(field, ".")
@@ -153,6 +154,19 @@ func lineOfField(data []byte, field string) int {
 	}
 	if key == top {
 		return lineAt(data, off)
+	}
+	// Objects in between ("dark" in "theme.dark.text"): the key after them.
+	if mids := strings.Split(rest, "."); len(mids) > 1 {
+		for _, mid := range mids[:len(mids)-1] {
+			if strings.IndexByte(mid, '[') >= 0 {
+				break
+			}
+			i := bytes.Index(data[off:], []byte(`"`+mid+`"`))
+			if i < 0 {
+				return 0
+			}
+			off += i
+		}
 	}
 	needle := []byte(`"` + key + `"`)
 	for n := 0; ; n++ {

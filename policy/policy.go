@@ -47,6 +47,9 @@ type Policy struct {
 	Cookies []Cookie `json:"cookies"`
 	// Texts holds what the visitor reads.
 	Texts Texts `json:"texts"`
+	// Theme sets the banner's colours, font and position; nil keeps the
+	// defaults of web/banner.css.
+	Theme *Theme `json:"theme,omitempty"`
 }
 
 // Category is a purpose a visitor accepts or rejects as a whole.
@@ -204,7 +207,10 @@ func (p *Policy) CookiesTitle() string {
 // nil. A valid policy has an id, a name, an absolute http(s) URL, a positive
 // revision, a lifetime of at most 395 days, a required "necessary" category,
 // unique category ids, cookies whose category exists and whose names are valid
-// cookie names, and every text filled in.
+// cookie names, every text filled in, and a theme (when there is one) whose
+// colours are #rgb or #rrggbb with text contrast of at least 4.5:1 (WCAG AA)
+// in light and dark, whose font is a plain font-family list and whose position
+// is known.
 func (p *Policy) Validate() error {
 	bad := func(field, format string, args ...any) error {
 		return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -284,7 +290,13 @@ func (p *Policy) Validate() error {
 			}
 		}
 	}
-	return p.Texts.validate()
+	if err := p.Texts.validate(); err != nil {
+		return err
+	}
+	if p.Theme != nil {
+		return p.Theme.validate()
+	}
+	return nil
 }
 
 func (t *Texts) validate() error {
