@@ -27,9 +27,10 @@ var pages = template.Must(template.New("").Parse(`
 </main></body></html>
 {{end}}
 {{define "policy"}}<!doctype html>
-<html lang="{{.Policy.Texts.Lang}}">
+<html lang="{{.Policy.Texts.Lang}}" dir="{{.Dir}}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Policy.Texts.PolicyTitle}} – {{.Policy.Name}}</title><link rel="stylesheet" href="{{.CSS}}"></head>
+<title>{{.Policy.Texts.PolicyTitle}} – {{.Policy.Name}}</title><link rel="stylesheet" href="{{.CSS}}">
+{{- with .Theme}}<link rel="stylesheet" href="{{.}}">{{end}}</head>
 <body class="pc-page"><main class="pc-page-main">
 <p><a href="{{.Policy.URL}}">{{.Policy.Name}}</a></p>
 {{.Content}}
@@ -112,7 +113,12 @@ func (s *Server) policyPage(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	s.render(w, "policy", pageCSP, map[string]any{"Policy": p.policy, "CSS": s.css.name, "Content": PolicyHTML(p.policy)})
+	theme := ""
+	if p.theme != nil {
+		theme = p.theme.name
+	}
+	s.render(w, "policy", pageCSP, map[string]any{"Policy": p.policy, "CSS": s.css.name, "Theme": theme,
+		"Dir": policy.Dir(p.policy.Texts.Lang), "Content": PolicyHTML(p.policy)})
 }
 
 func (s *Server) demoPage(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@
 //	GET /assets/{name}.{hash}.{ext}    app.wasm, wasm_exec.js, banner.css (immutable)
 //	GET /portals/{id}/config.json      the policy and asset URLs for the loader (CORS)
 //	GET /portals/{id}/policy           the cookie-policy page
+//	GET /assets/theme-{id}.{hash}.css  a portal's theme, for its policy page (immutable)
 //	GET /demo/{id}                     a demo portal page carrying the script tag
 //	GET /healthz                       {"status":"ok","portals":N} (not cached)
 //
@@ -74,6 +75,7 @@ const maxURIBytes = 8 << 10
 type portal struct {
 	policy *policy.Policy
 	config *asset // config.json
+	theme  *asset // the theme's stylesheet (ThemeCSS), nil without one
 }
 
 // configMaxAge is how long a portal's configuration may be cached: a policy
@@ -87,7 +89,8 @@ type config struct {
 	Assets configAssets   `json:"assets"`
 	// Banner is the banner rendered by the server (the first paint).
 	Banner string `json:"banner"`
-	// CSS is the stylesheet of the consent frame, applied without a request.
+	// CSS is the stylesheet of the consent frame, applied without a request:
+	// web/banner.css then the portal's theme (ThemeCSS).
 	CSS string `json:"css"`
 }
 
@@ -131,11 +134,18 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 		if _, dup := s.portals[p.ID]; dup {
 			return nil, fmt.Errorf("server: portal %q is declared twice", p.ID)
 		}
+		pt := &portal{policy: p}
+		theme := ThemeCSS(p.Theme)
+		if theme != "" {
+			if pt.theme, err = newAsset("theme-"+p.ID+".css", []byte(theme), "text/css; charset=utf-8", true, nil, nil); err != nil {
+				return nil, err
+			}
+		}
 		body, err := json.Marshal(config{
 			Policy: p,
 			Assets: configAssets{Wasm: s.wasm.name, WasmExec: s.wasmExec.name, CSS: s.css.name},
 			Banner: BannerHTML(p),
-			CSS:    string(s.css.raw),
+			CSS:    string(s.css.raw) + theme,
 		})
 		if err != nil {
 			return nil, err
@@ -145,7 +155,8 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 			return nil, err
 		}
 		cfg.maxAge = configMaxAge
-		s.portals[p.ID] = &portal{policy: p, config: cfg}
+		pt.config = cfg
+		s.portals[p.ID] = pt
 		s.order = append(s.order, p.ID)
 	}
 	sort.Strings(s.order)
@@ -160,6 +171,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	for _, a := range []*asset{s.wasm, s.wasmExec, s.css} {
 		s.mux.Handle("GET "+a.name, a)
+	}
+	for _, id := range s.order {
+		if a := s.portals[id].theme; a != nil {
+			s.mux.Handle("GET "+a.name, a)
+		}
 	}
 	s.mux.HandleFunc("GET /portals/{id}/config.json", s.config)
 	s.mux.HandleFunc("OPTIONS /portals/{id}/config.json", s.preflight)
