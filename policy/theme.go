@@ -1,12 +1,11 @@
 package policy
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
+	"unicode/utf8"
 )
 
 // Theme is a portal's look: colours for light and dark colour schemes, a font
@@ -70,20 +69,30 @@ const TableHeaderTint = 0.10
 
 // Merged returns pal with its empty colours taken from def.
 func (pal Palette) Merged(def Palette) Palette {
-	pick := func(v, d string) string {
-		if v == "" {
-			return d
+	c, d := pal.colours(), def.colours()
+	for i := range c {
+		if c[i] == "" {
+			c[i] = d[i]
 		}
-		return v
 	}
-	return Palette{
-		Background: pick(pal.Background, def.Background),
-		Text:       pick(pal.Text, def.Text),
-		Muted:      pick(pal.Muted, def.Muted),
-		Accent:     pick(pal.Accent, def.Accent),
-		AccentText: pick(pal.AccentText, def.AccentText),
-		Border:     pick(pal.Border, def.Border),
-	}
+	return Palette{c[0], c[1], c[2], c[3], c[4], c[5]}
+}
+
+// paletteFields are the JSON names of the colours of a Palette, in the order
+// of Palette.colours.
+var paletteFields = [6]string{"background", "text", "muted", "accent", "accentText", "border"}
+
+// Indexes in Palette.colours.
+const (
+	background = iota
+	text
+	muted
+	accent
+	accentText
+)
+
+func (pal Palette) colours() [6]string {
+	return [6]string{pal.Background, pal.Text, pal.Muted, pal.Accent, pal.AccentText, pal.Border}
 }
 
 // validate checks a theme: colours well formed, text contrast at least
@@ -94,73 +103,71 @@ func (t *Theme) validate() error {
 	switch t.Position {
 	case "", PositionBar, PositionBottomLeft, PositionBottomRight:
 	default:
-		return &FieldError{Field: "theme.position", Msg: fmt.Sprintf("%q is not a position (%s, %s or %s)",
-			t.Position, PositionBar, PositionBottomLeft, PositionBottomRight)}
+		return &FieldError{Field: "theme.position", Msg: strconv.Quote(t.Position) + " is not a position (" +
+			PositionBar + ", " + PositionBottomLeft + " or " + PositionBottomRight + ")"}
 	}
 	if t.Font != "" {
 		if err := checkFont(t.Font); err != "" {
 			return &FieldError{Field: "theme.font", Msg: err}
 		}
 	}
-	for _, s := range []struct {
-		name     string
-		pal, def Palette
-	}{{"light", t.Light, DefaultLight}, {"dark", t.Dark, DefaultDark}} {
-		if err := s.pal.validate("theme."+s.name, s.def); err != nil {
-			return err
-		}
+	if err := t.Light.validate("theme.light", DefaultLight); err != nil {
+		return err
 	}
-	return nil
+	return t.Dark.validate("theme.dark", DefaultDark)
 }
+
+// textPairs are the text colours web/banner.css draws on another colour, as
+// indexes in Palette.colours; -1 stands for the header cells of the cookie
+// table (Accent tinting Background).
+var textPairs = [...][2]int{{text, background}, {muted, background}, {accent, background}, {accentText, accent}, {text, -1}}
 
 // validate checks the colours of pal (fields named prefix+".background"…) and
-// the contrast of every text colour the stylesheet draws on another colour.
+// the contrast of every text colour the stylesheet draws on another colour,
+// def filling the colours pal leaves empty.
 func (pal Palette) validate(prefix string, def Palette) error {
-	fields := []struct{ name, v string }{
-		{"background", pal.Background}, {"text", pal.Text}, {"muted", pal.Muted},
-		{"accent", pal.Accent}, {"accentText", pal.AccentText}, {"border", pal.Border},
-	}
-	for _, f := range fields {
-		if _, ok := ParseColor(f.v); f.v != "" && !ok {
-			return &FieldError{Field: prefix + "." + f.name, Msg: fmt.Sprintf("%q is not a colour: use #rgb or #rrggbb", f.v)}
+	given, merged := pal.colours(), pal.Merged(def).colours()
+	var rgb [6][3]float64
+	var desc [6]string // a colour in words: "#777" or "the default #ffffff"
+	for i, v := range merged {
+		var ok bool
+		if rgb[i], ok = ParseColor(v); !ok {
+			return &FieldError{Field: prefix + "." + paletteFields[i], Msg: strconv.Quote(v) + " is not a colour: use #rgb or #rrggbb"}
+		}
+		desc[i] = v
+		if given[i] == "" {
+			desc[i] = "the default " + v
 		}
 	}
-	m := pal.Merged(def)
-	color := func(v string) [3]float64 { c, _ := ParseColor(v); return c }
-	// value says what a colour is: the theme's, or the default.
-	value := func(themed, v string) string {
-		if themed == "" {
-			return "the default " + v
+	for _, pair := range textPairs {
+		fg := pair[0]
+		var bg [3]float64
+		var on, bgDesc string
+		if pair[1] >= 0 {
+			bg, on, bgDesc = rgb[pair[1]], prefix+"."+paletteFields[pair[1]], desc[pair[1]]
+		} else {
+			bg = mix(rgb[accent], rgb[background], TableHeaderTint)
+			on = "the cookie table's header (" + strconv.Itoa(int(TableHeaderTint*100)) + "% " +
+				prefix + ".accent in " + prefix + ".background)"
+			bgDesc = hexColour(bg)
 		}
-		return v
-	}
-	bg, accent := color(m.Background), color(m.Accent)
-	header := mix(accent, bg, TableHeaderTint)
-	bgField, bgValue := prefix+".background", value(pal.Background, m.Background)
-	for _, c := range []struct {
-		field    string     // the text colour's field
-		fg, bg   [3]float64 // the text and what it is on
-		on       string     // what the text is on, in words
-		fgV, bgV string     // their values, in words
-	}{
-		{"text", color(m.Text), bg, bgField, value(pal.Text, m.Text), bgValue},
-		{"muted", color(m.Muted), bg, bgField, value(pal.Muted, m.Muted), bgValue},
-		{"accent", accent, bg, bgField, value(pal.Accent, m.Accent), bgValue},
-		{"accentText", color(m.AccentText), accent, prefix + ".accent", value(pal.AccentText, m.AccentText), value(pal.Accent, m.Accent)},
-		{"text", color(m.Text), header, fmt.Sprintf("the cookie table's header (%d%% %s.accent in %s.background)",
-			int(TableHeaderTint*100), prefix, prefix), value(pal.Text, m.Text), hex(header)},
-	} {
-		if r := Contrast(c.fg, c.bg); r < MinContrast {
-			return &FieldError{Field: prefix + "." + c.field, Msg: fmt.Sprintf("contrast %s:1 with %s, WCAG AA needs %s:1 (%s on %s)",
-				formatRatio(r), c.on, formatRatio(MinContrast), c.fgV, c.bgV)}
+		if r := Contrast(rgb[fg], bg); r < MinContrast {
+			return &FieldError{Field: prefix + "." + paletteFields[fg], Msg: "contrast " + formatRatio(r) + ":1 with " + on +
+				", WCAG AA needs " + formatRatio(MinContrast) + ":1 (" + desc[fg] + " on " + bgDesc + ")"}
 		}
 	}
 	return nil
 }
 
-// hex writes an sRGB colour as #rrggbb.
-func hex(c [3]float64) string {
-	return fmt.Sprintf("#%02x%02x%02x", int(math.Round(c[0]*255)), int(math.Round(c[1]*255)), int(math.Round(c[2]*255)))
+// hexColour writes an sRGB colour as #rrggbb.
+func hexColour(c [3]float64) string {
+	const digits = "0123456789abcdef"
+	b := []byte("#")
+	for _, v := range c {
+		n := int(math.Round(v * 255))
+		b = append(b, digits[n>>4], digits[n&15])
+	}
+	return string(b)
 }
 
 // formatRatio writes a contrast ratio with at most two decimals, rounded
@@ -177,18 +184,25 @@ func ParseColor(s string) ([3]float64, bool) {
 	if len(s) != 4 && len(s) != 7 || s[0] != '#' {
 		return c, false
 	}
-	for i := range 3 {
-		var part string
+	var n [6]byte // the six hex digits' values
+	for i := range n {
+		j := 1 + i
 		if len(s) == 4 {
-			part = strings.Repeat(s[1+i:2+i], 2)
-		} else {
-			part = s[1+2*i : 3+2*i]
+			j = 1 + i/2 // #rgb is #rrggbb
 		}
-		v, err := strconv.ParseUint(part, 16, 8)
-		if err != nil {
+		switch d := s[j]; {
+		case '0' <= d && d <= '9':
+			n[i] = d - '0'
+		case 'a' <= d && d <= 'f':
+			n[i] = d - 'a' + 10
+		case 'A' <= d && d <= 'F':
+			n[i] = d - 'A' + 10
+		default:
 			return [3]float64{}, false
 		}
-		c[i] = float64(v) / 255
+	}
+	for i := range c {
+		c[i] = float64(n[2*i]<<4|n[2*i+1]) / 255
 	}
 	return c, true
 }
@@ -200,7 +214,7 @@ func RelativeLuminance(c [3]float64) float64 {
 		if v <= 0.04045 {
 			return v / 12.92
 		}
-		return math.Pow((v+0.055)/1.055, 2.4)
+		return math.Exp(2.4 * math.Log((v+0.055)/1.055)) // (…)^2.4, without math.Pow (smaller wasm)
 	}
 	return 0.2126*lin(c[0]) + 0.7152*lin(c[1]) + 0.0722*lin(c[2])
 }
@@ -233,22 +247,27 @@ const maxFontLen = 200
 // the rule (; { } < > \ and the like) or call a function.
 func checkFont(s string) string {
 	if len(s) > maxFontLen {
-		return fmt.Sprintf("is %d bytes, more than %d", len(s), maxFontLen)
+		return "is " + strconv.Itoa(len(s)) + " bytes, more than " + strconv.Itoa(maxFontLen)
 	}
 	for i, name := range strings.Split(s, ",") {
 		name = strings.TrimSpace(name)
 		if name == "" {
-			return fmt.Sprintf("%q has an empty name in position %d", s, i+1)
+			return strconv.Quote(s) + " has an empty name in position " + strconv.Itoa(i+1)
 		}
 		if q := name[0]; q == '"' || q == '\'' {
 			if len(name) < 3 || name[len(name)-1] != q {
-				return fmt.Sprintf("%q: the quoted name %s is not closed", s, name)
+				return strconv.Quote(s) + ": the quoted name " + name + " is not closed"
 			}
 			name = name[1 : len(name)-1]
 		}
 		for _, r := range name {
-			if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != ' ' && r != '-' && r != '_' {
-				return fmt.Sprintf("%q: %q is not allowed in a font name (letters, digits, spaces, - and _, names separated by commas, optionally quoted)", s, r)
+			// Outside ASCII, CSS reads every character as part of a name;
+			// C1 controls and invalid UTF-8 are refused all the same.
+			if r >= 0xa0 && r != utf8.RuneError {
+				continue
+			}
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == ' ' || r == '-' || r == '_') {
+				return strconv.Quote(s) + ": " + strconv.QuoteRune(r) + " is not allowed in a font name (letters, digits, spaces, - and _, names separated by commas, optionally quoted)"
 			}
 		}
 	}

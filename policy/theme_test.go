@@ -89,6 +89,21 @@ func TestContrast(t *testing.T) {
 	}
 }
 
+// TestLuminanceEveryByte checks every 8-bit component against the WCAG
+// formula written with math.Pow.
+func TestLuminanceEveryByte(t *testing.T) {
+	for n := range 256 {
+		v := float64(n) / 255
+		want := v / 12.92
+		if v > 0.04045 {
+			want = math.Pow((v+0.055)/1.055, 2.4)
+		}
+		if got := policy.RelativeLuminance([3]float64{v, v, v}); math.Abs(got-want) > 1e-12 {
+			t.Errorf("RelativeLuminance of grey %d = %v, want %v", n, got, want)
+		}
+	}
+}
+
 // TestDefaultPalettes checks that the defaults themselves pass the rule a
 // theme must pass.
 func TestDefaultPalettes(t *testing.T) {
