@@ -152,3 +152,30 @@ func TestThemeOnThePolicyPage(t *testing.T) {
 		t.Errorf("a theme mtran does not have: %d, want 404", res.StatusCode)
 	}
 }
+
+// FuzzThemeCSS: whatever font and colour a policy gives, once it validates,
+// its theme's stylesheet is one :root rule of plain declarations: nothing can
+// close the rule or the declaration early, open another, or end a <style>.
+func FuzzThemeCSS(f *testing.F) {
+	f.Add(`"Source Sans 3", sans-serif`, "#fff")
+	f.Add("Arial; } body { color: red", "#fff;}")
+	f.Add(`"a\"; x`, "#12345")
+	f.Add("メイリオ, 'Noto Sans'", "#ABCDEF")
+	base := defaultPolicies(f)[0]
+	f.Fuzz(func(t *testing.T, font, bg string) {
+		p := *base
+		p.Theme = &policy.Theme{Font: font, Light: policy.Palette{Background: bg, Text: "#000"}}
+		if p.Validate() != nil {
+			return
+		}
+		css := ThemeCSS(p.Theme)
+		body, ok := strings.CutPrefix(css, ":root{")
+		if !ok || !strings.HasSuffix(body, ";}") {
+			t.Fatalf("ThemeCSS = %q: not one :root rule", css)
+		}
+		body = strings.TrimSuffix(body, "}")
+		if strings.ContainsAny(body, "{}<>\\@") || strings.Count(body, ";") != strings.Count(body, ":") {
+			t.Fatalf("ThemeCSS = %q: more than plain declarations", css)
+		}
+	})
+}
