@@ -31,11 +31,16 @@ const (
 // RootElement returns the element that holds everything the consent frame
 // shows. mode ("hidden", "banner" or "modal") is carried in data-pc-mode, which
 // the loader (web/embed.js) watches to size the frame; lang is the texts'
-// language. The app's root component and the server's first-paint banner both
-// render through it, so that the app's first render replaces the server's
-// banner seamlessly.
+// language: a right-to-left one (policy.Dir) gets dir="rtl", any other tag
+// (malformed or empty included) no dir, so left to right. The app's root
+// component and the server's first-paint banner both render through it, so
+// that the app's first render replaces the server's banner seamlessly.
 func RootElement(mode, lang string, body ...app.UI) app.HTMLDiv {
-	return app.Div().Class("pc-root").DataSet("pc-mode", mode).Lang(lang).Body(body...)
+	root := app.Div().Class("pc-root").DataSet("pc-mode", mode).Lang(lang)
+	if dir := policy.Dir(lang); dir == "rtl" {
+		root = root.Dir(dir)
+	}
+	return root.Body(body...)
 }
 
 // SwitchID returns the id of the switch of an optional category.

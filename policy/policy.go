@@ -60,6 +60,9 @@ type Policy struct {
 	// Translations are the other languages the policy is offered in (see
 	// Languages and In); each is complete.
 	Translations []Translation `json:"translations,omitempty"`
+	// Theme sets the banner's colours, font and position; nil keeps the
+	// defaults of web/banner.css.
+	Theme *Theme `json:"theme,omitempty"`
 }
 
 // Category is a purpose a visitor accepts or rejects as a whole.
@@ -225,8 +228,11 @@ func (p *Policy) CookiesTitle() string {
 // revision of at most MaxRevision, a lifetime of at most 395 days, a required
 // "necessary" category, unique category ids, cookies whose category exists and
 // whose names are valid cookie names, trackers of known types in optional
-// categories, an empty or YYYY-MM-DD updated date, every text filled in, and
-// complete translations (see Translation), each in a language of its own.
+// categories, an empty or YYYY-MM-DD updated date, every text filled in,
+// complete translations (see Translation), each in a language of its own, and
+// a theme (when there is one) whose colours are #rgb or #rrggbb with text
+// contrast of at least 4.5:1 (WCAG AA) in light and dark, whose font is a plain
+// font-family list and whose position is known.
 func (p *Policy) Validate() error {
 	bad := func(field, format string, args ...any) error {
 		return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -315,7 +321,13 @@ func (p *Policy) Validate() error {
 	if err := p.Texts.validate("texts."); err != nil {
 		return err
 	}
-	return p.validateTranslations()
+	if err := p.validateTranslations(); err != nil {
+		return err
+	}
+	if p.Theme != nil {
+		return p.Theme.validate()
+	}
+	return nil
 }
 
 // validate checks every text is filled in; field names in errors start with

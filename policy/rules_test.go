@@ -77,6 +77,7 @@ func rulesPolicy(t *testing.T) *policy.Policy {
 		t.Fatal(err)
 	}
 	p := *ps[0]
+	p.Translations = nil // English only: its categories and cookies are its own
 	p.Categories = []policy.Category{
 		{ID: "necessary", Name: "Necessary", Description: "d", Required: true, Signals: []string{"security_storage"}},
 		{ID: "statistical", Name: "Statistics", Description: "d", Signals: []string{"analytics_storage"}},

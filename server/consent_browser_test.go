@@ -24,6 +24,7 @@ import (
 var gatedPolicy = func() *policy.Policy {
 	p := *testPolicies[0]
 	p.ID = "gated"
+	p.Translations = nil // English only: its categories and cookies are its own
 	p.Categories = []policy.Category{
 		{ID: "necessary", Name: "Necessary", Description: "Needed for the portal to work.", Required: true, Signals: []string{"security_storage"}},
 		{ID: "statistical", Name: "Statistics", Description: "Audience measurement.", Signals: []string{"analytics_storage"}},

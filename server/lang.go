@@ -34,8 +34,9 @@ type variant struct {
 }
 
 // newVariants returns p in each of its languages (default first) with its
-// config.json, and the matcher over those languages.
-func (s *Server) newVariants(p *policy.Policy) ([]*variant, language.Matcher, error) {
+// config.json (whose CSS is the stylesheet then theme, the portal's
+// ThemeCSS), and the matcher over those languages.
+func (s *Server) newVariants(p *policy.Policy, theme string) ([]*variant, language.Matcher, error) {
 	var out []*variant
 	var tags []language.Tag
 	for _, lang := range p.Languages() {
@@ -47,7 +48,7 @@ func (s *Server) newVariants(p *policy.Policy) ([]*variant, language.Matcher, er
 			Policy: q,
 			Assets: configAssets{Wasm: s.wasm.name, WasmExec: s.wasmExec.name, CSS: s.css.name},
 			Banner: BannerHTML(q),
-			CSS:    string(s.css.raw),
+			CSS:    string(s.css.raw) + theme,
 		})
 		if err != nil {
 			return nil, nil, err

@@ -35,13 +35,14 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{"langName": la
 </main></body></html>
 {{end}}
 {{define "policy"}}<!doctype html>
-<html lang="{{.Policy.Texts.Lang}}">
+<html lang="{{.Policy.Texts.Lang}}" dir="{{.Dir}}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Policy.Texts.PolicyTitle}} – {{.Policy.Name}}</title>
 <link rel="canonical" href="{{.Canonical}}">
 {{range .Alternates}}<link rel="alternate" hreflang="{{.Lang}}" href="{{.URL}}">
 {{end}}<link rel="alternate" hreflang="x-default" href="{{.Negotiated}}">
-<link rel="stylesheet" href="{{.CSS}}"></head>
+<link rel="stylesheet" href="{{.CSS}}">
+{{- with .Theme}}<link rel="stylesheet" href="{{.}}">{{end}}</head>
 <body class="pc-page"><main class="pc-page-main">
 <p><a href="{{.Policy.URL}}">{{.Policy.Name}}</a></p>
 {{if gt (len .Alternates) 1}}<p class="pc-langs">{{range $i, $a := .Alternates}}{{if $i}} · {{end}}{{if $a.Current}}<strong lang="{{$a.Lang}}">{{$a.Name}}</strong>{{else}}<a href="{{$a.URL}}" hreflang="{{$a.Lang}}" lang="{{$a.Lang}}">{{$a.Name}}</a>{{end}}{{end}}</p>
@@ -164,8 +165,13 @@ func (s *Server) renderPolicy(w http.ResponseWriter, r *http.Request, p *portal,
 		alts = append(alts, alternate{Lang: l, Name: langName(l), URL: base + "/" + l, Current: o == v})
 	}
 	w.Header().Set("Content-Language", v.policy.Texts.Lang)
+	theme := ""
+	if p.theme != nil {
+		theme = p.theme.name
+	}
 	s.render(w, "policy", policyCSP, map[string]any{
-		"Policy": v.policy, "CSS": s.css.name, "Content": PolicyHTML(v.policy),
+		"Policy": v.policy, "CSS": s.css.name, "Theme": theme, "Dir": policy.Dir(v.policy.Texts.Lang),
+		"Content": PolicyHTML(v.policy),
 		"Updated": v.policy.UpdatedText(), "Alternates": alts,
 		"Canonical": base + "/" + v.policy.Texts.Lang, "Negotiated": base,
 	})

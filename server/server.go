@@ -14,6 +14,7 @@
 //	GET /portals/{id}/policy           the cookie-policy page, in the language of
 //	                                   ?lang= or else Accept-Language
 //	GET /portals/{id}/policy/{lang}    the cookie-policy page in that language
+//	GET /assets/theme-{id}.{hash}.css  a portal's theme, for its policy page (immutable)
 //	GET /demo/{id}                     a demo portal page carrying the script tag
 //	GET /demo/stand-in/{type}.js       a tracker's local stand-in, for the demo pages
 //	GET /policy-example.yaml           the example portal's policy file, to copy
@@ -75,10 +76,12 @@ func WithLogger(l *slog.Logger) Option {
 // get 414.
 const maxURIBytes = 8 << 10
 
-// portalSet is the portals served at one time, by id and in id order.
+// portalSet is the portals served at one time, by id and in id order, and
+// their themes' stylesheets by path.
 type portalSet struct {
-	byID  map[string]*portal
-	order []string
+	byID   map[string]*portal
+	order  []string
+	themes map[string]*asset
 }
 
 // portal is one portal's policy with its precomputed responses.
@@ -88,6 +91,7 @@ type portal struct {
 	// variants are the policy in each language, default first (see lang.go).
 	variants []*variant
 	matcher  language.Matcher
+	theme    *asset // the theme's stylesheet (ThemeCSS), nil without one
 }
 
 // configMaxAge is how long a portal's configuration may be cached: a policy
@@ -101,7 +105,8 @@ type config struct {
 	Assets configAssets   `json:"assets"`
 	// Banner is the banner rendered by the server (the first paint).
 	Banner string `json:"banner"`
-	// CSS is the stylesheet of the consent frame, applied without a request.
+	// CSS is the stylesheet of the consent frame, applied without a request:
+	// web/banner.css then the portal's theme (ThemeCSS).
 	CSS string `json:"css"`
 }
 
@@ -153,7 +158,7 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 // with the old ones. It changes nothing and fails when a policy is invalid or
 // two share an id. An empty list serves no portal.
 func (s *Server) SetPolicies(policies []*policy.Policy) error {
-	set := &portalSet{byID: map[string]*portal{}}
+	set := &portalSet{byID: map[string]*portal{}, themes: map[string]*asset{}}
 	for _, p := range policies {
 		if err := p.Validate(); err != nil {
 			return fmt.Errorf("server: portal %q: %w", p.ID, err)
@@ -161,11 +166,22 @@ func (s *Server) SetPolicies(policies []*policy.Policy) error {
 		if _, dup := set.byID[p.ID]; dup {
 			return fmt.Errorf("server: portal %q is declared twice", p.ID)
 		}
-		variants, matcher, err := s.newVariants(p)
+		pt := &portal{policy: p}
+		theme := ThemeCSS(p.Theme)
+		if theme != "" {
+			a, err := newAsset("theme-"+p.ID+".css", []byte(theme), "text/css; charset=utf-8", true, nil, nil)
+			if err != nil {
+				return err
+			}
+			pt.theme = a
+			set.themes[a.name] = a
+		}
+		variants, matcher, err := s.newVariants(p, theme)
 		if err != nil {
 			return err
 		}
-		set.byID[p.ID] = &portal{policy: p, config: variants[0].config, variants: variants, matcher: matcher}
+		pt.config, pt.variants, pt.matcher = variants[0].config, variants, matcher
+		set.byID[p.ID] = pt
 		set.order = append(set.order, p.ID)
 	}
 	sort.Strings(set.order)
@@ -191,6 +207,8 @@ func (s *Server) routes() {
 	for _, a := range []*asset{s.ui, s.wasm, s.wasmExec, s.css} {
 		s.mux.Handle("GET "+a.name, a)
 	}
+	// Themes follow the policies (SetPolicies): looked up at each request.
+	s.mux.HandleFunc("GET /assets/{name}", s.themeAsset)
 	s.mux.HandleFunc("GET /portals/{id}/config.json", s.config)
 	s.mux.HandleFunc("OPTIONS /portals/{id}/config.json", s.preflight)
 	s.mux.HandleFunc("GET /portals/{id}/policy", s.policyPage)
@@ -199,6 +217,16 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /demo/stand-in/{file}", s.standIn)
 	s.mux.HandleFunc("GET /policy-example.yaml", s.policyExample)
 	s.mux.HandleFunc("/", s.notFound)
+}
+
+// themeAsset serves a portal's theme stylesheet, /assets/theme-{id}.{hash}.css,
+// of the portals served now; any other name is 404.
+func (s *Server) themeAsset(w http.ResponseWriter, r *http.Request) {
+	if a := s.portals.Load().themes[r.URL.Path]; a != nil {
+		a.ServeHTTP(w, r)
+		return
+	}
+	s.notFound(w, r)
 }
 
 // notFound answers what no route matches: 405 with Allow when the path is

@@ -539,8 +539,9 @@ func TestRoutes(t *testing.T) {
 			check: func(t *testing.T, res *http.Response, body []byte) {
 				c := decodeConfig(t, body)
 				checkBannerHTML(t, c.Banner, c.Policy.Texts)
-				if c.CSS != string(fakeCSSMin) {
-					t.Errorf("css = %q, want the minified stylesheet %q", c.CSS, fakeCSSMin)
+				// twisto has a theme: its custom properties follow the stylesheet.
+				if want := string(fakeCSSMin) + ThemeCSS(c.Policy.Theme); c.Policy.Theme == nil || c.CSS != want {
+					t.Errorf("css = %q, want the minified stylesheet and the theme %q", c.CSS, want)
 				}
 			},
 		},
@@ -647,13 +648,13 @@ func TestRoutes(t *testing.T) {
 			},
 			wantContain: map[string]string{"Content-Security-Policy": "default-src 'none'"},
 			wantBody: append([]string{
-				`<html lang="en">`,
+				`<html lang="en" dir="ltr">`,
 				`<title>Cookies policy – MTRAN open data portal</title>`,
 				`<a href="https://mtran.my.opendatasoft.com">MTRAN open data portal</a>`,
 				"What is a cookie?",
 				"What cookies are used on the https://mtran.my.opendatasoft.com platform",
 			}, mtranCookies...),
-			notBody: []string{"twisto", "{url}"},
+			notBody: []string{"twisto", "{url}", "/assets/theme-"}, // mtran has no theme
 		},
 		{
 			name:       "policy page of an unknown portal",
