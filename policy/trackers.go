@@ -82,6 +82,10 @@ func TrackerCookies(typ string) []Cookie {
 // reports them). It is a function, not a method of Policy, so that the wasm,
 // which never calls it, does not link the presets (a binary that may call
 // methods by name through reflection keeps every exported method).
+//
+// The preset rows carry their own French; a translation into French gets them
+// unless it already translates the row. In other languages the operator
+// translates them like any row (keyed by one of their names).
 func ExpandTrackers(p *Policy) {
 	for _, tr := range p.Trackers {
 		for _, c := range TrackerCookies(tr.Type) {
@@ -90,7 +94,50 @@ func ExpandTrackers(p *Policy) {
 			}
 			c.Category = tr.Category
 			p.Cookies = append(p.Cookies, c)
+			fr, ok := trackerFrench()[c.Names[0]]
+			if !ok {
+				continue
+			}
+			for i := range p.Translations {
+				t := &p.Translations[i]
+				base, _, _ := strings.Cut(strings.ToLower(t.Texts.Lang), "-")
+				if base != "fr" || slices.ContainsFunc(c.Names, func(n string) bool { _, has := t.Cookies[n]; return has }) {
+					continue
+				}
+				if t.Cookies == nil {
+					t.Cookies = map[string]CookieText{}
+				}
+				t.Cookies[c.Names[0]] = fr
+			}
 		}
+	}
+}
+
+// trackerFrench returns the French of each preset row, by its first name. A
+// function, not a variable, so that the wasm does not link the texts.
+func trackerFrench() map[string]CookieText {
+	const ga, mat, xiti, at = "Mesure d'audience (Google Analytics 4)", "Mesure d'audience (Matomo)",
+		"Mesure d'audience (XiTi, xtcore.js)", "Mesure d'audience (AT Internet SmartTag)"
+	row := func(function, purpose, duration string) CookieText {
+		return CookieText{Function: function, Purpose: purpose, Duration: duration}
+	}
+	return map[string]CookieText{
+		"_ga":              row(ga, "Distinguer les visiteurs", "2 ans"),
+		"_ga_*":            row(ga, "Conserver l'état de la visite", "2 ans"),
+		"_pk_id.*":         row(mat, "Conserver un identifiant unique du visiteur", "13 mois"),
+		"_pk_ref.*":        row(mat, "Conserver la provenance du visiteur", "6 mois"),
+		"_pk_ses.*":        row(mat, "Regrouper les pages vues pendant une visite", "30 minutes"),
+		"_pk_testcookie.*": row(mat, "Vérifier que le navigateur accepte les cookies (supprimé aussitôt)", "Session"),
+		"xtidc":            row(xiti, "Conserver un identifiant unique du visiteur", "13 mois"),
+		"xtvrn":            row(xiti, "Lister les sites du compte vus par le visiteur", "6 mois"),
+		"xtan*":            row(xiti, "Reconnaître les visiteurs identifiés", "6 mois"),
+		"xtor*":            row(xiti, "Conserver la campagne qui a amené le visiteur", "30 jours"),
+		"atuserid":         row(at, "Conserver un identifiant unique du visiteur", "13 mois"),
+		"atidvisitor":      row(at, "Lister les sites du compte vus par le visiteur", "6 mois"),
+		"atauthority":      row(at, "Conserver le mode de confidentialité du visiteur", "13 mois"),
+		"atsession":        row(at, "Conserver les campagnes de la visite", "30 minutes"),
+		"atreman":          row(at, "Conserver la campagne d'attribution", "30 jours"),
+		"atredir":          row(at, "Transmettre la mesure lors d'une redirection", "30 secondes"),
 	}
 }
 
