@@ -45,6 +45,10 @@ type Policy struct {
 	Revision int `json:"revision"`
 	// LifetimeDays is how long a choice is kept; 0 means DefaultLifetimeDays.
 	LifetimeDays int `json:"lifetimeDays,omitempty"`
+	// CookieDomain, when set, stores the choice for that domain and its
+	// subdomains (Domain=…), so that a visitor decides once for all of them;
+	// empty keeps it to the page's host. See CookieDomainFor.
+	CookieDomain string `json:"cookieDomain,omitempty"`
 	// Categories are shown in this order; the first is usually "necessary".
 	Categories []Category `json:"categories"`
 	// Cookies is the table of the cookies the portal sets.
@@ -172,6 +176,7 @@ type TableLabels struct {
 var (
 	idPattern       = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 	langPattern     = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$`)
+	domainPattern   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
 	cookiePath      = regexp.MustCompile(`^/[!-:<-~]*$`)
 	cookieNameChars = regexp.MustCompile(`^[!#$%&'*+\-.^_` + "`" + `|~0-9A-Za-z]+$`)
 )
@@ -253,6 +258,9 @@ func (p *Policy) Validate() error {
 	if p.LifetimeDays < 0 || p.LifetimeDays > maxLifetimeDays {
 		return bad("lifetimeDays", "must be between 1 and %d days (0 for the default %d), got %d",
 			maxLifetimeDays, DefaultLifetimeDays, p.LifetimeDays)
+	}
+	if p.CookieDomain != "" && (len(p.CookieDomain) > 253 || !domainPattern.MatchString(p.CookieDomain)) {
+		return bad("cookieDomain", "%q is not a domain name such as \"example.org\" (lowercase, no leading dot, no port)", p.CookieDomain)
 	}
 	if len(p.Categories) == 0 {
 		return bad("categories", "is empty")

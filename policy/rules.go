@@ -88,3 +88,15 @@ func (p *Policy) ToClear(c Consent, present []string) []string {
 	}
 	return out
 }
+
+// CookieDomainFor returns the Domain attribute the choice is stored with on a
+// page of host: the policy's cookie domain when host is that domain or one of
+// its subdomains, else "" (host-only: a portal served elsewhere, e.g. a test
+// host, still stores its choice).
+func CookieDomainFor(domain, host string) string {
+	host = strings.ToLower(host)
+	if domain != "" && (host == domain || strings.HasSuffix(host, "."+domain)) {
+		return domain
+	}
+	return ""
+}

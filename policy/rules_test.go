@@ -50,6 +50,13 @@ type ruleVectors struct {
 	Policy  *policy.Policy  `json:"policy"`
 	Names   []nameVector    `json:"names"`
 	Cases   []consentVector `json:"cases"`
+	Domains []domainVector  `json:"domains"`
+}
+
+type domainVector struct {
+	Domain string `json:"domain"`
+	Host   string `json:"host"`
+	Want   string `json:"want"`
 }
 
 type nameVector struct {
@@ -113,6 +120,19 @@ func TestRuleVectors(t *testing.T) {
 		{"*_probe", "x_probe"}, {"x*", "X1"},
 	} {
 		vf.Names = append(vf.Names, nameVector{n.pattern, n.name, policy.MatchName(n.pattern, n.name)})
+	}
+	for _, d := range []struct{ domain, host string }{
+		{"example.org", "example.org"}, {"example.org", "data.example.org"}, {"example.org", "Data.Example.ORG"},
+		{"example.org", "badexample.org"}, {"example.org", "example.org.evil.net"}, {"example.org", "127.0.0.1"},
+		{"", "example.org"}, {"data.example.org", "example.org"},
+	} {
+		vf.Domains = append(vf.Domains, domainVector{d.domain, d.host, policy.CookieDomainFor(d.domain, d.host)})
+	}
+	if got := policy.CookieDomainFor("example.org", "badexample.org"); got != "" {
+		t.Errorf("CookieDomainFor(example.org, badexample.org) = %q", got)
+	}
+	if got := policy.CookieDomainFor("example.org", "a.example.org"); got != "example.org" {
+		t.Errorf("CookieDomainFor(example.org, a.example.org) = %q", got)
 	}
 	present := []string{"sessionid", "cookies_preferences", "_pk_id.1.abc", "_pk_ses.1.abc", "_ga", "_ga_X1",
 		"_ga_ADS", "_gcl_au", "yt-remote", "video_consent_probe", "portal_own", "_gat"}

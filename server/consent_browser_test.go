@@ -213,7 +213,8 @@ func TestBrowserWithdrawal(t *testing.T) {
 				Last []any
 			}
 			tb.eval(`({Events: consentEvents, Last: Array.from(dataLayer[dataLayer.length - 1])})`, &got)
-			if len(got.Events) != 1 || got.Events[0].Categories["statistical"] || !got.Events[0].Categories["marketing"] {
+			// (The first event is the Accept all of the set-up.)
+			if n := len(got.Events); n != 2 || got.Events[1].Categories["statistical"] || !got.Events[1].Categories["marketing"] {
 				t.Errorf("consentchange events: %+v", got.Events)
 			}
 			if len(got.Last) != 3 || got.Last[1] != "update" || got.Last[2].(map[string]any)["analytics_storage"] != "denied" ||
@@ -319,6 +320,7 @@ func TestBrowserManageCookies(t *testing.T) {
 			// opens the preferences.
 			tb.clickPage("#pol")
 			tb.waitDialog("pc-policy-dialog")
+			tb.eval(inFrame(`d.getElementById("pc-manage").scrollIntoView({block: "center"})`), nil) // it ends the policy
 			tb.click("pc-manage")
 			tb.waitDialog("pc-preferences")
 			tb.run(chromedp.KeyEvent(kb.Escape))
@@ -345,9 +347,10 @@ func TestBrowserManageCookiesURL(t *testing.T) {
 	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated") + "#manage-cookies"))
 	tb.waitFor("the preferences", inFrame(`d.getElementById("pc-preferences") !== null && d.getElementById("pc-accept") !== null`))
 	tb.click("pc-save") // a first visitor saving without a change: everything optional refused
-	c := tb.waitConsent()
-	if c.Accepted("statistical") {
-		t.Errorf("saved %q", c.Encode())
+	tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+	c, err := policy.Current(tb.cookie(), gatedPolicy, time.Now())
+	if err != nil || c.Accepted("statistical") {
+		t.Errorf("saved %q (%v)", tb.cookie(), err)
 	}
 	tb.run(chromedp.Reload())
 	tb.waitFor("the preferences", inFrame(`d.getElementById("pc-preferences") !== null && d.getElementById("pc-accept") === null`))
@@ -492,6 +495,52 @@ func TestBrowserJSAPI(t *testing.T) {
 	tb.eval(`(() => { try { PortalConsent.get = null; } catch (e) {} return typeof PortalConsent.get === "function" && Object.isFrozen(PortalConsent); })()`, &frozen)
 	if !frozen {
 		t.Error("window.PortalConsent can be changed by the page")
+	}
+	tb.noErrors()
+}
+
+// TestBrowserCookieDomain checks a policy's cookieDomain shares the choice
+// across its subdomains, whether the loader (early click) or the app stores it.
+func TestBrowserCookieDomain(t *testing.T) {
+	shared := *gatedPolicy
+	shared.ID = "shared"
+	shared.CookieDomain = "gated.localhost"
+	h := startHosts(t, &shared)
+	on := func(sub string) string {
+		return strings.Replace(h.portal.URL, "127.0.0.1", sub+".gated.localhost", 1) + "/gated.html?portal=shared"
+	}
+	for _, early := range []bool{true, false} {
+		name := map[bool]string{true: "stored by the loader", false: "stored by the app"}[early]
+		t.Run(name, func(t *testing.T) {
+			tb := newTab(t)
+			tb.run(chromedp.Navigate(on("www")))
+			tb.waitBanner()
+			if early {
+				tb.click("pc-accept")
+			} else {
+				tb.waitApp()
+				tb.click("pc-customize")
+				tb.waitDialog("pc-preferences")
+				tb.click("pc-save")
+			}
+			tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+			if got := tb.browserCookies(on("www")); !has(got, "cookies_preferences@.gated.localhost/") {
+				t.Errorf("cookies: %q, want cookies_preferences on .gated.localhost", got)
+			}
+			// Another subdomain: the visitor has decided already.
+			tb.run(chromedp.Navigate(on("data")))
+			tb.waitReturning()
+			tb.noErrors()
+		})
+	}
+	// A portal page outside the domain keeps the choice to its host.
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=shared")))
+	tb.waitBanner()
+	tb.click("pc-reject")
+	tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+	if got := tb.browserCookies(h.portal.URL); !has(got, "cookies_preferences@127.0.0.1/") {
+		t.Errorf("cookies: %q, want a host-only cookies_preferences", got)
 	}
 	tb.noErrors()
 }

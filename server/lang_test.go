@@ -152,7 +152,7 @@ func TestPolicyPageLanguages(t *testing.T) {
 			p, _ := s.portals.Load().byID[id].policy.In(tt.lang)
 			base := "http://example.com/portals/" + id + "/policy"
 			want := []string{
-				`<html lang="` + tt.lang + `">`,
+				`<html lang="` + tt.lang + `" dir="ltr">`,
 				`<link rel="canonical" href="` + base + `/` + tt.lang + `">`,
 				`<link rel="alternate" hreflang="en" href="` + base + `/en">`,
 				`<link rel="alternate" hreflang="fr" href="` + base + `/fr">`,

@@ -226,7 +226,8 @@ func (s *Server) themeAsset(w http.ResponseWriter, r *http.Request) {
 		a.ServeHTTP(w, r)
 		return
 	}
-	s.notFound(w, r)
+	cors(w)
+	writeError(w, http.StatusNotFound, fmt.Sprintf("no such resource: %s %s", r.Method, r.URL.Path))
 }
 
 // notFound answers what no route matches: 405 with Allow when the path is

@@ -143,8 +143,21 @@ func TestBrowserThemeBox(t *testing.T) {
 			var b bannerBox
 			tb.eval(inFrame(bannerBoxJS), &b)
 			near := func(a, b float64) bool { return math.Abs(a-b) <= 1 }
-			if !near(b.Bottom, b.ViewHeight) || !near(b.FrameTop+b.FrameHeight, b.ViewHeight) || !near(b.FrameWidth, b.ViewWidth) {
+			if !near(b.Bottom, b.ViewHeight) || !near(b.FrameTop+b.FrameHeight, b.ViewHeight) {
 				t.Errorf("banner or frame not at the bottom: %+v", b)
+			}
+			// The frame covers the banner only: a bar spans the viewport, a box
+			// leaves the page beside it usable.
+			if !near(b.FrameWidth, b.Width) {
+				t.Errorf("the frame is %vpx wide for a banner of %vpx", b.FrameWidth, b.Width)
+			}
+			if tt.position != policy.PositionBar {
+				var beside string
+				x := map[string]string{policy.PositionBottomRight: "8", policy.PositionBottomLeft: "innerWidth - 8"}[tt.position]
+				tb.eval(`(document.elementFromPoint(`+x+`, innerHeight - 8) || {tagName: "none"}).tagName`, &beside)
+				if beside == "IFRAME" {
+					t.Errorf("beside the box, the consent frame covers the page: %+v", b)
+				}
 			}
 			if !near(b.FrameHeight, b.Height) {
 				t.Errorf("the frame is %vpx high for a banner of %vpx", b.FrameHeight, b.Height)

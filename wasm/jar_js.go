@@ -15,11 +15,14 @@ type documentJar struct {
 	doc js.Value
 	// secure adds the Secure attribute; true when the page is served over https.
 	secure bool
+	// domain is the Domain attribute (policy.CookieDomainFor), "" for host-only.
+	domain string
 }
 
 // newDocumentJar returns the jar of the portal's document: the parent
-// document when the frame can reach it, else the frame's own document.
-func newDocumentJar() documentJar {
+// document when the frame can reach it, else the frame's own document. The
+// choice is stored for cookieDomain when the page's host is in it.
+func newDocumentJar(cookieDomain string) documentJar {
 	win := js.Global()
 	if p := win.Get("parent"); p.Truthy() {
 		win = p
@@ -27,6 +30,7 @@ func newDocumentJar() documentJar {
 	return documentJar{
 		doc:    win.Get("document"),
 		secure: win.Get("location").Get("protocol").String() == "https:",
+		domain: policy.CookieDomainFor(cookieDomain, win.Get("location").Get("hostname").String()),
 	}
 }
 
@@ -56,7 +60,7 @@ func (j documentJar) Set(name, value string, lifetimeDays int) (err error) {
 	if name != policy.CookieName {
 		return errors.New("only the " + policy.CookieName + " cookie is written")
 	}
-	j.doc.Set("cookie", policy.SetCookie(value, lifetimeDays, time.Now(), j.secure, ""))
+	j.doc.Set("cookie", policy.SetCookie(value, lifetimeDays, time.Now(), j.secure, j.domain))
 	if j.Get(name) != value {
 		return errRefused
 	}

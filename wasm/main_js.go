@@ -90,7 +90,7 @@ func newRoot(cfg js.Value) (*app.Root, error) {
 	gpc := cfg.Get("gpc")
 	return &app.Root{
 		Policy: p,
-		Jar:    newDocumentJar(),
+		Jar:    newDocumentJar(p.CookieDomain),
 		GPC:    gpc.Type() == js.TypeBoolean && gpc.Bool(),
 		OnChange: func(c policy.Consent) bool {
 			v := callHost("changed", c.Encode())

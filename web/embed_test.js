@@ -64,3 +64,10 @@ test("Consent Mode and withdrawal: the loader's rules are Go's", () => {
     if (c) assert.deepStrictEqual(codec.toClear(rules.policy, c, v.present), v.clear || [], `${v.name}: to clear`);
   }
 });
+
+test("cookieDomainFor: the UI's choice of Domain is Go's", () => {
+  for (const d of rules.domains) {
+    assert.strictEqual(codec.cookieDomainFor(d.domain, d.host), d.want, `${d.domain} on ${d.host}`);
+  }
+  assert.strictEqual(codec.setCookie("V", 1, 0, false, "example.org").split("; ")[2], "Domain=example.org");
+});

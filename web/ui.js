@@ -28,15 +28,22 @@
     }) };
   }
 
-  // setCookie returns the document.cookie assignment that stores value, like
-  // policy.SetCookie.
-  function setCookie(value, days, nowMs, secure) {
-    return NAME + "=" + value + "; Path=/; Max-Age=" + days * 86400 + "; Expires=" +
+  // cookieDomainFor returns the Domain the choice is stored with on a page of
+  // host: domain when host is in it, else "" (policy.CookieDomainFor).
+  function cookieDomainFor(domain, host) {
+    host = host.toLowerCase();
+    return domain && (host === domain || host.slice(-domain.length - 1) === "." + domain) ? domain : "";
+  }
+
+  // setCookie returns the document.cookie assignment that stores value (for
+  // domain when not empty), like policy.SetCookie.
+  function setCookie(value, days, nowMs, secure, domain) {
+    return NAME + "=" + value + "; Path=/" + (domain ? "; Domain=" + domain : "") + "; Max-Age=" + days * 86400 + "; Expires=" +
       new Date(nowMs + days * 86400000).toUTCString() + "; SameSite=Lax" + (secure ? "; Secure" : "");
   }
 
 
-  var codec = { encode: encode, choose: choose, setCookie: setCookie };
+  var codec = { encode: encode, choose: choose, setCookie: setCookie, cookieDomainFor: cookieDomainFor };
   if (typeof document === "undefined") {
     if (typeof module === "object") module.exports = codec;
     return;
@@ -95,7 +102,8 @@
       if (!t) return;
       if (t.id === "pc-accept" || t.id === "pc-reject") {
         var value = encode(choose(p, t.id === "pc-accept", nowSec()));
-        document.cookie = setCookie(value, p.lifetimeDays || 182, Date.now(), location.protocol === "https:");
+        document.cookie = setCookie(value, p.lifetimeDays || 182, Date.now(), location.protocol === "https:",
+          cookieDomainFor(p.cookieDomain || "", location.hostname));
         if (document.cookie.indexOf(NAME + "=" + value) >= 0) {
           decided = true;
           abort.abort();
@@ -116,6 +124,9 @@
     // open shows a view: the server's banner at once for "", a dialog once the
     // app runs (started now) for the others.
     function open(view) {
+      // go-app mounts in place of the body's first element: a returning
+      // visitor opening a dialog has no server banner there, so an empty root.
+      if (view && !doc.body.firstElementChild) doc.body.innerHTML = '<div class="pc-root" data-pc-mode="hidden"></div>';
       if (!view) {
         if (!doc.body.firstElementChild) {
           doc.body.innerHTML = cfg.banner;
@@ -193,11 +204,23 @@
     var sizer = new win.ResizeObserver(fit);
     var set = (k, v) => { frame.style.setProperty(k, v, "important"); };
 
+    // fit sizes the frame to the banner. A box (a theme's corner position)
+    // narrower than the viewport gets a frame of its own width at its place,
+    // and fills that frame (data-pc-fit), so that the page beside it stays
+    // usable.
     function fit() {
       if (mode !== "banner") return;
-      var el = doc.querySelector(".pc-banner");
-      set("height", (el ? Math.ceil(el.getBoundingClientRect().height) : 0) + "px");
+      var el = doc.querySelector(".pc-banner"), root = doc.documentElement;
+      root.removeAttribute("data-pc-fit");
+      set("left", "0"); set("width", "100%");
+      var r = el ? el.getBoundingClientRect() : { height: 0 };
+      if (r.width < win.innerWidth - 1) {
+        set("left", r.left + "px"); set("width", r.width + "px");
+        root.setAttribute("data-pc-fit", "");
+      }
+      set("height", Math.ceil(r.height) + "px");
     }
+    window.addEventListener("resize", fit);
 
     function update() {
       var root = doc.querySelector(".pc-root");
@@ -212,7 +235,8 @@
       var prev = mode;
       mode = next;
       if (mode === "modal") {
-        set("top", "0"); set("height", "100%"); set("visibility", "visible");
+        doc.documentElement.removeAttribute("data-pc-fit");
+        set("top", "0"); set("left", "0"); set("width", "100%"); set("height", "100%"); set("visibility", "visible");
         // Focusing the frame resets the focus inside it: only when the dialog
         // was opened from the portal, and then the dialog takes focus again.
         if (document.activeElement !== frame) {
@@ -233,6 +257,6 @@
     var mo = new win.MutationObserver(update);
     mo.observe(doc.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-pc-mode"] });
     update();
-    return () => { mo.disconnect(); sizer.disconnect(); };
+    return () => { mo.disconnect(); sizer.disconnect(); window.removeEventListener("resize", fit); };
   }
 })();

@@ -128,9 +128,10 @@ func Revision(p *policy.Policy) int {
 	c := struct {
 		Epoch      int        `json:"epoch"`
 		Lifetime   int        `json:"lifetime"`
+		Domain     string     `json:"domain,omitempty"`
 		Categories []category `json:"categories"`
 		Cookies    []cookie   `json:"cookies"`
-	}{Epoch: p.Revision, Lifetime: p.Lifetime()}
+	}{Epoch: p.Revision, Lifetime: p.Lifetime(), Domain: p.CookieDomain}
 	for _, cat := range p.Categories {
 		c.Categories = append(c.Categories, category{cat.ID, cat.Required, sorted(cat.Signals)})
 	}
