@@ -129,6 +129,23 @@ var a11yStates = []struct {
 	{"preferences", true, (*tab).openPreferences},
 	{"policy-dialog", true, (*tab).openPolicy},
 	{"policy-page", false, nil},
+	// The banner with the Global Privacy Control notice shown (what the
+	// loader does when the browser sends GPC; TestBrowserGlobalPrivacyControl
+	// covers the signal itself).
+	{"gpc-banner", true, func(tb *tab) {
+		tb.eval(inFrame(`(d.getElementById("pc-gpc").hidden = false, true)`), nil)
+	}},
+	// The reload notice after a withdrawal (the host says scripts of the
+	// withdrawn category ran; TestBrowserWithdrawal covers that for real).
+	{"reload-notice", true, func(tb *tab) {
+		tb.click("pc-accept")
+		tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+		tb.eval(inFrame(`(w.portalConsentHost.changed = () => true, w.portalConsentShow("preferences"))`), nil)
+		tb.waitFor("the preferences", inFrame(`d.getElementById("pc-preferences") !== null`))
+		tb.click("pc-switch-statistical")
+		tb.click("pc-save")
+		tb.waitFor("the reload notice", inFrame(`d.activeElement === d.getElementById("pc-reload")`))
+	}},
 }
 
 // a11yVisit shows a state at the given viewport and colour scheme.

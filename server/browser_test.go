@@ -222,6 +222,9 @@ var cspPresets = map[string]string{
 	"strict": "default-src 'self'; script-src 'self' 'unsafe-inline' CONSENT 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self' CONSENT",
 	"wasm":   "default-src 'self'; script-src 'self' 'unsafe-inline' CONSENT 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline' CONSENT; connect-src 'self' CONSENT",
 	"nowasm": "default-src 'self'; script-src 'self' 'unsafe-inline' CONSENT; style-src 'self' 'unsafe-inline' CONSENT; connect-src 'self' CONSENT",
+	// A nonce-based strict CSP: only scripts with the nonce, and those they
+	// add (the loader's ui.js, the runtime, the gated scripts it runs).
+	"nonce": "default-src 'self'; script-src 'nonce-N' 'strict-dynamic' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self' CONSENT; worker-src blob:",
 }
 
 // portalHandler serves the fixture pages of testdata/ as a portal would,
@@ -507,7 +510,8 @@ func (tb *tab) waitReturning() {
 func (tb *tab) hover() {
 	tb.t.Helper()
 	var xy []float64
-	tb.eval(inFrame(`(() => { const r = f.getBoundingClientRect(); return [r.left + r.width / 2, r.top + 8]; })()`), &xy)
+	tb.eval(inFrame(`(() => { const r = f.getBoundingClientRect(), b = (d.querySelector(".pc-banner") || f).getBoundingClientRect();
+		return [r.left + Math.max(b.left, 0) + b.width / 2, r.top + Math.max(b.top, 0) + 8]; })()`), &xy)
 	if len(xy) != 2 {
 		tb.t.Fatal("no consent frame to hover")
 	}

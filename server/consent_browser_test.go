@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/store"
 )
 
 // Browser tests of consent that takes effect (gated scripts, withdrawal,
@@ -543,4 +544,96 @@ func TestBrowserCookieDomain(t *testing.T) {
 		t.Errorf("cookies: %q, want a host-only cookies_preferences", got)
 	}
 	tb.noErrors()
+}
+
+// TestBrowserPolicyPageManageCookies checks the Manage cookies button of the
+// server's policy page opens the preferences, in the page's language, and
+// that a change made there is stored.
+func TestBrowserPolicyPageManageCookies(t *testing.T) {
+	h := startHosts(t)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.consent.URL + "/portals/mtran/policy/fr"))
+	tb.waitBanner()
+	tb.click("pc-reject")
+	tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+	tb.clickPage("button[data-consent=preferences]")
+	tb.waitDialog("pc-preferences")
+	fr, _ := testPolicies[0].In("fr")
+	var title string
+	tb.eval(inFrame(`d.querySelector("#pc-preferences h2").textContent.trim()`), &title)
+	if title != fr.Texts.PreferencesTitle {
+		t.Errorf("preferences titled %q, want %q", title, fr.Texts.PreferencesTitle)
+	}
+	tb.click("pc-switch-statistical")
+	tb.click("pc-save")
+	tb.waitFor("the new choice", `document.cookie.includes("statistical=1")`)
+	tb.waitFor("focus back on the button", `document.activeElement === document.querySelector("button[data-consent=preferences]")`)
+	tb.noErrors()
+}
+
+// TestBrowserGatedScriptsUnderNonceCSP checks gated scripts, the UI script
+// and the app run under a nonce-based strict-dynamic CSP: the loader copies
+// each gated script's nonce.
+func TestBrowserGatedScriptsUnderNonceCSP(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	tb := newTab(t)
+	tb.acceptAll(h.portalURL("gated.html", "portal=gated&csp=nonce"))
+	time.Sleep(200 * time.Millisecond)
+	want := []string{"inline1", "a", "b", "inline2", "marketing", "last:nonce", "module"}
+	if s := tb.gated(); strings.Join(s.Log, ",") != strings.Join(want, ",") {
+		t.Errorf("under the nonce CSP, ran %q, want %q", s.Log, want)
+	}
+	tb.clickPage("#prefs")
+	tb.waitDialog("pc-preferences") // the app runs under the CSP too
+	tb.noErrors()
+}
+
+// TestBrowserDemoExample checks the example portal's demo page: nothing runs
+// before a choice; accepting runs the local stand-ins of Matomo and Google
+// Analytics, which set their cookies; withdrawing clears them.
+func TestBrowserDemoExample(t *testing.T) {
+	ps, err := store.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var example *policy.Policy
+	for _, p := range store.Policies(ps) {
+		if p.ID == "example" {
+			example = p
+		}
+	}
+	if example == nil {
+		t.Fatal("no example portal among the built-in ones")
+	}
+	h := startHosts(t, example)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.consent.URL + "/demo/example"))
+	tb.waitBanner()
+	var ran []string
+	tb.eval(`window.portalConsentDemo || []`, &ran)
+	if len(ran) != 0 || strings.Contains(tb.cookieLine(), "_pk_id") {
+		t.Fatalf("before a choice: ran %q, cookies %q", ran, tb.cookieLine())
+	}
+	tb.click("pc-accept")
+	tb.waitFor("the stand-ins", `(window.portalConsentDemo || []).length === 2`)
+	for _, c := range []string{"_pk_id.1.a1b2=", "_ga=", "_ga_DEMO123="} {
+		if !strings.Contains(tb.cookieLine(), c) {
+			t.Errorf("cookie %s missing: %q", c, tb.cookieLine())
+		}
+	}
+	tb.run(chromedp.Evaluate(`PortalConsent.showPreferences()`, nil))
+	tb.waitDialog("pc-preferences")
+	tb.click("pc-switch-statistical")
+	tb.click("pc-save")
+	tb.waitFor("the trackers' cookies cleared", `!/(^|; )(_pk_|_ga)/.test(document.cookie)`)
+	tb.waitFor("the reload offered", inFrame(`d.getElementById("pc-reload") !== null`))
+	tb.noErrors()
+}
+
+// cookieLine returns the portal page's document.cookie.
+func (tb *tab) cookieLine() string {
+	tb.t.Helper()
+	var line string
+	tb.eval(`document.cookie`, &line)
+	return line
 }

@@ -205,20 +205,14 @@
     var set = (k, v) => { frame.style.setProperty(k, v, "important"); };
 
     // fit sizes the frame to the banner. A box (a theme's corner position)
-    // narrower than the viewport gets a frame of its own width at its place,
-    // and fills that frame (data-pc-fit), so that the page beside it stays
-    // usable.
+    // narrower than the viewport clips the frame to itself (clip-path also
+    // clips hit-testing), so that the page beside it stays usable.
     function fit() {
       if (mode !== "banner") return;
-      var el = doc.querySelector(".pc-banner"), root = doc.documentElement;
-      root.removeAttribute("data-pc-fit");
-      set("left", "0"); set("width", "100%");
-      var r = el ? el.getBoundingClientRect() : { height: 0 };
-      if (r.width < win.innerWidth - 1) {
-        set("left", r.left + "px"); set("width", r.width + "px");
-        root.setAttribute("data-pc-fit", "");
-      }
+      void frame.offsetWidth; // the portal's layout first: the frame's viewport follows it
+      var el = doc.querySelector(".pc-banner"), r = el ? el.getBoundingClientRect() : { height: 0, width: 0 };
       set("height", Math.ceil(r.height) + "px");
+      set("clip-path", r.width && r.width < win.innerWidth - 1 ? "inset(0 " + (win.innerWidth - r.right) + "px 0 " + r.left + "px)" : "none");
     }
     window.addEventListener("resize", fit);
 
@@ -235,8 +229,7 @@
       var prev = mode;
       mode = next;
       if (mode === "modal") {
-        doc.documentElement.removeAttribute("data-pc-fit");
-        set("top", "0"); set("left", "0"); set("width", "100%"); set("height", "100%"); set("visibility", "visible");
+        set("top", "0"); set("height", "100%"); set("clip-path", "none"); set("visibility", "visible");
         // Focusing the frame resets the focus inside it: only when the dialog
         // was opened from the portal, and then the dialog takes focus again.
         if (document.activeElement !== frame) {
