@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -360,49 +361,53 @@ func TestBrowserManageCookiesURL(t *testing.T) {
 
 func TestBrowserConsentMode(t *testing.T) {
 	h := startHosts(t, gatedPolicy)
-	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated&gtag")))
-	tb.waitBanner()
-	var layer [][]any
-	tb.eval(`dataLayer.map(a => Array.from(a))`, &layer)
-	denied := map[string]any{"wait_for_update": 500.0}
-	for _, s := range policy.ConsentSignals {
-		denied[s] = "denied"
+	for _, pg := range []string{"gated.html", "hostile.html"} {
+		t.Run(pg, func(t *testing.T) {
+			tb := newTab(t)
+			tb.run(chromedp.Navigate(h.portalURL(pg, "portal=gated&gated&gtag")))
+			tb.waitBanner()
+			var layer [][]any
+			tb.eval(`dataLayer.map(a => Array.from(a))`, &layer)
+			denied := map[string]any{"wait_for_update": 500.0}
+			for _, s := range policy.ConsentSignals {
+				denied[s] = "denied"
+			}
+			if len(layer) != 1 || !reflect.DeepEqual(layer[0], []any{"consent", "default", denied}) {
+				t.Fatalf("before a choice the dataLayer holds %v, want only the default, every signal denied", layer)
+			}
+			tb.click("pc-accept")
+			tb.waitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
+			tb.eval(`dataLayer.map(a => Array.from(a))`, &layer)
+			granted := map[string]any{}
+			for _, s := range policy.ConsentSignals {
+				granted[s] = "denied"
+			}
+			for _, s := range []string{"security_storage", "analytics_storage", "ad_storage", "ad_user_data", "ad_personalization"} {
+				granted[s] = "granted"
+			}
+			if len(layer) != 2 || !reflect.DeepEqual(layer[1], []any{"consent", "update", granted}) {
+				t.Errorf("after Accept all the dataLayer holds %v, want the update %v", layer, granted)
+			}
+			// Each page view: the default, then the update from the stored choice,
+			// before any gated script runs.
+			tb.run(chromedp.Reload())
+			tb.waitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
+			var first []any
+			tb.eval(`window.layerAtFirstScript`, &first)
+			if len(first) != 2 {
+				t.Errorf("when the first gated script ran the dataLayer held %v, want the default and the update", first)
+			}
+			// No dataLayer and no signals in the policy: Consent Mode stays off.
+			tb.run(chromedp.Navigate(h.portalURL("gated.html", "")))
+			tb.waitBanner()
+			var typ string
+			tb.eval(`typeof window.dataLayer`, &typ)
+			if typ != "undefined" {
+				t.Errorf("a portal without signals nor dataLayer got a dataLayer (%s)", typ)
+			}
+			tb.noErrors()
+		})
 	}
-	if len(layer) != 1 || !reflect.DeepEqual(layer[0], []any{"consent", "default", denied}) {
-		t.Fatalf("before a choice the dataLayer holds %v, want only the default, every signal denied", layer)
-	}
-	tb.click("pc-accept")
-	tb.waitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
-	tb.eval(`dataLayer.map(a => Array.from(a))`, &layer)
-	granted := map[string]any{}
-	for _, s := range policy.ConsentSignals {
-		granted[s] = "denied"
-	}
-	for _, s := range []string{"security_storage", "analytics_storage", "ad_storage", "ad_user_data", "ad_personalization"} {
-		granted[s] = "granted"
-	}
-	if len(layer) != 2 || !reflect.DeepEqual(layer[1], []any{"consent", "update", granted}) {
-		t.Errorf("after Accept all the dataLayer holds %v, want the update %v", layer, granted)
-	}
-	// Each page view: the default, then the update from the stored choice,
-	// before any gated script runs.
-	tb.run(chromedp.Reload())
-	tb.waitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
-	var first []any
-	tb.eval(`window.layerAtFirstScript`, &first)
-	if len(first) != 2 {
-		t.Errorf("when the first gated script ran the dataLayer held %v, want the default and the update", first)
-	}
-	// No dataLayer and no signals in the policy: Consent Mode stays off.
-	tb.run(chromedp.Navigate(h.portalURL("gated.html", "")))
-	tb.waitBanner()
-	var typ string
-	tb.eval(`typeof window.dataLayer`, &typ)
-	if typ != "undefined" {
-		t.Errorf("a portal without signals nor dataLayer got a dataLayer (%s)", typ)
-	}
-	tb.noErrors()
 }
 
 // gpcScript makes the browser send Global Privacy Control.
@@ -410,94 +415,102 @@ const gpcScript = `Object.defineProperty(Navigator.prototype, "globalPrivacyCont
 
 func TestBrowserGlobalPrivacyControl(t *testing.T) {
 	h := startHosts(t, gatedPolicy)
-	tb := newTab(t)
-	tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
-		_, err := page.AddScriptToEvaluateOnNewDocument(gpcScript).Do(ctx)
-		return err
-	}))
-	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated&gtag")))
-	tb.waitBanner()
-	noticeShown := inFrame(`(() => { const n = d.getElementById("pc-gpc"); return n && !n.hidden && n.getBoundingClientRect().height > 0 && n.textContent.includes("Global Privacy Control"); })()`)
-	tb.waitFor("the GPC notice on the server's banner", noticeShown)
-	var st struct {
-		GPC        bool
-		Decided    bool
-		Categories map[string]bool
+	for _, pg := range []string{"gated.html", "hostile.html"} {
+		t.Run(pg, func(t *testing.T) {
+			tb := newTab(t)
+			tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+				_, err := page.AddScriptToEvaluateOnNewDocument(gpcScript).Do(ctx)
+				return err
+			}))
+			tb.run(chromedp.Navigate(h.portalURL(pg, "portal=gated&gated&gtag")))
+			tb.waitBanner()
+			noticeShown := inFrame(`(() => { const n = d.getElementById("pc-gpc"); return n && !n.hidden && n.getBoundingClientRect().height > 0 && n.textContent.includes("Global Privacy Control"); })()`)
+			tb.waitFor("the GPC notice on the server's banner", noticeShown)
+			var st struct {
+				GPC        bool
+				Decided    bool
+				Categories map[string]bool
+			}
+			tb.eval(`PortalConsent.get()`, &st)
+			if !st.GPC || st.Decided || st.Categories["statistical"] || st.Categories["marketing"] {
+				t.Errorf("PortalConsent.get() = %+v", st)
+			}
+			// The app takes over and keeps the notice; optional switches start off.
+			tb.waitApp()
+			tb.waitFor("the GPC notice in the app", noticeShown)
+			tb.click("pc-customize")
+			tb.waitDialog("pc-preferences")
+			var on bool
+			tb.eval(inFrame(`d.getElementById("pc-switch-statistical").checked || d.getElementById("pc-switch-marketing").checked`), &on)
+			if on {
+				t.Error("with GPC an optional switch starts on")
+			}
+			if s := tb.gated(); len(s.Log) != 0 {
+				t.Errorf("with GPC and no choice, ran %q", s.Log)
+			}
+			// The visitor may still opt in explicitly.
+			tb.click("pc-switch-statistical")
+			tb.click("pc-save")
+			tb.waitFor("the statistics scripts", `gatedLog.includes("last:nonce")`)
+			if s := tb.gated(); has(s.Log, "marketing") {
+				t.Errorf("marketing ran: %q", s.Log)
+			}
+			tb.noErrors()
+		})
 	}
-	tb.eval(`PortalConsent.get()`, &st)
-	if !st.GPC || st.Decided || st.Categories["statistical"] || st.Categories["marketing"] {
-		t.Errorf("PortalConsent.get() = %+v", st)
-	}
-	// The app takes over and keeps the notice; optional switches start off.
-	tb.waitApp()
-	tb.waitFor("the GPC notice in the app", noticeShown)
-	tb.click("pc-customize")
-	tb.waitDialog("pc-preferences")
-	var on bool
-	tb.eval(inFrame(`d.getElementById("pc-switch-statistical").checked || d.getElementById("pc-switch-marketing").checked`), &on)
-	if on {
-		t.Error("with GPC an optional switch starts on")
-	}
-	if s := tb.gated(); len(s.Log) != 0 {
-		t.Errorf("with GPC and no choice, ran %q", s.Log)
-	}
-	// The visitor may still opt in explicitly.
-	tb.click("pc-switch-statistical")
-	tb.click("pc-save")
-	tb.waitFor("the statistics scripts", `gatedLog.includes("last:nonce")`)
-	if s := tb.gated(); has(s.Log, "marketing") {
-		t.Errorf("marketing ran: %q", s.Log)
-	}
-	tb.noErrors()
 }
 
 func TestBrowserJSAPI(t *testing.T) {
 	h := startHosts(t, gatedPolicy)
-	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated")))
-	tb.waitBanner()
-	tb.eval(`window.apiLog = [];
-		PortalConsent.on("ready", s => apiLog.push("ready:" + s.ready + ":" + s.decided));
-		window.off = PortalConsent.on("consentchange", s => apiLog.push("change:" + s.categories.statistical));
-		true`, nil)
-	var st struct {
-		Ready, Decided bool
-		Categories     map[string]bool
-		Revision       int
-		ID             *string
+	for _, pg := range []string{"gated.html", "hostile.html"} {
+		t.Run(pg, func(t *testing.T) {
+			tb := newTab(t)
+			tb.run(chromedp.Navigate(h.portalURL(pg, "portal=gated&gated")))
+			tb.waitBanner()
+			tb.eval(`window.apiLog = [];
+				PortalConsent.on("ready", s => apiLog.push("ready:" + s.ready + ":" + s.decided));
+				window.off = PortalConsent.on("consentchange", s => apiLog.push("change:" + s.categories.statistical));
+				true`, nil)
+			var st struct {
+				Ready, Decided bool
+				Categories     map[string]bool
+				Revision       int
+				ID             *string
+			}
+			tb.eval(`PortalConsent.get()`, &st)
+			if !st.Ready || st.Decided || !st.Categories["necessary"] || st.Categories["statistical"] || st.Revision != gatedPolicy.Revision || st.ID != nil {
+				t.Errorf("before a choice, get() = %+v", st)
+			}
+			var acc []bool
+			tb.eval(`[PortalConsent.accepted("necessary"), PortalConsent.accepted("statistical"), PortalConsent.accepted("nope")]`, &acc)
+			if !reflect.DeepEqual(acc, []bool{true, false, false}) {
+				t.Errorf("accepted() before a choice = %v", acc)
+			}
+			var threw bool
+			tb.eval(`(() => { try { PortalConsent.on("nope", () => {}); return false; } catch (e) { return true; } })()`, &threw)
+			if !threw {
+				t.Error(`PortalConsent.on("nope") did not throw`)
+			}
+			tb.click("pc-accept")
+			tb.waitFor("the change event", `apiLog.length === 2`)
+			var log []string
+			tb.eval(`apiLog`, &log)
+			if !reflect.DeepEqual(log, []string{"ready:true:false", "change:true"}) {
+				t.Errorf("API callbacks: %q", log)
+			}
+			tb.eval(`PortalConsent.get()`, &st)
+			c := tb.cookie()
+			if !st.Decided || !st.Categories["statistical"] || st.ID == nil || !strings.Contains(c, *st.ID) {
+				t.Errorf("after Accept all, get() = %+v (cookie %q)", st, c)
+			}
+			var frozen bool
+			tb.eval(`(() => { try { PortalConsent.get = null; } catch (e) {} return typeof PortalConsent.get === "function" && Object.isFrozen(PortalConsent); })()`, &frozen)
+			if !frozen {
+				t.Error("window.PortalConsent can be changed by the page")
+			}
+			tb.noErrors()
+		})
 	}
-	tb.eval(`PortalConsent.get()`, &st)
-	if !st.Ready || st.Decided || !st.Categories["necessary"] || st.Categories["statistical"] || st.Revision != gatedPolicy.Revision || st.ID != nil {
-		t.Errorf("before a choice, get() = %+v", st)
-	}
-	var acc []bool
-	tb.eval(`[PortalConsent.accepted("necessary"), PortalConsent.accepted("statistical"), PortalConsent.accepted("nope")]`, &acc)
-	if !reflect.DeepEqual(acc, []bool{true, false, false}) {
-		t.Errorf("accepted() before a choice = %v", acc)
-	}
-	var threw bool
-	tb.eval(`(() => { try { PortalConsent.on("nope", () => {}); return false; } catch (e) { return true; } })()`, &threw)
-	if !threw {
-		t.Error(`PortalConsent.on("nope") did not throw`)
-	}
-	tb.click("pc-accept")
-	tb.waitFor("the change event", `apiLog.length === 2`)
-	var log []string
-	tb.eval(`apiLog`, &log)
-	if !reflect.DeepEqual(log, []string{"ready:true:false", "change:true"}) {
-		t.Errorf("API callbacks: %q", log)
-	}
-	tb.eval(`PortalConsent.get()`, &st)
-	c := tb.cookie()
-	if !st.Decided || !st.Categories["statistical"] || st.ID == nil || !strings.Contains(c, *st.ID) {
-		t.Errorf("after Accept all, get() = %+v (cookie %q)", st, c)
-	}
-	var frozen bool
-	tb.eval(`(() => { try { PortalConsent.get = null; } catch (e) {} return typeof PortalConsent.get === "function" && Object.isFrozen(PortalConsent); })()`, &frozen)
-	if !frozen {
-		t.Error("window.PortalConsent can be changed by the page")
-	}
-	tb.noErrors()
 }
 
 // TestBrowserCookieDomain checks a policy's cookieDomain shares the choice
@@ -636,4 +649,35 @@ func (tb *tab) cookieLine() string {
 	var line string
 	tb.eval(`document.cookie`, &line)
 	return line
+}
+
+// TestBrowserClickDuringTakeover: a click whose press lands on the server's
+// banner and whose release comes after the app is ready is not lost: the app
+// takes over only once the pointer is released.
+func TestBrowserClickDuringTakeover(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	release := h.holdWasm()
+	defer release()
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated")))
+	tb.waitBanner()
+	var xy []float64
+	tb.eval(inFrame(`(() => { const r = f.getBoundingClientRect(), b = d.getElementById("pc-accept").getBoundingClientRect();
+		return [r.left + b.left + b.width / 2, r.top + b.top + b.height / 2]; })()`), &xy)
+	tb.run(chromedp.MouseEvent(input.MouseMoved, xy[0], xy[1])) // intent: the app is wanted
+	tb.run(chromedp.MouseEvent(input.MousePressed, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	release()
+	// Long enough for the module to compile and the app to be ready.
+	tb.waitFor("the module", inFrame(`typeof w.Go === "function"`))
+	time.Sleep(1500 * time.Millisecond)
+	if tb.appRunning() {
+		t.Error("the app took the banner over while the button was pressed")
+	}
+	tb.run(chromedp.MouseEvent(input.MouseReleased, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+	if c, err := policy.Current(tb.cookie(), gatedPolicy, time.Now()); err != nil || !c.Accepted("statistical") {
+		t.Errorf("stored %q (%v)", tb.cookie(), err)
+	}
+	tb.waitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
+	tb.noErrors()
 }

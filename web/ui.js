@@ -120,6 +120,20 @@
     }, true);
     doc.addEventListener("pointerover", run);
     doc.addEventListener("focusin", run);
+    // The app replaces the banner's buttons when it starts: not between a
+    // press and its release, or that click would be lost. released resolves
+    // to v once no pointer is pressed in the frame (after the click's events).
+    var pressed = 0, onRelease = null;
+    doc.addEventListener("pointerdown", () => { pressed++; }, true);
+    var up = () => {
+      pressed = 0;
+      if (onRelease) setTimeout(onRelease);
+    };
+    doc.addEventListener("pointerup", up, true);
+    doc.addEventListener("pointercancel", up, true);
+    function released(v) {
+      return pressed ? new Promise((resolve) => { onRelease = () => { onRelease = null; resolve(v); }; }) : v;
+    }
 
     // open shows a view: the server's banner at once for "", a dialog once the
     // app runs (started now) for the others.
@@ -152,7 +166,7 @@
         if (decided) return;
         var go = new win.Go();
         // Instantiate in the frame's realm: Go.run checks instanceof there.
-        return win.WebAssembly.instantiate(r[0], go.importObject).then((inst) => {
+        return win.WebAssembly.instantiate(r[0], go.importObject).then(released).then((inst) => {
           if (decided) return;
           return go.run(inst).then(() => {
             var why = win.portalConsentExitReason;
