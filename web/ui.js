@@ -123,14 +123,18 @@
     // The app replaces the banner's buttons when it starts: not between a
     // press and its release, or that click would be lost. released resolves
     // to v once no pointer is pressed in the frame (after the click's events).
+    // The Space key clicks on its release too.
     var pressed = 0, onRelease = null;
-    doc.addEventListener("pointerdown", () => { pressed++; }, true);
+    var down = (e) => { if (e.type === "pointerdown" || e.key === " ") pressed++; };
     var up = () => {
       pressed = 0;
       if (onRelease) setTimeout(onRelease);
     };
+    doc.addEventListener("pointerdown", down, true);
+    doc.addEventListener("keydown", down, true);
     doc.addEventListener("pointerup", up, true);
     doc.addEventListener("pointercancel", up, true);
+    doc.addEventListener("keyup", up, true);
     function released(v) {
       return pressed ? new Promise((resolve) => { onRelease = () => { onRelease = null; resolve(v); }; }) : v;
     }
