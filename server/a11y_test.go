@@ -139,7 +139,7 @@ var a11yStates = []struct {
 	// withdrawn category ran; TestBrowserWithdrawal covers that for real).
 	{"reload-notice", true, func(tb *tab) {
 		tb.click("pc-accept")
-		tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+		tb.waitChoice()
 		tb.eval(inFrame(`(w.portalConsentHost.changed = () => true, w.portalConsentShow("preferences"))`), nil)
 		tb.waitFor("the preferences", inFrame(`d.getElementById("pc-preferences") !== null`))
 		tb.click("pc-switch-statistical")

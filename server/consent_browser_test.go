@@ -115,7 +115,7 @@ func TestBrowserRejectRunsNothing(t *testing.T) {
 	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated")))
 	tb.waitBanner()
 	tb.click("pc-reject")
-	tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+	tb.waitChoice()
 	tb.run(chromedp.Reload())
 	tb.waitReturning()
 	time.Sleep(300 * time.Millisecond)
@@ -133,6 +133,12 @@ func (tb *tab) acceptAll(url string) {
 	tb.waitBanner()
 	tb.click("pc-accept")
 	tb.waitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
+}
+
+// waitChoice waits until the page has a cookies_preferences cookie.
+func (tb *tab) waitChoice() {
+	tb.t.Helper()
+	tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
 }
 
 // waitDialog waits until the dialog with the given id is open in the frame,
@@ -246,7 +252,7 @@ func TestBrowserNoReloadOffered(t *testing.T) {
 	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated")))
 	tb.waitBanner()
 	tb.click("pc-reject")
-	tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+	tb.waitChoice()
 	tb.run(chromedp.Evaluate(`PortalConsent.showPreferences()`, nil))
 	tb.waitDialog("pc-preferences")
 	tb.click("pc-switch-statistical")
@@ -349,7 +355,7 @@ func TestBrowserManageCookiesURL(t *testing.T) {
 	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated") + "#manage-cookies"))
 	tb.waitFor("the preferences", inFrame(`d.getElementById("pc-preferences") !== null && d.getElementById("pc-accept") !== null`))
 	tb.click("pc-save") // a first visitor saving without a change: everything optional refused
-	tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+	tb.waitChoice()
 	c, err := policy.Current(tb.cookie(), gatedPolicy, time.Now())
 	if err != nil || c.Accepted("statistical") {
 		t.Errorf("saved %q (%v)", tb.cookie(), err)
@@ -537,7 +543,7 @@ func TestBrowserCookieDomain(t *testing.T) {
 				tb.waitDialog("pc-preferences")
 				tb.click("pc-save")
 			}
-			tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+			tb.waitChoice()
 			if got := tb.browserCookies(on("www")); !has(got, "cookies_preferences@.gated.localhost/") {
 				t.Errorf("cookies: %q, want cookies_preferences on .gated.localhost", got)
 			}
@@ -552,7 +558,7 @@ func TestBrowserCookieDomain(t *testing.T) {
 	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=shared")))
 	tb.waitBanner()
 	tb.click("pc-reject")
-	tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+	tb.waitChoice()
 	if got := tb.browserCookies(h.portal.URL); !has(got, "cookies_preferences@127.0.0.1/") {
 		t.Errorf("cookies: %q, want a host-only cookies_preferences", got)
 	}
@@ -568,7 +574,7 @@ func TestBrowserPolicyPageManageCookies(t *testing.T) {
 	tb.run(chromedp.Navigate(h.consent.URL + "/portals/mtran/policy/fr"))
 	tb.waitBanner()
 	tb.click("pc-reject")
-	tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+	tb.waitChoice()
 	tb.clickPage("button[data-consent=preferences]")
 	tb.waitDialog("pc-preferences")
 	fr, _ := testPolicies[0].In("fr")
@@ -674,7 +680,7 @@ func TestBrowserClickDuringTakeover(t *testing.T) {
 		t.Error("the app took the banner over while the button was pressed")
 	}
 	tb.run(chromedp.MouseEvent(input.MouseReleased, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
-	tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+	tb.waitChoice()
 	if c, err := policy.Current(tb.cookie(), gatedPolicy, time.Now()); err != nil || !c.Accepted("statistical") {
 		t.Errorf("stored %q (%v)", tb.cookie(), err)
 	}
