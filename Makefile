@@ -56,12 +56,14 @@ test: vet $(AXE)
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=5s ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=5s ./server/store
 	$(GO) test -run='^$$' -fuzz=FuzzServeHTTP -fuzztime=5s ./server
+	$(GO) test -run='^$$' -fuzz=FuzzThemeCSS -fuzztime=5s ./server
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./server/store
 	$(GO) test -run='^$$' -fuzz=FuzzServeHTTP -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run='^$$' -fuzz=FuzzThemeCSS -fuzztime=$(FUZZTIME) ./server
 
 # Benchmarks (not part of make test): our banner against vanilla-cookieconsent
 # 3.1.0 (installed from npm here) in headless Chromium, BENCH_RUNS cold runs
