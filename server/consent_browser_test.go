@@ -311,6 +311,8 @@ func TestBrowserManageCookies(t *testing.T) {
 			tb := newTab(t)
 			tb.acceptAll(h.portalURL(page, "portal=gated&gated"))
 			tb.waitFor("the frame gone", `!document.querySelector("iframe[data-portal-consent]")`)
+			tb.run(chromedp.Reload()) // a returning visitor: no UI loaded until asked
+			tb.waitReturning()
 
 			// A link to #manage-cookies: the preferences; Escape gives focus back.
 			tb.clickPage("#manage")
@@ -685,5 +687,33 @@ func TestBrowserClickDuringTakeover(t *testing.T) {
 		t.Errorf("stored %q (%v)", tb.cookie(), err)
 	}
 	tb.waitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
+	tb.noErrors()
+}
+
+// TestBrowserManageIntentPrepares checks a returning visitor pointing at a
+// Manage cookies link gets the app downloaded and compiled before the click,
+// and nothing shows until the click.
+func TestBrowserManageIntentPrepares(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	tb := newTab(t)
+	tb.acceptAll(h.portalURL("gated.html", "portal=gated&gated"))
+	tb.run(chromedp.Reload())
+	tb.waitReturning()
+	var xy []float64
+	tb.eval(`(() => { const r = document.getElementById("manage").getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()`, &xy)
+	before := h.wasmRequests()
+	tb.run(chromedp.MouseEvent(input.MouseMoved, xy[0], xy[1]))
+	tb.waitFor("the runtime loaded on intent", inFrame(`typeof w.Go === "function"`))
+	time.Sleep(300 * time.Millisecond)
+	if h.wasmRequests() == before {
+		t.Error("pointing at the link did not fetch the app")
+	}
+	var shown bool
+	tb.eval(`!!`+inFrame(`getComputedStyle(f).visibility === "visible"`), &shown)
+	if shown {
+		t.Error("pointing at the link showed something")
+	}
+	tb.clickPage("#manage")
+	tb.waitDialog("pc-preferences")
 	tb.noErrors()
 }

@@ -212,6 +212,7 @@
       var p = cfg && cfg.policy;
       if (!p || !p.categories || !p.cookies || !cfg.assets || !cfg.banner) throw new Error("malformed portal configuration");
       policy = p;
+      shown = cfg; // what the UI shows, when it must
       consent = current(stored, p, nowSec()).c || null;
       apply(stored);
       waiting.forEach((fn) => fn(state()));
@@ -222,7 +223,7 @@
         frame = null;
         return;
       }
-      return show(view, cfg);
+      return show(view);
     })
     .catch((err) => {
       fail(err && err.message ? err.message : String(err), frame);
@@ -258,11 +259,11 @@
     }));
   }
 
-  // show opens the UI: the banner (view ""), the preferences or the policy.
+  // show opens the UI: the banner (view ""), the preferences or the policy;
+  // with view null it only prepares the UI (the app's download and compile).
   var shown = null, want = null;
-  function show(view, cfg) {
-    shown = shown || cfg;
-    if (!shown) return void (want = view); // opened when the configuration is there
+  function show(view) {
+    if (!shown) return void (view != null && (want = view)); // opened when the configuration is there
     return loadUI().then((start) => {
       if (!ui) {
         ui = start({
@@ -271,7 +272,7 @@
           reset: () => { ui = null; }
         });
       }
-      ui.open(view);
+      if (view != null) ui.open(view);
     }).catch((err) => { fail(err.message || String(err), frame); });
   }
 
@@ -359,13 +360,20 @@
 
   // "Manage cookies": [data-consent=preferences] and links to #manage-cookies
   // open the preferences, [data-consent=policy] the policy; elements added
-  // later included.
-  document.addEventListener("click", (e) => {
+  // later included. Pointing at one, or focusing it, prepares the app.
+  function manage(e) {
     var t = e.target.closest && e.target.closest('[data-consent="preferences"],[data-consent="policy"],a[href*="#manage-cookies"]');
-    if (!t || (!t.hasAttribute("data-consent") && t.hash !== "#manage-cookies")) return;
+    return t && (t.hasAttribute("data-consent") || t.hash === "#manage-cookies") ? t : null;
+  }
+  document.addEventListener("click", (e) => {
+    var t = manage(e);
+    if (!t) return;
     e.preventDefault();
     show(t.getAttribute("data-consent") === "policy" ? "policy" : "preferences");
   }, true);
+  ["pointerover", "focusin"].forEach((type) => {
+    document.addEventListener(type, (e) => { if (!ui && manage(e)) show(null); }, true);
+  });
 
   // state is what get() returns and consentchange carries.
   function state() {
