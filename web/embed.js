@@ -197,7 +197,7 @@
   var config = fetch(base + "portals/" + portal + "/config.json?lang=" + encodeURIComponent(langs), { credentials: "omit" });
   // document.cookie is read once here: each read is a round trip to the
   // browser's cookie store.
-  var stored = cookieValue(document.cookie, NAME);
+  var line = document.cookie, stored = cookieValue(line, NAME);
   // A visitor with no cookie at all is certainly asked: fetch the UI and make
   // the frame now, while the configuration is on its way.
   var frame = stored ? null : makeFrame();
@@ -214,7 +214,7 @@
       policy = p;
       shown = cfg; // what the UI shows, when it must
       consent = current(stored, p, nowSec()).c || null;
-      apply(stored);
+      apply(line);
       waiting.forEach((fn) => fn(state()));
       waiting = null;
       var view = want != null ? want : location.hash === "#manage-cookies" ? "preferences" : consent ? null : "";
