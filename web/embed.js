@@ -215,7 +215,8 @@
       shown = cfg; // what the UI shows, when it must
       consent = current(stored, p, nowSec()).c || null;
       apply(line);
-      waiting.forEach((fn) => fn(state()));
+      // Later, so that a callback that throws cannot stop the banner.
+      waiting.forEach((fn) => { setTimeout(fn, 0, state()); });
       waiting = null;
       var view = want != null ? want : location.hash === "#manage-cookies" ? "preferences" : consent ? null : "";
       if (view == null) { // a returning visitor: nothing to show, no wasm
