@@ -947,6 +947,15 @@ func TestBrowserTakeoverIsSeamless(t *testing.T) {
 	tb := newTab(t)
 	tb.run(chromedp.Navigate(h.portalURL("plain.html", "")))
 	tb.waitBanner()
+	tb.takeoverChangesNoPixel(release, "the server's banner and the app's")
+	tb.noErrors()
+}
+
+// takeoverChangesNoPixel captures the server's banner, lets the wasm through
+// (release), waits for the app and checks its banner has the same size and
+// pixels; what names the two in the error.
+func (tb *tab) takeoverChangesNoPixel(release func(), what string) {
+	tb.t.Helper()
 	time.Sleep(200 * time.Millisecond) // fonts and layout settle
 	before := tb.frameShot()
 	release()
@@ -954,7 +963,7 @@ func TestBrowserTakeoverIsSeamless(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	after := tb.frameShot()
 	if before.Bounds() != after.Bounds() {
-		t.Fatalf("the banner changed size: %v, then %v", before.Bounds(), after.Bounds())
+		tb.t.Fatalf("the banner changed size: %v, then %v", before.Bounds(), after.Bounds())
 	}
 	diff := 0
 	for y := before.Bounds().Min.Y; y < before.Bounds().Max.Y; y++ {
@@ -965,9 +974,8 @@ func TestBrowserTakeoverIsSeamless(t *testing.T) {
 		}
 	}
 	if diff != 0 {
-		t.Errorf("%d pixels differ between the server's banner and the app's", diff)
+		tb.t.Errorf("%d pixels differ between %s", diff, what)
 	}
-	tb.noErrors()
 }
 
 // frameShot captures the consent frame's area of the viewport.
