@@ -107,6 +107,7 @@ type hosts struct {
 
 	mu       sync.Mutex
 	wasmGate chan struct{} // while not nil, wasm responses wait for it to close
+	cfgGate  chan struct{} // while not nil, config.json responses wait for it to close
 	wasmHits int
 	sent     int64 // response body bytes sent by all hosts
 }
@@ -145,13 +146,19 @@ func (c *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // holdWasm makes the consent host hold every wasm response until the
 // returned release function is called.
-func (h *hosts) holdWasm() (release func()) {
-	gate := make(chan struct{})
+func (h *hosts) holdWasm() (release func()) { return h.hold(&h.wasmGate) }
+
+// holdConfig holds back the portals' config.json responses until release is
+// called.
+func (h *hosts) holdConfig() (release func()) { return h.hold(&h.cfgGate) }
+
+func (h *hosts) hold(gate *chan struct{}) (release func()) {
+	g := make(chan struct{})
 	h.mu.Lock()
-	h.wasmGate = gate
+	*gate = g
 	h.mu.Unlock()
 	var once sync.Once
-	return func() { once.Do(func() { close(gate) }) }
+	return func() { once.Do(func() { close(g) }) }
 }
 
 // wasmRequests returns how many wasm requests the consent host received.
@@ -161,20 +168,24 @@ func (h *hosts) wasmRequests() int {
 	return h.wasmHits
 }
 
-// serveConsent is the consent host: the real server, with a gate on wasm.
+// serveConsent is the consent host: the real server, with gates on the wasm
+// and on config.json.
 func (h *hosts) serveConsent(srv http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var gate chan struct{}
+		h.mu.Lock()
 		if strings.HasSuffix(r.URL.Path, ".wasm") {
-			h.mu.Lock()
 			h.wasmHits++
-			gate := h.wasmGate
-			h.mu.Unlock()
-			if gate != nil {
-				select {
-				case <-gate:
-				case <-r.Context().Done():
-					return
-				}
+			gate = h.wasmGate
+		} else if strings.HasSuffix(r.URL.Path, "/config.json") {
+			gate = h.cfgGate
+		}
+		h.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
 			}
 		}
 		srv.ServeHTTP(w, r)

@@ -723,3 +723,26 @@ func TestBrowserManageIntentPrepares(t *testing.T) {
 	tb.waitDialog("pc-preferences")
 	tb.noErrors()
 }
+
+// TestBrowserReadyCallbackThrows checks a portal's on("ready") callback that
+// throws stays the portal's error: the banner shows and the other callbacks
+// run.
+func TestBrowserReadyCallbackThrows(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	release := h.holdConfig()
+	defer release()
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated")))
+	tb.waitFor("the API", `!!window.PortalConsent`)
+	tb.eval(`PortalConsent.on("ready", () => { throw new Error("portal bug"); });
+		PortalConsent.on("ready", (s) => { window.readyAfter = s.ready; }); true`, nil)
+	release()
+	tb.waitBanner()
+	tb.waitFor("the next callback", `window.readyAfter === true`)
+	if e := tb.consoleErrors(); len(e) > 0 {
+		t.Errorf("console errors: %q", e)
+	}
+	if ex := tb.pageExceptions(); len(ex) != 1 || !strings.Contains(ex[0], "portal bug") {
+		t.Errorf("page exceptions %q, want only the portal's", ex)
+	}
+}
