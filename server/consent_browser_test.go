@@ -746,3 +746,21 @@ func TestBrowserReadyCallbackThrows(t *testing.T) {
 		t.Errorf("page exceptions %q, want only the portal's", ex)
 	}
 }
+
+// TestBrowserClickAsTheAppStarts: a click on Accept while the app is starting
+// (the move to the button is the intent that starts it) is stored every time:
+// the app's first render waits for the release. Without that wait about one
+// click in five was lost, so ten tries catch it nearly always.
+func TestBrowserClickAsTheAppStarts(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	for i := 0; i < 10; i++ {
+		tb := newTab(t)
+		tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated")))
+		tb.waitBanner()
+		tb.waitFor("the runtime", inFrame(`typeof w.Go === "function"`))
+		time.Sleep(300 * time.Millisecond) // the module compiled: the app starts at once
+		tb.click("pc-accept")
+		tb.waitChoice()
+		tb.noErrors()
+	}
+}

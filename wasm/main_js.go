@@ -5,7 +5,8 @@
 //	{policy: <the portal's policy JSON, a string>, start: "" | "preferences" | "policy",
 //	 gpc: <true when navigator.globalPrivacyControl is>}
 //
-// and, optionally, window.portalConsentHost = {changed(value) -> bool, reload()}.
+// and, optionally, window.portalConsentHost = {changed(value) -> bool, reload(),
+// whenReleased() -> Promise}: the first render waits for whenReleased's promise.
 // It renders the app.Root component with go-app and stores the visitor's
 // choice in the portal's cookies_preferences cookie, then calls
 // portalConsentHost.changed with the cookie's value: true shows the reload
@@ -68,7 +69,28 @@ func main() {
 		win.Set("portalConsentRunning", true)
 	}
 	goapp.RouteWithRegexp(".*", func() goapp.Composer { return root })
+	// The first render replaces the server banner's buttons: never between
+	// a press and its release, or that click would be lost.
+	awaitHost("whenReleased")
 	goapp.RunWhenOnBrowser()
+}
+
+// awaitHost calls window.portalConsentHost[name]() and, when it returns a
+// promise (a thenable), waits until it settles. Without a host, such a
+// method or a promise it returns at once.
+func awaitHost(name string) {
+	p := callHost(name)
+	if p.Type() != js.TypeObject || p.Get("then").Type() != js.TypeFunction {
+		return
+	}
+	done := make(chan struct{})
+	settle := js.FuncOf(func(js.Value, []js.Value) any {
+		close(done)
+		return nil
+	})
+	defer settle.Release()
+	p.Call("then", settle, settle)
+	<-done
 }
 
 // yield lets the browser run other tasks before the program goes on.

@@ -77,7 +77,13 @@
     doc.title = frame.title;
     doc.documentElement.lang = texts.lang || "en";
     var conf = win.portalConsentConfig = { policy: JSON.stringify(p), start: "", gpc: ctx.gpc };
-    win.portalConsentHost = { changed: ctx.changed, reload: () => { location.reload(); } };
+    win.portalConsentHost = {
+      changed: ctx.changed,
+      reload: () => { location.reload(); },
+      // The app's first render waits for this (wasm/main_js.go): it may have
+      // started before a press that is not yet released.
+      whenReleased: () => Promise.resolve(released())
+    };
     // Styles through CSSOM: no extra request, and no 'unsafe-inline' needed.
     var sheet = new win.CSSStyleSheet();
     sheet.replaceSync(cfg.css);
@@ -122,13 +128,16 @@
     doc.addEventListener("focusin", run);
     // The app replaces the banner's buttons when it starts: not between a
     // press and its release, or that click would be lost. released resolves
-    // to v once no pointer is pressed in the frame (after the click's events).
+    // to v once no pointer is pressed in the frame (after the click's events);
+    // the app starts only then, and its first render waits for it again.
     // The Space key clicks on its release too.
-    var pressed = 0, onRelease = null;
+    var pressed = 0, waiters = [];
     var down = (e) => { if (e.type === "pointerdown" || e.key === " ") pressed++; };
     var up = () => {
+      var w = waiters;
       pressed = 0;
-      if (onRelease) setTimeout(onRelease);
+      waiters = [];
+      setTimeout(() => { w.forEach((f) => f()); });
     };
     doc.addEventListener("pointerdown", down, true);
     doc.addEventListener("keydown", down, true);
@@ -136,7 +145,7 @@
     doc.addEventListener("pointercancel", up, true);
     doc.addEventListener("keyup", up, true);
     function released(v) {
-      return pressed ? new Promise((resolve) => { onRelease = () => { onRelease = null; resolve(v); }; }) : v;
+      return pressed ? new Promise((resolve) => { waiters.push(() => resolve(v)); }) : v;
     }
 
     // open shows a view: the server's banner at once for "", a dialog once the
