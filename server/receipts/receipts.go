@@ -1,0 +1,341 @@
+// Package receipts keeps the proof of every visitor's choice: a receipt per
+// choice, the notices (policy documents) visitors were shown, and a tally of
+// the cookies pages set that their policy does not declare.
+//
+// A receipt holds what proves a choice and nothing that identifies the
+// person: no IP address, no user agent, no cookie value. The receipts of a
+// portal form a hash chain (see Seal and Verify): each stores the hash of the
+// previous one and of its own canonical bytes, so that a receipt removed,
+// altered or inserted later is detected.
+//
+// Store is the storage contract; package sqlite (embedded, the default) and
+// package postgres (several consent hosts sharing one database) implement it,
+// and package receiptstest is the contract test suite both pass.
+package receipts
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portalconsent/portalconsent/policy"
+)
+
+// Errors of a Store. The HTTP router maps ErrNotFound to 404 and
+// ErrUnavailable to 503.
+var (
+	// ErrNotFound: no such receipt, consent or notice.
+	ErrNotFound = errors.New("receipts: not found")
+	// ErrUnavailable wraps every failure of the database itself (gone, full
+	// disk, timeout): nothing was stored, try again later.
+	ErrUnavailable = errors.New("receipts: storage unavailable")
+)
+
+// Methods a choice is made with.
+const (
+	MethodAcceptAll = "accept-all"
+	MethodRejectAll = "reject-all"
+	MethodCustom    = "custom"
+)
+
+// ValidMethod reports whether m is one of the methods above.
+func ValidMethod(m string) bool {
+	return m == MethodAcceptAll || m == MethodRejectAll || m == MethodCustom
+}
+
+// Receipt is the proof of one choice.
+type Receipt struct {
+	// ID is a UUIDv7 made by the server when it received the choice.
+	ID     string
+	Portal string
+	// Seq is the receipt's position in its portal's chain, from 1; Append
+	// sets it.
+	Seq       int64
+	ConsentID string
+	Revision  int64
+	// Choices are the decisions of the value, in its order.
+	Choices []policy.Choice
+	Method  string
+	Lang    string
+	// Page is the origin and path of the page the choice was made on.
+	Page string
+	// DecidedAt is the decision time of the cookie value (whole seconds, UTC).
+	DecidedAt time.Time
+	// ReceivedAt is the server's clock when it received the choice (UTC,
+	// microseconds): authoritative.
+	ReceivedAt time.Time
+	// Notice is the hex SHA-256 of the policy document shown (see Notice).
+	Notice string
+	// Prev is the hex Hash of the previous receipt of the portal's chain;
+	// Genesis for the first. Append sets it.
+	Prev string
+	// Hash is the hex SHA-256 of Canonical(); Append sets it.
+	Hash string
+}
+
+// Genesis is the Prev of the first receipt of every chain.
+var Genesis = strings.Repeat("0", 64)
+
+// canonical is the shape hashed: every field of a receipt but Hash, in a
+// fixed order, through encoding/json (deterministic for structs).
+type canonical struct {
+	V          int      `json:"v"`
+	ID         string   `json:"id"`
+	Portal     string   `json:"portal"`
+	Seq        int64    `json:"seq"`
+	ConsentID  string   `json:"consentId"`
+	Revision   int64    `json:"revision"`
+	Choices    []string `json:"choices"`
+	Method     string   `json:"method"`
+	Lang       string   `json:"lang"`
+	Page       string   `json:"page"`
+	DecidedAt  int64    `json:"decidedAt"`  // Unix seconds
+	ReceivedAt int64    `json:"receivedAt"` // Unix microseconds
+	Notice     string   `json:"notice"`
+	Prev       string   `json:"prev"`
+}
+
+// Canonical returns the bytes Hash is the SHA-256 of: a JSON object of
+// every field but Hash (times as Unix seconds and microseconds).
+func (r *Receipt) Canonical() []byte {
+	c := canonical{
+		V: 1, ID: r.ID, Portal: r.Portal, Seq: r.Seq, ConsentID: r.ConsentID,
+		Revision: r.Revision, Choices: ChoiceStrings(r.Choices), Method: r.Method,
+		Lang: r.Lang, Page: r.Page, DecidedAt: r.DecidedAt.Unix(),
+		ReceivedAt: r.ReceivedAt.UnixMicro(), Notice: r.Notice, Prev: r.Prev,
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(err) // strings and integers only
+	}
+	return b
+}
+
+// Seal places r after prev (the Hash of the portal's last receipt, Genesis
+// for the first) at position seq, and sets its Hash. Stores call it while
+// they hold their portal's chain.
+func (r *Receipt) Seal(seq int64, prev string) {
+	r.Seq, r.Prev = seq, prev
+	r.Hash = r.ComputeHash()
+}
+
+// ComputeHash returns the hex SHA-256 of r's canonical bytes.
+func (r *Receipt) ComputeHash() string {
+	sum := sha256.Sum256(r.Canonical())
+	return hex.EncodeToString(sum[:])
+}
+
+// ChoiceStrings returns the choices as "category=1" (accepted) or
+// "category=0", in order.
+func ChoiceStrings(cs []policy.Choice) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Category + "=0"
+		if c.Accepted {
+			out[i] = c.Category + "=1"
+		}
+	}
+	return out
+}
+
+// EncodeChoices returns the choices as the cookie value writes them:
+// "necessary=1/statistical=0".
+func EncodeChoices(cs []policy.Choice) string { return strings.Join(ChoiceStrings(cs), "/") }
+
+// DecodeChoices parses what EncodeChoices returns; it fails on anything else.
+func DecodeChoices(s string) ([]policy.Choice, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []policy.Choice
+	for _, part := range strings.Split(s, "/") {
+		cat, flag, ok := strings.Cut(part, "=")
+		if !ok || !policy.ValidID(cat) || (flag != "0" && flag != "1") {
+			return nil, fmt.Errorf("receipts: malformed choice %q", part)
+		}
+		out = append(out, policy.Choice{Category: cat, Accepted: flag == "1"})
+	}
+	return out, nil
+}
+
+// Notice is a policy document as a visitor was shown it: the policy JSON of
+// one language, as config.json served it. Each distinct document is stored
+// once, named by its SHA-256.
+type Notice struct {
+	Portal   string
+	SHA256   string // hex SHA-256 of Body
+	Revision int64
+	Lang     string
+	Body     []byte
+	// FirstServed and LastServed bound when the server served it (UTC); see
+	// Store.ServeNotice.
+	FirstServed time.Time
+	LastServed  time.Time
+}
+
+// NoticeHash returns the hex SHA-256 of a notice's body.
+func NoticeHash(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
+}
+
+// Undeclared is the tally of one cookie name a portal's pages set without
+// its policy declaring it, on one UTC day.
+type Undeclared struct {
+	Portal    string
+	Day       time.Time // 00:00 UTC
+	Name      string
+	Count     int64
+	FirstSeen time.Time
+	LastSeen  time.Time
+	// Pages are a few of the pages it was seen on (at most MaxPages).
+	Pages []string
+}
+
+// MaxPages is how many distinct pages an Undeclared tally keeps.
+const MaxPages = 5
+
+// BrokenLink is the error of Verify: the first receipt of a chain that does
+// not verify.
+type BrokenLink struct {
+	Portal    string
+	Seq       int64
+	ReceiptID string // "" when the receipt at Seq is missing
+	Reason    string
+}
+
+func (e *BrokenLink) Error() string {
+	id := e.ReceiptID
+	if id == "" {
+		id = "missing"
+	}
+	return fmt.Sprintf("receipts: chain of portal %q broken at receipt #%d (%s): %s", e.Portal, e.Seq, id, e.Reason)
+}
+
+// Store keeps receipts, notices and tallies. Every method is safe for
+// concurrent use; every failure of the database is wrapped in ErrUnavailable.
+type Store interface {
+	// Append stores r and tallies the undeclared cookie names (at most a
+	// few, already checked by the caller) for r.Portal on r.ReceivedAt's UTC
+	// day with r.Page, all or nothing. It seals r at the end of its portal's
+	// chain (sets Seq, Prev and Hash) and returns only once r is durable
+	// (fsynced, committed). A store may gather the receipts that arrive
+	// together into one transaction (group commit); each call still returns
+	// only once its own receipt is durable.
+	Append(ctx context.Context, r *Receipt, undeclared []string) error
+
+	// ServeNotice records that the server serves n (n.FirstServed and
+	// n.LastServed are ignored) at time at: it stores n once (by portal and
+	// SHA256) with FirstServed at, and moves LastServed forward to at.
+	ServeNotice(ctx context.Context, n Notice, at time.Time) error
+	// Notice returns the stored notice, or ErrNotFound.
+	Notice(ctx context.Context, portal, sha256 string) (Notice, error)
+	// Notices returns the portal's notices, oldest FirstServed first, bodies
+	// included.
+	Notices(ctx context.Context, portal string) ([]Notice, error)
+
+	// Consent returns the receipts of one consent id of the portal, oldest
+	// first, or ErrNotFound when there is none.
+	Consent(ctx context.Context, portal, consentID string) ([]Receipt, error)
+	// Export calls fn with each receipt of the portal received in
+	// [from, to), in chain order, reading as it goes (constant memory). It
+	// stops at, and returns, the first error of fn.
+	Export(ctx context.Context, portal string, from, to time.Time, fn func(*Receipt) error) error
+	// Undeclared returns the tallies of the portal for the days in
+	// [from, to), by day then name.
+	Undeclared(ctx context.Context, portal string, from, to time.Time) ([]Undeclared, error)
+
+	// Verify walks every portal's chain and returns a *BrokenLink for the
+	// first receipt that does not verify (see Verify), nil when all do.
+	Verify(ctx context.Context) error
+	// DeleteBefore deletes the receipts received before cutoff and the
+	// tallies of days before it, keeping what remains verifiable: the last
+	// deleted receipt of each chain becomes its anchor. It returns how many
+	// receipts it deleted.
+	DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error)
+
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	// Close waits for the appends in flight, then closes the database.
+	Close() error
+}
+
+// Anchor is where a chain starts: Genesis at 0, or the last receipt retention
+// deleted.
+type Anchor struct {
+	Seq  int64
+	Hash string
+}
+
+// VerifyChain checks one portal's receipts, given in Seq order, against the
+// chain's anchor: each must follow the one before (Seq+1, Prev its Hash) and
+// its Hash must be the SHA-256 of its canonical bytes. It returns the first
+// *BrokenLink, or nil. Stores' Verify use it.
+func VerifyChain(portal string, anchor Anchor, next func() (*Receipt, error)) error {
+	seq, prev := anchor.Seq, anchor.Hash
+	for {
+		r, err := next()
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			return nil
+		}
+		switch {
+		case r.Seq != seq+1:
+			return &BrokenLink{Portal: portal, Seq: seq + 1, Reason: fmt.Sprintf("receipt missing (next stored is #%d)", r.Seq)}
+		case r.Prev != prev:
+			return &BrokenLink{Portal: portal, Seq: r.Seq, ReceiptID: r.ID, Reason: "does not follow the previous receipt (prev hash differs)"}
+		case r.ComputeHash() != r.Hash:
+			return &BrokenLink{Portal: portal, Seq: r.Seq, ReceiptID: r.ID, Reason: "altered (its content does not match its hash)"}
+		}
+		seq, prev = r.Seq, r.Hash
+	}
+}
+
+// Migration is one schema step: the SQL of a file NNNN_name.sql.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Migrations returns the migrations of fsys (files NNNN_name.sql at its
+// root), by version. It fails on another file name, a version used twice or
+// a gap (versions must be 1, 2, 3…).
+func Migrations(fsys fs.FS) ([]Migration, error) {
+	files, err := fs.Glob(fsys, "*")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	for _, f := range files {
+		base := path.Base(f)
+		num, rest, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v < 1 || !strings.HasSuffix(rest, ".sql") {
+			return nil, fmt.Errorf("receipts: migration %q: want NNNN_name.sql", base)
+		}
+		b, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: base, SQL: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	for i, m := range out {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("receipts: migration %q: version %d, want %d", m.Name, m.Version, i+1)
+		}
+	}
+	return out, nil
+}
