@@ -86,8 +86,12 @@ func (s *Store) writer() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
+		// One writer gathers at a time, while the others commit: batches
+		// fill up instead of being split between idle writers.
+		s.gather.Lock()
 		first, ok := <-s.queue
 		if !ok {
+			s.gather.Unlock()
 			return
 		}
 		batch := make([]*request, 0, 64)
@@ -110,6 +114,7 @@ func (s *Store) writer() {
 			}
 		}
 		timer.Stop()
+		s.gather.Unlock()
 		if len(batch) == 0 {
 			continue
 		}

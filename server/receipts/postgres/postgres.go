@@ -82,6 +82,7 @@ type Store struct {
 	mu     sync.RWMutex
 	closed bool
 	queue  chan *request
+	gather sync.Mutex     // held by the writer gathering a batch
 	wg     sync.WaitGroup // writers and the maintenance goroutine
 	stop   chan struct{}  // closed by Close: stops maintenance
 	direct sync.WaitGroup // appends without group commit in flight

@@ -8,7 +8,7 @@
 CREATE TABLE receipts (
 	id          text COLLATE "C" NOT NULL,
 	portal      text COLLATE "C" NOT NULL,
-	seq         bigint NOT NULL CHECK (seq > 0),
+	seq         bigint NOT NULL,
 	consent_id  text COLLATE "C" NOT NULL,
 	revision    bigint NOT NULL,
 	choices     text NOT NULL,
