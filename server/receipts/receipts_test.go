@@ -68,7 +68,10 @@ func TestVerifyChain(t *testing.T) {
 		seq    int64
 		reason string
 	}{
-		{"altered", func(rs []*Receipt) ([]*Receipt, Anchor) { rs[2].Method = MethodAcceptAll; return rs, Anchor{0, Genesis} }, 3, "altered"},
+		{"altered", func(rs []*Receipt) ([]*Receipt, Anchor) {
+			rs[2].Method = MethodAcceptAll
+			return rs, Anchor{0, Genesis}
+		}, 3, "altered"},
 		{"removed", func(rs []*Receipt) ([]*Receipt, Anchor) { return append(rs[:1], rs[2:]...), Anchor{0, Genesis} }, 2, "missing"},
 		{"inserted", func(rs []*Receipt) ([]*Receipt, Anchor) {
 			f := sample()
