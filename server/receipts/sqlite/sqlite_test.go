@@ -346,6 +346,10 @@ func TestLockedDatabase(t *testing.T) {
 			t.Fatalf("Append while locked: %v, want ErrUnavailable", err)
 		}
 	}
+	// Reads go on meanwhile (WAL, separate read connections).
+	if got, err := s.Consent(ctx, "shop", first.ConsentID); err != nil || len(got) != 1 {
+		t.Errorf("Consent while the database is locked: %d receipts, %v", len(got), err)
+	}
 	if _, err := s.DeleteBefore(ctx, time.Now()); !errors.Is(err, receipts.ErrUnavailable) {
 		t.Errorf("DeleteBefore while locked: %v, want ErrUnavailable", err)
 	}

@@ -404,24 +404,40 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		rows, err := conn.QueryContext(ctx, `SELECT portal, max(seq) FROM receipts WHERE received_at < $1 GROUP BY portal`, cutoff.UnixMicro())
+		// Per chain, the last receipt received before cutoff (through the
+		// received_at index); the chain's prefix up to it goes.
+		rows, err := conn.QueryContext(ctx, `SELECT portal FROM chains`)
 		if err != nil {
 			return err
 		}
-		var lasts []head // hash field holds the portal
+		var portals []string
 		for rows.Next() {
-			var h head
-			if err := rows.Scan(&h.hash, &h.seq); err != nil {
+			var p string
+			if err := rows.Scan(&p); err != nil {
 				rows.Close()
 				return err
 			}
-			lasts = append(lasts, h)
+			portals = append(portals, p)
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
+		type last struct {
+			portal string
+			seq    int64
+		}
+		var lasts []last
+		for _, p := range portals {
+			var seq sql.NullInt64
+			if err := conn.QueryRowContext(ctx, `SELECT max(seq) FROM receipts WHERE portal = $1 AND received_at < $2`, p, cutoff.UnixMicro()).Scan(&seq); err != nil {
+				return err
+			}
+			if seq.Valid {
+				lasts = append(lasts, last{p, seq.Int64})
+			}
+		}
 		for _, l := range lasts {
-			portal, seq := l.hash, l.seq
+			portal, seq := l.portal, l.seq
 			var hash []byte
 			if err := conn.QueryRowContext(ctx, `SELECT hash FROM receipts WHERE portal = $1 AND seq = $2`, portal, seq).Scan(&hash); err != nil {
 				return err
