@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -122,7 +123,7 @@ func (s *Store) job(ctx context.Context, fn func(ctx context.Context, conn *sql.
 // Close closes the queue.
 func (s *Store) run() {
 	defer close(s.done)
-	w := &writer{db: s.wdb, hook: s.cfg.hook}
+	w := &writer{db: s.wdb, path: s.path, hook: s.cfg.hook}
 	defer w.release()
 	var held *request // a request that ended a batch's gathering
 	for {
@@ -172,7 +173,9 @@ func (s *Store) run() {
 // one it drops it, so that the next starts on a fresh connection.
 type writer struct {
 	db   *sql.DB
+	path string
 	conn *sql.Conn
+	file os.FileInfo // the file at path when conn was opened
 	hook func() error
 }
 
@@ -182,9 +185,34 @@ func (w *writer) get(ctx context.Context) (*sql.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		w.conn = c
+		// Make sure the connection is open before looking at the file.
+		if err := c.PingContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		fi, err := os.Stat(w.path)
+		if err != nil {
+			c.Raw(func(any) error { return driver.ErrBadConn })
+			c.Close()
+			return nil, err
+		}
+		w.conn, w.file = c, fi
 	}
 	return w.conn, nil
+}
+
+// sameFile fails if the database file was removed or replaced since the
+// connection opened it: SQLite would go on writing to the old file, lost
+// at the next restart.
+func (w *writer) sameFile() error {
+	fi, err := os.Stat(w.path)
+	if err != nil {
+		return fmt.Errorf("database file: %w", err)
+	}
+	if !os.SameFile(fi, w.file) {
+		return fmt.Errorf("database file %s was replaced", w.path)
+	}
+	return nil
 }
 
 // fail rolls back the transaction in progress, if any, and discards the
@@ -217,6 +245,9 @@ func (w *writer) tx(ctx context.Context, fn func(conn *sql.Conn) error) error {
 	}
 	err = func() error {
 		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			return err
+		}
+		if err := w.sameFile(); err != nil {
 			return err
 		}
 		if err := fn(conn); err != nil {
