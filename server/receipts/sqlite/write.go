@@ -85,7 +85,11 @@ func (s *Store) enqueue(ctx context.Context, q *request) error {
 // nil r or an ID that is not a UUID; an empty ID gets a new UUIDv7 and a
 // zero ReceivedAt the current time. On success r holds what was stored: ID
 // in canonical form, DecidedAt whole seconds and ReceivedAt microseconds,
-// both UTC, and Seq, Prev and Hash.
+// both UTC, and Seq, Prev and Hash. If ctx ends before r's batch starts,
+// Append returns ctx's error and stores nothing; once the batch started it
+// waits for its outcome. If the batch's transaction fails, every Append of
+// it fails with an error wrapping receipts.ErrUnavailable, and r is left
+// as it was.
 func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []string) error {
 	if r == nil {
 		return errors.New("receipts/sqlite: Append of a nil receipt")
@@ -187,6 +191,7 @@ func (w *writer) get(ctx context.Context) (*sql.Conn, error) {
 		}
 		// Make sure the connection is open before looking at the file.
 		if err := c.PingContext(ctx); err != nil {
+			c.Raw(func(any) error { return driver.ErrBadConn })
 			c.Close()
 			return nil, err
 		}
