@@ -94,27 +94,30 @@ func (s *Store) writer() {
 			s.gather.Unlock()
 			return
 		}
-		batch := make([]*request, 0, 64)
-		if first.state.CompareAndSwap(queued, taken) {
-			batch = append(batch, first)
-		}
+		gathered := make([]*request, 1, 64)
+		gathered[0] = first
 		timer.Reset(s.groupCommit)
 	gather:
-		for len(batch) < maxBatch {
+		for len(gathered) < maxBatch {
 			select {
 			case req, ok := <-s.queue:
 				if !ok {
 					break gather
 				}
-				if req.state.CompareAndSwap(queued, taken) {
-					batch = append(batch, req)
-				}
+				gathered = append(gathered, req)
 			case <-timer.C:
 				break gather
 			}
 		}
 		timer.Stop()
 		s.gather.Unlock()
+		// The batch starts: callers whose context ended meanwhile are out.
+		batch := gathered[:0]
+		for _, req := range gathered {
+			if req.state.CompareAndSwap(queued, taken) {
+				batch = append(batch, req)
+			}
+		}
 		if len(batch) == 0 {
 			continue
 		}
@@ -130,7 +133,7 @@ func (s *Store) writer() {
 // commit stores a batch in one transaction, making the partitions it needs
 // first. It retries (twice at most) when nothing can have been committed: a
 // partition retention dropped meanwhile, a connection lost before COMMIT,
-// a deadlock. On success it sets each receipt's Seq, Prev, Hash and times.
+// a deadlock, a COMMIT cut off that wasCommitted finds rolled back. On success it sets each receipt's Seq, Prev, Hash and times.
 func (s *Store) commit(ctx context.Context, batch []*request) error {
 	var months []month
 	for _, req := range batch {
@@ -143,6 +146,24 @@ func (s *Store) commit(ctx context.Context, batch []*request) error {
 			return err
 		}
 		sealed, committing, err := s.tryCommit(ctx, batch)
+		if err != nil && committing && ctx.Err() == nil {
+			// COMMIT cut off (connection terminated or lost): look.
+			stored, lerr := s.wasCommitted(ctx, sealed[0])
+			for i := 0; lerr != nil && i < 3 && ctx.Err() == nil; i++ {
+				if connLost(pgCode(lerr)) {
+					s.resetPool()
+				}
+				stored, lerr = s.wasCommitted(ctx, sealed[0]) // the pool's other connections may be dead too
+			}
+			switch {
+			case lerr != nil:
+				return unavailable(ctx, "append (commit outcome unknown)", errors.Join(err, lerr))
+			case stored:
+				err = nil
+			default:
+				committing = false // rolled back: as good as never sent
+			}
+		}
 		if err == nil {
 			for i, req := range batch {
 				*req.r = sealed[i]
@@ -154,9 +175,15 @@ func (s *Store) commit(ctx context.Context, batch []*request) error {
 			case code == "23514" && strings.Contains(err.Error(), "no partition"):
 				s.forget(months...)
 				continue
+			case connLost(code):
+				// The server terminated the connection (a restart, a
+				// failover): its other connections are gone too.
+				s.resetPool()
+				continue
 			case code == "40P01" || code == "40001" || (code == "" && !errors.Is(err, errInvalid)):
 				// A deadlock, a serialization failure, or a connection
-				// lost before COMMIT: the transaction was rolled back.
+				// lost or terminated before COMMIT: the transaction was
+				// rolled back; the pool gives a new connection.
 				continue
 			}
 		}
@@ -279,9 +306,50 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		return nil, false, err
 	}
 	if err = tx.Commit(ctx); err != nil {
-		return nil, true, err
+		return sealed, true, err
 	}
 	return sealed, false, nil
+}
+
+// connLost reports whether SQLSTATE code says the server ended the
+// connection: class 08 or 57P01-57P03 (admin shutdown, crash shutdown,
+// cannot connect now).
+func connLost(code string) bool {
+	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P")
+}
+
+// resetPool closes the pool's connections, at most once a second, so that
+// retries get new ones instead of the other dead ones.
+func (s *Store) resetPool() {
+	now := time.Now().UnixNano()
+	last := s.lastReset.Load()
+	if now-last > int64(time.Second) && s.lastReset.CompareAndSwap(last, now) {
+		s.pool.Reset()
+	}
+}
+
+// wasCommitted reports whether the batch whose COMMIT was cut off, of which
+// r is the first receipt, was committed. It first waits, on another
+// connection, for the chain head's lock: for the old transaction to end
+// either way.
+func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }() // nothing of this is to keep
+	if _, err := tx.Exec(ctx, `INSERT INTO chains (portal, seq, hash) VALUES ($1, 0, $2)
+		ON CONFLICT (portal) DO NOTHING`, r.Portal, genesis); err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM chains WHERE portal = $1 FOR SHARE", r.Portal); err != nil {
+		return false, err
+	}
+	var stored bool
+	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM receipts
+		WHERE portal = $1 AND seq = $2 AND received_at = $3 AND id = $4)`,
+		r.Portal, r.Seq, r.ReceivedAt, r.ID).Scan(&stored)
+	return stored, err
 }
 
 // tallySQL counts one undeclared cookie name: $1 portal, $2 day, $3 name,
