@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/portalconsent/portalconsent/server/receipts"
@@ -32,21 +33,47 @@ const (
 
 // Append seals r at the end of its portal's chain, stores it and tallies
 // the undeclared cookie names, all or nothing; it returns once the
-// transaction holding r is committed. It refuses a nil receipt, one without
-// portal or ReceivedAt, and text PostgreSQL cannot store (invalid UTF-8, NUL
-// bytes) with a plain error. A ctx done before r's batch starts returns
-// ctx's error and stores nothing; once the batch started, Append waits for
-// its outcome. Database failures, which store nothing of the batch, are
-// wrapped in receipts.ErrUnavailable. On success r's Seq, Prev and Hash are
-// set, and its times are the stored ones (UTC, microseconds).
-func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []string) error {
-	if err := validate(r, undeclared); err != nil {
+// transaction holding r is committed. A receipt without ID gets a new
+// UUIDv7, one without ReceivedAt the current time. It refuses a nil
+// receipt, an ID that is not a UUID, one without portal, ReceivedAt outside
+// 1970-9998 and text PostgreSQL cannot store (invalid UTF-8, NUL bytes)
+// with an error that is not ErrUnavailable. A ctx done before r's batch
+// starts returns ctx's error and stores nothing; once the batch started,
+// Append waits for its outcome. Database failures, which store nothing of
+// the batch, are wrapped in receipts.ErrUnavailable. On success r holds what
+// was stored: ID in canonical form, DecidedAt whole seconds and ReceivedAt
+// microseconds, both UTC, and Seq, Prev and Hash.
+func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []string) (err error) {
+	if r == nil {
+		return fmt.Errorf("%w: nil", errInvalid)
+	}
+	c := *r
+	if c.ID == "" {
+		c.ID = uuid.Must(uuid.NewV7()).String()
+	}
+	id, err := uuid.Parse(c.ID)
+	if err != nil {
+		return fmt.Errorf("%w: id %q: %w", errInvalid, c.ID, err)
+	}
+	c.ID = id.String()
+	if c.ReceivedAt.IsZero() {
+		c.ReceivedAt = time.Now()
+	}
+	c.ReceivedAt = c.ReceivedAt.Truncate(time.Microsecond).UTC()
+	c.DecidedAt = time.Unix(c.DecidedAt.Unix(), 0).UTC()
+	c.Choices = slices.Clone(c.Choices)
+	if err := validate(&c, undeclared); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &request{r: r, undeclared: dedupe(undeclared), done: make(chan error, 1)}
+	req := &request{r: &c, undeclared: dedupe(undeclared), done: make(chan error, 1)}
+	defer func() {
+		if err == nil {
+			*r = c
+		}
+	}()
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -268,8 +295,6 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	b = &pgx.Batch{}
 	for i, req := range batch {
 		c := *req.r
-		c.ReceivedAt = c.ReceivedAt.UTC().Truncate(time.Microsecond)
-		c.DecidedAt = c.DecidedAt.UTC().Truncate(time.Microsecond)
 		h := heads[c.Portal]
 		c.Seal(h.seq+1, h.hash)
 		heads[c.Portal] = head{c.Seq, c.Hash}
@@ -288,7 +313,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	}
 	b.Queue(`INSERT INTO receipts (id, portal, seq, consent_id, revision, choices, method,
 			lang, page, decided_at, received_at, notice, prev, hash)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[],
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::bigint[],
 			$6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[],
 			$11::timestamptz[], $12::text[], $13::bytea[], $14::bytea[])`,
 		ids, ps, seqs, consents, revisions, choices, methods, langs, pages, decided, received, notices, prevs, hashes)
@@ -367,14 +392,8 @@ var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, name, coun
 // validate refuses what PostgreSQL could not store, so that one bad receipt
 // does not fail the batch it would join.
 func validate(r *receipts.Receipt, undeclared []string) error {
-	if r == nil {
-		return fmt.Errorf("%w: nil", errInvalid)
-	}
 	if r.Portal == "" {
 		return fmt.Errorf("%w: no portal", errInvalid)
-	}
-	if r.ReceivedAt.IsZero() {
-		return fmt.Errorf("%w: no ReceivedAt", errInvalid)
 	}
 	if y := r.ReceivedAt.UTC().Year(); y < 1970 || y > 9998 {
 		return fmt.Errorf("%w: ReceivedAt in year %d", errInvalid, y)

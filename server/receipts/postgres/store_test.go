@@ -528,7 +528,8 @@ func TestBadInput(t *testing.T) {
 	ctx := context.Background()
 	bad := []func(r *receipts.Receipt){
 		func(r *receipts.Receipt) { r.Portal = "" },
-		func(r *receipts.Receipt) { r.ReceivedAt = time.Time{} },
+		func(r *receipts.Receipt) { r.ID = "not a uuid" },
+		func(r *receipts.Receipt) { r.ReceivedAt = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC) },
 		func(r *receipts.Receipt) { r.Page = "https://shop.example/\x00" },
 		func(r *receipts.Receipt) { r.ConsentID = "\xff" },
 	}
