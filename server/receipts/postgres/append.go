@@ -84,7 +84,11 @@ func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []st
 		s.mu.RUnlock()
 		defer s.direct.Done()
 		req.state.Store(taken)
-		return s.commit(ctx, []*request{req})
+		// Begun, the transaction runs to its end whatever ctx does, as a
+		// batch would: its outcome is then known.
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+		defer cancel()
+		return s.commit(tctx, []*request{req})
 	}
 	select {
 	case s.queue <- req:

@@ -7,6 +7,15 @@
 // row of table chains that appenders lock while they extend the chain, so
 // that any number of processes may append to one portal at once. Appends
 // that arrive together are committed in one transaction (group commit).
+//
+// The append-only trigger guards against mistakes, not against the
+// server's own role: any transaction of that role may SET LOCAL
+// portalconsent.retention = 'on' as retention does. The hash chain (Verify)
+// is what detects tampering.
+//
+// Its tests need a PostgreSQL server whose role may CREATEDB, named by the
+// environment variable PORTALCONSENT_TEST_POSTGRES (a URL); without it they
+// skip, or fail when CI is set.
 package postgres
 
 import (
