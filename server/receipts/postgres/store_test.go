@@ -559,3 +559,66 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRetentionWhileAppending drops a month of receipts while two
+// processes append to the same chains.
+func TestRetentionWhileAppending(t *testing.T) {
+	_, dsn := newDatabase(t)
+	procs := []*Store{openStore(t, dsn), openStore(t, dsn, GroupCommit(0))}
+	ctx := context.Background()
+	old := time.Date(2025, 1, 15, 0, 0, 0, 0, time.UTC)
+	for i := range 20 {
+		for _, portal := range []string{"shop", "blog"} {
+			mustAppend(t, procs[i%2], mkReceipt(portal, old.Add(time.Duration(i)*time.Hour)))
+		}
+	}
+	var (
+		wg     sync.WaitGroup
+		stop   = make(chan struct{})
+		okN    atomic.Int64
+		failed atomic.Value
+	)
+	for g := range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				portal := []string{"shop", "blog"}[g%2]
+				if err := procs[g%2].Append(ctx, mkReceipt(portal, time.Now()), []string{"_ga"}); err != nil {
+					failed.Store(err)
+					return
+				}
+				okN.Add(1)
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	n, err := procs[0].DeleteBefore(ctx, time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC))
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("DeleteBefore while appending: %v", err)
+	}
+	if err, _ := failed.Load().(error); err != nil {
+		t.Fatalf("Append during retention: %v", err)
+	}
+	if n != 40 {
+		t.Errorf("DeleteBefore deleted %d, want 40", n)
+	}
+	if slices.Contains(partitionNames(t, procs[0]), "receipts_2025_01") {
+		t.Error("receipts_2025_01 not dropped")
+	}
+	t.Logf("%d appends during retention", okN.Load())
+	for _, s := range procs {
+		if err := s.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := count(t, procs[0].pool, "SELECT count(*) FROM receipts"); got != okN.Load() {
+		t.Errorf("%d receipts left, want the %d appended during retention", got, okN.Load())
+	}
+}
