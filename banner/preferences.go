@@ -10,6 +10,9 @@ import (
 // PreferencesDialogID is the id of the preferences dialog element.
 const PreferencesDialogID = "pc-preferences"
 
+// ConsentIDID is the id of the preferences' line that shows the consent id.
+const ConsentIDID = "pc-consent-id"
+
 // Preferences is the dialog where a visitor chooses category by category: one
 // switch per optional category, on only when Accepted says so; required
 // categories are shown locked on. Save reports the choice of every optional
@@ -20,8 +23,11 @@ type Preferences struct {
 	Policy *policy.Policy
 	// Accepted holds the current choice; a missing category is off.
 	Accepted map[string]bool
-	OnSave   func(ctx app.Context, accepted map[string]bool)
-	OnClose  func(app.Context)
+	// ConsentID is the id of the stored choice, "" before a choice: the
+	// dialog shows it for the visitor to quote (Texts.ConsentID).
+	ConsentID string
+	OnSave    func(ctx app.Context, accepted map[string]bool)
+	OnClose   func(app.Context)
 
 	draft map[string]bool
 	// base is the Accepted the draft was copied from.
@@ -87,6 +93,14 @@ func (p *Preferences) Render() app.UI {
 				p.OnSave(ctx, out)
 			}),
 		),
+		app.If(p.ConsentID != "", func() app.UI {
+			// In a <code> of its own: selected whole by a double click (and a
+			// single one, through the stylesheet), read as one word.
+			return app.P().ID(ConsentIDID).Class("pc-consent-id").Body(
+				app.Text(t.ConsentID+" "),
+				app.Code().Class("pc-code").Text(p.ConsentID),
+			)
+		}),
 	)
 }
 
