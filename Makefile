@@ -1,5 +1,7 @@
 # Portal Consent. `make run` builds and serves the demo on http://localhost:8080
-# (ADDR=host:port to change); `make test` runs every test, browser tests included.
+# (ADDR=host:port to change, POLICIES=DIR for policy files, DB=PATH or
+# DB=postgres://… for the receipts database); `make test` runs every test,
+# browser and PostgreSQL tests included.
 GO       ?= go
 ADDR     ?= localhost:8080
 GOROOT   := $(shell $(GO) env GOROOT)
@@ -29,7 +31,7 @@ $(DIST)/%.br: $(DIST)/% web/precompress/main.go
 	$(GO) run ./web/precompress $<
 
 run: build
-	$(GO) run ./server/cmd/server -addr $(ADDR) $(if $(POLICIES),-policies $(POLICIES))
+	$(GO) run ./server/cmd/server -addr $(ADDR) $(if $(POLICIES),-policies $(POLICIES)) $(if $(DB),-db '$(DB)')
 
 vet: build
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
@@ -42,10 +44,22 @@ AXE := server/.tools/node_modules/axe-core/axe.min.js
 $(AXE):
 	npm install --no-audit --no-fund --prefix server/.tools axe-core@4.14.1
 
+# The PostgreSQL tests run against a real server: by default Debian's
+# cluster on 127.0.0.1:5432, installed and started by .ci/postgres (as the
+# postgres user) with the role the tests use; set PORTALCONSENT_TEST_POSTGRES
+# to a DSN of your own server instead (the tests create their own databases).
+PG_DEFAULT := postgres://portalconsent:portalconsent@127.0.0.1:5432/postgres?sslmode=disable
+PORTALCONSENT_TEST_POSTGRES ?= $(PG_DEFAULT)
+export PORTALCONSENT_TEST_POSTGRES
+
+.PHONY: postgres
+postgres:
+	@if [ "$$PORTALCONSENT_TEST_POSTGRES" = "$(PG_DEFAULT)" ]; then bash .ci/postgres; fi
+
 # Every test: native unit tests and the browser tests (Chromium at
 # /usr/bin/chromium), the policy package compiled to wasm under Node.js, the
 # loader's codec against the Go vectors (Node.js), and short fuzz runs.
-test: vet $(AXE)
+test: vet $(AXE) postgres
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v 'portalconsent/server$$')
 	@# The browser tests drive a real Chromium on a 2-core machine: a failing run
 	@# is printed, then the package runs once more and that run decides.
@@ -67,11 +81,14 @@ fuzz:
 
 # Benchmarks (not part of make test): our banner against vanilla-cookieconsent
 # 3.1.0 (installed from npm here) in headless Chromium, BENCH_RUNS cold runs
-# each, and the server under wrk (installed from Debian here).
-bench: build
+# each, and the server under wrk (installed from Debian here); then the
+# receipts route of the built binary under wrk on SQLite and PostgreSQL, and
+# lookup and export over RECEIPTS_N (1,000,000) receipts.
+bench: build postgres
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@test -f $(VANILLA)/cookieconsent.umd.js || npm install --no-audit --no-fund --prefix server/.tools vanilla-cookieconsent@3.1.0
 	BENCH_RUNS=$(BENCH_RUNS) VANILLA_DIR=$(CURDIR)/$(VANILLA) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./server
+	$(GO) test -run '^$$' -bench Receipts -benchtime 1x -timeout 60m ./server/cmd/server
 
 clean:
 	find $(DIST) -type f -not -name README.md -not -name .gitignore -delete

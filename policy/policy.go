@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -49,6 +50,10 @@ type Policy struct {
 	// subdomains (Domain=…), so that a visitor decides once for all of them;
 	// empty keeps it to the page's host. See CookieDomainFor.
 	CookieDomain string `json:"cookieDomain,omitempty"`
+	// Origins, when set, are the only page origins ("https://host[:port]")
+	// the consent host takes receipts of this portal's choices from; empty
+	// takes them from any page. See ValidOrigin.
+	Origins []string `json:"origins,omitempty"`
 	// Categories are shown in this order; the first is usually "necessary".
 	Categories []Category `json:"categories"`
 	// Cookies is the table of the cookies the portal sets.
@@ -266,6 +271,14 @@ func (p *Policy) Validate() error {
 	if p.CookieDomain != "" && (len(p.CookieDomain) > 253 || !domainPattern.MatchString(p.CookieDomain)) {
 		return bad("cookieDomain", "%q is not a domain name such as \"example.org\" (lowercase, no leading dot, no port)", p.CookieDomain)
 	}
+	for i, o := range p.Origins {
+		if !ValidOrigin(o) {
+			return bad(fmt.Sprintf("origins[%d]", i), "%q is not a page origin such as \"https://data.example.org\" (https, lowercase host, optional port, no path)", o)
+		}
+		if slices.Contains(p.Origins[:i], o) {
+			return bad(fmt.Sprintf("origins[%d]", i), "%q is listed twice", o)
+		}
+	}
 	if len(p.Categories) == 0 {
 		return bad("categories", "is empty")
 	}
@@ -340,6 +353,30 @@ func (p *Policy) Validate() error {
 		return p.Theme.validate()
 	}
 	return nil
+}
+
+// ValidOrigin reports whether o is a page origin as a browser sends it in
+// the Origin header: "https://" then a lowercase host and an optional port,
+// nothing else. Plain "http://" is valid only for loopback hosts (localhost,
+// 127.0.0.1, [::1]), for tests and local demos.
+func ValidOrigin(o string) bool {
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" || u.Scheme+"://"+u.Host != o || u.Host != strings.ToLower(u.Host) {
+		return false
+	}
+	if u.Port() != "" {
+		if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != u.Port() {
+			return false
+		}
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := u.Hostname()
+		return h == "localhost" || h == "127.0.0.1" || h == "::1"
+	}
+	return false
 }
 
 // validate checks every text is filled in; field names in errors start with

@@ -299,3 +299,50 @@ func TestExpandTrackers(t *testing.T) {
 		}
 	}
 }
+
+func TestValidOrigin(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"https://data.example.org", true},
+		{"https://data.example.org:8443", true},
+		{"http://localhost:8080", true},
+		{"http://127.0.0.1:9000", true},
+		{"http://[::1]:9000", true},
+		{"http://data.example.org", false},
+		{"https://data.example.org/", false},
+		{"https://data.example.org/path", false},
+		{"https://Data.example.org", false},
+		{"HTTPS://data.example.org", false},
+		{"https://data.example.org:0", false},
+		{"https://data.example.org:070", false},
+		{"https://data.example.org:99999", false},
+		{"https://user@data.example.org", false},
+		{"https://data.example.org?x", false},
+		{"ftp://data.example.org", false},
+		{"data.example.org", false},
+		{"", false},
+	} {
+		if got := policy.ValidOrigin(tt.in); got != tt.want {
+			t.Errorf("ValidOrigin(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestValidateOrigins(t *testing.T) {
+	p := clonePolicy(t, defaultPolicy(t, "mtran"))
+	p.Origins = []string{"https://mtran.my.opendatasoft.com", "http://example.org"}
+	err := p.Validate()
+	if err == nil || !strings.Contains(err.Error(), "origins[1]") {
+		t.Fatalf("Validate = %v, want an origins[1] error", err)
+	}
+	p.Origins = []string{"https://a.example.org", "https://a.example.org"}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "listed twice") {
+		t.Fatalf("Validate = %v, want a duplicate error", err)
+	}
+	p.Origins = []string{"https://a.example.org", "http://localhost:8080"}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fuzzMethods are the methods FuzzServeHTTP picks from.
@@ -19,9 +21,11 @@ var fuzzMethods = []string{"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE"}
 // minimization crawl): it never panics, the
 // status is one of those the server means to send, errors are the JSON shape
 // (except the plain-text 404 of an unknown portal on the HTML pages), and
-// every response has nosniff.
+// every response has nosniff. Requests carry a body (the receipt route reads
+// it): a receipt is stored (201) or refused with a 4xx, never anything else.
 func FuzzServeHTTP(f *testing.F) {
-	s := newFakeServer(f)
+	s := newReceiptServer(f, openTestStore(f), nil, WithRateLimit(0, 0), WithClock(time.Now))
+	good := receiptJSONBody(consentValue(s.portals.Load().byID["mtran"].policy, time.Now()).Encode(), "accept-all", "en", "https://a.example/p")
 	seeds := []string{
 		"/", "/embed.js", "/embed.js.sri", "/healthz", s.ui.name, s.wasm.name, s.wasmExec.name, s.css.name,
 		"/portals/mtran/config.json", "/portals/twisto/policy", "/demo/mtran",
@@ -30,18 +34,25 @@ func FuzzServeHTTP(f *testing.F) {
 		"/./", "/%2e%2e/", "/portals/..%2f/config.json", "/portals/müll/policy", "/démo/€", "/\u202e",
 		"/embed.js?v=1&x=%zz", "/?%", "/healthz?;", "*", "http://evil.example/embed.js",
 		"/portals/mtran/config.json#frag", "/portals/%2F/config.json", "/portals/mtran/",
+		"/portals/mtran/consents", "/portals/nope/consents", "/portals/mtran/consents?x=1",
+		"/api/v1/portals/mtran/consents/AAAAAAAAAAAAAAAAAAAAAA", "/api/v1/portals/mtran/policies/00",
+		"/api/v1/portals/mtran/receipts.csv?from=2026-01-01&to=2026-01-02",
 	}
 	for _, target := range seeds {
 		for m := range fuzzMethods {
-			f.Add(uint8(m), target, uint16(0))
+			f.Add(uint8(m), target, uint16(0), "")
 		}
 	}
-	f.Add(uint8(0), "/", uint16(9000))                 // 414
-	f.Add(uint8(0), "/embed.js?v=", uint16(8192-12))   // the longest URI served
-	f.Add(uint8(1), "/embed.js?v=", uint16(8192-12+1)) // one byte over
-	f.Add(uint8(0), "/portals/mtran/", uint16(40<<10)) // beyond MaxHeaderBytes
-	allowed := map[int]bool{200: true, 204: true, 304: true, 400: true, 404: true, 405: true, 414: true}
-	f.Fuzz(func(t *testing.T, m uint8, target string, pad uint16) {
+	for _, body := range []string{good, "{}", "[]", `{"value":1}`, good + good, strings.Replace(good, "accept-all", "x", 1)} {
+		f.Add(uint8(2), "/portals/mtran/consents", uint16(0), body)
+	}
+	f.Add(uint8(0), "/", uint16(9000), "")                 // 414
+	f.Add(uint8(0), "/embed.js?v=", uint16(8192-12), "")   // the longest URI served
+	f.Add(uint8(1), "/embed.js?v=", uint16(8192-12+1), "") // one byte over
+	f.Add(uint8(0), "/portals/mtran/", uint16(40<<10), "") // beyond MaxHeaderBytes
+	allowed := map[int]bool{200: true, 201: true, 204: true, 304: true, 400: true, 401: true, 403: true,
+		404: true, 405: true, 413: true, 414: true, 422: true}
+	f.Fuzz(func(t *testing.T, m uint8, target string, pad uint16, body string) {
 		if len(target) > 2048 {
 			return // long URIs come from pad
 		}
@@ -51,16 +62,17 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 		method := fuzzMethods[int(m)%len(fuzzMethods)]
 		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(
-			method + " " + target + " HTTP/1.1\r\nHost: consent.example\r\n\r\n")))
+			method + " " + target + " HTTP/1.1\r\nHost: consent.example\r\nContent-Length: " +
+				strconv.Itoa(len(body)) + "\r\n\r\n" + body)))
 		if err != nil {
 			return // net/http answers 400 itself: the handler never sees it
 		}
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, req)
 		res := rec.Result()
-		body, _ := io.ReadAll(res.Body)
-		if !allowed[res.StatusCode] {
-			t.Fatalf("%s %q: status %d: %s", req.Method, req.RequestURI, res.StatusCode, body)
+		respBody, _ := io.ReadAll(res.Body)
+		if !allowed[res.StatusCode] || (res.StatusCode == 201 && !strings.HasSuffix(req.URL.Path, "/consents")) {
+			t.Fatalf("%s %q: status %d: %s", req.Method, req.RequestURI, res.StatusCode, respBody)
 		}
 		if got := res.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 			t.Errorf("%s %q: X-Content-Type-Options = %q", req.Method, req.RequestURI, got)
@@ -70,7 +82,7 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 		ct := res.Header.Get("Content-Type")
 		if ct != "application/json" {
-			t.Fatalf("%s %q: %d with Content-Type %q: %s", req.Method, req.RequestURI, res.StatusCode, ct, body)
+			t.Fatalf("%s %q: %d with Content-Type %q: %s", req.Method, req.RequestURI, res.StatusCode, ct, respBody)
 		}
 		if method == "HEAD" {
 			return // no body
@@ -78,8 +90,8 @@ func FuzzServeHTTP(f *testing.F) {
 		var e struct {
 			Error string `json:"error"`
 		}
-		if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
-			t.Fatalf("%s %q: %d body %q is not {\"error\": \"...\"}", req.Method, req.RequestURI, res.StatusCode, body)
+		if err := json.Unmarshal(respBody, &e); err != nil || e.Error == "" {
+			t.Fatalf("%s %q: %d body %q is not {\"error\": \"...\"}", req.Method, req.RequestURI, res.StatusCode, respBody)
 		}
 	})
 }

@@ -328,6 +328,10 @@ func TestSecurityHeaders(t *testing.T) {
 		{"policy page unknown", "GET", "/portals/nope/policy", nil, 404, "", false},
 		{"bad path", "GET", "//x", nil, 400, "", false},
 		{"too long", "GET", "/" + strings.Repeat("z", maxURIBytes+1), nil, 414, "", false},
+		{"receipt, no store", "POST", "/portals/mtran/consents", nil, 503, "", true},
+		{"receipt preflight", "OPTIONS", "/portals/mtran/consents", nil, 204, "", true},
+		{"receipt, unknown portal", "POST", "/portals/nope/consents", nil, 404, "", true},
+		{"API without a token", "GET", "/api/v1/portals/mtran/consents/AAAAAAAAAAAAAAAAAAAAAA", nil, 401, "", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

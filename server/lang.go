@@ -31,6 +31,7 @@ const (
 type variant struct {
 	policy *policy.Policy // single-language: no translations
 	config *asset
+	notice notice // the policy as config.json carries it: the notice shown
 }
 
 // newVariants returns p in each of its languages (default first) with its

@@ -19,6 +19,10 @@
 //	GET /demo/stand-in/{type}.js       a tracker's local stand-in, for the demo pages
 //	GET /policy-example.yaml           the example portal's policy file, to copy
 //	GET /healthz                       {"status":"ok","portals":N} (not cached)
+//	POST /portals/{id}/consents        the receipt of a visitor's choice (see consents.go)
+//	GET /api/v1/portals/{id}/consents/{consentId}   operator API, bearer token (see api.go)
+//	GET /api/v1/portals/{id}/policies/{sha256}      a notice as shown
+//	GET /api/v1/portals/{id}/receipts.csv           receipts of UTC days ?from= to ?to=
 //
 // Errors, on every route, are JSON {"error": "..."} with the HTTP status.
 // Every request is logged (see
@@ -27,6 +31,8 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +48,8 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/ratelimit"
+	"github.com/portalconsent/portalconsent/server/receipts"
 	"golang.org/x/text/language"
 )
 
@@ -56,6 +64,14 @@ type Server struct {
 	css      *asset
 	sri      string // Subresource Integrity value of embed.js as served
 	log      *slog.Logger
+
+	receipts   receipts.Store // nil: no receipts kept (503)
+	limiter    *ratelimit.Limiter
+	now        func() time.Time
+	earlier    earlierNotices // stored notices of earlier revisions, cached
+	adminToken [sha256.Size]byte
+	hasAdmin   bool
+	routed     bool // New is done: SetPolicies records the notices it serves
 }
 
 // Option configures a Server in New.
@@ -124,7 +140,10 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	if len(policies) == 0 {
 		return nil, errors.New("server: no portal policy to serve")
 	}
-	s := &Server{mux: http.NewServeMux(), log: slog.New(slog.DiscardHandler)}
+	s := &Server{
+		mux: http.NewServeMux(), log: slog.New(slog.DiscardHandler), now: time.Now,
+		limiter: ratelimit.New(DefaultReceiptRate, DefaultReceiptBurst),
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -149,6 +168,8 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 		return nil, err
 	}
 	s.routes()
+	s.routed = true
+	s.serveNotices(context.Background())
 	return s, nil
 }
 
@@ -181,11 +202,20 @@ func (s *Server) SetPolicies(policies []*policy.Policy) error {
 			return err
 		}
 		pt.config, pt.variants, pt.matcher = variants[0].config, variants, matcher
+		for _, v := range variants {
+			if v.notice, err = newNotice(v.policy); err != nil {
+				return err
+			}
+		}
 		set.byID[p.ID] = pt
 		set.order = append(set.order, p.ID)
 	}
 	sort.Strings(set.order)
 	s.portals.Store(set)
+	s.earlier.forget()
+	if s.mux != nil && s.routed {
+		s.serveNotices(context.Background())
+	}
 	return nil
 }
 
@@ -216,6 +246,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /demo/{id}", s.demoPage)
 	s.mux.HandleFunc("GET /demo/stand-in/{file}", s.standIn)
 	s.mux.HandleFunc("GET /policy-example.yaml", s.policyExample)
+	s.mux.HandleFunc("POST /portals/{id}/consents", s.postConsent)
+	s.mux.HandleFunc("OPTIONS /portals/{id}/consents", s.consentsPreflight)
+	s.mux.HandleFunc("GET /api/v1/portals/{id}/consents/{consentId}", s.apiConsent)
+	s.mux.HandleFunc("GET /api/v1/portals/{id}/policies/{sha256}", s.apiNotice)
+	s.mux.HandleFunc("GET /api/v1/portals/{id}/receipts.csv", s.apiReceiptsCSV)
 	s.mux.HandleFunc("/", s.notFound)
 }
 
@@ -236,7 +271,7 @@ func (s *Server) themeAsset(w http.ResponseWriter, r *http.Request) {
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	cors(w) // so that a portal's loader can read why
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodOptions} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodOptions} {
 		if _, pattern := s.mux.Handler(&http.Request{Method: m, Host: r.Host, URL: r.URL}); pattern != "/" {
 			allow = append(allow, m)
 			if m == http.MethodGet {

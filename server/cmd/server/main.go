@@ -13,6 +13,17 @@
 // good policy). `server -check DIR` only checks the files: one line per valid
 // portal on stdout, each problem on stderr, exit status 0 when all are good,
 // 1 otherwise.
+//
+// Receipts of visitors' choices are kept in -db (default $PORTALCONSENT_DB):
+// a SQLite file path, created if missing (default
+// $XDG_STATE_HOME/portalconsent/receipts.db, else under
+// ~/.local/state/portalconsent), or a postgres:// URL. Receipts older than
+// -retention-days are deleted daily. The operator API's admin token is
+// $PORTALCONSENT_ADMIN_TOKEN (at least 24 characters), else a random one
+// kept in the 0600 file admin-token beside the SQLite database (or in the
+// state directory for PostgreSQL): its path is logged, never the token.
+// `server -verify-receipts` walks every receipt chain of -db and exits 1
+// naming the first broken link.
 package main
 
 import (
@@ -46,21 +57,64 @@ func main() {
 	dir := flag.String("policies", os.Getenv("PORTALCONSENT_POLICIES"),
 		"directory of the portals' policy files, one <id>.yaml per portal (default: the built-in portals)")
 	checkDir := flag.String("check", "", "check the policy files of this directory and exit (status 0: all good)")
+	db := flag.String("db", os.Getenv("PORTALCONSENT_DB"),
+		"receipts database: a SQLite file path or a postgres:// URL (default $PORTALCONSENT_DB, else $XDG_STATE_HOME/portalconsent/receipts.db)")
+	verifyReceipts := flag.Bool("verify-receipts", false, "walk every receipt chain of -db and exit (status 0: all verify; 1 names the first broken link)")
+	retention := flag.Int("retention-days", 395, "delete receipts received more than this many days ago, daily")
+	groupCommit := flag.Duration("group-commit", 2*time.Millisecond, "gather the receipts arriving within this window into one transaction (0: one each)")
+	rateLimit := flag.Float64("receipt-rate", server.DefaultReceiptRate, "receipts per second allowed from one client address (0: no limit)")
+	rateBurst := flag.Int("receipt-burst", server.DefaultReceiptBurst, "burst of receipts allowed from one client address")
 	flag.Parse()
 	if *checkDir != "" {
 		os.Exit(check(*checkDir, os.Stdout, os.Stderr))
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if *db == "" {
+		var err error
+		if *db, err = defaultDB(); err != nil {
+			log.Error("cannot start", "err", err.Error())
+			os.Exit(1)
+		}
+	}
+	if *verifyReceipts {
+		os.Exit(verify(*db, os.Stdout, os.Stderr))
+	}
+	if *retention < 1 {
+		log.Error("cannot start: -retention-days must be at least 1")
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, err := openStore(ctx, *db, *groupCommit)
+	if err != nil {
+		log.Error("cannot start: receipts database", "db", redactDSN(*db), "err", err.Error())
+		os.Exit(1)
+	}
+	defer st.Close() // after the HTTP server has let in-flight receipts finish
+	log.Info("receipts database", "db", redactDSN(*db))
+	var opts []server.Option
+	tf, err := tokenFile(*db)
+	if err == nil {
+		var token string
+		if token, err = adminToken(tf, log); err == nil {
+			opts = append(opts, server.WithAdminToken(token))
+		}
+	}
+	if err != nil {
+		log.Error("cannot start", "err", err.Error())
+		os.Exit(1)
+	}
+	opts = append(opts, server.WithReceipts(st), server.WithRateLimit(*rateLimit, *rateBurst))
 
-	h, reloader, errs := start(*dir, web.Files(), log)
+	h, reloader, errs := start(*dir, web.Files(), log, opts...)
 	if len(errs) > 0 {
 		for _, err := range errs {
 			log.Error("cannot start: policy problem", "err", err.Error())
 		}
 		os.Exit(1)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	go maintain(ctx, st, *retention, log)
+	go h.KeepNoticesServed(ctx, time.Hour)
 	if reloader != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
@@ -73,21 +127,22 @@ func main() {
 	}
 	if err := run(ctx, *addr, h, log.With("portals", len(h.Policies())), nil); err != nil {
 		log.Error("serving", "addr", *addr, "err", err)
+		st.Close()
 		os.Exit(1)
 	}
 }
 
-// start returns the server for the policy files of dir, with the reloader
+// start returns the server (with opts) for the policy files of dir, with the reloader
 // that keeps it up to date, or for the built-in portals (and no reloader)
 // when dir is "". It returns every problem of the files instead when there is
 // any.
-func start(dir string, assets fs.FS, log *slog.Logger) (*server.Server, *store.Reloader, []error) {
+func start(dir string, assets fs.FS, log *slog.Logger, opts ...server.Option) (*server.Server, *store.Reloader, []error) {
 	if dir == "" {
 		ps, err := store.Defaults()
 		if err != nil {
 			return nil, nil, []error{err}
 		}
-		h, err := server.New(store.Policies(ps), assets, server.WithLogger(log))
+		h, err := server.New(store.Policies(ps), assets, append(opts, server.WithLogger(log))...)
 		if err != nil {
 			return nil, nil, []error{err}
 		}
@@ -99,7 +154,7 @@ func start(dir string, assets fs.FS, log *slog.Logger) (*server.Server, *store.R
 			return h.SetPolicies(ps)
 		}
 		var err error
-		h, err = server.New(ps, assets, server.WithLogger(log))
+		h, err = server.New(ps, assets, append(opts, server.WithLogger(log))...)
 		return err
 	}
 	r, errs := store.NewReloader(dir, apply, log)

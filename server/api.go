@@ -1,0 +1,261 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/receipts"
+)
+
+// The operator API, read-only, behind a bearer token (Authorization: Bearer
+// TOKEN; see WithAdminToken):
+//
+//	GET /api/v1/portals/{id}/consents/{consentId}  the receipts of one consent, oldest first
+//	GET /api/v1/portals/{id}/policies/{sha256}     a notice as the visitor was shown it
+//	GET /api/v1/portals/{id}/receipts.csv?from=YYYY-MM-DD&to=YYYY-MM-DD
+//	                                               receipts received on those UTC days, streamed
+//
+// A missing or wrong token gets 401 and an error that says nothing more;
+// with a good one, a malformed id or date gets 400, nothing found 404, a
+// failing store 503.
+
+// MinAdminTokenLen is the shortest admin token accepted.
+const MinAdminTokenLen = 24
+
+// WithAdminToken sets the admin token, which grants every portal on the
+// operator API. The token is kept only as its SHA-256 and compared in
+// constant time. Without it (or with "") the API refuses every request.
+func WithAdminToken(token string) Option {
+	return func(s *Server) {
+		if token != "" {
+			s.adminToken, s.hasAdmin = sha256.Sum256([]byte(token)), true
+		}
+	}
+}
+
+// authorized reports whether r carries a token that may see portal; when
+// not, it has answered 401.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request, portal string) bool {
+	w.Header().Set("Cache-Control", "no-store")
+	auth := r.Header.Get("Authorization")
+	scheme, token, _ := strings.Cut(auth, " ")
+	got := sha256.Sum256([]byte(token))
+	if s.hasAdmin && strings.EqualFold(scheme, "Bearer") &&
+		subtle.ConstantTimeCompare(got[:], s.adminToken[:]) == 1 {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="portalconsent"`)
+	writeError(w, http.StatusUnauthorized, "unauthorized")
+	return false
+}
+
+// apiPortal checks the token and the {id} of r and returns the portal id,
+// or "" having answered. The portal need not be served any more: its
+// receipts outlive its policy file.
+func (s *Server) apiPortal(w http.ResponseWriter, r *http.Request) string {
+	id := r.PathValue("id")
+	if !s.authorized(w, r, id) {
+		return ""
+	}
+	if !policy.ValidID(id) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("%q is not a portal id", truncate(id, 64)))
+		return ""
+	}
+	if s.receipts == nil {
+		writeError(w, http.StatusServiceUnavailable, "this consent host keeps no receipts")
+		return ""
+	}
+	return id
+}
+
+// storeError answers a store error: 404 for receipts.ErrNotFound (with
+// notFound), else 503, logged.
+func (s *Server) storeError(w http.ResponseWriter, err error, notFound string) {
+	if errors.Is(err, receipts.ErrNotFound) {
+		writeError(w, http.StatusNotFound, notFound)
+		return
+	}
+	s.log.Error("receipts store", "err", err.Error())
+	writeError(w, http.StatusServiceUnavailable, "receipts cannot be read at the moment: retry later")
+}
+
+var consentIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`)
+
+// receiptJSON is a receipt as the API shows it.
+type receiptJSON struct {
+	ReceiptID  string          `json:"receiptId"`
+	ReceivedAt string          `json:"receivedAt"`
+	DecidedAt  string          `json:"decidedAt"`
+	Revision   int64           `json:"revision"`
+	Choices    json.RawMessage `json:"choices"` // in the value's order
+	Method     string          `json:"method"`
+	Lang       string          `json:"lang"`
+	Page       string          `json:"page"`
+	Policy     string          `json:"policy"`
+}
+
+func newReceiptJSON(r *receipts.Receipt) receiptJSON {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, c := range r.Choices {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%q:%t", c.Category, c.Accepted) // category ids are [a-z0-9_-]
+	}
+	b.WriteByte('}')
+	return receiptJSON{
+		ReceiptID: r.ID, ReceivedAt: r.ReceivedAt.UTC().Format(time.RFC3339Nano),
+		DecidedAt: r.DecidedAt.UTC().Format(time.RFC3339), Revision: r.Revision,
+		Choices: b.Bytes(), Method: r.Method, Lang: r.Lang, Page: r.Page, Policy: r.Notice,
+	}
+}
+
+// apiConsent serves the receipts of one consent id.
+func (s *Server) apiConsent(w http.ResponseWriter, r *http.Request) {
+	portal := s.apiPortal(w, r)
+	if portal == "" {
+		return
+	}
+	cid := r.PathValue("consentId")
+	if !consentIDPattern.MatchString(cid) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("%q is not a consent id (22 characters of base64url)", truncate(cid, 64)))
+		return
+	}
+	rs, err := s.receipts.Consent(r.Context(), portal, cid)
+	if err != nil {
+		s.storeError(w, err, fmt.Sprintf("no receipt of consent %q for portal %q", cid, portal))
+		return
+	}
+	out := struct {
+		ConsentID string        `json:"consentId"`
+		Receipts  []receiptJSON `json:"receipts"`
+	}{ConsentID: cid}
+	for i := range rs {
+		out.Receipts = append(out.Receipts, newReceiptJSON(&rs[i]))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+var sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// apiNotice serves a stored notice: the policy JSON as it was served.
+func (s *Server) apiNotice(w http.ResponseWriter, r *http.Request) {
+	portal := s.apiPortal(w, r)
+	if portal == "" {
+		return
+	}
+	sha := r.PathValue("sha256")
+	if !sha256Pattern.MatchString(sha) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("%q is not a lowercase hex SHA-256", truncate(sha, 80)))
+		return
+	}
+	n, err := s.receipts.Notice(r.Context(), portal, sha)
+	if err != nil {
+		s.storeError(w, err, fmt.Sprintf("no notice %s for portal %q", sha, portal))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Language", n.Lang)
+	w.Header().Set("Content-Length", strconv.Itoa(len(n.Body)))
+	w.Write(n.Body)
+}
+
+// parseDays returns the UTC instants [from 00:00, the day after to 00:00)
+// of the query's from and to (YYYY-MM-DD, inclusive), or an error for a
+// missing or malformed date or from after to.
+func parseDays(r *http.Request) (time.Time, time.Time, error) {
+	var days [2]time.Time
+	for i, k := range []string{"from", "to"} {
+		v := r.URL.Query().Get(k)
+		d, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("%s: %q is not a date YYYY-MM-DD", k, truncate(v, 32))
+		}
+		days[i] = d
+	}
+	if days[1].Before(days[0]) {
+		return time.Time{}, time.Time{}, errors.New("from is after to")
+	}
+	return days[0], days[1].AddDate(0, 0, 1), nil
+}
+
+// csvHeader is the first row of receipts.csv.
+var csvHeader = []string{"receipt_id", "received_at", "decided_at", "consent_id", "revision",
+	"choices", "method", "lang", "page", "policy", "seq", "prev", "hash"}
+
+// exportWriteTime is how long each chunk of an export may take to write:
+// an export of a million receipts outlasts the server's WriteTimeout.
+const exportWriteTime = 30 * time.Second
+
+// apiReceiptsCSV streams the receipts of a period as CSV, in chain order.
+func (s *Server) apiReceiptsCSV(w http.ResponseWriter, r *http.Request) {
+	portal := s.apiPortal(w, r)
+	if portal == "" {
+		return
+	}
+	from, to, err := parseDays(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	rc := http.NewResponseController(w)
+	started := false
+	cw := csv.NewWriter(w)
+	n := 0
+	row := make([]string, len(csvHeader))
+	err = s.receipts.Export(r.Context(), portal, from, to, func(rec *receipts.Receipt) error {
+		if !started {
+			started = true
+			rc.SetWriteDeadline(time.Now().Add(exportWriteTime))
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="receipts-%s-%s-%s.csv"`,
+				portal, from.Format(time.DateOnly), to.AddDate(0, 0, -1).Format(time.DateOnly)))
+			cw.Write(csvHeader)
+		}
+		row = append(row[:0], rec.ID, rec.ReceivedAt.UTC().Format(time.RFC3339Nano),
+			rec.DecidedAt.UTC().Format(time.RFC3339), rec.ConsentID, strconv.FormatInt(rec.Revision, 10),
+			receipts.EncodeChoices(rec.Choices), rec.Method, rec.Lang, rec.Page, rec.Notice,
+			strconv.FormatInt(rec.Seq, 10), rec.Prev, rec.Hash)
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+		if n++; n%1000 == 0 {
+			cw.Flush()
+			rc.SetWriteDeadline(time.Now().Add(exportWriteTime))
+			return cw.Error()
+		}
+		return nil
+	})
+	if err != nil && !started {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		s.storeError(w, err, "")
+		return
+	}
+	if err != nil {
+		// Mid-stream: the status is sent; cut the response so the client
+		// sees it incomplete rather than a clean end.
+		s.log.Error("receipts export cut short", "portal", portal, "rows", n, "err", err.Error())
+		panic(http.ErrAbortHandler)
+	}
+	if !started {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		cw.Write(csvHeader)
+	}
+	cw.Flush()
+}

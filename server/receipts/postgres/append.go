@@ -1,0 +1,336 @@
+package postgres
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/portalconsent/portalconsent/server/receipts"
+)
+
+// A request is one Append waiting for its batch.
+type request struct {
+	r          *receipts.Receipt
+	undeclared []string
+	state      atomic.Int32 // queued, taken or abandoned
+	done       chan error   // buffered: the writer never waits for the caller
+}
+
+const (
+	queued int32 = iota
+	taken
+	abandoned
+)
+
+// Append seals r at the end of its portal's chain, stores it and tallies
+// the undeclared cookie names, all or nothing; it returns once the
+// transaction holding r is committed. It refuses a nil receipt, one without
+// portal or ReceivedAt, and text PostgreSQL cannot store (invalid UTF-8, NUL
+// bytes) with a plain error. A ctx done before r's batch starts returns
+// ctx's error and stores nothing; once the batch started, Append waits for
+// its outcome. Database failures, which store nothing of the batch, are
+// wrapped in receipts.ErrUnavailable. On success r's Seq, Prev and Hash are
+// set, and its times are the stored ones (UTC, microseconds).
+func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []string) error {
+	if err := validate(r, undeclared); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &request{r: r, undeclared: dedupe(undeclared), done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	if s.groupCommit == 0 {
+		s.direct.Add(1)
+		s.mu.RUnlock()
+		defer s.direct.Done()
+		req.state.Store(taken)
+		return s.commit(ctx, []*request{req})
+	}
+	select {
+	case s.queue <- req:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(queued, abandoned) {
+			return ctx.Err()
+		}
+		// Its batch has started: only its outcome tells whether r is stored.
+		return <-req.done
+	}
+}
+
+// writer gathers the requests that arrive within the group commit window of
+// the first (at most maxBatch), commits them in one transaction and answers
+// each, until Close closes the queue.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		// One writer gathers at a time, while the others commit: batches
+		// fill up instead of being split between idle writers.
+		s.gather.Lock()
+		first, ok := <-s.queue
+		if !ok {
+			s.gather.Unlock()
+			return
+		}
+		batch := make([]*request, 0, 64)
+		if first.state.CompareAndSwap(queued, taken) {
+			batch = append(batch, first)
+		}
+		timer.Reset(s.groupCommit)
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case req, ok := <-s.queue:
+				if !ok {
+					break gather
+				}
+				if req.state.CompareAndSwap(queued, taken) {
+					batch = append(batch, req)
+				}
+			case <-timer.C:
+				break gather
+			}
+		}
+		timer.Stop()
+		s.gather.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		err := s.commit(ctx, batch)
+		cancel()
+		for _, req := range batch {
+			req.done <- err
+		}
+	}
+}
+
+// commit stores a batch in one transaction, making the partitions it needs
+// first. It retries (twice at most) when nothing can have been committed: a
+// partition retention dropped meanwhile, a connection lost before COMMIT,
+// a deadlock. On success it sets each receipt's Seq, Prev, Hash and times.
+func (s *Store) commit(ctx context.Context, batch []*request) error {
+	var months []month
+	for _, req := range batch {
+		if m := monthOf(req.r.ReceivedAt); !slices.Contains(months, m) {
+			months = append(months, m)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		if err := s.ensureMonths(ctx, months); err != nil {
+			return err
+		}
+		sealed, committing, err := s.tryCommit(ctx, batch)
+		if err == nil {
+			for i, req := range batch {
+				*req.r = sealed[i]
+			}
+			return nil
+		}
+		if attempt < 2 && ctx.Err() == nil && !committing {
+			switch code := pgCode(err); {
+			case code == "23514" && strings.Contains(err.Error(), "no partition"):
+				s.forget(months...)
+				continue
+			case code == "40P01" || code == "40001" || (code == "" && !errors.Is(err, errInvalid)):
+				// A deadlock, a serialization failure, or a connection
+				// lost before COMMIT: the transaction was rolled back.
+				continue
+			}
+		}
+		return unavailable(ctx, "append", err)
+	}
+}
+
+var errInvalid = errors.New("postgres: invalid receipt")
+
+// genesis is receipts.Genesis as bytes.
+var genesis = make([]byte, 32)
+
+// tryCommit runs the transaction of one batch: it locks the chain heads of
+// the batch's portals in sorted order (inserting missing ones), seals the
+// receipts after them, inserts receipts and tallies and moves the heads.
+// committing reports whether the error came from COMMIT itself, after
+// which the outcome is unknown.
+func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []receipts.Receipt, committing bool, err error) {
+	var portals []string
+	for _, req := range batch {
+		portals = append(portals, req.r.Portal)
+	}
+	slices.Sort(portals)
+	portals = slices.Compact(portals)
+
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.Background())
+		}
+	}()
+
+	// The heads, locked in portal order (the "C" collation sorts as Go
+	// does) so that transactions of several portals cannot deadlock.
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO chains (portal, seq, hash)
+		SELECT p, 0, $2 FROM unnest($1::text[]) AS p ORDER BY p
+		ON CONFLICT (portal) DO NOTHING`, portals, genesis)
+	b.Queue(`SELECT portal, seq, hash FROM chains WHERE portal = ANY($1::text[])
+		ORDER BY portal FOR UPDATE`, portals)
+	type head struct {
+		seq  int64
+		hash string
+	}
+	heads := make(map[string]head, len(portals))
+	br := tx.SendBatch(ctx, b)
+	if _, err = br.Exec(); err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			var (
+				p    string
+				seq  int64
+				hash []byte
+			)
+			_, err = pgx.ForEachRow(rows, []any{&p, &seq, &hash}, func() error {
+				heads[p] = head{seq, hex.EncodeToString(hash)}
+				return nil
+			})
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if len(heads) != len(portals) {
+		return nil, false, fmt.Errorf("postgres: locked %d chain heads of %d", len(heads), len(portals))
+	}
+
+	n := len(batch)
+	sealed = make([]receipts.Receipt, n)
+	var (
+		ids, ps, consents, choices, methods, langs, pages, notices = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seqs, revisions                                            = make([]int64, n), make([]int64, n)
+		decided, received                                          = make([]time.Time, n), make([]time.Time, n)
+		prevs, hashes                                              = make([][]byte, n), make([][]byte, n)
+	)
+	b = &pgx.Batch{}
+	for i, req := range batch {
+		c := *req.r
+		c.ReceivedAt = c.ReceivedAt.UTC().Truncate(time.Microsecond)
+		c.DecidedAt = c.DecidedAt.UTC().Truncate(time.Microsecond)
+		h := heads[c.Portal]
+		c.Seal(h.seq+1, h.hash)
+		heads[c.Portal] = head{c.Seq, c.Hash}
+		sealed[i] = c
+
+		ids[i], ps[i], seqs[i], consents[i], revisions[i] = c.ID, c.Portal, c.Seq, c.ConsentID, c.Revision
+		choices[i], methods[i], langs[i], pages[i] = receipts.EncodeChoices(c.Choices), c.Method, c.Lang, c.Page
+		decided[i], received[i], notices[i] = c.DecidedAt, c.ReceivedAt, c.Notice
+		prevs[i], _ = hex.DecodeString(c.Prev)
+		hashes[i], _ = hex.DecodeString(c.Hash)
+
+		day := time.Date(c.ReceivedAt.Year(), c.ReceivedAt.Month(), c.ReceivedAt.Day(), 0, 0, 0, 0, time.UTC)
+		for _, name := range req.undeclared {
+			b.Queue(tallySQL, c.Portal, day, name, c.ReceivedAt, c.Page)
+		}
+	}
+	b.Queue(`INSERT INTO receipts (id, portal, seq, consent_id, revision, choices, method,
+			lang, page, decided_at, received_at, notice, prev, hash)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[],
+			$6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[],
+			$11::timestamptz[], $12::text[], $13::bytea[], $14::bytea[])`,
+		ids, ps, seqs, consents, revisions, choices, methods, langs, pages, decided, received, notices, prevs, hashes)
+	hp, hs, hh := make([]string, 0, len(heads)), make([]int64, 0, len(heads)), make([][]byte, 0, len(heads))
+	for _, p := range portals {
+		hp = append(hp, p)
+		hs = append(hs, heads[p].seq)
+		sum, _ := hex.DecodeString(heads[p].hash)
+		hh = append(hh, sum)
+	}
+	b.Queue(`UPDATE chains SET seq = v.seq, hash = v.hash
+		FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS v(portal, seq, hash)
+		WHERE chains.portal = v.portal`, hp, hs, hh)
+	if err = tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, false, err
+	}
+	if err = tx.Commit(ctx); err != nil {
+		return nil, true, err
+	}
+	return sealed, false, nil
+}
+
+// tallySQL counts one undeclared cookie name: $1 portal, $2 day, $3 name,
+// $4 time seen, $5 page (kept while fewer than receipts.MaxPages distinct
+// pages are).
+var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, name, count, first_seen, last_seen, pages)
+	VALUES ($1, $2, $3, 1, $4, $4, CASE WHEN $5::text = '' THEN '{}'::text[] ELSE ARRAY[$5::text] END)
+	ON CONFLICT (portal, day, name) DO UPDATE SET
+		count = u.count + 1,
+		first_seen = least(u.first_seen, excluded.first_seen),
+		last_seen = greatest(u.last_seen, excluded.last_seen),
+		pages = CASE WHEN $5::text <> '' AND cardinality(u.pages) < %d AND NOT ($5::text = ANY (u.pages))
+			THEN u.pages || $5::text ELSE u.pages END`, receipts.MaxPages)
+
+// validate refuses what PostgreSQL could not store, so that one bad receipt
+// does not fail the batch it would join.
+func validate(r *receipts.Receipt, undeclared []string) error {
+	if r == nil {
+		return fmt.Errorf("%w: nil", errInvalid)
+	}
+	if r.Portal == "" {
+		return fmt.Errorf("%w: no portal", errInvalid)
+	}
+	if r.ReceivedAt.IsZero() {
+		return fmt.Errorf("%w: no ReceivedAt", errInvalid)
+	}
+	if y := r.ReceivedAt.UTC().Year(); y < 1970 || y > 9998 {
+		return fmt.Errorf("%w: ReceivedAt in year %d", errInvalid, y)
+	}
+	texts := []string{r.ID, r.Portal, r.ConsentID, r.Method, r.Lang, r.Page, r.Notice}
+	for _, c := range r.Choices {
+		texts = append(texts, c.Category)
+	}
+	texts = append(texts, undeclared...)
+	for _, t := range texts {
+		if !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0 {
+			return fmt.Errorf("%w: text %q is not valid UTF-8 without NUL", errInvalid, t)
+		}
+	}
+	return nil
+}
+
+// dedupe returns names without repeats, in order.
+func dedupe(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,256 @@
+// Package postgres is the receipts.Store of several consent hosts sharing
+// one PostgreSQL database.
+//
+// Receipts are range-partitioned by month of received_at (tables
+// receipts_YYYY_MM), so that retention drops whole months. A trigger makes
+// them append-only for everyone but retention. Each portal's chain head is a
+// row of table chains that appenders lock while they extend the chain, so
+// that any number of processes may append to one portal at once. Appends
+// that arrive together are committed in one transaction (group commit).
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/portalconsent/portalconsent/server/receipts"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Advisory lock keys (pg_advisory_xact_lock): one for migrations, one for
+// creating partitions.
+const (
+	lockMigrate    int64 = 0x70635f6d696772 // "pc_migr"
+	lockPartitions int64 = 0x70635f70617274 // "pc_part"
+)
+
+// DefaultGroupCommit is the group commit window of a Store opened without
+// the GroupCommit option.
+const DefaultGroupCommit = 2 * time.Millisecond
+
+// maxBatch is the most receipts one group commit transaction holds.
+const maxBatch = 256
+
+// writers is how many goroutines commit batches when group commit is on:
+// while one waits for its COMMIT, another gathers the next batch.
+const writers = 2
+
+// batchTimeout bounds one group commit transaction (it serves many callers,
+// so it does not run under any one caller's context).
+const batchTimeout = 30 * time.Second
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	groupCommit time.Duration
+	maintenance time.Duration
+}
+
+// GroupCommit sets the window within which appends are gathered into one
+// transaction (at most 256 receipts); 0 commits each receipt in its own
+// transaction, in its caller's goroutine. A negative d is taken as 0.
+func GroupCommit(d time.Duration) Option {
+	return func(c *config) { c.groupCommit = max(d, 0) }
+}
+
+// Maintenance sets how often the store runs EnsurePartitions in the
+// background (default every 24 hours); 0 or less turns it off.
+func Maintenance(every time.Duration) Option {
+	return func(c *config) { c.maintenance = every }
+}
+
+// Store is a receipts.Store on PostgreSQL. Its methods are safe for
+// concurrent use, also by several processes on one database.
+type Store struct {
+	pool        *pgxpool.Pool
+	groupCommit time.Duration
+
+	// mu guards closed and sending on queue: Append holds it for reading
+	// while it enqueues, Close for writing before it closes queue.
+	mu     sync.RWMutex
+	closed bool
+	queue  chan *request
+	gather sync.Mutex     // held by the writer gathering a batch
+	wg     sync.WaitGroup // writers and the maintenance goroutine
+	stop   chan struct{}  // closed by Close: stops maintenance
+	direct sync.WaitGroup // appends without group commit in flight
+
+	partsMu sync.Mutex
+	parts   map[month]bool // partitions known to exist
+}
+
+var _ receipts.Store = (*Store)(nil)
+
+// Open connects to the database of dsn (a PostgreSQL URL or keyword/value
+// string, pgxpool settings such as pool_max_conns allowed), applies the
+// embedded migrations it lacks and creates the partitions of the current and
+// next months. It fails on a malformed dsn, an unreachable database (wrapped
+// in receipts.ErrUnavailable) and a database migrated by a newer binary.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	cfg := config{groupCommit: DefaultGroupCommit, maintenance: 24 * time.Hour}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	// Dates and times are UTC whatever the server's default.
+	pcfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, unavailable(ctx, "connect", err)
+	}
+	s := &Store{
+		pool:        pool,
+		groupCommit: cfg.groupCommit,
+		stop:        make(chan struct{}),
+		parts:       map[month]bool{},
+	}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := s.EnsurePartitions(ctx, time.Now()); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if s.groupCommit > 0 {
+		s.queue = make(chan *request, maxBatch*writers)
+		for range writers {
+			s.wg.Add(1)
+			go s.writer()
+		}
+	}
+	if cfg.maintenance > 0 {
+		s.wg.Add(1)
+		go s.maintain(cfg.maintenance)
+	}
+	return s, nil
+}
+
+// migrate applies the migrations the database lacks, all in one transaction
+// holding an advisory lock, so that processes opening one database at once
+// apply each migration once. It refuses a database newer than this binary.
+func (s *Store) migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return err
+	}
+	migs, err := receipts.Migrations(sub)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockMigrate); err != nil {
+			return unavailable(ctx, "migrate", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version integer PRIMARY KEY,
+			applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return unavailable(ctx, "migrate", err)
+		}
+		var have int
+		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&have); err != nil {
+			return unavailable(ctx, "migrate", err)
+		}
+		if have > len(migs) {
+			return fmt.Errorf("postgres: the database's schema is version %d, newer than this binary's %d: run a newer portalconsent", have, len(migs))
+		}
+		for _, m := range migs[have:] {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return unavailable(ctx, "migration "+m.Name, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", m.Version); err != nil {
+				return unavailable(ctx, "migration "+m.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// maintain runs EnsurePartitions every period until Close.
+func (s *Store) maintain(every time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_ = s.EnsurePartitions(ctx, now) // Append creates a missing one anyway
+			cancel()
+		}
+	}
+}
+
+// Ping reports whether the database answers, as an error wrapped in
+// receipts.ErrUnavailable when it does not.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return unavailable(ctx, "ping", err)
+	}
+	return nil
+}
+
+// Close waits for the appends in flight to be committed (or to fail), then
+// closes the pool; later calls fail with receipts.ErrUnavailable. Calling it
+// twice is harmless.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	if s.queue != nil {
+		close(s.queue)
+	}
+	close(s.stop)
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.direct.Wait()
+	s.pool.Close()
+	return nil
+}
+
+var errClosed = fmt.Errorf("%w: postgres: store closed", receipts.ErrUnavailable)
+
+// unavailable wraps err, a failure of the database, in
+// receipts.ErrUnavailable; but when ctx is done, it returns ctx's error
+// instead: the caller gave up, the database did not fail.
+func unavailable(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, receipts.ErrUnavailable) || errors.Is(err, receipts.ErrNotFound) {
+		return err
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("postgres: %s: %w", op, ctxErr)
+	}
+	return fmt.Errorf("%w: postgres: %s: %w", receipts.ErrUnavailable, op, err)
+}
+
+// pgCode returns the SQLSTATE of err, "" when it is not a server error.
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}

@@ -1,0 +1,260 @@
+package postgres
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/portalconsent/portalconsent/server/receipts"
+)
+
+// Verify walks every portal's chain, in portal order, within one snapshot:
+// each receipt must follow its anchor or the receipt before (see
+// receipts.VerifyChain) and the last must be the chain's head in table
+// chains (a deleted last receipt is "receipt missing" after the last one
+// kept). It returns the first *receipts.BrokenLink, nil when every chain
+// verifies; database failures are wrapped in receipts.ErrUnavailable.
+func (s *Store) Verify(ctx context.Context) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return unavailable(ctx, "verify", err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+
+	heads, err := loadAnchors(ctx, tx, "chains")
+	if err != nil {
+		return unavailable(ctx, "verify", err)
+	}
+	anchors, err := loadAnchors(ctx, tx, "anchors")
+	if err != nil {
+		return unavailable(ctx, "verify", err)
+	}
+	var known []string // portals with a head or anchor, sorted
+	for p := range heads {
+		known = append(known, p)
+	}
+	for p := range anchors {
+		if _, ok := heads[p]; !ok {
+			known = append(known, p)
+		}
+	}
+	slices.Sort(known)
+
+	rows, err := tx.Query(ctx, "SELECT "+receiptColumns+" FROM receipts ORDER BY portal, seq")
+	if err != nil {
+		return unavailable(ctx, "verify", err)
+	}
+	defer rows.Close()
+	var pending *receipts.Receipt // read, of the next portal
+	fetch := func() (*receipts.Receipt, error) {
+		if r := pending; r != nil {
+			pending = nil
+			return r, nil
+		}
+		if !rows.Next() {
+			return nil, unavailable(ctx, "verify", rows.Err())
+		}
+		r, err := scanReceipt(rows)
+		var bad *badRow
+		if errors.As(err, &bad) {
+			return nil, &receipts.BrokenLink{Portal: r.Portal, Seq: r.Seq, ReceiptID: r.ID, Reason: "altered (" + bad.Error() + ")"}
+		}
+		if err != nil {
+			return nil, unavailable(ctx, "verify", err)
+		}
+		return r, nil
+	}
+
+	for {
+		first, err := fetch()
+		if err != nil {
+			return err
+		}
+		// Portals without receipts before this one.
+		for len(known) > 0 && (first == nil || known[0] < first.Portal) {
+			if err := checkHead(known[0], heads, anchorOf(anchors, known[0]), "", ""); err != nil {
+				return err
+			}
+			known = known[1:]
+		}
+		if first == nil {
+			return nil
+		}
+		portal := first.Portal
+		if len(known) > 0 && known[0] == portal {
+			known = known[1:]
+		}
+		anchor := anchorOf(anchors, portal)
+		last, lastID, afterHead := anchor, "", ""
+		headSeq := heads[portal].Seq
+		next := func() (*receipts.Receipt, error) {
+			r := first
+			first = nil
+			if r == nil {
+				var err error
+				if r, err = fetch(); err != nil || r == nil {
+					return nil, err
+				}
+				if r.Portal != portal {
+					pending = r
+					return nil, nil
+				}
+			}
+			last, lastID = receipts.Anchor{Seq: r.Seq, Hash: r.Hash}, r.ID
+			if r.Seq == headSeq+1 {
+				afterHead = r.ID
+			}
+			return r, nil
+		}
+		if err := receipts.VerifyChain(portal, anchor, next); err != nil {
+			return err
+		}
+		if err := checkHead(portal, heads, last, lastID, afterHead); err != nil {
+			return err
+		}
+	}
+}
+
+// checkHead compares the last receipt kept of a chain (its anchor when none
+// is) with the chain's head.
+func checkHead(portal string, heads map[string]receipts.Anchor, last receipts.Anchor, lastID, afterHeadID string) error {
+	head, ok := heads[portal]
+	switch {
+	case !ok && last.Seq == 0:
+		return nil
+	case !ok:
+		return &receipts.BrokenLink{Portal: portal, Seq: 1, Reason: "receipts without a chain head"}
+	case head.Seq > last.Seq:
+		return &receipts.BrokenLink{Portal: portal, Seq: last.Seq + 1, Reason: fmt.Sprintf("receipt missing (the chain's head is #%d)", head.Seq)}
+	case head.Seq < last.Seq:
+		return &receipts.BrokenLink{Portal: portal, Seq: head.Seq + 1, ReceiptID: afterHeadID, Reason: fmt.Sprintf("after the chain's head #%d (inserted)", head.Seq)}
+	case head.Hash != last.Hash:
+		return &receipts.BrokenLink{Portal: portal, Seq: last.Seq, ReceiptID: lastID, Reason: "not the chain's head (its hash differs)"}
+	}
+	return nil
+}
+
+func anchorOf(anchors map[string]receipts.Anchor, portal string) receipts.Anchor {
+	if a, ok := anchors[portal]; ok {
+		return a
+	}
+	return receipts.Anchor{Seq: 0, Hash: receipts.Genesis}
+}
+
+// loadAnchors reads table (chains or anchors): portal → (seq, hash).
+func loadAnchors(ctx context.Context, tx pgx.Tx, table string) (map[string]receipts.Anchor, error) {
+	rows, err := tx.Query(ctx, "SELECT portal, seq, hash FROM "+table)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]receipts.Anchor{}
+	var (
+		p    string
+		seq  int64
+		hash []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&p, &seq, &hash}, func() error {
+		out[p] = receipts.Anchor{Seq: seq, Hash: hex.EncodeToString(hash)}
+		return nil
+	})
+	return out, err
+}
+
+// DeleteBefore deletes the receipts received before cutoff and the tallies
+// of the days before cutoff's UTC day, in one transaction. Per portal it
+// deletes the prefix of the chain up to the last receipt received before
+// cutoff (never a receipt while keeping an earlier one) and records that
+// receipt as the chain's anchor; the months entirely before cutoff go as
+// whole partitions (DROP TABLE). It returns how many receipts it deleted.
+// It holds appends off while it runs; database failures (a lock not had
+// within 10s, when a long export holds the receipts) are wrapped in
+// receipts.ErrUnavailable and delete nothing.
+func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	cutoff = cutoff.UTC()
+	var deleted int64
+	var dropped []month
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		deleted, dropped = 0, nil
+		for _, sql := range []string{
+			"SET LOCAL portalconsent.retention = 'on'",
+			"SET LOCAL lock_timeout = '10s'",
+			// No chain moves while retention runs (appenders lock their
+			// heads' rows first too, so this cannot deadlock with them).
+			"LOCK TABLE chains IN EXCLUSIVE MODE",
+		} {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, `SELECT DISTINCT ON (r.portal) r.portal, r.seq, r.hash
+			FROM (SELECT portal, max(seq) AS seq FROM receipts WHERE received_at < $1 GROUP BY portal) m
+			JOIN receipts r ON r.portal = m.portal AND r.seq = m.seq
+			ORDER BY r.portal, r.received_at`, cutoff)
+		if err != nil {
+			return err
+		}
+		var (
+			portals []string
+			seqs    []int64
+			hashes  [][]byte
+			p       string
+			seq     int64
+			hash    []byte
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&p, &seq, &hash}, func() error {
+			portals, seqs, hashes = append(portals, p), append(seqs, seq), append(hashes, slices.Clone(hash))
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(portals) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO anchors AS a (portal, seq, hash)
+				SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])
+				ON CONFLICT (portal) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
+				WHERE a.seq < excluded.seq`, portals, seqs, hashes); err != nil {
+				return err
+			}
+			names, err := partitions(ctx, tx)
+			if err != nil {
+				return err
+			}
+			for _, name := range names {
+				m, ok := parseMonth(name)
+				if !ok || m.end().After(cutoff) {
+					continue
+				}
+				// Every receipt of a month before cutoff is in the prefix.
+				var n int64
+				if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, "DROP TABLE "+name); err != nil {
+					return err
+				}
+				deleted += n
+				dropped = append(dropped, m)
+			}
+			tag, err := tx.Exec(ctx, `DELETE FROM receipts r USING unnest($1::text[], $2::bigint[]) AS m(portal, seq)
+				WHERE r.portal = m.portal AND r.seq <= m.seq`, portals, seqs)
+			if err != nil {
+				return err
+			}
+			deleted += tag.RowsAffected()
+		}
+		day := time.Date(cutoff.Year(), cutoff.Month(), cutoff.Day(), 0, 0, 0, 0, time.UTC)
+		_, err = tx.Exec(ctx, "DELETE FROM undeclared WHERE day < $1", day)
+		return err
+	})
+	if len(dropped) > 0 {
+		s.forget(dropped...)
+	}
+	if err != nil {
+		return 0, unavailable(ctx, "delete before", err)
+	}
+	return deleted, nil
+}

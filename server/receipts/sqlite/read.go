@@ -1,0 +1,278 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/portalconsent/portalconsent/server/receipts"
+)
+
+// receiptColumns are the columns row scans, in its order.
+const receiptColumns = `portal, seq, id, consent_id, revision, choices, method, lang, page, decided_at, received_at, notice, prev, hash`
+
+// row is a receipts row as stored.
+type row struct {
+	portal, consentID, choices, method, lang, page, notice string
+	seq, revision, decidedAt, receivedAt                   int64
+	id, prev, hash                                         []byte
+}
+
+func (w *row) dest() []any {
+	return []any{&w.portal, &w.seq, &w.id, &w.consentID, &w.revision, &w.choices, &w.method, &w.lang, &w.page, &w.decidedAt, &w.receivedAt, &w.notice, &w.prev, &w.hash}
+}
+
+// receipt decodes w into r; it fails on an id that is not 16 bytes or
+// malformed choices.
+func (w *row) receipt(r *receipts.Receipt) error {
+	id, err := uuid.FromBytes(w.id)
+	if err != nil {
+		return fmt.Errorf("receipts/sqlite: receipt #%d of %q: id: %w", w.seq, w.portal, err)
+	}
+	choices, err := receipts.DecodeChoices(w.choices)
+	if err != nil {
+		return fmt.Errorf("receipts/sqlite: receipt #%d of %q: %w", w.seq, w.portal, err)
+	}
+	*r = receipts.Receipt{
+		ID: id.String(), Portal: w.portal, Seq: w.seq, ConsentID: w.consentID, Revision: w.revision,
+		Choices: choices, Method: w.method, Lang: w.lang, Page: w.page,
+		DecidedAt: time.Unix(w.decidedAt, 0).UTC(), ReceivedAt: time.UnixMicro(w.receivedAt).UTC(),
+		Notice: w.notice, Prev: hex.EncodeToString(w.prev), Hash: hex.EncodeToString(w.hash),
+	}
+	return nil
+}
+
+// Consent returns the receipts of consentID in portal, oldest first, or
+// receipts.ErrNotFound when there is none.
+func (s *Store) Consent(ctx context.Context, portal, consentID string) ([]receipts.Receipt, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+receiptColumns+` FROM receipts WHERE portal = $1 AND consent_id = $2 ORDER BY seq`, portal, consentID)
+	if err != nil {
+		return nil, dbErr(ctx, err)
+	}
+	defer rows.Close()
+	var (
+		out []receipts.Receipt
+		w   row
+	)
+	for rows.Next() {
+		if err := rows.Scan(w.dest()...); err != nil {
+			return nil, dbErr(ctx, err)
+		}
+		var r receipts.Receipt
+		if err := w.receipt(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(ctx, err)
+	}
+	if len(out) == 0 {
+		return nil, receipts.ErrNotFound
+	}
+	return out, nil
+}
+
+// Export calls fn with each receipt of portal received in [from, to), in
+// chain order, one row at a time. It stops at, and returns, fn's first
+// error, and fails on a row it cannot decode.
+func (s *Store) Export(ctx context.Context, portal string, from, to time.Time, fn func(*receipts.Receipt) error) error {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+receiptColumns+` FROM receipts
+		WHERE portal = $1 AND received_at >= $2 AND received_at < $3 ORDER BY seq`, portal, from.UnixMicro(), to.UnixMicro())
+	if err != nil {
+		return dbErr(ctx, err)
+	}
+	defer rows.Close()
+	var w row
+	for rows.Next() {
+		if err := rows.Scan(w.dest()...); err != nil {
+			return dbErr(ctx, err)
+		}
+		r := new(receipts.Receipt)
+		if err := w.receipt(r); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return dbErr(ctx, rows.Err())
+}
+
+const noticeColumns = `portal, sha256, revision, lang, body, first_served, last_served`
+
+func scanNotice(sc interface{ Scan(...any) error }) (receipts.Notice, error) {
+	var (
+		n           receipts.Notice
+		first, last int64
+	)
+	if err := sc.Scan(&n.Portal, &n.SHA256, &n.Revision, &n.Lang, &n.Body, &first, &last); err != nil {
+		return n, err
+	}
+	n.FirstServed, n.LastServed = time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC()
+	return n, nil
+}
+
+// Notice returns the notice sha256 of portal, or receipts.ErrNotFound.
+func (s *Store) Notice(ctx context.Context, portal, sha256 string) (receipts.Notice, error) {
+	n, err := scanNotice(s.rdb.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM notices WHERE portal = $1 AND sha256 = $2`, portal, sha256))
+	if errors.Is(err, sql.ErrNoRows) {
+		return receipts.Notice{}, receipts.ErrNotFound
+	}
+	if err != nil {
+		return receipts.Notice{}, dbErr(ctx, err)
+	}
+	return n, nil
+}
+
+// Notices returns the notices of portal, oldest FirstServed first (none
+// for an unknown portal).
+func (s *Store) Notices(ctx context.Context, portal string) ([]receipts.Notice, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+noticeColumns+` FROM notices WHERE portal = $1 ORDER BY first_served, sha256`, portal)
+	if err != nil {
+		return nil, dbErr(ctx, err)
+	}
+	defer rows.Close()
+	var out []receipts.Notice
+	for rows.Next() {
+		n, err := scanNotice(rows)
+		if err != nil {
+			return nil, dbErr(ctx, err)
+		}
+		out = append(out, n)
+	}
+	return out, dbErr(ctx, rows.Err())
+}
+
+// Undeclared returns the tallies of portal whose day (00:00 UTC) is in
+// [from, to), by day then name. It fails on a tally whose pages are not a
+// JSON array of strings.
+func (s *Store) Undeclared(ctx context.Context, portal string, from, to time.Time) ([]receipts.Undeclared, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT portal, day, name, count, first_seen, last_seen, pages FROM undeclared
+		WHERE portal = $1 AND day >= $2 AND day < $3 ORDER BY day, name`, portal, unixCeil(from), unixCeil(to))
+	if err != nil {
+		return nil, dbErr(ctx, err)
+	}
+	defer rows.Close()
+	var out []receipts.Undeclared
+	for rows.Next() {
+		var (
+			u                receipts.Undeclared
+			day, first, last int64
+			pages            string
+		)
+		if err := rows.Scan(&u.Portal, &day, &u.Name, &u.Count, &first, &last, &pages); err != nil {
+			return nil, dbErr(ctx, err)
+		}
+		if err := json.Unmarshal([]byte(pages), &u.Pages); err != nil {
+			return nil, fmt.Errorf("receipts/sqlite: tally %q of %q: pages: %w", u.Name, u.Portal, err)
+		}
+		u.Day, u.FirstSeen, u.LastSeen = time.Unix(day, 0).UTC(), time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC()
+		out = append(out, u)
+	}
+	return out, dbErr(ctx, rows.Err())
+}
+
+// unixCeil returns t in Unix seconds, rounded up: a day stored at second d
+// is at or after t exactly when d >= unixCeil(t).
+func unixCeil(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}
+
+// Verify walks every portal's chain, in one read transaction, and returns
+// a *receipts.BrokenLink for the first receipt that does not verify, or
+// whose chain's head (its last receipt as recorded at append) is not its
+// last stored receipt; nil when all verify.
+func (s *Store) Verify(ctx context.Context) error {
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return dbErr(ctx, err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT portal FROM chains UNION SELECT portal FROM anchors UNION SELECT portal FROM receipts ORDER BY 1`)
+	if err != nil {
+		return dbErr(ctx, err)
+	}
+	var portals []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return dbErr(ctx, err)
+		}
+		portals = append(portals, p)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return dbErr(ctx, err)
+	}
+	for _, p := range portals {
+		if err := verifyPortal(ctx, tx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func verifyPortal(ctx context.Context, tx *sql.Tx, portal string) error {
+	anchor, err := readHead(ctx, tx, "anchors", portal)
+	if err != nil {
+		return dbErr(ctx, err)
+	}
+	top, err := readHead(ctx, tx, "chains", portal)
+	if err != nil {
+		return dbErr(ctx, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+receiptColumns+` FROM receipts WHERE portal = $1 ORDER BY seq`, portal)
+	if err != nil {
+		return dbErr(ctx, err)
+	}
+	defer rows.Close()
+	var (
+		w       row
+		last    = anchor
+		lastID  string
+		afterID string // the receipt after the head, if any
+	)
+	err = receipts.VerifyChain(portal, receipts.Anchor{Seq: anchor.seq, Hash: anchor.hash}, func() (*receipts.Receipt, error) {
+		if !rows.Next() {
+			return nil, dbErr(ctx, rows.Err())
+		}
+		if err := rows.Scan(w.dest()...); err != nil {
+			return nil, dbErr(ctx, err)
+		}
+		r := new(receipts.Receipt)
+		if err := w.receipt(r); err != nil {
+			if w.seq != last.seq+1 {
+				return nil, &receipts.BrokenLink{Portal: portal, Seq: last.seq + 1, Reason: fmt.Sprintf("receipt missing (next stored is #%d)", w.seq)}
+			}
+			return nil, &receipts.BrokenLink{Portal: portal, Seq: w.seq, Reason: "altered (" + err.Error() + ")"}
+		}
+		last, lastID = head{r.Seq, r.Hash}, r.ID
+		if r.Seq == top.seq+1 {
+			afterID = r.ID
+		}
+		return r, nil
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case top.seq > last.seq:
+		return &receipts.BrokenLink{Portal: portal, Seq: last.seq + 1, Reason: fmt.Sprintf("receipt missing (the chain's head is #%d)", top.seq)}
+	case top.seq < last.seq:
+		return &receipts.BrokenLink{Portal: portal, Seq: top.seq + 1, ReceiptID: afterID, Reason: fmt.Sprintf("inserted after the chain's head (#%d)", top.seq)}
+	case top.hash != last.hash:
+		return &receipts.BrokenLink{Portal: portal, Seq: last.seq, ReceiptID: lastID, Reason: "does not match the chain's head"}
+	}
+	return nil
+}

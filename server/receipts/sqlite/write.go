@@ -1,0 +1,454 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/portalconsent/portalconsent/server/receipts"
+)
+
+// A request is what the writer goroutine does for a caller: append a
+// receipt (r) or run a job in its own transaction.
+type request struct {
+	ctx   context.Context
+	state atomic.Int32 // queued, taken or cancelled
+	r     *receipts.Receipt
+	names []string
+	job   func(ctx context.Context, conn *sql.Conn) error
+	done  chan error // buffered: the writer never blocks on it
+}
+
+const (
+	queued int32 = iota
+	taken
+	cancelled
+)
+
+// take reports whether the writer may do q: it was not cancelled. A request
+// whose context ended while queued is answered with the context's error.
+func (q *request) take() bool {
+	if q.ctx.Err() != nil && q.state.CompareAndSwap(queued, cancelled) {
+		q.done <- q.ctx.Err()
+		return false
+	}
+	return q.state.CompareAndSwap(queued, taken)
+}
+
+// do queues q and waits for its outcome. It returns ctx's error if ctx ends
+// before the writer takes q; once taken, it waits for the outcome.
+func (s *Store) do(ctx context.Context, q *request) error {
+	if err := s.enqueue(ctx, q); err != nil {
+		return err
+	}
+	select {
+	case err := <-q.done:
+		return err
+	case <-ctx.Done():
+		if q.state.CompareAndSwap(queued, cancelled) {
+			return ctx.Err()
+		}
+		return <-q.done
+	}
+}
+
+func (s *Store) enqueue(ctx context.Context, q *request) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case s.queue <- q:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Append seals r at the end of its portal's chain and stores it with the
+// tallies of the undeclared cookie names, returning once the transaction
+// holding them committed (fsynced). It fails without storing anything on a
+// nil r or an ID that is not a UUID; an empty ID gets a new UUIDv7 and a
+// zero ReceivedAt the current time. On success r holds what was stored: ID
+// in canonical form, DecidedAt whole seconds and ReceivedAt microseconds,
+// both UTC, and Seq, Prev and Hash.
+func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []string) error {
+	if r == nil {
+		return errors.New("receipts/sqlite: Append of a nil receipt")
+	}
+	c := *r
+	if c.ID == "" {
+		c.ID = uuid.Must(uuid.NewV7()).String()
+	}
+	id, err := uuid.Parse(c.ID)
+	if err != nil {
+		return fmt.Errorf("receipts/sqlite: receipt id %q: %w", c.ID, err)
+	}
+	c.ID = id.String()
+	if c.ReceivedAt.IsZero() {
+		c.ReceivedAt = time.Now()
+	}
+	c.ReceivedAt = c.ReceivedAt.Truncate(time.Microsecond).UTC()
+	c.DecidedAt = time.Unix(c.DecidedAt.Unix(), 0).UTC()
+	c.Choices = slices.Clone(c.Choices)
+	q := &request{ctx: ctx, r: &c, names: slices.Clone(undeclared), done: make(chan error, 1)}
+	if err := s.do(ctx, q); err != nil {
+		return err
+	}
+	*r = c
+	return nil
+}
+
+// job runs fn in a write transaction of its own on the writer's connection.
+func (s *Store) job(ctx context.Context, fn func(ctx context.Context, conn *sql.Conn) error) error {
+	return s.do(ctx, &request{ctx: ctx, job: fn, done: make(chan error, 1)})
+}
+
+// run is the writer goroutine: it gathers the appends that arrive within
+// the group commit window into one transaction, and runs jobs alone, until
+// Close closes the queue.
+func (s *Store) run() {
+	defer close(s.done)
+	w := &writer{db: s.wdb, hook: s.cfg.hook}
+	defer w.release()
+	var held *request // a request that ended a batch's gathering
+	for {
+		q := held
+		held = nil
+		if q == nil {
+			var ok bool
+			if q, ok = <-s.queue; !ok {
+				return
+			}
+		}
+		if !q.take() {
+			continue
+		}
+		if q.job != nil {
+			q.done <- w.runJob(q)
+			continue
+		}
+		batch := []*request{q}
+		if s.cfg.window > 0 {
+			timer := time.NewTimer(s.cfg.window)
+		gather:
+			for len(batch) < s.cfg.maxBatch {
+				select {
+				case q, ok := <-s.queue:
+					if !ok {
+						break gather
+					}
+					if q.job != nil {
+						held = q
+						break gather
+					}
+					if q.take() {
+						batch = append(batch, q)
+					}
+				case <-timer.C:
+					break gather
+				}
+			}
+			timer.Stop()
+		}
+		w.commit(batch)
+	}
+}
+
+// writer holds the write connection between transactions; after a failed
+// one it drops it, so that the next starts on a fresh connection.
+type writer struct {
+	db   *sql.DB
+	conn *sql.Conn
+	hook func() error
+}
+
+func (w *writer) get(ctx context.Context) (*sql.Conn, error) {
+	if w.conn == nil {
+		c, err := w.db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		w.conn = c
+	}
+	return w.conn, nil
+}
+
+// fail rolls back the transaction in progress, if any, and discards the
+// connection: whatever state a failed statement or COMMIT left it in, the
+// next transaction does not inherit it.
+func (w *writer) fail() {
+	if w.conn == nil {
+		return
+	}
+	w.conn.ExecContext(context.Background(), "ROLLBACK")
+	w.conn.Raw(func(any) error { return driver.ErrBadConn })
+	w.conn.Close()
+	w.conn = nil
+}
+
+func (w *writer) release() {
+	if w.conn != nil {
+		w.conn.Close()
+		w.conn = nil
+	}
+}
+
+// tx runs fn in a BEGIN IMMEDIATE transaction and commits it. On any error
+// it rolls back and returns the error wrapped in receipts.ErrUnavailable
+// (ctx's error if ctx ended).
+func (w *writer) tx(ctx context.Context, fn func(conn *sql.Conn) error) error {
+	conn, err := w.get(ctx)
+	if err != nil {
+		return dbErr(ctx, err)
+	}
+	err = func() error {
+		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			return err
+		}
+		if err := fn(conn); err != nil {
+			return err
+		}
+		_, err := conn.ExecContext(ctx, "COMMIT")
+		return err
+	}()
+	if err != nil {
+		w.fail()
+		if errors.Is(err, receipts.ErrUnavailable) {
+			return err
+		}
+		return dbErr(ctx, err)
+	}
+	return nil
+}
+
+func (w *writer) runJob(q *request) error {
+	return w.tx(q.ctx, func(conn *sql.Conn) error { return q.job(q.ctx, conn) })
+}
+
+// head is a chain's last receipt.
+type head struct {
+	seq  int64
+	hash string
+}
+
+// commit stores a batch of appends in one transaction and answers each
+// caller: on success the callers' receipts are sealed, on failure every
+// caller gets the error and nothing of the batch is stored.
+func (w *writer) commit(batch []*request) {
+	ctx := context.Background()
+	sealed := make([]receipts.Receipt, len(batch))
+	err := w.tx(ctx, func(conn *sql.Conn) error {
+		heads := map[string]head{}
+		for i, q := range batch {
+			r := *q.r
+			h, ok := heads[r.Portal]
+			if !ok {
+				var err error
+				if h, err = readHead(ctx, conn, "chains", r.Portal); err != nil {
+					return err
+				}
+			}
+			r.Seal(h.seq+1, h.hash)
+			if err := insertReceipt(ctx, conn, &r); err != nil {
+				return err
+			}
+			for _, name := range q.names {
+				if err := tally(ctx, conn, &r, name); err != nil {
+					return err
+				}
+			}
+			heads[r.Portal] = head{r.Seq, r.Hash}
+			sealed[i] = r
+		}
+		for portal, h := range heads {
+			b, _ := hex.DecodeString(h.hash)
+			if _, err := conn.ExecContext(ctx, `INSERT INTO chains (portal, seq, hash) VALUES ($1, $2, $3)
+				ON CONFLICT (portal) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, portal, h.seq, b); err != nil {
+				return err
+			}
+		}
+		if w.hook != nil {
+			if err := w.hook(); err != nil {
+				return unavailable(err)
+			}
+		}
+		return nil
+	})
+	for i, q := range batch {
+		if err == nil {
+			*q.r = sealed[i]
+		}
+		q.done <- err
+	}
+}
+
+// readHead returns the head of portal's chain in table (chains or
+// anchors): Genesis at 0 when there is none.
+func readHead(ctx context.Context, q querier, table, portal string) (head, error) {
+	var (
+		seq  int64
+		hash []byte
+	)
+	err := q.QueryRowContext(ctx, "SELECT seq, hash FROM "+table+" WHERE portal = $1", portal).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return head{0, receipts.Genesis}, nil
+	}
+	if err != nil {
+		return head{}, err
+	}
+	return head{seq, hex.EncodeToString(hash)}, nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func insertReceipt(ctx context.Context, conn *sql.Conn, r *receipts.Receipt) error {
+	id := uuid.MustParse(r.ID)
+	prev, err := hex.DecodeString(r.Prev)
+	if err != nil {
+		return err
+	}
+	hash, _ := hex.DecodeString(r.Hash)
+	_, err = conn.ExecContext(ctx, `INSERT INTO receipts (portal, seq, id, consent_id, revision, choices, method, lang, page, decided_at, received_at, notice, prev, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		r.Portal, r.Seq, id[:], r.ConsentID, r.Revision, receipts.EncodeChoices(r.Choices), r.Method, r.Lang, r.Page,
+		r.DecidedAt.Unix(), r.ReceivedAt.UnixMicro(), r.Notice, prev, hash)
+	return err
+}
+
+// tallySQL counts one undeclared cookie name seen: $1 portal, $2 day, $3
+// name, $4 time seen, $5 page (kept if the tally has fewer than MaxPages
+// distinct pages and not this one).
+var tallySQL = strings.ReplaceAll(`INSERT INTO undeclared (portal, day, name, count, first_seen, last_seen, pages)
+	VALUES ($1, $2, $3, 1, $4, $4, CASE WHEN $5 = '' THEN '[]' ELSE json_array($5) END)
+	ON CONFLICT (portal, day, name) DO UPDATE SET
+		count = count + 1,
+		first_seen = min(first_seen, excluded.first_seen),
+		last_seen = max(last_seen, excluded.last_seen),
+		pages = CASE
+			WHEN $5 <> '' AND json_array_length(pages) < MAXPAGES
+				AND NOT EXISTS (SELECT 1 FROM json_each(undeclared.pages) WHERE value = $5)
+			THEN json_insert(pages, '$[#]', $5)
+			ELSE pages
+		END`, "MAXPAGES", fmt.Sprint(receipts.MaxPages))
+
+func tally(ctx context.Context, conn *sql.Conn, r *receipts.Receipt, name string) error {
+	day := r.ReceivedAt.Truncate(24 * time.Hour).Unix()
+	_, err := conn.ExecContext(ctx, tallySQL, r.Portal, day, name, r.ReceivedAt.UnixMicro(), r.Page)
+	return err
+}
+
+// ServeNotice stores n once (by portal and SHA256, FirstServed at) and
+// moves its LastServed forward to at, never back. It fails without storing
+// anything when n.SHA256 is not the SHA-256 of n.Body (an empty SHA256 is
+// computed).
+func (s *Store) ServeNotice(ctx context.Context, n receipts.Notice, at time.Time) error {
+	sum := receipts.NoticeHash(n.Body)
+	if n.SHA256 == "" {
+		n.SHA256 = sum
+	}
+	if n.SHA256 != sum {
+		return fmt.Errorf("receipts/sqlite: notice %q of portal %q: not the SHA-256 of its body", n.SHA256, n.Portal)
+	}
+	t := at.UnixMicro()
+	return s.job(ctx, func(ctx context.Context, conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, `INSERT INTO notices (portal, sha256, revision, lang, body, first_served, last_served)
+			VALUES ($1, $2, $3, $4, $5, $6, $6)
+			ON CONFLICT (portal, sha256) DO UPDATE SET last_served = max(last_served, excluded.last_served)`,
+			n.Portal, n.SHA256, n.Revision, n.Lang, n.Body, t)
+		return err
+	})
+}
+
+// noDeleteTrigger is receipts_no_delete as 0001_init.sql creates it, for
+// when the database lacks it.
+const noDeleteTrigger = `CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts
+BEGIN
+	SELECT RAISE(ABORT, 'receipts are append-only');
+END`
+
+// DeleteBefore deletes, in one transaction, the receipts received before
+// cutoff and the tallies of UTC days before cutoff's, and returns how many
+// receipts it deleted. Each chain loses a prefix only (every receipt up to
+// the last one received before cutoff), whose last receipt becomes the
+// chain's anchor. On error nothing is deleted.
+func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	var deleted int64
+	err := s.job(ctx, func(ctx context.Context, conn *sql.Conn) error {
+		deleted = 0
+		trigger := noDeleteTrigger
+		var stored sql.NullString
+		err := conn.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'receipts_no_delete'`).Scan(&stored)
+		switch {
+		case err == nil:
+			trigger = stored.String
+			if _, err := conn.ExecContext(ctx, `DROP TRIGGER receipts_no_delete`); err != nil {
+				return err
+			}
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		rows, err := conn.QueryContext(ctx, `SELECT portal, max(seq) FROM receipts WHERE received_at < $1 GROUP BY portal`, cutoff.UnixMicro())
+		if err != nil {
+			return err
+		}
+		var lasts []head // hash field holds the portal
+		for rows.Next() {
+			var h head
+			if err := rows.Scan(&h.hash, &h.seq); err != nil {
+				rows.Close()
+				return err
+			}
+			lasts = append(lasts, h)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, l := range lasts {
+			portal, seq := l.hash, l.seq
+			var hash []byte
+			if err := conn.QueryRowContext(ctx, `SELECT hash FROM receipts WHERE portal = $1 AND seq = $2`, portal, seq).Scan(&hash); err != nil {
+				return err
+			}
+			res, err := conn.ExecContext(ctx, `DELETE FROM receipts WHERE portal = $1 AND seq <= $2`, portal, seq)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			deleted += n
+			if _, err := conn.ExecContext(ctx, `INSERT INTO anchors (portal, seq, hash) VALUES ($1, $2, $3)
+				ON CONFLICT (portal) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, portal, seq, hash); err != nil {
+				return err
+			}
+		}
+		day := cutoff.UTC().Truncate(24 * time.Hour).Unix()
+		if _, err := conn.ExecContext(ctx, `DELETE FROM undeclared WHERE day < $1`, day); err != nil {
+			return err
+		}
+		_, err = conn.ExecContext(ctx, trigger)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return deleted, nil
+}
