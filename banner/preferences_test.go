@@ -310,13 +310,13 @@ func TestPreferencesConsentID(t *testing.T) {
 			line := at(prefDialog, 1, 4)
 			match(t, app.P().ID(ConsentIDID).Class("pc-consent-id"), prefs, line...)
 			match(t, app.Text(tc.p.Texts.ConsentID+" "), prefs, at(line, 0)...)
-			match(t, app.Code().Class("pc-code"), prefs, at(line, 1)...)
+			match(t, app.Code(), prefs, at(line, 1)...)
 			match(t, app.Text(testConsentID), prefs, at(line, 1, 0)...)
 			html := render(prefs)
 			for _, want := range []string{
 				`<p class="pc-consent-id" id="pc-consent-id">`,
 				" " + tc.want + "\n",
-				`<code class="pc-code">` + testConsentID + `</code>`,
+				`<code>` + testConsentID + `</code>`,
 			} {
 				if !strings.Contains(html, want) {
 					t.Errorf("preferences HTML lacks %q:\n%s", want, html)
