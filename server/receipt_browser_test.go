@@ -1,27 +1,26 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
 // Browser tests of the receipt beacon: every choice stored in the browser
 // sends the consent host one receipt (web/ui.js), whatever stored it.
 
-// receiptBody is the JSON a receipt request carries.
-type receiptBody struct {
-	Value      string   `json:"value"`
-	Method     string   `json:"method"`
-	Lang       string   `json:"lang"`
-	Page       string   `json:"page"`
-	Undeclared []string `json:"undeclared"`
-}
+// The receipts the browser sends are decoded as the route does, into a
+// receiptBody (consents.go).
 
 // waitReceipt waits until the consent host has received a receipt of the
 // consent c, then returns the receipts of c it received.
@@ -53,9 +52,12 @@ func (tb *tab) waitReceipt(h *hosts, c policy.Consent) []receiptBody {
 // page whose address has a query and a fragment and which set an undeclared
 // cookie (mystery_tracker) and a declared one (csrftoken), and checks the
 // consent host gets exactly one receipt of each with the right method,
-// language and page.
+// language and page, and stores it: read back from the SQLite store by the
+// consent id of the cookie, with the choices of the cookie, and the
+// undeclared cookie in the portal's tally.
 func TestBrowserReceipts(t *testing.T) {
-	h := startHosts(t)
+	st := openTestStore(t)
+	h := startHostsWith(t, []Option{WithReceipts(st)})
 	page := h.portal.URL + "/receipt.html"
 	type choice struct {
 		c      policy.Consent
@@ -169,6 +171,65 @@ func TestBrowserReceipts(t *testing.T) {
 			t.Errorf("receipt request %s, Content-Type %q, Origin %q, Cookie %q", p.Path, p.ContentType, p.Origin, p.Cookie)
 		}
 	}
+
+	// The store holds one receipt per consent id, as the cookie says.
+	ctx := context.Background()
+	start := time.Now().UTC().Add(-time.Minute)
+	for _, m := range made {
+		rs := waitStored(t, st, m.c.ID)
+		if len(rs) != 1 {
+			t.Errorf("%s: %d receipts stored for consent %s, want 1", m.method, len(rs), m.c.ID)
+			continue
+		}
+		r := rs[0]
+		wantPage := page
+		if m.lang == "fr" {
+			wantPage = h.portal.URL + "/receipt-fr.html"
+		}
+		if r.Portal != "mtran" || r.Method != m.method || r.Lang != m.lang || r.Page != wantPage ||
+			r.Revision != int64(m.c.Revision) || !reflect.DeepEqual(r.Choices, m.c.Choices) || !r.DecidedAt.Equal(m.c.Decided) {
+			t.Errorf("%s: stored %+v, want the choice %q made in %s on %s", m.method, r, m.c.Encode(), m.lang, wantPage)
+		}
+		if r.ReceivedAt.Before(start) {
+			t.Errorf("%s: received at %v, before the test started", m.method, r.ReceivedAt)
+		}
+	}
+	tally, err := st.Undeclared(ctx, "mtran", start.Truncate(24*time.Hour), time.Now().Add(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts []string
+	total := int64(0)
+	for _, u := range tally {
+		counts = append(counts, fmt.Sprintf("%s=%d", u.Name, u.Count))
+		if u.Name == "mystery_tracker" {
+			total += u.Count
+		}
+	}
+	// mystery_tracker once per receipt; never the declared csrftoken, nor the
+	// consent cookie.
+	if total != int64(len(made)) || len(tally) == 0 || len(counts) != len(tally) || slices.ContainsFunc(tally, func(u receipts.Undeclared) bool {
+		return u.Name != "mystery_tracker"
+	}) {
+		t.Errorf("undeclared tally %q, want mystery_tracker=%d only", counts, len(made))
+	}
+}
+
+// waitStored waits until the store holds a receipt of the consent id of
+// portal mtran, then returns its receipts.
+func waitStored(t testing.TB, st receipts.Store, id string) []receipts.Receipt {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rs, err := st.Consent(context.Background(), "mtran", id)
+		if err == nil {
+			return rs
+		}
+		if !errors.Is(err, receipts.ErrNotFound) || time.Now().After(deadline) {
+			t.Fatalf("receipts of consent %s: %v", id, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // TestBrowserReceiptNeverBreaksThePage: a page whose sendBeacon and fetch
@@ -208,10 +269,11 @@ func TestBrowserReceiptNeverBreaksThePage(t *testing.T) {
 }
 
 // TestBrowserReceiptFetchFallback: when sendBeacon refuses (it returns
-// false), the receipt goes by a keepalive fetch, still text/plain and
-// without credentials.
+// false), the receipt goes by a keepalive fetch, still text/plain (no
+// preflight) and without credentials, and is stored.
 func TestBrowserReceiptFetchFallback(t *testing.T) {
-	h := startHosts(t)
+	st := openTestStore(t)
+	h := startHostsWith(t, []Option{WithReceipts(st)})
 	tb := newTab(t)
 	tb.run(chromedp.Navigate(h.portalURL("receipt.html", "")))
 	tb.waitBanner()
@@ -226,6 +288,9 @@ func TestBrowserReceiptFetchFallback(t *testing.T) {
 	}
 	if p := h.receiptPosts(); len(p) != 1 || !strings.HasPrefix(p[0].ContentType, "text/plain") || p[0].Cookie != "" {
 		t.Errorf("receipt requests %q", p)
+	}
+	if rs := waitStored(t, st, c.ID); len(rs) != 1 || rs[0].Method != "reject-all" {
+		t.Errorf("stored %+v, want one reject-all receipt", rs)
 	}
 	tb.noErrors()
 }
