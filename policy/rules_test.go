@@ -251,3 +251,21 @@ func TestRuleVectors(t *testing.T) {
 		t.Errorf("%s is stale: run `go test ./policy -update`", rulesFile)
 	}
 }
+
+func TestValidCookieName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"_ga", true}, {"_pk_id.1.abc", true}, {"ok!#$%&'*+-.^_`|~", true}, {"A9", true},
+		{strings.Repeat("x", policy.MaxCookieNameBytes), true},
+		{strings.Repeat("x", policy.MaxCookieNameBytes+1), false},
+		{"", false}, {"a b", false}, {"a\tb", false}, {"a=b", false}, {"a;b", false}, {"a,b", false},
+		{`a"b`, false}, {"a/b", false}, {"(a)", false}, {"<a>", false}, {"a@b", false}, {"a:b", false},
+		{`a\b`, false}, {"[a]", false}, {"a?", false}, {"{a}", false}, {"été", false}, {"a\x7f", false}, {"a\x00", false},
+	} {
+		if got := policy.ValidCookieName(tc.name); got != tc.want {
+			t.Errorf("ValidCookieName(%q) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
