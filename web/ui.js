@@ -96,7 +96,9 @@
     var receipts = abs("portals/" + p.id + "/consents");
     // stored makes a value just stored take effect (the loader's changed),
     // then sends its receipt to the consent host: a beacon, never waited for,
-    // whose failure stays here. It returns changed's answer.
+    // whose failure stays here. It returns changed's answer. sendBeacon is in
+    // every browser that runs the app; fetch is for a beacon it refuses (it
+    // returns false).
     var stored = (value, method) => {
       var reload = ctx.changed(value);
       try {
