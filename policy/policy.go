@@ -137,6 +137,10 @@ type Texts struct {
 	// running cannot be stopped; Reload labels the button.
 	ReloadText string `json:"reloadText"`
 	Reload     string `json:"reload"`
+	// ConsentID introduces, in the preferences of a visitor who has chosen,
+	// the id of their choice ("Your consent ID:"), which they may quote to
+	// the portal: the consent host keeps a receipt under it.
+	ConsentID string `json:"consentId"`
 	// LastUpdated introduces the policy's date on the policy page, with
 	// "{day}", "{month}" and "{year}" replaced (see UpdatedText); Months are
 	// the twelve month names, January first; FirstOfMonth, when set, is
@@ -392,6 +396,7 @@ func (t *Texts) validate(prefix string) error {
 		{"alwaysOn", t.AlwaysOn}, {"save", t.Save}, {"close", t.Close},
 		{"gpcNotice", t.GPCNotice}, {"manageCookies", t.ManageCookies},
 		{"reloadText", t.ReloadText}, {"reload", t.Reload},
+		{"consentId", t.ConsentID},
 		{"lastUpdated", t.LastUpdated},
 		{"policyTitle", t.PolicyTitle}, {"policyIntro", t.PolicyIntro},
 		{"cookiesTitle", t.CookiesTitle},

@@ -110,6 +110,22 @@ type hosts struct {
 	cfgGate  chan struct{} // while not nil, config.json responses wait for it to close
 	wasmHits int
 	sent     int64 // response body bytes sent by all hosts
+	// posts are the receipts the consent host received (POST
+	// /portals/{id}/consents), in order, before the server handles them.
+	posts []receiptPost
+}
+
+// receiptPost is one receipt request as the consent host received it.
+type receiptPost struct {
+	Path, ContentType, Origin, Cookie string
+	Body                              []byte
+}
+
+// receiptPosts returns the receipt requests received so far.
+func (h *hosts) receiptPosts() []receiptPost {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]receiptPost(nil), h.posts...)
 }
 
 // counting counts the response body bytes h sends into hosts.sent.
@@ -173,6 +189,16 @@ func (h *hosts) wasmRequests() int {
 func (h *hosts) serveConsent(srv http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var gate chan struct{}
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/consents") {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			h.mu.Lock()
+			h.posts = append(h.posts, receiptPost{r.URL.Path, r.Header.Get("Content-Type"), r.Header.Get("Origin"), r.Header.Get("Cookie"), body})
+			h.mu.Unlock()
+		}
 		h.mu.Lock()
 		if strings.HasSuffix(r.URL.Path, ".wasm") {
 			h.wasmHits++
@@ -212,7 +238,13 @@ var testPolicies = func() []*policy.Policy {
 
 func startHosts(t testing.TB, extra ...*policy.Policy) *hosts {
 	t.Helper()
-	srv, err := New(append(append([]*policy.Policy(nil), testPolicies...), extra...), web.Files())
+	return startHostsWith(t, nil, extra...)
+}
+
+// startHostsWith is startHosts with options for the server.
+func startHostsWith(t testing.TB, opts []Option, extra ...*policy.Policy) *hosts {
+	t.Helper()
+	srv, err := New(append(append([]*policy.Policy(nil), testPolicies...), extra...), web.Files(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1115,8 +1115,10 @@ func TestRealAssets(t *testing.T) {
 // when something shows.
 const loaderBrotliBudget = 3584
 
-// uiBrotliBudget bounds ui.js, as served brotli-compressed.
-const uiBrotliBudget = 2560
+// uiBrotliBudget bounds ui.js, as served brotli-compressed. It was 2.5 KiB
+// until ui.js sent a receipt of each choice (the undeclared-cookie filter,
+// the body, the beacon and its fetch fallback: about 300 bytes brotli).
+const uiBrotliBudget = 2816
 
 // TestLoaderBrotliSizeWithinBudget checks the real loader (web/embed.js,
 // minified as served) compresses with brotli to at most loaderBrotliBudget

@@ -268,7 +268,7 @@
     return loadUI().then((start) => {
       if (!ui) {
         ui = start({
-          cfg: shown, base: base, gpc: gpc, frame: frame, fail: fail, changed: changed,
+          cfg: shown, base: base, gpc: gpc, frame: frame, fail: fail, changed: changed, match: matchName,
           takeFrame: () => { var f = frame || makeFrame(); frame = null; return f; },
           reset: () => { ui = null; }
         });

@@ -42,8 +42,23 @@
       new Date(nowMs + days * 86400000).toUTCString() + "; SameSite=Lax" + (secure ? "; Secure" : "");
   }
 
+  // undeclared returns the names of the cookies of a document.cookie line
+  // that no cookie row of p declares (match is the loader's matchName): valid
+  // names of at most 64 bytes, not cookies_preferences, once each, at most 32
+  // (policy.Policy.Undeclared).
+  function undeclared(p, line, match) {
+    return line.split(";").map((s) => (/^\s*([!#-'*+.0-9A-Z^-z|~-]{1,64})\s*=/.exec(s) || [])[1]).filter((n, i, all) =>
+      n && n !== NAME && all.indexOf(n) === i && !p.cookies.some((row) => row.names.some((pat) => match(pat, n)))).slice(0, 32);
+  }
 
-  var codec = { encode: encode, choose: choose, setCookie: setCookie, cookieDomainFor: cookieDomainFor };
+  // receipt returns the body of the receipt of value, stored with method
+  // ("accept-all", "reject-all" or "custom") on page (origin and path), when
+  // the page's cookies were line.
+  function receipt(p, value, method, line, page, match) {
+    return JSON.stringify({ value: value, method: method, lang: p.texts.lang, page: page, undeclared: undeclared(p, line, match) });
+  }
+
+  var codec = { encode: encode, choose: choose, setCookie: setCookie, cookieDomainFor: cookieDomainFor, undeclared: undeclared, receipt: receipt };
   if (typeof document === "undefined") {
     if (typeof module === "object") module.exports = codec;
     return;
@@ -52,8 +67,9 @@
   var nowSec = () => Math.floor(Date.now() / 1000);
 
   // The loader calls this with its context: {cfg, base, gpc, fail(msg, frame),
-  // changed(value) -> reload advised, takeFrame(), reset()}. It returns
-  // {open(view)}: view "" shows the banner, "preferences" or "policy" a dialog.
+  // changed(value) -> reload advised, match(pattern, name), takeFrame(),
+  // reset()}. It returns {open(view)}: view "" shows the banner, "preferences"
+  // or "policy" a dialog.
   window.__portalConsentUI = (ctx) => {
     var cfg = ctx.cfg, p = cfg.policy, texts = p.texts || {};
     var abs = (u) => new URL(u, ctx.base).href;
@@ -77,8 +93,24 @@
     doc.title = frame.title;
     doc.documentElement.lang = texts.lang || "en";
     var conf = win.portalConsentConfig = { policy: JSON.stringify(p), start: "", gpc: ctx.gpc };
+    var receipts = abs("portals/" + p.id + "/consents");
+    // stored makes a value just stored take effect (the loader's changed),
+    // then sends its receipt to the consent host: a beacon, never waited for,
+    // whose failure stays here. It returns changed's answer. sendBeacon is in
+    // every browser that runs the app; fetch is for a beacon it refuses (it
+    // returns false).
+    var stored = (value, method) => {
+      var reload = ctx.changed(value);
+      try {
+        var body = receipt(p, value, method, document.cookie, location.origin + location.pathname, ctx.match);
+        navigator.sendBeacon(receipts, body) ||
+          fetch(receipts, { method: "POST", body: body, keepalive: true, credentials: "omit", mode: "no-cors" }).catch(() => {});
+      } catch (e) {}
+      return reload;
+    };
     win.portalConsentHost = {
-      changed: ctx.changed,
+      // The app calls it once per choice stored (wasm/main_js.go).
+      changed: stored,
       reload: () => { location.reload(); },
       // The app's first render waits for this (wasm/main_js.go): it may have
       // started before a press that is not yet released.
@@ -117,7 +149,7 @@
           stop();
           frame.parentNode.removeChild(frame);
           ctx.reset();
-          ctx.changed(value);
+          stored(value, t.id.slice(3) + "-all"); // accept-all, reject-all
         }
       } else if (t.id === "pc-customize" || t.id === "pc-policy") {
         open(t.id === "pc-customize" ? "preferences" : "policy");
