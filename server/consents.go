@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -43,18 +42,15 @@ import (
 const (
 	maxReceiptBody = 4 << 10
 	// maxUndeclared bounds the undeclared cookie names of one receipt, and
-	// maxCookieName the bytes of each.
-	maxUndeclared = 32
-	maxCookieName = 64
+	// maxCookieName the bytes of each: the browser's rule.
+	maxUndeclared = policy.MaxUndeclared
+	maxCookieName = policy.MaxCookieNameBytes
 	maxPage       = 1024
 	// maxClockSkew is how far a decision time may be from the server's clock.
 	maxClockSkew = 24 * time.Hour
 	// appendTimeout bounds how long a receipt waits for the store.
 	appendTimeout = 10 * time.Second
 )
-
-// cookieName matches an RFC 6265 cookie name (a token).
-var cookieName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 // receiptBody is the JSON of a receipt as the browser sends it.
 type receiptBody struct {
@@ -384,10 +380,10 @@ func undeclaredNames(p *policy.Policy, list []string) ([]string, error) {
 	}
 	var out []string
 	for _, n := range list {
-		if len(n) > maxCookieName || !cookieName.MatchString(n) {
+		if len(n) > maxCookieName || !policy.ValidCookieName(n) {
 			return nil, refuse(http.StatusBadRequest, "undeclared: %q is not a cookie name of at most %d bytes", truncate(n, 80), maxCookieName)
 		}
-		if n == policy.CookieName || declared(p, n) || slices.Contains(out, n) {
+		if n == policy.CookieName || p.Declares(n) || slices.Contains(out, n) {
 			continue
 		}
 		out = append(out, n)
@@ -395,14 +391,3 @@ func undeclaredNames(p *policy.Policy, list []string) ([]string, error) {
 	return out, nil
 }
 
-// declared reports whether a cookie row of p declares name.
-func declared(p *policy.Policy, name string) bool {
-	for _, row := range p.Cookies {
-		for _, pat := range row.Names {
-			if policy.MatchName(pat, name) {
-				return true
-			}
-		}
-	}
-	return false
-}
