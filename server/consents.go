@@ -390,4 +390,3 @@ func undeclaredNames(p *policy.Policy, list []string) ([]string, error) {
 	}
 	return out, nil
 }
-
