@@ -205,6 +205,9 @@
     }
     return { open: open };
   };
+  // The codec, for embeds.js: a placeholder's accept button stores its choice
+  // as the banner does.
+  window.__portalConsentUI.codec = codec;
 
   // isolate gives the frame an in-memory localStorage and sessionStorage, so
   // go-app's start-up clean-up never touches the portal's storage (same origin).
