@@ -234,17 +234,42 @@
     var sizer = new win.ResizeObserver(fit);
     var set = (k, v) => { frame.style.setProperty(k, v, "important"); };
 
-    // fit sizes the frame to the banner. A box (a theme's corner position)
+    // place follows the visual viewport where it is not the layout viewport
+    // (position: fixed follows the latter): on a phone, a page wider than the
+    // screen widens the layout viewport, and pinch-zoom shrinks the visual
+    // one. The frame then takes the visual viewport's offset and width (and,
+    // for a dialog, its height). It returns whether it does. The layout
+    // viewport is innerWidth × innerHeight, scrollbars included: a difference
+    // under 30px is theirs.
+    var vv = window.visualViewport;
+    function place() {
+      var off = vv && (vv.scale > 1.001 || innerWidth - vv.width > 30 || innerHeight - vv.height > 30);
+      set("left", off ? vv.offsetLeft + "px" : "0");
+      set("width", off ? vv.width + "px" : "100%");
+      if (mode === "modal") { set("top", off ? vv.offsetTop + "px" : "0"); set("height", off ? vv.height + "px" : "100%"); }
+      return off;
+    }
+
+    // fit sizes the frame to the banner, at the bottom of the visual
+    // viewport. A box (a theme's corner position)
     // narrower than the viewport clips the frame to itself (clip-path also
     // clips hit-testing), so that the page beside it stays usable.
     function fit() {
       if (mode !== "banner") return;
+      var off = place(), el = doc.querySelector(".pc-banner");
+      // Zoomed in, the banner may be higher than the visual viewport: it
+      // scrolls (banner.css) within that height.
+      if (el) el.style.maxHeight = off ? vv.height + "px" : "";
       void frame.offsetWidth; // the portal's layout first: the frame's viewport follows it
-      var el = doc.querySelector(".pc-banner"), r = el ? el.getBoundingClientRect() : { height: 0, width: 0 };
+      var r = el ? el.getBoundingClientRect() : { height: 0, width: 0 };
       set("height", Math.ceil(r.height) + "px");
+      set("top", off ? vv.offsetTop + vv.height - Math.ceil(r.height) + "px" : "auto");
       set("clip-path", r.width && r.width < win.innerWidth - 1 ? "inset(0 " + (win.innerWidth - r.right) + "px 0 " + r.left + "px)" : "none");
     }
-    window.addEventListener("resize", fit);
+    var reflow = () => { mode === "modal" ? place() : fit(); };
+    // The visual viewport's resize also follows the window's.
+    var listen = (on) => { ["resize", "scroll"].forEach((e) => { (vv || window)[on + "EventListener"](e, reflow); }); };
+    listen("add");
 
     function update() {
       var root = doc.querySelector(".pc-root");
@@ -259,7 +284,7 @@
       var prev = mode;
       mode = next;
       if (mode === "modal") {
-        set("top", "0"); set("height", "100%"); set("clip-path", "none"); set("visibility", "visible");
+        place(); set("clip-path", "none"); set("visibility", "visible");
         // Focusing the frame resets the focus inside it: only when the dialog
         // was opened from the portal, and then the dialog takes focus again.
         if (document.activeElement !== frame) {
@@ -269,7 +294,7 @@
         var dlg = doc.querySelector("[aria-modal]");
         if (dlg && !dlg.contains(doc.activeElement)) dlg.focus();
       } else if (mode === "banner") {
-        set("top", "auto"); set("visibility", "visible"); fit();
+        set("visibility", "visible"); fit();
       } else {
         set("visibility", "hidden"); set("height", "0"); set("top", "auto");
       }
@@ -280,6 +305,6 @@
     var mo = new win.MutationObserver(update);
     mo.observe(doc.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-pc-mode"] });
     update();
-    return () => { mo.disconnect(); sizer.disconnect(); window.removeEventListener("resize", fit); };
+    return () => { mo.disconnect(); sizer.disconnect(); listen("remove"); };
   }
 })();
