@@ -104,6 +104,9 @@ type hosts struct {
 	consentURL string
 	// vendorURL serves another consent banner's files, for the benchmark.
 	vendorURL string
+	// embedURL is the host of the embeds of the embeds fixture (see
+	// startEmbedHost), empty until a test starts one.
+	embedURL string
 
 	mu       sync.Mutex
 	wasmGate chan struct{} // while not nil, wasm responses wait for it to close
@@ -300,10 +303,11 @@ func portalHandler(t testing.TB, h *hosts) http.Handler {
 		}
 		q := r.URL.Query()
 		data := struct {
-			Consent, Portal, Cookie, Banner, Vendor string
-			Now                                     int64
-			NoPortal, Twice, Throw, Gated, GTag     bool
+			Consent, Portal, Cookie, Banner, Vendor, Embed, Lang string
+			Now                                                  int64
+			NoPortal, Twice, Throw, Gated, GTag                  bool
 		}{Consent: h.consentURL, Portal: "mtran", Cookie: q.Get("cookie"), Banner: q.Get("banner"), Vendor: h.vendorURL,
+			Embed: h.embedURL, Lang: q.Get("lang"),
 			NoPortal: q.Has("noportal"), Twice: q.Has("twice"), Throw: q.Has("throw"), Gated: q.Has("gated"), GTag: q.Has("gtag")}
 		if n, err := strconv.ParseInt(q.Get("now"), 10, 64); err == nil {
 			data.Now = n

@@ -8,7 +8,7 @@
 //	GET /                              index: the portals, their demo and policy pages
 //	GET /embed.js                      the loader (short cache, ETag)
 //	GET /embed.js.sri                  the loader's Subresource Integrity value
-//	GET /assets/{name}.{hash}.{ext}    ui.js, app.wasm, wasm_exec.js, banner.css (immutable)
+//	GET /assets/{name}.{hash}.{ext}    ui.js, embeds.js, app.wasm, wasm_exec.js, banner.css (immutable)
 //	GET /portals/{id}/config.json      the policy and asset URLs for the loader (CORS);
 //	                                   ?lang=fr-CA,fr,en picks the language
 //	GET /portals/{id}/policy           the cookie-policy page, in the language of
@@ -59,6 +59,7 @@ type Server struct {
 	portals  atomic.Pointer[portalSet] // swapped whole by SetPolicies
 	embedJS  *asset
 	ui       *asset // ui.js, loaded by embed.js when the banner or a dialog shows
+	embeds   *asset // embeds.js, loaded by embed.js on a page with embeds waiting for consent
 	wasm     *asset
 	wasmExec *asset
 	css      *asset
@@ -151,7 +152,10 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	if s.ui, err = minified(assetsFS, "ui.js", "text/javascript; charset=utf-8", true); err != nil {
 		return nil, err
 	}
-	if s.embedJS, err = loader(assetsFS, s.ui); err != nil {
+	if s.embeds, err = minified(assetsFS, "embeds.js", "text/javascript; charset=utf-8", true); err != nil {
+		return nil, err
+	}
+	if s.embedJS, err = loader(assetsFS, s.ui, s.embeds); err != nil {
 		return nil, err
 	}
 	s.sri = sri(s.embedJS.raw)
@@ -239,7 +243,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /embed.js", s.embedJS)
 	s.mux.HandleFunc("GET /embed.js.sri", s.embedSRI)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
-	for _, a := range []*asset{s.ui, s.wasm, s.wasmExec, s.css} {
+	for _, a := range []*asset{s.ui, s.embeds, s.wasm, s.wasmExec, s.css} {
 		s.mux.Handle("GET "+a.name, a)
 	}
 	// Themes follow the policies (SetPolicies): looked up at each request.

@@ -64,6 +64,24 @@
     return;
   }
 
+  // The consent host: ui.js is served from its assets/.
+  var host = new URL("..", document.currentScript.src).href;
+
+  // send sends the receipt of a value just stored, with method, to the
+  // consent host: the one place receipts are sent (the app's choices, the
+  // server banner's, an embed placeholder's). A beacon, never waited for,
+  // whose failure stays here; fetch is for a beacon the browser refuses
+  // (sendBeacon returns false).
+  function send(p, value, method, match) {
+    try {
+      var url = host + "portals/" + p.id + "/consents";
+      var body = receipt(p, value, method, document.cookie, location.origin + location.pathname, match);
+      navigator.sendBeacon(url, body) ||
+        fetch(url, { method: "POST", body: body, keepalive: true, credentials: "omit", mode: "no-cors" }).catch(() => {});
+    } catch (e) {}
+  }
+  codec.send = send;
+
   var nowSec = () => Math.floor(Date.now() / 1000);
 
   // The loader calls this with its context: {cfg, base, gpc, fail(msg, frame),
@@ -93,19 +111,11 @@
     doc.title = frame.title;
     doc.documentElement.lang = texts.lang || "en";
     var conf = win.portalConsentConfig = { policy: JSON.stringify(p), start: "", gpc: ctx.gpc };
-    var receipts = abs("portals/" + p.id + "/consents");
     // stored makes a value just stored take effect (the loader's changed),
-    // then sends its receipt to the consent host: a beacon, never waited for,
-    // whose failure stays here. It returns changed's answer. sendBeacon is in
-    // every browser that runs the app; fetch is for a beacon it refuses (it
-    // returns false).
+    // then sends its receipt. It returns changed's answer.
     var stored = (value, method) => {
       var reload = ctx.changed(value);
-      try {
-        var body = receipt(p, value, method, document.cookie, location.origin + location.pathname, ctx.match);
-        navigator.sendBeacon(receipts, body) ||
-          fetch(receipts, { method: "POST", body: body, keepalive: true, credentials: "omit", mode: "no-cors" }).catch(() => {});
-      } catch (e) {}
+      send(p, value, method, ctx.match);
       return reload;
     };
     win.portalConsentHost = {
@@ -237,6 +247,9 @@
     }
     return { open: open };
   };
+  // The codec, for embeds.js: a placeholder's accept button stores its choice
+  // as the banner does.
+  window.__portalConsentUI.codec = codec;
 
   // isolate gives the frame an in-memory localStorage and sessionStorage, so
   // go-app's start-up clean-up never touches the portal's storage (same origin).
@@ -263,17 +276,42 @@
     var sizer = new win.ResizeObserver(fit);
     var set = (k, v) => { frame.style.setProperty(k, v, "important"); };
 
-    // fit sizes the frame to the banner. A box (a theme's corner position)
+    // place follows the visual viewport where it is not the layout viewport
+    // (position: fixed follows the latter): on a phone, a page wider than the
+    // screen widens the layout viewport, and pinch-zoom shrinks the visual
+    // one. The frame then takes the visual viewport's offset and width (and,
+    // for a dialog, its height). It returns whether it does. The layout
+    // viewport is innerWidth × innerHeight, scrollbars included: a difference
+    // under 30px is theirs.
+    var vv = window.visualViewport;
+    function place() {
+      var off = vv && (vv.scale > 1.001 || innerWidth - vv.width > 30 || innerHeight - vv.height > 30);
+      set("left", off ? vv.offsetLeft + "px" : "0");
+      set("width", off ? vv.width + "px" : "100%");
+      if (mode === "modal") { set("top", off ? vv.offsetTop + "px" : "0"); set("height", off ? vv.height + "px" : "100%"); }
+      return off;
+    }
+
+    // fit sizes the frame to the banner, at the bottom of the visual
+    // viewport. A box (a theme's corner position)
     // narrower than the viewport clips the frame to itself (clip-path also
     // clips hit-testing), so that the page beside it stays usable.
     function fit() {
       if (mode !== "banner") return;
+      var off = place(), el = doc.querySelector(".pc-banner");
+      // Zoomed in, the banner may be higher than the visual viewport: it
+      // scrolls (banner.css) within that height.
+      if (el) el.style.maxHeight = off ? vv.height + "px" : "";
       void frame.offsetWidth; // the portal's layout first: the frame's viewport follows it
-      var el = doc.querySelector(".pc-banner"), r = el ? el.getBoundingClientRect() : { height: 0, width: 0 };
+      var r = el ? el.getBoundingClientRect() : { height: 0, width: 0 };
       set("height", Math.ceil(r.height) + "px");
+      set("top", off ? vv.offsetTop + vv.height - Math.ceil(r.height) + "px" : "auto");
       set("clip-path", r.width && r.width < win.innerWidth - 1 ? "inset(0 " + (win.innerWidth - r.right) + "px 0 " + r.left + "px)" : "none");
     }
-    window.addEventListener("resize", fit);
+    var reflow = () => { mode === "modal" ? place() : fit(); };
+    // The visual viewport's resize also follows the window's.
+    var listen = (on) => { ["resize", "scroll"].forEach((e) => { (vv || window)[on + "EventListener"](e, reflow); }); };
+    listen("add");
 
     function update() {
       var root = doc.querySelector(".pc-root");
@@ -288,7 +326,7 @@
       var prev = mode;
       mode = next;
       if (mode === "modal") {
-        set("top", "0"); set("height", "100%"); set("clip-path", "none"); set("visibility", "visible");
+        place(); set("clip-path", "none"); set("visibility", "visible");
         // Focusing the frame resets the focus inside it: only when the dialog
         // was opened from the portal, and then the dialog takes focus again.
         if (document.activeElement !== frame) {
@@ -298,7 +336,7 @@
         var dlg = doc.querySelector("[aria-modal]");
         if (dlg && !dlg.contains(doc.activeElement)) dlg.focus();
       } else if (mode === "banner") {
-        set("top", "auto"); set("visibility", "visible"); fit();
+        set("visibility", "visible"); fit();
       } else {
         set("visibility", "hidden"); set("height", "0"); set("top", "auto");
       }
@@ -309,6 +347,6 @@
     var mo = new win.MutationObserver(update);
     mo.observe(doc.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-pc-mode"] });
     update();
-    return () => { mo.disconnect(); sizer.disconnect(); window.removeEventListener("resize", fit); };
+    return () => { mo.disconnect(); sizer.disconnect(); listen("remove"); };
   }
 })();
