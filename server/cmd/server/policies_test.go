@@ -113,7 +113,7 @@ func TestSIGHUPReloads(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sig := make(chan os.Signal, 1)
-	go reloadOn(ctx, sig, r)
+	go reloadOn(ctx, sig, r, nil)
 	// revision returns the example's revision as config.json serves it.
 	revision := func() string {
 		rec := httptest.NewRecorder()
