@@ -138,7 +138,9 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 		{"expired session", cookieH(s.sessions.Encode(expired)), "", false},
 		{"tampered session", cookieH(tampered), "", false},
 	}
-	allows := func(who, portal string) bool { return who == "admin" || who == "dpo" || (who == "alice" && portal == "mtran") }
+	allows := func(who, portal string) bool {
+		return who == "admin" || who == "dpo" || (who == "alice" && portal == "mtran")
+	}
 	sha := strings.Repeat("a", 64)
 	type route struct {
 		pattern, method, target, portal string
