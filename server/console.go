@@ -134,6 +134,8 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
 		return false
 	}
+	// Origin is "null" under a no-referrer policy: refused, the console's
+	// pages have none.
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return true // not a browser, or an old one: the token decides
@@ -197,7 +199,6 @@ var consolePages = template.Must(template.New("").Parse(`
 {{define "head"}}<!doctype html>
 <html lang="{{.T.Lang}}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
 <title>{{.Heading}} – {{.T.Title}}</title><link rel="stylesheet" href="{{.CSS}}"></head>
 <body class="pc-page"><main class="pc-page-main">
 <p>{{.T.Title}}</p>
