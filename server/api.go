@@ -16,6 +16,7 @@ import (
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/metrics"
 	"github.com/portalconsent/portalconsent/server/operators"
+	"github.com/portalconsent/portalconsent/server/ratelimit"
 	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
@@ -75,6 +76,15 @@ func bearer(r *http.Request) string {
 // a portal outside the credential's scope.
 func (s *Server) authorized(w http.ResponseWriter, r *http.Request, portal string) bool {
 	w.Header().Set("Cache-Control", "no-store")
+	if tok := bearer(r); tok != "" && !s.auth.Quick(tok) {
+		// A token neither the admin's nor verified before costs bcrypt's
+		// time per operator: limited like console sign-ins.
+		if ok, wait := s.signIn.Allow(ratelimit.ClientKey(r), s.now()); !ok {
+			w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))
+			writeError(w, http.StatusTooManyRequests, "too many token checks from this client: retry later")
+			return false
+		}
+	}
 	p, ok := s.principal(w, r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="portalconsent"`)

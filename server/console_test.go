@@ -431,3 +431,28 @@ func TestConsoleOperatorsReloaded(t *testing.T) {
 		t.Errorf("removed operator's session: %d", res.StatusCode)
 	}
 }
+
+// TestAPITokenChecksRateLimited: tokens that need bcrypt (wrong ones, or
+// an operator's first use) are limited per client; the admin token and
+// verified tokens are not.
+func TestAPITokenChecksRateLimited(t *testing.T) {
+	now := testNow
+	s := newConsoleServer(t, &now, WithSignInRate(0.2, 2))
+	target := "/api/v1/portals/mtran/receipts.csv?from=2026-03-01&to=2026-03-02"
+	bearer := func(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+	if res, _ := serve(t, s, "GET", target, bearer(aliceToken)); res.StatusCode != 200 {
+		t.Fatalf("alice: %d", res.StatusCode)
+	}
+	if res, _ := serve(t, s, "GET", target, bearer("wrong-token-0123456789abcdef")); res.StatusCode != 401 {
+		t.Fatalf("wrong token: %d", res.StatusCode)
+	}
+	res, body := serve(t, s, "GET", target, bearer("wrong-token-0123456789abcdef"))
+	if res.StatusCode != 429 || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("third check: %d %s", res.StatusCode, body)
+	}
+	for _, tok := range []string{aliceToken, testAdminToken} {
+		if res, _ := serve(t, s, "GET", target, bearer(tok)); res.StatusCode != 200 {
+			t.Errorf("%.5s… once limited: %d", tok, res.StatusCode)
+		}
+	}
+}

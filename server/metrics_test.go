@@ -52,7 +52,7 @@ func TestMetricsMove(t *testing.T) {
 		t.Fatalf("receipt: %d %s", res.StatusCode, body)
 	}
 	post(t, s, "/portals/mtran/consents", "{", nil)                                                                         // bad-json
-	post(t, s, "/portals/mtran/consents", receiptJSONBody("nope", "reject-all", "en", "https://a.example/"), nil)            // rate-limit (burst 2)
+	post(t, s, "/portals/mtran/consents", receiptJSONBody("nope", "reject-all", "en", "https://a.example/"), nil)           // rate-limit (burst 2)
 	post(t, s, "/portals/mtran/consents", receiptJSONBody("nope", "reject-all", "en", "https://a.example/"), http.Header{}) // rate-limit
 	serve(t, s, "GET", "/portals/mtran/config.json", nil)
 	serve(t, s, "GET", "/portals/twisto/config.json", nil)
