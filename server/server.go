@@ -23,6 +23,12 @@
 //	GET /api/v1/portals/{id}/consents/{consentId}   operator API, bearer token (see api.go)
 //	GET /api/v1/portals/{id}/policies/{sha256}      a notice as shown
 //	GET /api/v1/portals/{id}/receipts.csv           receipts of UTC days ?from= to ?to=
+//	GET /console/, POST /console/sign-in, POST /console/sign-out,
+//	GET /console/portals/{id}          the operators' console (see console.go)
+//
+// The operator API and the console let in the admin token and the
+// operators of WithOperators, each to their portals only (403 outside).
+// Metrics (WithMetrics) are recorded by route pattern and served elsewhere.
 //
 // Errors, on every route, are JSON {"error": "..."} with the HTTP status.
 // Every request is logged (see
