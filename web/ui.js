@@ -53,7 +53,8 @@
 
   // The loader calls this with its context: {cfg, base, gpc, fail(msg, frame),
   // changed(value) -> reload advised, takeFrame(), reset()}. It returns
-  // {open(view)}: view "" shows the banner, "preferences" or "policy" a dialog.
+  // {open(view, from)}: view "" shows the banner, "preferences" or "policy" a
+  // dialog; from is the portal's element that opened it (focus returns there).
   window.__portalConsentUI = (ctx) => {
     var cfg = ctx.cfg, p = cfg.policy, texts = p.texts || {};
     var abs = (u) => new URL(u, ctx.base).href;
@@ -89,7 +90,10 @@
     sheet.replaceSync(cfg.css);
     doc.adoptedStyleSheets = [sheet];
     isolate(win);
-    var stop = watch(frame, win);
+    // opener is the portal's element the next dialog was opened with; watch
+    // takes it when the dialog shows.
+    var opener = null;
+    var stop = watch(frame, win, () => { var o = opener; opener = null; return o; });
 
     var runtime = new Promise((resolve, reject) => {
       var s = doc.createElement("script");
@@ -150,7 +154,8 @@
 
     // open shows a view: the server's banner at once for "", a dialog once the
     // app runs (started now) for the others.
-    function open(view) {
+    function open(view, from) {
+      if (view) opener = from && from !== frame && from !== document.body && from.focus ? from : null;
       // go-app mounts in place of the body's first element: a returning
       // visitor opening a dialog has no server banner there, so an empty root.
       if (view && !doc.body.firstElementChild) doc.body.innerHTML = '<div class="pc-root" data-pc-mode="hidden"></div>';
@@ -225,8 +230,10 @@
   // watch sizes the frame to what it shows (data-pc-mode of .pc-root): nothing,
   // the banner at the bottom, or the full viewport while a dialog is open. Focus
   // moves into the frame when a dialog opens and back to the portal when it
-  // closes. It returns a function that stops watching.
-  function watch(frame, win) {
+  // closes: to the element opener() returns (the one the dialog was opened
+  // with), else to the one focused when the dialog showed. It returns a
+  // function that stops watching.
+  function watch(frame, win, opener) {
     var doc = win.document, mode = "", back = null, banner = null;
     var sizer = new win.ResizeObserver(fit);
     var set = (k, v) => { frame.style.setProperty(k, v, "important"); };
@@ -257,11 +264,18 @@
       mode = next;
       if (mode === "modal") {
         set("top", "0"); set("height", "100%"); set("clip-path", "none"); set("visibility", "visible");
-        // Focusing the frame resets the focus inside it: only when the dialog
-        // was opened from the portal, and then the dialog takes focus again.
+        // The element to return to is the opener, taken when the dialog was
+        // asked for: by the time this callback runs, the app's own deferred
+        // focus may already have moved focus into the frame, so the portal's
+        // activeElement is the frame, not the link. Focusing the frame resets
+        // the focus inside it: only when focus is still on the portal, and
+        // then the dialog takes focus again.
+        var from = opener();
         if (document.activeElement !== frame) {
-          back = document.activeElement;
+          back = from || document.activeElement;
           frame.focus();
+        } else {
+          back = from;
         }
         var dlg = doc.querySelector("[aria-modal]");
         if (dlg && !dlg.contains(doc.activeElement)) dlg.focus();
@@ -270,7 +284,11 @@
       } else {
         set("visibility", "hidden"); set("height", "0"); set("top", "auto");
       }
-      if (prev === "modal" && mode === "hidden" && back && back.focus) back.focus();
+      if (prev === "modal" && mode === "hidden") {
+        if (back && back.focus) back.focus();
+        // Never leave focus on the hidden frame.
+        if (document.activeElement === frame) frame.blur();
+      }
       if (mode !== "modal") back = null;
     }
 
