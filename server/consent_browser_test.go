@@ -764,3 +764,35 @@ func TestBrowserClickAsTheAppStarts(t *testing.T) {
 		tb.noErrors()
 	}
 }
+
+// TestBrowserConsentModeSeedPortals checks that a GA4 page on a seed portal
+// gets analytics_storage: granted once the visitor accepts (their statistical
+// category is web analytics), and denied before.
+func TestBrowserConsentModeSeedPortals(t *testing.T) {
+	h := startHosts(t)
+	for _, portal := range []string{"twisto", "mtran"} {
+		t.Run(portal, func(t *testing.T) {
+			tb := newTab(t)
+			tb.run(chromedp.Navigate(h.portalURL("ga4.html", "portal="+portal)))
+			tb.waitBanner()
+			// signal returns the last consent state Consent Mode was given for s.
+			signal := func(s string) string {
+				var v string
+				tb.eval(`(() => { let v = ""; for (const a of dataLayer) if (a[0] === "consent" && a[2] && `+jsString(s)+` in a[2]) v = a[2][`+jsString(s)+`]; return v; })()`, &v)
+				return v
+			}
+			if v := signal("analytics_storage"); v != "denied" {
+				t.Errorf("before a choice analytics_storage is %q, want denied", v)
+			}
+			tb.click("pc-accept")
+			tb.waitFor("the gated GA4 configuration", `window.ga4Configured === true`)
+			if v := signal("analytics_storage"); v != "granted" {
+				t.Errorf("after Accept all analytics_storage is %q, want granted", v)
+			}
+			if v := signal("ad_storage"); v != "denied" {
+				t.Errorf("after Accept all ad_storage is %q, want denied (no category grants it)", v)
+			}
+			tb.noErrors()
+		})
+	}
+}
