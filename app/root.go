@@ -47,7 +47,8 @@ type Root struct {
 	Policy *policy.Policy
 	Jar    Jar
 	Start  View
-	// GPC shows the banner's Global Privacy Control notice.
+	// GPC shows the Global Privacy Control notice on the banner and in the
+	// preferences.
 	GPC bool
 	Now func() time.Time
 	// OnChange returns true when the page must reload for the choice to take
@@ -148,10 +149,13 @@ func (r *Root) Render() goapp.UI {
 		}),
 		goapp.If(r.view == ViewPreferences, func() goapp.UI {
 			return &banner.Preferences{
-				Policy:   r.Policy,
-				Accepted: r.accepted(),
-				OnSave:   r.Save,
-				OnClose:  r.Close,
+				Policy:      r.Policy,
+				Accepted:    r.accepted(),
+				GPC:         r.GPC,
+				OnAcceptAll: func(ctx goapp.Context) { r.AcceptAll(ctx) },
+				OnRejectAll: func(ctx goapp.Context) { r.RejectAll(ctx) },
+				OnSave:      r.Save,
+				OnClose:     r.Close,
 			}
 		}),
 		goapp.If(r.view == ViewPolicy, func() goapp.UI {
