@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -373,8 +374,24 @@ func TestBrowserManageCookiesURL(t *testing.T) {
 	tb.noErrors()
 }
 
+// noSignalsPolicy is the mtran policy with no Consent Mode signal (the seed
+// portals' statistical category grants analytics_storage).
+var noSignalsPolicy = func() *policy.Policy {
+	p := *testPolicies[0]
+	p.ID = "nosignals"
+	p.Translations = nil
+	p.Categories = slices.Clone(p.Categories)
+	for i := range p.Categories {
+		p.Categories[i].Signals = nil
+	}
+	if err := p.Validate(); err != nil {
+		panic(err)
+	}
+	return &p
+}()
+
 func TestBrowserConsentMode(t *testing.T) {
-	h := startHosts(t, gatedPolicy)
+	h := startHosts(t, gatedPolicy, noSignalsPolicy)
 	for _, pg := range []string{"gated.html", "hostile.html"} {
 		t.Run(pg, func(t *testing.T) {
 			tb := newTab(t)
@@ -412,7 +429,7 @@ func TestBrowserConsentMode(t *testing.T) {
 				t.Errorf("when the first gated script ran the dataLayer held %v, want the default and the update", first)
 			}
 			// No dataLayer and no signals in the policy: Consent Mode stays off.
-			tb.run(chromedp.Navigate(h.portalURL("gated.html", "")))
+			tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=nosignals")))
 			tb.waitBanner()
 			var typ string
 			tb.eval(`typeof window.dataLayer`, &typ)
