@@ -2,9 +2,12 @@ package server
 
 import (
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/portalconsent/portalconsent/policy"
 )
 
 // TestBrowserManageFocusReturns opens and closes the preferences from the
@@ -65,6 +68,36 @@ func TestBrowserManageFocusReturns(t *testing.T) {
 		}
 		tb.run(chromedp.KeyEvent(kb.Escape))
 		tb.waitFor("focus back on the link (focus in the frame first)", linkFocused)
+	}
+	tb.noErrors()
+}
+
+// TestBrowserPressOutlivesItsButton: a press that starts on the server's
+// banner button and is released after that button was replaced (the app's
+// first render landing between the press and the release) still clicks: the
+// loader clicks the button that now has the same id. The wasm is held back so
+// that the test, not the app, replaces the button, at a known moment.
+func TestBrowserPressOutlivesItsButton(t *testing.T) {
+	h := startHosts(t, gatedPolicy)
+	release := h.holdWasm()
+	defer release()
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated")))
+	tb.waitBanner()
+	var xy []float64
+	tb.eval(inFrame(`(() => { const r = f.getBoundingClientRect(), b = d.getElementById("pc-accept").getBoundingClientRect();
+		return [r.left + b.left + b.width / 2, r.top + b.top + b.height / 2]; })()`), &xy)
+	if len(xy) != 2 {
+		t.Fatal("no Accept all button")
+	}
+	tb.run(chromedp.MouseEvent(input.MouseMoved, xy[0], xy[1]),
+		chromedp.MouseEvent(input.MousePressed, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	tb.eval(inFrame(`(() => { const b = d.getElementById("pc-accept"); b.replaceWith(b.cloneNode(true)); return true; })()`), nil)
+	tb.run(chromedp.MouseEvent(input.MouseReleased, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	tb.waitChoice()
+	c, err := policy.Current(tb.cookie(), gatedPolicy, time.Now())
+	if err != nil || !c.Accepted("statistical") {
+		t.Errorf("stored %q (%v), want Accept all", tb.cookie(), err)
 	}
 	tb.noErrors()
 }

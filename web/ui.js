@@ -135,14 +135,35 @@
     // to v once no pointer is pressed in the frame (after the click's events);
     // the app starts only then, and its first render waits for it again.
     // The Space key clicks on its release too.
-    var pressed = 0, waiters = [];
-    var down = (e) => { if (e.type === "pointerdown" || e.key === " ") pressed++; };
-    var up = () => {
-      var w = waiters;
+    // The wait cannot close every gap: the app may have checked just before
+    // a press and render between the press and its release; the button
+    // pressed is then gone and the browser clicks nothing. held is the
+    // server's button a pointer press started on; when it is gone at the
+    // release and no click reached it, the app's button with its id is
+    // clicked instead.
+    var pressed = 0, waiters = [], held = null, clicked = false;
+    var down = (e) => {
+      if (e.type === "pointerdown" || e.key === " ") pressed++;
+      if (e.type === "pointerdown") {
+        held = e.target.closest && e.target.closest("[data-server] button");
+        clicked = false;
+      }
+    };
+    var up = (e) => {
+      var w = waiters, h = e.type === "pointerup" ? held : null;
       pressed = 0;
       waiters = [];
-      setTimeout(() => { w.forEach((f) => f()); });
+      setTimeout(() => {
+        held = null;
+        w.forEach((f) => f());
+        var now = h && !h.isConnected && !clicked && doc.getElementById(h.id);
+        if (now) now.click();
+      });
     };
+    doc.addEventListener("click", (e) => {
+      var b = e.target.closest && e.target.closest("button");
+      if (b && held && b.id === held.id) clicked = true;
+    }, true);
     doc.addEventListener("pointerdown", down, true);
     doc.addEventListener("keydown", down, true);
     doc.addEventListener("pointerup", up, true);
