@@ -61,9 +61,7 @@ postgres:
 # loader's codec against the Go vectors (Node.js), and short fuzz runs.
 test: vet $(AXE) postgres
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v 'portalconsent/server$$')
-	@# The browser tests drive a real Chromium on a 2-core machine: a failing run
-	@# is printed, then the package runs once more and that run decides.
-	$(GO) test -count=1 ./server || { echo "server tests failed: running them once more"; $(GO) test -count=1 ./server; }
+	$(GO) test -count=1 ./server
 	PATH="$(GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./policy
 	node --test web/
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=5s ./policy

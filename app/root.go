@@ -59,7 +59,8 @@ type Root struct {
 	Policy *policy.Policy
 	Jar    Jar
 	Start  View
-	// GPC shows the banner's Global Privacy Control notice.
+	// GPC shows the Global Privacy Control notice on the banner and in the
+	// preferences.
 	GPC bool
 	Now func() time.Time
 	// OnChange gets the stored choice and the method it was made with
@@ -161,11 +162,14 @@ func (r *Root) Render() goapp.UI {
 		}),
 		goapp.If(r.view == ViewPreferences, func() goapp.UI {
 			return &banner.Preferences{
-				Policy:    r.Policy,
-				Accepted:  r.accepted(),
-				ConsentID: r.consentID(),
-				OnSave:    r.Save,
-				OnClose:   r.Close,
+				Policy:      r.Policy,
+				Accepted:    r.accepted(),
+				ConsentID:   r.consentID(),
+				GPC:         r.GPC,
+				OnAcceptAll: func(ctx goapp.Context) { r.AcceptAll(ctx) },
+				OnRejectAll: func(ctx goapp.Context) { r.RejectAll(ctx) },
+				OnSave:      r.Save,
+				OnClose:     r.Close,
 			}
 		}),
 		goapp.If(r.view == ViewPolicy, func() goapp.UI {

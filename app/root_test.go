@@ -925,6 +925,39 @@ func TestOnChangeMethod(t *testing.T) {
 	}
 }
 
+// Accept all and Reject all in the preferences store the choice as the
+// banner's do (Root.AcceptAll, Root.RejectAll): a returning visitor withdraws
+// with one click, and one who chose may accept everything as easily.
+func TestAllFromThePreferences(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		id          string
+		before      bool // statistical accepted before
+		statistical bool
+	}{
+		{"reject all after accepting", banner.PrefsRejectID, true, false},
+		{"accept all after rejecting", banner.PrefsAcceptID, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jar := newJar()
+			jar.values[policy.CookieName] = stored(mtran(t), now.Add(-time.Hour), tc.before)
+			r, rec := newRoot(t, jar, "")
+			h, e := load(t, r)
+			wantView(t, r, ViewNone, "hidden")
+			h.event(e, r.ShowPreferences)
+			wantView(t, r, ViewPreferences, "modal")
+			got := ids(t, h)
+			for _, id := range []string{banner.PrefsAcceptID, banner.PrefsRejectID, banner.SaveID} {
+				if got[id] != 1 {
+					t.Errorf("%d elements #%s in the preferences", got[id], id)
+				}
+			}
+			h.clickID(t, e, tc.id)
+			wantChosen(t, r, jar, rec, tc.statistical)
+		})
+	}
+}
+
 // A failed write reports no method: OnChange is not called.
 func TestOnChangeMethodNotOnAFailedWrite(t *testing.T) {
 	jar := newJar()
@@ -968,5 +1001,31 @@ func TestPreferencesGetTheConsentID(t *testing.T) {
 	prefs = find[*banner.Preferences](t, h)
 	if next := storedConsent(t, r, jar).ID; len(prefs) != 1 || prefs[0].ConsentID != next || next == want {
 		t.Errorf("after a second choice: consent id %q, want the new %q (first %q)", prefs[0].ConsentID, next, want)
+	}
+}
+
+// The preferences opened from the banner offer Accept all and Reject all too,
+// with ids of their own (the banner's stay under the dialog), and the GPC
+// notice when the browser sends GPC.
+func TestPreferencesOverTheBanner(t *testing.T) {
+	for _, gpc := range []bool{false, true} {
+		jar := newJar()
+		r, rec := newRoot(t, jar, "")
+		r.GPC = gpc
+		h, e := load(t, r)
+		h.clickID(t, e, banner.CustomizeID)
+		prefs := find[*banner.Preferences](t, h)
+		if len(prefs) != 1 || prefs[0].GPC != gpc {
+			t.Fatalf("GPC %v: preferences %+v", gpc, prefs)
+		}
+		got := ids(t, h)
+		if got[banner.AcceptID] != 1 || got[banner.PrefsAcceptID] != 1 || got[banner.PrefsRejectID] != 1 {
+			t.Errorf("GPC %v: ids %v", gpc, got)
+		}
+		if (got[banner.PrefsGPCID] == 1) != gpc {
+			t.Errorf("GPC %v: %d GPC notices in the preferences", gpc, got[banner.PrefsGPCID])
+		}
+		h.clickID(t, e, banner.PrefsAcceptID)
+		wantChosen(t, r, jar, rec, true)
 	}
 }

@@ -19,8 +19,14 @@ const (
 	PolicyID    = "pc-policy"
 	SaveID      = "pc-save"
 	CloseID     = "pc-close"
-	// GPCID is the banner's Global Privacy Control notice.
-	GPCID = "pc-gpc"
+	// GPCID is the banner's Global Privacy Control notice, PrefsGPCID the
+	// preferences'.
+	GPCID      = "pc-gpc"
+	PrefsGPCID = "pc-prefs-gpc"
+	// PrefsAcceptID and PrefsRejectID are the preferences' Accept all and
+	// Reject all (the banner's may be in the document under the dialog).
+	PrefsAcceptID = "pc-prefs-accept"
+	PrefsRejectID = "pc-prefs-reject"
 	// ManageID opens the preferences from the policy dialog.
 	ManageID = "pc-manage"
 	// ReloadID and NoticeCloseID are the reload notice's buttons.
@@ -72,7 +78,7 @@ func (b *Banner) Render() app.UI {
 		Body(
 			app.H2().ID("pc-banner-title").Class("pc-title").Text(t.BannerTitle),
 			app.P().Class("pc-text").Text(t.BannerText),
-			b.gpcNotice(),
+			gpcNotice(GPCID, t.GPCNotice, b.GPC),
 			app.Div().Class("pc-actions").Body(
 				button(AcceptID, "pc-btn pc-primary", t.AcceptAll, b.OnAcceptAll),
 				button(RejectID, "pc-btn pc-primary", t.RejectAll, b.OnRejectAll),
@@ -82,15 +88,15 @@ func (b *Banner) Render() app.UI {
 		)
 }
 
-// gpcNotice renders the GPC notice. The hidden attribute is left out rather
-// than set to false: app.HTMLString writes Hidden(false) as hidden="false",
-// which hides the element all the same.
-func (b *Banner) gpcNotice() app.UI {
-	p := app.P().ID(GPCID).Class("pc-gpc")
-	if !b.GPC {
+// gpcNotice renders the GPC notice, hidden unless show. The hidden attribute
+// is left out rather than set to false: app.HTMLString writes Hidden(false) as
+// hidden="false", which hides the element all the same.
+func gpcNotice(id, text string, show bool) app.UI {
+	p := app.P().ID(id).Class("pc-gpc")
+	if !show {
 		p = p.Hidden(true)
 	}
-	return p.Text(b.Texts.GPCNotice)
+	return p.Text(text)
 }
 
 // button renders a <button type="button"> that calls fn (if not nil) on click.

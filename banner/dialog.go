@@ -5,7 +5,7 @@ import (
 )
 
 // focusable selects the elements Tab can reach inside a dialog.
-const focusable = `button:not([disabled]), input:not([disabled]), a[href], [tabindex]:not([tabindex="-1"])`
+const focusable = `button:not([disabled]), input:not([disabled]), a[href], summary, [tabindex]:not([tabindex="-1"])`
 
 // dialog renders a modal dialog: an overlay holding an element with
 // role="dialog", aria-modal and aria-labelledby titleID, a Close button, and

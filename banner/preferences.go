@@ -2,6 +2,8 @@ package banner
 
 import (
 	"maps"
+	"strconv"
+	"strings"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/portalconsent/portalconsent/policy"
@@ -15,8 +17,13 @@ const ConsentIDID = "pc-consent-id"
 
 // Preferences is the dialog where a visitor chooses category by category: one
 // switch per optional category, on only when Accepted says so; required
-// categories are shown locked on. Save reports the choice of every optional
-// category; Close (and Escape) discard the changes.
+// categories are shown locked on. Each category lists its cookies (the
+// policy's rows of that category, trackers' included) in a disclosure folded
+// by default. Accept all (#pc-prefs-accept) and Reject all
+// (#pc-prefs-reject), of equal weight as on the banner, call OnAcceptAll and
+// OnRejectAll; Save my choices reports the choice of every optional category;
+// Close (and Escape) discard the changes. A nil callback makes its button do
+// nothing.
 type Preferences struct {
 	app.Compo
 
@@ -26,8 +33,12 @@ type Preferences struct {
 	// ConsentID is the id of the stored choice, "" before a choice: the
 	// dialog shows it for the visitor to quote (Texts.ConsentID).
 	ConsentID string
-	OnSave    func(ctx app.Context, accepted map[string]bool)
-	OnClose   func(app.Context)
+	// GPC shows the Global Privacy Control notice, as on the banner.
+	GPC         bool
+	OnAcceptAll func(app.Context)
+	OnRejectAll func(app.Context)
+	OnSave      func(ctx app.Context, accepted map[string]bool)
+	OnClose     func(app.Context)
 
 	draft map[string]bool
 	// base is the Accepted the draft was copied from.
@@ -90,9 +101,12 @@ func (p *Preferences) Render() app.UI {
 	return dialog(PreferencesDialogID, "pc-preferences-title", t.Close, p.OnClose,
 		app.H2().ID("pc-preferences-title").Class("pc-title").Text(t.PreferencesTitle),
 		app.P().Class("pc-text").Text(t.PreferencesText),
+		app.If(p.GPC, func() app.UI { return gpcNotice(PrefsGPCID, t.GPCNotice, true) }),
 		app.Ul().Class("pc-categories").Body(rows...),
 		app.Div().Class("pc-actions").Body(
-			button(SaveID, "pc-btn pc-primary", t.Save, func(ctx app.Context) {
+			button(PrefsAcceptID, "pc-btn pc-primary", t.AcceptAll, p.OnAcceptAll),
+			button(PrefsRejectID, "pc-btn pc-primary", t.RejectAll, p.OnRejectAll),
+			button(SaveID, "pc-btn pc-secondary", t.Save, func(ctx app.Context) {
 				if p.OnSave == nil {
 					return
 				}
@@ -135,5 +149,44 @@ func (p *Preferences) category(c policy.Category, t policy.Texts) app.UI {
 			}),
 		),
 		app.P().ID(id+"-desc").Class("pc-category-desc").Text(c.Description),
+		cookieList(p.Policy, c),
+	)
+}
+
+// CookiesID returns the id of the disclosure that lists a category's cookies.
+func CookiesID(category string) string { return "pc-cookies-of-" + category }
+
+// cookieList renders the cookies of category c (the policy's rows of that
+// category, in table order) in a disclosure folded by default: a <details>
+// whose <summary> says how many rows it holds, each row a description list of
+// its names, provider, purpose and duration. A category with no row renders
+// nothing.
+func cookieList(p *policy.Policy, c policy.Category) app.UI {
+	t := p.Texts
+	var items []app.UI
+	for _, ck := range p.Cookies {
+		if ck.Category != c.ID {
+			continue
+		}
+		items = append(items, app.Li().Class("pc-cookie").Body(
+			app.Dl().Body(
+				app.Dt().Text(t.Columns.Names),
+				// One text: HTMLString would indent separate nodes into "a , b".
+				app.Dd().Class("pc-cookie-names").Body(app.Code().Text(strings.Join(ck.Names, ", "))),
+				app.Dt().Text(t.Columns.Provider),
+				app.Dd().Text(ck.Provider),
+				app.Dt().Text(t.Columns.Purpose),
+				app.Dd().Text(ck.Purpose),
+				app.Dt().Text(t.Columns.Duration),
+				app.Dd().Text(ck.Duration),
+			),
+		))
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	return app.Details().ID(CookiesID(c.ID)).Class("pc-details").Body(
+		app.Summary().Class("pc-summary").Text(t.CategoryCookies+" ("+strconv.Itoa(len(items))+")"),
+		app.Ul().Class("pc-cookie-list").Body(items...),
 	)
 }

@@ -1,6 +1,8 @@
 package banner
 
 import (
+	"fmt"
+	"html"
 	"maps"
 	"strings"
 	"testing"
@@ -131,9 +133,96 @@ func TestPreferencesIsAModalDialog(t *testing.T) {
 		Type("button").ID(CloseID).Class("pc-close").
 		Aria("label", p.Texts.Close).Title(p.Texts.Close).OnClick(noop),
 		prefs, prefClose...)
-	match(t, app.Button().Type("button").ID(SaveID).Class("pc-btn pc-primary").OnClick(noop),
-		prefs, at(prefActions, 0)...)
-	match(t, app.Text(p.Texts.Save), prefs, at(prefActions, 0, 0)...)
+	// Accept all and Reject all of equal weight (the banner's class), then
+	// Save my choices, distinct.
+	for i, b := range []struct{ id, class, label string }{
+		{PrefsAcceptID, "pc-btn pc-primary", p.Texts.AcceptAll},
+		{PrefsRejectID, "pc-btn pc-primary", p.Texts.RejectAll},
+		{SaveID, "pc-btn pc-secondary", p.Texts.Save},
+	} {
+		match(t, app.Button().Type("button").ID(b.id).Class(b.class).OnClick(noop), prefs, at(prefActions, i)...)
+		match(t, app.Text(b.label), prefs, at(prefActions, i, 0)...)
+	}
+}
+
+func TestPreferencesAcceptAndRejectAll(t *testing.T) {
+	for _, id := range []string{PrefsAcceptID, PrefsRejectID} {
+		t.Run(id, func(t *testing.T) {
+			var got []string
+			prefs := &Preferences{
+				Policy:      mtran(t),
+				OnAcceptAll: func(app.Context) { got = append(got, PrefsAcceptID) },
+				OnRejectAll: func(app.Context) { got = append(got, PrefsRejectID) },
+				OnSave:      func(app.Context, map[string]bool) { got = append(got, SaveID) },
+				OnClose:     func(app.Context) { got = append(got, CloseID) },
+			}
+			mount(t, prefs)
+			click(t, prefs, id)
+			if len(got) != 1 || got[0] != id {
+				t.Errorf("clicking #%s called %q, want only its own callback", id, got)
+			}
+		})
+	}
+}
+
+func TestPreferencesListCookiesOfEachCategory(t *testing.T) {
+	p := mtran(t)
+	// A tracker's rows count as the category's cookies like any other.
+	p.Trackers = []policy.Tracker{{Type: "matomo", Category: policy.Statistical}}
+	policy.ExpandTrackers(p)
+	prefs := &Preferences{Policy: p}
+	mount(t, prefs)
+	out := render(prefs)
+	for _, c := range p.Categories {
+		var rows []policy.Cookie
+		for _, ck := range p.Cookies {
+			if ck.Category == c.ID {
+				rows = append(rows, ck)
+			}
+		}
+		if len(rows) == 0 {
+			t.Fatalf("category %s has no cookie row to list", c.ID)
+		}
+		details := elements(t, prefs, "details", map[string]string{"id": CookiesID(c.ID)})
+		if len(details) != 1 {
+			t.Fatalf("%d disclosures of %s's cookies, want 1", len(details), c.ID)
+		}
+		// Folded by default: no open attribute.
+		if _, open := uitest.Attrs(t, details[0])["open"]; open {
+			t.Errorf("the disclosure of %s's cookies starts open", c.ID)
+		}
+		summary := fmt.Sprintf(`<summary class="pc-summary">%s (%d)</summary>`, p.Texts.CategoryCookies, len(rows))
+		if !strings.Contains(out, summary) {
+			t.Errorf("no %s in\n%s", summary, out)
+		}
+		for _, ck := range rows {
+			esc := html.EscapeString
+			for _, want := range []string{"<code>" + esc(strings.Join(ck.Names, ", ")) + "</code>", ">" + esc(ck.Provider) + "<", ">" + esc(ck.Purpose) + "<", ">" + esc(ck.Duration) + "<"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("the cookies of %s lack %s", c.ID, want)
+				}
+			}
+		}
+	}
+}
+
+func TestPreferencesCategoryWithoutCookiesHasNoDisclosure(t *testing.T) {
+	p := mtran(t) // no statistical row in the seed policy
+	prefs := &Preferences{Policy: p}
+	mount(t, prefs)
+	if d := elements(t, prefs, "details", map[string]string{"id": CookiesID(policy.Statistical)}); len(d) != 0 {
+		t.Errorf("%d disclosures for a category with no cookie", len(d))
+	}
+}
+
+func TestPreferencesGPCNotice(t *testing.T) {
+	for _, gpc := range []bool{false, true} {
+		html := render(&Preferences{Policy: mtran(t), GPC: gpc})
+		notice := `<p class="pc-gpc" id="` + PrefsGPCID + `">`
+		if strings.Contains(html, notice) != gpc {
+			t.Errorf("GPC %v: notice shown %v", gpc, !gpc)
+		}
+	}
 }
 
 func TestPreferencesSaveReportsTheDraftOfOptionalCategories(t *testing.T) {
@@ -273,7 +362,9 @@ func TestPreferencesHTMLString(t *testing.T) {
 		`<h2 class="pc-title" id="pc-preferences-title">`,
 		`<button aria-label="Close" class="pc-close" id="pc-close" title="Close" type="button">`,
 		`<span class="pc-always">Always on</span>`,
-		`<button class="pc-btn pc-primary" id="pc-save" type="button">`,
+		`<button class="pc-btn pc-primary" id="pc-prefs-accept" type="button">`,
+		`<button class="pc-btn pc-primary" id="pc-prefs-reject" type="button">`,
+		`<button class="pc-btn pc-secondary" id="pc-save" type="button">`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("preferences HTML lacks %s\n%s", want, html)

@@ -125,8 +125,11 @@ type Texts struct {
 	PreferencesTitle string `json:"preferencesTitle"`
 	PreferencesText  string `json:"preferencesText"`
 	AlwaysOn         string `json:"alwaysOn"`
-	Save             string `json:"save"`
-	Close            string `json:"close"`
+	// CategoryCookies labels the disclosure that lists a category's cookies
+	// in the preferences (followed by their count).
+	CategoryCookies string `json:"categoryCookies"`
+	Save            string `json:"save"`
+	Close           string `json:"close"`
 	// GPCNotice is shown in the banner when the browser sends Global Privacy
 	// Control: optional categories start rejected.
 	GPCNotice string `json:"gpcNotice"`
@@ -413,7 +416,8 @@ func (t *Texts) validate(prefix string) error {
 		{"acceptAll", t.AcceptAll}, {"rejectAll", t.RejectAll},
 		{"customize", t.Customize}, {"policyLink", t.PolicyLink},
 		{"preferencesTitle", t.PreferencesTitle}, {"preferencesText", t.PreferencesText},
-		{"alwaysOn", t.AlwaysOn}, {"save", t.Save}, {"close", t.Close},
+		{"alwaysOn", t.AlwaysOn}, {"categoryCookies", t.CategoryCookies},
+		{"save", t.Save}, {"close", t.Close},
 		{"gpcNotice", t.GPCNotice}, {"manageCookies", t.ManageCookies},
 		{"reloadText", t.ReloadText}, {"reload", t.Reload},
 		{"consentId", t.ConsentID},

@@ -136,6 +136,13 @@ var a11yStates = []struct {
 		tb.waitFor("the consent id in the preferences", inFrame(`d.getElementById("pc-consent-id") !== null &&
 			d.activeElement.id === "pc-preferences"`))
 	}},
+	// The preferences with every category's cookie disclosure open.
+	{"preferences-cookies", true, func(tb *tab) {
+		tb.openPreferences()
+		tb.eval(inFrame(`[...d.querySelectorAll("#pc-preferences details")].map(x => x.open = true).length`), nil)
+		tb.waitFor("the disclosures open", inFrame(`d.querySelectorAll("details").length > 0 &&
+			[...d.querySelectorAll("details .pc-cookie-list")].every(l => l.checkVisibility())`))
+	}},
 	{"policy-page", false, nil},
 	// The banner with the Global Privacy Control notice shown (what the
 	// loader does when the browser sends GPC; TestBrowserGlobalPrivacyControl
@@ -268,7 +275,7 @@ func TestKeyboardPreferencesTrapFocus(t *testing.T) {
 	tb.openPreferences()
 
 	var controls int
-	tb.eval(inFrame(`d.getElementById("pc-preferences").querySelectorAll("button:not([disabled]), input:not([disabled])").length`), &controls)
+	tb.eval(inFrame(`d.getElementById("pc-preferences").querySelectorAll("button:not([disabled]), input:not([disabled]), summary").length`), &controls)
 	for _, dir := range []struct {
 		name string
 		opts []chromedp.KeyOption
@@ -380,7 +387,7 @@ func TestReducedMotion(t *testing.T) {
 // frame's document does not scroll sideways, neither does a dialog, and no
 // button clips its text, in the banner and in both dialogs.
 func TestNarrowViewport(t *testing.T) {
-	for _, state := range []string{"banner", "preferences", "preferences-chosen", "policy-dialog"} {
+	for _, state := range []string{"banner", "preferences", "preferences-chosen", "preferences-cookies", "policy-dialog"} {
 		t.Run(state, func(t *testing.T) {
 			tb, _ := a11yVisit(t, 320, 640, "light", state)
 			var m struct {

@@ -535,12 +535,13 @@ func (tb *tab) waitApp() {
 	tb.waitFor("the consent app", inFrame(`w.portalConsentRunning === true && d.querySelector(".pc-root[data-pc-mode]") !== null`))
 }
 
-// waitReturning waits until the loader has read the portal's configuration,
-// then checks that it showed nothing and fetched no wasm.
+// waitReturning waits until the loader has applied the portal's
+// configuration (PortalConsent.get().ready: set in the same task that decides
+// to show nothing, so no sleep is needed), then checks that it showed nothing
+// and fetched no wasm.
 func (tb *tab) waitReturning() {
 	tb.t.Helper()
-	tb.waitFor("the portal configuration", `performance.getEntriesByType("resource").some(e => e.name.includes("/config.json"))`)
-	time.Sleep(300 * time.Millisecond)
+	tb.waitFor("the portal configuration applied", `window.PortalConsent && PortalConsent.get().ready`)
 	var state struct {
 		Frame bool
 		Wasm  []string
@@ -998,16 +999,23 @@ func TestBrowserTakeoverIsSeamless(t *testing.T) {
 	tb.noErrors()
 }
 
+// settle waits until the consent frame's fonts are loaded and two frames
+// have been painted since: what a screenshot then shows is laid out.
+func (tb *tab) settle() {
+	tb.t.Helper()
+	tb.run(chromedp.Evaluate(inFrame(`d.fonts.ready.then(() => new Promise(r => w.requestAnimationFrame(() => w.requestAnimationFrame(() => r(true)))))`), nil, awaitPromise))
+}
+
 // takeoverChangesNoPixel captures the server's banner, lets the wasm through
 // (release), waits for the app and checks its banner has the same size and
 // pixels; what names the two in the error.
 func (tb *tab) takeoverChangesNoPixel(release func(), what string) {
 	tb.t.Helper()
-	time.Sleep(200 * time.Millisecond) // fonts and layout settle
+	tb.settle()
 	before := tb.frameShot()
 	release()
 	tb.waitApp()
-	time.Sleep(200 * time.Millisecond)
+	tb.settle()
 	after := tb.frameShot()
 	if before.Bounds() != after.Bounds() {
 		tb.t.Fatalf("the banner changed size: %v, then %v", before.Bounds(), after.Bounds())

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -373,8 +374,24 @@ func TestBrowserManageCookiesURL(t *testing.T) {
 	tb.noErrors()
 }
 
+// noSignalsPolicy is the mtran policy with no Consent Mode signal (the seed
+// portals' statistical category grants analytics_storage).
+var noSignalsPolicy = func() *policy.Policy {
+	p := *testPolicies[0]
+	p.ID = "nosignals"
+	p.Translations = nil
+	p.Categories = slices.Clone(p.Categories)
+	for i := range p.Categories {
+		p.Categories[i].Signals = nil
+	}
+	if err := p.Validate(); err != nil {
+		panic(err)
+	}
+	return &p
+}()
+
 func TestBrowserConsentMode(t *testing.T) {
-	h := startHosts(t, gatedPolicy)
+	h := startHosts(t, gatedPolicy, noSignalsPolicy)
 	for _, pg := range []string{"gated.html", "hostile.html"} {
 		t.Run(pg, func(t *testing.T) {
 			tb := newTab(t)
@@ -412,7 +429,7 @@ func TestBrowserConsentMode(t *testing.T) {
 				t.Errorf("when the first gated script ran the dataLayer held %v, want the default and the update", first)
 			}
 			// No dataLayer and no signals in the policy: Consent Mode stays off.
-			tb.run(chromedp.Navigate(h.portalURL("gated.html", "")))
+			tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=nosignals")))
 			tb.waitBanner()
 			var typ string
 			tb.eval(`typeof window.dataLayer`, &typ)
@@ -762,5 +779,37 @@ func TestBrowserClickAsTheAppStarts(t *testing.T) {
 		tb.click("pc-accept")
 		tb.waitChoice()
 		tb.noErrors()
+	}
+}
+
+// TestBrowserConsentModeSeedPortals checks that a GA4 page on a seed portal
+// gets analytics_storage: granted once the visitor accepts (their statistical
+// category is web analytics), and denied before.
+func TestBrowserConsentModeSeedPortals(t *testing.T) {
+	h := startHosts(t)
+	for _, portal := range []string{"twisto", "mtran"} {
+		t.Run(portal, func(t *testing.T) {
+			tb := newTab(t)
+			tb.run(chromedp.Navigate(h.portalURL("ga4.html", "portal="+portal)))
+			tb.waitBanner()
+			// signal returns the last consent state Consent Mode was given for s.
+			signal := func(s string) string {
+				var v string
+				tb.eval(`(() => { let v = ""; for (const a of dataLayer) if (a[0] === "consent" && a[2] && `+jsString(s)+` in a[2]) v = a[2][`+jsString(s)+`]; return v; })()`, &v)
+				return v
+			}
+			if v := signal("analytics_storage"); v != "denied" {
+				t.Errorf("before a choice analytics_storage is %q, want denied", v)
+			}
+			tb.click("pc-accept")
+			tb.waitFor("the gated GA4 configuration", `window.ga4Configured === true`)
+			if v := signal("analytics_storage"); v != "granted" {
+				t.Errorf("after Accept all analytics_storage is %q, want granted", v)
+			}
+			if v := signal("ad_storage"); v != "denied" {
+				t.Errorf("after Accept all ad_storage is %q, want denied (no category grants it)", v)
+			}
+			tb.noErrors()
+		})
 	}
 }

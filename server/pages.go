@@ -16,7 +16,7 @@ import (
 var pages = template.Must(template.New("").Funcs(template.FuncMap{"langName": langName}).Parse(`
 {{define "index"}}<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>Portal Consent host</title><link rel="stylesheet" href="{{.CSS}}"></head>
 <body class="pc-page"><main class="pc-page-main">
 <h1>Portal Consent host</h1>
@@ -36,7 +36,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{"langName": la
 {{end}}
 {{define "policy"}}<!doctype html>
 <html lang="{{.Policy.Texts.Lang}}" dir="{{.Dir}}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>{{.Policy.Texts.PolicyTitle}} – {{.Policy.Name}}</title>
 <link rel="canonical" href="{{.Canonical}}">
 {{range .Alternates}}<link rel="alternate" hreflang="{{.Lang}}" href="{{.URL}}">
@@ -55,7 +55,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{"langName": la
 {{end}}
 {{define "demo"}}<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>{{.Policy.Name}} (demo)</title>
 <style>
 body{font:16px/1.5 Georgia,serif;margin:0;color:#222;background:#fafaf7}
@@ -85,14 +85,15 @@ pre{white-space:pre-wrap;overflow-wrap:anywhere}
 `))
 
 // pageCSP is the Content-Security-Policy of the server's own pages. The demo
-// page runs the banner, so it also allows 'wasm-unsafe-eval' as a portal must;
+// page runs the banner, so it also allows 'wasm-unsafe-eval' as a portal must,
+// and a blob: worker that compiles the wasm off the main thread (worker-src);
 // so does the policy page (its Manage cookies button opens the preferences),
 // with what the loader needs from this host: the configuration and the wasm
 // (connect-src), and a blob: worker that compiles the wasm (worker-src).
 const (
 	pageCSP   = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 	policyCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-	demoCSP   = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+	demoCSP   = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src blob:; base-uri 'none'; form-action 'none'"
 )
 
 // origin returns the scheme and host the request reached, e.g.

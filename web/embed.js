@@ -224,7 +224,7 @@
         frame = null;
         return;
       }
-      return show(view);
+      return show(view, wantFrom);
     })
     .catch((err) => {
       fail(err && err.message ? err.message : String(err), frame);
@@ -280,9 +280,11 @@
 
   // show opens the UI: the banner (view ""), the preferences or the policy;
   // with view null it only prepares the UI (the app's download and compile).
-  var shown = null, want = null;
-  function show(view) {
-    if (!shown) return void (view != null && (want = view)); // opened when the configuration is there
+  // from is the portal's element the dialog was opened with: focus returns
+  // to it when the dialog closes.
+  var shown = null, want = null, wantFrom = null;
+  function show(view, from) {
+    if (!shown) return void (view != null && (want = view, wantFrom = from)); // opened when the configuration is there
     return loadUI().then((start) => {
       if (!ui) {
         ui = start({
@@ -291,7 +293,7 @@
           reset: () => { ui = null; }
         });
       }
-      if (view != null) ui.open(view);
+      if (view != null) ui.open(view, from);
     }).catch((err) => { fail(err.message || String(err), frame); });
   }
 
@@ -389,7 +391,7 @@
     var t = manage(e);
     if (!t) return;
     e.preventDefault();
-    show(t.getAttribute("data-consent") === "policy" ? "policy" : "preferences");
+    show(t.getAttribute("data-consent") === "policy" ? "policy" : "preferences", t);
   }, true);
   ["pointerover", "focusin"].forEach((type) => {
     document.addEventListener(type, (e) => { if (!ui && manage(e)) show(null); }, true);
@@ -411,8 +413,8 @@
   Object.defineProperty(window, "PortalConsent", { value: Object.freeze({
     get: state,
     accepted: (id) => !!policy && accepts(policy, consent, id),
-    showPreferences: () => { show("preferences"); },
-    showPolicy: () => { show("policy"); },
+    showPreferences: () => { show("preferences", document.activeElement); },
+    showPolicy: () => { show("policy", document.activeElement); },
     on: (name, fn) => {
       if (name === "ready") {
         waiting ? waiting.push(fn) : fn(state());

@@ -86,8 +86,9 @@
 
   // The loader calls this with its context: {cfg, base, gpc, fail(msg, frame),
   // changed(value) -> reload advised, match(pattern, name), takeFrame(),
-  // reset()}. It returns {open(view)}: view "" shows the banner, "preferences"
-  // or "policy" a dialog.
+  // reset()}. It returns {open(view, from)}: view "" shows the banner,
+  // "preferences" or "policy" a dialog; from is the portal's element that
+  // opened it (focus returns there).
   window.__portalConsentUI = (ctx) => {
     var cfg = ctx.cfg, p = cfg.policy, texts = p.texts || {};
     var abs = (u) => new URL(u, ctx.base).href;
@@ -131,7 +132,10 @@
     sheet.replaceSync(cfg.css);
     doc.adoptedStyleSheets = [sheet];
     isolate(win);
-    var stop = watch(frame, win);
+    // opener is the portal's element the next dialog was opened with; watch
+    // takes it when the dialog shows.
+    var opener = null;
+    var stop = watch(frame, win, () => { var o = opener; opener = null; return o; });
 
     var runtime = new Promise((resolve, reject) => {
       var s = doc.createElement("script");
@@ -173,14 +177,35 @@
     // to v once no pointer is pressed in the frame (after the click's events);
     // the app starts only then, and its first render waits for it again.
     // The Space key clicks on its release too.
-    var pressed = 0, waiters = [];
-    var down = (e) => { if (e.type === "pointerdown" || e.key === " ") pressed++; };
-    var up = () => {
-      var w = waiters;
+    // The wait cannot close every gap: the app may have checked just before
+    // a press and render between the press and its release; the button
+    // pressed is then gone and the browser clicks nothing. held is the
+    // server's button a pointer press started on; when it is gone at the
+    // release and no click reached it, the app's button with its id is
+    // clicked instead.
+    var pressed = 0, waiters = [], held = null, clicked = false;
+    var down = (e) => {
+      if (e.type === "pointerdown" || e.key === " ") pressed++;
+      if (e.type === "pointerdown") {
+        held = e.target.closest && e.target.closest("[data-server] button");
+        clicked = false;
+      }
+    };
+    var up = (e) => {
+      var w = waiters, h = e.type === "pointerup" ? held : null;
       pressed = 0;
       waiters = [];
-      setTimeout(() => { w.forEach((f) => f()); });
+      setTimeout(() => {
+        held = null;
+        w.forEach((f) => f());
+        var now = h && !h.isConnected && !clicked && doc.getElementById(h.id);
+        if (now) now.click();
+      });
     };
+    doc.addEventListener("click", (e) => {
+      var b = e.target.closest && e.target.closest("button");
+      if (b && held && b.id === held.id) clicked = true;
+    }, true);
     doc.addEventListener("pointerdown", down, true);
     doc.addEventListener("keydown", down, true);
     doc.addEventListener("pointerup", up, true);
@@ -192,7 +217,8 @@
 
     // open shows a view: the server's banner at once for "", a dialog once the
     // app runs (started now) for the others.
-    function open(view) {
+    function open(view, from) {
+      if (view) opener = from && from !== frame && from !== document.body && from.focus ? from : null;
       // go-app mounts in place of the body's first element: a returning
       // visitor opening a dialog has no server banner there, so an empty root.
       if (view && !doc.body.firstElementChild) doc.body.innerHTML = '<div class="pc-root" data-pc-mode="hidden"></div>';
@@ -270,8 +296,10 @@
   // watch sizes the frame to what it shows (data-pc-mode of .pc-root): nothing,
   // the banner at the bottom, or the full viewport while a dialog is open. Focus
   // moves into the frame when a dialog opens and back to the portal when it
-  // closes. It returns a function that stops watching.
-  function watch(frame, win) {
+  // closes: to the element opener() returns (the one the dialog was opened
+  // with), else to the one focused when the dialog showed. It returns a
+  // function that stops watching.
+  function watch(frame, win, opener) {
     var doc = win.document, mode = "", back = null, banner = null;
     var sizer = new win.ResizeObserver(fit);
     var set = (k, v) => { frame.style.setProperty(k, v, "important"); };
@@ -327,11 +355,18 @@
       mode = next;
       if (mode === "modal") {
         place(); set("clip-path", "none"); set("visibility", "visible");
-        // Focusing the frame resets the focus inside it: only when the dialog
-        // was opened from the portal, and then the dialog takes focus again.
+        // The element to return to is the opener, taken when the dialog was
+        // asked for: by the time this callback runs, the app's own deferred
+        // focus may already have moved focus into the frame, so the portal's
+        // activeElement is the frame, not the link. Focusing the frame resets
+        // the focus inside it: only when focus is still on the portal, and
+        // then the dialog takes focus again.
+        var from = opener();
         if (document.activeElement !== frame) {
-          back = document.activeElement;
+          back = from || document.activeElement;
           frame.focus();
+        } else {
+          back = from;
         }
         var dlg = doc.querySelector("[aria-modal]");
         if (dlg && !dlg.contains(doc.activeElement)) dlg.focus();
@@ -340,7 +375,11 @@
       } else {
         set("visibility", "hidden"); set("height", "0"); set("top", "auto");
       }
-      if (prev === "modal" && mode === "hidden" && back && back.focus) back.focus();
+      if (prev === "modal" && mode === "hidden") {
+        if (back && back.focus) back.focus();
+        // Never leave focus on the hidden frame.
+        if (document.activeElement === frame) frame.blur();
+      }
       if (mode !== "modal") back = null;
     }
 
