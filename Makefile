@@ -61,7 +61,7 @@ postgres:
 # loader's codec against the Go vectors (Node.js), and short fuzz runs.
 test: vet $(AXE) postgres
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v 'portalconsent/server$$')
-	$(GO) test -count=1 ./server
+	$(GO) test -count=1 -timeout 30m ./server
 	PATH="$(GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./policy
 	node --test web/
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=5s ./policy
