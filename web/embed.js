@@ -274,7 +274,7 @@
         (f.src = f.getAttribute("data-src"), f.removeAttribute("data-src")) : wait = 1;
     });
     if (wait) load("EMBEDS_PATH", "EMBEDS_SRI", "__portalConsentEmbeds").then((sync) => {
-      sync({ cfg: shown, ui: loadUI, changed: changed, match: matchName });
+      sync({ cfg: shown, ui: loadUI, changed: changed });
     }).catch((e) => fail(e.message));
   }
 

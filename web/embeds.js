@@ -102,7 +102,7 @@
           k.cookieDomainFor(p.cookieDomain || "", location.hostname));
         if (document.cookie.indexOf(NAME + "=" + value) >= 0) {
           ctx.changed(value);
-          k.send(p, value, "custom", ctx.match);
+          k.send(p, value, "custom");
           f.focus();
         }
       });

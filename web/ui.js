@@ -71,9 +71,12 @@
   // consent host: the one place receipts are sent (the app's choices, the
   // server banner's, an embed placeholder's). A beacon, never waited for,
   // whose failure stays here; fetch is for a beacon the browser refuses
-  // (sendBeacon returns false).
+  // (sendBeacon returns false). Without match (an embed's placeholder, which
+  // has not the loader's matchName) every name but cookies_preferences is
+  // reported: the consent host drops the names the policy declares.
   function send(p, value, method, match) {
     try {
+      match = match || (() => 0);
       var url = host + "portals/" + p.id + "/consents";
       var body = receipt(p, value, method, document.cookie, location.origin + location.pathname, match);
       navigator.sendBeacon(url, body) ||
