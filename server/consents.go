@@ -116,12 +116,14 @@ func newNotice(q *policy.Policy) (notice, error) {
 // serveNotices records in the store that the notices of every portal are
 // served now. A store that fails is logged; the next call (hourly, at each
 // reload) tries again.
-func (s *Server) serveNotices(ctx context.Context) {
-	if s.receipts == nil {
+func (s *Server) serveNotices(ctx context.Context) { s.serveSet(ctx, s.portals.Load()) }
+
+// serveSet records that the notices of set are served now.
+func (s *Server) serveSet(ctx context.Context, set *portalSet) {
+	if s.receipts == nil || set == nil {
 		return
 	}
 	now := s.now().UTC()
-	set := s.portals.Load()
 	for _, id := range set.order {
 		p := set.byID[id]
 		for _, v := range p.variants {

@@ -211,9 +211,14 @@ func (s *Server) SetPolicies(policies []*policy.Policy) error {
 		set.order = append(set.order, p.ID)
 	}
 	sort.Strings(set.order)
+	if s.routed {
+		// The notices replaced were served until now: an earlier revision
+		// stays valid for its lifetime from this moment.
+		s.serveSet(context.Background(), s.portals.Load())
+	}
 	s.portals.Store(set)
 	s.earlier.forget()
-	if s.mux != nil && s.routed {
+	if s.routed {
 		s.serveNotices(context.Background())
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/store"
 )
 
 // BenchmarkReceipts measures the receipt route of the built binary under wrk
@@ -152,14 +153,16 @@ func dbSize(b *testing.B, db string) (int64, int64) {
 	return n, size
 }
 
+// defaultMtran returns the built-in mtran policy as the binary serves it
+// (its revision derived by package store).
 func defaultMtran(tb testing.TB) *policy.Policy {
-	ps, err := policy.Defaults()
+	ps, err := store.Defaults()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for _, p := range ps {
-		if p.ID == "mtran" {
-			return p
+		if p.Policy.ID == "mtran" {
+			return p.Policy
 		}
 	}
 	tb.Fatal("no mtran")

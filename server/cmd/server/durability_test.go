@@ -25,7 +25,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
-	"github.com/portalconsent/portalconsent/server/store"
 )
 
 // The durability tests run the built binary: receipts posted concurrently,
@@ -171,16 +170,7 @@ func (p *proc) log() string {
 // and returns the consent ids acknowledged (201) and how many requests got
 // no answer at all.
 func poster(t *testing.T, base string, n int, stop <-chan struct{}) (acked []string, failed int) {
-	ps, err := store.Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mtran *policy.Policy
-	for _, p := range ps {
-		if p.Policy.ID == "mtran" {
-			mtran = p.Policy
-		}
-	}
+	mtran := defaultMtran(t)
 	client := &http.Client{Timeout: 20 * time.Second}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -392,4 +382,57 @@ func alterSQLite(t *testing.T, db, stmt string) {
 	} else if n, _ := res.RowsAffected(); n != 1 {
 		t.Fatalf("%s: %d rows", stmt, n)
 	}
+}
+
+// TestPostgresGoesAwayAndComesBack cuts every connection of the server's
+// PostgreSQL database (as a restart or a failover does) while the binary
+// serves: receipts fail with 503 at worst, never hang or crash it, and are
+// acknowledged again once the database answers; the chain verifies.
+func TestPostgresGoesAwayAndComesBack(t *testing.T) {
+	db := testPostgresDSN(t)
+	p := startServer(t, db)
+	mtran := defaultMtran(t)
+	postOne := func() int {
+		c := policy.NewConsent(mtran, time.Now(), nil)
+		body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.example/p"}`, c.Encode())
+		res, err := http.Post(p.url+"/portals/mtran/consents", "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("the server did not answer: %v", err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := postOne(); code != 201 {
+		t.Fatalf("before: %d", code)
+	}
+	u, _ := url.Parse(db)
+	admin, err := pgx.Connect(context.Background(), os.Getenv("PORTALCONSENT_TEST_POSTGRES"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var cut int
+	err = admin.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = $1 AND pid <> pg_backend_pid()`, strings.TrimPrefix(u.Path, "/")).Scan(&cut)
+	if err != nil || cut == 0 {
+		t.Fatalf("terminated %d connections (%v)", cut, err)
+	}
+	codes := map[int]int{}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code := postOne()
+		codes[code]++
+		if code == 201 {
+			break
+		}
+		if code != 503 || time.Now().After(deadline) {
+			t.Fatalf("after the cut: status %d (seen %v)\n%s", code, codes, p.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("after cutting %d connections: %v", cut, codes)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+	checkAcked(t, db, nil)
 }

@@ -392,6 +392,10 @@ func testVerify(t *testing.T, b Backend) {
 			r.Page = "https://evil.example/"
 			b.Exec(t, s, `UPDATE receipts SET page = $1, hash = $2 WHERE portal = $3 AND seq = $4`, r.Page, hashBytes(t, r.ComputeHash()), "shop", 3)
 		}, 4, false},
+		{"two altered: the first is named", func(t *testing.T, s receipts.Store, rs []*receipts.Receipt) {
+			b.Exec(t, s, `UPDATE receipts SET method = $1 WHERE portal = $2 AND seq = $3`, receipts.MethodRejectAll, "shop", 4)
+			b.Exec(t, s, `UPDATE receipts SET lang = $1 WHERE portal = $2 AND seq = $3`, "de", "shop", 2)
+		}, 2, false},
 		{"deleted first", func(t *testing.T, s receipts.Store, rs []*receipts.Receipt) {
 			b.Exec(t, s, `DELETE FROM receipts WHERE portal = $1 AND seq = $2`, "shop", 1)
 		}, 1, true},

@@ -51,7 +51,8 @@ func (w *row) receipt(r *receipts.Receipt) error {
 // Consent returns the receipts of consentID in portal, oldest first, or
 // receipts.ErrNotFound when there is none.
 func (s *Store) Consent(ctx context.Context, portal, consentID string) ([]receipts.Receipt, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+receiptColumns+` FROM receipts WHERE portal = $1 AND consent_id = $2 ORDER BY seq`, portal, consentID)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+receiptColumns+` FROM receipts INDEXED BY receipts_consent
+		WHERE portal = $1 AND consent_id = $2 ORDER BY seq`, portal, consentID)
 	if err != nil {
 		return nil, dbErr(ctx, err)
 	}
@@ -83,8 +84,14 @@ func (s *Store) Consent(ctx context.Context, portal, consentID string) ([]receip
 // chain order, one row at a time. It stops at, and returns, fn's first
 // error, and fails on a row it cannot decode.
 func (s *Store) Export(ctx context.Context, portal string, from, to time.Time, fn func(*receipts.Receipt) error) error {
+	// The seq bounds of the range, from the received_at index, let SQLite
+	// walk the primary key in order rather than sort the range.
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+receiptColumns+` FROM receipts
-		WHERE portal = $1 AND received_at >= $2 AND received_at < $3 ORDER BY seq`, portal, from.UnixMicro(), to.UnixMicro())
+		WHERE portal = $1
+			AND seq BETWEEN (SELECT min(seq) FROM receipts WHERE portal = $1 AND received_at >= $2 AND received_at < $3)
+				AND (SELECT max(seq) FROM receipts WHERE portal = $1 AND received_at >= $2 AND received_at < $3)
+			AND received_at >= $2 AND received_at < $3
+		ORDER BY seq`, portal, from.UnixMicro(), to.UnixMicro())
 	if err != nil {
 		return dbErr(ctx, err)
 	}

@@ -128,6 +128,9 @@ func open(path string, cfg config, migs []receipts.Migration) (*Store, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	rdb.SetMaxOpenConns(n)
 	rdb.SetMaxIdleConns(n)
+	// Read connections are renewed now and then, so that they follow the
+	// database file if it is replaced (restored from a backup).
+	rdb.SetConnMaxLifetime(time.Minute)
 
 	s := &Store{path: path, cfg: cfg, wdb: wdb, rdb: rdb, queue: make(chan *request, cfg.maxBatch), done: make(chan struct{})}
 	ctx := context.Background()
@@ -160,9 +163,11 @@ func create(path string) error {
 }
 
 // dsn returns the modernc DSN of path that sets pragmas on every
-// connection.
+// connection. It opens the file read-write and never creates it (Open
+// did): a connection made while the file is gone fails rather than start
+// an empty database.
 func dsn(path string, pragmas ...string) string {
-	q := url.Values{"_pragma": pragmas}
+	q := url.Values{"_pragma": pragmas, "mode": {"rw"}}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 

@@ -350,6 +350,10 @@ func TestLockedDatabase(t *testing.T) {
 			t.Fatalf("Append while locked: %v, want ErrUnavailable", err)
 		}
 	}
+	// Reads go on meanwhile (WAL, separate read connections).
+	if got, err := s.Consent(ctx, "shop", first.ConsentID); err != nil || len(got) != 1 {
+		t.Errorf("Consent while the database is locked: %d receipts, %v", len(got), err)
+	}
 	if _, err := s.DeleteBefore(ctx, time.Now()); !errors.Is(err, receipts.ErrUnavailable) {
 		t.Errorf("DeleteBefore while locked: %v, want ErrUnavailable", err)
 	}
@@ -448,6 +452,49 @@ func TestClosed(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestRemovedDatabase moves the database file away: appends fail with
+// ErrUnavailable (rather than go to the unlinked file) and Ping reports it;
+// once the file is back, appends continue the chain.
+func TestRemovedDatabase(t *testing.T) {
+	s := openT(t, GroupCommit(0))
+	ctx := context.Background()
+	first := sample("shop", 0)
+	if err := s.Append(ctx, first, nil); err != nil {
+		t.Fatal(err)
+	}
+	away := s.Path() + ".away"
+	if err := os.Rename(s.Path(), away); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.Append(ctx, sample("shop", i+1), nil); !errors.Is(err, receipts.ErrUnavailable) {
+			t.Fatalf("Append with the file gone: %v, want ErrUnavailable", err)
+		}
+	}
+	if err := s.Ping(ctx); !errors.Is(err, receipts.ErrUnavailable) {
+		t.Errorf("Ping with the file gone: %v, want ErrUnavailable", err)
+	}
+	if _, err := os.Stat(s.Path()); err == nil {
+		t.Fatal("a new database file was created in the old one's place")
+	}
+	if err := os.Rename(away, s.Path()); err != nil {
+		t.Fatal(err)
+	}
+	next := sample("shop", 9)
+	if err := s.Append(ctx, next, nil); err != nil {
+		t.Fatalf("Append once the file is back: %v", err)
+	}
+	if next.Seq != 2 || next.Prev != first.Hash {
+		t.Errorf("sealed as #%d, want #2", next.Seq)
+	}
+	if err := s.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Error(err)
 	}
 }
 

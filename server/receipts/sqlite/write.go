@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -87,7 +88,11 @@ func (s *Store) enqueue(ctx context.Context, q *request) error {
 // nil r or an ID that is not a UUID; an empty ID gets a new UUIDv7 and a
 // zero ReceivedAt the current time. On success r holds what was stored: ID
 // in canonical form, DecidedAt whole seconds and ReceivedAt microseconds,
-// both UTC, and Seq, Prev and Hash.
+// both UTC, and Seq, Prev and Hash. If ctx ends before r's batch starts,
+// Append returns ctx's error and stores nothing; once the batch started it
+// waits for its outcome. If the batch's transaction fails, every Append of
+// it fails with an error wrapping receipts.ErrUnavailable, and r is left
+// as it was.
 func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []string) error {
 	if r == nil {
 		return errors.New("receipts/sqlite: Append of a nil receipt")
@@ -143,7 +148,7 @@ func (s *Store) job(ctx context.Context, fn func(ctx context.Context, conn *sql.
 // Close closes the queue.
 func (s *Store) run() {
 	defer close(s.done)
-	w := &writer{db: s.wdb, hook: s.cfg.hook}
+	w := &writer{db: s.wdb, path: s.path, hook: s.cfg.hook}
 	defer w.release()
 	var held *request // a request that ended a batch's gathering
 	for {
@@ -193,7 +198,9 @@ func (s *Store) run() {
 // one it drops it, so that the next starts on a fresh connection.
 type writer struct {
 	db   *sql.DB
+	path string
 	conn *sql.Conn
+	file os.FileInfo // the file at path when conn was opened
 	hook func() error
 }
 
@@ -203,9 +210,35 @@ func (w *writer) get(ctx context.Context) (*sql.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		w.conn = c
+		// Make sure the connection is open before looking at the file.
+		if err := c.PingContext(ctx); err != nil {
+			c.Raw(func(any) error { return driver.ErrBadConn })
+			c.Close()
+			return nil, err
+		}
+		fi, err := os.Stat(w.path)
+		if err != nil {
+			c.Raw(func(any) error { return driver.ErrBadConn })
+			c.Close()
+			return nil, err
+		}
+		w.conn, w.file = c, fi
 	}
 	return w.conn, nil
+}
+
+// sameFile fails if the database file was removed or replaced since the
+// connection opened it: SQLite would go on writing to the old file, lost
+// at the next restart.
+func (w *writer) sameFile() error {
+	fi, err := os.Stat(w.path)
+	if err != nil {
+		return fmt.Errorf("database file: %w", err)
+	}
+	if !os.SameFile(fi, w.file) {
+		return fmt.Errorf("database file %s was replaced", w.path)
+	}
+	return nil
 }
 
 // fail rolls back the transaction in progress, if any, and discards the
@@ -238,6 +271,9 @@ func (w *writer) tx(ctx context.Context, fn func(conn *sql.Conn) error) error {
 	}
 	err = func() error {
 		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			return err
+		}
+		if err := w.sameFile(); err != nil {
 			return err
 		}
 		if err := fn(conn); err != nil {
@@ -360,7 +396,8 @@ func readHead(ctx context.Context, q querier, table, portal string) (head, error
 // portal before seq, nil when there is none.
 func previousChoices(ctx context.Context, conn *sql.Conn, portal, consentID string, seq int64) ([]policy.Choice, error) {
 	var choices string
-	err := conn.QueryRowContext(ctx, `SELECT choices FROM receipts WHERE portal = $1 AND consent_id = $2 AND seq < $3
+	err := conn.QueryRowContext(ctx, `SELECT choices FROM receipts INDEXED BY receipts_consent
+		WHERE portal = $1 AND consent_id = $2 AND seq < $3
 		ORDER BY seq DESC LIMIT 1`, portal, consentID, seq).Scan(&choices)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -502,24 +539,40 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		rows, err := conn.QueryContext(ctx, `SELECT portal, max(seq) FROM receipts WHERE received_at < $1 GROUP BY portal`, cutoff.UnixMicro())
+		// Per chain, the last receipt received before cutoff (through the
+		// received_at index); the chain's prefix up to it goes.
+		rows, err := conn.QueryContext(ctx, `SELECT portal FROM chains`)
 		if err != nil {
 			return err
 		}
-		var lasts []head // hash field holds the portal
+		var portals []string
 		for rows.Next() {
-			var h head
-			if err := rows.Scan(&h.hash, &h.seq); err != nil {
+			var p string
+			if err := rows.Scan(&p); err != nil {
 				rows.Close()
 				return err
 			}
-			lasts = append(lasts, h)
+			portals = append(portals, p)
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
+		type last struct {
+			portal string
+			seq    int64
+		}
+		var lasts []last
+		for _, p := range portals {
+			var seq sql.NullInt64
+			if err := conn.QueryRowContext(ctx, `SELECT max(seq) FROM receipts WHERE portal = $1 AND received_at < $2`, p, cutoff.UnixMicro()).Scan(&seq); err != nil {
+				return err
+			}
+			if seq.Valid {
+				lasts = append(lasts, last{p, seq.Int64})
+			}
+		}
 		for _, l := range lasts {
-			portal, seq := l.hash, l.seq
+			portal, seq := l.portal, l.seq
 			var hash []byte
 			if err := conn.QueryRowContext(ctx, `SELECT hash FROM receipts WHERE portal = $1 AND seq = $2`, portal, seq).Scan(&hash); err != nil {
 				return err
