@@ -20,6 +20,7 @@
 //	GET /policy-example.yaml           the example portal's policy file, to copy
 //	GET /healthz                       {"status":"ok","portals":N} (not cached)
 //	POST /portals/{id}/consents        the receipt of a visitor's choice (see consents.go)
+//	POST /portals/{id}/impressions     a banner shown: a counter per day (see impressions.go)
 //	GET /api/v1/portals/{id}/consents/{consentId}   operator API, bearer token (see api.go)
 //	GET /api/v1/portals/{id}/policies/{sha256}      a notice as shown
 //	GET /api/v1/portals/{id}/receipts.csv           receipts of UTC days ?from= to ?to=
@@ -65,8 +66,9 @@ type Server struct {
 	sri      string // Subresource Integrity value of embed.js as served
 	log      *slog.Logger
 
-	receipts   receipts.Store // nil: no receipts kept (503)
-	limiter    *ratelimit.Limiter
+	receipts   receipts.Store     // nil: no receipts kept (503)
+	limiter    *ratelimit.Limiter // receipts
+	impLimiter *ratelimit.Limiter // impressions
 	now        func() time.Time
 	earlier    earlierNotices // stored notices of earlier revisions, cached
 	adminToken [sha256.Size]byte
@@ -142,7 +144,8 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	}
 	s := &Server{
 		mux: http.NewServeMux(), log: slog.New(slog.DiscardHandler), now: time.Now,
-		limiter: ratelimit.New(DefaultReceiptRate, DefaultReceiptBurst),
+		limiter:    ratelimit.New(DefaultReceiptRate, DefaultReceiptBurst),
+		impLimiter: ratelimit.New(DefaultReceiptRate, DefaultReceiptBurst),
 	}
 	for _, o := range opts {
 		o(s)
@@ -253,6 +256,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /policy-example.yaml", s.policyExample)
 	s.mux.HandleFunc("POST /portals/{id}/consents", s.postConsent)
 	s.mux.HandleFunc("OPTIONS /portals/{id}/consents", s.consentsPreflight)
+	s.mux.HandleFunc("POST /portals/{id}/impressions", s.postImpression)
 	s.mux.HandleFunc("GET /api/v1/portals/{id}/consents/{consentId}", s.apiConsent)
 	s.mux.HandleFunc("GET /api/v1/portals/{id}/policies/{sha256}", s.apiNotice)
 	s.mux.HandleFunc("GET /api/v1/portals/{id}/receipts.csv", s.apiReceiptsCSV)
