@@ -212,7 +212,13 @@ var testPolicies = func() []*policy.Policy {
 
 func startHosts(t testing.TB, extra ...*policy.Policy) *hosts {
 	t.Helper()
-	srv, err := New(append(append([]*policy.Policy(nil), testPolicies...), extra...), web.Files())
+	return startHostsWith(t, nil, extra...)
+}
+
+// startHostsWith is startHosts with the consent host's options.
+func startHostsWith(t testing.TB, opts []Option, extra ...*policy.Policy) *hosts {
+	t.Helper()
+	srv, err := New(append(append([]*policy.Policy(nil), testPolicies...), extra...), web.Files(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -160,6 +160,9 @@
           doc.body.firstElementChild.setAttribute("data-server", "");
           var note = doc.getElementById("pc-gpc");
           if (ctx.gpc && note) note.removeAttribute("hidden");
+          // One anonymous impression (portal, revision, language): the
+          // console's share of banners that led to a decision.
+          navigator.sendBeacon(abs("portals/" + p.id + "/impressions"), JSON.stringify({ revision: p.revision, lang: texts.lang }));
         }
         return;
       }
