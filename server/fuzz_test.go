@@ -39,6 +39,8 @@ func FuzzServeHTTP(f *testing.F) {
 		"/api/v1/portals/mtran/consents/AAAAAAAAAAAAAAAAAAAAAA", "/api/v1/portals/mtran/policies/00",
 		"/api/v1/portals/mtran/receipts.csv?from=2026-01-01&to=2026-01-02",
 		"/portals/mtran/impressions", "/portals/nope/impressions",
+		"/api/v1/portals/mtran/stats", "/api/v1/portals/mtran/stats?from=2026-01-01&to=2026-01-02",
+		"/api/v1/portals/mtran/receipts.jsonl?from=2026-01-01", "/api/v1/portals/mtran/cookies/undeclared",
 	}
 	for _, target := range seeds {
 		for m := range fuzzMethods {

@@ -24,6 +24,9 @@
 //	GET /api/v1/portals/{id}/consents/{consentId}   operator API, bearer token (see api.go)
 //	GET /api/v1/portals/{id}/policies/{sha256}      a notice as shown
 //	GET /api/v1/portals/{id}/receipts.csv           receipts of UTC days ?from= to ?to=
+//	GET /api/v1/portals/{id}/receipts.jsonl         the same as JSON Lines (see apistats.go)
+//	GET /api/v1/portals/{id}/stats                  daily aggregates of ?from= to ?to=
+//	GET /api/v1/portals/{id}/cookies/undeclared     undeclared cookie names of ?from= to ?to=
 //
 // Errors, on every route, are JSON {"error": "..."} with the HTTP status.
 // Every request is logged (see
@@ -260,6 +263,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/portals/{id}/consents/{consentId}", s.apiConsent)
 	s.mux.HandleFunc("GET /api/v1/portals/{id}/policies/{sha256}", s.apiNotice)
 	s.mux.HandleFunc("GET /api/v1/portals/{id}/receipts.csv", s.apiReceiptsCSV)
+	s.mux.HandleFunc("GET /api/v1/portals/{id}/receipts.jsonl", s.apiReceiptsJSONL)
+	s.mux.HandleFunc("GET /api/v1/portals/{id}/stats", s.apiStats)
+	s.mux.HandleFunc("GET /api/v1/portals/{id}/cookies/undeclared", s.apiUndeclared)
 	s.mux.HandleFunc("/", s.notFound)
 }
 
