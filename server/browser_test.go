@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"html/template"
 	"image"
 	"image/png"
@@ -218,7 +219,13 @@ func startHosts(t testing.TB, extra ...*policy.Policy) *hosts {
 // startHostsWith is startHosts with the consent host's options.
 func startHostsWith(t testing.TB, opts []Option, extra ...*policy.Policy) *hosts {
 	t.Helper()
-	srv, err := New(append(append([]*policy.Policy(nil), testPolicies...), extra...), web.Files(), opts...)
+	return startHostsFS(t, web.Files(), opts, extra...)
+}
+
+// startHostsFS is startHostsWith with the consent host's assets from fsys.
+func startHostsFS(t testing.TB, fsys fs.FS, opts []Option, extra ...*policy.Policy) *hosts {
+	t.Helper()
+	srv, err := New(append(append([]*policy.Policy(nil), testPolicies...), extra...), fsys, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
