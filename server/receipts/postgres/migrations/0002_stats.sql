@@ -44,6 +44,14 @@ CREATE TABLE stats_impressions (
 	PRIMARY KEY (portal, day, revision, lang)
 );
 
+-- Append finds the previous receipt of a consent id (its last by seq) by
+-- reading this index backwards; it serves Consent's ORDER BY seq too. With
+-- (portal, consent_id) alone the planner may walk a partition's primary
+-- key backwards instead, filtering every receipt of the portal (it does
+-- so on a partition that grew since it was last analyzed).
+CREATE INDEX receipts_consent_seq ON receipts (portal, consent_id, seq);
+DROP INDEX receipts_consent;
+
 -- The aggregates of the receipts stored before this migration.
 INSERT INTO stats_decisions (portal, day, revision, lang, method, count)
 SELECT portal, (received_at AT TIME ZONE 'UTC')::date, revision, lang, method, count(*)
