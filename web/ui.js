@@ -161,8 +161,10 @@
           var note = doc.getElementById("pc-gpc");
           if (ctx.gpc && note) note.removeAttribute("hidden");
           // One anonymous impression (portal, revision, language): the
-          // console's share of banners that led to a decision.
-          navigator.sendBeacon(abs("portals/" + p.id + "/impressions"), JSON.stringify({ revision: p.revision, lang: texts.lang }));
+          // console's share of banners that led to a decision. Sent once
+          // the main thread is idle: at the banner's first paint, with the
+          // wasm loading, the call costs milliseconds.
+          (win.requestIdleCallback || setTimeout)(() => navigator.sendBeacon(abs("portals/" + p.id + "/impressions"), JSON.stringify({ revision: p.revision, lang: texts.lang })));
         }
         return;
       }
