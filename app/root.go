@@ -21,6 +21,18 @@ type Jar interface {
 	Set(name, value string, lifetimeDays int) error
 }
 
+// Methods a choice is made with, as OnChange gets them (and as the consent
+// host's receipts record them).
+const (
+	// MethodAcceptAll is Accept all, wherever it is clicked.
+	MethodAcceptAll = "accept-all"
+	// MethodRejectAll is Reject all, wherever it is clicked.
+	MethodRejectAll = "reject-all"
+	// MethodCustom is Save in the preferences, whatever the switches say: the
+	// visitor chose category by category, even when they accepted all.
+	MethodCustom = "custom"
+)
+
 // View is what the root shows.
 type View string
 
@@ -50,10 +62,11 @@ type Root struct {
 	// GPC shows the banner's Global Privacy Control notice.
 	GPC bool
 	Now func() time.Time
-	// OnChange returns true when the page must reload for the choice to take
-	// full effect (scripts of a category just refused already ran): the reload
-	// notice then shows.
-	OnChange func(policy.Consent) bool
+	// OnChange gets the stored choice and the method it was made with
+	// (MethodAcceptAll, MethodRejectAll or MethodCustom). It returns true when
+	// the page must reload for the choice to take full effect (scripts of a
+	// category just refused already ran): the reload notice then shows.
+	OnChange func(c policy.Consent, method string) bool
 	OnError  func(error)
 	// OnReload, when set, is called by the reload notice's Reload button.
 	OnReload func()
@@ -148,10 +161,11 @@ func (r *Root) Render() goapp.UI {
 		}),
 		goapp.If(r.view == ViewPreferences, func() goapp.UI {
 			return &banner.Preferences{
-				Policy:   r.Policy,
-				Accepted: r.accepted(),
-				OnSave:   r.Save,
-				OnClose:  r.Close,
+				Policy:    r.Policy,
+				Accepted:  r.accepted(),
+				ConsentID: r.consentID(),
+				OnSave:    r.Save,
+				OnClose:   r.Close,
 			}
 		}),
 		goapp.If(r.view == ViewPolicy, func() goapp.UI {
@@ -183,19 +197,27 @@ func (r *Root) accepted() map[string]bool {
 	return out
 }
 
+// consentID returns the id of the stored choice, "" before a choice.
+func (r *Root) consentID() string {
+	if r.consent == nil {
+		return ""
+	}
+	return r.consent.ID
+}
+
 // AcceptAll stores a choice that accepts every category and hides the banner.
 func (r *Root) AcceptAll(ctx goapp.Context) {
-	r.decide(ctx, func(string) bool { return true })
+	r.decide(ctx, MethodAcceptAll, func(string) bool { return true })
 }
 
 // RejectAll stores a choice that refuses every optional category and hides the
 // banner.
-func (r *Root) RejectAll(ctx goapp.Context) { r.decide(ctx, nil) }
+func (r *Root) RejectAll(ctx goapp.Context) { r.decide(ctx, MethodRejectAll, nil) }
 
 // Save stores the choice made in the preferences: the optional categories
 // accepted[id] is true for, and no other.
 func (r *Root) Save(ctx goapp.Context, accepted map[string]bool) {
-	r.decide(ctx, func(id string) bool { return accepted[id] })
+	r.decide(ctx, MethodCustom, func(id string) bool { return accepted[id] })
 }
 
 // ShowPreferences opens the preferences dialog.
@@ -244,7 +266,9 @@ func (r *Root) open(ctx goapp.Context, v View, opener string) {
 	r.opener = opener
 }
 
-func (r *Root) decide(ctx goapp.Context, accept func(string) bool) {
+// decide stores the choice accept makes (nil: every optional category
+// refused) and reports it to OnChange with method.
+func (r *Root) decide(ctx goapp.Context, method string, accept func(string) bool) {
 	c := policy.NewConsent(r.Policy, r.Now(), accept)
 	if err := r.Jar.Set(policy.CookieName, c.Encode(), r.Policy.Lifetime()); err != nil {
 		if r.OnError != nil {
@@ -255,7 +279,7 @@ func (r *Root) decide(ctx goapp.Context, accept func(string) bool) {
 	r.consent = &c
 	r.view = ViewNone
 	r.opener = ""
-	if r.OnChange != nil && r.OnChange(c) {
+	if r.OnChange != nil && r.OnChange(c, method) {
 		r.view = ViewNotice
 		// The control the choice was made with is gone: focus moves to Reload.
 		r.focus(banner.ReloadID)

@@ -17,6 +17,7 @@ import (
 // OnChange returns reload.
 type recorder struct {
 	changes []policy.Consent
+	methods []string // the method of each change
 	errs    []error
 	reload  bool
 	reloads int
@@ -28,11 +29,15 @@ func newRoot(t testing.TB, jar *memJar, start View) (*Root, *recorder) {
 	t.Helper()
 	rec := &recorder{}
 	r := &Root{
-		Policy:   mtran(t),
-		Jar:      jar,
-		Start:    start,
-		Now:      func() time.Time { return now },
-		OnChange: func(c policy.Consent) bool { rec.changes = append(rec.changes, c); return rec.reload },
+		Policy: mtran(t),
+		Jar:    jar,
+		Start:  start,
+		Now:    func() time.Time { return now },
+		OnChange: func(c policy.Consent, method string) bool {
+			rec.changes = append(rec.changes, c)
+			rec.methods = append(rec.methods, method)
+			return rec.reload
+		},
 		OnError:  func(err error) { rec.errs = append(rec.errs, err) },
 		OnReload: func() { rec.reloads++ },
 	}
@@ -851,4 +856,117 @@ func TestShowFromOutside(t *testing.T) {
 	}
 	h2.clickID(t, e2, banner.CloseID)
 	wantView(t, r2, ViewBanner, "banner")
+}
+
+// Each way of choosing reports its method to OnChange, once: Accept all and
+// Reject all wherever they are called (the banner's buttons, or Root.AcceptAll
+// and Root.RejectAll from a dialog), Save always "custom", even when it
+// accepts every optional category, and a withdrawal of a returning visitor
+// from the preferences "custom" too.
+func TestOnChangeMethod(t *testing.T) {
+	toggle := func(t *testing.T, h *host, e goapp.TestEngine) {
+		sw := uitest.Handler(t, uitest.ByID(t, h, banner.SwitchID(policy.Statistical)), "change")
+		h.event(e, func(ctx goapp.Context) { sw(ctx, goapp.Event{}) }) // natively: turns it off
+	}
+	for _, tc := range []struct {
+		name        string
+		stored      bool // a returning visitor who accepted statistical
+		do          func(t *testing.T, h *host, e goapp.TestEngine, r *Root)
+		method      string
+		statistical bool
+	}{
+		{"banner Accept all", false, func(t *testing.T, h *host, e goapp.TestEngine, r *Root) {
+			h.clickID(t, e, banner.AcceptID)
+		}, MethodAcceptAll, true},
+		{"banner Reject all", false, func(t *testing.T, h *host, e goapp.TestEngine, r *Root) {
+			h.clickID(t, e, banner.RejectID)
+		}, MethodRejectAll, false},
+		{"Save with nothing on", false, func(t *testing.T, h *host, e goapp.TestEngine, r *Root) {
+			h.clickID(t, e, banner.CustomizeID)
+			h.clickID(t, e, banner.SaveID)
+		}, MethodCustom, false},
+		{"Save with everything on", false, func(t *testing.T, h *host, e goapp.TestEngine, r *Root) {
+			h.clickID(t, e, banner.CustomizeID)
+			// Natively a switch only turns off: the preferences' OnSave with
+			// every switch on.
+			prefs := find[*banner.Preferences](t, h)
+			if len(prefs) != 1 {
+				t.Fatalf("%d preferences", len(prefs))
+			}
+			h.event(e, func(ctx goapp.Context) { prefs[0].OnSave(ctx, map[string]bool{policy.Statistical: true}) })
+		}, MethodCustom, true},
+		{"withdrawal from Manage cookies", true, func(t *testing.T, h *host, e goapp.TestEngine, r *Root) {
+			h.event(e, r.ShowPreferences)
+			toggle(t, h, e)
+			h.clickID(t, e, banner.SaveID)
+		}, MethodCustom, false},
+		{"AcceptAll from the preferences", true, func(t *testing.T, h *host, e goapp.TestEngine, r *Root) {
+			h.event(e, r.ShowPreferences)
+			h.event(e, r.AcceptAll)
+		}, MethodAcceptAll, true},
+		{"RejectAll from the preferences", true, func(t *testing.T, h *host, e goapp.TestEngine, r *Root) {
+			h.event(e, r.ShowPreferences)
+			h.event(e, r.RejectAll)
+		}, MethodRejectAll, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jar := newJar()
+			if tc.stored {
+				jar.values[policy.CookieName] = stored(mtran(t), now.Add(-time.Hour), true)
+			}
+			r, rec := newRoot(t, jar, "")
+			h, e := load(t, r)
+			tc.do(t, h, e, r)
+			wantChosen(t, r, jar, rec, tc.statistical)
+			if len(rec.methods) != 1 || rec.methods[0] != tc.method {
+				t.Errorf("OnChange methods %q, want [%q]", rec.methods, tc.method)
+			}
+		})
+	}
+}
+
+// A failed write reports no method: OnChange is not called.
+func TestOnChangeMethodNotOnAFailedWrite(t *testing.T) {
+	jar := newJar()
+	jar.fail = errBlocked
+	r, rec := newRoot(t, jar, "")
+	r.AcceptAll(noCtx)
+	r.Save(noCtx, map[string]bool{policy.Statistical: true})
+	if len(rec.methods) != 0 {
+		t.Errorf("OnChange methods %q after refused writes", rec.methods)
+	}
+}
+
+// The preferences show the stored choice's consent id, for the visitor to
+// quote; before a choice they show none.
+func TestPreferencesGetTheConsentID(t *testing.T) {
+	jar := newJar()
+	r, _ := newRoot(t, jar, "")
+	h, e := load(t, r)
+	h.clickID(t, e, banner.CustomizeID)
+	prefs := find[*banner.Preferences](t, h)
+	if len(prefs) != 1 || prefs[0].ConsentID != "" {
+		t.Fatalf("before a choice: preferences %+v, want one without a consent id", prefs)
+	}
+	if ids(t, h)[banner.ConsentIDID] != 0 {
+		t.Error("the consent id line shows before a choice")
+	}
+	h.clickID(t, e, banner.SaveID)
+	h.event(e, r.ShowPreferences)
+	prefs = find[*banner.Preferences](t, h)
+	want := storedConsent(t, r, jar).ID
+	if len(prefs) != 1 || prefs[0].ConsentID != want || want == "" {
+		t.Fatalf("after a choice: preferences %+v, want consent id %q", prefs, want)
+	}
+	if ids(t, h)[banner.ConsentIDID] != 1 {
+		t.Error("the consent id line does not show after a choice")
+	}
+
+	// A new choice shows its own id.
+	h.event(e, r.AcceptAll)
+	h.event(e, r.ShowPreferences)
+	prefs = find[*banner.Preferences](t, h)
+	if next := storedConsent(t, r, jar).ID; len(prefs) != 1 || prefs[0].ConsentID != next || next == want {
+		t.Errorf("after a second choice: consent id %q, want the new %q (first %q)", prefs[0].ConsentID, next, want)
+	}
 }

@@ -284,3 +284,57 @@ func TestPreferencesHTMLString(t *testing.T) {
 func TestPreferencesGolden(t *testing.T) {
 	golden(t, "preferences", &Preferences{Policy: mtran(t)})
 }
+
+// testConsentID is a consent id as policy.NewConsent makes them.
+const testConsentID = "q8B3x0aPq1V2LmN7rT4sYw"
+
+// A visitor who has chosen reads their consent id in the preferences, after
+// the Save button, in a <code> of its own; before a choice there is none.
+func TestPreferencesConsentID(t *testing.T) {
+	p := mtran(t)
+	fr, ok := mtran(t).In("fr")
+	if !ok {
+		t.Fatal("the MTRAN policy has no French")
+	}
+	for _, tc := range []struct {
+		name string
+		p    *policy.Policy
+		want string
+	}{
+		{"en", p, "Your consent ID: "},
+		{"fr", fr, "Votre identifiant de consentement\u00a0: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefs := &Preferences{Policy: tc.p, ConsentID: testConsentID}
+			mount(t, prefs)
+			line := at(prefDialog, 1, 4)
+			match(t, app.P().ID(ConsentIDID).Class("pc-consent-id"), prefs, line...)
+			match(t, app.Text(tc.p.Texts.ConsentID+" "), prefs, at(line, 0)...)
+			match(t, app.Code(), prefs, at(line, 1)...)
+			match(t, app.Text(testConsentID), prefs, at(line, 1, 0)...)
+			html := render(prefs)
+			for _, want := range []string{
+				`<p class="pc-consent-id" id="pc-consent-id">`,
+				" " + tc.want + "\n",
+				`<code>` + testConsentID + `</code>`,
+			} {
+				if !strings.Contains(html, want) {
+					t.Errorf("preferences HTML lacks %q:\n%s", want, html)
+				}
+			}
+
+			none := &Preferences{Policy: tc.p}
+			mount(t, none)
+			if hasID(t, none, ConsentIDID) || strings.Contains(render(none), "pc-consent-id") {
+				t.Error("the consent id line shows without a choice")
+			}
+		})
+	}
+	if got := fr.Texts.ConsentID; got != "Votre identifiant de consentement\u00a0:" {
+		t.Errorf("French consentId %q", got)
+	}
+}
+
+func TestPreferencesWithConsentIDGolden(t *testing.T) {
+	golden(t, "preferences_consent_id", &Preferences{Policy: mtran(t), ConsentID: testConsentID})
+}

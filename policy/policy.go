@@ -137,6 +137,10 @@ type Texts struct {
 	// running cannot be stopped; Reload labels the button.
 	ReloadText string `json:"reloadText"`
 	Reload     string `json:"reload"`
+	// ConsentID introduces, in the preferences of a visitor who has chosen,
+	// the id of their choice ("Your consent ID:"), which they may quote to
+	// the portal: the consent host keeps a receipt under it.
+	ConsentID string `json:"consentId"`
 	// LastUpdated introduces the policy's date on the policy page, with
 	// "{day}", "{month}" and "{year}" replaced (see UpdatedText); Months are
 	// the twelve month names, January first; FirstOfMonth, when set, is
@@ -152,6 +156,26 @@ type Texts struct {
 	// CookiesTitle introduces the table; "{url}" is replaced by the portal URL.
 	CookiesTitle string      `json:"cookiesTitle"`
 	Columns      TableLabels `json:"columns"`
+	// Embed is what the placeholder of an embed waiting for consent says
+	// (optional: see EmbedTextsFor).
+	Embed EmbedTexts `json:"embed,omitzero"`
+}
+
+// EmbedTexts are the texts of the placeholder the loader shows in place of
+// an <iframe data-category> until its category is accepted. "{provider}" is
+// replaced by the embed's provider (YouTube…), "{category}" by the name of
+// its category. Each one left empty takes the built-in text of the language
+// (English or French; English for any other), see EmbedTextsFor.
+type EmbedTexts struct {
+	// Title names the content: "Content from {provider}".
+	Title string `json:"title,omitempty"`
+	// Text says what loading it does.
+	Text string `json:"text,omitempty"`
+	// Load labels the button that loads this one embed, this once.
+	Load string `json:"load,omitempty"`
+	// Accept labels the button that accepts the category (and so loads every
+	// embed of it, now and on later visits).
+	Accept string `json:"accept,omitempty"`
 }
 
 // Section is a titled part of the policy text: paragraphs, then an optional list
@@ -392,6 +416,7 @@ func (t *Texts) validate(prefix string) error {
 		{"alwaysOn", t.AlwaysOn}, {"save", t.Save}, {"close", t.Close},
 		{"gpcNotice", t.GPCNotice}, {"manageCookies", t.ManageCookies},
 		{"reloadText", t.ReloadText}, {"reload", t.Reload},
+		{"consentId", t.ConsentID},
 		{"lastUpdated", t.LastUpdated},
 		{"policyTitle", t.PolicyTitle}, {"policyIntro", t.PolicyIntro},
 		{"cookiesTitle", t.CookiesTitle},

@@ -225,7 +225,7 @@ func TestTrackers(t *testing.T) {
 		err      string
 	}{
 		{"matomo and ga", []policy.Tracker{{"matomo", "statistical"}, {"google-analytics", "statistical"}}, ""},
-		{"unknown type", []policy.Tracker{{"hotjar", "statistical"}}, `trackers[0].type: "hotjar" is not a tracker preset (google-analytics, matomo, xiti, at-internet)`},
+		{"unknown type", []policy.Tracker{{"hotjar", "statistical"}}, `trackers[0].type: "hotjar" is not a tracker preset (google-analytics, matomo, xiti, at-internet, youtube, vimeo, dailymotion, openstreetmap, umap, mapbox, datawrapper)`},
 		{"twice", []policy.Tracker{{"xiti", "statistical"}, {"xiti", "statistical"}}, `trackers[1].type: "xiti" is declared twice`},
 		{"undeclared category", []policy.Tracker{{"matomo", "ads"}}, `trackers[0].category: "ads" is not a declared category`},
 		{"required category", []policy.Tracker{{"at-internet", "necessary"}}, `trackers[0].category: "necessary" is required: a tracker needs a category the visitor can refuse`},

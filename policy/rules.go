@@ -1,6 +1,10 @@
 package policy
 
-import "strings"
+import (
+	"slices"
+	"strings"
+	"unicode"
+)
 
 // This file holds the rules that make a choice take effect on the page. The
 // loader (web/embed.js) applies them on every page view and mirrors each one;
@@ -99,4 +103,64 @@ func CookieDomainFor(domain, host string) string {
 		return domain
 	}
 	return ""
+}
+
+// Limits of the undeclared cookie names a receipt reports (see Undeclared).
+const (
+	// MaxUndeclared is how many undeclared names one receipt reports at most.
+	MaxUndeclared = 32
+	// MaxCookieNameBytes is the longest cookie name reported.
+	MaxCookieNameBytes = 64
+)
+
+// ValidCookieName reports whether name is a cookie name of RFC 6265 (a
+// token: printable ASCII without spaces or the separators ()<>@,;:\"/[]?={})
+// of 1 to MaxCookieNameBytes bytes. It returns false for anything else.
+func ValidCookieName(name string) bool {
+	if name == "" || len(name) > MaxCookieNameBytes {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Declares reports whether a cookie row of the policy declares name (a name
+// or a pattern of it matches, see MatchName).
+func (p *Policy) Declares(name string) bool {
+	for _, row := range p.Cookies {
+		for _, pat := range row.Names {
+			if MatchName(pat, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Undeclared returns the names of the cookies of a document.cookie line that
+// the policy does not declare (Declares), in order and once each: only valid
+// names (ValidCookieName), never cookies_preferences, at most MaxUndeclared.
+// A part of the line without "=" (a nameless cookie) is skipped. The browser
+// reports them with each receipt; web/ui.js mirrors this rule, tested against
+// policy/testdata/rule-vectors.json.
+func (p *Policy) Undeclared(line string) []string {
+	var out []string
+	for _, part := range strings.Split(line, ";") {
+		name, _, ok := strings.Cut(part, "=")
+		// The space JavaScript's trim() removes: Unicode's, U+FEFF too, but
+		// not U+0085.
+		name = strings.TrimFunc(name, func(r rune) bool {
+			return r == '\uFEFF' || r != '\u0085' && unicode.IsSpace(r)
+		})
+		if !ok || len(out) == MaxUndeclared || !ValidCookieName(name) || name == CookieName ||
+			slices.Contains(out, name) || p.Declares(name) {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
 }

@@ -3,8 +3,10 @@ package policy_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +53,13 @@ type ruleVectors struct {
 	Names   []nameVector    `json:"names"`
 	Cases   []consentVector `json:"cases"`
 	Domains []domainVector  `json:"domains"`
+	// Undeclared: policy.Policy.Undeclared of each line.
+	Undeclared []undeclaredVector `json:"undeclared"`
+}
+
+type undeclaredVector struct {
+	Line string   `json:"line"`
+	Want []string `json:"want"`
 }
 
 type domainVector struct {
@@ -110,7 +119,7 @@ func TestRuleVectors(t *testing.T) {
 	p := rulesPolicy(t)
 	now := time.Unix(1_790_000_000, 0)
 	vf := ruleVectors{
-		Comment: "Written by `go test ./policy -update` (rules_test.go): policy.MatchName, Policy.Accepts, Policy.ConsentMode and Policy.ToClear. web/embed.js must agree.",
+		Comment: "Written by `go test ./policy -update` (rules_test.go): policy.MatchName, Policy.Accepts, Policy.ConsentMode, Policy.ToClear and Policy.Undeclared. web/embed.js and web/ui.js must agree.",
 		Now:     now.Unix(),
 		Policy:  p,
 	}
@@ -134,6 +143,48 @@ func TestRuleVectors(t *testing.T) {
 	if got := policy.CookieDomainFor("example.org", "a.example.org"); got != "example.org" {
 		t.Errorf("CookieDomainFor(example.org, a.example.org) = %q", got)
 	}
+	many := make([]string, 40)
+	for i := range many {
+		many[i] = fmt.Sprintf("t%02d=1", i)
+	}
+	long := strings.Repeat("n", policy.MaxCookieNameBytes)
+	for _, line := range []string{
+		"",
+		"sessionid=1; cookies_preferences=1|2; _ga=GA1; _ga_X1=2; _pk_id.1.abc=3; yt-remote=4; x_consent_probe=5",
+		"mystery_tracker=1; _gat=1; sessionid=2; portal_own=x; mystery_tracker=2",
+		"  spaced  =1;tight=2;=nameless;novalue;a=b=c",
+		"bad name=1; bad,name=1; bad\"q=1; ok!#$%&'*+-.^_`|~=1; été=1; (x)=1; a/b=1; [c]=1; {d}=1; @e=1",
+		"\u00a0nbsp\u3000=1; \ufeffbom=1; \u0085nel=1; tab\t=1",
+		long + "=1; " + long + "x=1",
+		strings.Join(many, "; "),
+		"Sessionid=1; SESSIONID=2; _GA=3",
+	} {
+		vf.Undeclared = append(vf.Undeclared, undeclaredVector{line, p.Undeclared(line)})
+	}
+	// Spot checks.
+	if got, want := vf.Undeclared[2].Want, []string{"mystery_tracker", "_gat", "portal_own"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Undeclared(%q) = %q, want %q", vf.Undeclared[2].Line, got, want)
+	}
+	if got, want := vf.Undeclared[3].Want, []string{"spaced", "tight", "a"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Undeclared(%q) = %q, want %q", vf.Undeclared[3].Line, got, want)
+	}
+	if got := vf.Undeclared[4].Want; !reflect.DeepEqual(got, []string{"ok!#$%&'*+-.^_`|~"}) {
+		t.Errorf("Undeclared of invalid names = %q", got)
+	}
+	// Trimmed as JavaScript's trim() does: U+00A0, U+3000, U+FEFF, tab; not U+0085.
+	if got := vf.Undeclared[5].Want; !reflect.DeepEqual(got, []string{"nbsp", "bom", "tab"}) {
+		t.Errorf("Undeclared with Unicode spaces = %q", got)
+	}
+	if got := vf.Undeclared[6].Want; !reflect.DeepEqual(got, []string{long}) {
+		t.Errorf("Undeclared of long names = %q", got)
+	}
+	if got := vf.Undeclared[7].Want; len(got) != policy.MaxUndeclared || got[0] != "t00" || got[31] != "t31" {
+		t.Errorf("Undeclared of 40 names = %q", got)
+	}
+	if len(vf.Undeclared[0].Want) != 0 || len(vf.Undeclared[1].Want) != 0 {
+		t.Errorf("declared names reported: %q, %q", vf.Undeclared[0].Want, vf.Undeclared[1].Want)
+	}
+
 	present := []string{"sessionid", "cookies_preferences", "_pk_id.1.abc", "_pk_ses.1.abc", "_ga", "_ga_X1",
 		"_ga_ADS", "_gcl_au", "yt-remote", "video_consent_probe", "portal_own", "_gat"}
 	for _, tc := range []struct {
@@ -198,5 +249,23 @@ func TestRuleVectors(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s is stale: run `go test ./policy -update`", rulesFile)
+	}
+}
+
+func TestValidCookieName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"_ga", true}, {"_pk_id.1.abc", true}, {"ok!#$%&'*+-.^_`|~", true}, {"A9", true},
+		{strings.Repeat("x", policy.MaxCookieNameBytes), true},
+		{strings.Repeat("x", policy.MaxCookieNameBytes+1), false},
+		{"", false}, {"a b", false}, {"a\tb", false}, {"a=b", false}, {"a;b", false}, {"a,b", false},
+		{`a"b`, false}, {"a/b", false}, {"(a)", false}, {"<a>", false}, {"a@b", false}, {"a:b", false},
+		{`a\b`, false}, {"[a]", false}, {"a?", false}, {"{a}", false}, {"été", false}, {"a\x7f", false}, {"a\x00", false},
+	} {
+		if got := policy.ValidCookieName(tc.name); got != tc.want {
+			t.Errorf("ValidCookieName(%q) = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

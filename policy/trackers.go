@@ -16,8 +16,24 @@ const (
 	TrackerATInternet      = "at-internet"      // AT Internet SmartTag (smarttag.js)
 )
 
-// TrackerTypes are the tracker presets a policy may declare.
-var TrackerTypes = []string{TrackerGoogleAnalytics, TrackerMatomo, TrackerXiTi, TrackerATInternet}
+// Embed presets: the hosts of content a portal embeds in an
+// <iframe data-category="…" data-src="…"> that loads only once its category
+// is accepted (see the README). They are tracker types: declared the same
+// way, their cookies join the table.
+const (
+	EmbedYouTube       = "youtube"       // YouTube in privacy-enhanced mode (www.youtube-nocookie.com)
+	EmbedVimeo         = "vimeo"         // Vimeo player (player.vimeo.com)
+	EmbedDailymotion   = "dailymotion"   // Dailymotion player (www.dailymotion.com/embed)
+	EmbedOpenStreetMap = "openstreetmap" // OpenStreetMap's embeddable map (www.openstreetmap.org/export/embed.html)
+	EmbedUMap          = "umap"          // uMap maps (umap.openstreetmap.fr)
+	EmbedMapbox        = "mapbox"        // Mapbox maps (api.mapbox.com)
+	EmbedDatawrapper   = "datawrapper"   // Datawrapper charts and maps (datawrapper.dwcdn.net)
+)
+
+// TrackerTypes are the tracker presets a policy may declare: analytics tools,
+// then embedded content.
+var TrackerTypes = []string{TrackerGoogleAnalytics, TrackerMatomo, TrackerXiTi, TrackerATInternet,
+	EmbedYouTube, EmbedVimeo, EmbedDailymotion, EmbedOpenStreetMap, EmbedUMap, EmbedMapbox, EmbedDatawrapper}
 
 // Tracker is an analytics tool the portal runs, in the category a visitor
 // accepts for it.
@@ -29,11 +45,14 @@ type Tracker struct {
 }
 
 // TrackerCookies returns the cookie rows of a tracker preset, with an empty
-// Category, or nil for an unknown type. Names follow the vendors' published
-// cookie lists (Google's "[GA4] Cookie usage on websites", Matomo's FAQ
-// "What cookies are created by the Matomo JavaScript tracking client?", AT
-// Internet's "AT Internet cookies" for smarttag.js and xtcore.js) with their
-// default durations.
+// Category, or nil for an unknown type or a preset that declares no cookie
+// (uMap, Datawrapper). Names follow the vendors' published cookie lists
+// (Google's "[GA4] Cookie usage on websites" and "How Google uses cookies"
+// for YouTube, Matomo's FAQ "What cookies are created by the Matomo
+// JavaScript tracking client?", AT Internet's "AT Internet cookies" for
+// smarttag.js and xtcore.js, Vimeo's and Dailymotion's cookie policies,
+// OpenStreetMap's) with their default durations; the README says which
+// could not be confirmed.
 func TrackerCookies(typ string) []Cookie {
 	row := func(provider, function, purpose, duration string, names ...string) Cookie {
 		return Cookie{Provider: provider, Function: function, Names: names, Purpose: purpose, Duration: duration}
@@ -70,6 +89,40 @@ func TrackerCookies(typ string) []Cookie {
 			row(p, f, "To remember the campaigns of the visit", "30 minutes", "atsession"),
 			row(p, f, "To remember the attribution campaign", "30 days", "atreman"),
 			row(p, f, "To carry the measurement across a redirection", "30 seconds", "atredir"),
+		}
+	case EmbedYouTube:
+		const p, f = "Google (YouTube)", "Embedded videos (YouTube, youtube-nocookie.com)"
+		return []Cookie{
+			row(p, f, "To protect the player's requests from abuse", "Session", "YSC"),
+			row(p, f, "To remember the visitor's player settings and the consent state", "6 months", "VISITOR_INFO1_LIVE", "VISITOR_PRIVACY_METADATA"),
+			row(p, f, "To remember the visitor's preferences (language, playback)", "8 months", "PREF"),
+			row(p, f, "To test and roll out the player's features", "6 months", "__Secure-ROLLOUT_TOKEN"),
+		}
+	case EmbedVimeo:
+		const p, f = "Vimeo", "Embedded videos (Vimeo)"
+		return []Cookie{
+			row(p, f, "To count the visitor's views of videos", "2 years", "vuid"),
+			row(p, f, "To remember the player's settings", "1 year", "player"),
+			row(p, f, "To protect the player from bots (Cloudflare)", "30 minutes", "__cf_bm"),
+			row(p, f, "To balance the load of the player's requests (Cloudflare)", "Session", "_cfuvid"),
+		}
+	case EmbedDailymotion:
+		const p, f = "Dailymotion", "Embedded videos (Dailymotion)"
+		return []Cookie{
+			row(p, f, "To store a unique visitor id", "13 months", "v1st"),
+			row(p, f, "To measure the videos' audience", "13 months", "ts"),
+			row(p, f, "To keep the state of the player's session", "Session", "dmvk"),
+		}
+	case EmbedOpenStreetMap:
+		const p, f = "OpenStreetMap Foundation", "Embedded maps (OpenStreetMap)"
+		return []Cookie{
+			row(p, f, "To keep the session of the map page", "Session", "_osm_session"),
+			row(p, f, "To remember the last map position shown", "10 years", "_osm_location"),
+		}
+	case EmbedMapbox:
+		const p, f = "Mapbox", "Embedded maps (Mapbox)"
+		return []Cookie{
+			row(p, f, "To send anonymous usage telemetry (browser storage)", "Until deleted", "mapbox.eventData*"),
 		}
 	}
 	return nil
@@ -118,26 +171,42 @@ func ExpandTrackers(p *Policy) {
 func trackerFrench() map[string]CookieText {
 	const ga, mat, xiti, at = "Mesure d'audience (Google Analytics 4)", "Mesure d'audience (Matomo)",
 		"Mesure d'audience (XiTi, xtcore.js)", "Mesure d'audience (AT Internet SmartTag)"
+	const yt, vimeo, dm, osm, mapbox = "Vidéos intégrées (YouTube, youtube-nocookie.com)", "Vidéos intégrées (Vimeo)",
+		"Vidéos intégrées (Dailymotion)", "Cartes intégrées (OpenStreetMap)", "Cartes intégrées (Mapbox)"
 	row := func(function, purpose, duration string) CookieText {
 		return CookieText{Function: function, Purpose: purpose, Duration: duration}
 	}
 	return map[string]CookieText{
-		"_ga":              row(ga, "Distinguer les visiteurs", "2 ans"),
-		"_ga_*":            row(ga, "Conserver l'état de la visite", "2 ans"),
-		"_pk_id.*":         row(mat, "Conserver un identifiant unique du visiteur", "13 mois"),
-		"_pk_ref.*":        row(mat, "Conserver la provenance du visiteur", "6 mois"),
-		"_pk_ses.*":        row(mat, "Regrouper les pages vues pendant une visite", "30 minutes"),
-		"_pk_testcookie.*": row(mat, "Vérifier que le navigateur accepte les cookies (supprimé aussitôt)", "Session"),
-		"xtidc":            row(xiti, "Conserver un identifiant unique du visiteur", "13 mois"),
-		"xtvrn":            row(xiti, "Lister les sites du compte vus par le visiteur", "6 mois"),
-		"xtan*":            row(xiti, "Reconnaître les visiteurs identifiés", "6 mois"),
-		"xtor*":            row(xiti, "Conserver la campagne qui a amené le visiteur", "30 jours"),
-		"atuserid":         row(at, "Conserver un identifiant unique du visiteur", "13 mois"),
-		"atidvisitor":      row(at, "Lister les sites du compte vus par le visiteur", "6 mois"),
-		"atauthority":      row(at, "Conserver le mode de confidentialité du visiteur", "13 mois"),
-		"atsession":        row(at, "Conserver les campagnes de la visite", "30 minutes"),
-		"atreman":          row(at, "Conserver la campagne d'attribution", "30 jours"),
-		"atredir":          row(at, "Transmettre la mesure lors d'une redirection", "30 secondes"),
+		"_ga":                    row(ga, "Distinguer les visiteurs", "2 ans"),
+		"_ga_*":                  row(ga, "Conserver l'état de la visite", "2 ans"),
+		"_pk_id.*":               row(mat, "Conserver un identifiant unique du visiteur", "13 mois"),
+		"_pk_ref.*":              row(mat, "Conserver la provenance du visiteur", "6 mois"),
+		"_pk_ses.*":              row(mat, "Regrouper les pages vues pendant une visite", "30 minutes"),
+		"_pk_testcookie.*":       row(mat, "Vérifier que le navigateur accepte les cookies (supprimé aussitôt)", "Session"),
+		"xtidc":                  row(xiti, "Conserver un identifiant unique du visiteur", "13 mois"),
+		"xtvrn":                  row(xiti, "Lister les sites du compte vus par le visiteur", "6 mois"),
+		"xtan*":                  row(xiti, "Reconnaître les visiteurs identifiés", "6 mois"),
+		"xtor*":                  row(xiti, "Conserver la campagne qui a amené le visiteur", "30 jours"),
+		"atuserid":               row(at, "Conserver un identifiant unique du visiteur", "13 mois"),
+		"atidvisitor":            row(at, "Lister les sites du compte vus par le visiteur", "6 mois"),
+		"atauthority":            row(at, "Conserver le mode de confidentialité du visiteur", "13 mois"),
+		"atsession":              row(at, "Conserver les campagnes de la visite", "30 minutes"),
+		"atreman":                row(at, "Conserver la campagne d'attribution", "30 jours"),
+		"atredir":                row(at, "Transmettre la mesure lors d'une redirection", "30 secondes"),
+		"YSC":                    row(yt, "Protéger les requêtes du lecteur contre les abus", "Session"),
+		"VISITOR_INFO1_LIVE":     row(yt, "Mémoriser les réglages du lecteur et l'état du consentement", "6 mois"),
+		"PREF":                   row(yt, "Mémoriser les préférences du visiteur (langue, lecture)", "8 mois"),
+		"__Secure-ROLLOUT_TOKEN": row(yt, "Tester et déployer les fonctions du lecteur", "6 mois"),
+		"vuid":                   row(vimeo, "Compter les vidéos vues par le visiteur", "2 ans"),
+		"player":                 row(vimeo, "Mémoriser les réglages du lecteur", "1 an"),
+		"__cf_bm":                row(vimeo, "Protéger le lecteur contre les robots (Cloudflare)", "30 minutes"),
+		"_cfuvid":                row(vimeo, "Répartir la charge des requêtes du lecteur (Cloudflare)", "Session"),
+		"v1st":                   row(dm, "Conserver un identifiant unique du visiteur", "13 mois"),
+		"ts":                     row(dm, "Mesurer l'audience des vidéos", "13 mois"),
+		"dmvk":                   row(dm, "Conserver l'état de la session du lecteur", "Session"),
+		"_osm_session":           row(osm, "Conserver la session de la page de carte", "Session"),
+		"_osm_location":          row(osm, "Mémoriser la dernière position de carte affichée", "10 ans"),
+		"mapbox.eventData*":      row(mapbox, "Envoyer une télémétrie d'usage anonyme (stockage du navigateur)", "Jusqu'à suppression"),
 	}
 }
 

@@ -128,6 +128,14 @@ var a11yStates = []struct {
 	{"banner", true, func(tb *tab) {}},
 	{"preferences", true, (*tab).openPreferences},
 	{"policy-dialog", true, (*tab).openPolicy},
+	// The preferences of a visitor who has chosen: with their consent id.
+	{"preferences-chosen", true, func(tb *tab) {
+		tb.click("pc-accept")
+		tb.waitChoice()
+		tb.eval(inFrame(`w.portalConsentShow("preferences")`), nil)
+		tb.waitFor("the consent id in the preferences", inFrame(`d.getElementById("pc-consent-id") !== null &&
+			d.activeElement.id === "pc-preferences"`))
+	}},
 	{"policy-page", false, nil},
 	// The banner with the Global Privacy Control notice shown (what the
 	// loader does when the browser sends GPC; TestBrowserGlobalPrivacyControl
@@ -372,7 +380,7 @@ func TestReducedMotion(t *testing.T) {
 // frame's document does not scroll sideways, neither does a dialog, and no
 // button clips its text, in the banner and in both dialogs.
 func TestNarrowViewport(t *testing.T) {
-	for _, state := range []string{"banner", "preferences", "policy-dialog"} {
+	for _, state := range []string{"banner", "preferences", "preferences-chosen", "policy-dialog"} {
 		t.Run(state, func(t *testing.T) {
 			tb, _ := a11yVisit(t, 320, 640, "light", state)
 			var m struct {

@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -16,6 +14,9 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/metrics"
+	"github.com/portalconsent/portalconsent/server/operators"
+	"github.com/portalconsent/portalconsent/server/ratelimit"
 	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
@@ -32,33 +33,80 @@ import (
 // failing store 503.
 
 // MinAdminTokenLen is the shortest admin token accepted.
-const MinAdminTokenLen = 24
+const MinAdminTokenLen = operators.MinTokenLen
 
 // WithAdminToken sets the admin token, which grants every portal on the
-// operator API. The token is kept only as its SHA-256 and compared in
-// constant time. Without it (or with "") the API refuses every request.
+// operator API and the console. The token is kept only as its SHA-256 and
+// compared in constant time. Without it (or with "") only operators (see
+// WithOperators) are let in. It is ignored when WithOperators is given: that
+// Set carries its own admin token.
 func WithAdminToken(token string) Option {
-	return func(s *Server) {
-		if token != "" {
-			s.adminToken, s.hasAdmin = sha256.Sum256([]byte(token)), true
-		}
-	}
+	return func(s *Server) { s.adminToken = token }
 }
 
-// authorized reports whether r carries a token that may see portal; when
-// not, it has answered 401.
+// WithOperators sets who may see which portal: the admin token and the
+// operators of set, which the caller may update (operators.Reloader) while
+// the server runs.
+func WithOperators(set *operators.Set) Option {
+	return func(s *Server) { s.auth = set }
+}
+
+// WithMetrics makes the server record its metrics in m (see package
+// metrics); m is served elsewhere, never by the server's own routes.
+func WithMetrics(m *metrics.Metrics) Option {
+	return func(s *Server) { s.metrics = m }
+}
+
+// Metrics returns the metrics the server records into (nil: none), so that
+// other routes (the banner impressions) can count.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// bearer returns the token of an Authorization: Bearer header, or "".
+func bearer(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return token
+}
+
+// authorized reports whether r carries a credential that may see portal: a
+// bearer token (the admin's or an operator's) or a console session cookie.
+// When not, it has answered: 401 for no credential or a wrong one, 403 for
+// a portal outside the credential's scope.
 func (s *Server) authorized(w http.ResponseWriter, r *http.Request, portal string) bool {
 	w.Header().Set("Cache-Control", "no-store")
-	auth := r.Header.Get("Authorization")
-	scheme, token, _ := strings.Cut(auth, " ")
-	got := sha256.Sum256([]byte(token))
-	if s.hasAdmin && strings.EqualFold(scheme, "Bearer") &&
-		subtle.ConstantTimeCompare(got[:], s.adminToken[:]) == 1 {
-		return true
+	if tok := bearer(r); tok != "" && !s.auth.Quick(tok) {
+		// A token neither the admin's nor verified before costs bcrypt's
+		// time per operator: limited like console sign-ins.
+		if ok, wait := s.signIn.Allow(ratelimit.ClientKey(r), s.now()); !ok {
+			w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))
+			writeError(w, http.StatusTooManyRequests, "too many token checks from this client: retry later")
+			return false
+		}
 	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="portalconsent"`)
-	writeError(w, http.StatusUnauthorized, "unauthorized")
-	return false
+	p, ok := s.principal(w, r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="portalconsent"`)
+		writeError(w, http.StatusUnauthorized, "unauthorized")
+		return false
+	}
+	if !p.Allows(portal) {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("forbidden: portal %q is outside what %q may see", truncate(portal, 64), p.Name))
+		return false
+	}
+	return true
+}
+
+// principal returns who r is: the bearer token's principal when r has an
+// Authorization header (a wrong one is not rescued by a cookie), else the
+// console session's (renewed: see session).
+func (s *Server) principal(w http.ResponseWriter, r *http.Request) (operators.Principal, bool) {
+	if r.Header.Get("Authorization") != "" {
+		return s.auth.Authenticate(bearer(r))
+	}
+	p, _, ok := s.session(w, r)
+	return p, ok
 }
 
 // apiPortal checks the token and the {id} of r and returns the portal id,
@@ -88,6 +136,7 @@ func (s *Server) storeError(w http.ResponseWriter, err error, notFound string) {
 		return
 	}
 	s.log.Error("receipts store", "err", err.Error())
+	s.metrics.StoreError("read")
 	writeError(w, http.StatusServiceUnavailable, "receipts cannot be read at the moment: retry later")
 }
 

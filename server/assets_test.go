@@ -438,28 +438,33 @@ func TestEtagMatch(t *testing.T) {
 	}
 }
 
-// TestLoaderPinsTheUIScript checks the loader as served names the UI script by
-// its content-hashed path and carries its integrity value, so that pinning
-// embed.js (SRI) pins ui.js too; and that the UI script is served immutable.
+// TestLoaderPinsTheUIScript checks the loader as served names the UI script
+// and the embeds script by their content-hashed paths and carries their
+// integrity values, so that pinning embed.js (SRI) pins both; and that they
+// are served immutable, with CORS.
 func TestLoaderPinsTheUIScript(t *testing.T) {
 	s := newFakeServer(t)
 	_, body := serve(t, s, "GET", "/embed.js", nil)
-	for _, want := range []string{s.ui.name[1:], sri(fakeUIJSMin)} {
+	for _, want := range []string{s.ui.name[1:], sri(fakeUIJSMin), s.embeds.name[1:], sri(fakeEmbedsJSMin)} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/embed.js %q lacks %q", body, want)
 		}
 	}
-	if bytes.Contains(body, []byte("UI_PATH")) || bytes.Contains(body, []byte("UI_SRI")) {
-		t.Errorf("/embed.js %q keeps a placeholder", body)
+	for _, p := range []string{"UI_PATH", "UI_SRI", "EMBEDS_PATH", "EMBEDS_SRI"} {
+		if bytes.Contains(body, []byte(p)) {
+			t.Errorf("/embed.js %q keeps the placeholder %s", body, p)
+		}
 	}
-	if !strings.HasPrefix(s.ui.name, "/assets/ui.") || !strings.HasSuffix(s.ui.name, ".js") {
-		t.Errorf("ui.js is served as %q, want /assets/ui.<hash>.js", s.ui.name)
-	}
-	res, _ := serve(t, s, "GET", s.ui.name, nil)
-	if cc := res.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
-		t.Errorf("%s: Cache-Control %q, want immutable", s.ui.name, cc)
-	}
-	if got := res.Header.Get("Access-Control-Allow-Origin"); got != "*" {
-		t.Errorf("%s: Access-Control-Allow-Origin %q: the loader fetches it with integrity, in CORS mode", s.ui.name, got)
+	for _, a := range []struct{ file, prefix string }{{s.ui.name, "/assets/ui."}, {s.embeds.name, "/assets/embeds."}} {
+		if !strings.HasPrefix(a.file, a.prefix) || !strings.HasSuffix(a.file, ".js") {
+			t.Errorf("served as %q, want %s<hash>.js", a.file, a.prefix)
+		}
+		res, _ := serve(t, s, "GET", a.file, nil)
+		if cc := res.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+			t.Errorf("%s: Cache-Control %q, want immutable", a.file, cc)
+		}
+		if got := res.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+			t.Errorf("%s: Access-Control-Allow-Origin %q: the loader fetches it with integrity, in CORS mode", a.file, got)
+		}
 	}
 }

@@ -105,12 +105,31 @@ type hosts struct {
 	consentURL string
 	// vendorURL serves another consent banner's files, for the benchmark.
 	vendorURL string
+	// embedURL is the host of the embeds of the embeds fixture (see
+	// startEmbedHost), empty until a test starts one.
+	embedURL string
 
 	mu       sync.Mutex
 	wasmGate chan struct{} // while not nil, wasm responses wait for it to close
 	cfgGate  chan struct{} // while not nil, config.json responses wait for it to close
 	wasmHits int
 	sent     int64 // response body bytes sent by all hosts
+	// posts are the receipts the consent host received (POST
+	// /portals/{id}/consents), in order, before the server handles them.
+	posts []receiptPost
+}
+
+// receiptPost is one receipt request as the consent host received it.
+type receiptPost struct {
+	Path, ContentType, Origin, Cookie string
+	Body                              []byte
+}
+
+// receiptPosts returns the receipt requests received so far.
+func (h *hosts) receiptPosts() []receiptPost {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]receiptPost(nil), h.posts...)
 }
 
 // counting counts the response body bytes h sends into hosts.sent.
@@ -174,6 +193,16 @@ func (h *hosts) wasmRequests() int {
 func (h *hosts) serveConsent(srv http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var gate chan struct{}
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/consents") {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			h.mu.Lock()
+			h.posts = append(h.posts, receiptPost{r.URL.Path, r.Header.Get("Content-Type"), r.Header.Get("Origin"), r.Header.Get("Cookie"), body})
+			h.mu.Unlock()
+		}
 		h.mu.Lock()
 		if strings.HasSuffix(r.URL.Path, ".wasm") {
 			h.wasmHits++
@@ -281,10 +310,11 @@ func portalHandler(t testing.TB, h *hosts) http.Handler {
 		}
 		q := r.URL.Query()
 		data := struct {
-			Consent, Portal, Cookie, Banner, Vendor string
-			Now                                     int64
-			NoPortal, Twice, Throw, Gated, GTag     bool
+			Consent, Portal, Cookie, Banner, Vendor, Embed, Lang string
+			Now                                                  int64
+			NoPortal, Twice, Throw, Gated, GTag                  bool
 		}{Consent: h.consentURL, Portal: "mtran", Cookie: q.Get("cookie"), Banner: q.Get("banner"), Vendor: h.vendorURL,
+			Embed: h.embedURL, Lang: q.Get("lang"),
 			NoPortal: q.Has("noportal"), Twice: q.Has("twice"), Throw: q.Has("throw"), Gated: q.Has("gated"), GTag: q.Has("gtag")}
 		if n, err := strconv.ParseInt(q.Get("now"), 10, 64); err == nil {
 			data.Now = n

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -43,18 +42,15 @@ import (
 const (
 	maxReceiptBody = 4 << 10
 	// maxUndeclared bounds the undeclared cookie names of one receipt, and
-	// maxCookieName the bytes of each.
-	maxUndeclared = 32
-	maxCookieName = 64
+	// maxCookieName the bytes of each: the browser's rule.
+	maxUndeclared = policy.MaxUndeclared
+	maxCookieName = policy.MaxCookieNameBytes
 	maxPage       = 1024
 	// maxClockSkew is how far a decision time may be from the server's clock.
 	maxClockSkew = 24 * time.Hour
 	// appendTimeout bounds how long a receipt waits for the store.
 	appendTimeout = 10 * time.Second
 )
-
-// cookieName matches an RFC 6265 cookie name (a token).
-var cookieName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 // receiptBody is the JSON of a receipt as the browser sends it.
 type receiptBody struct {
@@ -157,13 +153,14 @@ func (s *Server) KeepNoticesServed(ctx context.Context, interval time.Duration) 
 // refusal is a receipt the server refuses: the status and why.
 type refusal struct {
 	status int
+	reason string // the metrics' label: one of metrics.Reasons
 	msg    string
 }
 
 func (e *refusal) Error() string { return e.msg }
 
-func refuse(status int, format string, args ...any) *refusal {
-	return &refusal{status, fmt.Sprintf(format, args...)}
+func refuse(status int, reason, format string, args ...any) *refusal {
+	return &refusal{status, reason, fmt.Sprintf(format, args...)}
 }
 
 func (s *Server) consentsPreflight(w http.ResponseWriter, r *http.Request) {
@@ -184,10 +181,12 @@ func (s *Server) postConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	if ok, wait := s.limiter.Allow(ratelimit.ClientKey(r), s.now()); !ok {
 		w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))
+		s.metrics.ReceiptRefused("rate-limit")
 		writeError(w, http.StatusTooManyRequests, "too many receipts from this client: retry later")
 		return
 	}
 	if s.receipts == nil {
+		s.metrics.ReceiptRefused("store")
 		writeError(w, http.StatusServiceUnavailable, "this consent host keeps no receipts")
 		return
 	}
@@ -195,8 +194,12 @@ func (s *Server) postConsent(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var ref *refusal
 		if !errors.As(err, &ref) {
-			ref = refuse(http.StatusBadRequest, "%v", err)
+			ref = refuse(http.StatusBadRequest, "other", "%v", err)
 		}
+		if ref.reason == "store" {
+			s.metrics.StoreError("read")
+		}
+		s.metrics.ReceiptRefused(ref.reason)
 		s.log.Info("receipt refused", "portal", p.policy.ID, "status", ref.status, "reason", ref.msg)
 		writeError(w, ref.status, ref.msg)
 		return
@@ -205,9 +208,12 @@ func (s *Server) postConsent(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.receipts.Append(ctx, rc, undeclared); err != nil {
 		s.log.Error("cannot store a receipt", "portal", p.policy.ID, "err", err.Error())
+		s.metrics.StoreError("append")
+		s.metrics.ReceiptRefused("store")
 		writeError(w, http.StatusServiceUnavailable, "receipts cannot be stored at the moment: retry later")
 		return
 	}
+	s.metrics.ReceiptAccepted()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	json.NewEncoder(w).Encode(struct {
@@ -222,34 +228,34 @@ func (s *Server) receipt(r *http.Request, p *portal) (*receipts.Receipt, []strin
 	pol := p.policy
 	origin := r.Header.Get("Origin")
 	if len(pol.Origins) > 0 && origin != "" && !slices.Contains(pol.Origins, origin) {
-		return nil, nil, refuse(http.StatusForbidden, "origin %q may not send receipts for portal %q", truncate(origin, 128), pol.ID)
+		return nil, nil, refuse(http.StatusForbidden, "origin", "origin %q may not send receipts for portal %q", truncate(origin, 128), pol.ID)
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxReceiptBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, nil, refuse(http.StatusRequestEntityTooLarge, "receipt body over %d bytes", maxReceiptBody)
+			return nil, nil, refuse(http.StatusRequestEntityTooLarge, "too-large", "receipt body over %d bytes", maxReceiptBody)
 		}
-		return nil, nil, refuse(http.StatusBadRequest, "cannot read the receipt body")
+		return nil, nil, refuse(http.StatusBadRequest, "bad-json", "cannot read the receipt body")
 	}
 	var b receiptBody
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
-		return nil, nil, refuse(http.StatusBadRequest, "receipt body is not a JSON receipt: %v", err)
+		return nil, nil, refuse(http.StatusBadRequest, "bad-json", "receipt body is not a JSON receipt: %v", err)
 	}
 	if dec.More() {
-		return nil, nil, refuse(http.StatusBadRequest, "receipt body has data after its JSON object")
+		return nil, nil, refuse(http.StatusBadRequest, "bad-json", "receipt body has data after its JSON object")
 	}
 	c, err := policy.Decode(b.Value)
 	if err != nil {
-		return nil, nil, refuse(http.StatusBadRequest, "value: %v", err)
+		return nil, nil, refuse(http.StatusBadRequest, "bad-value", "value: %v", err)
 	}
 	if !receipts.ValidMethod(b.Method) {
-		return nil, nil, refuse(http.StatusBadRequest, "method: %q is not accept-all, reject-all or custom", truncate(b.Method, 32))
+		return nil, nil, refuse(http.StatusBadRequest, "bad-method", "method: %q is not accept-all, reject-all or custom", truncate(b.Method, 32))
 	}
 	v := p.exact(b.Lang)
 	if v == nil {
-		return nil, nil, refuse(http.StatusBadRequest, "lang: portal %q has no policy in %q (it has %s)",
+		return nil, nil, refuse(http.StatusBadRequest, "bad-lang", "lang: portal %q has no policy in %q (it has %s)",
 			pol.ID, truncate(b.Lang, 32), strings.Join(pol.Languages(), ", "))
 	}
 	page, err := checkPage(b.Page)
@@ -257,7 +263,7 @@ func (s *Server) receipt(r *http.Request, p *portal) (*receipts.Receipt, []strin
 		return nil, nil, err
 	}
 	if len(pol.Origins) > 0 && !slices.Contains(pol.Origins, pageOrigin(page)) {
-		return nil, nil, refuse(http.StatusForbidden, "page %q is outside the origins of portal %q", truncate(b.Page, 128), pol.ID)
+		return nil, nil, refuse(http.StatusForbidden, "origin", "page %q is outside the origins of portal %q", truncate(b.Page, 128), pol.ID)
 	}
 	names, err := undeclaredNames(pol, b.Undeclared)
 	if err != nil {
@@ -265,12 +271,12 @@ func (s *Server) receipt(r *http.Request, p *portal) (*receipts.Receipt, []strin
 	}
 	now := s.now()
 	if d := c.Decided.Sub(now); d > maxClockSkew || d < -maxClockSkew {
-		return nil, nil, refuse(http.StatusUnprocessableEntity, "value: decided at %s, more than a day from the server's clock", c.Decided.Format(time.RFC3339))
+		return nil, nil, refuse(http.StatusUnprocessableEntity, "clock", "value: decided at %s, more than a day from the server's clock", c.Decided.Format(time.RFC3339))
 	}
 	sha := v.notice.sha
 	if c.Revision == v.policy.Revision {
 		if err := c.Check(v.policy, now); err != nil {
-			return nil, nil, refuse(http.StatusUnprocessableEntity, "value: %v", err)
+			return nil, nil, refuse(http.StatusUnprocessableEntity, "mismatch", "value: %v", err)
 		}
 	} else if sha, err = s.earlierNotice(r.Context(), pol.ID, v.policy.Texts.Lang, c, now); err != nil {
 		return nil, nil, err
@@ -293,7 +299,7 @@ func (s *Server) receipt(r *http.Request, p *portal) (*receipts.Receipt, []strin
 func (s *Server) earlierNotice(ctx context.Context, portal, lang string, c policy.Consent, now time.Time) (string, error) {
 	ns, err := s.earlier.get(ctx, s.receipts, portal)
 	if err != nil {
-		return "", &refusal{http.StatusServiceUnavailable, "receipts cannot be checked at the moment: retry later"}
+		return "", &refusal{http.StatusServiceUnavailable, "store", "receipts cannot be checked at the moment: retry later"}
 	}
 	var best *earlierRevision
 	for i := range ns {
@@ -303,13 +309,13 @@ func (s *Server) earlierNotice(ctx context.Context, portal, lang string, c polic
 		}
 	}
 	if best == nil || best.policy == nil {
-		return "", refuse(http.StatusUnprocessableEntity, "value: revision %d is not served for portal %q in %q", c.Revision, portal, lang)
+		return "", refuse(http.StatusUnprocessableEntity, "revision", "value: revision %d is not served for portal %q in %q", c.Revision, portal, lang)
 	}
 	if now.Sub(best.notice.LastServed) > time.Duration(best.policy.Lifetime())*24*time.Hour {
-		return "", refuse(http.StatusUnprocessableEntity, "value: revision %d of portal %q is no longer served", c.Revision, portal)
+		return "", refuse(http.StatusUnprocessableEntity, "revision", "value: revision %d of portal %q is no longer served", c.Revision, portal)
 	}
 	if err := c.Check(best.policy, now); err != nil {
-		return "", refuse(http.StatusUnprocessableEntity, "value: %v", err)
+		return "", refuse(http.StatusUnprocessableEntity, "mismatch", "value: %v", err)
 	}
 	return best.notice.SHA256, nil
 }
@@ -365,7 +371,7 @@ func checkPage(page string) (string, error) {
 	u, err := url.Parse(page)
 	if err != nil || len(page) > maxPage || u.Scheme == "" || u.Host == "" || u.User != nil ||
 		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(page, "#? \t\r\n") {
-		return "", refuse(http.StatusBadRequest, "page: %q is not an origin and a path (no query, no fragment)", truncate(page, 128))
+		return "", refuse(http.StatusBadRequest, "bad-page", "page: %q is not an origin and a path (no query, no fragment)", truncate(page, 128))
 	}
 	return page, nil
 }
@@ -382,29 +388,17 @@ func pageOrigin(page string) string {
 // names, is a refusal.
 func undeclaredNames(p *policy.Policy, list []string) ([]string, error) {
 	if len(list) > maxUndeclared {
-		return nil, refuse(http.StatusBadRequest, "undeclared: %d names, at most %d", len(list), maxUndeclared)
+		return nil, refuse(http.StatusBadRequest, "bad-undeclared", "undeclared: %d names, at most %d", len(list), maxUndeclared)
 	}
 	var out []string
 	for _, n := range list {
-		if len(n) > maxCookieName || !cookieName.MatchString(n) {
-			return nil, refuse(http.StatusBadRequest, "undeclared: %q is not a cookie name of at most %d bytes", truncate(n, 80), maxCookieName)
+		if len(n) > maxCookieName || !policy.ValidCookieName(n) {
+			return nil, refuse(http.StatusBadRequest, "bad-undeclared", "undeclared: %q is not a cookie name of at most %d bytes", truncate(n, 80), maxCookieName)
 		}
-		if n == policy.CookieName || declared(p, n) || slices.Contains(out, n) {
+		if n == policy.CookieName || p.Declares(n) || slices.Contains(out, n) {
 			continue
 		}
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// declared reports whether a cookie row of p declares name.
-func declared(p *policy.Policy, name string) bool {
-	for _, row := range p.Cookies {
-		for _, pat := range row.Names {
-			if policy.MatchName(pat, name) {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -387,7 +387,6 @@ func TestAPIRefusals(t *testing.T) {
 	}
 	// Without an admin token the API refuses every token.
 	s0 := newReceiptServer(t, st, nil, WithAdminToken(""))
-	s0.hasAdmin = false
 	if res, _ := serve(t, s0, "GET", "/api/v1/portals/mtran/consents/"+id, http.Header{"Authorization": {"Bearer "}}); res.StatusCode != 401 {
 		t.Errorf("no admin token configured, empty bearer: %d", res.StatusCode)
 	}

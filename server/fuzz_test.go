@@ -41,6 +41,7 @@ func FuzzServeHTTP(f *testing.F) {
 		"/portals/mtran/impressions", "/portals/nope/impressions",
 		"/api/v1/portals/mtran/stats", "/api/v1/portals/mtran/stats?from=2026-01-01&to=2026-01-02",
 		"/api/v1/portals/mtran/receipts.jsonl?from=2026-01-01", "/api/v1/portals/mtran/cookies/undeclared",
+		"/console", "/console/", "/console/sign-in", "/console/sign-out", "/console/portals/mtran", "/console/portals/nope",
 	}
 	for _, target := range seeds {
 		for m := range fuzzMethods {
@@ -80,6 +81,17 @@ func FuzzServeHTTP(f *testing.F) {
 		s.ServeHTTP(rec, req)
 		res := rec.Result()
 		respBody, _ := io.ReadAll(res.Body)
+		// The console is for browsers: it redirects to its sign-in form,
+		// limits sign-ins, and its error pages are HTML.
+		console := res.Header.Get("Content-Security-Policy") == consoleCSP ||
+			(strings.HasPrefix(req.URL.Path, "/console") && (res.StatusCode == 301 || res.StatusCode == 303))
+		if console && (res.StatusCode < 400 || strings.HasPrefix(res.Header.Get("Content-Type"), "text/html")) {
+			if res.StatusCode != 200 && res.StatusCode != 301 && res.StatusCode != 303 && res.StatusCode != 401 &&
+				res.StatusCode != 403 && res.StatusCode != 404 && res.StatusCode != 429 && res.StatusCode != 400 {
+				t.Fatalf("%s %q: console status %d", req.Method, req.RequestURI, res.StatusCode)
+			}
+			return
+		}
 		if !allowed[res.StatusCode] || (res.StatusCode == 201 && !strings.HasSuffix(req.URL.Path, "/consents")) {
 			t.Fatalf("%s %q: status %d: %s", req.Method, req.RequestURI, res.StatusCode, respBody)
 		}

@@ -75,6 +75,7 @@ func (s *Server) postImpression(w http.ResponseWriter, r *http.Request) {
 	if *b.Revision != v.policy.Revision {
 		served, err := s.servedRevision(r.Context(), p.policy.ID, lang, *b.Revision, now)
 		if err != nil {
+			s.metrics.StoreError("read")
 			s.log.Error("receipts store", "err", err.Error())
 			writeError(w, http.StatusServiceUnavailable, "impressions cannot be counted at the moment: retry later")
 			return
@@ -87,10 +88,12 @@ func (s *Server) postImpression(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), appendTimeout)
 	defer cancel()
 	if err := s.receipts.CountImpression(ctx, p.policy.ID, int64(*b.Revision), lang, now); err != nil {
+		s.metrics.StoreError("append")
 		s.log.Error("cannot count an impression", "portal", p.policy.ID, "err", err.Error())
 		writeError(w, http.StatusServiceUnavailable, "impressions cannot be counted at the moment: retry later")
 		return
 	}
+	s.metrics.Impression(p.policy.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -45,6 +45,9 @@ func (s *Server) newVariants(p *policy.Policy, theme string) ([]*variant, langua
 		if !ok {
 			return nil, nil, fmt.Errorf("server: portal %q: no policy in %q", p.ID, lang)
 		}
+		// The embeds' placeholder texts, complete (the built-in ones for what
+		// the policy leaves out).
+		q.Texts.Embed = policy.EmbedTextsFor(q.Texts)
 		body, err := json.Marshal(config{
 			Policy: q,
 			Assets: configAssets{Wasm: s.wasm.name, WasmExec: s.wasmExec.name, CSS: s.css.name},

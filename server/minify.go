@@ -38,9 +38,10 @@ func minified(fsys fs.FS, file, contentType string, hashed bool) (*asset, error)
 
 // loader reads the loader (embed.js) from fsys, minified, with the path and
 // the Subresource Integrity value of the UI script ui written in for its
-// UI_PATH and UI_SRI placeholders (so a pinned embed.js pins ui.js too). A
-// placeholder missing, or present more than once, is an error.
-func loader(fsys fs.FS, ui *asset) (*asset, error) {
+// UI_PATH and UI_SRI placeholders, and those of the embeds' placeholder
+// script embeds for EMBEDS_PATH and EMBEDS_SRI (so a pinned embed.js pins
+// both). A placeholder missing, or present more than once, is an error.
+func loader(fsys fs.FS, ui, embeds *asset) (*asset, error) {
 	src, err := fs.ReadFile(fsys, "embed.js")
 	if err != nil {
 		return nil, fmt.Errorf("asset embed.js: %w", err)
@@ -52,6 +53,8 @@ func loader(fsys fs.FS, ui *asset) (*asset, error) {
 	for _, r := range []struct{ placeholder, value string }{
 		{"UI_PATH", ui.name[1:]},
 		{"UI_SRI", sri(ui.raw)},
+		{"EMBEDS_PATH", embeds.name[1:]},
+		{"EMBEDS_SRI", sri(embeds.raw)},
 	} {
 		if n := bytes.Count(out, []byte(r.placeholder)); n != 1 {
 			return nil, fmt.Errorf("asset embed.js: %s appears %d times, want once", r.placeholder, n)

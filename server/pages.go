@@ -61,6 +61,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{"langName": la
 body{font:16px/1.5 Georgia,serif;margin:0;color:#222;background:#fafaf7}
 header{background:#23395d;color:#fff;padding:16px 24px}header a{color:#fff}
 main{max-width:760px;margin:0 auto;padding:24px 16px 200px}
+pre{white-space:pre-wrap;overflow-wrap:anywhere}
 </style></head>
 <body>
 <header><strong>{{.Policy.Name}}</strong> — demo portal page</header>

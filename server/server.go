@@ -8,7 +8,7 @@
 //	GET /                              index: the portals, their demo and policy pages
 //	GET /embed.js                      the loader (short cache, ETag)
 //	GET /embed.js.sri                  the loader's Subresource Integrity value
-//	GET /assets/{name}.{hash}.{ext}    ui.js, app.wasm, wasm_exec.js, banner.css (immutable)
+//	GET /assets/{name}.{hash}.{ext}    ui.js, embeds.js, app.wasm, wasm_exec.js, banner.css (immutable)
 //	GET /portals/{id}/config.json      the policy and asset URLs for the loader (CORS);
 //	                                   ?lang=fr-CA,fr,en picks the language
 //	GET /portals/{id}/policy           the cookie-policy page, in the language of
@@ -27,6 +27,12 @@
 //	GET /api/v1/portals/{id}/receipts.jsonl         the same as JSON Lines (see apistats.go)
 //	GET /api/v1/portals/{id}/stats                  daily aggregates of ?from= to ?to=
 //	GET /api/v1/portals/{id}/cookies/undeclared     undeclared cookie names of ?from= to ?to=
+//	GET /console/, POST /console/sign-in, POST /console/sign-out,
+//	GET /console/portals/{id}          the operators' console (see console.go)
+//
+// The operator API and the console let in the admin token and the
+// operators of WithOperators, each to their portals only (403 outside).
+// Metrics (WithMetrics) are recorded by route pattern and served elsewhere.
 //
 // Errors, on every route, are JSON {"error": "..."} with the HTTP status.
 // Every request is logged (see
@@ -36,7 +42,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +57,8 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/metrics"
+	"github.com/portalconsent/portalconsent/server/operators"
 	"github.com/portalconsent/portalconsent/server/ratelimit"
 	"github.com/portalconsent/portalconsent/server/receipts"
 	"golang.org/x/text/language"
@@ -63,6 +70,7 @@ type Server struct {
 	portals  atomic.Pointer[portalSet] // swapped whole by SetPolicies
 	embedJS  *asset
 	ui       *asset // ui.js, loaded by embed.js when the banner or a dialog shows
+	embeds   *asset // embeds.js, loaded by embed.js on a page with embeds waiting for consent
 	wasm     *asset
 	wasmExec *asset
 	css      *asset
@@ -74,9 +82,15 @@ type Server struct {
 	impLimiter *ratelimit.Limiter // impressions
 	now        func() time.Time
 	earlier    earlierNotices // stored notices of earlier revisions, cached
-	adminToken [sha256.Size]byte
-	hasAdmin   bool
-	routed     bool // New is done: SetPolicies records the notices it serves
+	adminToken string         // for auth when WithOperators is not given
+	auth       *operators.Set // who may see which portal (api.go, console.go)
+	sessions   *operators.Sessions
+	sessionKey []byte
+	signIn     *ratelimit.Limiter // console sign-in attempts per client
+	publicURL  string             // -public-url: scheme and host the console is reached at
+	metrics    *metrics.Metrics   // nil: none recorded
+	patterns   []string           // every route pattern, in registration order
+	routed     bool               // New is done: SetPolicies records the notices it serves
 }
 
 // Option configures a Server in New.
@@ -153,11 +167,26 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	for _, o := range opts {
 		o(s)
 	}
+	if s.auth == nil {
+		s.auth = operators.New(s.adminToken)
+	}
+	if s.sessionKey == nil {
+		s.sessionKey = operators.RandomKey() // sessions of this process only
+	}
 	var err error
+	if s.sessions, err = operators.NewSessions(s.sessionKey); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if s.signIn == nil {
+		s.signIn = ratelimit.New(DefaultSignInRate, DefaultSignInBurst)
+	}
 	if s.ui, err = minified(assetsFS, "ui.js", "text/javascript; charset=utf-8", true); err != nil {
 		return nil, err
 	}
-	if s.embedJS, err = loader(assetsFS, s.ui); err != nil {
+	if s.embeds, err = minified(assetsFS, "embeds.js", "text/javascript; charset=utf-8", true); err != nil {
+		return nil, err
+	}
+	if s.embedJS, err = loader(assetsFS, s.ui, s.embeds); err != nil {
 		return nil, err
 	}
 	s.sri = sri(s.embedJS.raw)
@@ -241,33 +270,48 @@ func (s *Server) Policies() []*policy.Policy {
 }
 
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /{$}", s.index)
-	s.mux.Handle("GET /embed.js", s.embedJS)
-	s.mux.HandleFunc("GET /embed.js.sri", s.embedSRI)
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	for _, a := range []*asset{s.ui, s.wasm, s.wasmExec, s.css} {
-		s.mux.Handle("GET "+a.name, a)
+	s.handleFunc("GET /{$}", s.index)
+	s.handle("GET /embed.js", s.embedJS)
+	s.handleFunc("GET /embed.js.sri", s.embedSRI)
+	s.handleFunc("GET /healthz", s.healthz)
+	for _, a := range []*asset{s.ui, s.embeds, s.wasm, s.wasmExec, s.css} {
+		s.handle("GET "+a.name, a)
 	}
 	// Themes follow the policies (SetPolicies): looked up at each request.
-	s.mux.HandleFunc("GET /assets/{name}", s.themeAsset)
-	s.mux.HandleFunc("GET /portals/{id}/config.json", s.config)
-	s.mux.HandleFunc("OPTIONS /portals/{id}/config.json", s.preflight)
-	s.mux.HandleFunc("GET /portals/{id}/policy", s.policyPage)
-	s.mux.HandleFunc("GET /portals/{id}/policy/{lang}", s.policyPageLang)
-	s.mux.HandleFunc("GET /demo/{id}", s.demoPage)
-	s.mux.HandleFunc("GET /demo/stand-in/{file}", s.standIn)
-	s.mux.HandleFunc("GET /policy-example.yaml", s.policyExample)
-	s.mux.HandleFunc("POST /portals/{id}/consents", s.postConsent)
-	s.mux.HandleFunc("OPTIONS /portals/{id}/consents", s.consentsPreflight)
-	s.mux.HandleFunc("POST /portals/{id}/impressions", s.postImpression)
-	s.mux.HandleFunc("GET /api/v1/portals/{id}/consents/{consentId}", s.apiConsent)
-	s.mux.HandleFunc("GET /api/v1/portals/{id}/policies/{sha256}", s.apiNotice)
-	s.mux.HandleFunc("GET /api/v1/portals/{id}/receipts.csv", s.apiReceiptsCSV)
-	s.mux.HandleFunc("GET /api/v1/portals/{id}/receipts.jsonl", s.apiReceiptsJSONL)
-	s.mux.HandleFunc("GET /api/v1/portals/{id}/stats", s.apiStats)
-	s.mux.HandleFunc("GET /api/v1/portals/{id}/cookies/undeclared", s.apiUndeclared)
-	s.mux.HandleFunc("/", s.notFound)
+	s.handleFunc("GET /assets/{name}", s.themeAsset)
+	s.handleFunc("GET /portals/{id}/config.json", s.config)
+	s.handleFunc("OPTIONS /portals/{id}/config.json", s.preflight)
+	s.handleFunc("GET /portals/{id}/policy", s.policyPage)
+	s.handleFunc("GET /portals/{id}/policy/{lang}", s.policyPageLang)
+	s.handleFunc("GET /demo/{id}", s.demoPage)
+	s.handleFunc("GET /demo/stand-in/{file}", s.standIn)
+	s.handleFunc("GET /policy-example.yaml", s.policyExample)
+	s.handleFunc("POST /portals/{id}/consents", s.postConsent)
+	s.handleFunc("OPTIONS /portals/{id}/consents", s.consentsPreflight)
+	s.handleFunc("POST /portals/{id}/impressions", s.postImpression)
+	s.handleFunc("GET /api/v1/portals/{id}/consents/{consentId}", s.apiConsent)
+	s.handleFunc("GET /api/v1/portals/{id}/policies/{sha256}", s.apiNotice)
+	s.handleFunc("GET /api/v1/portals/{id}/receipts.csv", s.apiReceiptsCSV)
+	s.handleFunc("GET /api/v1/portals/{id}/receipts.jsonl", s.apiReceiptsJSONL)
+	s.handleFunc("GET /api/v1/portals/{id}/stats", s.apiStats)
+	s.handleFunc("GET /api/v1/portals/{id}/cookies/undeclared", s.apiUndeclared)
+	s.consoleRoutes()
+	s.handleFunc("/", s.notFound)
 }
+
+// handle registers h for pattern on the mux and records the pattern
+// (Patterns).
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.patterns = append(s.patterns, pattern)
+}
+
+func (s *Server) handleFunc(pattern string, h http.HandlerFunc) { s.handle(pattern, h) }
+
+// Patterns returns the ServeMux pattern of every route, as registered: the
+// route label of the request metrics takes only these values (and "none"
+// for a request refused before routing).
+func (s *Server) Patterns() []string { return append([]string(nil), s.patterns...) }
 
 // themeAsset serves a portal's theme stylesheet, /assets/theme-{id}.{hash}.css,
 // of the portals served now; any other name is 404.
@@ -328,8 +372,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rw, http.StatusInternalServerError, "internal server error")
 			}
 		}
+		d := time.Since(start)
+		s.metrics.Request(r.Pattern, rw.code(), d.Seconds())
 		s.log.Info("request", "method", r.Method, "path", logPath(r), "status", rw.code(),
-			"bytes", rw.bytes, "duration", time.Since(start))
+			"bytes", rw.bytes, "duration", d)
 	}()
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
 	rw.Header().Set("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -5,12 +5,15 @@
 //	{policy: <the portal's policy JSON, a string>, start: "" | "preferences" | "policy",
 //	 gpc: <true when navigator.globalPrivacyControl is>}
 //
-// and, optionally, window.portalConsentHost = {changed(value) -> bool, reload(),
-// whenReleased() -> Promise}: the first render waits for whenReleased's promise.
-// It renders the app.Root component with go-app and stores the visitor's
-// choice in the portal's cookies_preferences cookie, then calls
-// portalConsentHost.changed with the cookie's value: true shows the reload
-// notice, whose Reload button calls portalConsentHost.reload. It defines
+// and, optionally, window.portalConsentHost = {changed(value, method) -> bool,
+// reload(), whenReleased() -> Promise}: the first render waits for
+// whenReleased's promise. It renders the app.Root component with go-app and
+// stores the visitor's choice in the portal's cookies_preferences cookie, then
+// calls portalConsentHost.changed with the cookie's value and the method of
+// the choice ("accept-all", "reject-all" or "custom": app.Root.OnChange), once
+// per choice stored; the loader applies it and sends its receipt to the
+// consent host. changed returning true shows the reload notice, whose Reload
+// button calls portalConsentHost.reload. It defines
 // window.portalConsentShow(view) in the frame, which opens "preferences" or
 // "policy" once the app runs and returns whether it did. A missing or invalid
 // configuration exits with the reason in window.portalConsentExitReason, which
@@ -114,8 +117,8 @@ func newRoot(cfg js.Value) (*app.Root, error) {
 		Policy: p,
 		Jar:    newDocumentJar(p.CookieDomain),
 		GPC:    gpc.Type() == js.TypeBoolean && gpc.Bool(),
-		OnChange: func(c policy.Consent) bool {
-			v := callHost("changed", c.Encode())
+		OnChange: func(c policy.Consent, method string) bool {
+			v := callHost("changed", c.Encode(), method)
 			return v.Type() == js.TypeBoolean && v.Bool()
 		},
 		OnReload: func() { callHost("reload") },

@@ -245,19 +245,37 @@
     return f;
   }
 
-  // loadUI loads ui.js (content-hashed, integrity-checked) once; it resolves
-  // to the function ui.js registers.
-  function loadUI() {
-    return loadUI.p || (loadUI.p = new Promise((resolve, reject) => {
+  // load loads a script of the consent host (content-hashed,
+  // integrity-checked) once; it resolves to the function it registers as
+  // window[key] (and is kept as load[key]).
+  function load(path, sri, key) {
+    return load[key] || (load[key] = new Promise((resolve, reject) => {
       var s = document.createElement("script");
-      s.src = base + "UI_PATH";
-      s.integrity = "UI_SRI";
+      s.src = base + path;
+      s.integrity = sri;
       s.crossOrigin = "anonymous";
       s.nonce = script.nonce;
-      s.onload = () => { resolve(window.__portalConsentUI); };
-      s.onerror = () => { reject(new Error("the consent UI script did not load")); };
+      s.onload = () => { resolve(window[key]); };
+      s.onerror = () => { reject(new Error(path + " did not load")); };
       document.head.appendChild(s);
     }));
+  }
+  // loadUI loads ui.js: the frame, the banner, the app.
+  function loadUI() { return load("UI_PATH", "UI_SRI", "__portalConsentUI"); }
+
+  // embeds loads the iframes waiting for consent
+  // (<iframe data-category="…" data-src="…">) whose category is accepted, and
+  // hands the others to embeds.js (loaded only then), which shows a
+  // placeholder in place of each and removes those of the loaded ones.
+  function embeds() {
+    var wait = load.__portalConsentEmbeds;
+    document.querySelectorAll("iframe[data-category][data-src]").forEach((f) => {
+      accepts(policy, consent, f.getAttribute("data-category")) ?
+        (f.src = f.getAttribute("data-src"), f.removeAttribute("data-src")) : wait = 1;
+    });
+    if (wait) load("EMBEDS_PATH", "EMBEDS_SRI", "__portalConsentEmbeds").then((sync) => {
+      sync({ cfg: shown, ui: loadUI, changed: changed, match: matchName });
+    }).catch((e) => fail(e.message));
   }
 
   // show opens the UI: the banner (view ""), the preferences or the policy;
@@ -268,7 +286,7 @@
     return loadUI().then((start) => {
       if (!ui) {
         ui = start({
-          cfg: shown, base: base, gpc: gpc, frame: frame, fail: fail, changed: changed,
+          cfg: shown, base: base, gpc: gpc, frame: frame, fail: fail, changed: changed, match: matchName,
           takeFrame: () => { var f = frame || makeFrame(); frame = null; return f; },
           reset: () => { ui = null; }
         });
@@ -295,6 +313,7 @@
   // is updated, and the accepted scripts run.
   function apply(line, change) {
     consentMode(true);
+    embeds();
     if (!consent) return;
     var names = line.split(";").map((s) => s.split("=")[0].trim());
     if (change) policy.cookies.forEach((row) => { names = names.concat(row.names.filter((n) => n.indexOf("*") < 0)); });
@@ -353,10 +372,10 @@
       }));
     });
   }
-  // Gated scripts the parser or the page adds later run too.
+  // Gated scripts and embeds the parser or the page adds later are handled too.
   new MutationObserver((records) => {
-    if (consent && records.some((r) => [].some.call(r.addedNodes, (n) => n.nodeType === 1 &&
-      (n.matches("script[type='text/plain']") || n.querySelector("script[type='text/plain']"))))) activate();
+    if (policy && records.some((r) => [].some.call(r.addedNodes, (n) => n.nodeType === 1 &&
+      (n.matches("[data-category]") || n.querySelector("[data-category]"))))) activate(embeds());
   }).observe(document.documentElement, { childList: true, subtree: true });
 
   // "Manage cookies": [data-consent=preferences] and links to #manage-cookies

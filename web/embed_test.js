@@ -71,3 +71,25 @@ test("cookieDomainFor: the UI's choice of Domain is Go's", () => {
   }
   assert.strictEqual(codec.setCookie("V", 1, 0, false, "example.org").split("; ")[2], "Domain=example.org");
 });
+
+test("undeclared: the UI reports the names Go reports", () => {
+  assert.ok(rules.undeclared.length > 5);
+  for (const u of rules.undeclared) {
+    assert.deepStrictEqual(codec.undeclared(rules.policy, u.line, codec.matchName), u.want || [], JSON.stringify(u.line));
+  }
+});
+
+test("receipt: the body of a receipt", () => {
+  const value = rules.cases[1].value;
+  const line = "sessionid=1; cookies_preferences=" + value + "; mystery_tracker=1; _ga=GA1.1; _gat=1";
+  const body = codec.receipt(rules.policy, value, "accept-all", line, "https://data.example.org/explore/", codec.matchName);
+  assert.strictEqual(typeof body, "string"); // sendBeacon sends a string as text/plain
+  assert.deepStrictEqual(JSON.parse(body), {
+    value: value, method: "accept-all", lang: "en", page: "https://data.example.org/explore/",
+    undeclared: ["mystery_tracker", "_gat"]
+  });
+  // No undeclared cookie: an empty list, not a missing field.
+  assert.deepStrictEqual(JSON.parse(codec.receipt(rules.policy, value, "custom", "", "https://x.org/", codec.matchName)).undeclared, []);
+  // The value is sent as stored: the server decodes it with the Go codec.
+  assert.strictEqual(JSON.parse(codec.receipt(rules.policy, "1|2|3", "reject-all", "", "p", codec.matchName)).value, "1|2|3");
+});

@@ -42,18 +42,52 @@
       new Date(nowMs + days * 86400000).toUTCString() + "; SameSite=Lax" + (secure ? "; Secure" : "");
   }
 
+  // undeclared returns the names of the cookies of a document.cookie line
+  // that no cookie row of p declares (match is the loader's matchName): valid
+  // names of at most 64 bytes, not cookies_preferences, once each, at most 32
+  // (policy.Policy.Undeclared).
+  function undeclared(p, line, match) {
+    return line.split(";").map((s) => (/^\s*([!#-'*+.0-9A-Z^-z|~-]{1,64})\s*=/.exec(s) || [])[1]).filter((n, i, all) =>
+      n && n !== NAME && all.indexOf(n) === i && !p.cookies.some((row) => row.names.some((pat) => match(pat, n)))).slice(0, 32);
+  }
 
-  var codec = { encode: encode, choose: choose, setCookie: setCookie, cookieDomainFor: cookieDomainFor };
+  // receipt returns the body of the receipt of value, stored with method
+  // ("accept-all", "reject-all" or "custom") on page (origin and path), when
+  // the page's cookies were line.
+  function receipt(p, value, method, line, page, match) {
+    return JSON.stringify({ value: value, method: method, lang: p.texts.lang, page: page, undeclared: undeclared(p, line, match) });
+  }
+
+  var codec = { encode: encode, choose: choose, setCookie: setCookie, cookieDomainFor: cookieDomainFor, undeclared: undeclared, receipt: receipt };
   if (typeof document === "undefined") {
     if (typeof module === "object") module.exports = codec;
     return;
   }
 
+  // The consent host: ui.js is served from its assets/.
+  var host = new URL("..", document.currentScript.src).href;
+
+  // send sends the receipt of a value just stored, with method, to the
+  // consent host: the one place receipts are sent (the app's choices, the
+  // server banner's, an embed placeholder's). A beacon, never waited for,
+  // whose failure stays here; fetch is for a beacon the browser refuses
+  // (sendBeacon returns false).
+  function send(p, value, method, match) {
+    try {
+      var url = host + "portals/" + p.id + "/consents";
+      var body = receipt(p, value, method, document.cookie, location.origin + location.pathname, match);
+      navigator.sendBeacon(url, body) ||
+        fetch(url, { method: "POST", body: body, keepalive: true, credentials: "omit", mode: "no-cors" }).catch(() => {});
+    } catch (e) {}
+  }
+  codec.send = send;
+
   var nowSec = () => Math.floor(Date.now() / 1000);
 
   // The loader calls this with its context: {cfg, base, gpc, fail(msg, frame),
-  // changed(value) -> reload advised, takeFrame(), reset()}. It returns
-  // {open(view)}: view "" shows the banner, "preferences" or "policy" a dialog.
+  // changed(value) -> reload advised, match(pattern, name), takeFrame(),
+  // reset()}. It returns {open(view)}: view "" shows the banner, "preferences"
+  // or "policy" a dialog.
   window.__portalConsentUI = (ctx) => {
     var cfg = ctx.cfg, p = cfg.policy, texts = p.texts || {};
     var abs = (u) => new URL(u, ctx.base).href;
@@ -77,8 +111,16 @@
     doc.title = frame.title;
     doc.documentElement.lang = texts.lang || "en";
     var conf = win.portalConsentConfig = { policy: JSON.stringify(p), start: "", gpc: ctx.gpc };
+    // stored makes a value just stored take effect (the loader's changed),
+    // then sends its receipt. It returns changed's answer.
+    var stored = (value, method) => {
+      var reload = ctx.changed(value);
+      send(p, value, method, ctx.match);
+      return reload;
+    };
     win.portalConsentHost = {
-      changed: ctx.changed,
+      // The app calls it once per choice stored (wasm/main_js.go).
+      changed: stored,
       reload: () => { location.reload(); },
       // The app's first render waits for this (wasm/main_js.go): it may have
       // started before a press that is not yet released.
@@ -117,7 +159,7 @@
           stop();
           frame.parentNode.removeChild(frame);
           ctx.reset();
-          ctx.changed(value);
+          stored(value, t.id.slice(3) + "-all"); // accept-all, reject-all
         }
       } else if (t.id === "pc-customize" || t.id === "pc-policy") {
         open(t.id === "pc-customize" ? "preferences" : "policy");
@@ -163,8 +205,8 @@
           // One anonymous impression (portal, revision, language): the
           // console's share of banners that led to a decision. Sent once
           // the main thread is idle: at the banner's first paint, with the
-          // wasm loading, the call costs milliseconds.
-          (win.requestIdleCallback || setTimeout)(() => navigator.sendBeacon(abs("portals/" + p.id + "/impressions"), JSON.stringify({ revision: p.revision, lang: texts.lang })));
+          // wasm loading, the call costs milliseconds. Its failure stays here.
+          (win.requestIdleCallback || setTimeout)(() => { try { navigator.sendBeacon(abs("portals/" + p.id + "/impressions"), JSON.stringify({ revision: p.revision, lang: texts.lang })); } catch (e) {} });
         }
         return;
       }
@@ -210,6 +252,9 @@
     }
     return { open: open };
   };
+  // The codec, for embeds.js: a placeholder's accept button stores its choice
+  // as the banner does.
+  window.__portalConsentUI.codec = codec;
 
   // isolate gives the frame an in-memory localStorage and sessionStorage, so
   // go-app's start-up clean-up never touches the portal's storage (same origin).
@@ -236,17 +281,42 @@
     var sizer = new win.ResizeObserver(fit);
     var set = (k, v) => { frame.style.setProperty(k, v, "important"); };
 
-    // fit sizes the frame to the banner. A box (a theme's corner position)
+    // place follows the visual viewport where it is not the layout viewport
+    // (position: fixed follows the latter): on a phone, a page wider than the
+    // screen widens the layout viewport, and pinch-zoom shrinks the visual
+    // one. The frame then takes the visual viewport's offset and width (and,
+    // for a dialog, its height). It returns whether it does. The layout
+    // viewport is innerWidth × innerHeight, scrollbars included: a difference
+    // under 30px is theirs.
+    var vv = window.visualViewport;
+    function place() {
+      var off = vv && (vv.scale > 1.001 || innerWidth - vv.width > 30 || innerHeight - vv.height > 30);
+      set("left", off ? vv.offsetLeft + "px" : "0");
+      set("width", off ? vv.width + "px" : "100%");
+      if (mode === "modal") { set("top", off ? vv.offsetTop + "px" : "0"); set("height", off ? vv.height + "px" : "100%"); }
+      return off;
+    }
+
+    // fit sizes the frame to the banner, at the bottom of the visual
+    // viewport. A box (a theme's corner position)
     // narrower than the viewport clips the frame to itself (clip-path also
     // clips hit-testing), so that the page beside it stays usable.
     function fit() {
       if (mode !== "banner") return;
+      var off = place(), el = doc.querySelector(".pc-banner");
+      // Zoomed in, the banner may be higher than the visual viewport: it
+      // scrolls (banner.css) within that height.
+      if (el) el.style.maxHeight = off ? vv.height + "px" : "";
       void frame.offsetWidth; // the portal's layout first: the frame's viewport follows it
-      var el = doc.querySelector(".pc-banner"), r = el ? el.getBoundingClientRect() : { height: 0, width: 0 };
+      var r = el ? el.getBoundingClientRect() : { height: 0, width: 0 };
       set("height", Math.ceil(r.height) + "px");
+      set("top", off ? vv.offsetTop + vv.height - Math.ceil(r.height) + "px" : "auto");
       set("clip-path", r.width && r.width < win.innerWidth - 1 ? "inset(0 " + (win.innerWidth - r.right) + "px 0 " + r.left + "px)" : "none");
     }
-    window.addEventListener("resize", fit);
+    var reflow = () => { mode === "modal" ? place() : fit(); };
+    // The visual viewport's resize also follows the window's.
+    var listen = (on) => { ["resize", "scroll"].forEach((e) => { (vv || window)[on + "EventListener"](e, reflow); }); };
+    listen("add");
 
     function update() {
       var root = doc.querySelector(".pc-root");
@@ -261,7 +331,7 @@
       var prev = mode;
       mode = next;
       if (mode === "modal") {
-        set("top", "0"); set("height", "100%"); set("clip-path", "none"); set("visibility", "visible");
+        place(); set("clip-path", "none"); set("visibility", "visible");
         // Focusing the frame resets the focus inside it: only when the dialog
         // was opened from the portal, and then the dialog takes focus again.
         if (document.activeElement !== frame) {
@@ -271,7 +341,7 @@
         var dlg = doc.querySelector("[aria-modal]");
         if (dlg && !dlg.contains(doc.activeElement)) dlg.focus();
       } else if (mode === "banner") {
-        set("top", "auto"); set("visibility", "visible"); fit();
+        set("visibility", "visible"); fit();
       } else {
         set("visibility", "hidden"); set("height", "0"); set("top", "auto");
       }
@@ -282,6 +352,6 @@
     var mo = new win.MutationObserver(update);
     mo.observe(doc.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-pc-mode"] });
     update();
-    return () => { mo.disconnect(); sizer.disconnect(); window.removeEventListener("resize", fit); };
+    return () => { mo.disconnect(); sizer.disconnect(); listen("remove"); };
   }
 })();

@@ -1,5 +1,6 @@
 // Package web holds the static assets the host server embeds: the loader
-// embed.js, the UI script ui.js it loads on demand, and the stylesheet
+// embed.js, the UI script ui.js and the embeds' placeholder script embeds.js
+// it loads on demand, and the stylesheet
 // (sources here), and the build outputs in dist/
 // (the WebAssembly app, Go's wasm_exec.js and brotli/gzip variants), which
 // `make build` writes and which are not committed.
@@ -10,9 +11,9 @@ import (
 	"io/fs"
 )
 
-//go:embed embed.js ui.js banner.css all:dist
+//go:embed embed.js ui.js embeds.js banner.css all:dist
 var files embed.FS
 
-// Files returns the assets: embed.js, ui.js, banner.css, and dist/ (app.wasm,
+// Files returns the assets: embed.js, ui.js, embeds.js, banner.css, and dist/ (app.wasm,
 // wasm_exec.js and their .br and .gz variants once built).
 func Files() fs.FS { return files }

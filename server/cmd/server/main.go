@@ -22,6 +22,13 @@
 // $PORTALCONSENT_ADMIN_TOKEN (at least 24 characters), else a random one
 // kept in the 0600 file admin-token beside the SQLite database (or in the
 // state directory for PostgreSQL): its path is logged, never the token.
+// Operators other than the admin are the entries of -operators FILE (YAML;
+// see package operators), reloaded like the policy files; `server
+// -hash-token` reads a token on stdin and prints its bcrypt hash for it.
+// Console sessions are signed with $PORTALCONSENT_SESSION_KEY (at least 32
+// bytes: set the same on every host behind a load balancer), else a random
+// key kept in the 0600 file session-key beside admin-token. -metrics-addr
+// serves Prometheus /metrics on an address of its own.
 // `server -verify-receipts` walks every receipt chain of -db and exits 1
 // naming the first broken link.
 package main
@@ -44,6 +51,8 @@ import (
 
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server"
+	"github.com/portalconsent/portalconsent/server/metrics"
+	"github.com/portalconsent/portalconsent/server/operators"
 	"github.com/portalconsent/portalconsent/server/store"
 	"github.com/portalconsent/portalconsent/web"
 )
@@ -64,7 +73,16 @@ func main() {
 	groupCommit := flag.Duration("group-commit", 2*time.Millisecond, "gather the receipts arriving within this window into one transaction (0: one each)")
 	rateLimit := flag.Float64("receipt-rate", server.DefaultReceiptRate, "receipts per second allowed from one client address (0: no limit)")
 	rateBurst := flag.Int("receipt-burst", server.DefaultReceiptBurst, "burst of receipts allowed from one client address")
+	operatorsFile := flag.String("operators", os.Getenv("PORTALCONSENT_OPERATORS"),
+		"YAML file of the operators: name, tokenHash (bcrypt, see -hash-token) and portals of each (reloaded on SIGHUP and when it changes)")
+	hashToken := flag.Bool("hash-token", false, "read an operator token on stdin, print its bcrypt hash for the operators file and exit")
+	metricsAddr := flag.String("metrics-addr", "", "address to serve Prometheus /metrics on (host:port; off when empty; never the public address)")
+	publicURL := flag.String("public-url", os.Getenv("PORTALCONSENT_PUBLIC_URL"),
+		"the scheme and host the server is reached at (https://consent.example behind a TLS proxy: Secure __Host- console cookies)")
 	flag.Parse()
+	if *hashToken {
+		os.Exit(hashTokenCmd(os.Stdin, os.Stdout, os.Stderr))
+	}
 	if *checkDir != "" {
 		os.Exit(check(*checkDir, os.Stdout, os.Stderr))
 	}
@@ -93,18 +111,37 @@ func main() {
 	defer st.Close() // after the HTTP server has let in-flight receipts finish
 	log.Info("receipts database", "db", redactDSN(*db))
 	var opts []server.Option
+	var auth *operators.Set
+	var key []byte
 	tf, err := tokenFile(*db)
 	if err == nil {
 		var token string
 		if token, err = adminToken(tf, log); err == nil {
-			opts = append(opts, server.WithAdminToken(token))
+			auth = operators.New(token)
+			key, err = sessionKey(filepath.Join(filepath.Dir(tf), "session-key"), log)
 		}
 	}
 	if err != nil {
 		log.Error("cannot start", "err", err.Error())
 		os.Exit(1)
 	}
-	opts = append(opts, server.WithReceipts(st), server.WithRateLimit(*rateLimit, *rateBurst))
+	if *publicURL != "" {
+		if err := checkPublicURL(*publicURL); err != nil {
+			log.Error("cannot start", "err", err.Error())
+			os.Exit(1)
+		}
+	}
+	m := metrics.New()
+	var opReloader *operators.Reloader
+	if *operatorsFile != "" {
+		if opReloader, err = operators.NewReloader(*operatorsFile, auth, log); err != nil {
+			log.Error("cannot start: operators file", "err", err.Error())
+			os.Exit(1)
+		}
+		opReloader.OnReload = m.OperatorsReload
+	}
+	opts = append(opts, server.WithReceipts(st), server.WithRateLimit(*rateLimit, *rateBurst),
+		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m))
 
 	h, reloader, errs := start(*dir, web.Files(), log, opts...)
 	if len(errs) > 0 {
@@ -115,10 +152,26 @@ func main() {
 	}
 	go maintain(ctx, st, *retention, log)
 	go h.KeepNoticesServed(ctx, time.Hour)
-	if reloader != nil {
+	if reloader != nil || opReloader != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
-		go reloadOn(ctx, hup, reloader)
+		go reloadOn(ctx, hup, reloader, opReloader)
+	}
+	if opReloader != nil {
+		go func() {
+			if err := opReloader.Watch(ctx, store.DefaultDebounce); err != nil {
+				log.Error("the operators file is reloaded on SIGHUP only", "err", err.Error())
+			}
+		}()
+	}
+	if *metricsAddr != "" {
+		go func() {
+			if err := runMetrics(ctx, *metricsAddr, m, log); err != nil {
+				log.Error("serving metrics", "addr", *metricsAddr, "err", err)
+			}
+		}()
+	}
+	if reloader != nil {
 		go func() {
 			if err := reloader.Watch(ctx, store.DefaultDebounce); err != nil {
 				log.Error("policy files are reloaded on SIGHUP only", "err", err.Error())
@@ -151,7 +204,9 @@ func start(dir string, assets fs.FS, log *slog.Logger, opts ...server.Option) (*
 	var h *server.Server
 	apply := func(ps []*policy.Policy) error {
 		if h != nil {
-			return h.SetPolicies(ps)
+			err := h.SetPolicies(ps)
+			h.Metrics().PolicyReload(err)
+			return err
 		}
 		var err error
 		h, err = server.New(ps, assets, append(opts, server.WithLogger(log))...)
@@ -164,15 +219,20 @@ func start(dir string, assets fs.FS, log *slog.Logger, opts ...server.Option) (*
 	return h, r, nil
 }
 
-// reloadOn reloads the policy files on each value of sig (SIGHUP) until ctx
-// is done.
-func reloadOn(ctx context.Context, sig <-chan os.Signal, r *store.Reloader) {
+// reloadOn reloads the policy files and the operators file (either may be
+// nil) on each value of sig (SIGHUP) until ctx is done.
+func reloadOn(ctx context.Context, sig <-chan os.Signal, r *store.Reloader, ops *operators.Reloader) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-sig:
-			r.Reload()
+			if r != nil {
+				r.Reload()
+			}
+			if ops != nil {
+				ops.Reload()
+			}
 		}
 	}
 }

@@ -26,8 +26,9 @@ func newTestHandler(t *testing.T, log *slog.Logger) http.Handler {
 		t.Fatal(err)
 	}
 	fsys := fstest.MapFS{
-		"embed.js":          {Data: []byte("console.log('embed', 'UI_PATH', 'UI_SRI');\n")},
+		"embed.js":          {Data: []byte("console.log('embed', 'UI_PATH', 'UI_SRI', 'EMBEDS_PATH', 'EMBEDS_SRI');\n")},
 		"ui.js":             {Data: []byte("console.log('ui');\n")},
+		"embeds.js":         {Data: []byte("console.log('embeds');\n")},
 		"banner.css":        {Data: []byte(".pc-page { margin: 0 }\n")},
 		"dist/app.wasm":     {Data: append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("fake wasm "), 64)...)},
 		"dist/wasm_exec.js": {Data: []byte("globalThis.Go = class {};\n")},

@@ -21,8 +21,9 @@ import (
 
 func fakeAssets() fstest.MapFS {
 	return fstest.MapFS{
-		"embed.js":          {Data: []byte("console.log('embed', 'UI_PATH', 'UI_SRI');\n")},
+		"embed.js":          {Data: []byte("console.log('embed', 'UI_PATH', 'UI_SRI', 'EMBEDS_PATH', 'EMBEDS_SRI');\n")},
 		"ui.js":             {Data: []byte("console.log('ui');\n")},
+		"embeds.js":         {Data: []byte("console.log('embeds');\n")},
 		"banner.css":        {Data: []byte(".pc-page { margin: 0 }\n")},
 		"dist/app.wasm":     {Data: append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("fake wasm "), 64)...)},
 		"dist/wasm_exec.js": {Data: []byte("globalThis.Go = class {};\n")},
@@ -113,7 +114,7 @@ func TestSIGHUPReloads(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sig := make(chan os.Signal, 1)
-	go reloadOn(ctx, sig, r)
+	go reloadOn(ctx, sig, r, nil)
 	// revision returns the example's revision as config.json serves it.
 	revision := func() string {
 		rec := httptest.NewRecorder()

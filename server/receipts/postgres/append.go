@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/portalconsent/portalconsent/policy"
@@ -35,21 +36,48 @@ const (
 
 // Append seals r at the end of its portal's chain, stores it and tallies
 // the undeclared cookie names, all or nothing; it returns once the
-// transaction holding r is committed. It refuses a nil receipt, one without
-// portal or ReceivedAt, and text PostgreSQL cannot store (invalid UTF-8, NUL
-// bytes) with a plain error. A ctx done before r's batch starts returns
-// ctx's error and stores nothing; once the batch started, Append waits for
-// its outcome. Database failures, which store nothing of the batch, are
-// wrapped in receipts.ErrUnavailable. On success r's Seq, Prev and Hash are
-// set, and its times are the stored ones (UTC, microseconds).
-func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []string) error {
-	if err := validate(r, undeclared); err != nil {
+// transaction holding r is committed. A receipt without ID gets a new
+// UUIDv7, one without ReceivedAt the current time. It refuses a nil
+// receipt, an ID that is not a UUID, one without portal, ReceivedAt outside
+// 1970-9998 and text PostgreSQL cannot store (invalid UTF-8, NUL bytes)
+// with an error that is not ErrUnavailable. A ctx done before r's batch
+// starts returns ctx's error and stores nothing; once the batch started,
+// Append waits for its outcome. Database failures, which store nothing of
+// the batch, are wrapped in receipts.ErrUnavailable. On success r holds what
+// was stored: ID in canonical form, DecidedAt whole seconds and ReceivedAt
+// microseconds, both UTC, and Seq, Prev and Hash.
+func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []string) (err error) {
+	if r == nil {
+		return fmt.Errorf("%w: nil", errInvalid)
+	}
+	c := *r
+	if c.ID == "" {
+		c.ID = uuid.Must(uuid.NewV7()).String()
+	}
+	id, err := uuid.Parse(c.ID)
+	if err != nil {
+		return fmt.Errorf("%w: id %q: %w", errInvalid, c.ID, err)
+	}
+	c.ID = id.String()
+	if c.ReceivedAt.IsZero() {
+		c.ReceivedAt = time.Now()
+	}
+	c.ReceivedAt = c.ReceivedAt.Truncate(time.Microsecond).UTC()
+	c.DecidedAt = time.Unix(c.DecidedAt.Unix(), 0).UTC()
+	c.Choices = slices.Clone(c.Choices)
+	if err := validate(&c, undeclared); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.enqueue(ctx, &request{r: r, undeclared: dedupe(undeclared), done: make(chan error, 1)})
+	req := &request{r: &c, undeclared: dedupe(undeclared), done: make(chan error, 1)}
+	defer func() {
+		if err == nil {
+			*r = c
+		}
+	}()
+	return s.enqueue(ctx, req)
 }
 
 // impression is a banner shown, as CountImpression counts it.
@@ -93,7 +121,11 @@ func (s *Store) enqueue(ctx context.Context, req *request) error {
 		s.mu.RUnlock()
 		defer s.direct.Done()
 		req.state.Store(taken)
-		return s.commit(ctx, []*request{req})
+		// Begun, the transaction runs to its end whatever ctx does, as a
+		// batch would: its outcome is then known.
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+		defer cancel()
+		return s.commit(tctx, []*request{req})
 	}
 	select {
 	case s.queue <- req:
@@ -130,27 +162,30 @@ func (s *Store) writer() {
 			s.gather.Unlock()
 			return
 		}
-		batch := make([]*request, 0, 64)
-		if first.state.CompareAndSwap(queued, taken) {
-			batch = append(batch, first)
-		}
+		gathered := make([]*request, 1, 64)
+		gathered[0] = first
 		timer.Reset(s.groupCommit)
 	gather:
-		for len(batch) < maxBatch {
+		for len(gathered) < maxBatch {
 			select {
 			case req, ok := <-s.queue:
 				if !ok {
 					break gather
 				}
-				if req.state.CompareAndSwap(queued, taken) {
-					batch = append(batch, req)
-				}
+				gathered = append(gathered, req)
 			case <-timer.C:
 				break gather
 			}
 		}
 		timer.Stop()
 		s.gather.Unlock()
+		// The batch starts: callers whose context ended meanwhile are out.
+		batch := gathered[:0]
+		for _, req := range gathered {
+			if req.state.CompareAndSwap(queued, taken) {
+				batch = append(batch, req)
+			}
+		}
 		if len(batch) == 0 {
 			continue
 		}
@@ -166,7 +201,7 @@ func (s *Store) writer() {
 // commit stores a batch in one transaction, making the partitions it needs
 // first. It retries (twice at most) when nothing can have been committed: a
 // partition retention dropped meanwhile, a connection lost before COMMIT,
-// a deadlock. On success it sets each receipt's Seq, Prev, Hash and times.
+// a deadlock, a COMMIT cut off that wasCommitted finds rolled back. On success it sets each receipt's Seq, Prev, Hash and times.
 func (s *Store) commit(ctx context.Context, batch []*request) error {
 	var months []month
 	for _, req := range batch {
@@ -182,6 +217,30 @@ func (s *Store) commit(ctx context.Context, batch []*request) error {
 			return err
 		}
 		sealed, committing, err := s.tryCommit(ctx, batch)
+		if err != nil && committing && ctx.Err() == nil {
+			// COMMIT cut off (connection terminated or lost): look, by the
+			// batch's first receipt. A batch of impressions only leaves
+			// nothing to look for: their counts may be lost.
+			first := slices.IndexFunc(batch, func(req *request) bool { return req.r != nil })
+			if first < 0 {
+				return unavailable(ctx, "count impressions (commit outcome unknown)", err)
+			}
+			stored, lerr := s.wasCommitted(ctx, sealed[first])
+			for i := 0; lerr != nil && i < 3 && ctx.Err() == nil; i++ {
+				if connLost(pgCode(lerr)) {
+					s.resetPool()
+				}
+				stored, lerr = s.wasCommitted(ctx, sealed[first]) // the pool's other connections may be dead too
+			}
+			switch {
+			case lerr != nil:
+				return unavailable(ctx, "append (commit outcome unknown)", errors.Join(err, lerr))
+			case stored:
+				err = nil
+			default:
+				committing = false // rolled back: as good as never sent
+			}
+		}
 		if err == nil {
 			for i, req := range batch {
 				if req.r != nil {
@@ -195,9 +254,15 @@ func (s *Store) commit(ctx context.Context, batch []*request) error {
 			case code == "23514" && strings.Contains(err.Error(), "no partition"):
 				s.forget(months...)
 				continue
+			case connLost(code):
+				// The server terminated the connection (a restart, a
+				// failover): its other connections are gone too.
+				s.resetPool()
+				continue
 			case code == "40P01" || code == "40001" || (code == "" && !errors.Is(err, errInvalid)):
 				// A deadlock, a serialization failure, or a connection
-				// lost before COMMIT: the transaction was rolled back.
+				// lost or terminated before COMMIT: the transaction was
+				// rolled back; the pool gives a new connection.
 				continue
 			}
 		}
@@ -315,8 +380,6 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		}
 		i++
 		c := *req.r
-		c.ReceivedAt = c.ReceivedAt.UTC().Truncate(time.Microsecond)
-		c.DecidedAt = c.DecidedAt.UTC().Truncate(time.Microsecond)
 		h := heads[c.Portal]
 		c.Seal(h.seq+1, h.hash)
 		heads[c.Portal] = head{c.Seq, c.Hash}
@@ -338,7 +401,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	}
 	b.Queue(`INSERT INTO receipts (id, portal, seq, consent_id, revision, choices, method,
 			lang, page, decided_at, received_at, notice, prev, hash)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[],
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::bigint[],
 			$6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[],
 			$11::timestamptz[], $12::text[], $13::bytea[], $14::bytea[])`,
 		ids, ps, seqs, consents, revisions, choices, methods, langs, pages, decided, received, notices, prevs, hashes)
@@ -357,7 +420,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		return nil, false, err
 	}
 	if err = tx.Commit(ctx); err != nil {
-		return nil, true, err
+		return sealed, true, err
 	}
 	return sealed, false, nil
 }
@@ -403,6 +466,47 @@ func queueAggregates(b *pgx.Batch, a *receipts.Aggregates) {
 	}
 }
 
+// connLost reports whether SQLSTATE code says the server ended the
+// connection: class 08 or 57P01-57P03 (admin shutdown, crash shutdown,
+// cannot connect now).
+func connLost(code string) bool {
+	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P")
+}
+
+// resetPool closes the pool's connections, at most once a second, so that
+// retries get new ones instead of the other dead ones.
+func (s *Store) resetPool() {
+	now := time.Now().UnixNano()
+	last := s.lastReset.Load()
+	if now-last > int64(time.Second) && s.lastReset.CompareAndSwap(last, now) {
+		s.pool.Reset()
+	}
+}
+
+// wasCommitted reports whether the batch whose COMMIT was cut off, of which
+// r is the first receipt, was committed. It first waits, on another
+// connection, for the chain head's lock: for the old transaction to end
+// either way.
+func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }() // nothing of this is to keep
+	if _, err := tx.Exec(ctx, `INSERT INTO chains (portal, seq, hash) VALUES ($1, 0, $2)
+		ON CONFLICT (portal) DO NOTHING`, r.Portal, genesis); err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM chains WHERE portal = $1 FOR SHARE", r.Portal); err != nil {
+		return false, err
+	}
+	var stored bool
+	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM receipts
+		WHERE portal = $1 AND seq = $2 AND received_at = $3 AND id = $4)`,
+		r.Portal, r.Seq, r.ReceivedAt, r.ID).Scan(&stored)
+	return stored, err
+}
+
 // tallySQL counts one undeclared cookie name: $1 portal, $2 day, $3 name,
 // $4 time seen, $5 page (kept while fewer than receipts.MaxPages distinct
 // pages are).
@@ -418,14 +522,8 @@ var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, name, coun
 // validate refuses what PostgreSQL could not store, so that one bad receipt
 // does not fail the batch it would join.
 func validate(r *receipts.Receipt, undeclared []string) error {
-	if r == nil {
-		return fmt.Errorf("%w: nil", errInvalid)
-	}
 	if r.Portal == "" {
 		return fmt.Errorf("%w: no portal", errInvalid)
-	}
-	if r.ReceivedAt.IsZero() {
-		return fmt.Errorf("%w: no ReceivedAt", errInvalid)
 	}
 	if y := r.ReceivedAt.UTC().Year(); y < 1970 || y > 9998 {
 		return fmt.Errorf("%w: ReceivedAt in year %d", errInvalid, y)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io/fs"
 	"net/url"
 	"os"
 	"strings"
@@ -65,7 +66,7 @@ func newDatabase(t testing.TB) (name, dsn string) {
 			return
 		}
 		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		if err := dropDatabase(c, name); err != nil {
 			t.Errorf("drop database %s: %v", name, err)
 		}
 	})
@@ -160,4 +161,26 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-var _ = time.Second
+// mustSub returns the embedded migrations directory.
+func mustSub(t testing.TB) fs.FS {
+	t.Helper()
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+// dropDatabase drops database name WITH (FORCE), trying again for a few
+// seconds while an autovacuum worker (which this role may not terminate)
+// holds it.
+func dropDatabase(c *pgx.Conn, name string) error {
+	var err error
+	for range 50 {
+		if _, err = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); pgCode(err) != "42501" {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
+}

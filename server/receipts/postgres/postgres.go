@@ -7,6 +7,15 @@
 // row of table chains that appenders lock while they extend the chain, so
 // that any number of processes may append to one portal at once. Appends
 // that arrive together are committed in one transaction (group commit).
+//
+// The append-only trigger guards against mistakes, not against the
+// server's own role: any transaction of that role may SET LOCAL
+// portalconsent.retention = 'on' as retention does. The hash chain (Verify)
+// is what detects tampering.
+//
+// Its tests need a PostgreSQL server whose role may CREATEDB, named by the
+// environment variable PORTALCONSENT_TEST_POSTGRES (a URL); without it they
+// skip, or fail when CI is set.
 package postgres
 
 import (
@@ -16,6 +25,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -87,6 +97,8 @@ type Store struct {
 	stop   chan struct{}  // closed by Close: stops maintenance
 	direct sync.WaitGroup // appends without group commit in flight
 
+	lastReset atomic.Int64 // Unix ns of the last pool reset (see resetPool)
+
 	partsMu sync.Mutex
 	parts   map[month]bool // partitions known to exist
 }
@@ -153,32 +165,38 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	var newer error
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockMigrate); err != nil {
-			return unavailable(ctx, "migrate", err)
+			return err
 		}
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version integer PRIMARY KEY,
 			applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-			return unavailable(ctx, "migrate", err)
+			return err
 		}
 		var have int
 		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&have); err != nil {
-			return unavailable(ctx, "migrate", err)
+			return err
 		}
 		if have > len(migs) {
-			return fmt.Errorf("postgres: the database's schema is version %d, newer than this binary's %d: run a newer portalconsent", have, len(migs))
+			newer = fmt.Errorf("postgres: the database's schema is version %d, newer than this binary's %d: run a newer portalconsent", have, len(migs))
+			return newer
 		}
 		for _, m := range migs[have:] {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return unavailable(ctx, "migration "+m.Name, err)
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", m.Version); err != nil {
-				return unavailable(ctx, "migration "+m.Name, err)
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 		}
 		return nil
 	})
+	if newer != nil {
+		return newer
+	}
+	return unavailable(ctx, "migrate", err)
 }
 
 // maintain runs EnsurePartitions every period until Close.

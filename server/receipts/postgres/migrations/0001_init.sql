@@ -6,7 +6,7 @@
 -- receipts_YYYY_MM are created by the store (at Open, daily, and when an
 -- Append falls in a month without one) and dropped whole by retention.
 CREATE TABLE receipts (
-	id          text COLLATE "C" NOT NULL,
+	id          uuid NOT NULL,
 	portal      text COLLATE "C" NOT NULL,
 	seq         bigint NOT NULL,
 	consent_id  text COLLATE "C" NOT NULL,

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/portalconsent/portalconsent/web"
+)
+
+// startConsole serves the real handler (real assets) with the test
+// operators on a loopback origin.
+func startConsole(t testing.TB) *httptest.Server {
+	t.Helper()
+	srv, err := New(testPolicies, web.Files(), WithOperators(testOperators(t)), WithSignInRate(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// consoleSignIn types token into the sign-in form and submits it.
+func (tb *tab) consoleSignIn(token string) {
+	tb.t.Helper()
+	var cleared bool
+	tb.run(chromedp.WaitVisible("#token", chromedp.ByQuery),
+		chromedp.Evaluate(`(document.querySelector("#token").value = "") === ""`, &cleared),
+		chromedp.SendKeys("#token", token, chromedp.ByQuery),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
+	)
+}
+
+func (tb *tab) text(sel string) string {
+	tb.t.Helper()
+	var s string
+	tb.eval(`(document.querySelector(`+jsString(sel)+`) || {textContent: ""}).textContent`, &s)
+	return s
+}
+
+func TestBrowserConsoleSignInScopeSignOut(t *testing.T) {
+	ts := startConsole(t)
+	tb := newTab(t)
+	tb.run(chromedp.Navigate(ts.URL + "/console/"))
+	tb.waitFor("the sign-in form", `document.querySelector("input[type=password]#token") !== null`)
+
+	// A wrong token is refused: the form again, with an alert.
+	tb.consoleSignIn(aliceToken + "x")
+	tb.waitFor("the refusal", `document.querySelector("[role=alert]") !== null`)
+	if got := tb.text("[role=alert]"); !strings.Contains(got, "not valid") {
+		t.Errorf("alert %q", got)
+	}
+	// The right one is accepted: the operator's portals, mtran only.
+	tb.consoleSignIn(aliceToken)
+	tb.waitFor("the portal list", `document.querySelector("form[action='/console/sign-out']") !== null`)
+	var links []string
+	tb.eval(`[...document.querySelectorAll("main ul a")].map(a => a.getAttribute("href"))`, &links)
+	if len(links) != 1 || links[0] != "/console/portals/mtran" {
+		t.Errorf("portal links %q", links)
+	}
+	// The cookie: HttpOnly (invisible to scripts), SameSite=Strict.
+	var visible string
+	tb.eval(`document.cookie`, &visible)
+	if strings.Contains(visible, "pc_session") {
+		t.Errorf("the session cookie is visible to scripts: %q", visible)
+	}
+	var cookies []*network.Cookie
+	tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		cookies, err = network.GetCookies().WithURLs([]string{ts.URL}).Do(ctx)
+		return err
+	}))
+	var sess *network.Cookie
+	for _, c := range cookies {
+		if c.Name == "pc_session" {
+			sess = c
+		}
+	}
+	if sess == nil || !sess.HTTPOnly || sess.SameSite != network.CookieSameSiteStrict || sess.Path != "/" || sess.Session {
+		t.Fatalf("session cookie %+v", sess)
+	}
+	// In scope: mtran's page; out of scope: twisto, in the console and the API.
+	tb.run(chromedp.Click(`a[href="/console/portals/mtran"]`, chromedp.ByQuery))
+	tb.waitFor("mtran's page", `location.pathname === "/console/portals/mtran" && document.querySelector("h1") !== null`)
+	tb.run(chromedp.Navigate(ts.URL + "/console/portals/twisto"))
+	tb.waitFor("twisto's refusal", `document.querySelector("h1") !== null`)
+	if got := tb.text("h1"); got != "Not allowed" {
+		t.Errorf("twisto: h1 %q", got)
+	}
+	tb.run(chromedp.Navigate(ts.URL + "/api/v1/portals/twisto/receipts.csv?from=2026-03-01&to=2026-03-02"))
+	tb.waitFor("the API's refusal", `document.body && document.body.innerText.includes("forbidden")`)
+	tb.run(chromedp.Navigate(ts.URL + "/api/v1/portals/mtran/receipts.csv?from=2026-03-01&to=2026-03-02"))
+	// Sign-out: back to the form, and the pages refused.
+	tb.run(chromedp.Navigate(ts.URL + "/console/"))
+	tb.waitFor("the portal list", `document.querySelector("form[action='/console/sign-out'] button") !== null`)
+	tb.run(chromedp.Click(`form[action="/console/sign-out"] button`, chromedp.ByQuery))
+	tb.waitFor("the sign-in form after sign-out", `document.querySelector("#token") !== null`)
+	tb.run(chromedp.Navigate(ts.URL + "/console/portals/mtran"))
+	tb.waitFor("the sign-in form", `document.querySelector("#token") !== null && location.pathname === "/console/"`)
+	tb.noErrors()
+}
+
+// TestA11yConsoleAxe: axe-core, 0 violations on the sign-in and the
+// portal-list pages, at 1200 and 375 px, light and dark.
+func TestA11yConsoleAxe(t *testing.T) {
+	src := axeSource(t)
+	ts := startConsole(t)
+	tb := newTab(t)
+	check := func(page string) {
+		for _, vp := range []struct{ w, h int64 }{{1200, 800}, {375, 740}} {
+			for _, scheme := range []string{"light", "dark"} {
+				tb.run(chromedp.EmulateViewport(vp.w, vp.h), emulateMedia(map[string]string{"prefers-color-scheme": scheme}))
+				tb.run(chromedp.Reload())
+				tb.waitFor(page, `document.readyState === "complete" && document.querySelector("h1") !== null`)
+				var dark bool
+				tb.eval(`matchMedia("(prefers-color-scheme: dark)").matches`, &dark)
+				if dark != (scheme == "dark") {
+					t.Fatalf("prefers-color-scheme: %s is not emulated", scheme)
+				}
+				for _, v := range tb.axeTop(src) {
+					t.Errorf("%s %dpx %s: axe violation: %v", page, vp.w, scheme, v)
+				}
+			}
+		}
+	}
+	tb.run(chromedp.Navigate(ts.URL + "/console/"))
+	check("sign-in")
+	tb.consoleSignIn(dpoToken)
+	tb.waitFor("the portal list", `document.querySelector("main ul a") !== null`)
+	check("portal list")
+	tb.noErrors()
+}

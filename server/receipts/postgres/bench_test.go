@@ -1,0 +1,124 @@
+package postgres
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/receipts"
+)
+
+// benchReceipt returns a receipt as the server makes them: UUIDv7 ids,
+// three choices, a page URL.
+func benchReceipt(portal string) *receipts.Receipt {
+	now := time.Now()
+	return &receipts.Receipt{
+		ID:        uuid.Must(uuid.NewV7()).String(),
+		Portal:    portal,
+		ConsentID: uuid.Must(uuid.NewV7()).String(),
+		Revision:  4,
+		Choices: []policy.Choice{
+			{Category: "necessary", Accepted: true},
+			{Category: "statistical", Accepted: false},
+			{Category: "marketing", Accepted: true},
+		},
+		Method:     receipts.MethodCustom,
+		Lang:       "fr",
+		Page:       "https://shop.example/products/42",
+		DecidedAt:  now.Add(-2 * time.Second).Truncate(time.Second),
+		ReceivedAt: now,
+		Notice:     receipts.NoticeHash([]byte(`{"revision":4}`)),
+	}
+}
+
+// BenchmarkAppend appends to one portal's chain from 64 goroutines, with
+// group commit (the default 2ms window) and without (a transaction per
+// receipt). Each run has a new database.
+func BenchmarkAppend(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		opts []Option
+	}{
+		{"group=2ms", nil},
+		{"group=0", []Option{GroupCommit(0)}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			_, dsn := newDatabase(b)
+			s := openStore(b, dsn, c.opts...)
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0))) // 64 goroutines
+			b.ReportAllocs()
+			var failed atomic.Int64
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := s.Append(context.Background(), benchReceipt("shop"), nil); err != nil {
+						failed.Add(1)
+					}
+				}
+			})
+			b.StopTimer()
+			if n := failed.Load(); n > 0 {
+				b.Fatalf("%d appends failed", n)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "receipts/s")
+		})
+	}
+}
+
+// BenchmarkBytesPerReceipt stores 100,000 receipts (64 goroutines, group
+// commit) and reports the disk they take: pg_total_relation_size (heap,
+// TOAST, indexes) over the receipts partitions, divided by the count. Run
+// it once: -bench BytesPerReceipt -benchtime 1x.
+func BenchmarkBytesPerReceipt(b *testing.B) {
+	const total, workers = 100_000, 64
+	for range b.N {
+		b.StopTimer()
+		_, dsn := newDatabase(b)
+		s := openStore(b, dsn)
+		b.StartTimer()
+		var (
+			next atomic.Int64
+			wg   sync.WaitGroup
+		)
+		for range workers {
+			wg.Go(func() {
+				for next.Add(1) <= total {
+					if err := s.Append(context.Background(), benchReceipt("shop"), []string{"_ga"}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		b.StopTimer()
+		ctx := context.Background()
+		if _, err := s.pool.Exec(ctx, "VACUUM ANALYZE receipts"); err != nil {
+			b.Fatal(err)
+		}
+		var n, all, heap, idx int64
+		err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM receipts),
+				sum(pg_total_relation_size(inhrelid)), sum(pg_relation_size(inhrelid)), sum(pg_indexes_size(inhrelid))
+			FROM pg_inherits WHERE inhparent = 'receipts'::regclass`).Scan(&n, &all, &heap, &idx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n != total {
+			b.Fatalf("%d receipts stored, want %d", n, total)
+		}
+		b.ReportMetric(float64(all)/float64(n), "bytes/receipt")
+		b.ReportMetric(float64(heap)/float64(n), "heap-bytes/receipt")
+		b.ReportMetric(float64(idx)/float64(n), "index-bytes/receipt")
+		if err := s.Verify(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
