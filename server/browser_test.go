@@ -15,6 +15,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -244,10 +245,16 @@ func startHosts(t testing.TB, extra ...*policy.Policy) *hosts {
 	return startHostsWith(t, nil, extra...)
 }
 
-// startHostsWith is startHosts with options for the server.
+// startHostsWith is startHosts with the consent host's options.
 func startHostsWith(t testing.TB, opts []Option, extra ...*policy.Policy) *hosts {
 	t.Helper()
-	srv, err := New(append(append([]*policy.Policy(nil), testPolicies...), extra...), web.Files(), opts...)
+	return startHostsFS(t, web.Files(), opts, extra...)
+}
+
+// startHostsFS is startHostsWith with the consent host's assets from fsys.
+func startHostsFS(t testing.TB, fsys fs.FS, opts []Option, extra ...*policy.Policy) *hosts {
+	t.Helper()
+	srv, err := New(append(append([]*policy.Policy(nil), testPolicies...), extra...), fsys, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

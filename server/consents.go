@@ -69,11 +69,13 @@ func WithReceipts(st receipts.Store) Option {
 }
 
 // WithRateLimit limits each client address to perSecond receipts per second
-// with bursts of burst (a token bucket per address, in memory only); a
-// perSecond of 0 lifts the limit. The default is DefaultReceiptRate and
-// DefaultReceiptBurst.
+// with bursts of burst (a token bucket per address, in memory only), and
+// as many impressions (a bucket of their own); a perSecond of 0 lifts the
+// limit. The default is DefaultReceiptRate and DefaultReceiptBurst.
 func WithRateLimit(perSecond float64, burst int) Option {
-	return func(s *Server) { s.limiter = ratelimit.New(perSecond, burst) }
+	return func(s *Server) {
+		s.limiter, s.impLimiter = ratelimit.New(perSecond, burst), ratelimit.New(perSecond, burst)
+	}
 }
 
 // Default rate limit of receipts per client address: a visitor makes a

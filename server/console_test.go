@@ -154,6 +154,9 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 			route{"GET /api/v1/portals/{id}/consents/{consentId}", "GET", "/api/v1/portals/" + p + "/consents/q8B3x0aPq1V2LmN7rT4sYw", p, 404, true},
 			route{"GET /api/v1/portals/{id}/policies/{sha256}", "GET", "/api/v1/portals/" + p + "/policies/" + sha, p, 404, true},
 			route{"GET /api/v1/portals/{id}/receipts.csv", "GET", "/api/v1/portals/" + p + "/receipts.csv?from=2026-03-01&to=2026-03-03", p, 200, true},
+			route{"GET /api/v1/portals/{id}/receipts.jsonl", "GET", "/api/v1/portals/" + p + "/receipts.jsonl", p, 200, true},
+			route{"GET /api/v1/portals/{id}/stats", "GET", "/api/v1/portals/" + p + "/stats?from=2026-03-01&to=2026-03-03", p, 200, true},
+			route{"GET /api/v1/portals/{id}/cookies/undeclared", "GET", "/api/v1/portals/" + p + "/cookies/undeclared", p, 200, true},
 			route{"GET /console/portals/{id}", "GET", "/console/portals/" + p, p, 200, false},
 		)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -37,6 +38,9 @@ func FuzzServeHTTP(f *testing.F) {
 		"/portals/mtran/consents", "/portals/nope/consents", "/portals/mtran/consents?x=1",
 		"/api/v1/portals/mtran/consents/AAAAAAAAAAAAAAAAAAAAAA", "/api/v1/portals/mtran/policies/00",
 		"/api/v1/portals/mtran/receipts.csv?from=2026-01-01&to=2026-01-02",
+		"/portals/mtran/impressions", "/portals/nope/impressions",
+		"/api/v1/portals/mtran/stats", "/api/v1/portals/mtran/stats?from=2026-01-01&to=2026-01-02",
+		"/api/v1/portals/mtran/receipts.jsonl?from=2026-01-01", "/api/v1/portals/mtran/cookies/undeclared",
 		"/console", "/console/", "/console/sign-in", "/console/sign-out", "/console/portals/mtran", "/console/portals/nope",
 	}
 	for _, target := range seeds {
@@ -46,6 +50,11 @@ func FuzzServeHTTP(f *testing.F) {
 	}
 	for _, body := range []string{good, "{}", "[]", `{"value":1}`, good + good, strings.Replace(good, "accept-all", "x", 1)} {
 		f.Add(uint8(2), "/portals/mtran/consents", uint16(0), body)
+	}
+	rev := s.portals.Load().byID["mtran"].policy.Revision
+	for _, body := range []string{fmt.Sprintf(`{"revision":%d,"lang":"en"}`, rev), fmt.Sprintf(`{"revision":%d,"lang":"en"}`, rev+1),
+		`{"revision":1}`, `{"revision":1e400,"lang":"en"}`, `{"revision":-1,"lang":"en"}`, "{}", "null"} {
+		f.Add(uint8(2), "/portals/mtran/impressions", uint16(0), body)
 	}
 	f.Add(uint8(0), "/", uint16(9000), "")                 // 414
 	f.Add(uint8(0), "/embed.js?v=", uint16(8192-12), "")   // the longest URI served

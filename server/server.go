@@ -20,9 +20,13 @@
 //	GET /policy-example.yaml           the example portal's policy file, to copy
 //	GET /healthz                       {"status":"ok","portals":N} (not cached)
 //	POST /portals/{id}/consents        the receipt of a visitor's choice (see consents.go)
+//	POST /portals/{id}/impressions     a banner shown: a counter per day (see impressions.go)
 //	GET /api/v1/portals/{id}/consents/{consentId}   operator API, bearer token (see api.go)
 //	GET /api/v1/portals/{id}/policies/{sha256}      a notice as shown
 //	GET /api/v1/portals/{id}/receipts.csv           receipts of UTC days ?from= to ?to=
+//	GET /api/v1/portals/{id}/receipts.jsonl         the same as JSON Lines (see apistats.go)
+//	GET /api/v1/portals/{id}/stats                  daily aggregates of ?from= to ?to=
+//	GET /api/v1/portals/{id}/cookies/undeclared     undeclared cookie names of ?from= to ?to=
 //	GET /console/, POST /console/sign-in, POST /console/sign-out,
 //	GET /console/portals/{id}          the operators' console (see console.go)
 //
@@ -73,8 +77,9 @@ type Server struct {
 	sri      string // Subresource Integrity value of embed.js as served
 	log      *slog.Logger
 
-	receipts   receipts.Store // nil: no receipts kept (503)
-	limiter    *ratelimit.Limiter
+	receipts   receipts.Store     // nil: no receipts kept (503)
+	limiter    *ratelimit.Limiter // receipts
+	impLimiter *ratelimit.Limiter // impressions
 	now        func() time.Time
 	earlier    earlierNotices // stored notices of earlier revisions, cached
 	adminToken string         // for auth when WithOperators is not given
@@ -156,7 +161,8 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	}
 	s := &Server{
 		mux: http.NewServeMux(), log: slog.New(slog.DiscardHandler), now: time.Now,
-		limiter: ratelimit.New(DefaultReceiptRate, DefaultReceiptBurst),
+		limiter:    ratelimit.New(DefaultReceiptRate, DefaultReceiptBurst),
+		impLimiter: ratelimit.New(DefaultReceiptRate, DefaultReceiptBurst),
 	}
 	for _, o := range opts {
 		o(s)
@@ -282,9 +288,13 @@ func (s *Server) routes() {
 	s.handleFunc("GET /policy-example.yaml", s.policyExample)
 	s.handleFunc("POST /portals/{id}/consents", s.postConsent)
 	s.handleFunc("OPTIONS /portals/{id}/consents", s.consentsPreflight)
+	s.handleFunc("POST /portals/{id}/impressions", s.postImpression)
 	s.handleFunc("GET /api/v1/portals/{id}/consents/{consentId}", s.apiConsent)
 	s.handleFunc("GET /api/v1/portals/{id}/policies/{sha256}", s.apiNotice)
 	s.handleFunc("GET /api/v1/portals/{id}/receipts.csv", s.apiReceiptsCSV)
+	s.handleFunc("GET /api/v1/portals/{id}/receipts.jsonl", s.apiReceiptsJSONL)
+	s.handleFunc("GET /api/v1/portals/{id}/stats", s.apiStats)
+	s.handleFunc("GET /api/v1/portals/{id}/cookies/undeclared", s.apiUndeclared)
 	s.consoleRoutes()
 	s.handleFunc("/", s.notFound)
 }

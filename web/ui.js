@@ -43,12 +43,13 @@
   }
 
   // undeclared returns the names of the cookies of a document.cookie line
-  // that no cookie row of p declares (match is the loader's matchName): valid
+  // that no cookie row of p declares (match is the loader's matchName; without
+  // it, every name): valid
   // names of at most 64 bytes, not cookies_preferences, once each, at most 32
   // (policy.Policy.Undeclared).
   function undeclared(p, line, match) {
     return line.split(";").map((s) => (/^\s*([!#-'*+.0-9A-Z^-z|~-]{1,64})\s*=/.exec(s) || [])[1]).filter((n, i, all) =>
-      n && n !== NAME && all.indexOf(n) === i && !p.cookies.some((row) => row.names.some((pat) => match(pat, n)))).slice(0, 32);
+      n && n !== NAME && all.indexOf(n) === i && !(match && p.cookies.some((row) => row.names.some((pat) => match(pat, n))))).slice(0, 32);
   }
 
   // receipt returns the body of the receipt of value, stored with method
@@ -76,12 +77,11 @@
   // reported: the consent host drops the names the policy declares.
   function send(p, value, method, match) {
     try {
-      match = match || (() => 0);
       var url = host + "portals/" + p.id + "/consents";
       var body = receipt(p, value, method, document.cookie, location.origin + location.pathname, match);
       navigator.sendBeacon(url, body) ||
         fetch(url, { method: "POST", body: body, keepalive: true, credentials: "omit", mode: "no-cors" }).catch(() => {});
-    } catch (e) {}
+    } catch {}
   }
   codec.send = send;
 
@@ -231,6 +231,11 @@
           doc.body.firstElementChild.setAttribute("data-server", "");
           var note = doc.getElementById("pc-gpc");
           if (ctx.gpc && note) note.removeAttribute("hidden");
+          // One anonymous impression (portal, revision, language): the
+          // console's share of banners that led to a decision. Sent once
+          // the main thread is idle: at the banner's first paint, with the
+          // wasm loading, the call costs milliseconds. Its failure stays here.
+          (win.requestIdleCallback || setTimeout)(() => { try { navigator.sendBeacon(host + "portals/" + p.id + "/impressions", JSON.stringify({ revision: p.revision, lang: texts.lang })); } catch {} });
         }
         return;
       }

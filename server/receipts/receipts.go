@@ -230,8 +230,19 @@ type Store interface {
 	// chain (sets Seq, Prev and Hash) and returns only once r is durable
 	// (fsynced, committed). A store may gather the receipts that arrive
 	// together into one transaction (group commit); each call still returns
-	// only once its own receipt is durable.
+	// only once its own receipt is durable. In the same transaction it
+	// updates the daily aggregates Stats reads (see Aggregates), the
+	// withdrawal found against the previous receipt of r.ConsentID, even
+	// one of the same batch.
 	Append(ctx context.Context, r *Receipt, undeclared []string) error
+	// CountImpression counts one banner shown for portal, revision and
+	// lang on at's UTC day (no id, nothing personal). A store may gather
+	// it with appends into one transaction.
+	CountImpression(ctx context.Context, portal string, revision int64, lang string, at time.Time) error
+	// Stats returns the daily aggregates of the portal for the UTC days
+	// whose 00:00 is in [from, to); a portal without any gets a Stats
+	// without days.
+	Stats(ctx context.Context, portal string, from, to time.Time) (Stats, error)
 
 	// ServeNotice records that the server serves n (n.FirstServed and
 	// n.LastServed are ignored) at time at: it stores n once (by portal and
@@ -259,8 +270,11 @@ type Store interface {
 	Verify(ctx context.Context) error
 	// DeleteBefore deletes the receipts received before cutoff and the
 	// tallies of days before it, keeping what remains verifiable: the last
-	// deleted receipt of each chain becomes its anchor. It returns how many
-	// receipts it deleted.
+	// deleted receipt of each chain becomes its anchor. It also deletes the
+	// aggregates of every day whose 00:00 is before cutoff, so that Stats
+	// never counts a receipt retention deleted (the day of a cutoff after
+	// 00:00 loses its counts a day early). It returns how many receipts it
+	// deleted.
 	DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error)
 
 	// Ping reports whether the database answers.
@@ -338,4 +352,293 @@ func Migrations(fsys fs.FS) ([]Migration, error) {
 		}
 	}
 	return out, nil
+}
+
+// Stats is what a portal's visitors did over a period, per UTC day, as
+// Store.Stats returns it. The stores keep it as daily aggregates updated in
+// the transaction of each receipt, so reading a month costs a few hundred
+// rows whatever the number of receipts. Aggregates hold no personal data
+// but follow receipt retention all the same (see Store.DeleteBefore): they
+// never count a receipt that can no longer be shown.
+type Stats struct {
+	Portal string
+	// Days are the days of the period with any count, oldest first.
+	Days []DayStats
+}
+
+// DayStats are the counts of one UTC day.
+type DayStats struct {
+	Day time.Time // 00:00 UTC
+	// Withdrawals counts the receipts of the day that refuse a category the
+	// previous receipt of the same consent id (same portal) accepted.
+	Withdrawals int64
+	// Groups split the day by revision and language, by Revision then Lang.
+	Groups []StatsGroup
+}
+
+// StatsGroup holds the counts of one day, revision and language; as a sum
+// (Total, ByLang, ByRevision) it holds those of several.
+type StatsGroup struct {
+	Revision int64
+	Lang     string
+	// Impressions counts the banners shown (Store.CountImpression).
+	Impressions int64
+	// Decisions counts the receipts by method (MethodAcceptAll…); methods
+	// without any are absent.
+	Decisions map[string]int64
+	// Accepted counts, per category, the receipts accepting it; categories
+	// no receipt accepted are absent.
+	Accepted map[string]int64
+}
+
+// Count returns the number of decisions of g, all methods.
+func (g StatsGroup) Count() int64 {
+	var n int64
+	for _, c := range g.Decisions {
+		n += c
+	}
+	return n
+}
+
+// add adds the counts of o to g (not its Revision and Lang).
+func (g *StatsGroup) add(o *StatsGroup) {
+	g.Impressions += o.Impressions
+	for k, v := range o.Decisions {
+		if g.Decisions == nil {
+			g.Decisions = map[string]int64{}
+		}
+		g.Decisions[k] += v
+	}
+	for k, v := range o.Accepted {
+		if g.Accepted == nil {
+			g.Accepted = map[string]int64{}
+		}
+		g.Accepted[k] += v
+	}
+}
+
+// Total returns the sum of d's groups (Revision 0, Lang "").
+func (d *DayStats) Total() StatsGroup {
+	var t StatsGroup
+	for i := range d.Groups {
+		t.add(&d.Groups[i])
+	}
+	return t
+}
+
+// ByLang returns the sums of d's groups per language (Revision 0).
+func (d *DayStats) ByLang() map[string]StatsGroup {
+	out := map[string]StatsGroup{}
+	for i := range d.Groups {
+		g := out[d.Groups[i].Lang]
+		g.Lang = d.Groups[i].Lang
+		g.add(&d.Groups[i])
+		out[g.Lang] = g
+	}
+	return out
+}
+
+// ByRevision returns the sums of d's groups per revision (Lang "").
+func (d *DayStats) ByRevision() map[int64]StatsGroup {
+	out := map[int64]StatsGroup{}
+	for i := range d.Groups {
+		g := out[d.Groups[i].Revision]
+		g.Revision = d.Groups[i].Revision
+		g.add(&d.Groups[i])
+		out[g.Revision] = g
+	}
+	return out
+}
+
+// Day returns the 00:00 UTC of t's UTC day.
+func Day(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// Withdraws reports whether next refuses a category that prev accepted: a
+// withdrawal of consent. Categories absent from either are ignored; a nil
+// prev (no earlier receipt) withdraws nothing.
+func Withdraws(prev, next []policy.Choice) bool {
+	for _, n := range next {
+		if n.Accepted {
+			continue
+		}
+		for _, p := range prev {
+			if p.Category == n.Category && p.Accepted {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// AggKey names one aggregate row: Name is the method (decisions), the
+// category (accepted) or "" (impressions, and withdrawals, whose Revision
+// and Lang are zero too).
+type AggKey struct {
+	Portal   string
+	Day      time.Time // 00:00 UTC
+	Revision int64
+	Lang     string
+	Name     string
+}
+
+// Aggregates are the increments a batch of receipts and impressions makes
+// to the daily aggregates, summed per row so that a store writes each row
+// once per transaction. The zero value is empty and ready to use.
+type Aggregates struct {
+	Decisions   map[AggKey]int64
+	Accepted    map[AggKey]int64
+	Withdrawals map[AggKey]int64
+	Impressions map[AggKey]int64
+}
+
+func inc(m *map[AggKey]int64, k AggKey, n int64) {
+	if *m == nil {
+		*m = map[AggKey]int64{}
+	}
+	(*m)[k] += n
+}
+
+// AddReceipt counts r (sealed or not: only its portal, ReceivedAt,
+// revision, language, method and choices matter), given the choices of the
+// previous receipt of its consent id (nil when it is the first).
+func (a *Aggregates) AddReceipt(r *Receipt, prev []policy.Choice) {
+	day := Day(r.ReceivedAt)
+	k := AggKey{Portal: r.Portal, Day: day, Revision: r.Revision, Lang: r.Lang}
+	dk := k
+	dk.Name = r.Method
+	inc(&a.Decisions, dk, 1)
+	for _, c := range r.Choices {
+		if c.Accepted {
+			ck := k
+			ck.Name = c.Category
+			inc(&a.Accepted, ck, 1)
+		}
+	}
+	if Withdraws(prev, r.Choices) {
+		inc(&a.Withdrawals, AggKey{Portal: r.Portal, Day: day}, 1)
+	}
+}
+
+// AddImpression counts one banner shown.
+func (a *Aggregates) AddImpression(portal string, revision int64, lang string, at time.Time) {
+	inc(&a.Impressions, AggKey{Portal: portal, Day: Day(at), Revision: revision, Lang: lang}, 1)
+}
+
+// SortedKeys returns the keys of m in a fixed order (portal, day,
+// revision, lang, name), the order stores lock rows in.
+func SortedKeys(m map[AggKey]int64) []AggKey {
+	keys := make([]AggKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		switch {
+		case a.Portal != b.Portal:
+			return a.Portal < b.Portal
+		case !a.Day.Equal(b.Day):
+			return a.Day.Before(b.Day)
+		case a.Revision != b.Revision:
+			return a.Revision < b.Revision
+		case a.Lang != b.Lang:
+			return a.Lang < b.Lang
+		}
+		return a.Name < b.Name
+	})
+	return keys
+}
+
+// StatsBuilder assembles a Stats from aggregate rows read in any order;
+// stores' Stats use it. The zero value is not usable: see NewStatsBuilder.
+type StatsBuilder struct {
+	portal string
+	days   map[time.Time]*dayBuild
+}
+
+type groupKey struct {
+	rev  int64
+	lang string
+}
+
+type dayBuild struct {
+	withdrawals int64
+	groups      map[groupKey]*StatsGroup
+}
+
+// NewStatsBuilder returns an empty builder of portal's Stats.
+func NewStatsBuilder(portal string) *StatsBuilder {
+	return &StatsBuilder{portal: portal, days: map[time.Time]*dayBuild{}}
+}
+
+func (b *StatsBuilder) day(t time.Time) *dayBuild {
+	t = Day(t)
+	d := b.days[t]
+	if d == nil {
+		d = &dayBuild{groups: map[groupKey]*StatsGroup{}}
+		b.days[t] = d
+	}
+	return d
+}
+
+func (b *StatsBuilder) group(day time.Time, rev int64, lang string) *StatsGroup {
+	d := b.day(day)
+	k := groupKey{rev, lang}
+	g := d.groups[k]
+	if g == nil {
+		g = &StatsGroup{Revision: rev, Lang: lang}
+		d.groups[k] = g
+	}
+	return g
+}
+
+// AddDecisions adds n decisions made with method.
+func (b *StatsBuilder) AddDecisions(day time.Time, rev int64, lang, method string, n int64) {
+	g := b.group(day, rev, lang)
+	if g.Decisions == nil {
+		g.Decisions = map[string]int64{}
+	}
+	g.Decisions[method] += n
+}
+
+// AddAccepted adds n decisions accepting category.
+func (b *StatsBuilder) AddAccepted(day time.Time, rev int64, lang, category string, n int64) {
+	g := b.group(day, rev, lang)
+	if g.Accepted == nil {
+		g.Accepted = map[string]int64{}
+	}
+	g.Accepted[category] += n
+}
+
+// AddImpressions adds n banners shown.
+func (b *StatsBuilder) AddImpressions(day time.Time, rev int64, lang string, n int64) {
+	b.group(day, rev, lang).Impressions += n
+}
+
+// AddWithdrawals adds n withdrawals.
+func (b *StatsBuilder) AddWithdrawals(day time.Time, n int64) {
+	b.day(day).withdrawals += n
+}
+
+// Stats returns what was added, days oldest first, groups by revision then
+// language.
+func (b *StatsBuilder) Stats() Stats {
+	st := Stats{Portal: b.portal}
+	for day, d := range b.days {
+		ds := DayStats{Day: day, Withdrawals: d.withdrawals}
+		for _, g := range d.groups {
+			ds.Groups = append(ds.Groups, *g)
+		}
+		sort.Slice(ds.Groups, func(i, j int) bool {
+			if ds.Groups[i].Revision != ds.Groups[j].Revision {
+				return ds.Groups[i].Revision < ds.Groups[j].Revision
+			}
+			return ds.Groups[i].Lang < ds.Groups[j].Lang
+		})
+		st.Days = append(st.Days, ds)
+	}
+	sort.Slice(st.Days, func(i, j int) bool { return st.Days[i].Day.Before(st.Days[j].Day) })
+	return st
 }

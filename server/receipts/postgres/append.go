@@ -14,13 +14,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
-// A request is one Append waiting for its batch.
+// A request is one Append (r) or CountImpression (imp) waiting for its
+// batch.
 type request struct {
 	r          *receipts.Receipt
 	undeclared []string
+	imp        *impression
 	state      atomic.Int32 // queued, taken or abandoned
 	done       chan error   // buffered: the writer never waits for the caller
 }
@@ -74,6 +77,40 @@ func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []st
 			*r = c
 		}
 	}()
+	return s.enqueue(ctx, req)
+}
+
+// impression is a banner shown, as CountImpression counts it.
+type impression struct {
+	portal   string
+	revision int64
+	lang     string
+	at       time.Time
+}
+
+// CountImpression counts one banner shown for portal, revision and lang on
+// at's UTC day, in the next group commit batch (in its own transaction
+// without group commit); it returns once that transaction committed. It
+// refuses an empty portal and text PostgreSQL cannot store with a plain
+// error; database failures are wrapped in receipts.ErrUnavailable.
+func (s *Store) CountImpression(ctx context.Context, portal string, revision int64, lang string, at time.Time) error {
+	if portal == "" {
+		return fmt.Errorf("%w: impression without portal", errInvalid)
+	}
+	for _, t := range []string{portal, lang} {
+		if !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0 {
+			return fmt.Errorf("%w: text %q is not valid UTF-8 without NUL", errInvalid, t)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.enqueue(ctx, &request{imp: &impression{portal, revision, lang, at.UTC()}, done: make(chan error, 1)})
+}
+
+// enqueue commits req in the next batch (or at once without group commit)
+// and returns its outcome.
+func (s *Store) enqueue(ctx context.Context, req *request) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -168,6 +205,9 @@ func (s *Store) writer() {
 func (s *Store) commit(ctx context.Context, batch []*request) error {
 	var months []month
 	for _, req := range batch {
+		if req.r == nil {
+			continue
+		}
 		if m := monthOf(req.r.ReceivedAt); !slices.Contains(months, m) {
 			months = append(months, m)
 		}
@@ -178,13 +218,19 @@ func (s *Store) commit(ctx context.Context, batch []*request) error {
 		}
 		sealed, committing, err := s.tryCommit(ctx, batch)
 		if err != nil && committing && ctx.Err() == nil {
-			// COMMIT cut off (connection terminated or lost): look.
-			stored, lerr := s.wasCommitted(ctx, sealed[0])
+			// COMMIT cut off (connection terminated or lost): look, by the
+			// batch's first receipt. A batch of impressions only leaves
+			// nothing to look for: their counts may be lost.
+			first := slices.IndexFunc(batch, func(req *request) bool { return req.r != nil })
+			if first < 0 {
+				return unavailable(ctx, "count impressions (commit outcome unknown)", err)
+			}
+			stored, lerr := s.wasCommitted(ctx, sealed[first])
 			for i := 0; lerr != nil && i < 3 && ctx.Err() == nil; i++ {
 				if connLost(pgCode(lerr)) {
 					s.resetPool()
 				}
-				stored, lerr = s.wasCommitted(ctx, sealed[0]) // the pool's other connections may be dead too
+				stored, lerr = s.wasCommitted(ctx, sealed[first]) // the pool's other connections may be dead too
 			}
 			switch {
 			case lerr != nil:
@@ -197,7 +243,9 @@ func (s *Store) commit(ctx context.Context, batch []*request) error {
 		}
 		if err == nil {
 			for i, req := range batch {
-				*req.r = sealed[i]
+				if req.r != nil {
+					*req.r = sealed[i]
+				}
 			}
 			return nil
 		}
@@ -228,14 +276,19 @@ var errInvalid = errors.New("postgres: invalid receipt")
 var genesis = make([]byte, 32)
 
 // tryCommit runs the transaction of one batch: it locks the chain heads of
-// the batch's portals in sorted order (inserting missing ones), seals the
-// receipts after them, inserts receipts and tallies and moves the heads.
+// the batch's portals in sorted order (inserting missing ones), reads the
+// previous receipt of each consent id (the heads' locks keep any other
+// appender of those portals out meanwhile), seals the receipts after the
+// heads, inserts receipts, tallies and aggregates and moves the heads.
 // committing reports whether the error came from COMMIT itself, after
 // which the outcome is unknown.
 func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []receipts.Receipt, committing bool, err error) {
-	var portals []string
+	var portals, pairPortals, pairConsents []string
 	for _, req := range batch {
-		portals = append(portals, req.r.Portal)
+		if req.r != nil {
+			portals = append(portals, req.r.Portal)
+			pairPortals, pairConsents = append(pairPortals, req.r.Portal), append(pairConsents, req.r.ConsentID)
+		}
 	}
 	slices.Sort(portals)
 	portals = slices.Compact(portals)
@@ -262,7 +315,14 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		seq  int64
 		hash string
 	}
+	// After the locks: the previous receipt of each consent id.
+	b.Queue(`SELECT k.portal, k.consent_id, r.choices
+		FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS k(portal, consent_id)
+		CROSS JOIN LATERAL (SELECT choices FROM receipts
+			WHERE portal = k.portal AND consent_id = k.consent_id ORDER BY seq DESC LIMIT 1) AS r`,
+		pairPortals, pairConsents)
 	heads := make(map[string]head, len(portals))
+	last := map[[2]string][]policy.Choice{} // by portal and consent id
 	br := tx.SendBatch(ctx, b)
 	if _, err = br.Exec(); err == nil {
 		var rows pgx.Rows
@@ -278,6 +338,20 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 			})
 		}
 	}
+	if err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			var p, cid, choices string
+			_, err = pgx.ForEachRow(rows, []any{&p, &cid, &choices}, func() error {
+				cs, err := receipts.DecodeChoices(choices)
+				if err != nil {
+					return fmt.Errorf("%w: consent %q of portal %q: %w", errInvalid, cid, p, err)
+				}
+				last[[2]string{p, cid}] = cs
+				return nil
+			})
+		}
+	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
@@ -288,8 +362,8 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		return nil, false, fmt.Errorf("postgres: locked %d chain heads of %d", len(heads), len(portals))
 	}
 
-	n := len(batch)
-	sealed = make([]receipts.Receipt, n)
+	sealed = make([]receipts.Receipt, len(batch))
+	n := len(pairPortals) // the receipts of the batch
 	var (
 		ids, ps, consents, choices, methods, langs, pages, notices = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		seqs, revisions                                            = make([]int64, n), make([]int64, n)
@@ -297,12 +371,22 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		prevs, hashes                                              = make([][]byte, n), make([][]byte, n)
 	)
 	b = &pgx.Batch{}
-	for i, req := range batch {
+	var agg receipts.Aggregates
+	i := -1
+	for bi, req := range batch {
+		if req.imp != nil {
+			agg.AddImpression(req.imp.portal, req.imp.revision, req.imp.lang, req.imp.at)
+			continue
+		}
+		i++
 		c := *req.r
 		h := heads[c.Portal]
 		c.Seal(h.seq+1, h.hash)
 		heads[c.Portal] = head{c.Seq, c.Hash}
-		sealed[i] = c
+		sealed[bi] = c
+		key := [2]string{c.Portal, c.ConsentID}
+		agg.AddReceipt(&c, last[key])
+		last[key] = c.Choices
 
 		ids[i], ps[i], seqs[i], consents[i], revisions[i] = c.ID, c.Portal, c.Seq, c.ConsentID, c.Revision
 		choices[i], methods[i], langs[i], pages[i] = receipts.EncodeChoices(c.Choices), c.Method, c.Lang, c.Page
@@ -331,6 +415,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	b.Queue(`UPDATE chains SET seq = v.seq, hash = v.hash
 		FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS v(portal, seq, hash)
 		WHERE chains.portal = v.portal`, hp, hs, hh)
+	queueAggregates(b, &agg)
 	if err = tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, false, err
 	}
@@ -338,6 +423,47 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		return sealed, true, err
 	}
 	return sealed, false, nil
+}
+
+// queueAggregates queues the upserts of a batch's increments to the
+// aggregate tables, one statement per table, rows in a fixed order (so
+// that two transactions lock common rows in the same order).
+func queueAggregates(b *pgx.Batch, a *receipts.Aggregates) {
+	cols := func(m map[receipts.AggKey]int64) (ps []string, days []time.Time, revs []int64, langs, names []string, counts []int64) {
+		for _, k := range receipts.SortedKeys(m) {
+			ps, days, revs = append(ps, k.Portal), append(days, k.Day), append(revs, k.Revision)
+			langs, names, counts = append(langs, k.Lang), append(names, k.Name), append(counts, m[k])
+		}
+		return
+	}
+	if len(a.Decisions) > 0 {
+		ps, days, revs, langs, names, counts := cols(a.Decisions)
+		b.Queue(`INSERT INTO stats_decisions AS s (portal, day, revision, lang, method, count)
+			SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])
+			ON CONFLICT (portal, day, revision, lang, method) DO UPDATE SET count = s.count + excluded.count`,
+			ps, days, revs, langs, names, counts)
+	}
+	if len(a.Accepted) > 0 {
+		ps, days, revs, langs, names, counts := cols(a.Accepted)
+		b.Queue(`INSERT INTO stats_accepted AS s (portal, day, revision, lang, category, count)
+			SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])
+			ON CONFLICT (portal, day, revision, lang, category) DO UPDATE SET count = s.count + excluded.count`,
+			ps, days, revs, langs, names, counts)
+	}
+	if len(a.Impressions) > 0 {
+		ps, days, revs, langs, _, counts := cols(a.Impressions)
+		b.Queue(`INSERT INTO stats_impressions AS s (portal, day, revision, lang, count)
+			SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[], $4::text[], $5::bigint[])
+			ON CONFLICT (portal, day, revision, lang) DO UPDATE SET count = s.count + excluded.count`,
+			ps, days, revs, langs, counts)
+	}
+	if len(a.Withdrawals) > 0 {
+		ps, days, _, _, _, counts := cols(a.Withdrawals)
+		b.Queue(`INSERT INTO stats_withdrawals AS s (portal, day, count)
+			SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[])
+			ON CONFLICT (portal, day) DO UPDATE SET count = s.count + excluded.count`,
+			ps, days, counts)
+	}
 }
 
 // connLost reports whether SQLSTATE code says the server ended the

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/portalconsent/portalconsent/server/receipts/receiptstest"
@@ -22,4 +24,28 @@ func TestContract(t *testing.T) {
 			receiptstest.Run(t, receiptstest.Backend{New: b.New, Reopen: b.Reopen, Exec: b.Exec, ExecChecked: b.ExecChecked})
 		})
 	}
+}
+
+// TestBackfill checks that 0002_stats.sql computes, for the receipts stored
+// before it, the aggregates Append would have.
+func TestBackfill(t *testing.T) {
+	_, dsn := newDatabase(t)
+	s := openStore(t, dsn)
+	receiptstest.Backfill(t, s, func() {
+		mig, err := migrationFiles.ReadFile("migrations/0002_stats.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, backfill, ok := strings.Cut(string(mig), "-- The aggregates of the receipts stored before this migration.")
+		if !ok {
+			t.Fatal("0002_stats.sql has no backfill")
+		}
+		ctx := context.Background()
+		if _, err := s.pool.Exec(ctx, "TRUNCATE stats_decisions, stats_accepted, stats_withdrawals, stats_impressions"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.pool.Exec(ctx, backfill); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

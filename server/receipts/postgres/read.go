@@ -196,3 +196,47 @@ func ceilDay(t time.Time) time.Time {
 	}
 	return d
 }
+
+// Stats returns the daily aggregates of the portal for the UTC days whose
+// 00:00 is in [from, to), read in one repeatable-read transaction; none is
+// a Stats without days. Database failures are wrapped in
+// receipts.ErrUnavailable.
+func (s *Store) Stats(ctx context.Context, portal string, from, to time.Time) (receipts.Stats, error) {
+	b := receipts.NewStatsBuilder(portal)
+	lo, hi := ceilDay(from), ceilDay(to)
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var (
+			day       time.Time
+			rev, n    int64
+			lang, key string
+		)
+		const where = ` WHERE portal = $1 AND day >= $2 AND day < $3`
+		for _, q := range []struct {
+			sql  string
+			dest []any
+			add  func()
+		}{
+			{`SELECT day, revision, lang, method, count FROM stats_decisions` + where, []any{&day, &rev, &lang, &key, &n},
+				func() { b.AddDecisions(day, rev, lang, key, n) }},
+			{`SELECT day, revision, lang, category, count FROM stats_accepted` + where, []any{&day, &rev, &lang, &key, &n},
+				func() { b.AddAccepted(day, rev, lang, key, n) }},
+			{`SELECT day, revision, lang, count FROM stats_impressions` + where, []any{&day, &rev, &lang, &n},
+				func() { b.AddImpressions(day, rev, lang, n) }},
+			{`SELECT day, count FROM stats_withdrawals` + where, []any{&day, &n},
+				func() { b.AddWithdrawals(day, n) }},
+		} {
+			rows, err := tx.Query(ctx, q.sql, portal, lo, hi)
+			if err != nil {
+				return err
+			}
+			if _, err := pgx.ForEachRow(rows, q.dest, func() error { q.add(); return nil }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return receipts.Stats{}, unavailable(ctx, "stats", err)
+	}
+	return b.Stats(), nil
+}

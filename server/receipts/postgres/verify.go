@@ -165,8 +165,9 @@ func loadAnchors(ctx context.Context, tx pgx.Tx, table string) (map[string]recei
 	return out, err
 }
 
-// DeleteBefore deletes the receipts received before cutoff and the tallies
-// of the days before cutoff's UTC day, in one transaction. Per portal it
+// DeleteBefore deletes the receipts received before cutoff, the tallies
+// of the days before cutoff's UTC day and the aggregates of the days whose
+// 00:00 is before cutoff, in one transaction. Per portal it
 // deletes the prefix of the chain up to the last receipt received before
 // cutoff (never a receipt while keeping an earlier one) and records that
 // receipt as the chain's anchor; the months entirely before cutoff go as
@@ -247,8 +248,16 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 			deleted += tag.RowsAffected()
 		}
 		day := time.Date(cutoff.Year(), cutoff.Month(), cutoff.Day(), 0, 0, 0, 0, time.UTC)
-		_, err = tx.Exec(ctx, "DELETE FROM undeclared WHERE day < $1", day)
-		return err
+		if _, err := tx.Exec(ctx, "DELETE FROM undeclared WHERE day < $1", day); err != nil {
+			return err
+		}
+		// The aggregates of every day retention deleted receipts of.
+		for _, table := range []string{"stats_decisions", "stats_accepted", "stats_withdrawals", "stats_impressions"} {
+			if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE day < $1", ceilDay(cutoff)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if len(dropped) > 0 {
 		s.forget(dropped...)

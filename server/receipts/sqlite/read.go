@@ -283,3 +283,54 @@ func verifyPortal(ctx context.Context, tx *sql.Tx, portal string) error {
 	}
 	return nil
 }
+
+// Stats returns the daily aggregates of portal for the UTC days whose
+// 00:00 is in [from, to), read in one transaction; none is a Stats without
+// days.
+func (s *Store) Stats(ctx context.Context, portal string, from, to time.Time) (receipts.Stats, error) {
+	b := receipts.NewStatsBuilder(portal)
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return receipts.Stats{}, dbErr(ctx, err)
+	}
+	defer tx.Rollback()
+	lo, hi := unixCeil(from), unixCeil(to)
+	read := func(query string, dest func() []any, add func()) error {
+		rows, err := tx.QueryContext(ctx, query, portal, lo, hi)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := rows.Scan(dest()...); err != nil {
+				return err
+			}
+			add()
+		}
+		return rows.Err()
+	}
+	var (
+		day, rev, n int64
+		lang, name  string
+	)
+	at := func() time.Time { return time.Unix(day, 0).UTC() }
+	where := ` WHERE portal = $1 AND day >= $2 AND day < $3`
+	err = errors.Join(
+		read(`SELECT day, revision, lang, method, count FROM stats_decisions`+where,
+			func() []any { return []any{&day, &rev, &lang, &name, &n} },
+			func() { b.AddDecisions(at(), rev, lang, name, n) }),
+		read(`SELECT day, revision, lang, category, count FROM stats_accepted`+where,
+			func() []any { return []any{&day, &rev, &lang, &name, &n} },
+			func() { b.AddAccepted(at(), rev, lang, name, n) }),
+		read(`SELECT day, revision, lang, count FROM stats_impressions`+where,
+			func() []any { return []any{&day, &rev, &lang, &n} },
+			func() { b.AddImpressions(at(), rev, lang, n) }),
+		read(`SELECT day, count FROM stats_withdrawals`+where,
+			func() []any { return []any{&day, &n} },
+			func() { b.AddWithdrawals(at(), n) }),
+	)
+	if err != nil {
+		return receipts.Stats{}, dbErr(ctx, err)
+	}
+	return b.Stats(), nil
+}

@@ -270,8 +270,12 @@ func TestMigrations(t *testing.T) {
 		}
 		s.Close()
 	}
-	if err := rawDB(t, real).QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
-		t.Errorf("after two opens: %d migrations recorded, %v", n, err)
+	all, err := receipts.Migrations(mustSub(migrationFiles, "migrations"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rawDB(t, real).QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != len(all) {
+		t.Errorf("after two opens: %d migrations recorded, want %d, %v", n, len(all), err)
 	}
 }
 
@@ -492,4 +496,29 @@ func TestRemovedDatabase(t *testing.T) {
 	if err := s.Ping(ctx); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestBackfill checks that 0002_stats.sql computes, for the receipts stored
+// before it, the aggregates Append would have.
+func TestBackfill(t *testing.T) {
+	s := openT(t)
+	receiptstest.Backfill(t, s, func() {
+		mig, err := migrationFiles.ReadFile("migrations/0002_stats.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, backfill, ok := strings.Cut(string(mig), "-- The aggregates of the receipts stored before this migration.")
+		if !ok {
+			t.Fatal("0002_stats.sql has no backfill")
+		}
+		db := rawDB(t, s.Path())
+		for _, table := range []string{"stats_decisions", "stats_accepted", "stats_withdrawals", "stats_impressions"} {
+			if _, err := db.Exec("DELETE FROM " + table); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Exec(backfill); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -15,16 +15,19 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
 // A request is what the writer goroutine does for a caller: append a
-// receipt (r) or run a job in its own transaction.
+// receipt (r) or count an impression (imp), both gathered into batches, or
+// run a job in its own transaction.
 type request struct {
 	ctx   context.Context
 	state atomic.Int32 // queued, taken or cancelled
 	r     *receipts.Receipt
 	names []string
+	imp   *impression
 	job   func(ctx context.Context, conn *sql.Conn) error
 	done  chan error // buffered: the writer never blocks on it
 }
@@ -115,6 +118,24 @@ func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []st
 	}
 	*r = c
 	return nil
+}
+
+// impression is a banner shown, as CountImpression counts it.
+type impression struct {
+	portal   string
+	revision int64
+	lang     string
+	at       time.Time
+}
+
+// CountImpression counts one banner shown for portal, revision and lang on
+// at's UTC day, in the next group commit batch; it returns once that
+// transaction committed. It fails without counting on an empty portal.
+func (s *Store) CountImpression(ctx context.Context, portal string, revision int64, lang string, at time.Time) error {
+	if portal == "" {
+		return errors.New("receipts/sqlite: impression without portal")
+	}
+	return s.do(ctx, &request{ctx: ctx, imp: &impression{portal, revision, lang, at.UTC()}, done: make(chan error, 1)})
 }
 
 // job runs fn in a write transaction of its own on the writer's connection.
@@ -281,15 +302,24 @@ type head struct {
 	hash string
 }
 
-// commit stores a batch of appends in one transaction and answers each
-// caller: on success the callers' receipts are sealed, on failure every
-// caller gets the error and nothing of the batch is stored.
+// commit stores a batch of appends and impressions in one transaction,
+// with the daily aggregates they change, and answers each caller: on
+// success the callers' receipts are sealed, on failure every caller gets
+// the error and nothing of the batch is stored.
 func (w *writer) commit(batch []*request) {
 	ctx := context.Background()
 	sealed := make([]receipts.Receipt, len(batch))
 	err := w.tx(ctx, func(conn *sql.Conn) error {
 		heads := map[string]head{}
+		var agg receipts.Aggregates
+		// The batch's last choices per portal and consent id: the query
+		// would see them too (same transaction), this saves it.
+		last := map[[2]string][]policy.Choice{}
 		for i, q := range batch {
+			if q.imp != nil {
+				agg.AddImpression(q.imp.portal, q.imp.revision, q.imp.lang, q.imp.at)
+				continue
+			}
 			r := *q.r
 			h, ok := heads[r.Portal]
 			if !ok {
@@ -309,6 +339,19 @@ func (w *writer) commit(batch []*request) {
 			}
 			heads[r.Portal] = head{r.Seq, r.Hash}
 			sealed[i] = r
+			key := [2]string{r.Portal, r.ConsentID}
+			prev, ok := last[key]
+			if !ok {
+				var err error
+				if prev, err = previousChoices(ctx, conn, r.Portal, r.ConsentID, r.Seq); err != nil {
+					return err
+				}
+			}
+			agg.AddReceipt(&r, prev)
+			last[key] = r.Choices
+		}
+		if err := writeAggregates(ctx, conn, &agg); err != nil {
+			return err
 		}
 		for portal, h := range heads {
 			b, _ := hex.DecodeString(h.hash)
@@ -325,7 +368,7 @@ func (w *writer) commit(batch []*request) {
 		return nil
 	})
 	for i, q := range batch {
-		if err == nil {
+		if err == nil && q.r != nil {
 			*q.r = sealed[i]
 		}
 		q.done <- err
@@ -347,6 +390,61 @@ func readHead(ctx context.Context, q querier, table, portal string) (head, error
 		return head{}, err
 	}
 	return head{seq, hex.EncodeToString(hash)}, nil
+}
+
+// previousChoices returns the choices of the last receipt of consentID in
+// portal before seq, nil when there is none.
+func previousChoices(ctx context.Context, conn *sql.Conn, portal, consentID string, seq int64) ([]policy.Choice, error) {
+	var choices string
+	err := conn.QueryRowContext(ctx, `SELECT choices FROM receipts INDEXED BY receipts_consent
+		WHERE portal = $1 AND consent_id = $2 AND seq < $3
+		ORDER BY seq DESC LIMIT 1`, portal, consentID, seq).Scan(&choices)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return receipts.DecodeChoices(choices)
+}
+
+// Upserts of the daily aggregates: $1 portal, $2 day, then the row's other
+// key columns, the increment last.
+const (
+	upsertDecisions = `INSERT INTO stats_decisions (portal, day, revision, lang, method, count) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (portal, day, revision, lang, method) DO UPDATE SET count = count + excluded.count`
+	upsertAccepted = `INSERT INTO stats_accepted (portal, day, revision, lang, category, count) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (portal, day, revision, lang, category) DO UPDATE SET count = count + excluded.count`
+	upsertImpressions = `INSERT INTO stats_impressions (portal, day, revision, lang, count) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (portal, day, revision, lang) DO UPDATE SET count = count + excluded.count`
+	upsertWithdrawals = `INSERT INTO stats_withdrawals (portal, day, count) VALUES ($1, $2, $3)
+		ON CONFLICT (portal, day) DO UPDATE SET count = count + excluded.count`
+)
+
+// writeAggregates adds a batch's increments to the aggregate tables, one
+// statement per row.
+func writeAggregates(ctx context.Context, conn *sql.Conn, a *receipts.Aggregates) error {
+	for _, k := range receipts.SortedKeys(a.Decisions) {
+		if _, err := conn.ExecContext(ctx, upsertDecisions, k.Portal, k.Day.Unix(), k.Revision, k.Lang, k.Name, a.Decisions[k]); err != nil {
+			return err
+		}
+	}
+	for _, k := range receipts.SortedKeys(a.Accepted) {
+		if _, err := conn.ExecContext(ctx, upsertAccepted, k.Portal, k.Day.Unix(), k.Revision, k.Lang, k.Name, a.Accepted[k]); err != nil {
+			return err
+		}
+	}
+	for _, k := range receipts.SortedKeys(a.Impressions) {
+		if _, err := conn.ExecContext(ctx, upsertImpressions, k.Portal, k.Day.Unix(), k.Revision, k.Lang, a.Impressions[k]); err != nil {
+			return err
+		}
+	}
+	for _, k := range receipts.SortedKeys(a.Withdrawals) {
+		if _, err := conn.ExecContext(ctx, upsertWithdrawals, k.Portal, k.Day.Unix(), a.Withdrawals[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type querier interface {
@@ -420,8 +518,9 @@ BEGIN
 END`
 
 // DeleteBefore deletes, in one transaction, the receipts received before
-// cutoff and the tallies of UTC days before cutoff's, and returns how many
-// receipts it deleted. Each chain loses a prefix only (every receipt up to
+// cutoff, the tallies of UTC days before cutoff's and the aggregates of
+// days whose 00:00 is before cutoff, and returns how many receipts it
+// deleted. Each chain loses a prefix only (every receipt up to
 // the last one received before cutoff), whose last receipt becomes the
 // chain's anchor. On error nothing is deleted.
 func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error) {
@@ -495,6 +594,12 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 		day := cutoff.UTC().Truncate(24 * time.Hour).Unix()
 		if _, err := conn.ExecContext(ctx, `DELETE FROM undeclared WHERE day < $1`, day); err != nil {
 			return err
+		}
+		// The aggregates of every day retention deleted receipts of.
+		for _, table := range []string{"stats_decisions", "stats_accepted", "stats_withdrawals", "stats_impressions"} {
+			if _, err := conn.ExecContext(ctx, `DELETE FROM `+table+` WHERE day < $1`, unixCeil(cutoff)); err != nil {
+				return err
+			}
 		}
 		_, err = conn.ExecContext(ctx, trigger)
 		return err
