@@ -30,7 +30,8 @@ func TestBrowserPagesLogNoError(t *testing.T) {
 		t.Fatal(err)
 	}
 	policies := store.Policies(ps)
-	srv, err := New(policies, web.Files())
+	// make run keeps receipts (and impressions) in SQLite.
+	srv, err := New(policies, web.Files(), WithReceipts(openTestStore(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
