@@ -19,6 +19,7 @@
 //	GET /demo/stand-in/{type}.js       a tracker's local stand-in, for the demo pages
 //	GET /policy-example.yaml           the example portal's policy file, to copy
 //	GET /healthz                       {"status":"ok","portals":N} (not cached)
+//	GET /favicon.ico                   204: the server has no icon
 //	POST /portals/{id}/consents        the receipt of a visitor's choice (see consents.go)
 //	POST /portals/{id}/impressions     a banner shown: a counter per day (see impressions.go)
 //	GET /api/v1/portals/{id}/consents/{consentId}   operator API, bearer token (see api.go)
@@ -274,6 +275,7 @@ func (s *Server) routes() {
 	s.handle("GET /embed.js", s.embedJS)
 	s.handleFunc("GET /embed.js.sri", s.embedSRI)
 	s.handleFunc("GET /healthz", s.healthz)
+	s.handleFunc("GET /favicon.ico", s.favicon)
 	for _, a := range []*asset{s.ui, s.embeds, s.wasm, s.wasmExec, s.css} {
 		s.handle("GET "+a.name, a)
 	}
@@ -445,6 +447,15 @@ func (w *logWriter) code() int {
 		return http.StatusOK // nothing written: net/http sends 200
 	}
 	return w.status
+}
+
+// favicon answers a browser's own request for /favicon.ico (it asks on any
+// page without an icon link, such as embed.js.sri or config.json shown as
+// text): 204 with no icon, cached a day, instead of a 404 that every such
+// page would log as an error.
+func (s *Server) favicon(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // healthz reports the server is up and how many portals it serves.
