@@ -154,6 +154,8 @@ type consoleText struct {
 	Lang, Title, SignInTitle, SignInIntro, TokenLabel, TokenHelp, SignIn, WrongToken, TooMany,
 	SignedInAs, Portals, NoPortals, SignOut, Back, Forbidden, ForbiddenMsg, NotFound, NotFoundMsg,
 	PortalIntro, Revision, Expired string
+	// The navigation between a portal's pages (consoleNav).
+	PortalNav, NavStats, NavLookup, NavHistory, NavCookies, NavExport string
 }
 
 var consoleTexts = []consoleText{{
@@ -167,6 +169,8 @@ var consoleTexts = []consoleText{{
 	ForbiddenMsg: "This portal is outside what you may see.", NotFound: "Unknown portal",
 	NotFoundMsg: "No portal has this id.", PortalIntro: "The receipts and statistics of this portal.",
 	Revision: "Revision", Expired: "Your session has ended. Sign in again.",
+	PortalNav: "Pages of this portal", NavStats: "Statistics", NavLookup: "Consent lookup",
+	NavHistory: "Policy history", NavCookies: "Undeclared cookies", NavExport: "Export",
 }, {
 	Lang: "fr", Title: "Console des opérateurs", SignInTitle: "Connexion",
 	SignInIntro: "Connectez-vous avec votre jeton d’opérateur pour consulter les consentements de vos portails.",
@@ -178,6 +182,8 @@ var consoleTexts = []consoleText{{
 	ForbiddenMsg: "Ce portail ne fait pas partie de ceux que vous pouvez consulter.", NotFound: "Portail inconnu",
 	NotFoundMsg: "Aucun portail ne porte cet identifiant.", PortalIntro: "Les reçus et les statistiques de ce portail.",
 	Revision: "Révision", Expired: "Votre session a pris fin. Reconnectez-vous.",
+	PortalNav: "Pages de ce portail", NavStats: "Statistiques", NavLookup: "Recherche d’un consentement",
+	NavHistory: "Historique de la politique", NavCookies: "Cookies non déclarés", NavExport: "Export",
 }}
 
 var consoleMatcher = language.NewMatcher([]language.Tag{language.English, language.French})
@@ -199,9 +205,12 @@ var consolePages = template.Must(template.New("").Parse(`
 {{define "head"}}<!doctype html>
 <html lang="{{.T.Lang}}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Heading}} – {{.T.Title}}</title><link rel="stylesheet" href="{{.CSS}}"></head>
-<body class="pc-page"><main class="pc-page-main">
+<title>{{.Heading}} – {{.T.Title}}</title><link rel="stylesheet" href="{{.CSS}}"><link rel="stylesheet" href="{{.ConsoleCSS}}"></head>
+<body class="pc-page pc-console"><main class="pc-page-main">
 <p>{{.T.Title}}</p>
+{{if .ID}}<nav aria-label="{{.T.PortalNav}}"><ul class="pc-console-nav">
+{{range .Nav}}<li><a href="{{.Href}}"{{if .Current}} aria-current="page"{{end}}>{{.Label}}</a></li>
+{{end}}</ul></nav>{{end}}
 {{end}}
 {{define "foot"}}{{with .Principal}}<form method="post" action="/console/sign-out">
 <input type="hidden" name="csrf" value="{{$.CSRF}}">
@@ -236,8 +245,13 @@ var consolePages = template.Must(template.New("").Parse(`
 
 // consolePage is the data of a console page.
 type consolePage struct {
-	T         *consoleText
-	CSS       string
+	T          *consoleText
+	CSS        string
+	ConsoleCSS string
+	// Nav links a portal's pages (set with ID, see consoleNav).
+	Nav []consoleNavLink
+	// Data is the page's own data (each page's template knows its type).
+	Data      any
 	Heading   string
 	Principal string // "" before sign-in
 	CSRF      string
@@ -250,10 +264,45 @@ type consolePage struct {
 
 type consolePortalLink struct{ ID, Name string }
 
+type consoleNavLink struct {
+	Href, Label string
+	Current     bool
+}
+
+// Console pages of one portal, the keys of consoleNav's current page.
+const (
+	navStats   = ""
+	navLookup  = "lookup"
+	navHistory = "history"
+	navCookies = "cookies"
+	navExport  = "export"
+)
+
+// consoleNav returns the links between the pages of portal id, current
+// marked (one of the nav… constants).
+func consoleNav(t *consoleText, id, current string) []consoleNavLink {
+	base := "/console/portals/" + url.PathEscape(id)
+	var out []consoleNavLink
+	for _, l := range []struct{ page, label string }{
+		{navStats, t.NavStats}, {navLookup, t.NavLookup}, {navHistory, t.NavHistory},
+		{navCookies, t.NavCookies}, {navExport, t.NavExport},
+	} {
+		href := base
+		if l.page != "" {
+			href += "/" + l.page
+		}
+		out = append(out, consoleNavLink{Href: href, Label: l.label, Current: l.page == current})
+	}
+	return out
+}
+
 // renderConsole writes a console page with the status, its strict CSP and
 // no caching.
 func (s *Server) renderConsole(w http.ResponseWriter, status int, name string, d *consolePage) {
-	d.CSS = s.css.name
+	d.CSS, d.ConsoleCSS = s.css.name, s.consoleCSS.name
+	if d.ID != "" && d.Nav == nil {
+		d.Nav = consoleNav(d.T, d.ID, navStats)
+	}
 	var b bytes.Buffer
 	if err := consolePages.ExecuteTemplate(&b, name, d); err != nil {
 		writeError(w, http.StatusInternalServerError, "rendering the page failed: "+err.Error())

@@ -319,6 +319,7 @@ func TestSecurityHeaders(t *testing.T) {
 		{"wasm", "GET", s.wasm.name, nil, 200, "", true},
 		{"wasm_exec.js", "GET", s.wasmExec.name, nil, 200, "", true},
 		{"banner.css", "GET", s.css.name, nil, 200, "", true},
+		{"console.css", "GET", s.consoleCSS.name, nil, 200, "", true},
 		{"config.json", "GET", "/portals/mtran/config.json", nil, 200, "", true},
 		{"config.json unknown", "GET", "/portals/nope/config.json", nil, 404, "", true},
 		{"preflight", "OPTIONS", "/portals/mtran/config.json", nil, 204, "", true},

@@ -75,8 +75,10 @@ type Server struct {
 	wasm     *asset
 	wasmExec *asset
 	css      *asset
-	sri      string // Subresource Integrity value of embed.js as served
-	log      *slog.Logger
+	// consoleCSS is the console pages' stylesheet, after css.
+	consoleCSS *asset
+	sri        string // Subresource Integrity value of embed.js as served
+	log        *slog.Logger
 
 	receipts   receipts.Store     // nil: no receipts kept (503)
 	limiter    *ratelimit.Limiter // receipts
@@ -194,6 +196,9 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	if s.css, err = minified(assetsFS, "banner.css", "text/css; charset=utf-8", true); err != nil {
 		return nil, err
 	}
+	if s.consoleCSS, err = minified(assetsFS, "console.css", "text/css; charset=utf-8", true); err != nil {
+		return nil, err
+	}
 	if s.wasm, err = loadAsset(assetsFS, "dist/app.wasm", "application/wasm", true); err != nil {
 		return nil, err
 	}
@@ -276,7 +281,7 @@ func (s *Server) routes() {
 	s.handleFunc("GET /embed.js.sri", s.embedSRI)
 	s.handleFunc("GET /healthz", s.healthz)
 	s.handleFunc("GET /favicon.ico", s.favicon)
-	for _, a := range []*asset{s.ui, s.embeds, s.wasm, s.wasmExec, s.css} {
+	for _, a := range []*asset{s.ui, s.embeds, s.wasm, s.wasmExec, s.css, s.consoleCSS} {
 		s.handle("GET "+a.name, a)
 	}
 	// Themes follow the policies (SetPolicies): looked up at each request.

@@ -87,7 +87,7 @@ func TestMinifiedFakes(t *testing.T) {
 	}
 }
 
-// fakeAssetsFS returns the five assets New needs, without precompressed
+// fakeAssetsFS returns the six assets New needs, without precompressed
 // variants (New compresses them).
 func fakeAssetsFS() fstest.MapFS {
 	return fstest.MapFS{
@@ -95,6 +95,7 @@ func fakeAssetsFS() fstest.MapFS {
 		"ui.js":             {Data: fakeUIJS},
 		"embeds.js":         {Data: fakeEmbedsJS},
 		"banner.css":        {Data: fakeCSS},
+		"console.css":       {Data: []byte(".pc-console table{border-collapse:collapse}")},
 		"dist/app.wasm":     {Data: fakeWasm},
 		"dist/wasm_exec.js": {Data: fakeWasmExec},
 	}
@@ -269,6 +270,13 @@ func TestNew(t *testing.T) {
 			policies: defaults,
 			assets:   without("banner.css"),
 			wantErr:  []string{"asset banner.css: open banner.css: file does not exist"},
+			check:    notExistWithoutBuildHint,
+		},
+		{
+			name:     "missing console.css",
+			policies: defaults,
+			assets:   without("console.css"),
+			wantErr:  []string{"asset console.css: open console.css: file does not exist"},
 			check:    notExistWithoutBuildHint,
 		},
 		{

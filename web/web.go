@@ -11,9 +11,10 @@ import (
 	"io/fs"
 )
 
-//go:embed embed.js ui.js embeds.js banner.css all:dist
+//go:embed embed.js ui.js embeds.js banner.css console.css all:dist
 var files embed.FS
 
-// Files returns the assets: embed.js, ui.js, embeds.js, banner.css, and dist/ (app.wasm,
+// Files returns the assets: embed.js, ui.js, embeds.js, banner.css, console.css (the
+// operator console's own rules), and dist/ (app.wasm,
 // wasm_exec.js and their .br and .gz variants once built).
 func Files() fs.FS { return files }
