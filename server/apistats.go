@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/portalconsent/portalconsent/server/receipts"
@@ -80,36 +79,44 @@ type dayJSON struct {
 	ByRevision map[string]groupJSON `json:"byRevision"` // revision as a decimal string
 }
 
-// statsJSON is the body of the stats route.
+// statsJSON is the body of the stats route: every day, then the period's
+// sums (the numbers of the console's portal page).
 type statsJSON struct {
 	Portal string    `json:"portal"`
 	From   string    `json:"from"`
 	To     string    `json:"to"` // inclusive
 	Days   []dayJSON `json:"days"`
+	Total  struct {
+		Withdrawals int64 `json:"withdrawals"`
+		groupJSON
+	} `json:"total"`
+	ByLang     map[string]groupJSON `json:"byLang"`
+	ByRevision map[string]groupJSON `json:"byRevision"`
 }
 
 // newStatsJSON returns st for [from, to) with every day of the period, the
-// days without counts as zeros.
+// days without counts as zeros, through newStatsReport (as the console).
 func newStatsJSON(st receipts.Stats, from, to time.Time) statsJSON {
-	out := statsJSON{Portal: st.Portal, From: from.Format(time.DateOnly), To: to.AddDate(0, 0, -1).Format(time.DateOnly), Days: []dayJSON{}}
-	byDay := map[time.Time]*receipts.DayStats{}
-	for i := range st.Days {
-		byDay[st.Days[i].Day] = &st.Days[i]
-	}
-	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
-		ds := byDay[d]
-		if ds == nil {
-			ds = &receipts.DayStats{Day: d}
-		}
-		dj := dayJSON{Day: d.Format(time.DateOnly), Withdrawals: ds.Withdrawals, groupJSON: newGroupJSON(ds.Total()),
+	rp := newStatsReport(st, from, to)
+	out := statsJSON{Portal: st.Portal, From: from.Format(time.DateOnly), To: to.AddDate(0, 0, -1).Format(time.DateOnly), Days: []dayJSON{},
+		ByLang: map[string]groupJSON{}, ByRevision: map[string]groupJSON{}}
+	for _, d := range rp.Days {
+		dj := dayJSON{Day: d.Day.Format(time.DateOnly), Withdrawals: d.Withdrawals, groupJSON: newGroupJSON(d.Total),
 			ByLang: map[string]groupJSON{}, ByRevision: map[string]groupJSON{}}
-		for lang, g := range ds.ByLang() {
+		for lang, g := range d.ByLang {
 			dj.ByLang[lang] = newGroupJSON(g)
 		}
-		for rev, g := range ds.ByRevision() {
-			dj.ByRevision[strconv.FormatInt(rev, 10)] = newGroupJSON(g)
+		for rev, g := range d.ByRevision {
+			dj.ByRevision[revKey(rev)] = newGroupJSON(g)
 		}
 		out.Days = append(out.Days, dj)
+	}
+	out.Total.Withdrawals, out.Total.groupJSON = rp.Total.Withdrawals, newGroupJSON(rp.Total.StatsGroup)
+	for _, g := range rp.ByLang {
+		out.ByLang[g.Lang] = newGroupJSON(g.StatsGroup)
+	}
+	for _, g := range rp.ByRev {
+		out.ByRevision[revKey(g.Revision)] = newGroupJSON(g.StatsGroup)
 	}
 	return out
 }

@@ -230,12 +230,7 @@ var consolePages = template.Must(template.New("").Parse(`
 </form>
 {{template "foot" .}}{{end}}
 {{define "home"}}{{template "head" .}}<h1>{{.T.Portals}}</h1>
-{{if .Portals}}<ul>{{range .Portals}}<li><a href="/console/portals/{{.ID}}">{{.Name}}</a> (<code>{{.ID}}</code>)</li>
-{{end}}</ul>{{else}}<p>{{.T.NoPortals}}</p>{{end}}
-{{template "foot" .}}{{end}}
-{{define "portal"}}{{template "head" .}}<h1>{{.Heading}}</h1>
-<p>{{.T.PortalIntro}} <code>{{.ID}}</code>, {{.T.Revision}} {{.Revision}}.</p>
-<p><a href="/console/">{{.T.Back}}</a></p>
+{{if .Portals}}{{template "stats-overview" .}}{{else}}<p>{{.T.NoPortals}}</p>{{end}}
 {{template "foot" .}}{{end}}
 {{define "error"}}{{template "head" .}}<h1>{{.Heading}}</h1>
 <p>{{.Message}}</p>
@@ -353,6 +348,7 @@ func (s *Server) consoleHome(w http.ResponseWriter, r *http.Request) {
 			d.Portals = append(d.Portals, consolePortalLink{ID: pol.ID, Name: pol.Name})
 		}
 	}
+	d.Data = s.statsOverviewData(r, t, p.Allows) // consolestats.go
 	s.renderConsole(w, http.StatusOK, "home", d)
 }
 
@@ -446,14 +442,4 @@ func (s *Server) consolePortalFor(w http.ResponseWriter, r *http.Request) (*port
 		return nil, p, ss
 	}
 	return pt, p, ss
-}
-
-func (s *Server) consolePortal(w http.ResponseWriter, r *http.Request) {
-	pt, p, ss := s.consolePortalFor(w, r)
-	if pt == nil {
-		return
-	}
-	t := consoleLang(r)
-	s.renderConsole(w, http.StatusOK, "portal", &consolePage{T: t, Heading: pt.policy.Name, Principal: p.Name,
-		CSRF: s.sessions.CSRF(ss.ID), ID: pt.policy.ID, Revision: pt.policy.Revision})
 }
