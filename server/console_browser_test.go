@@ -58,7 +58,7 @@ func TestBrowserConsoleSignInScopeSignOut(t *testing.T) {
 	tb.consoleSignIn(aliceToken)
 	tb.waitFor("the portal list", `document.querySelector("form[action='/console/sign-out']") !== null`)
 	var links []string
-	tb.eval(`[...document.querySelectorAll("main ul a")].map(a => a.getAttribute("href"))`, &links)
+	tb.eval(`[...document.querySelectorAll("main table a")].map(a => a.getAttribute("href"))`, &links)
 	if len(links) != 1 || links[0] != "/console/portals/mtran" {
 		t.Errorf("portal links %q", links)
 	}
@@ -130,7 +130,7 @@ func TestA11yConsoleAxe(t *testing.T) {
 	tb.run(chromedp.Navigate(ts.URL + "/console/"))
 	check("sign-in")
 	tb.consoleSignIn(dpoToken)
-	tb.waitFor("the portal list", `document.querySelector("main ul a") !== null`)
+	tb.waitFor("the portal list", `document.querySelector("main table a") !== null`)
 	check("portal list")
 	tb.noErrors()
 }

@@ -30,7 +30,7 @@ type statsText struct {
 	Day, DecisionsTitle, DecisionsDesc, WithdrawalsTitle, WithdrawalsDesc, ImpressionsTitle         string
 	ImpressionsDesc, CategoriesTitle, CategoriesDesc, Category, Accepting, Share, ByLangTitle       string
 	ByLangDesc, Language, ByRevTitle, ByRevDesc, NoDecision, NoImpression, NoCategory, NoneInPeriod string
-	DecidedHelp                                                                                     string
+	DecidedHelp, RevisionCol                                                                        string
 }
 
 var statsTexts = map[string]statsText{
@@ -49,8 +49,8 @@ var statsTexts = map[string]statsText{
 		ByLangTitle: "Decisions by language", ByLangDesc: "Stacked bars per language: Accept all, Reject all and custom choices, over %s to %s.",
 		Language: "Language", ByRevTitle: "Decisions by policy revision", ByRevDesc: "Stacked bars per revision: Accept all, Reject all and custom choices, over %s to %s.",
 		NoDecision: "No decision in this period", NoImpression: "No banner shown in this period", NoCategory: "No optional category",
-		NoneInPeriod: "None in this period.",
-		DecidedHelp:  "Decisions divided by banners shown. Choices changed later from “Manage cookies” count as decisions without a banner, so this can pass 100 %.",
+		NoneInPeriod: "None in this period.", RevisionCol: "Revision",
+		DecidedHelp: "Decisions divided by banners shown. Choices changed later from “Manage cookies” count as decisions without a banner, so this can pass 100 %.",
 	},
 	"fr": {
 		Name: "Portail", Revision: "Révision actuelle", Today: "Décisions aujourd’hui (UTC)", Days30: "Décisions, 30 derniers jours",
@@ -67,8 +67,8 @@ var statsTexts = map[string]statsText{
 		ByLangTitle: "Décisions par langue", ByLangDesc: "Barres empilées par langue : Tout accepter, Tout refuser et choix personnalisés, du %s au %s.",
 		Language: "Langue", ByRevTitle: "Décisions par révision de la politique", ByRevDesc: "Barres empilées par révision : Tout accepter, Tout refuser et choix personnalisés, du %s au %s.",
 		NoDecision: "Aucune décision sur cette période", NoImpression: "Aucun bandeau affiché sur cette période", NoCategory: "Aucune catégorie facultative",
-		NoneInPeriod: "Aucun sur cette période.",
-		DecidedHelp:  "Décisions divisées par bandeaux affichés. Un choix modifié plus tard via « Gérer les cookies » compte comme une décision sans bandeau : la part peut dépasser 100 %.",
+		NoneInPeriod: "Aucun sur cette période.", RevisionCol: "Révision",
+		DecidedHelp: "Décisions divisées par bandeaux affichés. Un choix modifié plus tard via « Gérer les cookies » compte comme une décision sans bandeau : la part peut dépasser 100 %.",
 	},
 }
 
@@ -332,7 +332,7 @@ func fillStatsPage(d *statsPageData, rp statsReport, pt *portal, lang string) {
 		SVG: svg(charts.Stacked{ID: "chart-lang", Title: st.ByLangTitle, Desc: fmt.Sprintf(st.ByLangDesc, first, last),
 			Series: series, Bars: bars, Values: vals, Format: num, Empty: st.NoDecision}.SVG())}
 	rows0, bars, vals = split(rp.ByRev, func(g reportSum) string { return num(g.Revision) })
-	d.RevSplit = statsSplit{S: st, ID: "revision", Title: st.ByRevTitle, KeyHead: st.Revision, Categories: d.Categories, Rows: rows0,
+	d.RevSplit = statsSplit{S: st, ID: "revision", Title: st.ByRevTitle, KeyHead: st.RevisionCol, Categories: d.Categories, Rows: rows0,
 		SVG: svg(charts.Stacked{ID: "chart-revision", Title: st.ByRevTitle, Desc: fmt.Sprintf(st.ByRevDesc, first, last),
 			Series: series, Bars: bars, Values: vals, Format: num, Empty: st.NoDecision}.SVG())}
 }

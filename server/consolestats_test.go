@@ -95,7 +95,7 @@ func TestConsoleStatsPortalPage(t *testing.T) {
 	check("table-categories", [][]string{{"Category", "Decisions accepting it", "Share"}, {"Statistical", "3", "60.0%"}})
 	check("table-lang", [][]string{{"Language", "Accept all", "Reject all", "Custom", "Total", "Statistical", "Banners shown", "Share of banners decided"},
 		{"en", "2", "1", "0", "3", "66.7%", "3", "100.0%"}, {"fr", "1", "0", "1", "2", "50.0%", "1", "200.0%"}})
-	check("table-revision", [][]string{{"Current revision", "Accept all", "Reject all", "Custom", "Total", "Statistical", "Banners shown", "Share of banners decided"},
+	check("table-revision", [][]string{{"Revision", "Accept all", "Reject all", "Custom", "Total", "Statistical", "Banners shown", "Share of banners decided"},
 		{"3", "1", "1", "0", "2", "50.0%", "2", "100.0%"}, {"4", "2", "0", "1", "3", "66.7%", "2", "150.0%"}})
 	// The charts carry the same numbers.
 	for _, want := range []string{
