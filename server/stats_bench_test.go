@@ -30,8 +30,9 @@ import (
 // twice), on SQLite and on PostgreSQL (PORTALCONSENT_TEST_POSTGRES; skipped
 // without it). The receipts go in through the store, from 64 appenders with
 // group commit, aggregates and all; the benchmark reports the fill rate,
-// then the median of 50 calls of Store.Stats and of the stats API (server
-// time, through the handler).
+// then the median of 50 calls of Store.Stats, of the stats API and of the
+// console's 30-day portal page (server time, through the handler, signed
+// in: the page's full rendering, charts and tables).
 func BenchmarkStats30Days(b *testing.B) {
 	n := 1_000_000
 	if v := os.Getenv("STATS_BENCH_RECEIPTS"); v != "" {
@@ -57,9 +58,10 @@ func BenchmarkStats30Days(b *testing.B) {
 			now := time.Now().UTC()
 			start := now.Truncate(24*time.Hour).AddDate(0, 0, -29)
 			fill(b, st, n, start, now)
-			srv := newReceiptServer(b, st, nil, WithClock(func() time.Time { return now }))
+			srv := newReceiptServer(b, st, nil, WithClock(func() time.Time { return now }), WithOperators(testOperators(b)), WithSignInRate(0, 0))
+			session := signIn(b, srv, aliceToken)
 			ctx := context.Background()
-			var storeMS, apiMS []float64
+			var storeMS, apiMS, pageMS []float64
 			var days int
 			for range 50 {
 				t0 := time.Now()
@@ -79,14 +81,26 @@ func BenchmarkStats30Days(b *testing.B) {
 				if rec.Code != http.StatusOK {
 					b.Fatalf("stats API: %d %s", rec.Code, rec.Body)
 				}
+
+				req = httptest.NewRequest("GET", "/console/portals/mtran", nil)
+				req.AddCookie(session)
+				req.Header.Set("Accept-Language", "fr")
+				rec = httptest.NewRecorder()
+				t0 = time.Now()
+				srv.ServeHTTP(rec, req)
+				pageMS = append(pageMS, float64(time.Since(t0).Microseconds())/1000)
+				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `id="table-decisions"`) {
+					b.Fatalf("portal page: %d %s", rec.Code, rec.Body)
+				}
 			}
 			if days != 30 {
 				b.Fatalf("Stats returned %d days, want 30", days)
 			}
 			b.ReportMetric(median(storeMS), "store-ms")
 			b.ReportMetric(median(apiMS), "api-ms")
-			b.Logf("%s, %d receipts over 30 days: Store.Stats median %.2f ms, stats API median %.2f ms (server time, 50 calls each)",
-				backend, n, median(storeMS), median(apiMS))
+			b.ReportMetric(median(pageMS), "page-ms")
+			b.Logf("%s, %d receipts over 30 days: Store.Stats median %.2f ms, stats API median %.2f ms, console portal page median %.2f ms (server time, 50 calls each)",
+				backend, n, median(storeMS), median(apiMS), median(pageMS))
 		})
 	}
 }
