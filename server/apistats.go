@@ -18,7 +18,8 @@ import (
 //
 //	GET /api/v1/portals/{id}/stats?from=YYYY-MM-DD&to=YYYY-MM-DD
 //	    the daily aggregates (decisions by method, acceptances per category,
-//	    impressions, withdrawals; the same split by language and revision)
+//	    impressions, withdrawals; the same split by language and revision),
+//	    then the period's sums: the console's portal page numbers
 //	GET /api/v1/portals/{id}/receipts.jsonl?from=&to=
 //	    the receipts, one JSON object a line, in chain order, streamed
 //	GET /api/v1/portals/{id}/cookies/undeclared?from=&to=
