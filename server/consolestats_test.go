@@ -189,3 +189,30 @@ func TestConsoleStatsOverview(t *testing.T) {
 		}
 	}
 }
+
+func TestConsoleStatsFormat(t *testing.T) {
+	for _, c := range []struct {
+		lang string
+		n    int64
+		want string
+	}{
+		{"en", 0, "0"}, {"en", 999, "999"}, {"en", 1000, "1,000"}, {"en", -1234567, "-1,234,567"},
+		{"fr", 1234567, "1\u202f234\u202f567"}, {"fr", 12, "12"}, {"en", 9223372036854775807, "9,223,372,036,854,775,807"},
+	} {
+		if got := fmtInt(c.lang, c.n); got != c.want {
+			t.Errorf("fmtInt(%s, %d) = %q, want %q", c.lang, c.n, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		lang  string
+		n, of int64
+		want  string
+	}{
+		{"en", 1, 8, "12.5%"}, {"fr", 1, 8, "12,5\u00a0%"}, {"en", 0, 0, "—"}, {"fr", 3, 0, "—"}, {"en", 2, 3, "66.7%"},
+		{"en", 5, 4, "125.0%"}, {"fr", 7, 7, "100,0\u00a0%"}, {"en", 0, 5, "0.0%"},
+	} {
+		if got := fmtShare(c.lang, c.n, c.of); got != c.want {
+			t.Errorf("fmtShare(%s, %d, %d) = %q, want %q", c.lang, c.n, c.of, got, c.want)
+		}
+	}
+}
