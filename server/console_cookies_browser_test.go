@@ -163,7 +163,7 @@ func TestBrowserConsoleCookiesAndExport(t *testing.T) {
 	today := day.Format(time.DateOnly)
 	for _, portal := range []string{"mtran", "stats"} {
 		want := exported(portal)
-		body := tb.sessionGet(h.consent.URL, "/console/portals/" + portal + "/export.csv?from=" + today + "&to=" + today)
+		body := tb.sessionGet(h.consent.URL, "/console/portals/"+portal+"/export.csv?from="+today+"&to="+today)
 		rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 		if err != nil || len(rows) != 1+len(want) || rows[0][0] != "receipt_id" {
 			t.Fatalf("%s export.csv: %v %q", portal, err, body)
@@ -173,7 +173,7 @@ func TestBrowserConsoleCookiesAndExport(t *testing.T) {
 				t.Errorf("%s export.csv row %d %q, want receipt %s", portal, i, row, r.ID)
 			}
 		}
-		body = tb.sessionGet(h.consent.URL, "/console/portals/" + portal + "/export.jsonl?from=" + today + "&to=" + today)
+		body = tb.sessionGet(h.consent.URL, "/console/portals/"+portal+"/export.jsonl?from="+today+"&to="+today)
 		var lines []receiptLineJSON
 		sc := bufio.NewScanner(strings.NewReader(body))
 		for sc.Scan() {
