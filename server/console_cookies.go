@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
 // The console's cookies and export pages of one portal (session, scope
@@ -36,12 +37,12 @@ func (s *Server) consoleCookiesRoutes() {
 
 // cookiesText is the wording of the cookies and export pages.
 type cookiesText struct {
-	CookiesTitle, CookiesIntro, From, To, Show, BadPeriod, NoStore     string
-	UndeclaredTitle, UndeclaredIntro, UndeclaredNone                   string
-	Seen, Times, FirstSeen, LastSeen, Pages, NoPage, YAMLRow, YAMLHelp string
-	ReappearedTitle, ReappearedIntro, ReappearedNone, Category         string
-	ExportTitle, ExportIntro, Format, CSV, JSONL, Download             string
-	Placeholder, ChooseCategory                                        string
+	CookiesTitle, CookiesIntro, From, To, Show, BadPeriod, NoStore, StoreDown string
+	UndeclaredTitle, UndeclaredIntro, UndeclaredNone                          string
+	Seen, FirstSeen, LastSeen, Pages, NoPage, YAMLRow, YAMLHelp               string
+	ReappearedTitle, ReappearedIntro, ReappearedNone, Category                string
+	ExportTitle, ExportIntro, Format, CSV, JSONL, Download                    string
+	Placeholder, ChooseCategory                                               string
 }
 
 var cookiesTexts = map[string]cookiesText{
@@ -49,10 +50,11 @@ var cookiesTexts = map[string]cookiesText{
 		CookiesTitle: "Cookies", CookiesIntro: "What the loader found on this portal's pages over the period (UTC days).",
 		From: "From", To: "To", Show: "Show", BadPeriod: "This period cannot be read:",
 		NoStore:         "This consent host keeps no receipts.",
+		StoreDown:       "The receipts cannot be read at the moment. Try again in a moment.",
 		UndeclaredTitle: "Undeclared cookies",
 		UndeclaredIntro: "Cookies set by the portal's pages that its policy does not declare, as reported with the visitors' choices. Declare each one by pasting its row under cookies: in the policy file and filling in the blanks.",
 		UndeclaredNone:  "No undeclared cookie was reported over this period.",
-		Seen:            "Seen", Times: "times", FirstSeen: "First seen", LastSeen: "Last seen", Pages: "Pages",
+		Seen:            "Times seen", FirstSeen: "First seen", LastSeen: "Last seen", Pages: "Pages",
 		NoPage: "no page recorded", YAMLRow: "Row for the policy file", YAMLHelp: "Replace the texts in brackets and pick the category.",
 		ReappearedTitle: "Refused cookies seen again",
 		ReappearedIntro: "Declared cookies of a category the visitor had refused, found again on a later page view: a script sets them despite the refusal. The loader deleted them; find the script that sets them.",
@@ -66,10 +68,11 @@ var cookiesTexts = map[string]cookiesText{
 		CookiesTitle: "Cookies", CookiesIntro: "Ce que le chargeur a trouvé sur les pages de ce portail pendant la période (jours UTC).",
 		From: "Du", To: "Au", Show: "Afficher", BadPeriod: "Cette période est illisible :",
 		NoStore:         "Cet hôte de consentement ne garde pas de reçus.",
+		StoreDown:       "Les reçus sont illisibles pour le moment. Réessayez dans un instant.",
 		UndeclaredTitle: "Cookies non déclarés",
 		UndeclaredIntro: "Cookies déposés par les pages du portail que sa politique ne déclare pas, signalés avec les choix des visiteurs. Déclarez chacun en collant sa ligne sous cookies: dans le fichier de politique et en complétant les blancs.",
 		UndeclaredNone:  "Aucun cookie non déclaré n’a été signalé pendant cette période.",
-		Seen:            "Vu", Times: "fois", FirstSeen: "Vu la première fois", LastSeen: "Vu la dernière fois", Pages: "Pages",
+		Seen:            "Nombre de fois", FirstSeen: "Vu la première fois", LastSeen: "Vu la dernière fois", Pages: "Pages",
 		NoPage: "aucune page enregistrée", YAMLRow: "Ligne pour le fichier de politique", YAMLHelp: "Remplacez les textes entre crochets et choisissez la catégorie.",
 		ReappearedTitle: "Cookies refusés revus",
 		ReappearedIntro: "Cookies déclarés d’une catégorie que le visiteur avait refusée, retrouvés lors d’une page vue suivante : un script les dépose malgré le refus. Le chargeur les a supprimés ; cherchez le script qui les dépose.",
@@ -122,7 +125,7 @@ var _ = template.Must(consolePages.New("cookies").Funcs(template.FuncMap{"cookie
 {{end}}{{else}}<p class="pc-empty">{{.X.ReappearedNone}}</p>{{end}}{{end}}
 {{end}}{{template "foot" .}}
 {{define "cookie-facts"}}<dl class="pc-facts">
-<dt>{{.X.Seen}}</dt><dd>{{.Row.Count}} {{.X.Times}}</dd>
+<dt>{{.X.Seen}}</dt><dd>{{.Row.Count}}</dd>
 <dt>{{.X.FirstSeen}}</dt><dd><time datetime="{{.Row.FirstSeen}}">{{.Row.FirstSeen}}</time></dd>
 <dt>{{.X.LastSeen}}</dt><dd><time datetime="{{.Row.LastSeen}}">{{.Row.LastSeen}}</time></dd>
 <dt>{{.X.Pages}}</dt><dd>{{if .Row.Pages}}<ul>{{range .Row.Pages}}<li><code>{{.}}</code></li>{{end}}</ul>{{else}}{{.X.NoPage}}{{end}}</dd>
@@ -202,13 +205,14 @@ func (s *Server) consoleCookies(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	us, err := s.receipts.Undeclared(r.Context(), pt.policy.ID, from, to)
-	if err != nil {
-		s.storeError(w, err, "")
-		return
+	var rs []receipts.Reappeared
+	if err == nil {
+		rs, err = s.receipts.Reappeared(r.Context(), pt.policy.ID, from, to)
 	}
-	rs, err := s.receipts.Reappeared(r.Context(), pt.policy.ID, from, to)
 	if err != nil {
-		s.storeError(w, err, "")
+		s.log.Error("receipts store", "err", err.Error())
+		s.metrics.StoreError("read")
+		s.consoleError(w, http.StatusServiceUnavailable, t, p, ss, d.X.CookiesTitle, d.X.StoreDown)
 		return
 	}
 	for _, u := range sumUndeclared(us) {

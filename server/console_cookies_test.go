@@ -63,7 +63,7 @@ func TestConsoleCookiesPage(t *testing.T) {
 		t.Fatalf("cookies page: %d %v", res.StatusCode, res.Header)
 	}
 	for _, want := range []string{"<code>_hjid</code>", "Undeclared cookies", "Refused cookies seen again", "<code>_ga</code>",
-		"<code>statistical</code>", "https://portal.example/data", "https://portal.example/news", "1 times",
+		"<code>statistical</code>", "https://portal.example/data", "https://portal.example/news", "<dt>Times seen</dt><dd>1</dd>",
 		`value="2026-02-02"`, `value="2026-03-03"`, `names: [&#34;_hjid&#34;]`, `aria-current="page">Undeclared cookies`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("cookies page lacks %q\n%s", want, body)
@@ -185,5 +185,16 @@ func TestConsoleExport(t *testing.T) {
 	}
 	if res, _ := consoleGet(t, s, c, "en", "/console/portals/twisto/export.csv"); res.StatusCode != 403 {
 		t.Errorf("outside alice's scope: %d", res.StatusCode)
+	}
+}
+
+func TestConsoleCookiesStoreDown(t *testing.T) {
+	now := testNow
+	s := newConsoleServer(t, &now)
+	c := signIn(t, s, aliceToken)
+	s.receipts.Close()
+	res, body := consoleGet(t, s, c, "fr", "/console/portals/mtran/cookies")
+	if res.StatusCode != 503 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "Réessayez") {
+		t.Errorf("store down: %d\n%s", res.StatusCode, body)
 	}
 }

@@ -31,7 +31,8 @@ import (
 //
 // It answers 204 once counted, or a JSON error: 404 unknown portal; 413 a
 // body over maxReappearedBody; 400 a body that is not one such object, no
-// names or more than maxReappearedNames, a name the policy does not
+// names or more than maxReappearedNames, a name that is not a cookie name
+// (policy.ValidCookieName, at most maxCookieName bytes) or the policy does not
 // declare in an optional category, or a page that is not an origin and a
 // path of the policy's origins; 422 a revision the portal does not serve;
 // 429 too many from one client (Retry-After; the impressions' bucket); 503
@@ -100,6 +101,10 @@ func (s *Server) postReappeared(w http.ResponseWriter, r *http.Request) {
 	pol := p.policy
 	var cookies []receipts.ReappearedCookie
 	for _, n := range b.Names {
+		if len(n) > maxCookieName || !policy.ValidCookieName(n) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("names: %q is not a cookie name of at most %d bytes", truncate(n, 80), maxCookieName))
+			return
+		}
 		cat, ok := refusableCategory(pol, n)
 		if !ok {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("names: %q is not a declared cookie of an optional category of portal %s", truncate(n, 64), pol.ID))
