@@ -62,8 +62,8 @@ func parseDays(r *http.Request) (time.Time, time.Time, error) {
 // exportFormat is one way of writing receipts.
 type exportFormat struct {
 	ext, contentType string
-	// open returns the row writer and the flush of a stream to w; header
-	// writes what comes before the first row.
+	// open returns, for a stream into w, header (writes what comes before
+	// the first row, for an empty period too) and row (writes one receipt).
 	open func(w *bufio.Writer) (header func() error, row func(*receipts.Receipt) error)
 }
 
