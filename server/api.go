@@ -2,8 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -223,33 +221,6 @@ func (s *Server) apiNotice(w http.ResponseWriter, r *http.Request) {
 	w.Write(n.Body)
 }
 
-// parseDays returns the UTC instants [from 00:00, the day after to 00:00)
-// of the query's from and to (YYYY-MM-DD, inclusive), or an error for a
-// missing or malformed date or from after to.
-func parseDays(r *http.Request) (time.Time, time.Time, error) {
-	var days [2]time.Time
-	for i, k := range []string{"from", "to"} {
-		v := r.URL.Query().Get(k)
-		d, err := time.Parse(time.DateOnly, v)
-		if err != nil {
-			return time.Time{}, time.Time{}, fmt.Errorf("%s: %q is not a date YYYY-MM-DD", k, truncate(v, 32))
-		}
-		days[i] = d
-	}
-	if days[1].Before(days[0]) {
-		return time.Time{}, time.Time{}, errors.New("from is after to")
-	}
-	return days[0], days[1].AddDate(0, 0, 1), nil
-}
-
-// csvHeader is the first row of receipts.csv.
-var csvHeader = []string{"receipt_id", "received_at", "decided_at", "consent_id", "revision",
-	"choices", "method", "lang", "page", "policy", "seq", "prev", "hash"}
-
-// exportWriteTime is how long each chunk of an export may take to write:
-// an export of a million receipts outlasts the server's WriteTimeout.
-const exportWriteTime = 30 * time.Second
-
 // apiReceiptsCSV streams the receipts of a period as CSV, in chain order.
 func (s *Server) apiReceiptsCSV(w http.ResponseWriter, r *http.Request) {
 	portal := s.apiPortal(w, r)
@@ -261,50 +232,5 @@ func (s *Server) apiReceiptsCSV(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	rc := http.NewResponseController(w)
-	started := false
-	cw := csv.NewWriter(w)
-	n := 0
-	row := make([]string, len(csvHeader))
-	err = s.receipts.Export(r.Context(), portal, from, to, func(rec *receipts.Receipt) error {
-		if !started {
-			started = true
-			rc.SetWriteDeadline(time.Now().Add(exportWriteTime))
-			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-			w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="receipts-%s-%s-%s.csv"`,
-				portal, from.Format(time.DateOnly), to.AddDate(0, 0, -1).Format(time.DateOnly)))
-			cw.Write(csvHeader)
-		}
-		row = append(row[:0], rec.ID, rec.ReceivedAt.UTC().Format(time.RFC3339Nano),
-			rec.DecidedAt.UTC().Format(time.RFC3339), rec.ConsentID, strconv.FormatInt(rec.Revision, 10),
-			receipts.EncodeChoices(rec.Choices), rec.Method, rec.Lang, rec.Page, rec.Notice,
-			strconv.FormatInt(rec.Seq, 10), rec.Prev, rec.Hash)
-		if err := cw.Write(row); err != nil {
-			return err
-		}
-		if n++; n%1000 == 0 {
-			cw.Flush()
-			rc.SetWriteDeadline(time.Now().Add(exportWriteTime))
-			return cw.Error()
-		}
-		return nil
-	})
-	if err != nil && !started {
-		if errors.Is(err, context.Canceled) {
-			return
-		}
-		s.storeError(w, err, "")
-		return
-	}
-	if err != nil {
-		// Mid-stream: the status is sent; cut the response so the client
-		// sees it incomplete rather than a clean end.
-		s.log.Error("receipts export cut short", "portal", portal, "rows", n, "err", err.Error())
-		panic(http.ErrAbortHandler)
-	}
-	if !started {
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		cw.Write(csvHeader)
-	}
-	cw.Flush()
+	s.exportReceipts(w, r, portal, from, to, exportCSV)
 }

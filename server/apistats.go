@@ -1,10 +1,7 @@
 package server
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -145,16 +142,6 @@ func (s *Server) apiStats(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(newStatsJSON(st, from, to))
 }
 
-// receiptLineJSON is one line of receipts.jsonl: the lookup API's fields,
-// the consent id and the receipt's place in its chain.
-type receiptLineJSON struct {
-	ConsentID string `json:"consentId"`
-	receiptJSON
-	Seq  int64  `json:"seq"`
-	Prev string `json:"prev"`
-	Hash string `json:"hash"`
-}
-
 // apiReceiptsJSONL streams the receipts of a period as JSON Lines, in
 // chain order, in constant memory; like receipts.csv, a failure once the
 // first line is sent cuts the response short.
@@ -168,46 +155,7 @@ func (s *Server) apiReceiptsJSONL(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	rc := http.NewResponseController(w)
-	started := false
-	start := func() {
-		started = true
-		rc.SetWriteDeadline(time.Now().Add(exportWriteTime))
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="receipts-%s-%s-%s.jsonl"`,
-			portal, from.Format(time.DateOnly), to.AddDate(0, 0, -1).Format(time.DateOnly)))
-	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
-	n := 0
-	err = s.receipts.Export(r.Context(), portal, from, to, func(rec *receipts.Receipt) error {
-		if !started {
-			start()
-		}
-		if err := enc.Encode(receiptLineJSON{ConsentID: rec.ConsentID, receiptJSON: newReceiptJSON(rec), Seq: rec.Seq, Prev: rec.Prev, Hash: rec.Hash}); err != nil {
-			return err
-		}
-		if n++; n%1000 == 0 {
-			rc.SetWriteDeadline(time.Now().Add(exportWriteTime))
-			return bw.Flush()
-		}
-		return nil
-	})
-	if err != nil && !started {
-		if errors.Is(err, context.Canceled) {
-			return
-		}
-		s.storeError(w, err, "")
-		return
-	}
-	if err != nil {
-		s.log.Error("receipts export cut short", "portal", portal, "rows", n, "err", err.Error())
-		panic(http.ErrAbortHandler)
-	}
-	if !started {
-		start()
-	}
-	bw.Flush()
+	s.exportReceipts(w, r, portal, from, to, exportJSONL)
 }
 
 // maxUndeclaredPages is how many pages the undeclared route lists per name.

@@ -75,6 +75,7 @@ func (s *Server) consoleRoutes() {
 	s.handleFunc("POST /console/sign-in", s.consoleSignIn)
 	s.handleFunc("POST /console/sign-out", s.consoleSignOut)
 	s.handleFunc("GET /console/portals/{id}", s.consolePortal)
+	s.consoleCookiesRoutes()
 }
 
 // https reports whether the console is reached over https: r came over TLS,

@@ -41,6 +41,9 @@ func FuzzServeHTTP(f *testing.F) {
 		"/portals/mtran/impressions", "/portals/nope/impressions",
 		"/api/v1/portals/mtran/stats", "/api/v1/portals/mtran/stats?from=2026-01-01&to=2026-01-02",
 		"/api/v1/portals/mtran/receipts.jsonl?from=2026-01-01", "/api/v1/portals/mtran/cookies/undeclared",
+		"/portals/mtran/cookies/reappeared", "/api/v1/portals/mtran/cookies/reappeared",
+		"/console/portals/mtran/cookies?from=2026-01-01", "/console/portals/mtran/export", "/console/portals/mtran/export.csv?from=x",
+		"/console/portals/mtran/export.jsonl",
 		"/console", "/console/", "/console/sign-in", "/console/sign-out", "/console/portals/mtran", "/console/portals/nope",
 	}
 	for _, target := range seeds {
@@ -55,6 +58,10 @@ func FuzzServeHTTP(f *testing.F) {
 	for _, body := range []string{fmt.Sprintf(`{"revision":%d,"lang":"en"}`, rev), fmt.Sprintf(`{"revision":%d,"lang":"en"}`, rev+1),
 		`{"revision":1}`, `{"revision":1e400,"lang":"en"}`, `{"revision":-1,"lang":"en"}`, "{}", "null"} {
 		f.Add(uint8(2), "/portals/mtran/impressions", uint16(0), body)
+	}
+	for _, body := range []string{fmt.Sprintf(`{"revision":%d,"names":["sessionid"],"page":"https://a.example/"}`, rev),
+		`{"revision":1,"names":[],"page":""}`, `{"names":null}`} {
+		f.Add(uint8(2), "/portals/mtran/cookies/reappeared", uint16(0), body)
 	}
 	f.Add(uint8(0), "/", uint16(9000), "")                 // 414
 	f.Add(uint8(0), "/embed.js?v=", uint16(8192-12), "")   // the longest URI served

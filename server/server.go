@@ -22,12 +22,14 @@
 //	GET /favicon.ico                   204: the server has no icon
 //	POST /portals/{id}/consents        the receipt of a visitor's choice (see consents.go)
 //	POST /portals/{id}/impressions     a banner shown: a counter per day (see impressions.go)
+//	POST /portals/{id}/cookies/reappeared  refused cookies found again: a tally per day (see reappeared.go)
 //	GET /api/v1/portals/{id}/consents/{consentId}   operator API, bearer token (see api.go)
 //	GET /api/v1/portals/{id}/policies/{sha256}      a notice as shown
 //	GET /api/v1/portals/{id}/receipts.csv           receipts of UTC days ?from= to ?to=
 //	GET /api/v1/portals/{id}/receipts.jsonl         the same as JSON Lines (see apistats.go)
 //	GET /api/v1/portals/{id}/stats                  daily aggregates of ?from= to ?to=
 //	GET /api/v1/portals/{id}/cookies/undeclared     undeclared cookie names of ?from= to ?to=
+//	GET /api/v1/portals/{id}/cookies/reappeared     refused cookies found again (see reappeared.go)
 //	GET /console/, POST /console/sign-in, POST /console/sign-out,
 //	GET /console/portals/{id}          the operators' console (see console.go)
 //
@@ -296,12 +298,14 @@ func (s *Server) routes() {
 	s.handleFunc("POST /portals/{id}/consents", s.postConsent)
 	s.handleFunc("OPTIONS /portals/{id}/consents", s.consentsPreflight)
 	s.handleFunc("POST /portals/{id}/impressions", s.postImpression)
+	s.handleFunc("POST /portals/{id}/cookies/reappeared", s.postReappeared)
 	s.handleFunc("GET /api/v1/portals/{id}/consents/{consentId}", s.apiConsent)
 	s.handleFunc("GET /api/v1/portals/{id}/policies/{sha256}", s.apiNotice)
 	s.handleFunc("GET /api/v1/portals/{id}/receipts.csv", s.apiReceiptsCSV)
 	s.handleFunc("GET /api/v1/portals/{id}/receipts.jsonl", s.apiReceiptsJSONL)
 	s.handleFunc("GET /api/v1/portals/{id}/stats", s.apiStats)
 	s.handleFunc("GET /api/v1/portals/{id}/cookies/undeclared", s.apiUndeclared)
+	s.handleFunc("GET /api/v1/portals/{id}/cookies/reappeared", s.apiReappeared)
 	s.consoleRoutes()
 	s.handleFunc("/", s.notFound)
 }

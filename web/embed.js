@@ -310,7 +310,7 @@
   }
 
   // apply makes the current choice take effect: the cookies of refused
-  // categories in the cookie line go (and, on a change, every declared name
+  // categories in the cookie line go (reported when not a change; and, on a change, every declared name
   // without "*", which may sit on a path this page cannot see), Consent Mode
   // is updated, and the accepted scripts run.
   function apply(line, change) {
@@ -319,7 +319,12 @@
     if (!consent) return;
     var names = line.split(";").map((s) => s.split("=")[0].trim());
     if (change) policy.cookies.forEach((row) => { names = names.concat(row.names.filter((n) => n.indexOf("*") < 0)); });
-    toClear(policy, consent, names.filter((n, i) => names.indexOf(n) === i)).forEach(expire);
+    var gone = toClear(policy, consent, names.filter((n, i) => names.indexOf(n) === i));
+    gone.forEach(expire);
+    // Cookies of a refused category found again on a page view (a script set
+    // them again): reported once, by name (cookies/reappeared).
+    if (!change && gone[0]) navigator.sendBeacon(base + "portals/" + portal + "/cookies/reappeared",
+      JSON.stringify({ revision: policy.revision, names: gone, page: location.origin + location.pathname }));
     activate();
   }
 

@@ -10,6 +10,7 @@
 //	portalconsent_receipts_accepted_total                 receipts stored (201)
 //	portalconsent_receipts_refused_total{reason}          receipts refused, by reason (Reasons)
 //	portalconsent_banner_impressions_total{portal}        banners shown (Impression)
+//	portalconsent_cookies_reappeared_total{portal}        refused cookies found again (Reappeared)
 //	portalconsent_store_errors_total{op}                  receipts store failures: op append or read
 //	portalconsent_policy_reloads_total{result}            policy reloads: result applied or failed
 //	portalconsent_operators_reloads_total{result}         operators file reloads: applied or failed
@@ -38,6 +39,7 @@ type Metrics struct {
 	accepted    prometheus.Counter
 	refused     *prometheus.CounterVec
 	impressions *prometheus.CounterVec
+	reappeared  *prometheus.CounterVec
 	storeErrors *prometheus.CounterVec
 	reloads     *prometheus.CounterVec
 	opReloads   *prometheus.CounterVec
@@ -63,6 +65,9 @@ func New() *Metrics {
 		impressions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portalconsent_banner_impressions_total", Help: "Banners shown to visitors, by portal.",
 		}, []string{"portal"}),
+		reappeared: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portalconsent_cookies_reappeared_total", Help: "Declared cookies of a refused category found again on a page view, by portal.",
+		}, []string{"portal"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portalconsent_store_errors_total", Help: "Receipts store failures, by operation (append, read).",
 		}, []string{"op"}),
@@ -73,7 +78,7 @@ func New() *Metrics {
 			Name: "portalconsent_operators_reloads_total", Help: "Operators file reloads, by result (applied, failed).",
 		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.accepted, m.refused, m.impressions, m.storeErrors, m.reloads, m.opReloads,
+	m.reg.MustRegister(m.requests, m.duration, m.accepted, m.refused, m.impressions, m.reappeared, m.storeErrors, m.reloads, m.opReloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range Reasons {
 		m.refused.WithLabelValues(r)
@@ -145,6 +150,14 @@ func (m *Metrics) ReceiptRefused(reason string) {
 func (m *Metrics) Impression(portal string) {
 	if m != nil {
 		m.impressions.WithLabelValues(portal).Inc()
+	}
+}
+
+// Reappeared records n cookies of a refused category found again on a page
+// of portal, which must be a portal the server serves (the caller checks).
+func (m *Metrics) Reappeared(portal string, n int) {
+	if m != nil {
+		m.reappeared.WithLabelValues(portal).Add(float64(n))
 	}
 }
 

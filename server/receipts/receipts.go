@@ -201,8 +201,31 @@ type Undeclared struct {
 	Pages []string
 }
 
-// MaxPages is how many distinct pages an Undeclared tally keeps.
+// MaxPages is how many distinct pages an Undeclared or Reappeared tally
+// keeps.
 const MaxPages = 5
+
+// ReappearedCookie is a declared cookie of a refused category that a page
+// set again: its name and the category the policy files it under.
+type ReappearedCookie struct {
+	Name     string
+	Category string
+}
+
+// Reappeared is the tally of one declared cookie of a refused category
+// found again on a portal's pages (the loader deletes it and reports it),
+// on one UTC day. Nothing of the visitor is kept.
+type Reappeared struct {
+	Portal    string
+	Day       time.Time // 00:00 UTC
+	Name      string
+	Category  string
+	Count     int64
+	FirstSeen time.Time
+	LastSeen  time.Time
+	// Pages are a few of the pages it was seen on (at most MaxPages).
+	Pages []string
+}
 
 // BrokenLink is the error of Verify: the first receipt of a chain that does
 // not verify.
@@ -264,12 +287,20 @@ type Store interface {
 	// Undeclared returns the tallies of the portal for the days in
 	// [from, to), by day then name.
 	Undeclared(ctx context.Context, portal string, from, to time.Time) ([]Undeclared, error)
+	// CountReappeared tallies once each cookie of cookies (names and
+	// categories already checked by the caller) for portal on at's UTC
+	// day, with page among the tally's pages, all or nothing. It fails
+	// without counting on an empty portal.
+	CountReappeared(ctx context.Context, portal, page string, cookies []ReappearedCookie, at time.Time) error
+	// Reappeared returns the tallies of CountReappeared of the portal for
+	// the days in [from, to), by day, name then category.
+	Reappeared(ctx context.Context, portal string, from, to time.Time) ([]Reappeared, error)
 
 	// Verify walks every portal's chain and returns a *BrokenLink for the
 	// first receipt that does not verify (see Verify), nil when all do.
 	Verify(ctx context.Context) error
 	// DeleteBefore deletes the receipts received before cutoff and the
-	// tallies of days before it, keeping what remains verifiable: the last
+	// tallies (undeclared and reappeared) of days before it, keeping what remains verifiable: the last
 	// deleted receipt of each chain becomes its anchor. It also deletes the
 	// aggregates of every day whose 00:00 is before cutoff, so that Stats
 	// never counts a receipt retention deleted (the day of a cutoff after

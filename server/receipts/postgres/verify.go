@@ -248,8 +248,10 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 			deleted += tag.RowsAffected()
 		}
 		day := time.Date(cutoff.Year(), cutoff.Month(), cutoff.Day(), 0, 0, 0, 0, time.UTC)
-		if _, err := tx.Exec(ctx, "DELETE FROM undeclared WHERE day < $1", day); err != nil {
-			return err
+		for _, table := range []string{"undeclared", "reappeared"} {
+			if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE day < $1", day); err != nil {
+				return err
+			}
 		}
 		// The aggregates of every day retention deleted receipts of.
 		for _, table := range []string{"stats_decisions", "stats_accepted", "stats_withdrawals", "stats_impressions"} {

@@ -65,6 +65,7 @@ func Run(t *testing.T, b Backend) {
 		{"Notices", testNotices},
 		{"Export", testExport},
 		{"Undeclared", testUndeclared},
+		{"Reappeared", testReappeared},
 		{"Stats", testStats},
 		{"StatsConcurrent", testStatsConcurrent},
 		{"StatsRetention", testStatsRetention},

@@ -592,8 +592,10 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 			}
 		}
 		day := cutoff.UTC().Truncate(24 * time.Hour).Unix()
-		if _, err := conn.ExecContext(ctx, `DELETE FROM undeclared WHERE day < $1`, day); err != nil {
-			return err
+		for _, table := range []string{"undeclared", "reappeared"} {
+			if _, err := conn.ExecContext(ctx, `DELETE FROM `+table+` WHERE day < $1`, day); err != nil {
+				return err
+			}
 		}
 		// The aggregates of every day retention deleted receipts of.
 		for _, table := range []string{"stats_decisions", "stats_accepted", "stats_withdrawals", "stats_impressions"} {

@@ -1,0 +1,200 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/store"
+)
+
+// withStatsCookies returns the default policies with mtran declaring _ga
+// and _pk_id.* in its statistical category, the cookies the reappeared
+// beacon may report.
+func withStatsCookies(t testing.TB) []*policy.Policy {
+	ps := defaultPolicies(t)
+	ps[0].Cookies = append(ps[0].Cookies, policy.Cookie{Provider: "Google", Function: "Analytics", Names: []string{"_ga", "_pk_id.*"},
+		Purpose: "Audience", Category: "statistical", Duration: "13 months"})
+	for i := range ps[0].Translations {
+		ps[0].Translations[i].Cookies["_ga"] = policy.CookieText{Function: "Mesure", Purpose: "Audience", Duration: "13 mois"}
+	}
+	return ps
+}
+
+// consoleGet GETs target with the session cookie c and Accept-Language lang.
+func consoleGet(t *testing.T, s http.Handler, c *http.Cookie, lang, target string) (*http.Response, string) {
+	t.Helper()
+	res, body := serve(t, s, "GET", target, http.Header{"Cookie": {c.Name + "=" + c.Value}, "Accept-Language": {lang}})
+	return res, string(body)
+}
+
+// testReceipt returns a receipt of portal received at at.
+func testReceipt(portal, consentID string, at time.Time) *receipts.Receipt {
+	return &receipts.Receipt{Portal: portal, ConsentID: consentID, Revision: 1,
+		Choices: []policy.Choice{{Category: "necessary", Accepted: true}, {Category: "statistical", Accepted: false}},
+		Method:  receipts.MethodRejectAll, Lang: "en", Page: "https://portal.example/data", DecidedAt: at.Add(-time.Second),
+		ReceivedAt: at, Notice: receipts.NoticeHash([]byte(`{}`))}
+}
+
+func TestConsoleCookiesPage(t *testing.T) {
+	now := testNow
+	s := newConsoleServer(t, &now)
+	ctx := context.Background()
+	r := testReceipt("mtran", "c1", now.Add(-time.Hour))
+	if err := s.receipts.Append(ctx, r, []string{"_hjid"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.receipts.CountReappeared(ctx, "mtran", "https://portal.example/news", []receipts.ReappearedCookie{{Name: "_ga", Category: "statistical"}}, now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	c := signIn(t, s, aliceToken)
+	res, body := consoleGet(t, s, c, "en", "/console/portals/mtran/cookies")
+	if res.StatusCode != 200 || res.Header.Get("Content-Security-Policy") != consoleCSP {
+		t.Fatalf("cookies page: %d %v", res.StatusCode, res.Header)
+	}
+	for _, want := range []string{"<code>_hjid</code>", "Undeclared cookies", "Refused cookies seen again", "<code>_ga</code>",
+		"<code>statistical</code>", "https://portal.example/data", "https://portal.example/news", "<dt>Times seen</dt><dd>1</dd>",
+		`value="2026-02-02"`, `value="2026-03-03"`, `names: [&#34;_hjid&#34;]`, `aria-current="page">Undeclared cookies`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("cookies page lacks %q\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "style=") || strings.Contains(body, "<script") {
+		t.Error("inline style or script on the cookies page")
+	}
+	res, body = consoleGet(t, s, c, "fr", "/console/portals/mtran/cookies?from=2026-03-01&to=2026-03-03")
+	if res.StatusCode != 200 || res.Header.Get("Content-Language") != "fr" || !strings.Contains(body, "Cookies refusés revus") ||
+		!strings.Contains(body, "[à compléter]") || !strings.Contains(body, "<code>_hjid</code>") {
+		t.Errorf("French cookies page: %d\n%s", res.StatusCode, body)
+	}
+	// A period without any: the empty states.
+	_, body = consoleGet(t, s, c, "en", "/console/portals/mtran/cookies?from=2025-01-01&to=2025-01-31")
+	if !strings.Contains(body, "No undeclared cookie was reported over this period.") ||
+		!strings.Contains(body, "No refused cookie was found again over this period.") || strings.Contains(body, "_hjid") {
+		t.Errorf("empty period:\n%s", body)
+	}
+	for _, q := range []string{"?from=2026-13-01&to=2026-03-03", "?from=2026-03-01", "?from=2026-03-03&to=2026-03-01", "?to=x"} {
+		for _, lang := range []string{"en", "fr"} {
+			res, body := consoleGet(t, s, c, lang, "/console/portals/mtran/cookies"+q)
+			msg := map[string]string{"en": "This period cannot be read:", "fr": "Cette période est illisible :"}[lang]
+			if res.StatusCode != 400 || !strings.Contains(body, `role="alert"`) || !strings.Contains(html.UnescapeString(body), msg) {
+				t.Errorf("%s %s: %d\n%s", lang, q, res.StatusCode, body)
+			}
+		}
+	}
+	if res, _ := consoleGet(t, s, c, "en", "/console/portals/twisto/cookies"); res.StatusCode != 403 {
+		t.Errorf("outside alice's scope: %d", res.StatusCode)
+	}
+}
+
+// TestSuggestedRowParses: the YAML row the cookies page suggests, pasted
+// under cookies: of a policy file, loads with the real loader and declares
+// the name, in English and French.
+func TestSuggestedRowParses(t *testing.T) {
+	p := defaultPolicies(t)[0]
+	for lang, x := range cookiesTexts {
+		for _, name := range []string{"_hjid", "_pk_ses.1.a2b3", "AMP_TOKEN-1"} {
+			row := suggestedRow(p, name, x)
+			file := "id: mtran\nname: Test\nurl: https://portal.example\ncategories:\n" +
+				"  - id: necessary\n    name: Necessary\n    description: Needed.\n    required: true\n" +
+				"  - id: statistical\n    name: Statistical\n    description: Audience.\n" +
+				"cookies:\n" + row
+			got, err := store.Parse("mtran.yaml", []byte(file))
+			if err != nil {
+				t.Fatalf("%s %q: the suggested row does not load: %v\n%s", lang, name, err, row)
+			}
+			if !got.Declares(name) {
+				t.Errorf("%s %q: the loaded policy does not declare it\n%s", lang, name, row)
+			}
+			if c := got.Cookies[len(got.Cookies)-1]; c.Category != "statistical" || c.Provider != x.Placeholder {
+				t.Errorf("%s %q: row %+v", lang, name, c)
+			}
+		}
+	}
+}
+
+func TestConsoleExport(t *testing.T) {
+	now := testNow
+	s := newConsoleServer(t, &now)
+	ctx := context.Background()
+	var ids []string
+	for i, at := range []time.Time{now.AddDate(0, 0, -3), now.Add(-2 * time.Hour), now.Add(-time.Hour)} {
+		r := testReceipt("mtran", fmt.Sprint("c", i), at)
+		if err := s.receipts.Append(ctx, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	c := signIn(t, s, aliceToken)
+	for _, lang := range []string{"en", "fr"} {
+		res, body := consoleGet(t, s, c, lang, "/console/portals/mtran/export")
+		want := map[string]string{"en": "Download (CSV)", "fr": "Télécharger (JSON Lines)"}[lang]
+		if res.StatusCode != 200 || !strings.Contains(body, want) || !strings.Contains(body, `formaction="/console/portals/mtran/export.jsonl"`) {
+			t.Errorf("%s export form: %d\n%s", lang, res.StatusCode, body)
+		}
+	}
+	res, body := consoleGet(t, s, c, "en", "/console/portals/mtran/export.csv?from=2026-03-02&to=2026-03-03")
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/csv; charset=utf-8" ||
+		res.Header.Get("Content-Disposition") != `attachment; filename="receipts-mtran-2026-03-02-2026-03-03.csv"` {
+		t.Fatalf("export.csv: %d %v", res.StatusCode, res.Header)
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil || len(rows) != 3 || rows[0][0] != "receipt_id" || rows[1][0] != ids[1] || rows[2][0] != ids[2] {
+		t.Errorf("export.csv rows %v, %v; want the header and %v", rows, err, ids[1:])
+	}
+	res, body = consoleGet(t, s, c, "en", "/console/portals/mtran/export.jsonl") // the last 30 days
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/x-ndjson" ||
+		res.Header.Get("Content-Disposition") != `attachment; filename="receipts-mtran-2026-02-02-2026-03-03.jsonl"` {
+		t.Fatalf("export.jsonl: %d %v", res.StatusCode, res.Header)
+	}
+	var got []string
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		var l receiptLineJSON
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, l.ReceiptID)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(ids) {
+		t.Errorf("export.jsonl: %v, want %v", got, ids)
+	}
+	// The API's export is the same bytes.
+	_, api := serve(t, s, "GET", "/api/v1/portals/mtran/receipts.jsonl", http.Header{"Authorization": {"Bearer " + aliceToken}})
+	if !bytes.Equal(api, []byte(body)) {
+		t.Errorf("the API's receipts.jsonl differs from the console's:\n%s\n%s", api, body)
+	}
+	for _, q := range []string{"?from=2026-03-03&to=2026-03-01", "?from=2026-03-01", "?from=03/01/2026&to=2026-03-03"} {
+		for _, f := range []string{"csv", "jsonl"} {
+			res, body := consoleGet(t, s, c, "fr", "/console/portals/mtran/export."+f+q)
+			if res.StatusCode != 400 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||
+				!strings.Contains(html.UnescapeString(body), "Cette période est illisible :") {
+				t.Errorf("export.%s%s: %d\n%s", f, q, res.StatusCode, body)
+			}
+		}
+	}
+	if res, _ := consoleGet(t, s, c, "en", "/console/portals/twisto/export.csv"); res.StatusCode != 403 {
+		t.Errorf("outside alice's scope: %d", res.StatusCode)
+	}
+}
+
+func TestConsoleCookiesStoreDown(t *testing.T) {
+	now := testNow
+	s := newConsoleServer(t, &now)
+	c := signIn(t, s, aliceToken)
+	s.receipts.Close()
+	res, body := consoleGet(t, s, c, "fr", "/console/portals/mtran/cookies")
+	if res.StatusCode != 503 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "Réessayez") {
+		t.Errorf("store down: %d\n%s", res.StatusCode, body)
+	}
+}
