@@ -139,7 +139,7 @@ func TestBrowserConsoleCookiesAndExport(t *testing.T) {
 	// The console, signed in as dpo (every portal).
 	tb.run(chromedp.Navigate(h.consent.URL + "/console/"))
 	tb.consoleSignIn(dpoToken)
-	tb.waitFor("the portal list", `document.querySelector("main ul a") !== null`)
+	tb.waitFor("the portal list", `document.querySelector("main table a") !== null`)
 	tb.run(chromedp.Navigate(h.consent.URL + "/console/portals/mtran/cookies"))
 	tb.waitFor("mtran's cookies page", `document.querySelector("h1") !== null`)
 	if got := tb.text("section.pc-cookie h3"); got != "mystery_tracker" {

@@ -31,13 +31,6 @@ func withStatsCookies(t testing.TB) []*policy.Policy {
 	return ps
 }
 
-// consoleGet GETs target with the session cookie c and Accept-Language lang.
-func consoleGet(t *testing.T, s http.Handler, c *http.Cookie, lang, target string) (*http.Response, string) {
-	t.Helper()
-	res, body := serve(t, s, "GET", target, http.Header{"Cookie": {c.Name + "=" + c.Value}, "Accept-Language": {lang}})
-	return res, string(body)
-}
-
 // testReceipt returns a receipt of portal received at at.
 func testReceipt(portal, consentID string, at time.Time) *receipts.Receipt {
 	return &receipts.Receipt{Portal: portal, ConsentID: consentID, Revision: 1,
@@ -58,7 +51,7 @@ func TestConsoleCookiesPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := signIn(t, s, aliceToken)
-	res, body := consoleGet(t, s, c, "en", "/console/portals/mtran/cookies")
+	res, body := consoleGet(t, s, c, "/console/portals/mtran/cookies", "en")
 	if res.StatusCode != 200 || res.Header.Get("Content-Security-Policy") != consoleCSP {
 		t.Fatalf("cookies page: %d %v", res.StatusCode, res.Header)
 	}
@@ -72,27 +65,27 @@ func TestConsoleCookiesPage(t *testing.T) {
 	if strings.Contains(body, "style=") || strings.Contains(body, "<script") {
 		t.Error("inline style or script on the cookies page")
 	}
-	res, body = consoleGet(t, s, c, "fr", "/console/portals/mtran/cookies?from=2026-03-01&to=2026-03-03")
+	res, body = consoleGet(t, s, c, "/console/portals/mtran/cookies?from=2026-03-01&to=2026-03-03", "fr")
 	if res.StatusCode != 200 || res.Header.Get("Content-Language") != "fr" || !strings.Contains(body, "Cookies refusés revus") ||
 		!strings.Contains(body, "[à compléter]") || !strings.Contains(body, "<code>_hjid</code>") {
 		t.Errorf("French cookies page: %d\n%s", res.StatusCode, body)
 	}
 	// A period without any: the empty states.
-	_, body = consoleGet(t, s, c, "en", "/console/portals/mtran/cookies?from=2025-01-01&to=2025-01-31")
+	_, body = consoleGet(t, s, c, "/console/portals/mtran/cookies?from=2025-01-01&to=2025-01-31", "en")
 	if !strings.Contains(body, "No undeclared cookie was reported over this period.") ||
 		!strings.Contains(body, "No refused cookie was found again over this period.") || strings.Contains(body, "_hjid") {
 		t.Errorf("empty period:\n%s", body)
 	}
 	for _, q := range []string{"?from=2026-13-01&to=2026-03-03", "?from=2026-03-01", "?from=2026-03-03&to=2026-03-01", "?to=x"} {
 		for _, lang := range []string{"en", "fr"} {
-			res, body := consoleGet(t, s, c, lang, "/console/portals/mtran/cookies"+q)
+			res, body := consoleGet(t, s, c, "/console/portals/mtran/cookies"+q, lang)
 			msg := map[string]string{"en": "This period cannot be read:", "fr": "Cette période est illisible :"}[lang]
 			if res.StatusCode != 400 || !strings.Contains(body, `role="alert"`) || !strings.Contains(html.UnescapeString(body), msg) {
 				t.Errorf("%s %s: %d\n%s", lang, q, res.StatusCode, body)
 			}
 		}
 	}
-	if res, _ := consoleGet(t, s, c, "en", "/console/portals/twisto/cookies"); res.StatusCode != 403 {
+	if res, _ := consoleGet(t, s, c, "/console/portals/twisto/cookies", "en"); res.StatusCode != 403 {
 		t.Errorf("outside alice's scope: %d", res.StatusCode)
 	}
 }
@@ -137,13 +130,13 @@ func TestConsoleExport(t *testing.T) {
 	}
 	c := signIn(t, s, aliceToken)
 	for _, lang := range []string{"en", "fr"} {
-		res, body := consoleGet(t, s, c, lang, "/console/portals/mtran/export")
+		res, body := consoleGet(t, s, c, "/console/portals/mtran/export", lang)
 		want := map[string]string{"en": "Download (CSV)", "fr": "Télécharger (JSON Lines)"}[lang]
 		if res.StatusCode != 200 || !strings.Contains(body, want) || !strings.Contains(body, `formaction="/console/portals/mtran/export.jsonl"`) {
 			t.Errorf("%s export form: %d\n%s", lang, res.StatusCode, body)
 		}
 	}
-	res, body := consoleGet(t, s, c, "en", "/console/portals/mtran/export.csv?from=2026-03-02&to=2026-03-03")
+	res, body := consoleGet(t, s, c, "/console/portals/mtran/export.csv?from=2026-03-02&to=2026-03-03", "en")
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/csv; charset=utf-8" ||
 		res.Header.Get("Content-Disposition") != `attachment; filename="receipts-mtran-2026-03-02-2026-03-03.csv"` {
 		t.Fatalf("export.csv: %d %v", res.StatusCode, res.Header)
@@ -152,7 +145,7 @@ func TestConsoleExport(t *testing.T) {
 	if err != nil || len(rows) != 3 || rows[0][0] != "receipt_id" || rows[1][0] != ids[1] || rows[2][0] != ids[2] {
 		t.Errorf("export.csv rows %v, %v; want the header and %v", rows, err, ids[1:])
 	}
-	res, body = consoleGet(t, s, c, "en", "/console/portals/mtran/export.jsonl") // the last 30 days
+	res, body = consoleGet(t, s, c, "/console/portals/mtran/export.jsonl", "en") // the last 30 days
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/x-ndjson" ||
 		res.Header.Get("Content-Disposition") != `attachment; filename="receipts-mtran-2026-02-02-2026-03-03.jsonl"` {
 		t.Fatalf("export.jsonl: %d %v", res.StatusCode, res.Header)
@@ -176,14 +169,14 @@ func TestConsoleExport(t *testing.T) {
 	}
 	for _, q := range []string{"?from=2026-03-03&to=2026-03-01", "?from=2026-03-01", "?from=03/01/2026&to=2026-03-03"} {
 		for _, f := range []string{"csv", "jsonl"} {
-			res, body := consoleGet(t, s, c, "fr", "/console/portals/mtran/export."+f+q)
+			res, body := consoleGet(t, s, c, "/console/portals/mtran/export."+f+q, "fr")
 			if res.StatusCode != 400 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||
 				!strings.Contains(html.UnescapeString(body), "Cette période est illisible :") {
 				t.Errorf("export.%s%s: %d\n%s", f, q, res.StatusCode, body)
 			}
 		}
 	}
-	if res, _ := consoleGet(t, s, c, "en", "/console/portals/twisto/export.csv"); res.StatusCode != 403 {
+	if res, _ := consoleGet(t, s, c, "/console/portals/twisto/export.csv", "en"); res.StatusCode != 403 {
 		t.Errorf("outside alice's scope: %d", res.StatusCode)
 	}
 }
@@ -193,7 +186,7 @@ func TestConsoleCookiesStoreDown(t *testing.T) {
 	s := newConsoleServer(t, &now)
 	c := signIn(t, s, aliceToken)
 	s.receipts.Close()
-	res, body := consoleGet(t, s, c, "fr", "/console/portals/mtran/cookies")
+	res, body := consoleGet(t, s, c, "/console/portals/mtran/cookies", "fr")
 	if res.StatusCode != 503 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "Réessayez") {
 		t.Errorf("store down: %d\n%s", res.StatusCode, body)
 	}
