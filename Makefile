@@ -11,6 +11,8 @@ FUZZTIME ?= 5m
 
 BENCH_RUNS ?= 11
 VANILLA  := server/.tools/node_modules/vanilla-cookieconsent/dist
+LIGHTHOUSE := server/.tools/node_modules/lighthouse/cli/index.js
+LIGHTHOUSE_RUNS ?= 5
 
 .PHONY: build run test vet fuzz bench clean
 
@@ -79,13 +81,17 @@ fuzz:
 
 # Benchmarks (not part of make test): our banner against vanilla-cookieconsent
 # 3.1.0 (installed from npm here) in headless Chromium, BENCH_RUNS cold runs
-# each, and the server under wrk (installed from Debian here); then the
+# each; Lighthouse 12.2.3 (pinned, from npm here: 13 needs Node 22) on the
+# bench page, light and with a hero image, LIGHTHOUSE_RUNS runs per variant,
+# and a CPU profile of our first visit under 4x CPU; the server under wrk
+# (installed from Debian here); then the
 # receipts route of the built binary under wrk on SQLite and PostgreSQL, and
 # lookup and export over RECEIPTS_N (1,000,000) receipts.
 bench: build postgres
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@test -f $(VANILLA)/cookieconsent.umd.js || npm install --no-audit --no-fund --prefix server/.tools vanilla-cookieconsent@3.1.0
-	BENCH_RUNS=$(BENCH_RUNS) VANILLA_DIR=$(CURDIR)/$(VANILLA) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./server
+	@test -f $(LIGHTHOUSE) || npm install --no-audit --no-fund --save-exact --prefix server/.tools lighthouse@12.2.3
+	BENCH_RUNS=$(BENCH_RUNS) VANILLA_DIR=$(CURDIR)/$(VANILLA) LIGHTHOUSE=$(CURDIR)/$(LIGHTHOUSE) LIGHTHOUSE_RUNS=$(LIGHTHOUSE_RUNS) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./server
 	$(GO) test -run '^$$' -bench Receipts -benchtime 1x -timeout 60m ./server/cmd/server
 
 clean:

@@ -311,10 +311,11 @@ func portalHandler(t testing.TB, h *hosts) http.Handler {
 		q := r.URL.Query()
 		data := struct {
 			Consent, Portal, Cookie, Banner, Vendor, Embed, Lang string
+			Hero                                                 string // the bench page's hero image URL (Lighthouse bench)
 			Now                                                  int64
 			NoPortal, Twice, Throw, Gated, GTag                  bool
 		}{Consent: h.consentURL, Portal: "mtran", Cookie: q.Get("cookie"), Banner: q.Get("banner"), Vendor: h.vendorURL,
-			Embed: h.embedURL, Lang: q.Get("lang"),
+			Embed: h.embedURL, Lang: q.Get("lang"), Hero: q.Get("hero"),
 			NoPortal: q.Has("noportal"), Twice: q.Has("twice"), Throw: q.Has("throw"), Gated: q.Has("gated"), GTag: q.Has("gtag")}
 		if n, err := strconv.ParseInt(q.Get("now"), 10, 64); err == nil {
 			data.Now = n
