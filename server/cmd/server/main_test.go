@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
@@ -25,15 +24,7 @@ func newTestHandler(t *testing.T, log *slog.Logger) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys := fstest.MapFS{
-		"embed.js":          {Data: []byte("console.log('embed', 'UI_PATH', 'UI_SRI', 'EMBEDS_PATH', 'EMBEDS_SRI');\n")},
-		"ui.js":             {Data: []byte("console.log('ui');\n")},
-		"embeds.js":         {Data: []byte("console.log('embeds');\n")},
-		"banner.css":        {Data: []byte(".pc-page { margin: 0 }\n")},
-		"dist/app.wasm":     {Data: append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("fake wasm "), 64)...)},
-		"dist/wasm_exec.js": {Data: []byte("globalThis.Go = class {};\n")},
-	}
-	h, err := server.New(ps, fsys, server.WithLogger(log))
+	h, err := server.New(ps, fakeAssets(), server.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
