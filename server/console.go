@@ -75,6 +75,9 @@ func (s *Server) consoleRoutes() {
 	s.handleFunc("POST /console/sign-in", s.consoleSignIn)
 	s.handleFunc("POST /console/sign-out", s.consoleSignOut)
 	s.handleFunc("GET /console/portals/{id}", s.consolePortal)
+	s.handleFunc("GET /console/portals/{id}/lookup", s.consoleLookup)
+	s.handleFunc("GET /console/portals/{id}/notices/{sha256}", s.consoleNotice)
+	s.handleFunc("GET /console/portals/{id}/history", s.consoleHistory)
 	s.consoleCookiesRoutes()
 }
 
