@@ -43,7 +43,8 @@ func FuzzServeHTTP(f *testing.F) {
 		"/api/v1/portals/mtran/receipts.jsonl?from=2026-01-01", "/api/v1/portals/mtran/cookies/undeclared",
 		"/portals/mtran/cookies/reappeared", "/api/v1/portals/mtran/cookies/reappeared",
 		"/console/portals/mtran/cookies?from=2026-01-01", "/console/portals/mtran/export", "/console/portals/mtran/export.csv?from=x",
-		"/console/portals/mtran/export.jsonl",
+		"/console/portals/mtran/export.jsonl", "/console/portals/mtran/lookup?consent=q8B3x0aPq1V2LmN7rT4sYw", "/console/portals/mtran/lookup?consent=%00",
+		"/console/portals/mtran/notices/" + strings.Repeat("a", 64), "/console/portals/mtran/history?from=1&to=x",
 		"/console", "/console/", "/console/sign-in", "/console/sign-out", "/console/portals/mtran", "/console/portals/nope",
 	}
 	for _, target := range seeds {
