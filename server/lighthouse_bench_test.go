@@ -180,6 +180,12 @@ func BenchmarkLighthouse(b *testing.B) {
 		name string
 		hero bool
 	}{{"light", false}, {"hero", true}}
+	// LIGHTHOUSE_ONLY (e.g. "light/ours,light/none"), for a quick look
+	// while working: only those variants run, the others show as NaN.
+	only := strings.Split(os.Getenv("LIGHTHOUSE_ONLY"), ",")
+	skip := func(pg, kind string) bool {
+		return os.Getenv("LIGHTHOUSE_ONLY") != "" && !slices.Contains(only, pg+"/"+kind)
+	}
 	// The banner's script, by name (ours is content-hashed: ui.HASH.js).
 	mustFetch := map[string]func(string) bool{
 		"ours":    func(f string) bool { return strings.HasPrefix(f, "ui.") && strings.HasSuffix(f, ".js") },
@@ -190,6 +196,9 @@ func BenchmarkLighthouse(b *testing.B) {
 		for run := 0; run < runs; run++ {
 			for _, pg := range pages {
 				for _, kind := range kinds {
+					if skip(pg.name, kind) {
+						continue
+					}
 					dir := b.TempDir()
 					r, err := lighthouse(context.Background(), cli, pageURL(kind, pg.hero), origins[kind], dir)
 					if err != nil {
@@ -199,6 +208,17 @@ func BenchmarkLighthouse(b *testing.B) {
 						b.Fatalf("%s page, %s: Lighthouse saw no banner script among the banner host's requests %v", pg.name, kind, r.BannerFiles)
 					}
 					res[pg.name+"/"+kind] = append(res[pg.name+"/"+kind], r)
+					// LIGHTHOUSE_KEEP=DIR keeps each run's JSON report there
+					// (its long-tasks and bootup-time audits say what ran).
+					if keep := os.Getenv("LIGHTHOUSE_KEEP"); keep != "" {
+						raw, err := os.ReadFile(filepath.Join(dir, "report.json"))
+						if err == nil {
+							err = os.WriteFile(filepath.Join(keep, fmt.Sprintf("%s-%s-%d.json", pg.name, kind, run+1)), raw, 0o644)
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
 				}
 			}
 		}
