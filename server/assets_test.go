@@ -445,7 +445,7 @@ func TestEtagMatch(t *testing.T) {
 func TestLoaderPinsTheUIScript(t *testing.T) {
 	s := newFakeServer(t)
 	_, body := serve(t, s, "GET", "/embed.js", nil)
-	for _, want := range []string{s.ui.name[1:], sri(fakeUIJSMin), s.embeds.name[1:], sri(fakeEmbedsJSMin)} {
+	for _, want := range []string{s.ui.name[1:], scriptSRI(fakeUIJSMin), s.embeds.name[1:], scriptSRI(fakeEmbedsJSMin)} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/embed.js %q lacks %q", body, want)
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
@@ -52,9 +53,9 @@ func loader(fsys fs.FS, ui, embeds *asset) (*asset, error) {
 	}
 	for _, r := range []struct{ placeholder, value string }{
 		{"UI_PATH", ui.name[1:]},
-		{"UI_SRI", sri(ui.raw)},
+		{"UI_SRI", scriptSRI(ui.raw)},
 		{"EMBEDS_PATH", embeds.name[1:]},
-		{"EMBEDS_SRI", sri(embeds.raw)},
+		{"EMBEDS_SRI", scriptSRI(embeds.raw)},
 	} {
 		if n := bytes.Count(out, []byte(r.placeholder)); n != 1 {
 			return nil, fmt.Errorf("asset embed.js: %s appears %d times, want once", r.placeholder, n)
@@ -68,4 +69,13 @@ func loader(fsys fs.FS, ui, embeds *asset) (*asset, error) {
 func sri(b []byte) string {
 	sum := sha512.Sum384(b)
 	return "sha384-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// scriptSRI returns the Subresource Integrity value the loader pins ui.js
+// and embeds.js with: "sha256-<base64>". SHA-256 is as good a pin as
+// SHA-384 and its 44 characters, which brotli cannot shrink, keep the
+// loader every returning visitor downloads 40 bytes smaller.
+func scriptSRI(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }

@@ -31,13 +31,14 @@ func (tb *tab) phone(w, h int64) {
 	)
 }
 
-// inVisualViewport is a condition: the consent frame spans the visual
-// viewport's width, flush with its bottom, and the element sel in it is laid
-// out with its whole box within the visual viewport.
+// inVisualViewport is a condition: the consent frame (or the server
+// banner's host, a zero-height line) spans the visual viewport's width,
+// flush with its bottom, and the element sel in it is laid out with its whole
+// box within the visual viewport.
 func inVisualViewport(sel string) string {
 	return inFrame(`(() => { const e = d.querySelector(` + jsString(sel) + `); if (!e || getComputedStyle(f).visibility !== "visible") return false;
-		const fr = f.getBoundingClientRect(), r = e.getBoundingClientRect(), v = visualViewport;
-		const L = fr.left + r.left, T = fr.top + r.top, near = (a, b) => Math.abs(a - b) <= 1;
+		const host = f.tagName === "HOST", fr = (host ? f.host : f).getBoundingClientRect(), r = e.getBoundingClientRect(), v = visualViewport;
+		const L = (host ? 0 : fr.left) + r.left, T = (host ? 0 : fr.top) + r.top, near = (a, b) => Math.abs(a - b) <= 1;
 		return near(fr.left, v.offsetLeft) && near(fr.width, v.width) && near(fr.bottom, v.offsetTop + v.height) &&
 			r.width > 100 && r.height > 40 && L >= v.offsetLeft - 1 && T >= v.offsetTop - 1 &&
 			L + r.width <= v.offsetLeft + v.width + 1 && T + r.height <= v.offsetTop + v.height + 1; })()`)

@@ -47,10 +47,10 @@ func ThemeCSS(t *policy.Theme) string {
 	}
 	var b strings.Builder
 	if root != "" {
-		b.WriteString(":root{" + root + "}")
+		b.WriteString(":root,.pc-root{" + root + "}")
 	}
 	if dark := palette(t.Dark); dark != "" {
-		b.WriteString("@media (prefers-color-scheme:dark){:root{" + dark + "}}")
+		b.WriteString("@media (prefers-color-scheme:dark){:root,.pc-root{" + dark + "}}")
 	}
 	return b.String()
 }

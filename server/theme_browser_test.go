@@ -53,7 +53,7 @@ const frameStylesJS = `(() => { const s = (sel) => w.getComputedStyle(d.querySel
 		AcceptBg: s("#pc-accept").backgroundColor, AcceptFg: s("#pc-accept").color,
 		CustomizeBg: s("#pc-customize").backgroundColor, CustomizeFg: s("#pc-customize").color,
 		CustomizeBorder: s("#pc-customize").borderTopColor, PolicyColor: s("#pc-policy").color,
-		Font: s("body").fontFamily}; })()`
+		Font: s(".pc-root").fontFamily}; })()`
 
 // TestBrowserThemeColours: the banner's computed colours are the theme's
 // (twisto) or the defaults (mtran), in light and in dark, before the app and

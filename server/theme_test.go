@@ -36,24 +36,24 @@ func TestThemeCSS(t *testing.T) {
 		{"empty", &policy.Theme{}, ""},
 		{"bar", &policy.Theme{Position: policy.PositionBar}, ""},
 		{"light colours", &policy.Theme{Light: policy.Palette{Background: "#FFF", Accent: "#123456"}},
-			":root{--pc-bg:#fff;--pc-accent:#123456;}"},
+			":root,.pc-root{--pc-bg:#fff;--pc-accent:#123456;}"},
 		{"every colour, both schemes", &policy.Theme{
 			Light: policy.Palette{Background: "#fff", Text: "#111", Muted: "#222", Accent: "#333", AccentText: "#444", Border: "#555"},
 			Dark:  policy.Palette{Background: "#000", Text: "#eee", Muted: "#ddd", Accent: "#ccc", AccentText: "#bbb", Border: "#aaa"}},
-			":root{--pc-bg:#fff;--pc-fg:#111;--pc-muted:#222;--pc-accent:#333;--pc-accent-fg:#444;--pc-border:#555;}" +
-				"@media (prefers-color-scheme:dark){:root{--pc-bg:#000;--pc-fg:#eee;--pc-muted:#ddd;--pc-accent:#ccc;--pc-accent-fg:#bbb;--pc-border:#aaa;}}"},
+			":root,.pc-root{--pc-bg:#fff;--pc-fg:#111;--pc-muted:#222;--pc-accent:#333;--pc-accent-fg:#444;--pc-border:#555;}" +
+				"@media (prefers-color-scheme:dark){:root,.pc-root{--pc-bg:#000;--pc-fg:#eee;--pc-muted:#ddd;--pc-accent:#ccc;--pc-accent-fg:#bbb;--pc-border:#aaa;}}"},
 		{"dark only", &policy.Theme{Dark: policy.Palette{Text: "#eee"}},
-			"@media (prefers-color-scheme:dark){:root{--pc-fg:#eee;}}"},
+			"@media (prefers-color-scheme:dark){:root,.pc-root{--pc-fg:#eee;}}"},
 		{"font", &policy.Theme{Font: `"Source Sans 3", sans-serif`},
-			`:root{--pc-font:"Source Sans 3", sans-serif;}`},
+			`:root,.pc-root{--pc-font:"Source Sans 3", sans-serif;}`},
 		{"bottom-left", &policy.Theme{Position: policy.PositionBottomLeft},
-			":root{--pc-banner-left:var(--pc-box-gap);--pc-banner-right:auto;--pc-banner-width:var(--pc-box-width);" +
+			":root,.pc-root{--pc-banner-left:var(--pc-box-gap);--pc-banner-right:auto;--pc-banner-width:var(--pc-box-width);" +
 				"--pc-banner-border:1px 1px 0;--pc-banner-radius:var(--pc-radius) var(--pc-radius) 0 0;}"},
 		{"bottom-right", &policy.Theme{Position: policy.PositionBottomRight},
-			":root{--pc-banner-left:auto;--pc-banner-right:var(--pc-box-gap);--pc-banner-width:var(--pc-box-width);" +
+			":root,.pc-root{--pc-banner-left:auto;--pc-banner-right:var(--pc-box-gap);--pc-banner-width:var(--pc-box-width);" +
 				"--pc-banner-border:1px 1px 0;--pc-banner-radius:var(--pc-radius) var(--pc-radius) 0 0;}"},
 		{"an invalid colour is left out", &policy.Theme{Light: policy.Palette{Background: "#fff}body{x:y", Text: "#000"}},
-			":root{--pc-fg:#000;}"},
+			":root,.pc-root{--pc-fg:#000;}"},
 	} {
 		if got := ThemeCSS(tt.theme); got != tt.want {
 			t.Errorf("%s: ThemeCSS = %q, want %q", tt.name, got, tt.want)
@@ -169,7 +169,7 @@ func FuzzThemeCSS(f *testing.F) {
 			return
 		}
 		css := ThemeCSS(p.Theme)
-		body, ok := strings.CutPrefix(css, ":root{")
+		body, ok := strings.CutPrefix(css, ":root,.pc-root{")
 		if !ok || !strings.HasSuffix(body, ";}") {
 			t.Fatalf("ThemeCSS = %q: not one :root rule", css)
 		}

@@ -15,76 +15,37 @@
   // reference); web/embed_test.js runs both against policy/testdata/cookie-vectors.json.
   var NAME = "cookies_preferences";
   var ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-  var POS = /^[1-9][0-9]*$/;
 
-  // cookieValue returns the value of name in a document.cookie line, or "".
+  // cookieValue returns the value of name (a plain cookie name) in a
+  // document.cookie line: the first, trimmed, without the quotes around it;
+  // or "".
   function cookieValue(line, name) {
-    var parts = line.split(";");
-    for (var i = 0; i < parts.length; i++) {
-      var p = parts[i], eq = p.indexOf("=");
-      if (eq < 0 || p.slice(0, eq).trim() !== name) continue;
-      var v = p.slice(eq + 1).trim();
-      if (v.length >= 2 && v[0] === '"' && v[v.length - 1] === '"') v = v.slice(1, -1);
-      return v;
-    }
-    return "";
+    var v = ((RegExp("(?:^|;)\\s*" + name + "\\s*=([^;]*)").exec(line) || [])[1] || "").trim();
+    return /^".*"$/.test(v) ? v.slice(1, -1) : v;
   }
 
-  // positive parses a canonical integer in [1, 2^53-1], else NaN.
-  function positive(s) {
-    var n = POS.test(s) ? Number(s) : NaN;
-    return n <= 9007199254740991 ? n : NaN;
-  }
-
-  // decode parses a value: {c: consent} or {e: kind of problem}.
+  // decode returns the consent a value holds, or null for a value that
+  // policy.Decode refuses (the loader need not tell its errors apart):
+  // missing, over 1024 bytes (a value it could accept is ASCII: one byte a
+  // character), of another format version, or malformed: the revision and
+  // the decision time canonical integers in [1, 2^53-1], the consent id 22
+  // base64url characters (16 bytes), each category once.
   function decode(v) {
-    if (!v) return { e: "missing" };
-    if (new TextEncoder().encode(v).length > 1024) return { e: "oversized" };
-    var f = v.split("|");
-    // Like Go's strconv.Atoi: a canonical version beyond int64 is not ours.
-    if (f.length < 2 || !POS.test(f[0]) || f[0].length > 19 ||
-      (f[0].length === 19 && f[0] > "9223372036854775807")) return { e: "foreign" };
-    if (f[0] !== "1") return { e: "version" };
-    var bad = { e: "malformed" };
-    if (f.length !== 5) return bad;
-    var c = { revision: positive(f[1]), decided: positive(f[2]), id: f[3], choices: [] };
-    if (!(c.revision > 0 && c.decided > 0) || !/^[A-Za-z0-9_-]{21}[AQgw]$/.test(c.id)) return bad;
-    var seen = {}, items = f[4].split("/");
-    for (var i = 0; i < items.length; i++) {
-      var eq = items[i].indexOf("="), cat = items[i].slice(0, eq), flag = items[i].slice(eq + 1);
-      if (eq < 0 || !ID.test(cat) || (flag !== "0" && flag !== "1") || seen[cat]) return bad;
-      seen[cat] = 1;
-      c.choices.push([cat, flag === "1"]);
-    }
-    return { c: c };
+    var m = v.length <= 1024 && /^1\|([1-9]\d{0,15})\|([1-9]\d{0,15})\|([\w-]{21}[AQgw])\|([a-z\d][a-z\d_-]{0,31}=[01](\/[a-z\d][a-z\d_-]{0,31}=[01])*)$/.exec(v),
+      c = m && { revision: +m[1], decided: +m[2], id: m[3], choices: m[4].split("/").map((ch) => [ch.slice(0, -2), ch.slice(-1) === "1"]) };
+    return c && Math.max(c.revision, c.decided) <= 9007199254740991 &&
+      new Set(c.choices.map((ch) => ch[0])).size === c.choices.length ? c : null;
   }
 
-  // check returns "" when consent c holds for policy p at now (Unix seconds),
-  // else why not: "revision", "expired" or "mismatch".
-  function check(c, p, now) {
-    if (c.revision !== p.revision) return "revision";
-    var age = now - c.decided;
-    if (age > (p.lifetimeDays || 182) * 86400 || age < -86400) return "expired";
-    if (c.choices.length !== p.categories.length) return "mismatch";
-    var seen = {};
-    for (var i = 0; i < c.choices.length; i++) {
-      var ch = c.choices[i], cat = null;
-      for (var j = 0; j < p.categories.length; j++) if (p.categories[j].id === ch[0]) cat = p.categories[j];
-      if (!cat || seen[ch[0]] || (cat.required && !ch[1])) return "mismatch";
-      seen[ch[0]] = 1;
-    }
-    return "";
-  }
-
-  // current returns {c: consent} when value holds a valid choice for p at now,
-  // else {e: kind}.
+  // current returns the consent value holds when it is a valid choice for
+  // policy p at now (Unix seconds), else null: another revision, older than
+  // the policy's lifetime (or from more than a day ahead), or not one choice
+  // per category with every required one accepted (policy.Current).
   function current(value, p, now) {
-    var d = decode(value);
-    if (d.e) return d;
-    var e = check(d.c, p, now);
-    return e ? { e: e } : d;
+    var c = decode(value), cats = p.categories, age = c && now - c.decided;
+    return c && c.revision === p.revision && age <= (p.lifetimeDays || 182) * 86400 && age >= -86400 &&
+      c.choices.length === cats.length && c.choices.every((ch) => cats.some((cat) => cat.id === ch[0] && (ch[1] || !cat.required))) ? c : null;
   }
-
 
   // matchName reports whether cookie name matches a declared name, where "*"
   // stands for any run of characters (policy.MatchName).
@@ -104,14 +65,11 @@
   // accepts reports whether a category is accepted: required categories always
   // are; the others when the valid consent c (or null) accepts them.
   function accepts(p, c, id) {
-    for (var i = 0; i < p.categories.length; i++) if (p.categories[i].id === id && p.categories[i].required) return true;
-    if (c) for (i = 0; i < c.choices.length; i++) if (c.choices[i][0] === id) return c.choices[i][1];
-    return false;
+    return p.categories.some((cat) => cat.id === id && cat.required) || !!c && c.choices.some((ch) => ch[0] === id && ch[1]);
   }
 
   // SIGNALS are the Consent Mode v2 signals (policy.ConsentSignals).
-  var SIGNALS = ["ad_storage", "analytics_storage", "ad_user_data", "ad_personalization",
-    "functionality_storage", "personalization_storage", "security_storage"];
+  var SIGNALS = "ad_storage analytics_storage ad_user_data ad_personalization functionality_storage personalization_storage security_storage".split(" ");
 
   // signals returns the Consent Mode state for consent c (null: every signal
   // denied): a signal is granted when a category declaring it is accepted
@@ -140,7 +98,7 @@
     });
   }
 
-  var codec = { cookieValue: cookieValue, decode: decode, check: check, current: current, matchName: matchName, signals: signals, toClear: toClear };
+  var codec = { cookieValue: cookieValue, current: current, matchName: matchName, signals: signals, toClear: toClear };
   if (typeof document === "undefined") {
     if (typeof module === "object") module.exports = codec;
     return;
@@ -150,13 +108,14 @@
   var script = document.currentScript;
   var done = false;
 
-  // fail logs one clear console error (only the first) and removes the frame.
-  function fail(msg, frame) {
-    if (frame && frame.parentNode) frame.parentNode.removeChild(frame);
+  // fail logs one clear console error (only the first); failed, the
+  // error's message.
+  function fail(msg) {
     if (done) return;
     done = true;
     console.error("PortalConsent: " + msg);
   }
+  var failed = (err) => { fail(err && err.message || err); };
 
   var KEY = "__portalConsentLoaded";
   if (window[KEY]) return; // runs once per page
@@ -198,14 +157,12 @@
   // document.cookie is read once here: each read is a round trip to the
   // browser's cookie store.
   var line = document.cookie, stored = cookieValue(line, NAME);
-  // A visitor with no cookie at all is certainly asked: fetch the UI and make
-  // the frame now, while the configuration is on its way.
-  var frame = stored ? null : makeFrame();
+  // A visitor with no cookie at all is certainly asked: fetch the UI now,
+  // while the configuration is on its way.
   if (!stored) loadUI().catch(() => {});
   config
     .then((res) => {
-      if (res.status === 404) throw new Error('unknown portal "' + portal + '"');
-      if (!res.ok) throw new Error("the consent host answered " + res.status);
+      if (!res.ok) throw new Error(res.status === 404 ? 'unknown portal "' + portal + '"' : "the consent host answered " + res.status);
       return res.json();
     })
     .then((cfg) => {
@@ -213,51 +170,27 @@
       if (!p || !p.categories || !p.cookies || !cfg.assets || !cfg.banner) throw new Error("malformed portal configuration");
       policy = p;
       shown = cfg; // what the UI shows, when it must
-      consent = current(stored, p, nowSec()).c || null;
+      consent = current(stored, p, nowSec());
       apply(line);
       // Later, so that a callback that throws cannot stop the banner.
       waiting.forEach((fn) => { setTimeout(fn, 0, state()); });
       waiting = null;
       var view = want != null ? want : location.hash === "#manage-cookies" ? "preferences" : consent ? null : "";
-      if (view == null) { // a returning visitor: nothing to show, no wasm
-        if (frame) frame.parentNode.removeChild(frame);
-        frame = null;
-        return;
-      }
-      return show(view, wantFrom);
+      // A returning visitor: nothing to show, no UI, no wasm.
+      if (view != null) show(view, wantFrom);
     })
-    .catch((err) => {
-      fail(err && err.message ? err.message : String(err), frame);
-    });
-
-  // makeFrame adds the consent frame, hidden: an about:blank iframe, whose
-  // document is the portal's origin's and is ready at once.
-  function makeFrame() {
-    var f = document.createElement("iframe");
-    // Inline !important beats any portal rule: reset everything, then place.
-    var css = {
-      all: "initial", position: "fixed", left: "0", bottom: "0", width: "100%", height: "0",
-      border: "0", "z-index": "2147483647", display: "block", visibility: "hidden"
-    };
-    for (var k in css) f.style.setProperty(k, css[k], "important");
-    f.setAttribute("data-portal-consent", portal);
-    (document.body || document.documentElement).appendChild(f);
-    return f;
-  }
+    .catch(failed);
 
   // load loads a script of the consent host (content-hashed,
   // integrity-checked) once; it resolves to the function it registers as
   // window[key] (and is kept as load[key]).
   function load(path, sri, key) {
     return load[key] || (load[key] = new Promise((resolve, reject) => {
-      var s = document.createElement("script");
-      s.src = base + path;
-      s.integrity = sri;
-      s.crossOrigin = "anonymous";
-      s.nonce = script.nonce;
-      s.onload = () => { resolve(window[key]); };
-      s.onerror = () => { reject(new Error(path + " did not load")); };
-      document.head.appendChild(s);
+      document.head.appendChild(Object.assign(document.createElement("script"), {
+        src: base + path, integrity: sri, crossOrigin: "anonymous", nonce: script.nonce,
+        onload: () => { resolve(window[key]); },
+        onerror: () => { reject(new Error(path + " did not load")); }
+      }));
     }));
   }
   // loadUI loads ui.js: the frame, the banner, the app.
@@ -275,11 +208,12 @@
     });
     if (wait) load("EMBEDS_PATH", "EMBEDS_SRI", "__portalConsentEmbeds").then((sync) => {
       sync({ cfg: shown, ui: loadUI, changed: changed });
-    }).catch((e) => fail(e.message));
+    }).catch(failed);
   }
 
   // show opens the UI: the banner (view ""), the preferences or the policy;
-  // with view null it only prepares the UI (the app's download and compile).
+  // with view null it only prepares the UI (the app's download and compile:
+  // the visitor shows intent).
   // from is the portal's element the dialog was opened with: focus returns
   // to it when the dialog closes.
   var shown = null, want = null, wantFrom = null;
@@ -287,21 +221,17 @@
     if (!shown) return void (view != null && (want = view, wantFrom = from)); // opened when the configuration is there
     return loadUI().then((start) => {
       if (!ui) {
-        ui = start({
-          cfg: shown, base: base, gpc: gpc, frame: frame, fail: fail, changed: changed, match: matchName,
-          takeFrame: () => { var f = frame || makeFrame(); frame = null; return f; },
-          reset: () => { ui = null; }
-        });
+        ui = start({ cfg: shown, gpc: gpc, fail: fail, changed: changed, match: matchName, reset: () => { ui = null; } });
       }
-      if (view != null) ui.open(view, from);
-    }).catch((err) => { fail(err.message || String(err), frame); });
+      ui.open(view, from);
+    }).catch(failed);
   }
 
   // changed applies a value the visitor just stored. It returns true when a
   // category the visitor refused already had scripts running (they stop only
   // on a reload).
   function changed(value) {
-    var c = current(value, policy, nowSec()).c;
+    var c = current(value, policy, nowSec());
     if (!c) return false;
     consent = c;
     apply(document.cookie, true);
@@ -309,44 +239,21 @@
     return policy.categories.some((cat) => ran[cat.id] && !accepts(policy, c, cat.id));
   }
 
-  // apply makes the current choice take effect: the cookies of refused
-  // categories in the cookie line go (reported when not a change; and, on a change, every declared name
-  // without "*", which may sit on a path this page cannot see), Consent Mode
-  // is updated, and the accepted scripts run.
+  // apply makes the current choice take effect: Consent Mode is updated,
+  // the cookies of refused categories in the cookie line go (and, on a
+  // change, every declared name without "*", which may sit on a path this
+  // page cannot see), and the accepted scripts run. Clearing cookies is
+  // ui.js's (rare on a page view: only a script that set them again, which
+  // is reported once by name).
   function apply(line, change) {
     consentMode(true);
     embeds();
     if (!consent) return;
     var names = line.split(";").map((s) => s.split("=")[0].trim());
-    if (change) policy.cookies.forEach((row) => { names = names.concat(row.names.filter((n) => n.indexOf("*") < 0)); });
-    var gone = toClear(policy, consent, names.filter((n, i) => names.indexOf(n) === i));
-    gone.forEach(expire);
-    // Cookies of a refused category found again on a page view (a script set
-    // them again): reported once, by name (cookies/reappeared).
-    if (!change && gone[0]) navigator.sendBeacon(base + "portals/" + portal + "/cookies/reappeared",
-      JSON.stringify({ revision: policy.revision, names: gone, page: location.origin + location.pathname }));
+    if (change) policy.cookies.forEach((row) => { names = names.concat(row.names.filter((n) => !n.includes("*"))); });
+    var gone = toClear(policy, consent, [...new Set(names)]);
+    if (gone[0]) loadUI().then((ui) => { ui.clear(policy, gone, matchName, !change && base + "portals/" + portal + "/cookies/reappeared"); }).catch(failed);
     activate();
-  }
-
-  // expire deletes a cookie on this host and its parent domains, on "/", the
-  // paths the policy declares for it and the current path's ancestors.
-  function expire(name) {
-    var host = location.hostname, domains = [""], paths = ["/"];
-    if (!/^[0-9.]+$|:/.test(host)) {
-      for (var d = host.split("."); d.length > 1; d.shift()) domains.push("; Domain=." + d.join("."));
-    }
-    location.pathname.split("/").reduce((acc, seg) => {
-      if (seg) paths.push(acc += "/" + seg);
-      return acc;
-    }, "");
-    policy.cookies.forEach((row) => {
-      if (row.names.some((pat) => matchName(pat, name))) paths = paths.concat(row.paths || []);
-    });
-    domains.forEach((dom) => {
-      paths.forEach((path) => {
-        document.cookie = name + "=; Max-Age=0; Path=" + path + dom;
-      });
-    });
   }
 
   // activate runs, in document order, the gated scripts
@@ -355,26 +262,23 @@
   // runs before the next one starts, as the parser would run it.
   var queue = Promise.resolve();
   function activate() {
-    if (!consent) return;
-    document.querySelectorAll('script[type="text/plain"][data-category]:not([data-consent-ran])').forEach((old) => {
-      var cat = old.getAttribute("data-category");
+    if (consent) document.querySelectorAll('script[type="text/plain"][data-category]:not([data-consent-ran])').forEach((old) => {
+      var cat = old.getAttribute("data-category"), attr = (n) => old.getAttribute(n);
       if (!accepts(policy, consent, cat)) return;
       old.setAttribute("data-consent-ran", "");
       ran[cat] = true;
       queue = queue.then(() => new Promise((next) => {
-        var s = document.createElement("script");
-        for (var i = 0; i < old.attributes.length; i++) {
-          var a = old.attributes[i];
+        var s = document.createElement("script"), src = attr("data-src") || attr("src"), wait = src && !old.hasAttribute("async");
+        [].forEach.call(old.attributes, (a) => {
           if (!/^(type|src|nonce|data-(category|src|type|consent-ran))$/.test(a.name)) s.setAttribute(a.name, a.value);
-        }
-        var type = old.getAttribute("data-type"), src = old.getAttribute("data-src") || old.getAttribute("src");
-        if (type) s.type = type;
-        s.nonce = old.nonce || old.getAttribute("nonce") || "";
-        var wait = src && !old.hasAttribute("async");
+        });
+        if (attr("data-type")) s.type = attr("data-type");
+        s.nonce = old.nonce || attr("nonce") || "";
         src ? s.src = src : s.text = old.text;
         s.async = !wait;
         if (wait) s.onload = s.onerror = next;
-        old.parentNode ? old.parentNode.insertBefore(s, old.nextSibling) : document.head.appendChild(s);
+        // After the placeholder (the end of <head> when it left the page).
+        (old.parentNode || document.head).insertBefore(s, old.nextSibling);
         if (!wait) next();
       }));
     });
@@ -389,8 +293,7 @@
   // open the preferences, [data-consent=policy] the policy; elements added
   // later included. Pointing at one, or focusing it, prepares the app.
   function manage(e) {
-    var t = e.target.closest && e.target.closest('[data-consent="preferences"],[data-consent="policy"],a[href*="#manage-cookies"]');
-    return t && (t.hasAttribute("data-consent") || t.hash === "#manage-cookies") ? t : null;
+    return e.target.closest && e.target.closest('[data-consent=preferences],[data-consent=policy],a[href$="#manage-cookies"]');
   }
   document.addEventListener("click", (e) => {
     var t = manage(e);
@@ -408,9 +311,9 @@
     if (policy) policy.categories.forEach((cat) => { cats[cat.id] = accepts(policy, consent, cat.id); });
     return {
       ready: !!policy, decided: !!consent, categories: cats, gpc: gpc,
-      revision: policy ? policy.revision : null,
-      id: consent ? consent.id : null,
-      decidedAt: consent ? new Date(consent.decided * 1000).toISOString() : null
+      revision: policy && policy.revision,
+      id: consent && consent.id,
+      decidedAt: consent && new Date(consent.decided * 1000).toISOString()
     };
   }
 

@@ -1,12 +1,14 @@
 /*! Portal Consent UI */
 // Loaded by embed.js (never by a portal directly) when the banner, the
-// preferences or the policy must show. It shows the server-rendered banner at
-// once in the consent frame (a same-origin about:blank iframe: the portal's
-// links, window handlers, history, storage, DOM and styles stay untouched),
-// fetches and compiles the Go consent app (WebAssembly) off the main thread,
-// and starts it when the visitor shows intent; the app then takes the banner
-// over seamlessly. Accept and Reject clicked before the app runs are stored
-// here.
+// preferences or the policy must show, or a choice's cookies must go. It
+// shows the server-rendered banner at once in a shadow root of the portal's
+// page (the portal's styles cannot reach it), fetches and compiles the Go
+// consent app (WebAssembly) off the main thread once the page has loaded
+// (not at all on a metered network), and starts it in the consent frame (a
+// same-origin about:blank iframe: the portal's links, window handlers,
+// history, storage, DOM and styles stay untouched) when the visitor shows
+// intent; the app then takes the banner over seamlessly. Accept and Reject
+// clicked before the app runs are stored here.
 (() => {
   "use strict";
   var NAME = "cookies_preferences";
@@ -66,7 +68,7 @@
   }
 
   // The consent host: ui.js is served from its assets/.
-  var host = new URL("..", document.currentScript.src).href;
+  var consentHost = new URL("..", document.currentScript.src).href;
 
   // send sends the receipt of a value just stored, with method, to the
   // consent host: the one place receipts are sent (the app's choices, the
@@ -77,7 +79,7 @@
   // reported: the consent host drops the names the policy declares.
   function send(p, value, method, match) {
     try {
-      var url = host + "portals/" + p.id + "/consents";
+      var url = consentHost + "portals/" + p.id + "/consents";
       var body = receipt(p, value, method, document.cookie, location.origin + location.pathname, match);
       navigator.sendBeacon(url, body) ||
         fetch(url, { method: "POST", body: body, keepalive: true, credentials: "omit", mode: "no-cors" }).catch(() => {});
@@ -87,34 +89,79 @@
 
   var nowSec = () => Math.floor(Date.now() / 1000);
 
-  // The loader calls this with its context: {cfg, base, gpc, fail(msg, frame),
-  // changed(value) -> reload advised, match(pattern, name), takeFrame(),
-  // reset()}. It returns {open(view, from)}: view "" shows the banner,
-  // "preferences" or "policy" a dialog; from is the portal's element that
-  // opened it (focus returns there).
+  // metered tells whether the visitor's network asks for few bytes (Save-Data,
+  // or an effective type of slow-2g, 2g or 3g): then the wasm is fetched only
+  // when the visitor asks for what needs it. A navigator.connection that is
+  // missing, throws or holds odd values counts as a fast network.
+  function metered() {
+    try {
+      var c = navigator.connection;
+      return !!c && (c.saveData === true || /^(slow-2g|2g|3g)$/.test(c.effectiveType));
+    } catch {
+      return false;
+    }
+  }
+
+  // afterLoad calls fn once the portal's page has loaded and the main thread
+  // is idle (at most 2 s later); on a page that never fires load, 8 s after
+  // the call at the latest.
+  function afterLoad(fn) {
+    var once = () => { once = () => {}; (window.requestIdleCallback || setTimeout)(fn, { timeout: 2000 }); };
+    if (document.readyState === "complete") return once();
+    addEventListener("load", () => { once(); }, { once: true });
+    setTimeout(() => { once(); }, 8000);
+  }
+
+  // vv is the visual viewport (where the browser has one). zoomed tells
+  // whether it is not the layout viewport (position: fixed follows the
+  // latter): on a phone, a page wider than the screen widens the layout
+  // viewport, and pinch-zoom shrinks the visual one. The layout viewport is
+  // innerWidth × innerHeight, scrollbars included: a difference under 30px
+  // is theirs.
+  var vv = window.visualViewport;
+  var zoomed = () => vv && (vv.scale > 1.001 || innerWidth - vv.width > 30 || innerHeight - vv.height > 30);
+  // onViewport calls fn on every change of the visual viewport (which also
+  // follows the window's); it returns a function that stops.
+  function onViewport(fn) {
+    var listen = (on) => { ["resize", "scroll"].forEach((e) => { (vv || window)[on + "EventListener"](e, fn); }); };
+    listen("add");
+    return () => { listen("remove"); };
+  }
+
+  // pin sets CSS properties on an element of the portal's page, inline and
+  // !important: nothing of the page can change them.
+  function pin(el, css) {
+    for (var k in css) el.style.setProperty(k, css[k], "important");
+  }
+
+  // The loader calls this with its context: {cfg, gpc, fail(msg),
+  // changed(value) -> reload advised, match(pattern, name), reset()}. It
+  // returns {open(view, from)}: view "" shows the banner, "preferences" or
+  // "policy" a dialog, null only prepares the app (the visitor shows
+  // intent); from is the portal's element that opened it (focus returns
+  // there).
+  //
+  // The server's banner shows in a shadow root of an element of the page
+  // (the host): the page's selectors cannot reach into it and the host
+  // resets everything it could inherit (banner.css, :host). The Go app runs
+  // in the consent frame, made only when the app starts (a frame costs the
+  // page a long task): the visitor's intent. Its first render takes the
+  // banner over: the frame shows, the host goes, in one task.
   window.__portalConsentUI = (ctx) => {
     var cfg = ctx.cfg, p = cfg.policy, texts = p.texts || {};
-    var abs = (u) => new URL(u, ctx.base).href;
-    var frame = ctx.takeFrame(), win = frame.contentWindow, doc = win.document;
+    var abs = (u) => new URL(u, consentHost).href;
+    var slow = metered();
     var decided = false, started = false;
     var abort = new AbortController();
     var wasmURL = abs(cfg.assets.wasm);
-    var opts = { credentials: "omit", signal: abort.signal };
-    // Compiled in a worker: in the page, part of V8's compilation runs on the
-    // main thread (long tasks). Where the page's CSP forbids a blob: worker, or
-    // anything fails there, compile here.
-    var worker;
-    var moduleReady = new Promise((resolve, reject) => {
-      worker = new Worker(URL.createObjectURL(new Blob(["onmessage=e=>WebAssembly.compileStreaming(fetch(e.data)).then(postMessage,x=>postMessage(0))"])));
-      worker.onmessage = (e) => { worker.terminate(); e.data ? resolve(e.data) : reject(); };
-      worker.onerror = (e) => { e.preventDefault(); worker.terminate(); reject(); };
-      worker.postMessage(wasmURL);
-    }).catch(() => decided ? 0 : WebAssembly.compileStreaming(fetch(wasmURL, opts)));
-    moduleReady.catch(() => {}); // reported once, below
-    frame.title = texts.bannerTitle || "Cookie consent";
-    doc.title = frame.title;
-    doc.documentElement.lang = texts.lang || "en";
-    var conf = win.portalConsentConfig = { policy: JSON.stringify(p), start: "", gpc: ctx.gpc };
+    // The server's banner: its host, shadow root and viewport listener.
+    var host = null, shadow = null, unplace = null;
+    // The frame, its window and document, and what stops watching it.
+    var frame = null, win = null, doc = null, stop = null, conf = null;
+    // opener is the portal's element the next dialog was opened with; watch
+    // takes it when the dialog shows.
+    var opener = null;
+
     // stored makes a value just stored take effect (the loader's changed),
     // then sends its receipt. It returns changed's answer.
     var stored = (value, method) => {
@@ -122,126 +169,223 @@
       send(p, value, method, ctx.match);
       return reload;
     };
-    win.portalConsentHost = {
-      // The app calls it once per choice stored (wasm/main_js.go).
-      changed: stored,
-      reload: () => { location.reload(); },
-      // The app's first render waits for this (wasm/main_js.go): it may have
-      // started before a press that is not yet released.
-      whenReleased: () => Promise.resolve(released())
-    };
-    // Styles through CSSOM: no extra request, and no 'unsafe-inline' needed.
-    var sheet = new win.CSSStyleSheet();
-    sheet.replaceSync(cfg.css);
-    doc.adoptedStyleSheets = [sheet];
-    isolate(win);
-    // opener is the portal's element the next dialog was opened with; watch
-    // takes it when the dialog shows.
-    var opener = null;
-    var stop = watch(frame, win, () => { var o = opener; opener = null; return o; });
 
-    var runtime = new Promise((resolve, reject) => {
-      var s = doc.createElement("script");
-      s.src = abs(cfg.assets.wasmExec);
-      s.onload = resolve;
-      s.onerror = () => {
-        reject(new Error("the consent app runtime did not load; check the page's Content-Security-Policy"));
+    // The app's module and runtime are fetched once the page has loaded and
+    // the main thread is idle, at low priority (not at all on a metered
+    // network), or at once on the visitor's intent (prepare("high")), which
+    // restarts a low-priority download still running at high priority.
+    // The module is compiled in a worker: in the page, part of V8's
+    // compilation runs on the main thread (long tasks). Where the page's CSP
+    // forbids a blob: worker, or anything fails there, it is compiled here.
+    // The worker also fetches the runtime (small) into the HTTP cache: the
+    // frame runs it when the app starts.
+    var module = null, low = false, worker = null;
+    function prepare(priority) {
+      if (decided || (module && (priority === "low" || !low))) return;
+      if (worker) worker.terminate();
+      low = priority === "low";
+      var mine = module = new Promise((resolve, reject) => {
+        var w = worker = new Worker(URL.createObjectURL(new Blob(["onmessage=e=>{var o={credentials:'omit',priority:e.data[2]};" +
+          "fetch(e.data[1],o).then(r=>r.arrayBuffer()).catch(x=>0);" +
+          "WebAssembly.compileStreaming(fetch(e.data[0],o)).then(postMessage,x=>postMessage(0))}"])));
+        w.onmessage = (e) => { w.terminate(); e.data ? resolve(e.data) : reject(); };
+        w.onerror = (e) => { e.preventDefault(); w.terminate(); reject(); };
+        w.postMessage([wasmURL, abs(cfg.assets.wasmExec), priority]);
+      }).catch(() => decided || module !== mine ? new Promise(() => {}) :
+        WebAssembly.compileStreaming(fetch(wasmURL, { credentials: "omit", signal: abort.signal, priority: priority })));
+      mine.then(() => { if (module === mine) low = false; }, (err) => {
+        // A module that cannot be had is reported at once, not at the first
+        // intent.
+        if (module === mine) broken(err);
+      });
+    }
+    if (!slow) afterLoad(() => { prepare("low"); });
+
+    // showBanner shows the server's banner, once.
+    function showBanner() {
+      if (host) return;
+      host = document.createElement("div");
+      host.setAttribute("data-portal-consent", p.id);
+      shadow = host.attachShadow({ mode: "open" });
+      // Styles through CSSOM: no extra request, and no 'unsafe-inline' needed.
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(cfg.css);
+      shadow.adoptedStyleSheets = [sheet];
+      shadow.innerHTML = cfg.banner;
+      shadow.firstElementChild.setAttribute("data-server", "");
+      var note = shadow.getElementById("pc-gpc");
+      if (ctx.gpc && note) note.removeAttribute("hidden");
+      listen(shadow);
+      (document.body || document.documentElement).appendChild(host);
+      // Where the visual viewport is not the layout viewport, the banner
+      // follows the former (read after the page's layout, not forcing it).
+      var place = () => {
+        var off = zoomed(), el = shadow.querySelector(".pc-banner");
+        pin(host, {
+          "--pc-host-left": off ? vv.offsetLeft + "px" : "0",
+          "--pc-host-width": off ? vv.width + "px" : "100%",
+          "--pc-host-top": off ? vv.offsetTop + vv.height + "px" : "auto",
+          "--pc-host-bottom": off ? "auto" : "0"
+        });
+        // Zoomed in, the banner may be higher than the visual viewport: it
+        // scrolls (banner.css) within that height.
+        if (el) el.style.maxHeight = off ? vv.height + "px" : "";
       };
-      doc.head.appendChild(s);
-    });
-    var ready = Promise.all([moduleReady, runtime]);
+      requestAnimationFrame(place);
+      unplace = onViewport(place);
+      // One anonymous impression (portal, revision, language): the console's
+      // share of banners that led to a decision. Sent once the main thread is
+      // idle: at the banner's first paint the call costs milliseconds. Its
+      // failure stays here.
+      (window.requestIdleCallback || setTimeout)(() => { try { navigator.sendBeacon(consentHost + "portals/" + p.id + "/impressions", JSON.stringify({ revision: p.revision, lang: texts.lang })); } catch {} });
+    }
 
-    // Clicks on the server's banner, before the app replaces it.
-    doc.addEventListener("click", (e) => {
-      var t = e.target.closest && e.target.closest("[data-server] button");
-      if (!t) return;
-      if (t.id === "pc-accept" || t.id === "pc-reject") {
-        var value = encode(choose(p, t.id === "pc-accept", nowSec()));
-        document.cookie = setCookie(value, p.lifetimeDays || 182, Date.now(), location.protocol === "https:",
-          cookieDomainFor(p.cookieDomain || "", location.hostname));
-        if (document.cookie.indexOf(NAME + "=" + value) >= 0) {
-          decided = true;
-          abort.abort();
-          if (worker) worker.terminate();
-          stop();
-          frame.parentNode.removeChild(frame);
-          ctx.reset();
-          stored(value, t.id.slice(3) + "-all"); // accept-all, reject-all
-        }
-      } else if (t.id === "pc-customize" || t.id === "pc-policy") {
-        open(t.id === "pc-customize" ? "preferences" : "policy");
-        t.setAttribute("aria-busy", "true");
+    // dropBanner removes the server's banner.
+    function dropBanner() {
+      if (!host) return;
+      if (unplace) unplace();
+      host.remove();
+      host = shadow = null;
+    }
+
+    // makeFrame adds the consent frame, hidden: an about:blank iframe, whose
+    // document is the portal's origin's and is ready at once. go-app mounts
+    // in place of its body's first element: an empty root.
+    function makeFrame() {
+      if (frame) return;
+      frame = document.createElement("iframe");
+      // Inline !important beats any portal rule: reset everything, then place.
+      pin(frame, {
+        all: "initial", position: "fixed", left: "0", bottom: "0", width: "100%", height: "0",
+        border: "0", "z-index": "2147483647", display: "block", visibility: "hidden"
+      });
+      frame.setAttribute("data-portal-consent", p.id);
+      (document.body || document.documentElement).appendChild(frame);
+      win = frame.contentWindow;
+      doc = win.document;
+      frame.title = texts.bannerTitle || "Cookie consent";
+      doc.title = frame.title;
+      doc.documentElement.lang = texts.lang || "en";
+      conf = win.portalConsentConfig = { policy: JSON.stringify(p), start: "", gpc: ctx.gpc };
+      win.portalConsentHost = {
+        // The app calls it once per choice stored (wasm/main_js.go).
+        changed: stored,
+        reload: () => { location.reload(); },
+        // The app's first render waits for this (wasm/main_js.go): it may
+        // have started before a press that is not yet released.
+        whenReleased: () => Promise.resolve(released())
+      };
+      var sheet = new win.CSSStyleSheet();
+      sheet.replaceSync(cfg.css);
+      doc.adoptedStyleSheets = [sheet];
+      isolate(win);
+      doc.body.innerHTML = '<div class="pc-root" data-pc-mode="hidden"></div>';
+      listen(doc);
+      stop = watch(frame, win, () => { var o = opener; opener = null; return o; }, takeover);
+    }
+
+    // takeover is called once, at the app's first render: the server's
+    // banner goes, and focus on it moves into the frame, to the app's element
+    // with the same id.
+    function takeover() {
+      var f = shadow && shadow.activeElement, el = f && f.id && doc.getElementById(f.id);
+      dropBanner();
+      if (f) {
+        frame.focus();
+        if (el) el.focus();
       }
-    }, true);
-    doc.addEventListener("pointerover", run);
-    doc.addEventListener("focusin", run);
-    // The app replaces the banner's buttons when it starts: not between a
-    // press and its release, or that click would be lost. released resolves
-    // to v once no pointer is pressed in the frame (after the click's events);
-    // the app starts only then, and its first render waits for it again.
-    // The Space key clicks on its release too.
-    // The wait cannot close every gap: the app may have checked just before
-    // a press and render between the press and its release; the button
-    // pressed is then gone and the browser clicks nothing. held is the
-    // server's button a pointer press started on; when it is gone at the
-    // release and no click reached it, the app's button with its id is
-    // clicked instead.
+    }
+
+    // Clicks on the server's banner, before the app replaces it: Accept and
+    // Reject store the choice here, Customize and the policy start the app.
+    // Pointing at the banner or focusing it starts the app too, but not on
+    // a metered network: Accept all and Reject all never need it.
+    function listen(root) {
+      root.addEventListener("click", (e) => {
+        var t = e.target.closest && e.target.closest("[data-server] button");
+        if (!t) return;
+        if (t.id === "pc-accept" || t.id === "pc-reject") {
+          var value = encode(choose(p, t.id === "pc-accept", nowSec()));
+          document.cookie = setCookie(value, p.lifetimeDays || 182, Date.now(), location.protocol === "https:",
+            cookieDomainFor(p.cookieDomain || "", location.hostname));
+          if (document.cookie.indexOf(NAME + "=" + value) >= 0) {
+            decided = true;
+            abort.abort();
+            if (worker) worker.terminate();
+            close();
+            stored(value, t.id.slice(3) + "-all"); // accept-all, reject-all
+          }
+        } else if (t.id === "pc-customize" || t.id === "pc-policy") {
+          open(t.id === "pc-customize" ? "preferences" : "policy");
+          t.setAttribute("aria-busy", "true");
+        }
+      }, true);
+      if (root === shadow && !slow) {
+        root.addEventListener("pointerover", run);
+        root.addEventListener("focusin", run);
+      }
+      // The app replaces the banner's buttons when it starts: not between a
+      // press and its release, or that click would be lost. released
+      // resolves to v once no pointer is pressed on the banner (after the
+      // click's events); the app starts only then, and its first render
+      // waits for it again. The Space key clicks on its release too.
+      // The wait cannot close every gap: the app may have checked just
+      // before a press and render between the press and its release; the
+      // button pressed is then gone and the browser clicks nothing. held is
+      // the server's button a pointer press started on; when it is gone at
+      // the release and no click reached it, the app's button with its id is
+      // clicked instead.
+      root.addEventListener("click", (e) => {
+        var b = e.target.closest && e.target.closest("button");
+        if (b && held && b.id === held.id) clicked = true;
+      }, true);
+      root.addEventListener("pointerdown", down, true);
+      root.addEventListener("keydown", down, true);
+      root.addEventListener("pointerup", up, true);
+      root.addEventListener("pointercancel", up, true);
+      root.addEventListener("keyup", up, true);
+    }
     var pressed = 0, waiters = [], held = null, clicked = false;
-    var down = (e) => {
+    function down(e) {
       if (e.type === "pointerdown" || e.key === " ") pressed++;
       if (e.type === "pointerdown") {
         held = e.target.closest && e.target.closest("[data-server] button");
         clicked = false;
       }
-    };
-    var up = (e) => {
+    }
+    function up(e) {
       var w = waiters, h = e.type === "pointerup" ? held : null;
       pressed = 0;
       waiters = [];
       setTimeout(() => {
         held = null;
         w.forEach((f) => f());
-        var now = h && !h.isConnected && !clicked && doc.getElementById(h.id);
+        var on = shadow || doc, now = h && !h.isConnected && !clicked && on && on.getElementById(h.id);
         if (now) now.click();
       });
-    };
-    doc.addEventListener("click", (e) => {
-      var b = e.target.closest && e.target.closest("button");
-      if (b && held && b.id === held.id) clicked = true;
-    }, true);
-    doc.addEventListener("pointerdown", down, true);
-    doc.addEventListener("keydown", down, true);
-    doc.addEventListener("pointerup", up, true);
-    doc.addEventListener("pointercancel", up, true);
-    doc.addEventListener("keyup", up, true);
+    }
     function released(v) {
       return pressed ? new Promise((resolve) => { waiters.push(() => resolve(v)); }) : v;
+    }
+
+    // close removes everything shown: the choice is made.
+    function close() {
+      dropBanner();
+      if (stop) stop();
+      if (frame) frame.remove();
+      ctx.reset();
     }
 
     // open shows a view: the server's banner at once for "", a dialog once the
     // app runs (started now) for the others.
     function open(view, from) {
-      if (view) opener = from && from !== frame && from !== document.body && from.focus ? from : null;
-      // go-app mounts in place of the body's first element: a returning
-      // visitor opening a dialog has no server banner there, so an empty root.
-      if (view && !doc.body.firstElementChild) doc.body.innerHTML = '<div class="pc-root" data-pc-mode="hidden"></div>';
-      if (!view) {
-        if (!doc.body.firstElementChild) {
-          doc.body.innerHTML = cfg.banner;
-          doc.body.firstElementChild.setAttribute("data-server", "");
-          var note = doc.getElementById("pc-gpc");
-          if (ctx.gpc && note) note.removeAttribute("hidden");
-          // One anonymous impression (portal, revision, language): the
-          // console's share of banners that led to a decision. Sent once
-          // the main thread is idle: at the banner's first paint, with the
-          // wasm loading, the call costs milliseconds. Its failure stays here.
-          (win.requestIdleCallback || setTimeout)(() => { try { navigator.sendBeacon(host + "portals/" + p.id + "/impressions", JSON.stringify({ revision: p.revision, lang: texts.lang })); } catch {} });
-        }
-        return;
-      }
+      if (view == null) return void (slow || prepare("high"));
+      if (!view) return started ? undefined : showBanner();
+      makeFrame();
+      opener = from && from !== frame && from !== document.body && from.focus ? from : null;
       if (win.portalConsentRunning) return win.portalConsentShow(view);
       conf.start = view;
-      doc.documentElement.style.cursor = "progress";
+      if (host) host.style.setProperty("cursor", "progress", "important");
       run();
     }
 
@@ -251,11 +395,24 @@
     function run() {
       if (started) return;
       started = true;
-      ready.then((r) => {
+      makeFrame();
+      prepare("high");
+      // The runtime, in the frame's realm (from the HTTP cache, prefetched
+      // with the module), while the module is on its way.
+      var runtime = new Promise((resolve, reject) => {
+        var s = doc.createElement("script");
+        s.src = abs(cfg.assets.wasmExec);
+        s.crossOrigin = "anonymous";
+        s.onload = resolve;
+        s.onerror = () => { reject(new Error("the consent app runtime did not load; check the page's Content-Security-Policy")); };
+        doc.head.appendChild(s);
+      });
+      Promise.all([module, runtime]).then((r) => {
+        var mod = r[0];
         if (decided) return;
         var go = new win.Go();
         // Instantiate in the frame's realm: Go.run checks instanceof there.
-        return win.WebAssembly.instantiate(r[0], go.importObject).then(released).then((inst) => {
+        return win.WebAssembly.instantiate(mod, go.importObject).then(released).then((inst) => {
           if (decided) return;
           return go.run(inst).then(() => {
             var why = win.portalConsentExitReason;
@@ -265,25 +422,51 @@
       }).catch(broken);
     }
 
-    // A module or runtime that cannot load is reported at once, not at the
-    // first intent.
-    ready.catch(broken);
     function broken(err) {
       if (decided) return;
-      stop();
-      ctx.reset();
       var m = String(err && err.message ? err.message : err);
       if (!/consent app (stopped|runtime)/.test(m)) {
         m = "the consent app could not start (" + m + ")" +
           (/unsafe-eval|Content.Security/i.test(m) ? "; a Content-Security-Policy must allow 'wasm-unsafe-eval'" : "");
       }
-      ctx.fail(m, frame);
+      close();
+      ctx.fail(m);
     }
     return { open: open };
   };
   // The codec, for embeds.js: a placeholder's accept button stores its choice
   // as the banner does.
   window.__portalConsentUI.codec = codec;
+
+  // clear deletes the cookies names (of categories the visitor refused:
+  // embed.js's toClear) of policy p on this host and its parent domains, on
+  // "/", the paths the policy declares for them and the current path's
+  // ancestors (match is the loader's matchName). With a URL in reappeared
+  // (a page view, not a change: a script set them again), it reports them
+  // there once, by name.
+  window.__portalConsentUI.clear = (p, names, match, reappeared) => {
+    var host = location.hostname, domains = [""], at = "", up = ["/"];
+    if (!/^[0-9.]+$|:/.test(host)) {
+      for (var d = host.split("."); d.length > 1; d.shift()) domains.push("; Domain=." + d.join("."));
+    }
+    location.pathname.split("/").forEach((seg) => { if (seg) up.push(at += "/" + seg); });
+    names.forEach((name) => {
+      var paths = up;
+      p.cookies.forEach((row) => {
+        if (row.names.some((pat) => match(pat, name))) paths = paths.concat(row.paths || []);
+      });
+      domains.forEach((dom) => {
+        paths.forEach((path) => {
+          document.cookie = name + "=; Max-Age=0; Path=" + path + dom;
+        });
+      });
+    });
+    if (reappeared) {
+      try {
+        navigator.sendBeacon(reappeared, JSON.stringify({ revision: p.revision, names: names, page: location.origin + location.pathname }));
+      } catch {}
+    }
+  };
 
   // isolate gives the frame an in-memory localStorage and sessionStorage, so
   // go-app's start-up clean-up never touches the portal's storage (same origin).
@@ -305,23 +488,19 @@
   // the banner at the bottom, or the full viewport while a dialog is open. Focus
   // moves into the frame when a dialog opens and back to the portal when it
   // closes: to the element opener() returns (the one the dialog was opened
-  // with), else to the one focused when the dialog showed. It returns a
-  // function that stops watching.
-  function watch(frame, win, opener) {
-    var doc = win.document, mode = "", back = null, banner = null;
+  // with), else to the one focused when the dialog showed. first is called
+  // once, at the app's first render (when .pc-root is no longer the one the
+  // frame started with). It returns a function that stops watching.
+  function watch(frame, win, opener, first) {
+    var doc = win.document, mode = "", back = null, banner = null, start = doc.querySelector(".pc-root");
     var sizer = new win.ResizeObserver(fit);
     var set = (k, v) => { frame.style.setProperty(k, v, "important"); };
 
-    // place follows the visual viewport where it is not the layout viewport
-    // (position: fixed follows the latter): on a phone, a page wider than the
-    // screen widens the layout viewport, and pinch-zoom shrinks the visual
-    // one. The frame then takes the visual viewport's offset and width (and,
-    // for a dialog, its height). It returns whether it does. The layout
-    // viewport is innerWidth × innerHeight, scrollbars included: a difference
-    // under 30px is theirs.
-    var vv = window.visualViewport;
+    // place follows the visual viewport where it is not the layout viewport:
+    // the frame then takes its offset and width (and, for a dialog, its
+    // height). It returns whether it does.
     function place() {
-      var off = vv && (vv.scale > 1.001 || innerWidth - vv.width > 30 || innerHeight - vv.height > 30);
+      var off = zoomed();
       set("left", off ? vv.offsetLeft + "px" : "0");
       set("width", off ? vv.width + "px" : "100%");
       if (mode === "modal") { set("top", off ? vv.offsetTop + "px" : "0"); set("height", off ? vv.height + "px" : "100%"); }
@@ -344,13 +523,14 @@
       set("top", off ? vv.offsetTop + vv.height - Math.ceil(r.height) + "px" : "auto");
       set("clip-path", r.width && r.width < win.innerWidth - 1 ? "inset(0 " + (win.innerWidth - r.right) + "px 0 " + r.left + "px)" : "none");
     }
-    var reflow = () => { mode === "modal" ? place() : fit(); };
-    // The visual viewport's resize also follows the window's.
-    var listen = (on) => { ["resize", "scroll"].forEach((e) => { (vv || window)[on + "EventListener"](e, reflow); }); };
-    listen("add");
+    var unlisten = onViewport(() => { mode === "modal" ? place() : fit(); });
 
     function update() {
       var root = doc.querySelector(".pc-root");
+      if (first && root !== start) {
+        first();
+        first = null;
+      }
       var next = (root && root.getAttribute("data-pc-mode")) || "hidden";
       var el = doc.querySelector(".pc-banner");
       if (el !== banner) {
@@ -394,6 +574,6 @@
     var mo = new win.MutationObserver(update);
     mo.observe(doc.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-pc-mode"] });
     update();
-    return () => { mo.disconnect(); sizer.disconnect(); listen("remove"); };
+    return () => { mo.disconnect(); sizer.disconnect(); unlisten(); };
   }
 })();
