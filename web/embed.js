@@ -154,24 +154,27 @@
   // browser's.
   var langs = script.getAttribute("data-lang") || document.documentElement.lang || navigator.languages.join();
   var config = fetch(base + "portals/" + portal + "/config.json?lang=" + encodeURIComponent(langs), { credentials: "omit" });
-  // document.cookie is read once here: each read is a round trip to the
-  // browser's cookie store.
-  var line = document.cookie, stored = cookieValue(line, NAME);
+  // The cookies, read once, as a document.cookie line: through the Cookie
+  // Store API where the page has it (asynchronous: the main thread does not
+  // wait on the browser's cookie store, which document.cookie does),
+  // else through document.cookie.
+  var jar = Promise.resolve().then(() => cookieStore.getAll())
+    .then((all) => all.map((c) => c.name + "=" + c.value).join("; "), () => document.cookie);
   // A visitor with no cookie at all is certainly asked: fetch the UI now,
   // while the configuration is on its way.
-  if (!stored) loadUI().catch(() => {});
-  config
+  jar.then((line) => { if (!cookieValue(line, NAME)) loadUI().catch(() => {}); });
+  Promise.all([config
     .then((res) => {
       if (!res.ok) throw new Error(res.status === 404 ? 'unknown portal "' + portal + '"' : "the consent host answered " + res.status);
       return res.json();
-    })
-    .then((cfg) => {
-      var p = cfg && cfg.policy;
+    }), jar])
+    .then((got) => {
+      var cfg = got[0], p = cfg && cfg.policy;
       if (!p || !p.categories || !p.cookies || !cfg.assets || !cfg.banner) throw new Error("malformed portal configuration");
       policy = p;
       shown = cfg; // what the UI shows, when it must
-      consent = current(stored, p, nowSec());
-      apply(line);
+      consent = current(cookieValue(got[1], NAME), p, nowSec());
+      apply(got[1]);
       // Later, so that a callback that throws cannot stop the banner.
       waiting.forEach((fn) => { setTimeout(fn, 0, state()); });
       waiting = null;
