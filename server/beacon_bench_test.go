@@ -51,7 +51,7 @@ const beaconProbe = `(() => {
 const beaconRepeat = 200
 
 // impressionBeacon is ui.js's statement sending the impression beacon.
-var impressionBeacon = regexp.MustCompile(`\(win\.requestIdleCallback \|\| setTimeout\)\(\(\) => \{ try \{ navigator\.sendBeacon\([^\n]*"/impressions"[^\n]*\} catch[^\n]*?\{\} \}\);`)
+var impressionBeacon = regexp.MustCompile(`\(window\.requestIdleCallback \|\| setTimeout\)\(\(\) => \{ try \{ navigator\.sendBeacon\([^\n]*"/impressions"[^\n]*\} catch[^\n]*?\{\} \}\);`)
 
 // withoutBeacon is fsys with ui.js minus its impression beacon.
 type withoutBeacon struct {

@@ -41,14 +41,17 @@ const benchProbe = `(() => {
   const cookie = kind === "ours" ? "cookies_preferences=" : "cc_cookie=";
   function accept() {
     if (kind === "ours") {
-      const f = document.querySelector("iframe[data-portal-consent]");
-      const b = f && f.contentDocument && f.contentDocument.getElementById("pc-accept");
-      return b && getComputedStyle(f).visibility === "visible" && f.getBoundingClientRect().height > 0 && b.getBoundingClientRect().height > 0 ? b : null;
+      // The server's banner, in a shadow root of the page until the app runs.
+      const h = document.querySelector("div[data-portal-consent]");
+      const b = h && h.shadowRoot && h.shadowRoot.getElementById("pc-accept");
+      return b && getComputedStyle(h).visibility === "visible" && b.getBoundingClientRect().height > 0 ? b : null;
     }
     const m = document.querySelector("#cc-main .cm");
     if (!m || !document.documentElement.classList.contains("show--consent") || m.getBoundingClientRect().height === 0) return null;
     return m.querySelector('[data-role="all"]');
   }
+  // The bare page has no banner to wait for: only the observers.
+  if (kind === "none") return;
   function tick() {
     const b = accept();
     if (b && B.visible < 0) {
@@ -61,11 +64,12 @@ const benchProbe = `(() => {
   tick();
   // intent is what a pointer entering the banner does: our app starts.
   B.showIntent = () => {
-    const f = document.querySelector("iframe[data-portal-consent]");
+    const h = document.querySelector("div[data-portal-consent]");
     B.intent = performance.now();
-    f.contentDocument.body.dispatchEvent(new PointerEvent("pointerover", { bubbles: true }));
+    h.shadowRoot.querySelector(".pc-banner").dispatchEvent(new PointerEvent("pointerover", { bubbles: true }));
     (function wait() {
-      if (f.contentWindow.portalConsentRunning) B.running = performance.now();
+      const f = document.querySelector("iframe[data-portal-consent]");
+      if (f && f.contentWindow.portalConsentRunning) B.running = performance.now();
       else setTimeout(wait, 2);
     })();
   };
@@ -92,10 +96,19 @@ func benchPage(ctx context.Context, h *hosts, url, kind string, click, intent bo
 	probe := strings.NewReplacer("KIND", kind, "CLICK", strconv.FormatBool(click)).Replace(benchProbe)
 	var r benchRun
 	var after []*performance.Metric
+	// The probe is this page load's: it goes before the next one (each would
+	// otherwise run in every later page of the tab).
+	var probeID page.ScriptIdentifier
+	defer func() {
+		if probeID != "" {
+			chromedp.Run(ctx, page.RemoveScriptToEvaluateOnNewDocument(probeID))
+		}
+	}()
 	err := chromedp.Run(ctx,
 		performance.Enable(),
 		chromedp.ActionFunc(func(ctx context.Context) error {
-			_, err := page.AddScriptToEvaluateOnNewDocument(probe).Do(ctx)
+			var err error
+			probeID, err = page.AddScriptToEvaluateOnNewDocument(probe).Do(ctx)
 			return err
 		}),
 		chromedp.Navigate(url),
