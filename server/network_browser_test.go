@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,6 +168,59 @@ func TestBrowserMeteredNetwork(t *testing.T) {
 				t.Errorf("Reject all on a metered network fetched the wasm %d times", n)
 			}
 			tb2.noErrors()
+		})
+	}
+}
+
+// TestBrowserImpressionOncePerBanner: each banner shown is counted once. On
+// a fast network the worker that prefetches the app sends the impression
+// (the page makes no call for it); a choice made before the prefetch, or a
+// metered network (no prefetch), sends it from the page.
+func TestBrowserImpressionOncePerBanner(t *testing.T) {
+	for _, tc := range []struct {
+		name, conn string
+		early      bool // decide before the page loads (no prefetch yet)
+		pageCalls  int  // sendBeacon calls the page makes (the impression's, the receipt's)
+	}{
+		{"fast network", "", false, 0},
+		{"choice before the prefetch", "", true, 2},
+		{"metered network", `{saveData: true, effectiveType: "4g"}`, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &countingStore{Store: openTestStore(t)}
+			h := startHostsWith(t, []Option{WithReceipts(store), WithRateLimit(0, 0)})
+			release := h.holdImage()
+			defer release()
+			tb := newTab(t)
+			probe := strings.ReplaceAll(beaconProbe, "REPEAT", "1")
+			tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+				_, err := page.AddScriptToEvaluateOnNewDocument(probe).Do(ctx)
+				return err
+			}))
+			if tc.conn != "" {
+				tb.run(withConnection(tc.conn))
+			}
+			tb.run(navigateNoWait(h.portalURL("slowload.html", "")))
+			tb.waitBanner()
+			if tc.early {
+				tb.click("pc-accept")
+				tb.waitConsent()
+			}
+			release() // the page loads: the prefetch may start
+			until(t, "the impression", func() bool { return store.n.Load() >= 1 })
+			time.Sleep(2500 * time.Millisecond) // a second impression would be in by now
+			if n := store.n.Load(); n != 1 {
+				t.Errorf("%d impressions counted for one banner, want 1", n)
+			}
+			var calls int
+			tb.eval(`window.__beacons`, &calls)
+			if calls != tc.pageCalls {
+				t.Errorf("the page made %d sendBeacon calls, want %d", calls, tc.pageCalls)
+			}
+			if !tc.early && tc.conn == "" && h.wasmServed() == 0 {
+				t.Error("no prefetch on a fast network")
+			}
+			tb.noErrors()
 		})
 	}
 }

@@ -156,6 +156,15 @@
     var wasmURL = abs(cfg.assets.wasm);
     // The server's banner: its host, shadow root and viewport listener.
     var host = null, shadow = null, unplace = null;
+    // impression is the impression beacon's [url, body] until it is sent;
+    // beacon sends it from the page.
+    var impression = null;
+    function beacon() {
+      try {
+        if (impression) navigator.sendBeacon(impression[0], impression[1]);
+      } catch {}
+      impression = null;
+    }
     // The frame, its window and document, and what stops watching it.
     var frame = null, win = null, doc = null, stop = null, conf = null;
     // opener is the portal's element the next dialog was opened with; watch
@@ -179,18 +188,40 @@
     // forbids a blob: worker, or anything fails there, it is compiled here.
     // The worker also fetches the runtime (small) into the HTTP cache: the
     // frame runs it when the app starts.
-    var module = null, low = false, worker = null;
+    // The worker also sends the impression, when there is one to send (see
+    // showBanner), and says so ("i"): until it has, handed keeps it, and a
+    // worker stopped before (a choice, a restart, a worker that cannot run)
+    // gives it back to the page.
+    var module = null, low = false, worker = null, handed = null;
+    function stopWorker() {
+      if (worker) worker.terminate();
+      worker = null;
+      impression = impression || handed;
+      handed = null;
+    }
     function prepare(priority) {
       if (decided || (module && (priority === "low" || !low))) return;
-      if (worker) worker.terminate();
+      stopWorker();
       low = priority === "low";
+      handed = impression;
+      impression = null;
       var mine = module = new Promise((resolve, reject) => {
-        var w = worker = new Worker(URL.createObjectURL(new Blob(["onmessage=e=>{var o={credentials:'omit',priority:e.data[2]};" +
-          "fetch(e.data[1],o).then(r=>r.arrayBuffer()).catch(x=>0);" +
-          "WebAssembly.compileStreaming(fetch(e.data[0],o)).then(postMessage,x=>postMessage(0))}"])));
-        w.onmessage = (e) => { w.terminate(); e.data ? resolve(e.data) : reject(); };
-        w.onerror = (e) => { e.preventDefault(); w.terminate(); reject(); };
-        w.postMessage([wasmURL, abs(cfg.assets.wasmExec), priority]);
+        var w, failed = () => { if (!w || w === worker) stopWorker(); beacon(); reject(); };
+        try {
+          w = worker = new Worker(URL.createObjectURL(new Blob(["onmessage=e=>{var d=e.data,o={credentials:'omit',priority:d[2]};" +
+            "d[3]&&(fetch(d[3],{method:'POST',body:d[4],keepalive:!0,mode:'no-cors',credentials:'omit'}).catch(x=>0),postMessage('i'));" +
+            "fetch(d[1],o).then(r=>r.arrayBuffer()).catch(x=>0);" +
+            "WebAssembly.compileStreaming(fetch(d[0],o)).then(postMessage,x=>postMessage(0))}"])));
+        } catch {
+          return failed();
+        }
+        w.onmessage = (e) => {
+          if (e.data === "i") return void (w === worker && (handed = null));
+          w.terminate();
+          e.data ? resolve(e.data) : reject();
+        };
+        w.onerror = (e) => { e.preventDefault(); w.terminate(); failed(); };
+        w.postMessage([wasmURL, abs(cfg.assets.wasmExec), priority].concat(handed || []));
       }).catch(() => decided || module !== mine ? new Promise(() => {}) :
         WebAssembly.compileStreaming(fetch(wasmURL, { credentials: "omit", signal: abort.signal, priority: priority })));
       mine.then(() => { if (module === mine) low = false; }, (err) => {
@@ -234,10 +265,12 @@
       requestAnimationFrame(place);
       unplace = onViewport(place);
       // One anonymous impression (portal, revision, language): the console's
-      // share of banners that led to a decision. Sent once the main thread is
-      // idle: at the banner's first paint the call costs milliseconds. Its
-      // failure stays here.
-      (window.requestIdleCallback || setTimeout)(() => { try { navigator.sendBeacon(consentHost + "portals/" + p.id + "/impressions", JSON.stringify({ revision: p.revision, lang: texts.lang })); } catch {} });
+      // share of banners that led to a decision. The worker that fetches the
+      // app sends it, off the page's main thread (where a sendBeacon call
+      // costs 0.4-2 ms); with no worker to come soon (a metered network), a
+      // beacon from the page does, once the main thread is idle.
+      impression = [consentHost + "portals/" + p.id + "/impressions", JSON.stringify({ revision: p.revision, lang: texts.lang })];
+      if (slow) (window.requestIdleCallback || setTimeout)(beacon);
     }
 
     // dropBanner removes the server's banner.
@@ -311,7 +344,8 @@
           if (document.cookie.indexOf(NAME + "=" + value) >= 0) {
             decided = true;
             abort.abort();
-            if (worker) worker.terminate();
+            stopWorker();
+            beacon(); // the banner was shown, whether or not the worker said it
             close();
             stored(value, t.id.slice(3) + "-all"); // accept-all, reject-all
           }
