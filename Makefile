@@ -83,7 +83,9 @@ fuzz:
 # 3.1.0 (installed from npm here) in headless Chromium, BENCH_RUNS cold runs
 # each; Lighthouse 12.2.3 (pinned, from npm here: 13 needs Node 22) on the
 # bench page, light and with a hero image, LIGHTHOUSE_RUNS runs per variant,
-# and a CPU profile of our first visit under 4x CPU; the server under wrk
+# a CPU profile of our first visit under 4x CPU, the returning visit's
+# main-thread time against vanilla-cookieconsent's and where ours goes, and
+# the impression beacon's cost; the server under wrk
 # (installed from Debian here); then the
 # receipts route of the built binary under wrk on SQLite and PostgreSQL, and
 # lookup and export over RECEIPTS_N (1,000,000) receipts.
