@@ -251,6 +251,7 @@
       // Where the visual viewport is not the layout viewport, the banner
       // follows the former (read after the page's layout, not forcing it).
       var place = () => {
+        if (!shadow) return; // gone since (a frame scheduled before)
         var off = zoomed(), el = shadow.querySelector(".pc-banner");
         pin(host, {
           "--pc-host-left": off ? vv.offsetLeft + "px" : "0",
