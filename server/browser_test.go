@@ -210,6 +210,20 @@ func (h *hosts) waitWasmServed(t *testing.T, n int) {
 	until(t, fmt.Sprintf("%d wasm responses served", n), func() bool { return h.wasmServed() >= n })
 }
 
+// passGate waits until gate is closed (at once when it is nil); false when
+// the request went away first.
+func passGate(gate chan struct{}, r *http.Request) bool {
+	if gate == nil {
+		return true
+	}
+	select {
+	case <-gate:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
 // serveConsent is the consent host: the real server, with gates on the wasm
 // and on config.json.
 func (h *hosts) serveConsent(srv http.Handler) http.Handler {
@@ -233,12 +247,8 @@ func (h *hosts) serveConsent(srv http.Handler) http.Handler {
 			gate = h.cfgGate
 		}
 		h.mu.Unlock()
-		if gate != nil {
-			select {
-			case <-gate:
-			case <-r.Context().Done():
-				return
-			}
+		if !passGate(gate, r) {
+			return
 		}
 		srv.ServeHTTP(w, r)
 		if strings.HasSuffix(r.URL.Path, ".wasm") && r.Context().Err() == nil {
@@ -327,12 +337,8 @@ func portalHandler(t testing.TB, h *hosts) http.Handler {
 			h.mu.Lock()
 			gate := h.imgGate
 			h.mu.Unlock()
-			if gate != nil {
-				select {
-				case <-gate:
-				case <-r.Context().Done():
-					return
-				}
+			if !passGate(gate, r) {
+				return
 			}
 			w.Header().Set("Content-Type", "image/png")
 			w.Header().Set("Cache-Control", "no-store")

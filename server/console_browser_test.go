@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/web"
@@ -104,33 +105,52 @@ func TestBrowserConsoleSignInScopeSignOut(t *testing.T) {
 	tb.noErrors()
 }
 
+// axeConsolePages loads each console page at 1200 px and on an emulated
+// 375 px phone, light and dark, and checks it with axe-core (src): no
+// violation, and on the phone no sideways scrolling. The tab must be signed
+// in where the pages need it.
+func (tb *tab) axeConsolePages(src string, urls ...string) {
+	tb.t.Helper()
+	for _, device := range []string{"desktop", "phone"} {
+		if device == "phone" {
+			tb.phone(375, 740)
+		} else {
+			tb.run(emulation.ClearDeviceMetricsOverride(), chromedp.EmulateViewport(1200, 800))
+		}
+		for _, u := range urls {
+			for _, scheme := range []string{"light", "dark"} {
+				tb.run(emulateMedia(map[string]string{"prefers-color-scheme": scheme}), chromedp.Navigate(u))
+				tb.waitFor(u, `document.readyState === "complete" && document.querySelector("h1") !== null`)
+				var dark bool
+				tb.eval(`matchMedia("(prefers-color-scheme: dark)").matches`, &dark)
+				if dark != (scheme == "dark") {
+					tb.t.Fatalf("prefers-color-scheme: %s is not emulated", scheme)
+				}
+				if device == "phone" {
+					var wide bool
+					tb.eval(`document.documentElement.scrollWidth > innerWidth + 1`, &wide)
+					if wide {
+						tb.t.Errorf("%s on a phone: the page is wider than the screen", u)
+					}
+				}
+				for _, v := range tb.axeTop(src) {
+					tb.t.Errorf("%s %s %s: axe violation: %v", u, device, scheme, v)
+				}
+			}
+		}
+	}
+}
+
 // TestA11yConsoleAxe: axe-core, 0 violations on the sign-in and the
 // portal-list pages, at 1200 and 375 px, light and dark.
 func TestA11yConsoleAxe(t *testing.T) {
 	src := axeSource(t)
 	ts := startConsole(t)
 	tb := newTab(t)
-	check := func(page string) {
-		for _, vp := range []struct{ w, h int64 }{{1200, 800}, {375, 740}} {
-			for _, scheme := range []string{"light", "dark"} {
-				tb.run(chromedp.EmulateViewport(vp.w, vp.h), emulateMedia(map[string]string{"prefers-color-scheme": scheme}))
-				tb.run(chromedp.Reload())
-				tb.waitFor(page, `document.readyState === "complete" && document.querySelector("h1") !== null`)
-				var dark bool
-				tb.eval(`matchMedia("(prefers-color-scheme: dark)").matches`, &dark)
-				if dark != (scheme == "dark") {
-					t.Fatalf("prefers-color-scheme: %s is not emulated", scheme)
-				}
-				for _, v := range tb.axeTop(src) {
-					t.Errorf("%s %dpx %s: axe violation: %v", page, vp.w, scheme, v)
-				}
-			}
-		}
-	}
-	tb.run(chromedp.Navigate(ts.URL + "/console/"))
-	check("sign-in")
+	tb.axeConsolePages(src, ts.URL+"/console/") // the sign-in form
+	tb.run(emulation.ClearDeviceMetricsOverride(), chromedp.EmulateViewport(1200, 800), chromedp.Navigate(ts.URL+"/console/"))
 	tb.consoleSignIn(dpoToken)
 	tb.waitFor("the portal list", `document.querySelector("main table a") !== null`)
-	check("portal list")
+	tb.axeConsolePages(src, ts.URL+"/console/") // the portal list
 	tb.noErrors()
 }

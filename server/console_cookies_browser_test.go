@@ -194,32 +194,7 @@ func TestBrowserConsoleCookiesAndExport(t *testing.T) {
 	}
 
 	// axe on the cookies (with rows, and empty) and export pages.
-	pages := []string{"/console/portals/mtran/cookies", "/console/portals/stats/cookies", "/console/portals/mtran/export"}
-	check := func(width int64) {
-		for _, path := range pages {
-			tb.run(chromedp.Navigate(h.consent.URL + path))
-			for _, scheme := range []string{"light", "dark"} {
-				tb.run(emulateMedia(map[string]string{"prefers-color-scheme": scheme}))
-				tb.waitFor(path, `document.readyState === "complete" && document.querySelector("h1") !== null`)
-				var dark bool
-				tb.eval(`matchMedia("(prefers-color-scheme: dark)").matches`, &dark)
-				if dark != (scheme == "dark") {
-					t.Fatalf("prefers-color-scheme: %s is not emulated", scheme)
-				}
-				var wide bool
-				tb.eval(`document.documentElement.scrollWidth > innerWidth`, &wide)
-				if wide {
-					t.Errorf("%s %dpx: the page scrolls sideways", path, width)
-				}
-				for _, v := range tb.axeTop(src) {
-					t.Errorf("%s %dpx %s: axe violation: %v", path, width, scheme, v)
-				}
-			}
-		}
-	}
-	tb.run(chromedp.EmulateViewport(1200, 800))
-	check(1200)
-	tb.phone(375, 740)
-	check(375)
+	base := h.consent.URL + "/console/portals/"
+	tb.axeConsolePages(src, base+"mtran/cookies", base+"stats/cookies", base+"mtran/export")
 	tb.noErrors()
 }

@@ -57,27 +57,6 @@ func TestBrowserConsoleLookup(t *testing.T) {
 	tb.eval(`location.href`, &noticeURL)
 	tb.noErrors()
 
-	pages := []string{lookupURL, noticeURL, h.consent.URL + "/console/portals/mtran/history"}
-	check := func(width int64) {
-		for _, u := range pages {
-			tb.run(chromedp.Navigate(u))
-			for _, scheme := range []string{"light", "dark"} {
-				tb.run(emulateMedia(map[string]string{"prefers-color-scheme": scheme}))
-				tb.waitFor(u, `document.readyState === "complete" && document.querySelector("h1") !== null`)
-				var dark bool
-				tb.eval(`matchMedia("(prefers-color-scheme: dark)").matches`, &dark)
-				if dark != (scheme == "dark") {
-					t.Fatalf("prefers-color-scheme: %s is not emulated", scheme)
-				}
-				for _, v := range tb.axeTop(src) {
-					t.Errorf("%s %dpx %s: axe violation: %v", u, width, scheme, v)
-				}
-			}
-		}
-	}
-	tb.run(chromedp.EmulateViewport(1200, 800))
-	check(1200)
-	tb.phone(375, 740)
-	check(375)
+	tb.axeConsolePages(src, lookupURL, noticeURL, h.consent.URL+"/console/portals/mtran/history")
 	tb.noErrors()
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/web"
 )
@@ -130,33 +129,6 @@ func TestA11yConsoleStatsAxe(t *testing.T) {
 	tb.run(chromedp.Navigate(ts.URL + "/console/"))
 	tb.consoleSignIn(dpoToken)
 	tb.waitFor("the overview", `document.querySelector("table.pc-stats-overview a") !== null`)
-	for _, device := range []string{"desktop", "phone"} {
-		if device == "phone" {
-			tb.phone(375, 740)
-		} else {
-			tb.run(emulation.ClearDeviceMetricsOverride(), chromedp.EmulateViewport(1200, 800))
-		}
-		for _, page := range []string{"/console/", "/console/portals/mtran", "/console/portals/mtran?from=2026-03-05&to=2026-03-01"} {
-			for _, scheme := range []string{"light", "dark"} {
-				tb.run(emulateMedia(map[string]string{"prefers-color-scheme": scheme}), chromedp.Navigate(ts.URL+page))
-				tb.waitFor(page, `document.readyState === "complete" && document.querySelector("h1") !== null`)
-				var dark bool
-				tb.eval(`matchMedia("(prefers-color-scheme: dark)").matches`, &dark)
-				if dark != (scheme == "dark") {
-					t.Fatalf("prefers-color-scheme: %s is not emulated", scheme)
-				}
-				if device == "phone" {
-					var wide bool
-					tb.eval(`document.documentElement.scrollWidth > innerWidth + 1`, &wide)
-					if wide {
-						t.Errorf("%s on a phone: the page is wider than the screen", page)
-					}
-				}
-				for _, v := range tb.axeTop(src) {
-					t.Errorf("%s %s %s: axe violation: %v", page, device, scheme, v)
-				}
-			}
-		}
-	}
+	tb.axeConsolePages(src, ts.URL+"/console/", ts.URL+"/console/portals/mtran", ts.URL+"/console/portals/mtran?from=2026-03-05&to=2026-03-01")
 	tb.noErrors()
 }
