@@ -224,3 +224,34 @@ func TestBrowserImpressionOncePerBanner(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowserCookiesWithoutCookieStore: where the page has no Cookie Store
+// API, or its getAll fails, the loader reads document.cookie: a first
+// visitor gets the banner, and the choice then takes effect on the next
+// page (gated scripts run, nothing shows, no wasm).
+func TestBrowserCookiesWithoutCookieStore(t *testing.T) {
+	for _, tc := range []struct{ name, script string }{
+		{"missing", `delete window.cookieStore; delete Window.prototype.cookieStore;`},
+		{"failing", `if (window.cookieStore) cookieStore.getAll = () => Promise.reject(new TypeError("no cookie store"));`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startHosts(t, gatedPolicy)
+			tb := newTab(t)
+			tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+				_, err := page.AddScriptToEvaluateOnNewDocument(tc.script).Do(ctx)
+				return err
+			}))
+			u := h.portalURL("gated.html", "portal=gated")
+			tb.acceptAll(u)
+			tb.run(chromedp.Navigate(u))
+			tb.waitReturning()
+			tb.waitFor("the gated scripts on the returning visit", `(window.gatedLog || []).length >= 7`)
+			var decided bool
+			tb.eval(`PortalConsent.get().decided && PortalConsent.accepted("statistical")`, &decided)
+			if !decided {
+				t.Error("the stored choice was not read without the Cookie Store API")
+			}
+			tb.noErrors()
+		})
+	}
+}
