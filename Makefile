@@ -82,9 +82,10 @@ fuzz:
 # Benchmarks (not part of make test): our banner against vanilla-cookieconsent
 # 3.1.0 (installed from npm here) in headless Chromium, BENCH_RUNS cold runs
 # each; Lighthouse 12.2.3 (pinned, from npm here: 13 needs Node 22) on the
-# bench page, light and with a hero image, LIGHTHOUSE_RUNS runs per variant,
+# bench page, light and with a hero image, LIGHTHOUSE_RUNS runs per variant
+# (none, ours, vanilla, and the floor: server/testdata/floor.js),
 # a CPU profile of our first visit under 4x CPU, the returning visit's
-# main-thread time against vanilla-cookieconsent's and where ours goes, and
+# main-thread time against vanilla-cookieconsent's and the floor's, and where ours goes, and
 # the impression beacon's cost; the server under wrk
 # (installed from Debian here); then the
 # receipts route of the built binary under wrk on SQLite and PostgreSQL, and

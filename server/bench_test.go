@@ -188,7 +188,8 @@ func median(xs []float64) float64 {
 }
 
 // vendorHost serves vanilla-cookieconsent's dist files (VANILLA_DIR, which
-// `make bench` installs from npm) brotli- and gzip-compressed, like a CDN.
+// `make bench` installs from npm) and the bench's floor (testdata/floor.js)
+// brotli- and gzip-compressed, like a CDN.
 func vendorHost(b *testing.B, h *hosts) *httptest.Server {
 	dir := os.Getenv("VANILLA_DIR")
 	if dir == "" {
@@ -209,6 +210,16 @@ func vendorHost(b *testing.B, h *hosts) *httptest.Server {
 		}
 		mux.Handle("GET /"+f.name, a)
 	}
+	// The bench's floor (testdata/floor.js): the least a loader does.
+	raw, err := os.ReadFile("testdata/floor.js")
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := newAsset("floor.js", raw, "text/javascript; charset=utf-8", false, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mux.Handle("GET /floor.js", a)
 	srv := httptest.NewServer(h.counting(mux))
 	b.Cleanup(srv.Close)
 	return srv
