@@ -29,9 +29,9 @@ import (
 // floor (testdata/floor.js: one async script that reads the cookies and
 // fetches the configuration, the least a loader does under the one-tag
 // contract) is timed too, after the same choice. It prints the medians of
-// Chromium's ScriptDuration of the pages, the banners' ratio beyond the bare page, and
-// our page's profile: self time by script and by function (native calls
-// count for their caller's script). Run by `make bench` (or PROFILE=1).
+// Chromium's ScriptDuration of the pages, the banners' ratio beyond the bare
+// page, and our page's profile: self time by script and by function (native
+// calls count for their caller's script). Run by `make bench` (or PROFILE=1).
 func BenchmarkReturningProfile(b *testing.B) {
 	if os.Getenv("LIGHTHOUSE") == "" && os.Getenv("PROFILE") == "" {
 		b.Skip("run by `make bench` (or set PROFILE=1)")
