@@ -72,18 +72,18 @@ test: vet $(AXE) postgres
 	node --test web/
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=80000x ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30000x ./policy
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=15000x ./server/store
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=15000x ./server/policyfiles
 	$(GO) test -run='^$$' -fuzz=FuzzServeHTTP -fuzztime=1000x ./server
-	$(GO) test -run='^$$' -fuzz=FuzzThemeCSS -fuzztime=2500x ./server
+	$(GO) test -run='^$$' -fuzz=FuzzThemeCSS -fuzztime=2500x ./server/catalogue
 
 # Longer fuzzing, FUZZTIME each (a time budget: see the race above, a
 # "context deadline exceeded" with no failing input written is not a bug).
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./policy
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./server/store
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./server/policyfiles
 	$(GO) test -run='^$$' -fuzz=FuzzServeHTTP -fuzztime=$(FUZZTIME) ./server
-	$(GO) test -run='^$$' -fuzz=FuzzThemeCSS -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run='^$$' -fuzz=FuzzThemeCSS -fuzztime=$(FUZZTIME) ./server/catalogue
 
 # Benchmarks (not part of make test): our banner against vanilla-cookieconsent
 # 3.1.0 (installed from npm here) in headless Chromium, BENCH_RUNS cold runs

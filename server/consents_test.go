@@ -82,8 +82,8 @@ func receiptJSONBody(value, method, lang, page string, undeclared ...string) str
 func TestPostConsent(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, nil)
-	mtran := s.portals.Load().byID["mtran"]
-	c := consentValue(mtran.policy, testNow.Add(-3*time.Second), "statistical")
+	mtran := testPortal(t, s, "mtran")
+	c := consentValue(mtran.Policy, testNow.Add(-3*time.Second), "statistical")
 	body := receiptJSONBody(c.Encode(), "custom", "fr", "https://mtran.my.opendatasoft.com/explore/", "mystery", "sessionid", "mystery", "_ga")
 	res, got := post(t, s, "/portals/mtran/consents", body, nil)
 	if res.StatusCode != http.StatusCreated {
@@ -104,11 +104,11 @@ func TestPostConsent(t *testing.T) {
 		t.Fatalf("Consent = %v, %v; want one receipt", rs, err)
 	}
 	r := rs[0]
-	fr := mtran.exact("fr")
+	fr := mtran.Exact("fr")
 	want := receipts.Receipt{
 		ID: ack.ReceiptID, Portal: "mtran", Seq: 1, ConsentID: c.ID, Revision: int64(c.Revision),
 		Choices: c.Choices, Method: "custom", Lang: "fr", Page: "https://mtran.my.opendatasoft.com/explore/",
-		DecidedAt: c.Decided, ReceivedAt: testNow.Truncate(time.Microsecond), Notice: fr.notice.sha,
+		DecidedAt: c.Decided, ReceivedAt: testNow.Truncate(time.Microsecond), Notice: fr.Notice.SHA256,
 		Prev: receipts.Genesis, Hash: r.Hash,
 	}
 	if r.ID != want.ID || r.Portal != want.Portal || r.Seq != 1 || r.ConsentID != want.ConsentID ||
@@ -142,7 +142,7 @@ func TestPostConsent(t *testing.T) {
 		t.Fatalf("lookup body %s (%v)", got, err)
 	}
 	lr := look.Receipts[0]
-	if lr["receiptId"] != ack.ReceiptID || lr["method"] != "custom" || lr["lang"] != "fr" || lr["policy"] != fr.notice.sha ||
+	if lr["receiptId"] != ack.ReceiptID || lr["method"] != "custom" || lr["lang"] != "fr" || lr["policy"] != fr.Notice.SHA256 ||
 		lr["decidedAt"] != c.Decided.Format(time.RFC3339) || lr["revision"] != float64(c.Revision) {
 		t.Errorf("lookup receipt %v", lr)
 	}
@@ -150,9 +150,9 @@ func TestPostConsent(t *testing.T) {
 		!strings.Contains(string(got), `"choices":{"necessary":true,"statistical":true,`) {
 		t.Errorf("choices not in policy order with their decisions: %s", got)
 	}
-	res, got = serve(t, s, "GET", "/api/v1/portals/mtran/policies/"+fr.notice.sha, auth)
-	if res.StatusCode != 200 || string(got) != string(fr.notice.body) || res.Header.Get("Content-Language") != "fr" {
-		t.Errorf("notice: %d, %d bytes (want %d), lang %q", res.StatusCode, len(got), len(fr.notice.body), res.Header.Get("Content-Language"))
+	res, got = serve(t, s, "GET", "/api/v1/portals/mtran/policies/"+fr.Notice.SHA256, auth)
+	if res.StatusCode != 200 || string(got) != string(fr.Notice.Body) || res.Header.Get("Content-Language") != "fr" {
+		t.Errorf("notice: %d, %d bytes (want %d), lang %q", res.StatusCode, len(got), len(fr.Notice.Body), res.Header.Get("Content-Language"))
 	}
 	var shown policy.Policy
 	if err := json.Unmarshal(got, &shown); err != nil || shown.Texts.Lang != "fr" {
@@ -164,10 +164,10 @@ func TestPostConsent(t *testing.T) {
 		t.Fatalf("csv: %d %s", res.StatusCode, got)
 	}
 	rows, err := csv.NewReader(strings.NewReader(string(got))).ReadAll()
-	if err != nil || len(rows) != 2 || strings.Join(rows[0], ",") != strings.Join(csvHeader, ",") {
+	if err != nil || len(rows) != 2 || strings.Join(rows[0], ",") != "receipt_id,received_at,decided_at,consent_id,revision,choices,method,lang,page,policy,seq,prev,hash" {
 		t.Fatalf("csv rows %q (%v)", rows, err)
 	}
-	if rows[1][0] != ack.ReceiptID || rows[1][3] != c.ID || rows[1][5] != receipts.EncodeChoices(c.Choices) || rows[1][9] != fr.notice.sha {
+	if rows[1][0] != ack.ReceiptID || rows[1][3] != c.ID || rows[1][5] != receipts.EncodeChoices(c.Choices) || rows[1][9] != fr.Notice.SHA256 {
 		t.Errorf("csv row %q", rows[1])
 	}
 	// Another day: the header only.
@@ -261,7 +261,7 @@ func TestPostConsentRefusals(t *testing.T) {
 func TestPostConsentRateLimit(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, nil, WithRateLimit(1, 2))
-	p := s.portals.Load().byID["mtran"].policy
+	p := testPortal(t, s, "mtran").Policy
 	send := func(addr string) *http.Response {
 		req := httptest.NewRequest(http.MethodPost, "/portals/mtran/consents",
 			strings.NewReader(receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/")))
@@ -294,7 +294,7 @@ func TestPostConsentEarlierRevision(t *testing.T) {
 	now := testNow
 	clock := func() time.Time { return now }
 	s := newReceiptServer(t, st, old, WithClock(clock))
-	oldNotice := s.portals.Load().byID["mtran"].variants[0].notice.sha
+	oldNotice := testPortal(t, s, "mtran").Variants[0].Notice.SHA256
 
 	// Ten days later the policy changes.
 	now = testNow.AddDate(0, 0, 10)
@@ -329,7 +329,7 @@ func TestPostConsentStoreDown(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, nil)
 	st.Close()
-	p := s.portals.Load().byID["mtran"].policy
+	p := testPortal(t, s, "mtran").Policy
 	res, got := post(t, s, "/portals/mtran/consents", receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/"), nil)
 	if res.StatusCode != 503 || !strings.Contains(string(got), "retry later") {
 		t.Fatalf("closed store: %d %s, want 503", res.StatusCode, got)

@@ -110,7 +110,7 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 	cookies := map[string]*http.Cookie{
 		"admin": signIn(t, s, testAdminToken), "alice": signIn(t, s, aliceToken), "dpo": signIn(t, s, dpoToken),
 	}
-	alice, _ := s.auth.Lookup("alice")
+	alice, _ := s.ops.Lookup("alice")
 	expired := s.sessions.New(alice, now.Add(-operators.IdleTimeout-time.Minute))
 	payload, sig, _ := strings.Cut(cookies["alice"].Value, ".")
 	raw, _ := base64.RawURLEncoding.DecodeString(payload)
@@ -437,7 +437,7 @@ func TestConsoleOperatorsReloaded(t *testing.T) {
 		t.Fatalf("twisto: %d", res.StatusCode)
 	}
 	ops := []operators.Operator{}
-	s.auth.SetOperators(ops)
+	s.ops.SetOperators(ops)
 	if res, _ := serve(t, s, "GET", "/console/portals/mtran", h); res.StatusCode != 303 {
 		t.Errorf("removed operator's session: %d", res.StatusCode)
 	}

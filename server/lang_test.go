@@ -6,11 +6,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/portalconsent/portalconsent/server/lang"
 )
 
 func TestLanguageMatch(t *testing.T) {
 	s := newFakeServer(t)
-	p := s.portals.Load().byID["mtran"]
+	p := testPortal(t, s, "mtran")
 	for _, tt := range []struct {
 		list, want string
 	}{
@@ -35,10 +37,10 @@ func TestLanguageMatch(t *testing.T) {
 		{"zh-Hant-TW", "en"},
 		{strings.Repeat("de,", 200) + "fr", "en"},        // oversized: ignored as a whole
 		{strings.Repeat("de,", 20) + "fr", "en"},         // entries after the 16th are not read
-		{strings.Repeat("x", maxLangList+1), "en"},       // oversized
+		{strings.Repeat("x", lang.MaxList+1), "en"},      // oversized
 		{"fr-" + strings.Repeat("a-", 1000) + "b", "en"}, // oversized
 	} {
-		if got := p.match(tt.list).policy.Texts.Lang; got != tt.want {
+		if got := p.Match(tt.list).Policy.Texts.Lang; got != tt.want {
 			t.Errorf("match(%.60q) = %s, want %s", tt.list, got, tt.want)
 		}
 	}
@@ -73,7 +75,7 @@ func TestConfigPerLanguage(t *testing.T) {
 				t.Errorf("Vary = %q: the language is in the URL", v)
 			}
 			c := decodeConfig(t, body)
-			want, _ := s.portals.Load().byID["twisto"].policy.In(tt.lang)
+			want, _ := testPortal(t, s, "twisto").Policy.In(tt.lang)
 			if c.Policy.Texts.Lang != tt.lang || c.Policy.Translations != nil || c.Policy.Categories[1].Name != want.Categories[1].Name ||
 				c.Policy.Cookies[0].Purpose != want.Cookies[0].Purpose {
 				t.Errorf("config policy in %q with %d translations, categories %+v", c.Policy.Texts.Lang, len(c.Policy.Translations), c.Policy.Categories)
@@ -149,7 +151,7 @@ func TestPolicyPageLanguages(t *testing.T) {
 				t.Errorf("Vary = %q, want Accept-Language: %v", res.Header.Get("Vary"), tt.vary)
 			}
 			id := strings.Split(tt.target, "/")[2]
-			p, _ := s.portals.Load().byID[id].policy.In(tt.lang)
+			p, _ := testPortal(t, s, id).Policy.In(tt.lang)
 			base := "http://example.com/portals/" + id + "/policy"
 			want := []string{
 				`<html lang="` + tt.lang + `" dir="ltr">`,

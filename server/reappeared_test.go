@@ -18,7 +18,7 @@ func TestPostReappeared(t *testing.T) {
 	st := openTestStore(t)
 	m := metrics.New()
 	s := newReceiptServer(t, st, withStatsCookies(t), WithMetrics(m))
-	rev := s.portals.Load().byID["mtran"].policy.Revision
+	rev := testPortal(t, s, "mtran").Policy.Revision
 	body := func(rev int, names, page string) string {
 		return fmt.Sprintf(`{"revision":%d,"names":%s,"page":%q}`, rev, names, page)
 	}
@@ -84,7 +84,7 @@ func TestPostReappeared(t *testing.T) {
 func TestPostReappearedRateLimitAndStoreDown(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, withStatsCookies(t), WithRateLimit(1, 2))
-	body := fmt.Sprintf(`{"revision":%d,"names":["_ga"],"page":"https://portal.example/"}`, s.portals.Load().byID["mtran"].policy.Revision)
+	body := fmt.Sprintf(`{"revision":%d,"names":["_ga"],"page":"https://portal.example/"}`, testPortal(t, s, "mtran").Policy.Revision)
 	send := func(addr string) *http.Response {
 		req := httptest.NewRequest(http.MethodPost, "/portals/mtran/cookies/reappeared", strings.NewReader(body))
 		req.RemoteAddr = addr

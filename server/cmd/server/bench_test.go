@@ -19,8 +19,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/policyfiles"
 	"github.com/portalconsent/portalconsent/server/receipts"
-	"github.com/portalconsent/portalconsent/server/store"
 )
 
 // BenchmarkReceipts measures the receipt route of the built binary under wrk
@@ -170,7 +170,7 @@ func dbSize(b *testing.B, db string) (int64, int64) {
 // defaultMtran returns the built-in mtran policy as the binary serves it
 // (its revision derived by package store).
 func defaultMtran(tb testing.TB) *policy.Policy {
-	ps, err := store.Defaults()
+	ps, err := policyfiles.Defaults()
 	if err != nil {
 		tb.Fatal(err)
 	}

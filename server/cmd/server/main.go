@@ -9,7 +9,7 @@
 // $PORTALCONSENT_POLICIES), one file per portal, else the built-in ones. The
 // server refuses to start when any file is invalid, listing every problem;
 // while it runs it reloads the directory on SIGHUP and when files change
-// (see store.Reloader: a file that became invalid keeps its portal's last
+// (see policyfiles.Reloader: a file that became invalid keeps its portal's last
 // good policy). `server -check DIR` only checks the files: one line per valid
 // portal on stdout, each problem on stderr, exit status 0 when all are good,
 // 1 otherwise.
@@ -53,7 +53,7 @@ import (
 	"github.com/portalconsent/portalconsent/server"
 	"github.com/portalconsent/portalconsent/server/metrics"
 	"github.com/portalconsent/portalconsent/server/operators"
-	"github.com/portalconsent/portalconsent/server/store"
+	"github.com/portalconsent/portalconsent/server/policyfiles"
 	"github.com/portalconsent/portalconsent/web"
 )
 
@@ -159,7 +159,7 @@ func main() {
 	}
 	if opReloader != nil {
 		go func() {
-			if err := opReloader.Watch(ctx, store.DefaultDebounce); err != nil {
+			if err := opReloader.Watch(ctx, policyfiles.DefaultDebounce); err != nil {
 				log.Error("the operators file is reloaded on SIGHUP only", "err", err.Error())
 			}
 		}()
@@ -173,7 +173,7 @@ func main() {
 	}
 	if reloader != nil {
 		go func() {
-			if err := reloader.Watch(ctx, store.DefaultDebounce); err != nil {
+			if err := reloader.Watch(ctx, policyfiles.DefaultDebounce); err != nil {
 				log.Error("policy files are reloaded on SIGHUP only", "err", err.Error())
 			}
 		}()
@@ -189,13 +189,13 @@ func main() {
 // that keeps it up to date, or for the built-in portals (and no reloader)
 // when dir is "". It returns every problem of the files instead when there is
 // any.
-func start(dir string, assets fs.FS, log *slog.Logger, opts ...server.Option) (*server.Server, *store.Reloader, []error) {
+func start(dir string, assets fs.FS, log *slog.Logger, opts ...server.Option) (*server.Server, *policyfiles.Reloader, []error) {
 	if dir == "" {
-		ps, err := store.Defaults()
+		ps, err := policyfiles.Defaults()
 		if err != nil {
 			return nil, nil, []error{err}
 		}
-		h, err := server.New(store.Policies(ps), assets, append(opts, server.WithLogger(log))...)
+		h, err := server.New(policyfiles.Policies(ps), assets, append(opts, server.WithLogger(log))...)
 		if err != nil {
 			return nil, nil, []error{err}
 		}
@@ -212,7 +212,7 @@ func start(dir string, assets fs.FS, log *slog.Logger, opts ...server.Option) (*
 		h, err = server.New(ps, assets, append(opts, server.WithLogger(log))...)
 		return err
 	}
-	r, errs := store.NewReloader(dir, apply, log)
+	r, errs := policyfiles.NewReloader(dir, apply, log)
 	if len(errs) > 0 {
 		return nil, nil, errs
 	}
@@ -221,7 +221,7 @@ func start(dir string, assets fs.FS, log *slog.Logger, opts ...server.Option) (*
 
 // reloadOn reloads the policy files and the operators file (either may be
 // nil) on each value of sig (SIGHUP) until ctx is done.
-func reloadOn(ctx context.Context, sig <-chan os.Signal, r *store.Reloader, ops *operators.Reloader) {
+func reloadOn(ctx context.Context, sig <-chan os.Signal, r *policyfiles.Reloader, ops *operators.Reloader) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -246,7 +246,7 @@ func check(dir string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: not a directory\n", dir)
 		return 1
 	}
-	lines, errs := store.Check(os.DirFS(dir))
+	lines, errs := policyfiles.Check(os.DirFS(dir))
 	for _, l := range lines {
 		fmt.Fprintln(stdout, l)
 	}

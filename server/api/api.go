@@ -1,0 +1,204 @@
+// Package api is the operator API, read-only, behind a bearer token
+// (Authorization: Bearer TOKEN: the admin's or an operator's, see package
+// auth) or a console session:
+//
+//	GET /api/v1/portals/{id}/consents/{consentId}  the receipts of one consent, oldest first
+//	GET /api/v1/portals/{id}/policies/{sha256}     a notice as the visitor was shown it
+//	GET /api/v1/portals/{id}/receipts.csv?from=YYYY-MM-DD&to=YYYY-MM-DD
+//	                                               receipts received on those UTC days, streamed
+//	GET /api/v1/portals/{id}/receipts.jsonl?from=&to=
+//	                                               the same, one JSON object a line
+//	GET /api/v1/portals/{id}/stats?from=&to=       the daily aggregates, then the period's sums
+//	GET /api/v1/portals/{id}/cookies/undeclared?from=&to=
+//	                                               undeclared cookie names, summed over the days
+//	GET /api/v1/portals/{id}/cookies/reappeared?from=&to=
+//	                                               refused cookies found again, likewise
+//
+// A missing or wrong token gets 401 and an error that says nothing more, a
+// portal outside the token's scope 403; with a good one, a malformed id,
+// hash or date gets 400, nothing found 404, a failing store 503. from and
+// to are UTC days, inclusive (export.ParsePeriod): receipts.csv needs both;
+// the other routes take the last 30 days without either.
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/auth"
+	"github.com/portalconsent/portalconsent/server/export"
+	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/reports"
+	"github.com/portalconsent/portalconsent/server/respond"
+)
+
+// maxStatsDays bounds the period of the stats route, which lists every day.
+const maxStatsDays = 3660
+
+// API serves the operator API.
+type API struct {
+	auth  *auth.Auth
+	store receipts.Store
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// New returns the API over st, letting in whom a lets in.
+func New(a *auth.Auth, st receipts.Store, now func() time.Time, log *slog.Logger) *API {
+	return &API{auth: a, store: st, now: now, log: log}
+}
+
+// portal checks the credential and the {id} of r and returns the portal
+// id. The portal need not be served any more: its receipts outlive its
+// policy.
+func (a *API) portal(w http.ResponseWriter, r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if err := a.auth.Authorize(w, r, id); err != nil {
+		return "", err
+	}
+	if !policy.ValidID(id) {
+		return "", respond.Errorf(http.StatusBadRequest, "%q is not a portal id", respond.Clip(id, 64))
+	}
+	return id, nil
+}
+
+// writeJSON writes v as the JSON answer. A client gone before the end is
+// not an error to answer.
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+	return nil
+}
+
+// badRequest returns err, a bad query, as a 400.
+func badRequest(err error) error { return respond.Errorf(http.StatusBadRequest, "%s", err.Error()) }
+
+// Consent serves the receipts of one consent id.
+func (a *API) Consent(w http.ResponseWriter, r *http.Request) error {
+	portal, err := a.portal(w, r)
+	if err != nil {
+		return err
+	}
+	cid := r.PathValue("consentId")
+	if !receipts.ValidConsentID(cid) {
+		return respond.Errorf(http.StatusBadRequest, "%q is not a consent id (22 characters of base64url)", respond.Clip(cid, 64))
+	}
+	rs, err := a.store.Consent(r.Context(), portal, cid)
+	if err != nil {
+		return respond.NotFound(err, "no receipt of consent %q for portal %q", cid, portal)
+	}
+	out := struct {
+		ConsentID string               `json:"consentId"`
+		Receipts  []export.ReceiptJSON `json:"receipts"`
+	}{ConsentID: cid}
+	for i := range rs {
+		out.Receipts = append(out.Receipts, export.NewReceiptJSON(&rs[i]))
+	}
+	return writeJSON(w, out)
+}
+
+// Notice serves a stored notice: the policy JSON as it was served.
+func (a *API) Notice(w http.ResponseWriter, r *http.Request) error {
+	portal, err := a.portal(w, r)
+	if err != nil {
+		return err
+	}
+	sha := r.PathValue("sha256")
+	if !receipts.ValidNoticeHash(sha) {
+		return respond.Errorf(http.StatusBadRequest, "%q is not a lowercase hex SHA-256", respond.Clip(sha, 80))
+	}
+	n, err := a.store.Notice(r.Context(), portal, sha)
+	if err != nil {
+		return respond.NotFound(err, "no notice %s for portal %q", sha, portal)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Language", n.Lang)
+	w.Header().Set("Content-Length", strconv.Itoa(len(n.Body)))
+	w.Write(n.Body)
+	return nil
+}
+
+// ReceiptsCSV streams the receipts of a period as CSV, in chain order.
+// Unlike the other routes it needs both from and to.
+func (a *API) ReceiptsCSV(w http.ResponseWriter, r *http.Request) error {
+	return a.export(w, r, export.CSV, true)
+}
+
+// ReceiptsJSONL streams the receipts of a period as JSON Lines, in chain
+// order, in constant memory; like receipts.csv, a failure once the first
+// line is sent cuts the response short.
+func (a *API) ReceiptsJSONL(w http.ResponseWriter, r *http.Request) error {
+	return a.export(w, r, export.JSONL, false)
+}
+
+func (a *API) export(w http.ResponseWriter, r *http.Request, f export.Format, needDates bool) error {
+	portal, err := a.portal(w, r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	if needDates && !q.Has("from") && !q.Has("to") {
+		q.Set("from", "") // no default period: "from" is not a date
+	}
+	p, err := export.ParsePeriod(q, a.now(), 0)
+	if err != nil {
+		return badRequest(err)
+	}
+	return export.Stream(w, r, a.store, a.log, portal, p, f)
+}
+
+// Stats serves the daily aggregates of a period (see reports.NewStats).
+func (a *API) Stats(w http.ResponseWriter, r *http.Request) error {
+	portal, err := a.portal(w, r)
+	if err != nil {
+		return err
+	}
+	p, err := export.ParsePeriod(r.URL.Query(), a.now(), maxStatsDays)
+	if err != nil {
+		return badRequest(err)
+	}
+	st, err := a.store.Stats(r.Context(), portal, p.From, p.To)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, newStatsJSON(st, p.From, p.To))
+}
+
+// Undeclared serves the undeclared cookie names of a period.
+func (a *API) Undeclared(w http.ResponseWriter, r *http.Request) error {
+	portal, err := a.portal(w, r)
+	if err != nil {
+		return err
+	}
+	p, err := export.ParsePeriod(r.URL.Query(), a.now(), 0)
+	if err != nil {
+		return badRequest(err)
+	}
+	us, err := a.store.Undeclared(r.Context(), portal, p.From, p.To)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, reports.SumUndeclared(us))
+}
+
+// Reappeared serves the refused cookies found again over a period, summed
+// as the undeclared route's, with their category.
+func (a *API) Reappeared(w http.ResponseWriter, r *http.Request) error {
+	portal, err := a.portal(w, r)
+	if err != nil {
+		return err
+	}
+	p, err := export.ParsePeriod(r.URL.Query(), a.now(), 0)
+	if err != nil {
+		return badRequest(err)
+	}
+	rs, err := a.store.Reappeared(r.Context(), portal, p.From, p.To)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, reports.SumReappeared(rs))
+}

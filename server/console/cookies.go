@@ -1,0 +1,199 @@
+package console
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/export"
+	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/reports"
+)
+
+// The console's cookies and export pages of one portal (session, scope
+// checked by portalFor: 403 outside it, 404 unknown):
+//
+//	GET /console/portals/{id}/cookies?from=&to=   undeclared cookies and refused cookies seen again
+//	GET /console/portals/{id}/export              the export form
+//	GET /console/portals/{id}/export.csv?from=&to=    receipts of the period as CSV, streamed
+//	GET /console/portals/{id}/export.jsonl?from=&to=  the same as JSON Lines
+//
+// from and to are UTC days, inclusive; without both the period is the last
+// export.DefaultDays days. A malformed date, only one of them, or from after to
+// is 400 with the page (cookies) or the console's error page (exports)
+// saying what is wrong; a host without receipts store is 503.
+
+// cookiesText is the wording of the cookies and export pages.
+type cookiesText struct {
+	CookiesTitle, CookiesIntro, From, To, Show, BadPeriod, NoStore, StoreDown string
+	UndeclaredTitle, UndeclaredIntro, UndeclaredNone                          string
+	Seen, FirstSeen, LastSeen, Pages, NoPage, YAMLRow, YAMLHelp               string
+	ReappearedTitle, ReappearedIntro, ReappearedNone, Category                string
+	ExportTitle, ExportIntro, Format, CSV, JSONL, Download                    string
+	Placeholder, ChooseCategory                                               string
+}
+
+// cookieRow is one cookie of the cookies page.
+type cookieRow struct {
+	Name, Category, FirstSeen, LastSeen, YAML string
+	Count                                     int64
+	Pages                                     []string
+}
+
+// cookiesData is the cookies page's own data.
+type cookiesData struct {
+	X                cookiesText
+	From, To, Error  string
+	Undeclared, Seen []cookieRow
+	Export           bool // the export page
+}
+
+// cookieFacts is the data of the cookie-facts template: one row with the
+// page's wording.
+func cookieFacts(d *cookiesData, row cookieRow) any {
+	return struct {
+		X   cookiesText
+		Row cookieRow
+	}{d.X, row}
+}
+
+// yamlString is s as a YAML scalar: JSON's double-quoted string is one.
+func yamlString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// suggestedRow returns the cookie row of the policy file declaring name,
+// the texts to fill in marked with x.Placeholder, the category the first
+// optional one of p (a comment lists them all), so that the row as pasted
+// is valid for the policy loader.
+func suggestedRow(p *policy.Policy, name string, x cookiesText) string {
+	var ids []string
+	cat := ""
+	for _, c := range p.Categories {
+		ids = append(ids, c.ID)
+		if cat == "" && !c.Required {
+			cat = c.ID
+		}
+	}
+	if cat == "" && len(ids) > 0 {
+		cat = ids[0]
+	}
+	ph := yamlString(x.Placeholder)
+	var b strings.Builder
+	b.WriteString("  - provider: " + ph + "\n")
+	b.WriteString("    function: " + ph + "\n")
+	b.WriteString("    names: [" + yamlString(name) + "]\n")
+	b.WriteString("    purpose: " + ph + "\n")
+	b.WriteString("    category: " + cat + "  # " + x.ChooseCategory + ": " + strings.Join(ids, ", ") + "\n")
+	b.WriteString("    duration: " + ph + "\n")
+	return b.String()
+}
+
+// period returns the period of r (see export.ParsePeriod) with the form's
+// values: the dates asked for, or on error the query's text.
+func (c *Console) period(r *http.Request) (p export.Period, fromV, toV string, err error) {
+	p, err = export.ParsePeriod(r.URL.Query(), c.now(), 0)
+	if err != nil {
+		return p, r.URL.Query().Get("from"), r.URL.Query().Get("to"), err
+	}
+	return p, p.From.Format(time.DateOnly), p.Last().Format(time.DateOnly), nil
+}
+
+// Cookies serves the undeclared cookies and the refused cookies seen again
+// of a period.
+func (c *Console) Cookies(w http.ResponseWriter, r *http.Request) {
+	pt, s := c.portalFor(w, r)
+	if pt == nil {
+		return
+	}
+	d := &cookiesData{X: s.tx.Cookies}
+	page := c.page(s, d.X.CookiesTitle+" – "+pt.Policy.Name, pt, navCookies)
+	page.Data = d
+	p, fromV, toV, err := c.period(r)
+	d.From, d.To = fromV, toV
+	if err != nil {
+		d.Error = err.Error()
+		c.render(w, http.StatusBadRequest, "cookies", page)
+		return
+	}
+	us, err := c.store.Undeclared(r.Context(), pt.Policy.ID, p.From, p.To)
+	var rs []receipts.Reappeared
+	if err == nil {
+		rs, err = c.store.Reappeared(r.Context(), pt.Policy.ID, p.From, p.To)
+	}
+	if err != nil {
+		c.storeError(w, s, err, d.X.CookiesTitle)
+		return
+	}
+	for _, u := range reports.SumUndeclared(us) {
+		d.Undeclared = append(d.Undeclared, cookieRow{Name: u.Name, Count: u.Count, FirstSeen: u.FirstSeen,
+			LastSeen: u.LastSeen, Pages: u.Pages, YAML: suggestedRow(pt.Policy, u.Name, d.X)})
+	}
+	for _, u := range reports.SumReappeared(rs) {
+		d.Seen = append(d.Seen, cookieRow{Name: u.Name, Category: u.Category, Count: u.Count, FirstSeen: u.FirstSeen,
+			LastSeen: u.LastSeen, Pages: u.Pages})
+	}
+	c.render(w, http.StatusOK, "cookies", page)
+}
+
+// storeError writes the error page of a store that failed (or of a host
+// that keeps no receipts), with heading.
+func (c *Console) storeError(w http.ResponseWriter, s signedIn, err error, heading string) {
+	msg := s.tx.Cookies.StoreDown
+	if errors.Is(err, receipts.ErrNoStore) {
+		msg = s.tx.Cookies.NoStore
+	}
+	c.errorPage(w, c.failed(err), s, heading, msg)
+}
+
+// Export serves the export form.
+func (c *Console) Export(w http.ResponseWriter, r *http.Request) {
+	pt, s := c.portalFor(w, r)
+	if pt == nil {
+		return
+	}
+	d := &cookiesData{X: s.tx.Cookies, Export: true}
+	status := http.StatusOK
+	_, fromV, toV, err := c.period(r)
+	d.From, d.To = fromV, toV
+	if err != nil {
+		d.Error, status = err.Error(), http.StatusBadRequest
+	}
+	page := c.page(s, d.X.ExportTitle+" – "+pt.Policy.Name, pt, navExport)
+	page.Data = d
+	c.render(w, status, "cookies", page)
+}
+
+// ExportCSV streams the receipts of the period as CSV with the operator's
+// session.
+func (c *Console) ExportCSV(w http.ResponseWriter, r *http.Request) { c.exportFile(w, r, export.CSV) }
+
+// ExportJSONL streams the receipts of the period as JSON Lines.
+func (c *Console) ExportJSONL(w http.ResponseWriter, r *http.Request) {
+	c.exportFile(w, r, export.JSONL)
+}
+
+// exportFile streams the receipts of the period in format f: a bad period
+// is the error page (400), and so is a store that fails before the first
+// row (503); see export.Stream for one that fails later.
+func (c *Console) exportFile(w http.ResponseWriter, r *http.Request, f export.Format) {
+	pt, s := c.portalFor(w, r)
+	if pt == nil {
+		return
+	}
+	x := s.tx.Cookies
+	p, _, _, err := c.period(r)
+	if err != nil {
+		c.errorPage(w, http.StatusBadRequest, s, x.ExportTitle, x.BadPeriod+" "+err.Error())
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if err := export.Stream(w, r, c.store, c.log, pt.Policy.ID, p, f); err != nil {
+		c.storeError(w, s, err, x.ExportTitle)
+	}
+}
