@@ -133,3 +133,36 @@ func TestAPIReappeared(t *testing.T) {
 		t.Errorf("none: %s", body)
 	}
 }
+
+// TestBeaconsPageOutsideOrigins: a page outside the origins a policy
+// declares is one refusal, 403, on both beacons that carry a page (the
+// receipt contract's status; the reappeared beacon answered 400 before the
+// beacons shared their intake), and a page inside them is taken.
+func TestBeaconsPageOutsideOrigins(t *testing.T) {
+	ps := withStatsCookies(t)
+	ps[0].Origins = []string{"https://portal.example"}
+	s := newReceiptServer(t, openTestStore(t), ps)
+	p := testPortal(t, s, "mtran").Policy
+	reappeared := func(page string) string {
+		return fmt.Sprintf(`{"revision":%d,"names":["_ga"],"page":%q}`, p.Revision, page)
+	}
+	receipt := func(page string) string {
+		return receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", page)
+	}
+	for _, tt := range []struct {
+		name, target, body string
+		status             int
+	}{
+		{"reappeared, outside", "/portals/mtran/cookies/reappeared", reappeared("https://evil.example/data"), 403},
+		{"reappeared, another scheme", "/portals/mtran/cookies/reappeared", reappeared("http://portal.example/data"), 403},
+		{"reappeared, inside", "/portals/mtran/cookies/reappeared", reappeared("https://portal.example/data"), 204},
+		{"receipt, outside", "/portals/mtran/consents", receipt("https://evil.example/data"), 403},
+		{"receipt, inside", "/portals/mtran/consents", receipt("https://portal.example/data"), 201},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if res, got := post(t, s, tt.target, tt.body, nil); res.StatusCode != tt.status {
+				t.Errorf("status %d %s, want %d", res.StatusCode, got, tt.status)
+			}
+		})
+	}
+}

@@ -66,6 +66,21 @@ func (a *API) portal(w http.ResponseWriter, r *http.Request) (string, error) {
 	return id, nil
 }
 
+// portalPeriod checks r as portal does and returns its portal id and the
+// period of its ?from=&to= (at most maxDays days, 0: no maximum; a bad
+// period is 400).
+func (a *API) portalPeriod(w http.ResponseWriter, r *http.Request, maxDays int) (string, export.Period, error) {
+	portal, err := a.portal(w, r)
+	if err != nil {
+		return "", export.Period{}, err
+	}
+	p, err := export.ParsePeriod(r.URL.Query(), a.now(), maxDays)
+	if err != nil {
+		return "", export.Period{}, respond.Errorf(http.StatusBadRequest, "%s", err.Error())
+	}
+	return portal, p, nil
+}
+
 // writeJSON writes v as the JSON answer. A client gone before the end is
 // not an error to answer.
 func writeJSON(w http.ResponseWriter, v any) error {
@@ -73,9 +88,6 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	json.NewEncoder(w).Encode(v)
 	return nil
 }
-
-// badRequest returns err, a bad query, as a 400.
-func badRequest(err error) error { return respond.Errorf(http.StatusBadRequest, "%s", err.Error()) }
 
 // Consent serves the receipts of one consent id.
 func (a *API) Consent(w http.ResponseWriter, r *http.Request) error {
@@ -136,30 +148,22 @@ func (a *API) ReceiptsJSONL(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) export(w http.ResponseWriter, r *http.Request, f export.Format, needDates bool) error {
-	portal, err := a.portal(w, r)
+	if q := r.URL.Query(); needDates && !q.Has("from") && !q.Has("to") {
+		q.Set("from", "") // no default period: "from" is not a date
+		r.URL.RawQuery = q.Encode()
+	}
+	portal, p, err := a.portalPeriod(w, r, 0)
 	if err != nil {
 		return err
-	}
-	q := r.URL.Query()
-	if needDates && !q.Has("from") && !q.Has("to") {
-		q.Set("from", "") // no default period: "from" is not a date
-	}
-	p, err := export.ParsePeriod(q, a.now(), 0)
-	if err != nil {
-		return badRequest(err)
 	}
 	return export.Stream(w, r, a.store, a.log, portal, p, f)
 }
 
 // Stats serves the daily aggregates of a period (see reports.NewStats).
 func (a *API) Stats(w http.ResponseWriter, r *http.Request) error {
-	portal, err := a.portal(w, r)
+	portal, p, err := a.portalPeriod(w, r, maxStatsDays)
 	if err != nil {
 		return err
-	}
-	p, err := export.ParsePeriod(r.URL.Query(), a.now(), maxStatsDays)
-	if err != nil {
-		return badRequest(err)
 	}
 	st, err := a.store.Stats(r.Context(), portal, p.From, p.To)
 	if err != nil {
@@ -170,13 +174,9 @@ func (a *API) Stats(w http.ResponseWriter, r *http.Request) error {
 
 // Undeclared serves the undeclared cookie names of a period.
 func (a *API) Undeclared(w http.ResponseWriter, r *http.Request) error {
-	portal, err := a.portal(w, r)
+	portal, p, err := a.portalPeriod(w, r, 0)
 	if err != nil {
 		return err
-	}
-	p, err := export.ParsePeriod(r.URL.Query(), a.now(), 0)
-	if err != nil {
-		return badRequest(err)
 	}
 	us, err := a.store.Undeclared(r.Context(), portal, p.From, p.To)
 	if err != nil {
@@ -188,13 +188,9 @@ func (a *API) Undeclared(w http.ResponseWriter, r *http.Request) error {
 // Reappeared serves the refused cookies found again over a period, summed
 // as the undeclared route's, with their category.
 func (a *API) Reappeared(w http.ResponseWriter, r *http.Request) error {
-	portal, err := a.portal(w, r)
+	portal, p, err := a.portalPeriod(w, r, 0)
 	if err != nil {
 		return err
-	}
-	p, err := export.ParsePeriod(r.URL.Query(), a.now(), 0)
-	if err != nil {
-		return badRequest(err)
 	}
 	rs, err := a.store.Reappeared(r.Context(), portal, p.From, p.To)
 	if err != nil {

@@ -142,19 +142,23 @@ func checkPage(page string, pol *policy.Policy) (string, error) {
 	return page, nil
 }
 
-// servedEarlier reports whether revision of portal, in one of langs, is an
-// earlier revision still within its lifetime (catalogue.Earlier): a banner
-// of it may still show from a cached configuration. It fails only when the
-// store does.
-func (b *Beacons) servedEarlier(r *http.Request, portal string, langs []string, revision int) (bool, error) {
+// checkRevision returns nil when revision is the portal's current one or an
+// earlier revision, in one of langs, still within its lifetime
+// (catalogue.Earlier): a banner of it may still show from a cached
+// configuration. Otherwise it is 422, or 503 (saying what cannot be
+// counted) when the store fails.
+func (b *Beacons) checkRevision(r *http.Request, pol *policy.Policy, langs []string, revision int, what string) error {
+	if revision == pol.Revision {
+		return nil
+	}
 	for _, l := range langs {
-		e, err := b.cat.Earlier(r.Context(), portal, l, revision)
+		e, err := b.cat.Earlier(r.Context(), pol.ID, l, revision)
 		if err != nil {
-			return false, err
+			return respond.Unavailable(err, "read", what+" cannot be counted at the moment: retry later")
 		}
 		if e != nil && e.Live(b.now()) {
-			return true, nil
+			return nil
 		}
 	}
-	return false, nil
+	return respond.Errorf(http.StatusUnprocessableEntity, "revision is not served for this portal")
 }

@@ -44,14 +44,8 @@ func (b *Beacons) PostImpression(w http.ResponseWriter, r *http.Request) error {
 		return respond.Errorf(http.StatusBadRequest, "lang: portal %s has no policy in %s", p.Policy.ID, respond.Clip(body.Lang, 32))
 	}
 	lang := v.Policy.Texts.Lang
-	if *body.Revision != v.Policy.Revision {
-		served, err := b.servedEarlier(r, p.Policy.ID, []string{lang}, *body.Revision)
-		if err != nil {
-			return respond.Unavailable(err, "read", "impressions cannot be counted at the moment: retry later")
-		}
-		if !served {
-			return respond.Errorf(http.StatusUnprocessableEntity, "revision is not served for this portal")
-		}
+	if err := b.checkRevision(r, v.Policy, []string{lang}, *body.Revision, "impressions"); err != nil {
+		return err
 	}
 	ctx, cancel := writeContext(r)
 	defer cancel()

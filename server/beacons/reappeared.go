@@ -89,14 +89,8 @@ func (b *Beacons) PostReappeared(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if *body.Revision != pol.Revision {
-		served, err := b.servedEarlier(r, pol.ID, pol.Languages(), *body.Revision)
-		if err != nil {
-			return respond.Unavailable(err, "read", "cookies cannot be counted at the moment: retry later")
-		}
-		if !served {
-			return respond.Errorf(http.StatusUnprocessableEntity, "revision is not served for this portal")
-		}
+	if err := b.checkRevision(r, pol, pol.Languages(), *body.Revision, "cookies"); err != nil {
+		return err
 	}
 	ctx, cancel := writeContext(r)
 	defer cancel()
