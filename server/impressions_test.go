@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
 )
 
 // impressionCount returns the impressions the store counted for portal on
@@ -142,46 +140,4 @@ func TestPostImpressionStoreDown(t *testing.T) {
 	if res, got := post(t, s0, "/portals/mtran/impressions", body, nil); res.StatusCode != 503 {
 		t.Fatalf("no store: %d %s", res.StatusCode, got)
 	}
-}
-
-// TestBrowserImpressionBeacon: a first visit's banner sends one impression
-// beacon, counted under the portal, its revision and the banner's language;
-// a returning visitor's page sends none.
-func TestBrowserImpressionBeacon(t *testing.T) {
-	st := openTestStore(t)
-	h := startHostsWith(t, []Option{WithReceipts(st)})
-	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("hostile.html", "")))
-	tb.waitBanner()
-	p := testPolicies[0]
-	want := fmt.Sprintf("map[%d/%s:1]", p.Revision, p.Texts.Lang)
-	count := func() string {
-		day := time.Now().UTC().Truncate(24 * time.Hour)
-		s, err := st.Stats(context.Background(), p.ID, day, day.AddDate(0, 0, 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]int64{}
-		for _, d := range s.Days {
-			for _, g := range d.Groups {
-				out[fmt.Sprintf("%d/%s", g.Revision, g.Lang)] += g.Impressions
-			}
-		}
-		return fmt.Sprint(out)
-	}
-	for deadline := time.Now().Add(5 * time.Second); count() != want && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if got := count(); got != want {
-		t.Fatalf("impressions %s, want %s", got, want)
-	}
-	tb.click("pc-reject")
-	tb.waitConsent()
-	tb.run(chromedp.Reload())
-	tb.waitReturning()
-	time.Sleep(300 * time.Millisecond)
-	if got := count(); got != want {
-		t.Errorf("after a returning visit: impressions %s, want %s", got, want)
-	}
-	tb.noErrors()
 }

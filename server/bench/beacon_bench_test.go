@@ -1,13 +1,15 @@
-package server
+package bench
 
 import (
 	"bytes"
 	"context"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -15,38 +17,11 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server"
+	"github.com/portalconsent/portalconsent/server/harness"
+	"github.com/portalconsent/portalconsent/server/servertest"
 	"github.com/portalconsent/portalconsent/web"
 )
-
-// beaconProbe wraps the page's navigator.sendBeacon to time, on the main
-// thread, the impression beacon ui.js sends from the page (performance.now, coarsened to
-// 0.1 ms without cross-origin isolation). __beaconRepeat, called after the
-// page load is measured, times REPEAT more calls with the same URL and body
-// back to back (the consent host counts them as impressions) and returns
-// their mean and how many the browser accepted (sendBeacon returns false
-// past its keepalive quota, and a refused call is cheaper).
-const beaconProbe = `(() => {
-  if (window !== top) return;
-  const send = navigator.sendBeacon;
-  window.__beaconMS = 0;
-  window.__beacons = 0;
-  let last;
-  navigator.sendBeacon = function (url, data) {
-    const t = performance.now();
-    const ok = send.call(navigator, url, data);
-    window.__beaconMS += performance.now() - t;
-    window.__beacons++;
-    last = [url, data];
-    return ok;
-  };
-  window.__beaconRepeat = () => {
-    let n = 0;
-    const t = performance.now();
-    for (let i = 0; i < REPEAT; i++) if (send.call(navigator, last[0], last[1])) n++;
-    return { MS: (performance.now() - t) / REPEAT, OK: n };
-  };
-})()`
 
 // beaconRepeat is how many calls the probe times together: their bodies
 // (about 40 bytes each) stay well within the keepalive quota (64 KiB).
@@ -80,17 +55,6 @@ func (f withoutBeacon) Open(name string) (fs.File, error) {
 	return f.FS.Open(name)
 }
 
-// countingStore counts the impressions a receipts store records.
-type countingStore struct {
-	receipts.Store
-	n atomic.Int64
-}
-
-func (c *countingStore) CountImpression(ctx context.Context, portal string, revision int64, lang string, at time.Time) error {
-	c.n.Add(1)
-	return c.Store.CountImpression(ctx, portal, revision, lang, at)
-}
-
 // BenchmarkImpressionBeacon measures the impression beacon's cost on a
 // first visit, from cold browsers (BENCH_RUNS each, default 11): on a fast
 // network the worker that prefetches the app sends it, so the page's main
@@ -98,7 +62,7 @@ func (c *countingStore) CountImpression(ctx context.Context, portal string, revi
 // the page sends it with navigator.sendBeacon once idle, whose main-thread
 // time the probe measures (performance.now, coarsened to 0.1 ms), with the
 // mean of beaconRepeat more calls once the page load is measured (see
-// beaconProbe). Each run checks the consent host counted one impression. It
+// harness.BeaconProbe). Each run checks the consent host counted one impression. It
 // also reports ui.js's brotli size as served with and without the beacon's
 // code (impressionParts). The consent host keeps receipts in SQLite, so the
 // beacon is counted as in production.
@@ -119,16 +83,16 @@ func BenchmarkImpressionBeacon(b *testing.B) {
 		without = bytes.Replace(without, []byte(p.code), []byte(p.without), 1)
 	}
 	uiBrotli := func(fsys fs.FS) int {
-		s, err := New(testPolicies, fsys)
+		s, err := server.New(harness.Policies, fsys)
 		if err != nil {
 			b.Fatal(err)
 		}
-		return len(s.ui.br)
+		return brotliSize(b, s, "ui.js")
 	}
 	brWith, brWithout := uiBrotli(web.Files()), uiBrotli(withoutBeacon{web.Files(), without})
-	store := &countingStore{Store: openTestStore(b)}
-	h := startHostsFS(b, web.Files(), []Option{WithReceipts(store), WithRateLimit(0, 0)})
-	probe := strings.ReplaceAll(beaconProbe, "REPEAT", strconv.Itoa(beaconRepeat))
+	store := &servertest.CountingStore{Store: servertest.OpenStore(b)}
+	h := harness.StartHostsFS(b, web.Files(), []server.Option{server.WithReceipts(store), server.WithRateLimit(0, 0)})
+	probe := strings.ReplaceAll(harness.BeaconProbe, "REPEAT", strconv.Itoa(beaconRepeat))
 
 	calls := map[string][]float64{}
 	ms := map[string][]float64{}
@@ -136,25 +100,25 @@ func BenchmarkImpressionBeacon(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for range runs {
 			for _, network := range []string{"fast", "metered"} {
-				ctx, stop, err := launchBrowser()
+				ctx, stop, err := harness.LaunchBrowser()
 				if err != nil {
 					b.Fatal(err)
 				}
-				before := store.n.Load()
-				served := h.wasmServed()
+				before := store.Impressions()
+				served := h.WasmServed()
 				err = chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
 					_, err := page.AddScriptToEvaluateOnNewDocument(probe).Do(ctx)
 					return err
 				}))
 				if err == nil && network == "metered" {
-					err = chromedp.Run(ctx, withConnection(`{saveData: true, effectiveType: "4g"}`))
+					err = chromedp.Run(ctx, harness.WithConnection(`{saveData: true, effectiveType: "4g"}`))
 				}
 				if err == nil {
-					_, err = benchPage(ctx, h, h.portalURL("bench.html", "banner=ours"), "ours", false, false, 500*time.Millisecond)
+					_, err = benchPage(ctx, h, h.PortalURL("bench.html", "banner=ours"), "ours", false, false, 500*time.Millisecond)
 				}
 				// The impression is sent by then: with the prefetch (fast),
 				// or in the idle callback after the banner (metered).
-				for deadline := time.Now().Add(10 * time.Second); err == nil && store.n.Load() == before && time.Now().Before(deadline); {
+				for deadline := time.Now().Add(10 * time.Second); err == nil && store.Impressions() == before && time.Now().Before(deadline); {
 					time.Sleep(20 * time.Millisecond)
 				}
 				var t float64
@@ -173,10 +137,10 @@ func BenchmarkImpressionBeacon(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if got := store.n.Load() - before; got < 1 {
+				if got := store.Impressions() - before; got < 1 {
 					b.Fatalf("%s network: no impression counted", network)
 				}
-				if network == "fast" && h.wasmServed() == served {
+				if network == "fast" && h.WasmServed() == served {
 					b.Fatalf("fast network: the app was not prefetched")
 				}
 				calls[network] = append(calls[network], float64(n))
@@ -207,4 +171,27 @@ func maxOf(xs []float64) float64 {
 		m = max(m, x)
 	}
 	return m
+}
+
+// brotliSize returns the size of the asset name (e.g. "ui.js", served at
+// /assets/ui.HASH.js) as srv serves it to a browser that accepts brotli. It
+// fails b if srv has no such asset or does not serve it with brotli.
+func brotliSize(b *testing.B, srv *server.Server, name string) int {
+	ext := path.Ext(name)
+	prefix := "GET /assets/" + strings.TrimSuffix(name, ext) + "."
+	for _, p := range srv.Patterns() {
+		if !strings.HasPrefix(p, prefix) || !strings.HasSuffix(p, ext) || strings.Count(p[len(prefix):], ".") != 1 {
+			continue
+		}
+		req := httptest.NewRequest("GET", strings.TrimPrefix(p, "GET "), nil)
+		req.Header.Set("Accept-Encoding", "br")
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Encoding") != "br" {
+			b.Fatalf("%s: %d, Content-Encoding %q, want 200 and br", p, rec.Code, rec.Header().Get("Content-Encoding"))
+		}
+		return rec.Body.Len()
+	}
+	b.Fatalf("no route serves %s (%s…%s) among %q", name, prefix, ext, srv.Patterns())
+	return 0
 }

@@ -1,4 +1,4 @@
-package server
+package bench
 
 // Benchmarks, run by `make bench` (never by `make test`): our banner against
 // vanilla-cookieconsent 3.1.0 on the same portal page, in headless Chromium on
@@ -25,6 +25,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
+	"github.com/portalconsent/portalconsent/server"
+	"github.com/portalconsent/portalconsent/server/harness"
 	"github.com/portalconsent/portalconsent/web"
 )
 
@@ -90,9 +92,9 @@ type benchRun struct {
 // "vanilla" or "none"; click makes the probe click Accept as soon as the
 // banner is visible; settle is how long to let the page run after that; intent
 // then (ours only) shows intent and waits for the app to run.
-func benchPage(ctx context.Context, h *hosts, url, kind string, click, intent bool, settle time.Duration) (benchRun, error) {
-	sent := h.bytesSent()
-	wasm := h.wasmRequests()
+func benchPage(ctx context.Context, h *harness.Hosts, url, kind string, click, intent bool, settle time.Duration) (benchRun, error) {
+	sent := h.BytesSent()
+	wasm := h.WasmRequests()
 	probe := strings.NewReplacer("KIND", kind, "CLICK", strconv.FormatBool(click)).Replace(benchProbe)
 	var r benchRun
 	var after []*performance.Metric
@@ -158,8 +160,8 @@ func benchPage(ctx context.Context, h *hosts, url, kind string, click, intent bo
 	)
 	// Counted by the hosts, whatever fetched them (the page, its frames or a
 	// worker).
-	r.Bytes = float64(h.bytesSent() - sent)
-	r.Wasm = h.wasmRequests() - wasm
+	r.Bytes = float64(h.BytesSent() - sent)
+	r.Wasm = h.WasmRequests() - wasm
 	// Chromium's metrics are the current document's: they restart with each
 	// navigation.
 	r.ScriptMS = 1000 * metric(after, "ScriptDuration")
@@ -190,7 +192,7 @@ func median(xs []float64) float64 {
 // vendorHost serves vanilla-cookieconsent's dist files (VANILLA_DIR, which
 // `make bench` installs from npm) and the bench's floor (testdata/floor.js)
 // brotli- and gzip-compressed, like a CDN.
-func vendorHost(b *testing.B, h *hosts) *httptest.Server {
+func vendorHost(b *testing.B, h *harness.Hosts) *httptest.Server {
 	dir := os.Getenv("VANILLA_DIR")
 	if dir == "" {
 		b.Skip("VANILLA_DIR is not set: run `make bench`, which installs vanilla-cookieconsent 3.1.0 from npm")
@@ -204,23 +206,15 @@ func vendorHost(b *testing.B, h *hosts) *httptest.Server {
 		if err != nil {
 			b.Fatal(err)
 		}
-		a, err := newAsset(f.name, raw, f.ct, false, nil, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		mux.Handle("GET /"+f.name, a)
+		mux.Handle("GET /"+f.name, cdnFile(b, raw, f.ct))
 	}
 	// The bench's floor (testdata/floor.js): the least a loader does.
 	raw, err := os.ReadFile("testdata/floor.js")
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := newAsset("floor.js", raw, "text/javascript; charset=utf-8", false, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	mux.Handle("GET /floor.js", a)
-	srv := httptest.NewServer(h.counting(mux))
+	mux.Handle("GET /floor.js", cdnFile(b, raw, "text/javascript; charset=utf-8"))
+	srv := httptest.NewServer(h.Counting(mux))
 	b.Cleanup(srv.Close)
 	return srv
 }
@@ -239,9 +233,9 @@ func BenchmarkBanner(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && n > 0 {
 		runs = n
 	}
-	h := startHosts(b)
-	h.vendorURL = strings.Replace(vendorHost(b, h).URL, "127.0.0.1", "localhost", 1)
-	bare := h.portalURL("bench.html", "banner=none")
+	h := harness.StartHosts(b)
+	h.VendorURL = strings.Replace(vendorHost(b, h).URL, "127.0.0.1", "localhost", 1)
+	bare := h.PortalURL("bench.html", "banner=none")
 	s := map[string]map[string][]float64{"ours": {}, "vanilla": {}, "none": {}}
 	add := func(kind, key string, v float64) { s[kind][key] = append(s[kind][key], v) }
 	longTasks := func(r benchRun, from, to float64) (n, worst float64) {
@@ -260,8 +254,8 @@ func BenchmarkBanner(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for run := 0; run < runs; run++ {
 			for _, kind := range []string{"ours", "vanilla", "none"} {
-				url := h.portalURL("bench.html", "banner="+kind)
-				ctx, stop, err := launchBrowser()
+				url := h.PortalURL("bench.html", "banner="+kind)
+				ctx, stop, err := harness.LaunchBrowser()
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -288,7 +282,7 @@ func BenchmarkBanner(b *testing.B) {
 					continue
 				}
 
-				ctx, stop, err = launchBrowser()
+				ctx, stop, err = harness.LaunchBrowser()
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -367,7 +361,7 @@ func BenchmarkBanner(b *testing.B) {
 
 // chromiumVersion returns what Chromium says of its version, or "?".
 func chromiumVersion() string {
-	out, err := exec.Command(chromiumPath, "--version").Output()
+	out, err := exec.Command(harness.ChromiumPath, "--version").Output()
 	if err != nil {
 		return "?"
 	}
@@ -382,7 +376,7 @@ func BenchmarkServerLoad(b *testing.B) {
 	if err != nil {
 		b.Skip("wrk is not installed: run `make bench`, which installs it (apt-get install wrk)")
 	}
-	srv, err := New(testPolicies, web.Files())
+	srv, err := server.New(harness.Policies, web.Files())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package server
+package bench
 
 // The Lighthouse comparison of `make bench` (never `make test`): the bench
 // page with no banner, ours and vanilla-cookieconsent 3.1.0, light and with a
@@ -37,6 +37,7 @@ import (
 	"github.com/chromedp/cdproto/profiler"
 	"github.com/chromedp/cdproto/tracing"
 	"github.com/chromedp/chromedp"
+	"github.com/portalconsent/portalconsent/server/harness"
 )
 
 // lighthouseChromeFlags are the flags of the Chromium Lighthouse launches
@@ -66,9 +67,9 @@ func heroPNG() ([]byte, error) {
 // "vanilla", "floor") with or without the hero image, and the banners'
 // origins (space-separated: the floor's script is on vanilla's host, its
 // configuration on ours).
-func benchLoopbackHosts(b *testing.B) (h *hosts, pageURL func(kind string, hero bool) string, origins map[string]string) {
-	h = startHosts(b)
-	h.vendorURL = vendorHost(b, h).URL
+func benchLoopbackHosts(b *testing.B) (h *harness.Hosts, pageURL func(kind string, hero bool) string, origins map[string]string) {
+	h = harness.StartHosts(b)
+	h.VendorURL = vendorHost(b, h).URL
 	hero, err := heroPNG()
 	if err != nil {
 		b.Fatal(err)
@@ -84,13 +85,13 @@ func benchLoopbackHosts(b *testing.B) (h *hosts, pageURL func(kind string, hero 
 	}))
 	b.Cleanup(img.Close)
 	pageURL = func(kind string, withHero bool) string {
-		q := url.Values{"banner": {kind}, "consent": {h.consent.URL}}
+		q := url.Values{"banner": {kind}, "consent": {h.Consent.URL}}
 		if withHero {
 			q.Set("hero", img.URL+"/hero.png")
 		}
-		return h.portalURL("bench.html", q.Encode())
+		return h.PortalURL("bench.html", q.Encode())
 	}
-	return h, pageURL, map[string]string{"ours": h.consent.URL, "vanilla": h.vendorURL, "floor": h.vendorURL + " " + h.consent.URL}
+	return h, pageURL, map[string]string{"ours": h.Consent.URL, "vanilla": h.VendorURL, "floor": h.VendorURL + " " + h.Consent.URL}
 }
 
 // lighthouseResult is what one Lighthouse run measured.
@@ -111,7 +112,7 @@ func lighthouse(ctx context.Context, cli, u, banner, dir string) (lighthouseResu
 	cmd := exec.CommandContext(ctx, "node", cli, u,
 		"--only-categories=performance", "--output=json", "--output-path="+out, "--quiet",
 		"--chrome-flags="+lighthouseChromeFlags)
-	cmd.Env = append(os.Environ(), "CHROME_PATH="+chromiumPath)
+	cmd.Env = append(os.Environ(), "CHROME_PATH="+harness.ChromiumPath)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return lighthouseResult{}, fmt.Errorf("lighthouse %s: %v\n%s", u, err, msg)
 	}
@@ -572,8 +573,8 @@ func (st *profileStats) median(m map[string][]float64, k string) float64 {
 // the CPU profiler and a trace running, until the page is loaded (ours: the
 // banner visible and the wasm fetched) and 2 s more, and adds what it
 // measured to st.
-func profileFirstVisit(h *hosts, u, kind string, st *profileStats) error {
-	ctx, stop, err := launchBrowser()
+func profileFirstVisit(h *harness.Hosts, u, kind string, st *profileStats) error {
+	ctx, stop, err := harness.LaunchBrowser()
 	if err != nil {
 		return err
 	}
@@ -582,7 +583,7 @@ func profileFirstVisit(h *hosts, u, kind string, st *profileStats) error {
 	if kind == "ours" {
 		probe, ready = strings.NewReplacer("KIND", "ours", "CLICK", "false").Replace(benchProbe), `__bench.visible >= 0`
 	}
-	wasm := h.wasmRequests()
+	wasm := h.WasmRequests()
 	var events []traceEvent
 	var evErr error
 	traced := make(chan struct{})
@@ -636,7 +637,7 @@ func profileFirstVisit(h *hosts, u, kind string, st *profileStats) error {
 				if err := chromedp.Evaluate(ready, &ok).Do(ctx); err != nil {
 					return err
 				}
-				if ok && (kind != "ours" || h.wasmRequests() > wasm) {
+				if ok && (kind != "ours" || h.WasmRequests() > wasm) {
 					return nil
 				}
 			}

@@ -1,4 +1,4 @@
-package server
+package bench
 
 // The returning visitor's main-thread time, where it goes: a tool of
 // `make bench` for the loader's work (issue 13), never `make test`.
@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/cdproto/profiler"
 	"github.com/chromedp/chromedp"
+	"github.com/portalconsent/portalconsent/server/harness"
 )
 
 // BenchmarkReturningProfile makes a choice on the bench page in a fresh
@@ -40,15 +41,15 @@ func BenchmarkReturningProfile(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("PROFILE_RUNS")); err == nil && n > 0 {
 		runs = n
 	}
-	h := startHosts(b)
-	h.vendorURL = strings.Replace(vendorHost(b, h).URL, "127.0.0.1", "localhost", 1)
-	bare := h.portalURL("bench.html", "banner=none")
+	h := harness.StartHosts(b)
+	h.VendorURL = strings.Replace(vendorHost(b, h).URL, "127.0.0.1", "localhost", 1)
+	bare := h.PortalURL("bench.html", "banner=none")
 	script := map[string][]float64{}
 	files, funcs := map[string][]float64{}, map[string][]float64{}
 	for i := 0; i < b.N; i++ {
 		for _, kind := range []string{"ours", "vanilla"} {
-			u := h.portalURL("bench.html", "banner="+kind)
-			ctx, stop, err := launchBrowser()
+			u := h.PortalURL("bench.html", "banner="+kind)
+			ctx, stop, err := harness.LaunchBrowser()
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -65,7 +66,7 @@ func BenchmarkReturningProfile(b *testing.B) {
 					// The CPU profiler slows what it samples: every other run
 					// of ours is profiled, the others are timed.
 					profile := v == "ours" && run%2 == 1
-					ms, prof, err := profileVisit(ctx, map[string]string{"none": bare, kind: u, "floor": h.portalURL("bench.html", "banner=floor")}[v], profile)
+					ms, prof, err := profileVisit(ctx, map[string]string{"none": bare, kind: u, "floor": h.PortalURL("bench.html", "banner=floor")}[v], profile)
 					if err != nil {
 						stop()
 						b.Fatal(err)

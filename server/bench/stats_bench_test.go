@@ -1,4 +1,4 @@
-package server
+package bench
 
 import (
 	"context"
@@ -19,9 +19,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server"
+	"github.com/portalconsent/portalconsent/server/harness"
 	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/receipts/postgres"
 	"github.com/portalconsent/portalconsent/server/receipts/sqlite"
+	"github.com/portalconsent/portalconsent/server/servertest"
+	"github.com/portalconsent/portalconsent/web"
 )
 
 // BenchmarkStats30Days measures what the console's portal page reads: the
@@ -58,8 +62,12 @@ func BenchmarkStats30Days(b *testing.B) {
 			now := time.Now().UTC()
 			start := now.Truncate(24*time.Hour).AddDate(0, 0, -29)
 			fill(b, st, n, start, now)
-			srv := newReceiptServer(b, st, nil, WithClock(func() time.Time { return now }), WithOperators(testOperators(b)), WithSignInRate(0, 0))
-			session := signIn(b, srv, aliceToken)
+			srv, err := server.New(harness.Policies, web.Files(), server.WithReceipts(st), server.WithAdminToken(servertest.AdminToken),
+				server.WithClock(func() time.Time { return now }), server.WithOperators(servertest.Operators(b)), server.WithSignInRate(0, 0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			session := servertest.SignIn(b, srv, servertest.AliceToken)
 			ctx := context.Background()
 			var storeMS, apiMS, pageMS []float64
 			var days int
@@ -73,7 +81,7 @@ func BenchmarkStats30Days(b *testing.B) {
 				days = len(s.Days)
 
 				req := httptest.NewRequest("GET", "/api/v1/portals/mtran/stats", nil)
-				req.Header.Set("Authorization", "Bearer "+testAdminToken)
+				req.Header.Set("Authorization", "Bearer "+servertest.AdminToken)
 				rec := httptest.NewRecorder()
 				t0 = time.Now()
 				srv.ServeHTTP(rec, req)

@@ -1,4 +1,4 @@
-package server
+package e2e
 
 // The bad-input table of the README: each case ends either in "ask again"
 // (the banner shows and works) or in one clear console error, and the portal
@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/harness"
 )
 
 func TestBrowserBadTag(t *testing.T) {
@@ -32,12 +33,12 @@ func TestBrowserBadTag(t *testing.T) {
 		{"data-portal path", "portal=" + url.QueryEscape("../mtran"), "is missing or not a portal id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startHosts(t)
+			h := harness.StartHosts(t)
 			tb := newTab(t)
-			tb.run(chromedp.Navigate(h.portalURL("bad.html", tc.query)))
-			tb.failedQuietly(tc.wantErr)
+			tb.Run(chromedp.Navigate(h.PortalURL("bad.html", tc.query)))
+			tb.FailedQuietly(tc.wantErr)
 			var img bool
-			tb.eval(`document.getElementById("x") !== null`, &img)
+			tb.Eval(`document.getElementById("x") !== null`, &img)
 			if img {
 				t.Error("markup from data-portal reached the page")
 			}
@@ -46,41 +47,41 @@ func TestBrowserBadTag(t *testing.T) {
 }
 
 func TestBrowserLoaderIncludedTwice(t *testing.T) {
-	h := startHosts(t)
+	h := harness.StartHosts(t)
 	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("bad.html", "twice=1")))
-	tb.waitBanner()
-	tb.waitApp()
+	tb.Run(chromedp.Navigate(h.PortalURL("bad.html", "twice=1")))
+	tb.WaitBanner()
+	tb.WaitApp()
 	time.Sleep(300 * time.Millisecond)
 	var frames int
-	tb.eval(`document.querySelectorAll("iframe").length`, &frames)
+	tb.Eval(`document.querySelectorAll("iframe").length`, &frames)
 	if frames != 1 {
 		t.Errorf("%d frames for two tags, want 1", frames)
 	}
-	tb.click("pc-reject")
-	tb.waitConsent()
-	tb.noErrors()
+	tb.Click("pc-reject")
+	tb.WaitConsent()
+	tb.NoErrors()
 }
 
 func TestBrowserPortalScriptErrors(t *testing.T) {
-	h := startHosts(t)
+	h := harness.StartHosts(t)
 	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("bad.html", "throw=1")))
-	tb.waitBanner()
-	tb.waitApp()
-	tb.click("pc-accept")
-	if c := tb.waitConsent(); !c.Accepted(policy.Statistical) {
+	tb.Run(chromedp.Navigate(h.PortalURL("bad.html", "throw=1")))
+	tb.WaitBanner()
+	tb.WaitApp()
+	tb.Click("pc-accept")
+	if c := tb.WaitConsent(); !c.Accepted(policy.Statistical) {
 		t.Errorf("Accept stored %q", c.Encode())
 	}
-	if e := tb.consoleErrors(); len(e) > 0 {
+	if e := tb.ConsoleErrors(); len(e) > 0 {
 		t.Errorf("the banner logged errors: %q", e)
 	}
-	for _, e := range tb.pageExceptions() {
+	for _, e := range tb.PageExceptions() {
 		if !strings.Contains(e, "the portal's") {
 			t.Errorf("an exception that is not the portal's own: %q", e)
 		}
 	}
-	if n := len(tb.pageExceptions()); n != 2 {
+	if n := len(tb.PageExceptions()); n != 2 {
 		t.Errorf("%d page exceptions, want the portal's 2", n)
 	}
 }
@@ -88,7 +89,7 @@ func TestBrowserPortalScriptErrors(t *testing.T) {
 // TestBrowserOddCookies: values the browser keeps but that are no choice ask
 // again, quietly.
 func TestBrowserOddCookies(t *testing.T) {
-	valid := policy.NewConsent(testPolicies[0], time.Now(), nil).Encode()
+	valid := policy.NewConsent(harness.Policies[0], time.Now(), nil).Encode()
 	for _, tc := range []struct{ name, value string }{
 		{"truncated", valid[:len(valid)/2]},
 		{"over 4 KB (the browser drops it)", strings.Repeat("1", 5000)},
@@ -96,13 +97,13 @@ func TestBrowserOddCookies(t *testing.T) {
 		{"binary-looking", "%00%FF%FE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startHosts(t)
+			h := harness.StartHosts(t)
 			tb := newTab(t)
-			tb.run(chromedp.Navigate(h.portalURL("page2.html", "")))
-			tb.eval(`document.cookie = "cookies_preferences=`+tc.value+`; path=/"`, nil)
-			tb.run(chromedp.Navigate(h.portalURL("plain.html", "")))
-			tb.waitBanner()
-			tb.noErrors()
+			tb.Run(chromedp.Navigate(h.PortalURL("page2.html", "")))
+			tb.Eval(`document.cookie = "cookies_preferences=`+tc.value+`; path=/"`, nil)
+			tb.Run(chromedp.Navigate(h.PortalURL("plain.html", "")))
+			tb.WaitBanner()
+			tb.NoErrors()
 		})
 	}
 }
@@ -112,15 +113,15 @@ func TestBrowserOddCookies(t *testing.T) {
 // first one is read (like policy.CookieValue): pages under /sub ask again,
 // other pages keep the choice.
 func TestBrowserSameNameCookies(t *testing.T) {
-	valid := policy.NewConsent(testPolicies[0], time.Now(), nil).Encode()
-	h := startHosts(t)
+	valid := policy.NewConsent(harness.Policies[0], time.Now(), nil).Encode()
+	h := harness.StartHosts(t)
 	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("page2.html", "")))
-	tb.eval(`document.cookie = "cookies_preferences=`+valid+`; path=/"; document.cookie = "cookies_preferences=broken; path=/sub"`, nil)
-	tb.run(chromedp.Navigate(h.portal.URL + "/sub/plain.html"))
-	tb.waitBanner()
-	tb.noErrors()
-	tb.run(chromedp.Navigate(h.portalURL("plain.html", "")))
-	tb.waitReturning()
-	tb.noErrors()
+	tb.Run(chromedp.Navigate(h.PortalURL("page2.html", "")))
+	tb.Eval(`document.cookie = "cookies_preferences=`+valid+`; path=/"; document.cookie = "cookies_preferences=broken; path=/sub"`, nil)
+	tb.Run(chromedp.Navigate(h.Portal.URL + "/sub/plain.html"))
+	tb.WaitBanner()
+	tb.NoErrors()
+	tb.Run(chromedp.Navigate(h.PortalURL("plain.html", "")))
+	tb.WaitReturning()
+	tb.NoErrors()
 }

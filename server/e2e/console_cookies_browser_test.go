@@ -1,4 +1,4 @@
-package server
+package e2e
 
 import (
 	"bufio"
@@ -14,7 +14,10 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server"
+	"github.com/portalconsent/portalconsent/server/harness"
 	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/servertest"
 )
 
 // statsPortal returns a copy of mtran as portal "stats", declaring _ga in
@@ -34,24 +37,13 @@ func statsPortal(t testing.TB) *policy.Policy {
 	return p
 }
 
-// until polls cond (a store read) until it is true or 10 s have passed.
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after 10 s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // sessionGet GETs url with the tab's console session cookie (the console's
 // CSP lets no script fetch: the browser's session, read over CDP, is sent
 // by the test's client) and returns the body of a 200.
 func (tb *tab) sessionGet(base, path string) string {
-	tb.t.Helper()
+	tb.T.Helper()
 	var cookies []*network.Cookie
-	tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+	tb.Run(chromedp.ActionFunc(func(ctx context.Context) error {
 		var err error
 		cookies, err = network.GetCookies().WithURLs([]string{base}).Do(ctx)
 		return err
@@ -64,12 +56,12 @@ func (tb *tab) sessionGet(base, path string) string {
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		tb.t.Fatal(err)
+		tb.T.Fatal(err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
 	if err != nil || res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Disposition"), "attachment; ") {
-		tb.t.Fatalf("GET %s: %d %v %v %s", path, res.StatusCode, err, res.Header, body)
+		tb.T.Fatalf("GET %s: %d %v %v %s", path, res.StatusCode, err, res.Header, body)
 	}
 	return string(body)
 }
@@ -83,9 +75,9 @@ func (tb *tab) sessionGet(base, path string) string {
 // finds nothing on the cookies and export pages at 1200 px and on a phone
 // (375 px), light and dark.
 func TestBrowserConsoleCookiesAndExport(t *testing.T) {
-	src := axeSource(t)
-	st := openTestStore(t)
-	h := startHostsWith(t, []Option{WithReceipts(st), WithOperators(testOperators(t)), WithSignInRate(0, 0)}, statsPortal(t))
+	src := harness.AxeSource(t)
+	st := servertest.OpenStore(t)
+	h := harness.StartHostsWith(t, []server.Option{server.WithReceipts(st), server.WithOperators(servertest.Operators(t)), server.WithSignInRate(0, 0)}, statsPortal(t))
 	ctx := context.Background()
 	day := time.Now().UTC().Truncate(24 * time.Hour)
 	exported := func(portal string) []*receipts.Receipt {
@@ -102,57 +94,57 @@ func TestBrowserConsoleCookiesAndExport(t *testing.T) {
 	tb := newTab(t)
 
 	// (a) receipt.html sets mystery_tracker, undeclared by mtran.
-	tb.run(chromedp.Navigate(h.portalURL("receipt.html", "")))
-	tb.waitBanner()
-	tb.click("pc-reject")
-	tb.waitConsent()
-	until(t, "mtran's receipt", func() bool { return len(exported("mtran")) == 1 })
+	tb.Run(chromedp.Navigate(h.PortalURL("receipt.html", "")))
+	tb.WaitBanner()
+	tb.Click("pc-reject")
+	tb.WaitConsent()
+	harness.Until(t, "mtran's receipt", func() bool { return len(exported("mtran")) == 1 })
 
 	// (b) reappear.html sets _ga on every view: refused, deleted on the
 	// change, set again, found and reported on the next view only. A new
 	// visitor (the portals share the host, so mtran's choice would stand).
-	tb.run(network.ClearBrowserCookies())
-	tb.run(chromedp.Navigate(h.portalURL("reappear.html", "portal=stats")))
-	tb.waitBanner()
-	tb.click("pc-reject")
-	tb.waitFor("the stats choice", `document.cookie.includes("cookies_preferences=")`)
-	until(t, "stats's receipt", func() bool { return len(exported("stats")) == 1 })
+	tb.Run(network.ClearBrowserCookies())
+	tb.Run(chromedp.Navigate(h.PortalURL("reappear.html", "portal=stats")))
+	tb.WaitBanner()
+	tb.Click("pc-reject")
+	tb.WaitFor("the stats choice", `document.cookie.includes("cookies_preferences=")`)
+	harness.Until(t, "stats's receipt", func() bool { return len(exported("stats")) == 1 })
 	if rs, err := st.Reappeared(ctx, "stats", day, day.AddDate(0, 0, 1)); err != nil || len(rs) != 0 {
 		t.Fatalf("reported on the change itself: %+v, %v", rs, err)
 	}
-	tb.run(chromedp.Navigate(h.portalURL("reappear.html", "portal=stats")))
-	tb.waitReturning()
-	tb.waitFor("_ga deleted again", `!document.cookie.includes("_ga=")`)
+	tb.Run(chromedp.Navigate(h.PortalURL("reappear.html", "portal=stats")))
+	tb.WaitReturning()
+	tb.WaitFor("_ga deleted again", `!document.cookie.includes("_ga=")`)
 	var seen []receipts.Reappeared
-	until(t, "the reappeared beacon", func() bool {
+	harness.Until(t, "the reappeared beacon", func() bool {
 		var err error
 		seen, err = st.Reappeared(ctx, "stats", day, day.AddDate(0, 0, 1))
 		return err == nil && len(seen) > 0
 	})
-	page := h.portal.URL + "/reappear.html"
+	page := h.Portal.URL + "/reappear.html"
 	if len(seen) != 1 || seen[0].Name != "_ga" || seen[0].Category != "statistical" || seen[0].Count != 1 ||
 		len(seen[0].Pages) != 1 || seen[0].Pages[0] != page {
 		t.Errorf("reappeared tallies %+v, want _ga statistical once on %s", seen, page)
 	}
-	tb.noErrors()
+	tb.NoErrors()
 
 	// The console, signed in as dpo (every portal).
-	tb.run(chromedp.Navigate(h.consent.URL + "/console/"))
-	tb.consoleSignIn(dpoToken)
-	tb.waitFor("the portal list", `document.querySelector("main table a") !== null`)
-	tb.run(chromedp.Navigate(h.consent.URL + "/console/portals/mtran/cookies"))
-	tb.waitFor("mtran's cookies page", `document.querySelector("h1") !== null`)
+	tb.Run(chromedp.Navigate(h.Consent.URL + "/console/"))
+	tb.consoleSignIn(servertest.DPOToken)
+	tb.WaitFor("the portal list", `document.querySelector("main table a") !== null`)
+	tb.Run(chromedp.Navigate(h.Consent.URL + "/console/portals/mtran/cookies"))
+	tb.WaitFor("mtran's cookies page", `document.querySelector("h1") !== null`)
 	if got := tb.text("section.pc-cookie h3"); got != "mystery_tracker" {
 		t.Errorf("undeclared cookie %q, want mystery_tracker", got)
 	}
 	if got := tb.text("pre.pc-yaml"); !strings.Contains(got, `names: ["mystery_tracker"]`) || !strings.Contains(got, "category: statistical") {
 		t.Errorf("YAML row %q", got)
 	}
-	if got := tb.text("main"); !strings.Contains(got, h.portal.URL+"/receipt.html") {
+	if got := tb.text("main"); !strings.Contains(got, h.Portal.URL+"/receipt.html") {
 		t.Errorf("the page is not listed: %s", got)
 	}
-	tb.run(chromedp.Navigate(h.consent.URL + "/console/portals/stats/cookies"))
-	tb.waitFor("stats's cookies page", `document.querySelector("h1") !== null`)
+	tb.Run(chromedp.Navigate(h.Consent.URL + "/console/portals/stats/cookies"))
+	tb.WaitFor("stats's cookies page", `document.querySelector("h1") !== null`)
 	if got := tb.text("main"); !strings.Contains(got, "Refused cookies seen again") || !strings.Contains(got, "_ga") ||
 		!strings.Contains(got, "Category: statistical") || !strings.Contains(got, page) ||
 		!strings.Contains(got, "No undeclared cookie was reported over this period.") {
@@ -163,7 +155,7 @@ func TestBrowserConsoleCookiesAndExport(t *testing.T) {
 	today := day.Format(time.DateOnly)
 	for _, portal := range []string{"mtran", "stats"} {
 		want := exported(portal)
-		body := tb.sessionGet(h.consent.URL, "/console/portals/"+portal+"/export.csv?from="+today+"&to="+today)
+		body := tb.sessionGet(h.Consent.URL, "/console/portals/"+portal+"/export.csv?from="+today+"&to="+today)
 		rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 		if err != nil || len(rows) != 1+len(want) || rows[0][0] != "receipt_id" {
 			t.Fatalf("%s export.csv: %v %q", portal, err, body)
@@ -173,11 +165,18 @@ func TestBrowserConsoleCookiesAndExport(t *testing.T) {
 				t.Errorf("%s export.csv row %d %q, want receipt %s", portal, i, row, r.ID)
 			}
 		}
-		body = tb.sessionGet(h.consent.URL, "/console/portals/"+portal+"/export.jsonl?from="+today+"&to="+today)
-		var lines []receiptLineJSON
+		body = tb.sessionGet(h.Consent.URL, "/console/portals/"+portal+"/export.jsonl?from="+today+"&to="+today)
+		// A line of the JSON Lines export: the fields this test checks.
+		type exportLine struct {
+			ReceiptID string `json:"receiptId"`
+			ConsentID string `json:"consentId"`
+			Method    string `json:"method"`
+			Hash      string `json:"hash"`
+		}
+		var lines []exportLine
 		sc := bufio.NewScanner(strings.NewReader(body))
 		for sc.Scan() {
-			var l receiptLineJSON
+			var l exportLine
 			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 				t.Fatalf("%s export.jsonl: %v %q", portal, err, body)
 			}
@@ -194,7 +193,7 @@ func TestBrowserConsoleCookiesAndExport(t *testing.T) {
 	}
 
 	// axe on the cookies (with rows, and empty) and export pages.
-	base := h.consent.URL + "/console/portals/"
+	base := h.Consent.URL + "/console/portals/"
 	tb.axeConsolePages(src, base+"mtran/cookies", base+"stats/cookies", base+"mtran/export")
-	tb.noErrors()
+	tb.NoErrors()
 }

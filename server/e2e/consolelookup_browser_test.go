@@ -1,4 +1,4 @@
-package server
+package e2e
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/portalconsent/portalconsent/server"
+	"github.com/portalconsent/portalconsent/server/harness"
+	"github.com/portalconsent/portalconsent/server/servertest"
 )
 
 // TestBrowserConsoleLookup: a visitor accepts all in the real banner; the
@@ -15,48 +18,48 @@ import (
 // lookup (with its receipt), notice and history pages at 1200 px and on a
 // phone (375 px), light and dark.
 func TestBrowserConsoleLookup(t *testing.T) {
-	src := axeSource(t)
-	st := openTestStore(t)
-	h := startHostsWith(t, []Option{WithReceipts(st), WithOperators(testOperators(t)), WithSignInRate(0, 0)})
+	src := harness.AxeSource(t)
+	st := servertest.OpenStore(t)
+	h := harness.StartHostsWith(t, []server.Option{server.WithReceipts(st), server.WithOperators(servertest.Operators(t)), server.WithSignInRate(0, 0)})
 	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("receipt.html", "")))
-	tb.waitBanner()
-	tb.click("pc-accept")
-	c := tb.waitConsent()
-	until(t, "the receipt", func() bool {
+	tb.Run(chromedp.Navigate(h.PortalURL("receipt.html", "")))
+	tb.WaitBanner()
+	tb.Click("pc-accept")
+	c := tb.WaitConsent()
+	harness.Until(t, "the receipt", func() bool {
 		rs, err := st.Consent(context.Background(), "mtran", c.ID)
 		return err == nil && len(rs) == 1
 	})
 
-	tb.run(chromedp.Navigate(h.consent.URL + "/console/"))
-	tb.consoleSignIn(aliceToken)
-	tb.waitFor("the portal list", `document.querySelector("main table a") !== null`)
-	tb.run(chromedp.Navigate(h.consent.URL + "/console/portals/mtran/lookup"))
-	tb.waitFor("the lookup form", `document.querySelector("#consent") !== null`)
-	tb.run(chromedp.SendKeys("#consent", c.ID, chromedp.ByQuery),
+	tb.Run(chromedp.Navigate(h.Consent.URL + "/console/"))
+	tb.consoleSignIn(servertest.AliceToken)
+	tb.WaitFor("the portal list", `document.querySelector("main table a") !== null`)
+	tb.Run(chromedp.Navigate(h.Consent.URL + "/console/portals/mtran/lookup"))
+	tb.WaitFor("the lookup form", `document.querySelector("#consent") !== null`)
+	tb.Run(chromedp.SendKeys("#consent", c.ID, chromedp.ByQuery),
 		chromedp.Click(`form[role=search] button[type=submit]`, chromedp.ByQuery))
-	tb.waitFor("the receipt row", `document.querySelectorAll("tr.pc-receipt").length === 1`)
+	tb.WaitFor("the receipt row", `document.querySelectorAll("tr.pc-receipt").length === 1`)
 	row := tb.text("tr.pc-receipt")
-	for _, want := range []string{"Accept all", "statistical: accepted", h.portal.URL + "/receipt.html", "en"} {
+	for _, want := range []string{"Accept all", "statistical: accepted", h.Portal.URL + "/receipt.html", "en"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("receipt row %q lacks %q", row, want)
 		}
 	}
-	lookupURL := h.consent.URL + "/console/portals/mtran/lookup?consent=" + c.ID
-	tb.run(chromedp.Click(`tr.pc-receipt a`, chromedp.ByQuery))
-	tb.waitFor("the notice", `location.pathname.includes("/notices/") && document.querySelector(".pc-notice table") !== null`)
+	lookupURL := h.Consent.URL + "/console/portals/mtran/lookup?consent=" + c.ID
+	tb.Run(chromedp.Click(`tr.pc-receipt a`, chromedp.ByQuery))
+	tb.WaitFor("the notice", `location.pathname.includes("/notices/") && document.querySelector(".pc-notice table") !== null`)
 	if got := tb.text(".pc-notice"); !strings.Contains(got, "csrftoken") {
 		t.Errorf("the notice lacks mtran's cookie table (csrftoken): %.300s", got)
 	}
 	var scripts int
-	tb.eval(`document.scripts.length`, &scripts)
+	tb.Eval(`document.scripts.length`, &scripts)
 	if scripts != 0 {
 		t.Errorf("the notice page runs %d scripts", scripts)
 	}
 	noticeURL := ""
-	tb.eval(`location.href`, &noticeURL)
-	tb.noErrors()
+	tb.Eval(`location.href`, &noticeURL)
+	tb.NoErrors()
 
-	tb.axeConsolePages(src, lookupURL, noticeURL, h.consent.URL+"/console/portals/mtran/history")
-	tb.noErrors()
+	tb.axeConsolePages(src, lookupURL, noticeURL, h.Consent.URL+"/console/portals/mtran/history")
+	tb.NoErrors()
 }

@@ -1,4 +1,4 @@
-package server
+package e2e
 
 // Browser tests of embedded content waiting for consent
 // (<iframe data-category data-src>, web/embeds.js): the fixture
@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/harness"
 )
 
 // embedHost records the paths it is asked for.
@@ -28,7 +29,7 @@ type embedHost struct {
 }
 
 // startEmbedHost starts the embed host of h's fixture pages.
-func startEmbedHost(t *testing.T, h *hosts) *embedHost {
+func startEmbedHost(t *testing.T, h *harness.Hosts) *embedHost {
 	e := &embedHost{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
@@ -38,7 +39,7 @@ func startEmbedHost(t *testing.T, h *hosts) *embedHost {
 		w.Write([]byte(`<!doctype html><html lang="en"><title>embedded</title><p>embedded ` + r.URL.Path + `</p></html>`))
 	}))
 	t.Cleanup(srv.Close)
-	h.embedURL = srv.URL
+	h.EmbedURL = srv.URL
 	return e
 }
 
@@ -71,7 +72,7 @@ func (e *embedHost) waitRequests(t *testing.T, want ...string) {
 // embedsPolicy is mtran with a "media" category, which the YouTube and
 // OpenStreetMap presets are declared in.
 func embedsPolicy(t *testing.T) *policy.Policy {
-	b, err := json.Marshal(testPolicies[0])
+	b, err := json.Marshal(harness.Policies[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,30 +116,30 @@ type placeholder struct {
 }
 
 func (tb *tab) placeholders() map[string]*placeholder {
-	tb.t.Helper()
+	tb.T.Helper()
 	var out map[string]*placeholder
-	tb.eval(placeholders, &out)
+	tb.Eval(placeholders, &out)
 	return out
 }
 
 // clickEmbedButton clicks, with the mouse, button i of the placeholder of
 // the iframe with the given id.
 func (tb *tab) clickEmbedButton(id string, i int) {
-	tb.t.Helper()
+	tb.T.Helper()
 	var xy []float64
-	tb.eval(`(() => { const h = document.getElementById(`+jsString(id)+`).previousElementSibling;
+	tb.Eval(`(() => { const h = document.getElementById(`+harness.JSString(id)+`).previousElementSibling;
 		h.scrollIntoView({block: "center"});
 		const r = h.shadowRoot.querySelectorAll("button")[`+fmt.Sprint(i)+`].getBoundingClientRect();
 		return [r.left + r.width / 2, r.top + r.height / 2]; })()`, &xy)
-	tb.run(chromedp.MouseClickXY(xy[0], xy[1]))
+	tb.Run(chromedp.MouseClickXY(xy[0], xy[1]))
 }
 
 // waitPlaceholders waits until the iframes with the given ids have a
 // placeholder and the others none.
 func (tb *tab) waitPlaceholders(ids ...string) {
-	tb.t.Helper()
+	tb.T.Helper()
 	js, _ := json.Marshal(append([]string{}, ids...))
-	tb.waitFor("placeholders for "+string(js), `(() => { const want = `+string(js)+`;
+	tb.WaitFor("placeholders for "+string(js), `(() => { const want = `+string(js)+`;
 		return [...document.querySelectorAll("iframe[data-category]")].every(f => {
 			const h = f.previousElementSibling, held = !!h && h.localName === "portal-consent-embed";
 			return held === want.includes(f.id) && held === !f.hasAttribute("src"); }); })()`)
@@ -151,11 +152,11 @@ func (tb *tab) waitPlaceholders(ids ...string) {
 // the accept button stores the category and loads all of its embeds.
 func TestBrowserEmbedPlaceholders(t *testing.T) {
 	pol := embedsPolicy(t)
-	h := startHosts(t, pol)
+	h := harness.StartHosts(t, pol)
 	e := startEmbedHost(t, h)
 	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("embeds.html", "portal=embeds")))
-	tb.waitBanner()
+	tb.Run(chromedp.Navigate(h.PortalURL("embeds.html", "portal=embeds")))
+	tb.WaitBanner()
 	tb.waitPlaceholders("v1", "v2", "s1")
 	if got := e.requests(); len(got) != 0 {
 		t.Fatalf("the embed host was asked for %q before any consent", got)
@@ -189,21 +190,21 @@ func TestBrowserEmbedPlaceholders(t *testing.T) {
 			t.Errorf("%s: the iframe has a src (%v) or shows (%v) before consent", id, p.Src, p.FrameShown)
 		}
 	}
-	if vs := tb.axeTop(axeSource(t)); len(vs) > 0 {
+	if vs := tb.AxeTop(harness.AxeSource(t)); len(vs) > 0 {
 		for _, v := range vs {
 			t.Errorf("axe: %s", v)
 		}
 	}
 
 	// Tab from the top of the page reaches the first placeholder's buttons.
-	tb.run(chromedp.KeyEvent(kb.Tab))
+	tb.Run(chromedp.KeyEvent(kb.Tab))
 	var focused string
-	tb.eval(`(() => { const a = document.activeElement; return a.localName + ":" + (a.shadowRoot && a.shadowRoot.activeElement ? a.shadowRoot.activeElement.textContent : "") + ":" + a.nextElementSibling.id; })()`, &focused)
+	tb.Eval(`(() => { const a = document.activeElement; return a.localName + ":" + (a.shadowRoot && a.shadowRoot.activeElement ? a.shadowRoot.activeElement.textContent : "") + ":" + a.nextElementSibling.id; })()`, &focused)
 	if focused != "portal-consent-embed:Load:v1" {
 		t.Errorf("the first Tab focused %q, want the Load button of v1's placeholder", focused)
 	}
-	tb.run(chromedp.KeyEvent(kb.Tab))
-	tb.eval(`document.activeElement.shadowRoot.activeElement.textContent`, &focused)
+	tb.Run(chromedp.KeyEvent(kb.Tab))
+	tb.Eval(`document.activeElement.shadowRoot.activeElement.textContent`, &focused)
 	if focused != "Accept “Media” cookies" {
 		t.Errorf("the second Tab focused %q, want v1's accept button", focused)
 	}
@@ -212,7 +213,7 @@ func TestBrowserEmbedPlaceholders(t *testing.T) {
 	tb.clickEmbedButton("v1", 0)
 	tb.waitPlaceholders("v2", "s1")
 	e.waitRequests(t, "/video/1")
-	if c := tb.cookie(); c != "" {
+	if c := tb.Cookie(); c != "" {
 		t.Errorf("Load stored a choice: %q", c)
 	}
 
@@ -222,7 +223,7 @@ func TestBrowserEmbedPlaceholders(t *testing.T) {
 	tb.waitPlaceholders("s1")
 	e.waitRequests(t, "/video/1", "/map/2")
 	var line string
-	tb.eval(`document.cookie`, &line)
+	tb.Eval(`document.cookie`, &line)
 	c, err := policy.Current(policy.CookieValue(line, policy.CookieName), pol, time.Now())
 	if err != nil {
 		t.Fatalf("stored %q: %v", line, err)
@@ -235,15 +236,15 @@ func TestBrowserEmbedPlaceholders(t *testing.T) {
 		t.Errorf("receipts of the placeholder's accept: %+v, want one, custom, en", got)
 	}
 	var event struct{ Media bool }
-	tb.eval(`({Media: consentEvents.length === 1 && consentEvents[0].categories.media === true})`, &event)
+	tb.Eval(`({Media: consentEvents.length === 1 && consentEvents[0].categories.media === true})`, &event)
 	if !event.Media {
 		t.Error("no consentchange event accepting media")
 	}
 
 	// A returning visitor: media embeds load at once, statistical's waits.
-	tb.run(chromedp.Reload())
+	tb.Run(chromedp.Reload())
 	tb.waitPlaceholders("s1")
-	tb.noErrors()
+	tb.NoErrors()
 }
 
 // TestBrowserEmbedBanner: accepting in the banner loads every embed at once,
@@ -252,46 +253,46 @@ func TestBrowserEmbedPlaceholders(t *testing.T) {
 func TestBrowserEmbedBanner(t *testing.T) {
 	for _, button := range []string{"pc-accept", "pc-reject"} {
 		t.Run(button, func(t *testing.T) {
-			h := startHosts(t, embedsPolicy(t))
+			h := harness.StartHosts(t, embedsPolicy(t))
 			e := startEmbedHost(t, h)
 			tb := newTab(t)
-			tb.run(chromedp.Navigate(h.portalURL("embeds.html", "portal=embeds")))
-			tb.waitBanner()
+			tb.Run(chromedp.Navigate(h.PortalURL("embeds.html", "portal=embeds")))
+			tb.WaitBanner()
 			tb.waitPlaceholders("v1", "v2", "s1")
 			// An SPA adds an embed: it gets a placeholder too.
-			tb.eval(`(() => { const f = document.createElement("iframe"); f.id = "v3"; f.title = "Added later";
+			tb.Eval(`(() => { const f = document.createElement("iframe"); f.id = "v3"; f.title = "Added later";
 				f.setAttribute("data-category", "media"); f.setAttribute("data-provider", "Vimeo");
-				f.setAttribute("data-src", `+jsString(h.embedURL+"/video/3")+`); f.width = 300; f.height = 170;
+				f.setAttribute("data-src", `+harness.JSString(h.EmbedURL+"/video/3")+`); f.width = 300; f.height = 170;
 				document.getElementById("later").appendChild(f); return true; })()`, nil)
 			tb.waitPlaceholders("v1", "v2", "s1", "v3")
-			tb.click(button)
-			tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+			tb.Click(button)
+			tb.WaitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
 			if button == "pc-accept" {
 				tb.waitPlaceholders()
 				e.waitRequests(t, "/video/1", "/map/2", "/chart/3", "/video/3")
 			} else {
-				tb.waitFor("the refusal to take effect", `PortalConsent.get().decided`)
+				tb.WaitFor("the refusal to take effect", `PortalConsent.get().decided`)
 				tb.waitPlaceholders("v1", "v2", "s1", "v3")
 				if got := e.requests(); len(got) != 0 {
 					t.Errorf("after Reject all the embed host was asked for %q", got)
 				}
 			}
-			tb.noErrors()
+			tb.NoErrors()
 		})
 	}
 }
 
 // TestBrowserEmbedFrench: with data-lang="fr" the placeholders speak French.
 func TestBrowserEmbedFrench(t *testing.T) {
-	h := startHosts(t, embedsPolicy(t))
+	h := harness.StartHosts(t, embedsPolicy(t))
 	startEmbedHost(t, h)
 	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("embeds.html", "portal=embeds&lang=fr")))
+	tb.Run(chromedp.Navigate(h.PortalURL("embeds.html", "portal=embeds&lang=fr")))
 	tb.waitPlaceholders("v1", "v2", "s1")
 	p := tb.placeholders()["v1"]
 	if !strings.Contains(p.Text, "Contenu de YouTube") || !strings.Contains(p.Text, "«\u00a0Médias\u00a0»") ||
 		!slices.Equal(p.Buttons, []string{"Charger", "Accepter les cookies «\u00a0Médias\u00a0»"}) {
 		t.Errorf("French placeholder: %q, buttons %q", p.Text, p.Buttons)
 	}
-	tb.noErrors()
+	tb.NoErrors()
 }

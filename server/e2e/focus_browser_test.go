@@ -1,4 +1,4 @@
-package server
+package e2e
 
 import (
 	"testing"
@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/harness"
 )
 
 // TestBrowserManageFocusReturns opens and closes the preferences from the
@@ -23,27 +24,27 @@ import (
 // element the dialog was opened with), it fails with the CI failure's state:
 // the frame hidden and the portal's activeElement the IFRAME.
 func TestBrowserManageFocusReturns(t *testing.T) {
-	h := startHosts(t, gatedPolicy)
+	h := harness.StartHosts(t, gatedPolicy)
 	tb := newTab(t)
-	tb.acceptAll(h.portalURL("hostile.html", "portal=gated&gated"))
-	tb.waitFor("the frame gone", `!document.querySelector("iframe[data-portal-consent]")`)
-	tb.run(chromedp.Reload())
-	tb.waitReturning()
+	tb.AcceptAll(h.PortalURL("hostile.html", "portal=gated&gated"))
+	tb.WaitFor("the frame gone", `!document.querySelector("iframe[data-portal-consent]")`)
+	tb.Run(chromedp.Reload())
+	tb.WaitReturning()
 
 	const linkFocused = `document.activeElement === document.getElementById("manage") &&
 		getComputedStyle(document.querySelector("iframe[data-portal-consent]")).visibility === "hidden"`
 	for i := 0; i < 6; i++ {
-		tb.clickPage("#manage")
-		tb.waitDialog("pc-preferences")
-		tb.run(chromedp.KeyEvent(kb.Escape))
-		tb.waitFor("focus back on the link (mouse)", linkFocused)
+		tb.ClickPage("#manage")
+		tb.WaitDialog("pc-preferences")
+		tb.Run(chromedp.KeyEvent(kb.Escape))
+		tb.WaitFor("focus back on the link (mouse)", linkFocused)
 	}
 	for i := 0; i < 4; i++ {
 		// The app's focus landing first: as soon as the loader has asked the
 		// app for the dialog, an element in the (still hidden) frame takes
 		// focus, which makes the frame the portal's activeElement before the
 		// loader's observer sees the dialog.
-		tb.eval(inFrame(`(() => {
+		tb.Eval(harness.InFrame(`(() => {
 			const show = w.portalConsentShow;
 			w.portalConsentShow = (v) => {
 				const r = show(v);
@@ -60,16 +61,16 @@ func TestBrowserManageFocusReturns(t *testing.T) {
 			m.click();
 			return true;
 		})()`), nil)
-		tb.waitDialog("pc-preferences")
+		tb.WaitDialog("pc-preferences")
 		var first bool
-		tb.eval(inFrame(`w.focusFirst`), &first)
+		tb.Eval(harness.InFrame(`w.focusFirst`), &first)
 		if !first {
 			t.Fatalf("round %d: focus did not land in the frame before the dialog showed: the race is not reproduced", i)
 		}
-		tb.run(chromedp.KeyEvent(kb.Escape))
-		tb.waitFor("focus back on the link (focus in the frame first)", linkFocused)
+		tb.Run(chromedp.KeyEvent(kb.Escape))
+		tb.WaitFor("focus back on the link (focus in the frame first)", linkFocused)
 	}
-	tb.noErrors()
+	tb.NoErrors()
 }
 
 // TestBrowserPressOutlivesItsButton: a press that starts on the server's
@@ -78,26 +79,26 @@ func TestBrowserManageFocusReturns(t *testing.T) {
 // loader clicks the button that now has the same id. The wasm is held back so
 // that the test, not the app, replaces the button, at a known moment.
 func TestBrowserPressOutlivesItsButton(t *testing.T) {
-	h := startHosts(t, gatedPolicy)
-	release := h.holdWasm()
+	h := harness.StartHosts(t, gatedPolicy)
+	release := h.HoldWasm()
 	defer release()
 	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated")))
-	tb.waitBanner()
+	tb.Run(chromedp.Navigate(h.PortalURL("gated.html", "portal=gated")))
+	tb.WaitBanner()
 	var xy []float64
-	tb.eval(inFrame(`(() => { const r = f.getBoundingClientRect(), b = d.getElementById("pc-accept").getBoundingClientRect();
+	tb.Eval(harness.InFrame(`(() => { const r = f.getBoundingClientRect(), b = d.getElementById("pc-accept").getBoundingClientRect();
 		return [r.left + b.left + b.width / 2, r.top + b.top + b.height / 2]; })()`), &xy)
 	if len(xy) != 2 {
 		t.Fatal("no Accept all button")
 	}
-	tb.run(chromedp.MouseEvent(input.MouseMoved, xy[0], xy[1]),
+	tb.Run(chromedp.MouseEvent(input.MouseMoved, xy[0], xy[1]),
 		chromedp.MouseEvent(input.MousePressed, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
-	tb.eval(inFrame(`(() => { const b = d.getElementById("pc-accept"); b.replaceWith(b.cloneNode(true)); return true; })()`), nil)
-	tb.run(chromedp.MouseEvent(input.MouseReleased, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
-	tb.waitChoice()
-	c, err := policy.Current(tb.cookie(), gatedPolicy, time.Now())
+	tb.Eval(harness.InFrame(`(() => { const b = d.getElementById("pc-accept"); b.replaceWith(b.cloneNode(true)); return true; })()`), nil)
+	tb.Run(chromedp.MouseEvent(input.MouseReleased, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	tb.WaitChoice()
+	c, err := policy.Current(tb.Cookie(), gatedPolicy, time.Now())
 	if err != nil || !c.Accepted("statistical") {
-		t.Errorf("stored %q (%v), want Accept all", tb.cookie(), err)
+		t.Errorf("stored %q (%v), want Accept all", tb.Cookie(), err)
 	}
-	tb.noErrors()
+	tb.NoErrors()
 }

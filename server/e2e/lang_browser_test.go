@@ -1,4 +1,4 @@
-package server
+package e2e
 
 // Browser tests of the language choice: the loader sends data-lang, else the
 // page's <html lang>, else navigator.languages; the server answers with the
@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/banner"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/harness"
 )
 
 // browserLanguages makes the tab's browser prefer the given languages
@@ -21,53 +22,53 @@ import (
 // in headless Chromium: --lang and Emulation.setLocaleOverride leave
 // navigator.languages at [en-US en]; --accept-lang and this override change it.
 func (tb *tab) browserLanguages(list string) {
-	tb.t.Helper()
+	tb.T.Helper()
 	var ua string
-	tb.eval(`navigator.userAgent`, &ua)
-	tb.run(emulation.SetUserAgentOverride(ua).WithAcceptLanguage(list))
+	tb.Eval(`navigator.userAgent`, &ua)
+	tb.Run(emulation.SetUserAgentOverride(ua).WithAcceptLanguage(list))
 	var got string
-	tb.eval(`navigator.languages.join()`, &got)
+	tb.Eval(`navigator.languages.join()`, &got)
 	if got != list {
-		tb.t.Fatalf("navigator.languages = %q, want %q", got, list)
+		tb.T.Fatalf("navigator.languages = %q, want %q", got, list)
 	}
 }
 
 // bannerLang waits for the banner and returns the language of the frame's
 // document and of the banner's root, and the labels of its buttons.
 func (tb *tab) bannerLang() (docLang, rootLang string, labels []string) {
-	tb.t.Helper()
-	tb.waitBanner()
+	tb.T.Helper()
+	tb.WaitBanner()
 	var got struct {
 		Doc, Root string
 		Labels    []string
 	}
-	tb.eval(inFrame(`({Doc: (d.documentElement || d.querySelector(".pc-root")).lang, Root: d.querySelector(".pc-root").lang,
+	tb.Eval(harness.InFrame(`({Doc: (d.documentElement || d.querySelector(".pc-root")).lang, Root: d.querySelector(".pc-root").lang,
 		Labels: [...d.querySelectorAll(".pc-banner button")].map(b => b.textContent.trim())})`), &got)
 	return got.Doc, got.Root, got.Labels
 }
 
 // checkBannerIn checks the banner shown is the policy's in lang.
 func (tb *tab) checkBannerIn(lang string) {
-	tb.t.Helper()
-	p, ok := testPolicies[0].In(lang)
+	tb.T.Helper()
+	p, ok := harness.Policies[0].In(lang)
 	if !ok {
-		tb.t.Fatalf("mtran has no policy in %s", lang)
+		tb.T.Fatalf("mtran has no policy in %s", lang)
 	}
 	doc, root, labels := tb.bannerLang()
 	want := []string{p.Texts.AcceptAll, p.Texts.RejectAll, p.Texts.Customize, p.Texts.PolicyLink}
 	if doc != lang || root != lang || strings.Join(labels, "|") != strings.Join(want, "|") {
-		tb.t.Errorf("banner: frame lang %q, root lang %q, buttons %q; want %s and %q", doc, root, labels, lang, want)
+		tb.T.Errorf("banner: frame lang %q, root lang %q, buttons %q; want %s and %q", doc, root, labels, lang, want)
 	}
 }
 
 // configLang returns the lang parameter of the loader's config request.
 func (tb *tab) configLang() string {
-	tb.t.Helper()
+	tb.T.Helper()
 	var name string
-	tb.eval(`(performance.getEntriesByType("resource").map(e => e.name).find(n => n.includes("/config.json")) || "")`, &name)
+	tb.Eval(`(performance.getEntriesByType("resource").map(e => e.name).find(n => n.includes("/config.json")) || "")`, &name)
 	u, err := url.Parse(name)
 	if err != nil || name == "" {
-		tb.t.Fatalf("no config request (%q)", name)
+		tb.T.Fatalf("no config request (%q)", name)
 	}
 	return u.Query().Get("lang")
 }
@@ -85,17 +86,17 @@ func TestBrowserLanguageChoice(t *testing.T) {
 		{"html lang before navigator.languages", "lang-html-fr.html", "en-US,en", "fr-FR", "fr"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h := startHosts(t)
+			h := harness.StartHosts(t)
 			tb := newTab(t)
 			if tt.browser != "" {
 				tb.browserLanguages(tt.browser)
 			}
-			tb.run(chromedp.Navigate(h.portalURL(tt.page, "")))
+			tb.Run(chromedp.Navigate(h.PortalURL(tt.page, "")))
 			tb.checkBannerIn(tt.want)
 			if got := tb.configLang(); got != tt.sent {
 				t.Errorf("the loader sent lang=%q, want %q", got, tt.sent)
 			}
-			tb.noErrors()
+			tb.NoErrors()
 		})
 	}
 }
@@ -103,20 +104,20 @@ func TestBrowserLanguageChoice(t *testing.T) {
 // TestBrowserFrenchTakeover: the app takes the French server banner over with
 // no pixel changed, and the preferences and the stored choice follow.
 func TestBrowserFrenchTakeover(t *testing.T) {
-	h := startHosts(t)
-	release := h.holdWasm()
+	h := harness.StartHosts(t)
+	release := h.HoldWasm()
 	defer release()
 	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("lang-data-fr.html", "")))
+	tb.Run(chromedp.Navigate(h.PortalURL("lang-data-fr.html", "")))
 	tb.checkBannerIn("fr")
-	tb.takeoverChangesNothingVisible(release, "the server's French banner and the app's")
+	tb.TakeoverChangesNothingVisible(release, "the server's French banner and the app's")
 	tb.checkBannerIn("fr") // the app's own banner
 
-	fr, _ := testPolicies[0].In("fr")
-	tb.click(banner.CustomizeID)
-	tb.waitFor("the preferences", inFrame(`d.getElementById("pc-preferences") !== null && w.portalConsentRunning === true`))
+	fr, _ := harness.Policies[0].In("fr")
+	tb.Click(banner.CustomizeID)
+	tb.WaitFor("the preferences", harness.InFrame(`d.getElementById("pc-preferences") !== null && w.portalConsentRunning === true`))
 	var prefs struct{ Title, Text string }
-	tb.eval(inFrame(`({Title: d.querySelector("#pc-preferences h2").textContent.trim(), Text: d.getElementById("pc-preferences").textContent})`), &prefs)
+	tb.Eval(harness.InFrame(`({Title: d.querySelector("#pc-preferences h2").textContent.trim(), Text: d.getElementById("pc-preferences").textContent})`), &prefs)
 	if prefs.Title != fr.Texts.PreferencesTitle {
 		t.Errorf("preferences title %q, want %q", prefs.Title, fr.Texts.PreferencesTitle)
 	}
@@ -125,40 +126,40 @@ func TestBrowserFrenchTakeover(t *testing.T) {
 			t.Errorf("the preferences lack %q: %s", w, prefs.Text)
 		}
 	}
-	tb.click(banner.SwitchID(policy.Statistical))
-	tb.click(banner.SaveID)
-	c := tb.waitConsent()
+	tb.Click(banner.SwitchID(policy.Statistical))
+	tb.Click(banner.SaveID)
+	c := tb.WaitConsent()
 	if !c.Accepted(policy.Statistical) {
 		t.Errorf("stored choice %+v: statistical not accepted", c)
 	}
-	tb.noErrors()
+	tb.NoErrors()
 }
 
 // TestBrowserPolicyPageLanguage: the policy page in French under its strict
 // CSP runs the loader in French (data-lang), and the negotiated page follows
 // the browser's languages.
 func TestBrowserPolicyPageLanguage(t *testing.T) {
-	h := startHosts(t)
+	h := harness.StartHosts(t)
 	tb := newTab(t)
 	tb.browserLanguages("fr-CA,fr")
-	tb.run(chromedp.Navigate(h.consent.URL + "/portals/mtran/policy"))
-	tb.waitFor("the policy page", `document.querySelector(".pc-policy") !== null`)
+	tb.Run(chromedp.Navigate(h.Consent.URL + "/portals/mtran/policy"))
+	tb.WaitFor("the policy page", `document.querySelector(".pc-policy") !== null`)
 	var page struct {
 		Lang, Title, Button string
 	}
-	tb.eval(`({Lang: document.documentElement.lang, Title: document.querySelector("h1").textContent.trim(),
+	tb.Eval(`({Lang: document.documentElement.lang, Title: document.querySelector("h1").textContent.trim(),
 		Button: document.querySelector("button[data-consent=preferences]").textContent.trim()})`, &page)
-	fr, _ := testPolicies[0].In("fr")
+	fr, _ := harness.Policies[0].In("fr")
 	if page.Lang != "fr" || page.Title != fr.Texts.PolicyTitle || page.Button != fr.Texts.ManageCookies {
 		t.Errorf("negotiated policy page: %+v", page)
 	}
 	tb.checkBannerIn("fr")
-	tb.waitApp() // the wasm compiles and runs under the page's CSP
-	tb.noErrors()
+	tb.WaitApp() // the wasm compiles and runs under the page's CSP
+	tb.NoErrors()
 
 	// The English page, by its own URL, whatever the browser prefers.
-	tb.run(chromedp.Navigate(h.consent.URL + "/portals/mtran/policy/en"))
-	tb.waitFor("the English policy page", `document.documentElement.lang === "en" && document.querySelector(".pc-policy") !== null`)
+	tb.Run(chromedp.Navigate(h.Consent.URL + "/portals/mtran/policy/en"))
+	tb.WaitFor("the English policy page", `document.documentElement.lang === "en" && document.querySelector(".pc-policy") !== null`)
 	tb.checkBannerIn("en")
-	tb.noErrors()
+	tb.NoErrors()
 }

@@ -1,8 +1,7 @@
-package server
+package e2e
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,101 +9,81 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server"
+	"github.com/portalconsent/portalconsent/server/harness"
+	"github.com/portalconsent/portalconsent/server/servertest"
 )
-
-// navigateNoWait starts loading u without waiting for its load event (which
-// chromedp.Navigate waits for: slowload.html's may never fire).
-func navigateNoWait(u string) chromedp.Action {
-	return chromedp.ActionFunc(func(ctx context.Context) error {
-		_, _, errText, _, err := page.Navigate(u).Do(ctx)
-		if err == nil && errText != "" {
-			err = fmt.Errorf("navigating to %s: %s", u, errText)
-		}
-		return err
-	})
-}
-
-// withConnection makes every page of the tab see navigator.connection as
-// the JavaScript expression conn (evaluated before the page's scripts; it
-// may throw, as a getter).
-func withConnection(conn string) chromedp.Action {
-	return chromedp.ActionFunc(func(ctx context.Context) error {
-		_, err := page.AddScriptToEvaluateOnNewDocument(`Object.defineProperty(Navigator.prototype, "connection",
-			{configurable: true, get() { return (` + conn + `); }});`).Do(ctx)
-		return err
-	})
-}
 
 // TestBrowserAppWaitsForThePage: on a first visit the server's banner shows
 // at once, but the wasm is fetched only once the portal's page has loaded
 // (slowload.html's image, held by the test, holds its load event).
 func TestBrowserAppWaitsForThePage(t *testing.T) {
-	h := startHosts(t)
-	release := h.holdImage()
+	h := harness.StartHosts(t)
+	release := h.HoldImage()
 	defer release()
 	tb := newTab(t)
-	tb.run(navigateNoWait(h.portalURL("slowload.html", "")))
-	tb.waitBanner()
+	tb.Run(harness.NavigateNoWait(h.PortalURL("slowload.html", "")))
+	tb.WaitBanner()
 	time.Sleep(1500 * time.Millisecond)
 	var state string
-	tb.eval(`document.readyState`, &state)
+	tb.Eval(`document.readyState`, &state)
 	if state == "complete" {
 		t.Fatal("the page loaded although its image is held: the test proves nothing")
 	}
-	if n := h.wasmRequests(); n != 0 {
+	if n := h.WasmRequests(); n != 0 {
 		t.Errorf("the wasm was requested %d times before the page's load event", n)
 	}
 	release()
-	h.waitWasmServed(t, 1)
-	if n := h.wasmRequests(); n != 1 {
+	h.WaitWasmServed(t, 1)
+	if n := h.WasmRequests(); n != 1 {
 		t.Errorf("the wasm was requested %d times once the page loaded, want 1", n)
 	}
-	if tb.appRunning() {
+	if tb.AppRunning() {
 		t.Error("the app started without any intent")
 	}
-	tb.noErrors()
+	tb.NoErrors()
 }
 
 // TestBrowserAppPrefetchedWithoutLoad: a page that never fires load (its
 // image never arrives, like a portal that long-polls in an element) still
 // gets the wasm prefetched on a fast network, after a timeout.
 func TestBrowserAppPrefetchedWithoutLoad(t *testing.T) {
-	h := startHosts(t)
-	release := h.holdImage()
+	h := harness.StartHosts(t)
+	release := h.HoldImage()
 	defer release()
 	tb := newTab(t)
-	tb.run(navigateNoWait(h.portalURL("slowload.html", "")))
-	tb.waitBanner()
-	h.waitWasmServed(t, 1)
+	tb.Run(harness.NavigateNoWait(h.PortalURL("slowload.html", "")))
+	tb.WaitBanner()
+	h.WaitWasmServed(t, 1)
 	var state string
-	tb.eval(`document.readyState`, &state)
+	tb.Eval(`document.readyState`, &state)
 	if state == "complete" {
 		t.Error("the page loaded although its image is held")
 	}
-	tb.noErrors()
+	tb.NoErrors()
 }
 
 // TestBrowserIntentRestartsTheLowPriorityDownload: the visitor's intent
 // during the low-priority prefetch does not wait for it: the download
 // starts again, at high priority, and the app runs from it.
 func TestBrowserIntentRestartsTheLowPriorityDownload(t *testing.T) {
-	h := startHosts(t)
-	release := h.holdWasm()
+	h := harness.StartHosts(t)
+	release := h.HoldWasm()
 	defer release()
 	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("plain.html", "")))
-	tb.waitBanner()
-	until(t, "the prefetch's request", func() bool { return h.wasmRequests() == 1 })
-	tb.hover()
-	until(t, "the download restarted on intent", func() bool { return h.wasmRequests() == 2 })
+	tb.Run(chromedp.Navigate(h.PortalURL("plain.html", "")))
+	tb.WaitBanner()
+	harness.Until(t, "the prefetch's request", func() bool { return h.WasmRequests() == 1 })
+	tb.Hover()
+	harness.Until(t, "the download restarted on intent", func() bool { return h.WasmRequests() == 2 })
 	release()
-	tb.waitApp()
-	if n := h.wasmRequests(); n != 2 {
+	tb.WaitApp()
+	if n := h.WasmRequests(); n != 2 {
 		t.Errorf("%d wasm requests, want 2 (the prefetch, then the one on intent)", n)
 	}
-	tb.click("pc-reject")
-	tb.waitConsent()
-	tb.noErrors()
+	tb.Click("pc-reject")
+	tb.WaitConsent()
+	tb.NoErrors()
 }
 
 // TestBrowserMeteredNetwork: with Save-Data or a slow effective type the
@@ -127,47 +106,47 @@ func TestBrowserMeteredNetwork(t *testing.T) {
 		{"lies", `{saveData: "yes", effectiveType: 42}`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startHosts(t)
+			h := harness.StartHosts(t)
 			tb := newTab(t)
-			tb.run(withConnection(tc.conn), chromedp.Navigate(h.portalURL("plain.html", "")))
-			tb.waitBanner()
+			tb.Run(harness.WithConnection(tc.conn), chromedp.Navigate(h.PortalURL("plain.html", "")))
+			tb.WaitBanner()
 			if !tc.metered {
-				h.waitWasmServed(t, 1)
-				tb.click("pc-accept")
-				tb.waitConsent()
-				tb.noErrors()
+				h.WaitWasmServed(t, 1)
+				tb.Click("pc-accept")
+				tb.WaitConsent()
+				tb.NoErrors()
 				return
 			}
 			time.Sleep(2500 * time.Millisecond) // past the load event and the idle callback's timeout
-			tb.hover()
+			tb.Hover()
 			time.Sleep(500 * time.Millisecond)
-			if n := h.wasmRequests(); n != 0 {
+			if n := h.WasmRequests(); n != 0 {
 				t.Fatalf("on a metered network the wasm was requested %d times before the visitor asked for it", n)
 			}
-			if tb.appRunning() {
+			if tb.AppRunning() {
 				t.Fatal("pointing at the banner started the app on a metered network")
 			}
-			tb.click("pc-customize")
-			tb.waitDialog("pc-preferences")
-			if n := h.wasmRequests(); n != 1 {
+			tb.Click("pc-customize")
+			tb.WaitDialog("pc-preferences")
+			if n := h.WasmRequests(); n != 1 {
 				t.Errorf("Customize fetched the wasm %d times, want 1", n)
 			}
-			tb.noErrors()
+			tb.NoErrors()
 
 			// Accept all on a new page of the same network: no wasm.
-			h2 := startHosts(t)
+			h2 := harness.StartHosts(t)
 			tb2 := newTab(t)
-			tb2.run(withConnection(tc.conn), chromedp.Navigate(h2.portalURL("plain.html", "")))
-			tb2.waitBanner()
-			tb2.click("pc-reject")
-			if c := tb2.waitConsent(); c.Accepted(policy.Statistical) {
+			tb2.Run(harness.WithConnection(tc.conn), chromedp.Navigate(h2.PortalURL("plain.html", "")))
+			tb2.WaitBanner()
+			tb2.Click("pc-reject")
+			if c := tb2.WaitConsent(); c.Accepted(policy.Statistical) {
 				t.Errorf("Reject all stored %q", c.Encode())
 			}
 			time.Sleep(2500 * time.Millisecond)
-			if n := h2.wasmRequests(); n != 0 {
+			if n := h2.WasmRequests(); n != 0 {
 				t.Errorf("Reject all on a metered network fetched the wasm %d times", n)
 			}
-			tb2.noErrors()
+			tb2.NoErrors()
 		})
 	}
 }
@@ -187,40 +166,40 @@ func TestBrowserImpressionOncePerBanner(t *testing.T) {
 		{"metered network", `{saveData: true, effectiveType: "4g"}`, false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			store := &countingStore{Store: openTestStore(t)}
-			h := startHostsWith(t, []Option{WithReceipts(store), WithRateLimit(0, 0)})
-			release := h.holdImage()
+			store := &servertest.CountingStore{Store: servertest.OpenStore(t)}
+			h := harness.StartHostsWith(t, []server.Option{server.WithReceipts(store), server.WithRateLimit(0, 0)})
+			release := h.HoldImage()
 			defer release()
 			tb := newTab(t)
-			probe := strings.ReplaceAll(beaconProbe, "REPEAT", "1")
-			tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+			probe := strings.ReplaceAll(harness.BeaconProbe, "REPEAT", "1")
+			tb.Run(chromedp.ActionFunc(func(ctx context.Context) error {
 				_, err := page.AddScriptToEvaluateOnNewDocument(probe).Do(ctx)
 				return err
 			}))
 			if tc.conn != "" {
-				tb.run(withConnection(tc.conn))
+				tb.Run(harness.WithConnection(tc.conn))
 			}
-			tb.run(navigateNoWait(h.portalURL("slowload.html", "")))
-			tb.waitBanner()
+			tb.Run(harness.NavigateNoWait(h.PortalURL("slowload.html", "")))
+			tb.WaitBanner()
 			if tc.early {
-				tb.click("pc-accept")
-				tb.waitConsent()
+				tb.Click("pc-accept")
+				tb.WaitConsent()
 			}
 			release() // the page loads: the prefetch may start
-			until(t, "the impression", func() bool { return store.n.Load() >= 1 })
+			harness.Until(t, "the impression", func() bool { return store.Impressions() >= 1 })
 			time.Sleep(2500 * time.Millisecond) // a second impression would be in by now
-			if n := store.n.Load(); n != 1 {
+			if n := store.Impressions(); n != 1 {
 				t.Errorf("%d impressions counted for one banner, want 1", n)
 			}
 			var calls int
-			tb.eval(`window.__beacons`, &calls)
+			tb.Eval(`window.__beacons`, &calls)
 			if calls != tc.pageCalls {
 				t.Errorf("the page made %d sendBeacon calls, want %d", calls, tc.pageCalls)
 			}
-			if !tc.early && tc.conn == "" && h.wasmServed() == 0 {
+			if !tc.early && tc.conn == "" && h.WasmServed() == 0 {
 				t.Error("no prefetch on a fast network")
 			}
-			tb.noErrors()
+			tb.NoErrors()
 		})
 	}
 }
@@ -235,23 +214,23 @@ func TestBrowserCookiesWithoutCookieStore(t *testing.T) {
 		{"failing", `if (window.cookieStore) cookieStore.getAll = () => Promise.reject(new TypeError("no cookie store"));`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startHosts(t, gatedPolicy)
+			h := harness.StartHosts(t, gatedPolicy)
 			tb := newTab(t)
-			tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+			tb.Run(chromedp.ActionFunc(func(ctx context.Context) error {
 				_, err := page.AddScriptToEvaluateOnNewDocument(tc.script).Do(ctx)
 				return err
 			}))
-			u := h.portalURL("gated.html", "portal=gated")
-			tb.acceptAll(u)
-			tb.run(chromedp.Navigate(u))
-			tb.waitReturning()
-			tb.waitFor("the gated scripts on the returning visit", `(window.gatedLog || []).length >= 7`)
+			u := h.PortalURL("gated.html", "portal=gated")
+			tb.AcceptAll(u)
+			tb.Run(chromedp.Navigate(u))
+			tb.WaitReturning()
+			tb.WaitFor("the gated scripts on the returning visit", `(window.gatedLog || []).length >= 7`)
 			var decided bool
-			tb.eval(`PortalConsent.get().decided && PortalConsent.accepted("statistical")`, &decided)
+			tb.Eval(`PortalConsent.get().decided && PortalConsent.accepted("statistical")`, &decided)
 			if !decided {
 				t.Error("the stored choice was not read without the Cookie Store API")
 			}
-			tb.noErrors()
+			tb.NoErrors()
 		})
 	}
 }

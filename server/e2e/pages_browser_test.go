@@ -1,4 +1,4 @@
-package server
+package e2e
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/portalconsent/portalconsent/server"
+	"github.com/portalconsent/portalconsent/server/servertest"
 	"github.com/portalconsent/portalconsent/server/store"
 	"github.com/portalconsent/portalconsent/web"
 )
@@ -31,7 +33,7 @@ func TestBrowserPagesLogNoError(t *testing.T) {
 	}
 	policies := store.Policies(ps)
 	// make run keeps receipts (and impressions) in SQLite.
-	srv, err := New(policies, web.Files(), WithReceipts(openTestStore(t)))
+	srv, err := server.New(policies, web.Files(), server.WithReceipts(servertest.OpenStore(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +51,7 @@ func TestBrowserPagesLogNoError(t *testing.T) {
 	tb := newTab(t)
 	var mu sync.Mutex
 	var logged []string
-	chromedp.ListenTarget(tb.ctx, func(ev any) {
+	chromedp.ListenTarget(tb.Ctx, func(ev any) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch ev := ev.(type) {
@@ -75,10 +77,10 @@ func TestBrowserPagesLogNoError(t *testing.T) {
 			}
 		}
 	})
-	tb.run(log.Enable())
+	tb.Run(log.Enable())
 	// Any CSP violation of the page or of the consent frame (about:blank,
 	// which inherits the page's CSP), also as an event the page sees.
-	tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+	tb.Run(chromedp.ActionFunc(func(ctx context.Context) error {
 		_, err := page.AddScriptToEvaluateOnNewDocument(`window.__cspViolations = [];
 			document.addEventListener("securitypolicyviolation", (e) => { window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI); });`).Do(ctx)
 		return err
@@ -94,21 +96,21 @@ func TestBrowserPagesLogNoError(t *testing.T) {
 		mu.Lock()
 		logged = nil
 		mu.Unlock()
-		tb.run(chromedp.Navigate(hs.URL + path))
-		tb.waitFor(path+" loaded", `document.readyState === "complete"`)
+		tb.Run(chromedp.Navigate(hs.URL + path))
+		tb.WaitFor(path+" loaded", `document.readyState === "complete"`)
 		var hasLoader bool
-		tb.eval(`document.querySelector("script[src$='/embed.js']") !== null`, &hasLoader)
+		tb.Eval(`document.querySelector("script[src$='/embed.js']") !== null`, &hasLoader)
 		if hasLoader {
-			tb.waitFor(path+": the portal configuration", `window.PortalConsent && PortalConsent.get().ready`)
+			tb.WaitFor(path+": the portal configuration", `window.PortalConsent && PortalConsent.get().ready`)
 			// A first visit: the banner, then the app once the visitor shows
 			// intent (its wasm compiled in a blob: worker).
-			tb.waitBanner()
-			tb.waitApp()
+			tb.WaitBanner()
+			tb.WaitApp()
 		}
 		if path == "/" {
 			// Every page the index links to on this host.
 			var links []string
-			tb.eval(`[...document.querySelectorAll("a[href]")].map(a => a.href)`, &links)
+			tb.Eval(`[...document.querySelectorAll("a[href]")].map(a => a.href)`, &links)
 			for _, l := range links {
 				u, err := url.Parse(l)
 				// Every page and file on this host, shown as the browser shows
@@ -120,7 +122,7 @@ func TestBrowserPagesLogNoError(t *testing.T) {
 			}
 		}
 		var violations []string
-		tb.eval(`window.__cspViolations || []`, &violations)
+		tb.Eval(`window.__cspViolations || []`, &violations)
 		mu.Lock()
 		got := append(append([]string(nil), logged...), violations...)
 		mu.Unlock()

@@ -1,4 +1,4 @@
-package server
+package e2e
 
 // Browser tests on an emulated phone (390×844 CSS pixels, device scale
 // factor 3, touch, a mobile user agent): on a portal page wider than the
@@ -16,27 +16,16 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/harness"
 	"github.com/portalconsent/portalconsent/server/store"
 )
-
-const phoneUA = "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Mobile Safari/537.36"
-
-// phone makes the tab an emulated phone of w×h CSS pixels.
-func (tb *tab) phone(w, h int64) {
-	tb.t.Helper()
-	tb.run(
-		emulation.SetDeviceMetricsOverride(w, h, 3, true),
-		emulation.SetTouchEmulationEnabled(true).WithMaxTouchPoints(5),
-		emulation.SetUserAgentOverride(phoneUA).WithPlatform("Android"),
-	)
-}
 
 // inVisualViewport is a condition: the consent frame (or the server
 // banner's host, a zero-height line) spans the visual viewport's width,
 // flush with its bottom, and the element sel in it is laid out with its whole
 // box within the visual viewport.
 func inVisualViewport(sel string) string {
-	return inFrame(`(() => { const e = d.querySelector(` + jsString(sel) + `); if (!e || getComputedStyle(f).visibility !== "visible") return false;
+	return harness.InFrame(`(() => { const e = d.querySelector(` + harness.JSString(sel) + `); if (!e || getComputedStyle(f).visibility !== "visible") return false;
 		const host = f.tagName === "HOST", fr = (host ? f.host : f).getBoundingClientRect(), r = e.getBoundingClientRect(), v = visualViewport;
 		const L = (host ? 0 : fr.left) + r.left, T = (host ? 0 : fr.top) + r.top, near = (a, b) => Math.abs(a - b) <= 1;
 		return near(fr.left, v.offsetLeft) && near(fr.width, v.width) && near(fr.bottom, v.offsetTop + v.height) &&
@@ -47,15 +36,15 @@ func inVisualViewport(sel string) string {
 // tap taps, with a touch, the centre of the element with the given id in the
 // consent frame. Touch points are in CSS pixels of the visual viewport.
 func (tb *tab) tap(id string) {
-	tb.t.Helper()
+	tb.T.Helper()
 	var xy []float64
-	tb.eval(inFrame(`(() => { const e = d.getElementById(`+jsString(id)+`); if (!e) return null;
+	tb.Eval(harness.InFrame(`(() => { const e = d.getElementById(`+harness.JSString(id)+`); if (!e) return null;
 		const fr = f.getBoundingClientRect(), r = e.getBoundingClientRect(), v = visualViewport;
 		return [(fr.left + r.left + r.width / 2 - v.offsetLeft) * v.scale, (fr.top + r.top + r.height / 2 - v.offsetTop) * v.scale]; })()`), &xy)
 	if len(xy) != 2 {
-		tb.t.Fatalf("no element #%s in the consent frame to tap", id)
+		tb.T.Fatalf("no element #%s in the consent frame to tap", id)
 	}
-	tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+	tb.Run(chromedp.ActionFunc(func(ctx context.Context) error {
 		if err := input.DispatchTouchEvent(input.TouchStart, []*input.TouchPoint{{X: xy[0], Y: xy[1]}}).Do(ctx); err != nil {
 			return err
 		}
@@ -67,7 +56,7 @@ func (tb *tab) tap(id string) {
 // the page's width and the visual viewport.
 func (tb *tab) viewports() string {
 	var s string
-	tb.eval(`JSON.stringify({layout: [innerWidth, innerHeight], page: document.documentElement.scrollWidth,
+	tb.Eval(`JSON.stringify({layout: [innerWidth, innerHeight], page: document.documentElement.scrollWidth,
 		visual: [visualViewport.offsetLeft, visualViewport.offsetTop, visualViewport.width, visualViewport.height, visualViewport.scale]})`, &s)
 	return s
 }
@@ -80,45 +69,45 @@ func (tb *tab) viewports() string {
 // the visual viewport's offset stays 0 here, and the zoom comes from
 // Emulation.setPageScaleFactor.)
 func TestBrowserPhoneWidePage(t *testing.T) {
-	h := startHosts(t)
+	h := harness.StartHosts(t)
 	tb := newTab(t)
-	tb.phone(390, 844)
-	tb.run(chromedp.Navigate(h.portalURL("wide.html", "")))
-	tb.waitBanner()
+	tb.Phone(390, 844)
+	tb.Run(chromedp.Navigate(h.PortalURL("wide.html", "")))
+	tb.WaitBanner()
 	// The page is wider than the screen: the layout viewport is too.
 	var wide bool
-	tb.eval(`innerWidth > visualViewport.width + 100 && navigator.maxTouchPoints > 0`, &wide)
+	tb.Eval(`innerWidth > visualViewport.width + 100 && navigator.maxTouchPoints > 0`, &wide)
 	if !wide {
 		t.Fatalf("the fixture does not widen the layout viewport on a touch phone: %s", tb.viewports())
 	}
-	tb.waitFor("the banner in the visual viewport "+tb.viewports(), inVisualViewport(".pc-banner"))
+	tb.WaitFor("the banner in the visual viewport "+tb.viewports(), inVisualViewport(".pc-banner"))
 
 	// The dialogs, opened with a tap.
 	for _, d := range []struct{ button, dialog string }{{"pc-customize", "#pc-preferences"}, {"pc-policy", "#pc-policy-dialog"}} {
 		tb.tap(d.button)
-		tb.waitFor(d.dialog+" in the visual viewport "+tb.viewports(), inVisualViewport(d.dialog))
-		tb.run(chromedp.KeyEvent(kb.Escape))
-		tb.waitFor("the dialog to close", inFrame(`d.querySelector(`+jsString(d.dialog)+`) === null && d.querySelector(".pc-root").getAttribute("data-pc-mode") === "banner"`))
-		tb.waitFor("the banner in the visual viewport again", inVisualViewport(".pc-banner"))
+		tb.WaitFor(d.dialog+" in the visual viewport "+tb.viewports(), inVisualViewport(d.dialog))
+		tb.Run(chromedp.KeyEvent(kb.Escape))
+		tb.WaitFor("the dialog to close", harness.InFrame(`d.querySelector(`+harness.JSString(d.dialog)+`) === null && d.querySelector(".pc-root").getAttribute("data-pc-mode") === "banner"`))
+		tb.WaitFor("the banner in the visual viewport again", inVisualViewport(".pc-banner"))
 	}
 
 	// Pinch-zoomed, then moved: the banner stays in the visual viewport.
 	for _, zoom := range []float64{2, 1.5} {
-		tb.run(emulation.SetPageScaleFactor(zoom))
-		tb.waitFor(fmt.Sprintf("a page scale of %v", zoom), fmt.Sprintf(`Math.abs(visualViewport.scale - %v) < 0.01`, zoom))
-		tb.waitFor(fmt.Sprintf("the banner in the visual viewport at %v× %s", zoom, tb.viewports()), inVisualViewport(".pc-banner"))
+		tb.Run(emulation.SetPageScaleFactor(zoom))
+		tb.WaitFor(fmt.Sprintf("a page scale of %v", zoom), fmt.Sprintf(`Math.abs(visualViewport.scale - %v) < 0.01`, zoom))
+		tb.WaitFor(fmt.Sprintf("the banner in the visual viewport at %v× %s", zoom, tb.viewports()), inVisualViewport(".pc-banner"))
 	}
 
 	// Back to scale 1, a tap on Accept stores the choice.
-	tb.run(emulation.SetPageScaleFactor(1))
-	tb.waitFor("a page scale of 1", `visualViewport.scale === 1`)
-	tb.waitFor("the banner in the visual viewport at 1×", inVisualViewport(".pc-banner"))
+	tb.Run(emulation.SetPageScaleFactor(1))
+	tb.WaitFor("a page scale of 1", `visualViewport.scale === 1`)
+	tb.WaitFor("the banner in the visual viewport at 1×", inVisualViewport(".pc-banner"))
 	tb.tap("pc-accept")
-	c := tb.waitConsent()
+	c := tb.WaitConsent()
 	if !c.Accepted(policy.Statistical) {
 		t.Errorf("a tap on Accept all stored %q", c.Encode())
 	}
-	tb.noErrors()
+	tb.NoErrors()
 }
 
 // TestBrowserPhoneDemoPages: at 320 CSS pixels, on a phone, no demo page
@@ -134,17 +123,17 @@ func TestBrowserPhoneDemoPages(t *testing.T) {
 			example = p
 		}
 	}
-	h := startHosts(t, example)
+	h := harness.StartHosts(t, example)
 	tb := newTab(t)
-	tb.phone(320, 640)
+	tb.Phone(320, 640)
 	for _, id := range []string{"mtran", "twisto", "example"} {
-		tb.run(chromedp.Navigate(h.consent.URL + "/demo/" + id))
-		tb.waitBanner()
+		tb.Run(chromedp.Navigate(h.Consent.URL + "/demo/" + id))
+		tb.WaitBanner()
 		var s struct{ Scroll, Client, Inner float64 }
-		tb.eval(`({Scroll: document.documentElement.scrollWidth, Client: document.documentElement.clientWidth, Inner: innerWidth})`, &s)
+		tb.Eval(`({Scroll: document.documentElement.scrollWidth, Client: document.documentElement.clientWidth, Inner: innerWidth})`, &s)
 		if s.Scroll > 320 || s.Client != 320 || s.Inner != 320 {
 			t.Errorf("/demo/%s at 320 px: %v CSS px wide (client %v, window %v), want no sideways scroll", id, s.Scroll, s.Client, s.Inner)
 		}
 	}
-	tb.noErrors()
+	tb.NoErrors()
 }

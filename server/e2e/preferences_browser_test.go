@@ -1,4 +1,4 @@
-package server
+package e2e
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/harness"
 	"github.com/portalconsent/portalconsent/server/store"
 )
 
@@ -19,26 +20,26 @@ import (
 // categories' cookies go, and the reload notice says scripts already running
 // stop on a reload.
 func TestBrowserPreferencesRejectAllWithdraws(t *testing.T) {
-	h := startHosts(t, gatedPolicy)
+	h := harness.StartHosts(t, gatedPolicy)
 	tb := newTab(t)
-	tb.acceptAll(h.portalURL("gated.html", "portal=gated&gated"))
-	tb.waitFor("the frame gone", `!document.querySelector("iframe[data-portal-consent]")`)
-	tb.run(chromedp.Reload())
-	tb.waitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
-	tb.waitFor("the tracker's cookie", `document.cookie.includes("_ga=")`)
+	tb.AcceptAll(h.PortalURL("gated.html", "portal=gated&gated"))
+	tb.WaitFor("the frame gone", `!document.querySelector("iframe[data-portal-consent]")`)
+	tb.Run(chromedp.Reload())
+	tb.WaitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
+	tb.WaitFor("the tracker's cookie", `document.cookie.includes("_ga=")`)
 
-	tb.clickPage("#manage")
-	tb.waitDialog("pc-preferences")
+	tb.ClickPage("#manage")
+	tb.WaitDialog("pc-preferences")
 	var kinds []string
-	tb.eval(inFrame(`["pc-prefs-accept", "pc-prefs-reject", "pc-save"].map(id => d.getElementById(id).className)`), &kinds)
+	tb.Eval(harness.InFrame(`["pc-prefs-accept", "pc-prefs-reject", "pc-save"].map(id => d.getElementById(id).className)`), &kinds)
 	if len(kinds) != 3 || kinds[0] != kinds[1] || kinds[2] == kinds[0] {
 		t.Errorf("classes of Accept all, Reject all, Save = %q: want Accept and Reject equal, Save distinct", kinds)
 	}
-	tb.click("pc-prefs-reject")
-	tb.waitFor("the reload notice", inFrame(`d.getElementById("pc-reload") !== null && d.activeElement === d.getElementById("pc-reload")`))
-	c, err := policy.Current(tb.cookie(), gatedPolicy, time.Now())
+	tb.Click("pc-prefs-reject")
+	tb.WaitFor("the reload notice", harness.InFrame(`d.getElementById("pc-reload") !== null && d.activeElement === d.getElementById("pc-reload")`))
+	c, err := policy.Current(tb.Cookie(), gatedPolicy, time.Now())
 	if err != nil {
-		t.Fatalf("stored %q: %v", tb.cookie(), err)
+		t.Fatalf("stored %q: %v", tb.Cookie(), err)
 	}
 	if c.Accepted("statistical") || c.Accepted("marketing") || !c.Accepted("necessary") {
 		t.Errorf("Reject all in the preferences stored %q", c.Encode())
@@ -47,35 +48,35 @@ func TestBrowserPreferencesRejectAllWithdraws(t *testing.T) {
 		t.Errorf("after Reject all the page still has cookies %q", s.Cookies)
 	}
 	var st struct{ Categories map[string]bool }
-	tb.eval(`PortalConsent.get()`, &st)
+	tb.Eval(`PortalConsent.get()`, &st)
 	if st.Categories["statistical"] || st.Categories["marketing"] {
 		t.Errorf("PortalConsent.get() after Reject all: %+v", st)
 	}
-	tb.noErrors()
+	tb.NoErrors()
 }
 
 // TestBrowserPreferencesAcceptAll: Accept all in the preferences (opened
 // with Customize on a first visit) accepts every category and runs the gated
 // scripts at once.
 func TestBrowserPreferencesAcceptAll(t *testing.T) {
-	h := startHosts(t, gatedPolicy)
+	h := harness.StartHosts(t, gatedPolicy)
 	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("gated.html", "portal=gated&gated")))
-	tb.waitBanner()
-	tb.waitApp()
-	tb.click("pc-customize")
-	tb.waitDialog("pc-preferences")
-	tb.click("pc-prefs-accept")
-	tb.waitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
-	tb.waitFor("the frame to hide", inFrame(`getComputedStyle(f).visibility === "hidden"`))
-	c, err := policy.Current(tb.cookie(), gatedPolicy, time.Now())
+	tb.Run(chromedp.Navigate(h.PortalURL("gated.html", "portal=gated&gated")))
+	tb.WaitBanner()
+	tb.WaitApp()
+	tb.Click("pc-customize")
+	tb.WaitDialog("pc-preferences")
+	tb.Click("pc-prefs-accept")
+	tb.WaitFor("the gated scripts", `(window.gatedLog || []).length >= 7`)
+	tb.WaitFor("the frame to hide", harness.InFrame(`getComputedStyle(f).visibility === "hidden"`))
+	c, err := policy.Current(tb.Cookie(), gatedPolicy, time.Now())
 	if err != nil {
-		t.Fatalf("stored %q: %v", tb.cookie(), err)
+		t.Fatalf("stored %q: %v", tb.Cookie(), err)
 	}
 	if !c.Accepted("statistical") || !c.Accepted("marketing") {
 		t.Errorf("Accept all in the preferences stored %q", c.Encode())
 	}
-	tb.noErrors()
+	tb.NoErrors()
 }
 
 // examplePolicy is the example portal as the server serves it: its Matomo
@@ -101,19 +102,19 @@ func examplePolicy(t testing.TB) *policy.Policy {
 // Privacy Control the preferences carry its notice too.
 func TestBrowserPreferencesCookieDisclosure(t *testing.T) {
 	ex := examplePolicy(t)
-	h := startHosts(t, ex)
+	h := harness.StartHosts(t, ex)
 	tb := newTab(t)
-	tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+	tb.Run(chromedp.ActionFunc(func(ctx context.Context) error {
 		_, err := page.AddScriptToEvaluateOnNewDocument(gpcScript).Do(ctx)
 		return err
 	}))
-	tb.run(chromedp.Navigate(h.portalURL("plain.html", "portal=example")))
-	tb.waitBanner()
-	tb.waitApp()
-	tb.click("pc-customize")
-	tb.waitDialog("pc-preferences")
+	tb.Run(chromedp.Navigate(h.PortalURL("plain.html", "portal=example")))
+	tb.WaitBanner()
+	tb.WaitApp()
+	tb.Click("pc-customize")
+	tb.WaitDialog("pc-preferences")
 	var gpc bool
-	tb.eval(inFrame(`(() => { const n = d.getElementById("pc-prefs-gpc"); return !!n && n.getBoundingClientRect().height > 0; })()`), &gpc)
+	tb.Eval(harness.InFrame(`(() => { const n = d.getElementById("pc-prefs-gpc"); return !!n && n.getBoundingClientRect().height > 0; })()`), &gpc)
 	if !gpc {
 		t.Error("with GPC the preferences show no GPC notice")
 	}
@@ -129,39 +130,39 @@ func TestBrowserPreferencesCookieDisclosure(t *testing.T) {
 	}
 	details := `d.getElementById("pc-cookies-of-statistical")`
 	var folded bool
-	tb.eval(inFrame(`(() => { const x = `+details+`; return !!x && !x.open && !x.querySelector(".pc-cookie-list").checkVisibility(); })()`), &folded)
+	tb.Eval(harness.InFrame(`(() => { const x = `+details+`; return !!x && !x.open && !x.querySelector(".pc-cookie-list").checkVisibility(); })()`), &folded)
 	if !folded {
 		var dbg string
-		tb.eval(inFrame(`JSON.stringify([...d.querySelectorAll("details")].map(x => [x.id, x.open, x.outerHTML.slice(0, 300)]))`), &dbg)
+		tb.Eval(harness.InFrame(`JSON.stringify([...d.querySelectorAll("details")].map(x => [x.id, x.open, x.outerHTML.slice(0, 300)]))`), &dbg)
 		t.Fatalf("the statistical cookies are not in a folded disclosure: %s", dbg)
 	}
 	// Tab to the disclosure's summary, as a keyboard visitor does.
 	summary := details + `.querySelector("summary")`
 	for i := 0; i < 12; i++ {
 		var on bool
-		tb.eval(`!!(`+inFrame(`document.activeElement === f && d.activeElement === `+summary)+`)`, &on)
+		tb.Eval(`!!(`+harness.InFrame(`document.activeElement === f && d.activeElement === `+summary)+`)`, &on)
 		if on {
 			break
 		}
-		tb.run(chromedp.KeyEvent(kb.Tab))
+		tb.Run(chromedp.KeyEvent(kb.Tab))
 	}
-	tb.waitFor("focus on the statistical cookies' summary", inFrame(`document.activeElement === f && d.activeElement === `+summary))
-	tb.run(chromedp.KeyEvent(kb.Enter))
-	tb.waitFor("the disclosure open", inFrame(details+`.open && `+details+`.querySelector(".pc-cookie-list").checkVisibility()`))
+	tb.WaitFor("focus on the statistical cookies' summary", harness.InFrame(`document.activeElement === f && d.activeElement === `+summary))
+	tb.Run(chromedp.KeyEvent(kb.Enter))
+	tb.WaitFor("the disclosure open", harness.InFrame(details+`.open && `+details+`.querySelector(".pc-cookie-list").checkVisibility()`))
 	var listed []string
-	tb.eval(inFrame(`[...`+details+`.querySelectorAll(".pc-cookie-names")].map(e => e.textContent.trim())`), &listed)
+	tb.Eval(harness.InFrame(`[...`+details+`.querySelectorAll(".pc-cookie-names")].map(e => e.textContent.trim())`), &listed)
 	if strings.Join(listed, "|") != strings.Join(names, "|") {
 		t.Errorf("the disclosure lists %q, want the statistical rows %q", listed, names)
 	}
 	// Each row says who sets it, why, and for how long.
 	var dts []string
-	tb.eval(inFrame(`[...`+details+`.querySelector(".pc-cookie").querySelectorAll("dt")].map(e => e.textContent)`), &dts)
+	tb.Eval(harness.InFrame(`[...`+details+`.querySelector(".pc-cookie").querySelectorAll("dt")].map(e => e.textContent)`), &dts)
 	cols := ex.Texts.Columns
 	if strings.Join(dts, "|") != strings.Join([]string{cols.Names, cols.Provider, cols.Purpose, cols.Duration}, "|") {
 		t.Errorf("a row's terms are %q", dts)
 	}
 	// Space folds it again; Save still works with the keyboard afterwards.
-	tb.run(chromedp.KeyEvent(" "))
-	tb.waitFor("the disclosure folded", inFrame(`!`+details+`.open`))
-	tb.noErrors()
+	tb.Run(chromedp.KeyEvent(" "))
+	tb.WaitFor("the disclosure folded", harness.InFrame(`!`+details+`.open`))
+	tb.NoErrors()
 }

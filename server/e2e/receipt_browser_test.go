@@ -1,4 +1,4 @@
-package server
+package e2e
 
 import (
 	"context"
@@ -13,26 +13,29 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server"
+	"github.com/portalconsent/portalconsent/server/harness"
 	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/servertest"
 )
 
 // Browser tests of the receipt beacon: every choice stored in the browser
 // sends the consent host one receipt (web/ui.js), whatever stored it.
 
 // The receipts the browser sends are decoded as the route does, into a
-// receiptBody (consents.go).
+// servertest.ReceiptBody (consents.go).
 
 // waitReceipt waits until the consent host has received a receipt of the
 // consent c, then returns the receipts of c it received.
-func (tb *tab) waitReceipt(h *hosts, c policy.Consent) []receiptBody {
-	tb.t.Helper()
+func (tb *tab) waitReceipt(h *harness.Hosts, c policy.Consent) []servertest.ReceiptBody {
+	tb.T.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var got []receiptBody
-		for _, p := range h.receiptPosts() {
-			var b receiptBody
+		var got []servertest.ReceiptBody
+		for _, p := range h.ReceiptPosts() {
+			var b servertest.ReceiptBody
 			if err := json.Unmarshal(p.Body, &b); err != nil {
-				tb.t.Fatalf("receipt body %q: %v", p.Body, err)
+				tb.T.Fatalf("receipt body %q: %v", p.Body, err)
 			}
 			if d, err := policy.Decode(b.Value); err == nil && d.ID == c.ID {
 				got = append(got, b)
@@ -42,7 +45,7 @@ func (tb *tab) waitReceipt(h *hosts, c policy.Consent) []receiptBody {
 			return got
 		}
 		if time.Now().After(deadline) {
-			tb.t.Fatalf("no receipt of consent %s (received %d: %q)", c.ID, len(h.receiptPosts()), h.receiptPosts())
+			tb.T.Fatalf("no receipt of consent %s (received %d: %q)", c.ID, len(h.ReceiptPosts()), h.ReceiptPosts())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -56,9 +59,9 @@ func (tb *tab) waitReceipt(h *hosts, c policy.Consent) []receiptBody {
 // consent id of the cookie, with the choices of the cookie, and the
 // undeclared cookie in the portal's tally.
 func TestBrowserReceipts(t *testing.T) {
-	st := openTestStore(t)
-	h := startHostsWith(t, []Option{WithReceipts(st)})
-	page := h.portal.URL + "/receipt.html"
+	st := servertest.OpenStore(t)
+	h := harness.StartHostsWith(t, []server.Option{server.WithReceipts(st)})
+	page := h.Portal.URL + "/receipt.html"
 	type choice struct {
 		c      policy.Consent
 		method string
@@ -67,48 +70,48 @@ func TestBrowserReceipts(t *testing.T) {
 	var made []choice
 
 	t.Run("server banner Accept all", func(t *testing.T) {
-		release := h.holdWasm()
+		release := h.HoldWasm()
 		defer release()
 		tb := newTab(t)
-		tb.run(chromedp.Navigate(page + "?utm_source=x#top"))
-		tb.waitBanner()
-		tb.click("pc-accept")
-		c := tb.waitConsent()
-		if tb.appRunning() {
+		tb.Run(chromedp.Navigate(page + "?utm_source=x#top"))
+		tb.WaitBanner()
+		tb.Click("pc-accept")
+		c := tb.WaitConsent()
+		if tb.AppRunning() {
 			t.Fatal("the app ran: Accept was not the server banner's")
 		}
 		made = append(made, choice{c, "accept-all", "en"})
 		tb.waitReceipt(h, c)
-		tb.noErrors()
+		tb.NoErrors()
 	})
 
 	t.Run("app Reject all, in French", func(t *testing.T) {
 		tb := newTab(t)
-		tb.run(chromedp.Navigate(h.portalURL("receipt-fr.html", "q=1") + "#x"))
-		tb.waitBanner()
-		tb.waitApp()
-		tb.click("pc-reject")
-		c := tb.waitConsent()
+		tb.Run(chromedp.Navigate(h.PortalURL("receipt-fr.html", "q=1") + "#x"))
+		tb.WaitBanner()
+		tb.WaitApp()
+		tb.Click("pc-reject")
+		c := tb.WaitConsent()
 		made = append(made, choice{c, "reject-all", "fr"})
 		tb.waitReceipt(h, c)
-		tb.noErrors()
+		tb.NoErrors()
 	})
 
 	t.Run("preferences Save, then a withdrawal from Manage cookies", func(t *testing.T) {
 		tb := newTab(t)
-		tb.run(chromedp.Navigate(page + "?a=1&b=2#section"))
-		tb.waitBanner()
-		tb.waitApp()
-		tb.click("pc-customize")
-		tb.waitDialog("pc-preferences")
+		tb.Run(chromedp.Navigate(page + "?a=1&b=2#section"))
+		tb.WaitBanner()
+		tb.WaitApp()
+		tb.Click("pc-customize")
+		tb.WaitDialog("pc-preferences")
 		var line bool
-		tb.eval(inFrame(`d.getElementById("pc-consent-id") !== null`), &line)
+		tb.Eval(harness.InFrame(`d.getElementById("pc-consent-id") !== null`), &line)
 		if line {
 			t.Error("the preferences show a consent id before any choice")
 		}
-		tb.click("pc-switch-statistical")
-		tb.click("pc-save")
-		saved := tb.waitConsent()
+		tb.Click("pc-switch-statistical")
+		tb.Click("pc-save")
+		saved := tb.WaitConsent()
 		if !saved.Accepted(policy.Statistical) {
 			t.Fatalf("Save stored %q, want statistical accepted", saved.Encode())
 		}
@@ -117,48 +120,48 @@ func TestBrowserReceipts(t *testing.T) {
 
 		// A later page view: the visitor withdraws from a Manage cookies link,
 		// and reads the consent id of their choice there.
-		tb.run(chromedp.Navigate(page + "?again=1"))
-		tb.waitReturning()
-		tb.clickPage("#manage")
-		tb.waitDialog("pc-preferences")
+		tb.Run(chromedp.Navigate(page + "?again=1"))
+		tb.WaitReturning()
+		tb.ClickPage("#manage")
+		tb.WaitDialog("pc-preferences")
 		var shown struct{ Text, Code string }
-		tb.eval(inFrame(`({Text: d.getElementById("pc-consent-id").textContent, Code: d.querySelector("#pc-consent-id code").textContent})`), &shown)
+		tb.Eval(harness.InFrame(`({Text: d.getElementById("pc-consent-id").textContent, Code: d.querySelector("#pc-consent-id code").textContent})`), &shown)
 		if shown.Code != saved.ID || shown.Text != "Your consent ID: "+saved.ID {
 			t.Errorf("the preferences show %+v, want the consent id %s", shown, saved.ID)
 		}
-		tb.click("pc-switch-statistical")
-		tb.click("pc-save")
-		tb.waitFor("the withdrawal", `!document.cookie.includes(`+jsString(saved.Encode())+`)`)
-		withdrawn := tb.waitConsent()
+		tb.Click("pc-switch-statistical")
+		tb.Click("pc-save")
+		tb.WaitFor("the withdrawal", `!document.cookie.includes(`+harness.JSString(saved.Encode())+`)`)
+		withdrawn := tb.WaitConsent()
 		if withdrawn.Accepted(policy.Statistical) || withdrawn.ID == saved.ID {
 			t.Fatalf("the withdrawal stored %q (before: %q)", withdrawn.Encode(), saved.Encode())
 		}
 		made = append(made, choice{withdrawn, "custom", "en"})
 		tb.waitReceipt(h, withdrawn)
-		tb.noErrors()
+		tb.NoErrors()
 	})
 	if t.Failed() {
 		return
 	}
 
 	// Exactly one receipt per choice, each as the browser stored it.
-	posts := h.receiptPosts()
+	posts := h.ReceiptPosts()
 	if len(posts) != len(made) {
 		t.Errorf("%d receipts received for %d choices: %q", len(posts), len(made), posts)
 	}
 	for _, m := range made {
-		var got []receiptBody
+		var got []servertest.ReceiptBody
 		for _, p := range posts {
-			var b receiptBody
+			var b servertest.ReceiptBody
 			if json.Unmarshal(p.Body, &b) == nil && b.Value == m.c.Encode() {
 				got = append(got, b)
 			}
 		}
 		wantPage := page
 		if m.lang == "fr" {
-			wantPage = h.portal.URL + "/receipt-fr.html"
+			wantPage = h.Portal.URL + "/receipt-fr.html"
 		}
-		want := receiptBody{Value: m.c.Encode(), Method: m.method, Lang: m.lang, Page: wantPage, Undeclared: []string{"mystery_tracker"}}
+		want := servertest.ReceiptBody{Value: m.c.Encode(), Method: m.method, Lang: m.lang, Page: wantPage, Undeclared: []string{"mystery_tracker"}}
 		if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 			t.Errorf("receipts of %s: %+v, want one: %+v", m.method, got, want)
 		}
@@ -167,7 +170,7 @@ func TestBrowserReceipts(t *testing.T) {
 		// A beacon with a string body: text/plain, no preflight; no credentials
 		// for the consent host, and the portal's origin.
 		if p.Path != "/portals/mtran/consents" || !strings.HasPrefix(p.ContentType, "text/plain") ||
-			p.Origin != h.portal.URL || p.Cookie != "" {
+			p.Origin != h.Portal.URL || p.Cookie != "" {
 			t.Errorf("receipt request %s, Content-Type %q, Origin %q, Cookie %q", p.Path, p.ContentType, p.Origin, p.Cookie)
 		}
 	}
@@ -184,7 +187,7 @@ func TestBrowserReceipts(t *testing.T) {
 		r := rs[0]
 		wantPage := page
 		if m.lang == "fr" {
-			wantPage = h.portal.URL + "/receipt-fr.html"
+			wantPage = h.Portal.URL + "/receipt-fr.html"
 		}
 		if r.Portal != "mtran" || r.Method != m.method || r.Lang != m.lang || r.Page != wantPage ||
 			r.Revision != int64(m.c.Revision) || !reflect.DeepEqual(r.Choices, m.c.Choices) || !r.DecidedAt.Equal(m.c.Decided) {
@@ -238,32 +241,32 @@ func waitStored(t testing.TB, st receipts.Store, id string) []receipts.Receipt {
 func TestBrowserReceiptNeverBreaksThePage(t *testing.T) {
 	for _, app := range []bool{false, true} {
 		t.Run(map[bool]string{false: "server banner", true: "app"}[app], func(t *testing.T) {
-			h := startHosts(t)
+			h := harness.StartHosts(t)
 			if !app {
-				release := h.holdWasm()
+				release := h.HoldWasm()
 				defer release()
 			}
 			tb := newTab(t)
-			tb.run(chromedp.Navigate(h.portalURL("receipt.html", "")))
-			tb.waitBanner()
+			tb.Run(chromedp.Navigate(h.PortalURL("receipt.html", "")))
+			tb.WaitBanner()
 			if app {
-				tb.waitApp()
+				tb.WaitApp()
 			}
-			tb.eval(`navigator.sendBeacon = () => { throw new Error("no beacon"); };
+			tb.Eval(`navigator.sendBeacon = () => { throw new Error("no beacon"); };
 				window.fetch = () => { throw new Error("no fetch"); };
 				window.changes = 0; document.addEventListener("consentchange", () => { changes++; }); true`, nil)
-			tb.click("pc-accept")
-			c := tb.waitConsent()
+			tb.Click("pc-accept")
+			c := tb.WaitConsent()
 			if !c.Accepted(policy.Statistical) {
 				t.Errorf("Accept all stored %q", c.Encode())
 			}
-			tb.waitFor("the choice applied", `changes === 1 && PortalConsent.get().id === `+jsString(c.ID))
-			tb.waitFor("the banner gone", `!document.querySelector("iframe[data-portal-consent]") ||
+			tb.WaitFor("the choice applied", `changes === 1 && PortalConsent.get().id === `+harness.JSString(c.ID))
+			tb.WaitFor("the banner gone", `!document.querySelector("iframe[data-portal-consent]") ||
 				getComputedStyle(document.querySelector("iframe[data-portal-consent]")).visibility === "hidden"`)
-			if n := len(h.receiptPosts()); n != 0 {
+			if n := len(h.ReceiptPosts()); n != 0 {
 				t.Errorf("%d receipts sent through a broken sendBeacon and fetch", n)
 			}
-			tb.noErrors()
+			tb.NoErrors()
 		})
 	}
 }
@@ -272,25 +275,25 @@ func TestBrowserReceiptNeverBreaksThePage(t *testing.T) {
 // false), the receipt goes by a keepalive fetch, still text/plain (no
 // preflight) and without credentials, and is stored.
 func TestBrowserReceiptFetchFallback(t *testing.T) {
-	st := openTestStore(t)
-	h := startHostsWith(t, []Option{WithReceipts(st)})
+	st := servertest.OpenStore(t)
+	h := harness.StartHostsWith(t, []server.Option{server.WithReceipts(st)})
 	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("receipt.html", "")))
-	tb.waitBanner()
-	tb.waitApp()
-	tb.eval(`navigator.sendBeacon = () => false; true`, nil)
-	tb.click("pc-reject")
-	c := tb.waitConsent()
+	tb.Run(chromedp.Navigate(h.PortalURL("receipt.html", "")))
+	tb.WaitBanner()
+	tb.WaitApp()
+	tb.Eval(`navigator.sendBeacon = () => false; true`, nil)
+	tb.Click("pc-reject")
+	c := tb.WaitConsent()
 	got := tb.waitReceipt(h, c)
-	want := receiptBody{Value: c.Encode(), Method: "reject-all", Lang: "en", Page: h.portal.URL + "/receipt.html", Undeclared: []string{"mystery_tracker"}}
+	want := servertest.ReceiptBody{Value: c.Encode(), Method: "reject-all", Lang: "en", Page: h.Portal.URL + "/receipt.html", Undeclared: []string{"mystery_tracker"}}
 	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Errorf("receipts %+v, want one: %+v", got, want)
 	}
-	if p := h.receiptPosts(); len(p) != 1 || !strings.HasPrefix(p[0].ContentType, "text/plain") || p[0].Cookie != "" {
+	if p := h.ReceiptPosts(); len(p) != 1 || !strings.HasPrefix(p[0].ContentType, "text/plain") || p[0].Cookie != "" {
 		t.Errorf("receipt requests %q", p)
 	}
 	if rs := waitStored(t, st, c.ID); len(rs) != 1 || rs[0].Method != "reject-all" {
 		t.Errorf("stored %+v, want one reject-all receipt", rs)
 	}
-	tb.noErrors()
+	tb.NoErrors()
 }

@@ -1,10 +1,9 @@
-package server
+package e2e
 
 import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server"
+	"github.com/portalconsent/portalconsent/server/harness"
 	"github.com/portalconsent/portalconsent/server/store"
 	"github.com/portalconsent/portalconsent/web"
 )
@@ -59,13 +60,13 @@ func TestBrowserReloadKeepsTheLastGoodPolicy(t *testing.T) {
 	if err := os.WriteFile(file, []byte(reloadPortal("")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var srv *Server
+	var srv *server.Server
 	apply := func(ps []*policy.Policy) error {
 		if srv != nil {
 			return srv.SetPolicies(ps)
 		}
 		var err error
-		srv, err = New(ps, web.Files())
+		srv, err = server.New(ps, web.Files())
 		return err
 	}
 	var logs bytes.Buffer
@@ -74,18 +75,13 @@ func TestBrowserReloadKeepsTheLastGoodPolicy(t *testing.T) {
 		t.Fatal(errs)
 	}
 	first := srv.Policies()[0]
-	h := &hosts{}
-	h.consent = httptest.NewServer(h.counting(h.serveConsent(srv)))
-	t.Cleanup(h.consent.Close)
-	h.consentURL = strings.Replace(h.consent.URL, "127.0.0.1", "localhost", 1)
-	h.portal = httptest.NewServer(h.counting(portalHandler(t, h)))
-	t.Cleanup(h.portal.Close)
-	page := h.portalURL("plain.html", "portal=demo")
+	h := harness.StartHostsServing(t, srv)
+	page := h.PortalURL("plain.html", "portal=demo")
 	clearCache := chromedp.ActionFunc(func(ctx context.Context) error { return network.ClearBrowserCache().Do(ctx) })
 
 	tb := newTab(t)
-	tb.run(chromedp.Navigate(page))
-	tb.waitBanner()
+	tb.Run(chromedp.Navigate(page))
+	tb.WaitBanner()
 
 	// A broken file: logged, and the old policy keeps serving.
 	if err := os.WriteFile(file, []byte(reloadPortal("  - id: marketing\n    name: [Marketing\n")), 0o644); err != nil {
@@ -97,16 +93,16 @@ func TestBrowserReloadKeepsTheLastGoodPolicy(t *testing.T) {
 	if !strings.Contains(logs.String(), "the previous policy keeps serving") {
 		t.Errorf("not logged: %s", logs.String())
 	}
-	tb.run(clearCache, chromedp.Navigate(page))
-	tb.waitBanner()
-	tb.click("pc-accept")
-	tb.waitFor("the cookies_preferences cookie", `document.cookie.includes("cookies_preferences=")`)
-	c, err := policy.Current(tb.cookie(), first, time.Now())
+	tb.Run(clearCache, chromedp.Navigate(page))
+	tb.WaitBanner()
+	tb.Click("pc-accept")
+	tb.WaitFor("the cookies_preferences cookie", `document.cookie.includes("cookies_preferences=")`)
+	c, err := policy.Current(tb.Cookie(), first, time.Now())
 	if err != nil || !c.Accepted(policy.Statistical) || c.Revision != first.Revision {
-		t.Fatalf("stored %q for the old revision %d: %v", tb.cookie(), first.Revision, err)
+		t.Fatalf("stored %q for the old revision %d: %v", tb.Cookie(), first.Revision, err)
 	}
-	tb.run(clearCache, chromedp.Reload())
-	tb.waitReturning()
+	tb.Run(clearCache, chromedp.Reload())
+	tb.WaitReturning()
 
 	// Fixed, with a new category: the visitor who accepted is asked again.
 	if err := os.WriteFile(file, []byte(reloadPortal("  - id: marketing\n    name: Marketing\n    description: Ads.\n    signals: [ad_storage]\n")), 0o644); err != nil {
@@ -119,13 +115,13 @@ func TestBrowserReloadKeepsTheLastGoodPolicy(t *testing.T) {
 	if second.Revision == first.Revision {
 		t.Fatal("the new category did not change the revision")
 	}
-	if _, err := policy.Current(tb.cookie(), second, time.Now()); err == nil {
-		t.Fatalf("the stored choice %q still counts for the new revision", tb.cookie())
+	if _, err := policy.Current(tb.Cookie(), second, time.Now()); err == nil {
+		t.Fatalf("the stored choice %q still counts for the new revision", tb.Cookie())
 	}
-	tb.run(clearCache, chromedp.Navigate(page))
-	tb.waitBanner()
-	tb.waitApp()
-	tb.click("pc-customize")
-	tb.waitFor("the marketing switch", inFrame(`[...d.querySelectorAll("[role=dialog] *")].some(e => e.textContent.trim() === "Marketing")`))
-	tb.noErrors()
+	tb.Run(clearCache, chromedp.Navigate(page))
+	tb.WaitBanner()
+	tb.WaitApp()
+	tb.Click("pc-customize")
+	tb.WaitFor("the marketing switch", harness.InFrame(`[...d.querySelectorAll("[role=dialog] *")].some(e => e.textContent.trim() === "Marketing")`))
+	tb.NoErrors()
 }

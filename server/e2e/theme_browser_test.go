@@ -1,4 +1,4 @@
-package server
+package e2e
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/harness"
+	"github.com/portalconsent/portalconsent/server/servertest"
 )
 
 // cssRGB returns how a browser serializes the computed value of a #rgb or
@@ -24,7 +26,7 @@ func cssRGB(t testing.TB, hex string) string {
 // the given theme and language (the banner's texts in Arabic for "ar").
 func themedPolicy(t testing.TB, id, lang string, theme *policy.Theme) *policy.Policy {
 	t.Helper()
-	p := copyOf(t, testPolicies[0])
+	p := servertest.CopyOf(t, harness.Policies[0])
 	p.ID, p.Theme = id, theme
 	if lang == "ar" {
 		p.Texts.Lang = "ar"
@@ -59,7 +61,7 @@ const frameStylesJS = `(() => { const s = (sel) => w.getComputedStyle(d.querySel
 // (twisto) or the defaults (mtran), in light and in dark, before the app and
 // after it took over; the theme's font applies.
 func TestBrowserThemeColours(t *testing.T) {
-	twisto := testPolicies[1]
+	twisto := harness.Policies[1]
 	if twisto.ID != "twisto" || twisto.Theme == nil {
 		t.Fatal("the twisto default policy has no theme")
 	}
@@ -84,22 +86,22 @@ func TestBrowserThemeColours(t *testing.T) {
 					CustomizeBorder: cssRGB(t, pal.Accent), PolicyColor: cssRGB(t, pal.Accent),
 					Font: tt.font,
 				}
-				h := startHosts(t)
+				h := harness.StartHosts(t)
 				tb := newTab(t)
-				tb.run(emulateMedia(map[string]string{"prefers-color-scheme": scheme}),
-					chromedp.Navigate(h.portalURL("plain.html", "portal="+tt.portal)))
-				tb.waitBanner()
+				tb.Run(harness.EmulateMedia(map[string]string{"prefers-color-scheme": scheme}),
+					chromedp.Navigate(h.PortalURL("plain.html", "portal="+tt.portal)))
+				tb.WaitBanner()
 				for _, when := range []string{"server banner", "app"} {
 					if when == "app" {
-						tb.waitApp()
+						tb.WaitApp()
 					}
 					var got frameStyles
-					tb.eval(inFrame(frameStylesJS), &got)
+					tb.Eval(harness.InFrame(frameStylesJS), &got)
 					if got != want {
 						t.Errorf("%s: computed styles\n got %+v\nwant %+v", when, got, want)
 					}
 				}
-				tb.noErrors()
+				tb.NoErrors()
 			})
 		}
 	}
@@ -135,13 +137,13 @@ func TestBrowserThemeBox(t *testing.T) {
 		{"mtran", policy.PositionBar, 1200},
 	} {
 		t.Run(fmt.Sprintf("%s/%d", tt.portal, tt.width), func(t *testing.T) {
-			h := startHosts(t, left)
+			h := harness.StartHosts(t, left)
 			tb := newTab(t)
-			tb.run(chromedp.EmulateViewport(tt.width, 800), chromedp.Navigate(h.portalURL("plain.html", "portal="+tt.portal)))
-			tb.waitBanner()
-			tb.waitApp()
+			tb.Run(chromedp.EmulateViewport(tt.width, 800), chromedp.Navigate(h.PortalURL("plain.html", "portal="+tt.portal)))
+			tb.WaitBanner()
+			tb.WaitApp()
 			var b bannerBox
-			tb.eval(inFrame(bannerBoxJS), &b)
+			tb.Eval(harness.InFrame(bannerBoxJS), &b)
 			near := func(a, b float64) bool { return math.Abs(a-b) <= 1 }
 			if !near(b.Bottom, b.ViewHeight) || !near(b.FrameTop+b.FrameHeight, b.ViewHeight) {
 				t.Errorf("banner or frame not at the bottom: %+v", b)
@@ -151,7 +153,7 @@ func TestBrowserThemeBox(t *testing.T) {
 			if tt.position != policy.PositionBar {
 				var beside string
 				x := map[string]string{policy.PositionBottomRight: "8", policy.PositionBottomLeft: "innerWidth - 8"}[tt.position]
-				tb.eval(`(document.elementFromPoint(`+x+`, innerHeight - 8) || {tagName: "none"}).tagName`, &beside)
+				tb.Eval(`(document.elementFromPoint(`+x+`, innerHeight - 8) || {tagName: "none"}).tagName`, &beside)
 				if beside == "IFRAME" {
 					t.Errorf("beside the box, the consent frame covers the page: %+v", b)
 				}
@@ -183,11 +185,11 @@ func TestBrowserThemeBox(t *testing.T) {
 			}
 			// Buttons stay whole in the box.
 			var clipped []string
-			tb.eval(inFrame(`[...d.querySelectorAll(".pc-banner button")].filter(b => b.scrollWidth > b.clientWidth || b.scrollHeight > b.clientHeight + 1).map(b => b.id)`), &clipped)
+			tb.Eval(harness.InFrame(`[...d.querySelectorAll(".pc-banner button")].filter(b => b.scrollWidth > b.clientWidth || b.scrollHeight > b.clientHeight + 1).map(b => b.id)`), &clipped)
 			if len(clipped) > 0 {
 				t.Errorf("buttons clip their text in the box: %q", clipped)
 			}
-			tb.noErrors()
+			tb.NoErrors()
 		})
 	}
 }
@@ -202,10 +204,10 @@ func TestBrowserRightToLeft(t *testing.T) {
 		portal, dir string
 	}{{"arabic", "rtl"}, {"mtran", "ltr"}} {
 		t.Run(tt.portal, func(t *testing.T) {
-			h := startHosts(t, ar)
+			h := harness.StartHosts(t, ar)
 			tb := newTab(t)
-			tb.run(chromedp.Navigate(h.portalURL("plain.html", "portal="+tt.portal)))
-			tb.waitBanner()
+			tb.Run(chromedp.Navigate(h.PortalURL("plain.html", "portal="+tt.portal)))
+			tb.WaitBanner()
 			type layout struct {
 				Dir, Align                               string
 				Banner, Title, Accept, Reject, Customize [2]float64 // left, right
@@ -215,10 +217,10 @@ func TestBrowserRightToLeft(t *testing.T) {
 					Banner: x(".pc-banner"), Title: x(".pc-title"), Accept: x("#pc-accept"), Reject: x("#pc-reject"), Customize: x("#pc-customize")}; })()`
 			for _, when := range []string{"server banner", "app"} {
 				if when == "app" {
-					tb.waitApp()
+					tb.WaitApp()
 				}
 				var l layout
-				tb.eval(inFrame(layoutJS), &l)
+				tb.Eval(harness.InFrame(layoutJS), &l)
 				if l.Dir != tt.dir || l.Align != "start" {
 					t.Errorf("%s: direction %q, text-align %q; want %q, start", when, l.Dir, l.Align, tt.dir)
 				}
@@ -233,19 +235,19 @@ func TestBrowserRightToLeft(t *testing.T) {
 				}
 			}
 			var root struct{ Dir, Lang string }
-			tb.eval(inFrame(`({Dir: d.querySelector(".pc-root").getAttribute("dir") || "", Lang: d.querySelector(".pc-root").lang})`), &root)
+			tb.Eval(harness.InFrame(`({Dir: d.querySelector(".pc-root").getAttribute("dir") || "", Lang: d.querySelector(".pc-root").lang})`), &root)
 			if want := map[string]string{"rtl": "rtl", "ltr": ""}[tt.dir]; root.Dir != want {
 				t.Errorf("root dir=%q, want %q", root.Dir, want)
 			}
 			// The preferences dialog: the close button on the end side.
-			tb.openPreferences()
+			tb.OpenPreferences()
 			var c struct{ Close, Dialog [2]float64 }
-			tb.eval(inFrame(`(() => { const x = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.right]; };
+			tb.Eval(harness.InFrame(`(() => { const x = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.right]; };
 				return {Close: x(d.getElementById("pc-close")), Dialog: x(d.querySelector("#pc-preferences"))}; })()`), &c)
 			if tt.dir == "rtl" && math.Abs(c.Close[0]-c.Dialog[0]-12) > 1 || tt.dir == "ltr" && math.Abs(c.Dialog[1]-c.Close[1]-12) > 1 {
 				t.Errorf("close button at %v in the dialog at %v (%s)", c.Close, c.Dialog, tt.dir)
 			}
-			tb.noErrors()
+			tb.NoErrors()
 		})
 	}
 }
@@ -254,7 +256,7 @@ func TestBrowserRightToLeft(t *testing.T) {
 // (twisto: its colours, the box) and on the right-to-left one, in light and
 // dark, and on the preferences open over the twisto banner: no violation.
 func TestA11yAxeThemed(t *testing.T) {
-	src := axeSource(t)
+	src := harness.AxeSource(t)
 	ar := themedPolicy(t, "arabic", "ar", nil)
 	for _, portal := range []string{"twisto", "arabic"} {
 		for _, scheme := range []string{"light", "dark"} {
@@ -263,39 +265,39 @@ func TestA11yAxeThemed(t *testing.T) {
 					continue
 				}
 				t.Run(portal+"/"+scheme+"/"+state, func(t *testing.T) {
-					h := startHosts(t, ar)
+					h := harness.StartHosts(t, ar)
 					tb := newTab(t)
-					tb.run(emulateMedia(map[string]string{"prefers-color-scheme": scheme}),
-						chromedp.Navigate(h.portalURL("plain.html", "portal="+portal)))
-					tb.waitBanner()
-					tb.waitApp()
+					tb.Run(harness.EmulateMedia(map[string]string{"prefers-color-scheme": scheme}),
+						chromedp.Navigate(h.PortalURL("plain.html", "portal="+portal)))
+					tb.WaitBanner()
+					tb.WaitApp()
 					if state == "preferences" {
-						tb.openPreferences()
+						tb.OpenPreferences()
 					}
-					for _, v := range tb.axeFrame(src) {
+					for _, v := range tb.AxeFrame(src) {
 						t.Errorf("axe violation: %v", v)
 					}
-					tb.noErrors()
+					tb.NoErrors()
 				})
 			}
 		}
 	}
 	t.Run("twisto/policy-page", func(t *testing.T) {
-		h := startHosts(t)
+		h := harness.StartHosts(t)
 		for _, scheme := range []string{"light", "dark"} {
 			tb := newTab(t)
-			tb.run(emulateMedia(map[string]string{"prefers-color-scheme": scheme}), chromedp.Navigate(h.consent.URL+"/portals/twisto/policy"))
-			tb.waitFor("the policy page", `document.querySelector(".pc-policy") !== null`)
+			tb.Run(harness.EmulateMedia(map[string]string{"prefers-color-scheme": scheme}), chromedp.Navigate(h.Consent.URL+"/portals/twisto/policy"))
+			tb.WaitFor("the policy page", `document.querySelector(".pc-policy") !== null`)
 			var bg string
-			tb.eval(`getComputedStyle(document.body).backgroundColor`, &bg)
-			pal := map[string]policy.Palette{"light": testPolicies[1].Theme.Light, "dark": testPolicies[1].Theme.Dark}[scheme]
+			tb.Eval(`getComputedStyle(document.body).backgroundColor`, &bg)
+			pal := map[string]policy.Palette{"light": harness.Policies[1].Theme.Light, "dark": harness.Policies[1].Theme.Dark}[scheme]
 			if want := cssRGB(t, pal.Background); bg != want {
 				t.Errorf("%s: the policy page's background is %s, want the theme's %s", scheme, bg, want)
 			}
-			for _, v := range tb.axeTop(src) {
+			for _, v := range tb.AxeTop(src) {
 				t.Errorf("%s: axe violation: %v", scheme, v)
 			}
-			tb.noErrors()
+			tb.NoErrors()
 		}
 	})
 }
