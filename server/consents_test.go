@@ -6,32 +6,16 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
-	"github.com/portalconsent/portalconsent/server/receipts/sqlite"
 )
-
-const testAdminToken = "test-admin-token-0123456789abcdef"
 
 // testNow is the clock of the receipt tests.
 var testNow = time.Date(2026, 3, 3, 10, 0, 0, 123456789, time.UTC)
-
-// openTestStore returns a SQLite store in a temporary directory, closed at
-// the end of the test.
-func openTestStore(t testing.TB) receipts.Store {
-	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "receipts.db"))
-	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 // newReceiptServer returns a server for ps (the defaults when nil) keeping
 // receipts in st, with the admin token and the test clock.
@@ -59,24 +43,6 @@ func post(t testing.TB, h http.Handler, target, body string, header http.Header)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec.Result(), rec.Body.Bytes()
-}
-
-// consentValue returns a cookie value for p decided at decided, accepting
-// the optional categories in accept.
-func consentValue(p *policy.Policy, decided time.Time, accept ...string) policy.Consent {
-	return policy.NewConsent(p, decided, func(id string) bool {
-		for _, a := range accept {
-			if a == id {
-				return true
-			}
-		}
-		return false
-	})
-}
-
-func receiptJSONBody(value, method, lang, page string, undeclared ...string) string {
-	b, _ := json.Marshal(receiptBody{Value: value, Method: method, Lang: lang, Page: page, Undeclared: undeclared})
-	return string(b)
 }
 
 func TestPostConsent(t *testing.T) {

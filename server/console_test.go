@@ -13,30 +13,7 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/server/operators"
-	"golang.org/x/crypto/bcrypt"
 )
-
-const (
-	aliceToken = "alice-token-0123456789abcdef" // operator scoped to mtran
-	dpoToken   = "dpo-token-0123456789abcdefgh" // operator with "*"
-)
-
-// testOperators returns the admin token and two operators: alice (mtran)
-// and dpo (every portal).
-func testOperators(t testing.TB) *operators.Set {
-	t.Helper()
-	set := operators.New(testAdminToken)
-	var ops []operators.Operator
-	for _, o := range []struct{ name, tok, portal string }{{"alice", aliceToken, "mtran"}, {"dpo", dpoToken, "*"}} {
-		h, err := bcrypt.GenerateFromPassword([]byte(o.tok), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ops = append(ops, operators.Operator{Name: o.name, TokenHash: string(h), Portals: []string{o.portal}})
-	}
-	set.SetOperators(ops)
-	return set
-}
 
 // newConsoleServer returns a receipts server with the test operators, no
 // sign-in limit, and a clock that *now sets.

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/portalconsent/portalconsent/server/catalogue"
+	"github.com/portalconsent/portalconsent/server/servertest"
 )
 
 // testPortal returns the portal id served by s, failing the test when
@@ -21,12 +22,18 @@ func testPortal(t testing.TB, s *Server, id string) *catalogue.Portal {
 // no script at all, forms to this host only.
 const consoleCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-// receiptBody is the JSON of a receipt as the browser sends it (the
-// README's receipt contract).
-type receiptBody struct {
-	Value      string   `json:"value"`
-	Method     string   `json:"method"`
-	Lang       string   `json:"lang"`
-	Page       string   `json:"page"`
-	Undeclared []string `json:"undeclared"`
-}
+// Fixtures shared with the other packages' tests (package servertest).
+const (
+	testAdminToken = servertest.AdminToken
+	aliceToken     = servertest.AliceToken
+	dpoToken       = servertest.DPOToken
+)
+
+var (
+	testOperators   = servertest.Operators
+	openTestStore   = servertest.OpenStore
+	consentValue    = servertest.ConsentValue
+	receiptJSONBody = servertest.ReceiptJSONBody
+)
+
+type receiptBody = servertest.ReceiptBody
