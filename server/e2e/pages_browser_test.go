@@ -14,8 +14,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/server"
-	"github.com/portalconsent/portalconsent/server/servertest"
 	"github.com/portalconsent/portalconsent/server/policyfiles"
+	"github.com/portalconsent/portalconsent/server/servertest"
 	"github.com/portalconsent/portalconsent/web"
 )
 
