@@ -175,7 +175,11 @@ func TestWatch(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Watch(ctx, 100*time.Millisecond) }()
+	// The burst below is five renames 10 ms apart: the debounce must be
+	// longer than any gap between two of them, which a loaded machine can
+	// stretch past 100 ms (a CI run split the burst in two that way). A
+	// second of quiet separates bursts here.
+	go func() { done <- r.Watch(ctx, time.Second) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
