@@ -26,6 +26,9 @@ type Reloader struct {
 
 	mu      sync.Mutex
 	current map[string]Portal // by file name
+	// watching, when set (by tests), is called once Watch sees the
+	// directory: a change after it is not missed.
+	watching func()
 }
 
 // NewReloader loads the policy files of dir and hands the valid policies to
@@ -139,6 +142,9 @@ func (r *Reloader) Watch(ctx context.Context, debounce time.Duration) error {
 	defer w.Close()
 	if err := w.Add(r.dir); err != nil {
 		return fmt.Errorf("watching %s: %w", r.dir, err)
+	}
+	if r.watching != nil {
+		r.watching()
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()

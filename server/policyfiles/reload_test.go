@@ -179,6 +179,8 @@ func TestWatch(t *testing.T) {
 	// longer than any gap between two of them, which a loaded machine can
 	// stretch past 100 ms (a CI run split the burst in two that way). A
 	// second of quiet separates bursts here.
+	watching := make(chan struct{})
+	r.watching = func() { close(watching) }
 	go func() { done <- r.Watch(ctx, time.Second) }()
 	defer func() {
 		cancel()
@@ -186,7 +188,7 @@ func TestWatch(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	time.Sleep(100 * time.Millisecond) // the watch is set up
+	<-watching
 	before := s.get("demo").Revision
 	for i := range 5 {
 		tmp := filepath.Join(dir, ".demo.yaml.tmp")
