@@ -99,10 +99,10 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	if err := s.cat.Publish(policies); err != nil {
 		return nil, err
 	}
-	operatorsAuth := auth.New(c.ops, sessions, c.signIn, c.publicURL, c.now)
+	operatorsAuth := auth.New(c.ops, sessions, c.signIn, c.clients, c.publicURL, c.now)
 	s.site = site.New(s.cat, a)
 	s.beacons = beacons.New(beacons.Config{Catalogue: s.cat, Store: c.receipts, ReceiptLimit: c.limiter,
-		CountLimit: c.counts, Now: c.now, Log: c.log, Metrics: c.metrics})
+		CountLimit: c.counts, Clients: c.clients, Now: c.now, Log: c.log, Metrics: c.metrics})
 	s.api = api.New(operatorsAuth, c.receipts, c.now, c.log)
 	s.console = console.New(console.Config{Catalogue: s.cat, Auth: operatorsAuth, Store: c.receipts,
 		Assets: a, Now: c.now, Log: c.log, Metrics: c.metrics})

@@ -28,7 +28,10 @@
 // Console sessions are signed with $PORTALCONSENT_SESSION_KEY (at least 32
 // bytes: set the same on every host behind a load balancer), else a random
 // key kept in the 0600 file session-key beside admin-token. -metrics-addr
-// serves Prometheus /metrics on an address of its own.
+// serves Prometheus /metrics on an address of its own. -trusted-proxies
+// (default $PORTALCONSENT_TRUSTED_PROXIES) names the load balancers whose
+// X-Forwarded-For is believed (see ratelimit.Clients); a malformed prefix
+// stops the start, named.
 // `server -verify-receipts` walks every receipt chain of -db and exits 1
 // naming the first broken link.
 package main
@@ -54,6 +57,7 @@ import (
 	"github.com/portalconsent/portalconsent/server/metrics"
 	"github.com/portalconsent/portalconsent/server/operators"
 	"github.com/portalconsent/portalconsent/server/policyfiles"
+	"github.com/portalconsent/portalconsent/server/ratelimit"
 	"github.com/portalconsent/portalconsent/web"
 )
 
@@ -79,6 +83,8 @@ func main() {
 	metricsAddr := flag.String("metrics-addr", "", "address to serve Prometheus /metrics on (host:port; off when empty; never the public address)")
 	publicURL := flag.String("public-url", os.Getenv("PORTALCONSENT_PUBLIC_URL"),
 		"the scheme and host the server is reached at (https://consent.example behind a TLS proxy: Secure __Host- console cookies)")
+	trustedProxies := flag.String("trusted-proxies", os.Getenv("PORTALCONSENT_TRUSTED_PROXIES"),
+		"CIDR[,CIDR…] of the load balancers in front of the server: from them, the client is the right-most untrusted address of X-Forwarded-For (default: the header is ignored)")
 	flag.Parse()
 	if *hashToken {
 		os.Exit(hashTokenCmd(os.Stdin, os.Stdout, os.Stderr))
@@ -96,6 +102,11 @@ func main() {
 	}
 	if *verifyReceipts {
 		os.Exit(verify(*db, os.Stdout, os.Stderr))
+	}
+	trusted, err := ratelimit.ParseTrusted(*trustedProxies)
+	if err != nil {
+		log.Error("cannot start: -trusted-proxies", "err", err.Error())
+		os.Exit(1)
 	}
 	if *retention < 1 {
 		log.Error("cannot start: -retention-days must be at least 1")
@@ -141,7 +152,11 @@ func main() {
 		opReloader.OnReload = m.OperatorsReload
 	}
 	opts = append(opts, server.WithReceipts(st), server.WithRateLimit(*rateLimit, *rateBurst),
-		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m))
+		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m),
+		server.WithTrustedProxies(trusted))
+	if len(trusted) > 0 {
+		log.Info("trusted proxies: the client address is read from X-Forwarded-For", "proxies", *trustedProxies)
+	}
 
 	h, reloader, errs := start(*dir, web.Files(), log, opts...)
 	if len(errs) > 0 {
