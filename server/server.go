@@ -2,7 +2,8 @@
 // packages below it into one http.Handler, and routes lists every route
 // in one place. It holds no feature of its own:
 //
-//   - site: the index, config.json, policy pages, themes, demo pages, SRI, health;
+//   - site: the index, config.json, policy pages, themes, demo pages, SRI,
+//     health and readiness;
 //   - beacons: the visitors' receipts, impressions and refused cookies seen again;
 //   - api: the operator API, behind a bearer token;
 //   - console: the operators' console, server-rendered;
@@ -100,7 +101,7 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 		return nil, err
 	}
 	operatorsAuth := auth.New(c.ops, sessions, c.signIn, c.clients, c.publicURL, c.now)
-	s.site = site.New(s.cat, a)
+	s.site = site.New(s.cat, a, c.receipts)
 	s.beacons = beacons.New(beacons.Config{Catalogue: s.cat, Store: c.receipts, ReceiptLimit: c.limiter,
 		CountLimit: c.counts, Clients: c.clients, Now: c.now, Log: c.log, Metrics: c.metrics})
 	s.api = api.New(operatorsAuth, c.receipts, c.now, c.log)
@@ -120,6 +121,7 @@ func (s *Server) routes() {
 	s.handle("GET /embed.js", s.assets.EmbedJS)
 	s.handleFunc("GET /embed.js.sri", site.SRI)
 	s.handleFunc("GET /healthz", site.Health)
+	s.handleFunc("GET /readyz", site.Ready)
 	s.handleFunc("GET /favicon.ico", site.Favicon)
 	for _, a := range s.assets.Static() {
 		s.handle("GET "+a.Name, a)
