@@ -27,6 +27,7 @@ type config struct {
 	adminToken string
 	ops        *operators.Set
 	sessionKey []byte
+	shared     operators.Shared // revocations shared with the other hosts
 	publicURL  string
 	metrics    *metrics.Metrics
 }
@@ -139,4 +140,13 @@ func WithPublicURL(u string) Option {
 // none) X-Forwarded-For is ignored, as any visitor may write it.
 func WithTrustedProxies(trusted []netip.Prefix) Option {
 	return func(c *config) { c.clients = ratelimit.NewClients(trusted) }
+}
+
+// WithSharedRevocations makes console sign-outs, and the sessions of an
+// operator removed or given a new token, revoked on every host sharing sh
+// (the hosts of one PostgreSQL database), not only on this one; the
+// server applies the other hosts' revocations once FollowRevocations
+// runs. Without it revocations stay in this process.
+func WithSharedRevocations(sh operators.Shared) Option {
+	return func(c *config) { c.shared = sh }
 }

@@ -48,6 +48,7 @@ type Server struct {
 	metrics  *metrics.Metrics
 	errs     respond.Mapper
 	assets   *assets.Set
+	now      func() time.Time
 	store    receipts.Store      // receipts.None when the host keeps none
 	ops      *operators.Set      // who may see which portal
 	sessions *operators.Sessions // console sessions' signer
@@ -90,11 +91,21 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	if c.shared != nil {
+		sessions.Share(c.shared, c.log)
+	}
+	// An operator removed, or given a new token, loses their sessions on
+	// every host at once, even one whose operators file is not reloaded yet.
+	c.ops.OnCredentialsGone(func(gone []operators.Principal) {
+		for _, p := range gone {
+			sessions.RevokeCredential(p, c.now())
+		}
+	})
 	a, err := assets.LoadSet(assetsFS)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{mux: http.NewServeMux(), log: c.log, metrics: c.metrics, assets: a,
+	s := &Server{mux: http.NewServeMux(), log: c.log, now: c.now, metrics: c.metrics, assets: a,
 		store: c.receipts, ops: c.ops, sessions: sessions, errs: respond.Mapper{Log: c.log, Metrics: c.metrics}}
 	s.cat = catalogue.New(a, c.receipts, c.log, c.now)
 	if err := s.cat.Publish(policies); err != nil {
@@ -197,6 +208,18 @@ func (s *Server) Policies() []*policy.Policy { return s.cat.Policies() }
 // restarts (see catalogue.Catalogue.Earlier).
 func (s *Server) KeepNoticesServed(ctx context.Context, interval time.Duration) {
 	s.cat.KeepNoticesServed(ctx, interval)
+}
+
+// revocationsPoll is how often FollowRevocations reads the shared
+// revocations even when not told of any.
+const revocationsPoll = time.Second
+
+// FollowRevocations applies the console-session revocations of the other
+// hosts (see WithSharedRevocations) until ctx is done: at once when the
+// database tells of one, and every second in any case. Without shared
+// revocations it returns at once.
+func (s *Server) FollowRevocations(ctx context.Context) {
+	s.sessions.Follow(ctx, revocationsPoll, s.now)
 }
 
 // SRI returns the Subresource Integrity value of the loader as served

@@ -20,14 +20,17 @@
 // ~/.local/state/portalconsent), or a postgres:// URL. Receipts older than
 // -retention-days are deleted daily. The operator API's admin token is
 // $PORTALCONSENT_ADMIN_TOKEN (at least 24 characters), else a random one
-// kept in the 0600 file admin-token beside the SQLite database (or in the
-// state directory for PostgreSQL): its path is logged, never the token.
+// kept in the 0600 file admin-token beside the SQLite database: its path
+// is logged, never the token. On PostgreSQL the admin token's SHA-256 and
+// the session key are kept in the database, made by the first host to
+// start (which writes the token to admin-token in its state directory),
+// and shared by every host; console sign-outs are too (see fleetSecrets).
 // Operators other than the admin are the entries of -operators FILE (YAML;
 // see package operators), reloaded like the policy files; `server
 // -hash-token` reads a token on stdin and prints its bcrypt hash for it.
 // Console sessions are signed with $PORTALCONSENT_SESSION_KEY (at least 32
-// bytes: set the same on every host behind a load balancer), else a random
-// key kept in the 0600 file session-key beside admin-token. -metrics-addr
+// bytes), else on SQLite a random key kept in the 0600 file session-key
+// beside admin-token. -metrics-addr
 // serves Prometheus /metrics on an address of its own. -trusted-proxies
 // (default $PORTALCONSENT_TRUSTED_PROXIES) names the load balancers whose
 // X-Forwarded-For is believed (see ratelimit.Clients); a malformed prefix
@@ -58,6 +61,7 @@ import (
 	"github.com/portalconsent/portalconsent/server/operators"
 	"github.com/portalconsent/portalconsent/server/policyfiles"
 	"github.com/portalconsent/portalconsent/server/ratelimit"
+	"github.com/portalconsent/portalconsent/server/receipts/postgres"
 	"github.com/portalconsent/portalconsent/web"
 )
 
@@ -125,7 +129,11 @@ func main() {
 	var auth *operators.Set
 	var key []byte
 	tf, err := tokenFile(*db)
-	if err == nil {
+	if pg, ok := st.(*postgres.Store); ok && err == nil {
+		// Every host of the database shares its secrets and revocations.
+		auth, key, err = fleetSecrets(ctx, pg, tf, log)
+		opts = append(opts, server.WithSharedRevocations(sharedRevocations{pg}))
+	} else if err == nil {
 		var token string
 		if token, err = adminToken(tf, log); err == nil {
 			auth = operators.New(token)
@@ -167,6 +175,7 @@ func main() {
 	}
 	go maintain(ctx, st, *retention, log)
 	go h.KeepNoticesServed(ctx, time.Hour)
+	go h.FollowRevocations(ctx)
 	if reloader != nil || opReloader != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)

@@ -101,6 +101,9 @@ type Store struct {
 
 	partsMu sync.Mutex
 	parts   map[month]bool // partitions known to exist
+
+	listenMu sync.Mutex // held by WaitRevocation
+	listen   *pgx.Conn  // LISTENing for revocations, outside the pool
 }
 
 var _ receipts.Store = (*Store)(nil)
@@ -242,6 +245,13 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.direct.Wait()
+	if s.listenMu.TryLock() { // else a WaitRevocation closes it when its ctx ends
+		if s.listen != nil {
+			s.listen.Close(context.Background())
+			s.listen = nil
+		}
+		s.listenMu.Unlock()
+	}
 	s.pool.Close()
 	return nil
 }
