@@ -128,12 +128,21 @@ func (s *Sessions) Follow(ctx context.Context, poll time.Duration, now func() ti
 	}
 	kick := make(chan struct{}, 1)
 	go func() {
+		deaf := false // logged once per failure, not every poll
 		for ctx.Err() == nil {
-			if err := sh.Wait(ctx); err != nil {
+			err := sh.Wait(ctx)
+			if err == nil && deaf {
+				deaf = false
+				log.Info("sessions: told of revocations again")
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				log.Warn("sessions: not told of revocations (polling meanwhile)", "err", err.Error())
+				if !deaf {
+					deaf = true
+					log.Warn("sessions: not told of revocations (polling meanwhile)", "err", err.Error())
+				}
 				select {
 				case <-ctx.Done():
 					return
@@ -146,8 +155,8 @@ func (s *Sessions) Follow(ctx context.Context, poll time.Duration, now func() ti
 			}
 		}
 	}()
-	var mark time.Time
-	var pruned time.Time
+	var mark, pruned time.Time
+	failing := false // logged once per failure, not every poll
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
@@ -157,8 +166,15 @@ func (s *Sessions) Follow(ctx context.Context, poll time.Duration, now func() ti
 			if ctx.Err() != nil {
 				return
 			}
-			log.Warn("sessions: cannot read the revocations", "err", err.Error())
+			if !failing {
+				failing = true
+				log.Warn("sessions: cannot read the revocations (retrying every poll)", "err", err.Error())
+			}
 		} else {
+			if failing {
+				failing = false
+				log.Info("sessions: reading the revocations again")
+			}
 			s.apply(rs, now())
 			mark = next
 		}
