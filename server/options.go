@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portalconsent/portalconsent/server/beacons"
 	"github.com/portalconsent/portalconsent/server/metrics"
 	"github.com/portalconsent/portalconsent/server/operators"
 	"github.com/portalconsent/portalconsent/server/ratelimit"
@@ -28,6 +29,7 @@ type config struct {
 	ops        *operators.Set
 	sessionKey []byte
 	shared     operators.Shared // revocations shared with the other hosts
+	queue      int              // beacon writes waiting for the store at once
 	publicURL  string
 	metrics    *metrics.Metrics
 }
@@ -149,4 +151,17 @@ func WithTrustedProxies(trusted []netip.Prefix) Option {
 // runs. Without it revocations stay in this process.
 func WithSharedRevocations(sh operators.Shared) Option {
 	return func(c *config) { c.shared = sh }
+}
+
+// DefaultReceiptQueue is how many receipts (and impressions and cookie
+// reports) may wait for the store at once by default.
+const DefaultReceiptQueue = beacons.DefaultQueue
+
+// WithReceiptQueue lets at most n beacon writes (receipts, impressions,
+// reappeared cookies) wait for the store at once: beyond, and for a
+// second after the store answered unreachable, a beacon is refused at
+// once, 503 with Retry-After, rather than parked (see beacons.Admission).
+// n of 0 or less lifts the bound. The default is DefaultReceiptQueue.
+func WithReceiptQueue(n int) Option {
+	return func(c *config) { c.queue = n }
 }

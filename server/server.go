@@ -74,6 +74,7 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 		counts:     ratelimit.New(DefaultReceiptRate, DefaultReceiptBurst),
 		signIn:     ratelimit.New(DefaultSignInRate, DefaultSignInBurst),
 		sessionKey: nil,
+		queue:      DefaultReceiptQueue,
 	}
 	for _, o := range opts {
 		o(c)
@@ -114,7 +115,7 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	operatorsAuth := auth.New(c.ops, sessions, c.signIn, c.clients, c.publicURL, c.now)
 	s.site = site.New(s.cat, a, c.receipts)
 	s.beacons = beacons.New(beacons.Config{Catalogue: s.cat, Store: c.receipts, ReceiptLimit: c.limiter,
-		CountLimit: c.counts, Clients: c.clients, Now: c.now, Log: c.log, Metrics: c.metrics})
+		CountLimit: c.counts, Clients: c.clients, Admission: beacons.NewAdmission(c.queue), Now: c.now, Log: c.log, Metrics: c.metrics})
 	s.api = api.New(operatorsAuth, c.receipts, c.now, c.log)
 	s.console = console.New(console.Config{Catalogue: s.cat, Auth: operatorsAuth, Store: c.receipts,
 		Assets: a, Now: c.now, Log: c.log, Metrics: c.metrics})

@@ -42,6 +42,7 @@ type Beacons struct {
 	receipts *ratelimit.Limiter // receipts, per client
 	counts   *ratelimit.Limiter // impressions and reappeared cookies, per client
 	clients  *ratelimit.Clients // who a request comes from
+	admit    *Admission         // the writes waiting for the store
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  *metrics.Metrics
@@ -58,14 +59,16 @@ type Config struct {
 	// Clients tells the client address the limits key on (nil: the
 	// connection's peer).
 	Clients *ratelimit.Clients
-	Now     func() time.Time
-	Log     *slog.Logger
-	Metrics *metrics.Metrics // nil: none recorded
+	// Admission bounds the writes waiting for the store (nil: no bound).
+	Admission *Admission
+	Now       func() time.Time
+	Log       *slog.Logger
+	Metrics   *metrics.Metrics // nil: none recorded
 }
 
 // New returns the beacon routes of c.
 func New(c Config) *Beacons {
-	return &Beacons{cat: c.Catalogue, store: c.Store, receipts: c.ReceiptLimit, counts: c.CountLimit, clients: c.Clients,
+	return &Beacons{cat: c.Catalogue, store: c.Store, receipts: c.ReceiptLimit, counts: c.CountLimit, clients: c.Clients, admit: c.Admission,
 		now: c.Now, log: c.Log, metrics: c.Metrics, errs: respond.Mapper{Log: c.Log, Metrics: c.Metrics}}
 }
 

@@ -87,6 +87,8 @@ func main() {
 	metricsAddr := flag.String("metrics-addr", "", "address to serve Prometheus /metrics on (host:port; off when empty; never the public address)")
 	publicURL := flag.String("public-url", os.Getenv("PORTALCONSENT_PUBLIC_URL"),
 		"the scheme and host the server is reached at (https://consent.example behind a TLS proxy: Secure __Host- console cookies)")
+	receiptQueue := flag.Int("receipt-queue", server.DefaultReceiptQueue,
+		"receipts (and impressions, cookie reports) that may wait for the database at once; beyond, 503 with Retry-After at once (0: no bound)")
 	trustedProxies := flag.String("trusted-proxies", os.Getenv("PORTALCONSENT_TRUSTED_PROXIES"),
 		"CIDR[,CIDR…] of the load balancers in front of the server: from them, the client is the right-most untrusted address of X-Forwarded-For (default: the header is ignored)")
 	flag.Parse()
@@ -161,7 +163,7 @@ func main() {
 	}
 	opts = append(opts, server.WithReceipts(st), server.WithRateLimit(*rateLimit, *rateBurst),
 		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m),
-		server.WithTrustedProxies(trusted))
+		server.WithTrustedProxies(trusted), server.WithReceiptQueue(*receiptQueue))
 	if len(trusted) > 0 {
 		log.Info("trusted proxies: the client address is read from X-Forwarded-For", "proxies", *trustedProxies)
 	}
