@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // TestSecretMadeOnce: processes racing on one database agree on one
@@ -121,5 +124,39 @@ func TestRevocationsShared(t *testing.T) {
 			t.Fatal("a listening connection is left 5 s after Close")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWritersHaveConnectionsOfTheirOwn: with every read connection taken
+// (an export or console pages, here held by the test), receipts are still
+// appended, on the writers' own connections.
+func TestWritersHaveConnectionsOfTheirOwn(t *testing.T) {
+	_, dsn := newDatabase(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	s := openStore(t, dsn+sep+"pool_max_conns=2")
+	ctx := context.Background()
+	var held []*pgxpool.Conn
+	for range 2 {
+		c, err := s.pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for i := range 3 {
+		r := mkReceipt("mtran", time.Now())
+		if err := s.Append(actx, r, nil); err != nil {
+			t.Fatalf("append %d with every read connection taken: %v", i, err)
+		}
 	}
 }
