@@ -378,3 +378,39 @@ func TestFleetSecretsRace(t *testing.T) {
 		t.Error("the database keeps another digest")
 	}
 }
+
+// TestFleetBinaries: two hosts of the built binary on one PostgreSQL
+// database, no secret configured: only the first writes an admin token
+// (0600) and logs its path; both accept it, and a console session made
+// on one is accepted by the other.
+func TestFleetBinaries(t *testing.T) {
+	dsn := testPostgresDSN(t)
+	stateA, stateB := t.TempDir(), t.TempDir()
+	a := startServerEnv(t, []string{"XDG_STATE_HOME=" + stateA}, dsn)
+	b := startServerEnv(t, []string{"XDG_STATE_HOME=" + stateB}, dsn)
+	file := filepath.Join(stateA, "portalconsent", "admin-token")
+	fi, err := os.Stat(file)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the first host's token file: %v %v\n%s", fi, err, a.log())
+	}
+	if _, err := os.Stat(filepath.Join(stateB, "portalconsent", "admin-token")); err == nil {
+		t.Error("the second host wrote a token file too")
+	}
+	raw, _ := os.ReadFile(file)
+	token := strings.TrimSpace(string(raw))
+	if !strings.Contains(a.log(), file) || strings.Contains(a.log()+b.log(), token) {
+		t.Errorf("the first host must log the token file's path and neither the token:\n%s\n%s", a.log(), b.log())
+	}
+	ha, hb := &host{url: a.url}, &host{url: b.url}
+	for _, h := range []*host{ha, hb} {
+		if code := h.api(t, token); code != 200 {
+			t.Errorf("%s: the admin token: %d", h.url, code)
+		}
+	}
+	s := ha.signIn(t, token)
+	if !hb.sees(t, s) {
+		t.Error("the second host refuses the first host's session")
+	}
+	ha.signOut(t, s)
+	refusedWithin(t, hb, s, "a session signed out on the first host")
+}
