@@ -73,10 +73,17 @@ func (s *Sessions) revoke(r Revocation) {
 	if err := sh.Publish(ctx, r); err != nil {
 		s.log.Error("sessions: a revocation could not reach the other hosts yet: retrying", "kind", r.Kind, "err", err.Error())
 		s.mu.Lock()
+		if len(s.pending) >= maxPending {
+			s.pending = s.pending[1:] // the oldest: it holds here all the same
+		}
 		s.pending = append(s.pending, r)
 		s.mu.Unlock()
 	}
 }
+
+// maxPending bounds the revocations kept for publishing while the
+// database is unreachable.
+const maxPending = 10_000
 
 // apply records rs and forgets the revocations expired at now.
 func (s *Sessions) apply(rs []Revocation, now time.Time) {
