@@ -53,17 +53,34 @@ type host struct {
 	log *bytes.Buffer
 }
 
-const fleetAlice = "alice-fleet-token-0123456789abc"
+const (
+	fleetAlice  = "alice-fleet-token-0123456789abc"
+	fleetBob    = "bob-fleet-token-0123456789abcdef"
+	fleetBobNew = "bob-new-fleet-token-0123456789abc"
+)
 
-// fleetAliceHash is the hash of alice's token in the operators file every
+// fleetHashes are the hashes of the tokens in the operators file every
 // host of the fleet has.
-var fleetAliceHash = sync.OnceValue(func() string {
-	h, err := bcrypt.GenerateFromPassword([]byte(fleetAlice), bcrypt.MinCost)
-	if err != nil {
-		panic(err)
+var fleetHashes = sync.OnceValue(func() map[string]string {
+	out := map[string]string{}
+	for _, tok := range []string{fleetAlice, fleetBob, fleetBobNew} {
+		h, err := bcrypt.GenerateFromPassword([]byte(tok), bcrypt.MinCost)
+		if err != nil {
+			panic(err)
+		}
+		out[tok] = string(h)
 	}
-	return string(h)
+	return out
 })
+
+// fleetOperators are alice (mtran) and bob (every portal) with bobToken.
+func fleetOperators(withAlice bool, bobToken string) []operators.Operator {
+	ops := []operators.Operator{{Name: "bob", TokenHash: fleetHashes()[bobToken], Portals: []string{"*"}}}
+	if withAlice {
+		ops = append(ops, operators.Operator{Name: "alice", TokenHash: fleetHashes()[fleetAlice], Portals: []string{"mtran"}})
+	}
+	return ops
+}
 
 // startHost starts a host on the PostgreSQL database dsn with the state
 // directory state, as the binary wires it: the database's secrets and
@@ -78,7 +95,7 @@ func startHost(t *testing.T, ctx context.Context, dsn, state string) *host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set.SetOperators([]operators.Operator{{Name: "alice", TokenHash: fleetAliceHash(), Portals: []string{"mtran"}}})
+	set.SetOperators(fleetOperators(true, fleetBob))
 	ps, err := policy.Defaults()
 	if err != nil {
 		t.Fatal(err)
@@ -215,8 +232,9 @@ func refusedWithin(t *testing.T, h *host, session, what string) {
 // TestFleetOneSetOfSecrets: two hosts on one PostgreSQL database, with no
 // secret configured: the first makes the admin token (its file only,
 // 0600, the path logged, never the token) and the session key; both
-// accept the admin token and each other's sessions; a sign-out on one, and
-// an operator removed on one, are refused by the other within 1 s.
+// accept the admin token and each other's sessions; a sign-out on one, an
+// operator given a new token or removed on one, are refused by the other
+// within 1 s.
 func TestFleetOneSetOfSecrets(t *testing.T) {
 	withoutSecretEnv(t)
 	dsn := testPostgresDSN(t)
@@ -261,13 +279,24 @@ func TestFleetOneSetOfSecrets(t *testing.T) {
 	a.signOut(t, s)
 	refusedWithin(t, b, s, "a session signed out on host a")
 
-	// alice signs in on b; removed from a's operators (a's file reloaded,
-	// b's not yet), her session is refused on b too.
-	sa := b.signIn(t, fleetAlice)
-	if !a.sees(t, sa) || !b.sees(t, sa) {
-		t.Fatal("alice's session is refused before any change")
+	// alice and bob sign in on b. bob given a new token in a's operators
+	// file (reloaded on a, not yet on b): his session is refused on b too;
+	// alice's is not.
+	sa, sb := b.signIn(t, fleetAlice), b.signIn(t, fleetBob)
+	if !a.sees(t, sa) || !b.sees(t, sa) || !a.sees(t, sb) || !b.sees(t, sb) {
+		t.Fatal("a session is refused before any change")
 	}
-	a.ops.SetOperators(nil)
+	a.ops.SetOperators(fleetOperators(true, fleetBobNew))
+	refusedWithin(t, b, sb, "the session of an operator given a new token on host a")
+	if !b.sees(t, sa) {
+		t.Error("alice's session was refused when bob was given a new token")
+	}
+	// bob's new token works on a (b still has the old file).
+	if nb := a.signIn(t, fleetBobNew); !a.sees(t, nb) {
+		t.Error("bob's session with his new token is refused on host a")
+	}
+	// alice removed from a's operators: her session is refused on b too.
+	a.ops.SetOperators(fleetOperators(false, fleetBobNew))
 	refusedWithin(t, b, sa, "the session of an operator removed on host a")
 	if a.sees(t, sa) {
 		t.Error("host a accepts the session of the operator it removed")
