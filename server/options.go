@@ -2,9 +2,11 @@ package server
 
 import (
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/portalconsent/portalconsent/server/beacons"
 	"github.com/portalconsent/portalconsent/server/metrics"
 	"github.com/portalconsent/portalconsent/server/operators"
 	"github.com/portalconsent/portalconsent/server/ratelimit"
@@ -22,9 +24,12 @@ type config struct {
 	limiter    *ratelimit.Limiter // receipts
 	counts     *ratelimit.Limiter // impressions and reappeared cookies
 	signIn     *ratelimit.Limiter
+	clients    *ratelimit.Clients // the client address behind trusted proxies
 	adminToken string
 	ops        *operators.Set
 	sessionKey []byte
+	shared     operators.Shared // revocations shared with the other hosts
+	queue      int              // beacon writes waiting for the store at once
 	publicURL  string
 	metrics    *metrics.Metrics
 }
@@ -65,11 +70,11 @@ func WithReceipts(st receipts.Store) Option {
 	return func(c *config) { c.receipts = st }
 }
 
-// WithRateLimit limits each client address to perSecond receipts per second
-// with bursts of burst (a token bucket per address, in memory only), and
-// as many impressions and reappeared-cookie beacons (a bucket of their
-// own); a perSecond of 0 lifts the limit. The default is
-// DefaultReceiptRate and DefaultReceiptBurst.
+// WithRateLimit limits each client address (see WithTrustedProxies) to
+// perSecond receipts per second with bursts of burst (a token bucket per
+// address, in memory only), and as many impressions and reappeared-cookie
+// beacons (a bucket of their own); a perSecond of 0 lifts the limit. The
+// default is DefaultReceiptRate and DefaultReceiptBurst.
 func WithRateLimit(perSecond float64, burst int) Option {
 	return func(c *config) {
 		c.limiter, c.counts = ratelimit.New(perSecond, burst), ratelimit.New(perSecond, burst)
@@ -114,8 +119,9 @@ func WithSessionKey(key []byte) Option {
 	return func(c *config) { c.sessionKey = append([]byte{}, key...) }
 }
 
-// WithSignInRate limits console sign-in attempts per client address
-// (perSecond 0 lifts the limit).
+// WithSignInRate limits console sign-in attempts, and bearer tokens that
+// need bcrypt, per client address (see WithTrustedProxies; perSecond 0
+// lifts the limit).
 func WithSignInRate(perSecond float64, burst int) Option {
 	return func(c *config) { c.signIn = ratelimit.New(perSecond, burst) }
 }
@@ -126,4 +132,36 @@ func WithSignInRate(perSecond float64, burst int) Option {
 // Origin must be this one.
 func WithPublicURL(u string) Option {
 	return func(c *config) { c.publicURL = strings.TrimSuffix(u, "/") }
+}
+
+// WithTrustedProxies names the proxies (load balancers) in front of the
+// server: for a request whose peer is in one of trusted, the client's
+// address is the right-most address of X-Forwarded-For that is not
+// trusted (see ratelimit.Clients). The receipt, impression and sign-in
+// limits key on that address, an IPv6 one by its /64. Without it (or with
+// none) X-Forwarded-For is ignored, as any visitor may write it.
+func WithTrustedProxies(trusted []netip.Prefix) Option {
+	return func(c *config) { c.clients = ratelimit.NewClients(trusted) }
+}
+
+// WithSharedRevocations makes console sign-outs, and the sessions of an
+// operator removed or given a new token, revoked on every host sharing sh
+// (the hosts of one PostgreSQL database), not only on this one; the
+// server applies the other hosts' revocations once FollowRevocations
+// runs. Without it revocations stay in this process.
+func WithSharedRevocations(sh operators.Shared) Option {
+	return func(c *config) { c.shared = sh }
+}
+
+// DefaultReceiptQueue is how many receipts (and impressions and cookie
+// reports) may wait for the store at once by default.
+const DefaultReceiptQueue = beacons.DefaultQueue
+
+// WithReceiptQueue lets at most n beacon writes (receipts, impressions,
+// reappeared cookies) wait for the store at once: beyond, and for a
+// second after the store answered unreachable, a beacon is refused at
+// once, 503 with Retry-After, rather than parked (see beacons.Admission).
+// n of 0 or less lifts the bound. The default is DefaultReceiptQueue.
+func WithReceiptQueue(n int) Option {
+	return func(c *config) { c.queue = n }
 }

@@ -2,7 +2,8 @@
 // packages below it into one http.Handler, and routes lists every route
 // in one place. It holds no feature of its own:
 //
-//   - site: the index, config.json, policy pages, themes, demo pages, SRI, health;
+//   - site: the index, config.json, policy pages, themes, demo pages, SRI,
+//     health and readiness;
 //   - beacons: the visitors' receipts, impressions and refused cookies seen again;
 //   - api: the operator API, behind a bearer token;
 //   - console: the operators' console, server-rendered;
@@ -47,6 +48,7 @@ type Server struct {
 	metrics  *metrics.Metrics
 	errs     respond.Mapper
 	assets   *assets.Set
+	now      func() time.Time
 	store    receipts.Store      // receipts.None when the host keeps none
 	ops      *operators.Set      // who may see which portal
 	sessions *operators.Sessions // console sessions' signer
@@ -72,6 +74,7 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 		counts:     ratelimit.New(DefaultReceiptRate, DefaultReceiptBurst),
 		signIn:     ratelimit.New(DefaultSignInRate, DefaultSignInBurst),
 		sessionKey: nil,
+		queue:      DefaultReceiptQueue,
 	}
 	for _, o := range opts {
 		o(c)
@@ -89,20 +92,30 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	if c.shared != nil {
+		sessions.Share(c.shared, c.log)
+	}
+	// An operator removed, or given a new token, loses their sessions on
+	// every host at once, even one whose operators file is not reloaded yet.
+	c.ops.OnCredentialsGone(func(gone []operators.Principal) {
+		for _, p := range gone {
+			sessions.RevokeCredential(p, c.now())
+		}
+	})
 	a, err := assets.LoadSet(assetsFS)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{mux: http.NewServeMux(), log: c.log, metrics: c.metrics, assets: a,
+	s := &Server{mux: http.NewServeMux(), log: c.log, now: c.now, metrics: c.metrics, assets: a,
 		store: c.receipts, ops: c.ops, sessions: sessions, errs: respond.Mapper{Log: c.log, Metrics: c.metrics}}
 	s.cat = catalogue.New(a, c.receipts, c.log, c.now)
 	if err := s.cat.Publish(policies); err != nil {
 		return nil, err
 	}
-	operatorsAuth := auth.New(c.ops, sessions, c.signIn, c.publicURL, c.now)
-	s.site = site.New(s.cat, a)
+	operatorsAuth := auth.New(c.ops, sessions, c.signIn, c.clients, c.publicURL, c.now)
+	s.site = site.New(s.cat, a, c.receipts)
 	s.beacons = beacons.New(beacons.Config{Catalogue: s.cat, Store: c.receipts, ReceiptLimit: c.limiter,
-		CountLimit: c.counts, Now: c.now, Log: c.log, Metrics: c.metrics})
+		CountLimit: c.counts, Clients: c.clients, Admission: beacons.NewAdmission(c.queue), Now: c.now, Log: c.log, Metrics: c.metrics})
 	s.api = api.New(operatorsAuth, c.receipts, c.now, c.log)
 	s.console = console.New(console.Config{Catalogue: s.cat, Auth: operatorsAuth, Store: c.receipts,
 		Assets: a, Now: c.now, Log: c.log, Metrics: c.metrics})
@@ -120,6 +133,7 @@ func (s *Server) routes() {
 	s.handle("GET /embed.js", s.assets.EmbedJS)
 	s.handleFunc("GET /embed.js.sri", site.SRI)
 	s.handleFunc("GET /healthz", site.Health)
+	s.handleFunc("GET /readyz", site.Ready)
 	s.handleFunc("GET /favicon.ico", site.Favicon)
 	for _, a := range s.assets.Static() {
 		s.handle("GET "+a.Name, a)
@@ -195,6 +209,18 @@ func (s *Server) Policies() []*policy.Policy { return s.cat.Policies() }
 // restarts (see catalogue.Catalogue.Earlier).
 func (s *Server) KeepNoticesServed(ctx context.Context, interval time.Duration) {
 	s.cat.KeepNoticesServed(ctx, interval)
+}
+
+// revocationsPoll is how often FollowRevocations reads the shared
+// revocations even when not told of any.
+const revocationsPoll = time.Second
+
+// FollowRevocations applies the console-session revocations of the other
+// hosts (see WithSharedRevocations) until ctx is done: at once when the
+// database tells of one, and every second in any case. Without shared
+// revocations it returns at once.
+func (s *Server) FollowRevocations(ctx context.Context) {
+	s.sessions.Follow(ctx, revocationsPoll, s.now)
 }
 
 // SRI returns the Subresource Integrity value of the loader as served

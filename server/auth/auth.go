@@ -24,16 +24,18 @@ type Auth struct {
 	ops       *operators.Set
 	sessions  *operators.Sessions
 	signIn    *ratelimit.Limiter
+	clients   *ratelimit.Clients
 	publicURL string
 	now       func() time.Time
 }
 
 // New returns the authentication of ops (who may see which portal) with
 // console sessions signed by sessions, sign-in attempts and unverified
-// bearer tokens limited per client by signIn, and publicURL the scheme and
+// bearer tokens limited per client by signIn (the client's address told
+// by clients: nil, the connection's peer), and publicURL the scheme and
 // host the console is reached at ("" when not behind a proxy).
-func New(ops *operators.Set, sessions *operators.Sessions, signIn *ratelimit.Limiter, publicURL string, now func() time.Time) *Auth {
-	return &Auth{ops: ops, sessions: sessions, signIn: signIn, publicURL: strings.TrimSuffix(publicURL, "/"), now: now}
+func New(ops *operators.Set, sessions *operators.Sessions, signIn *ratelimit.Limiter, clients *ratelimit.Clients, publicURL string, now func() time.Time) *Auth {
+	return &Auth{ops: ops, sessions: sessions, signIn: signIn, clients: clients, publicURL: strings.TrimSuffix(publicURL, "/"), now: now}
 }
 
 // bearer returns the token of an Authorization: Bearer header, or "".
@@ -85,7 +87,7 @@ func (a *Auth) principal(w http.ResponseWriter, r *http.Request) (operators.Prin
 // AllowSignIn reports whether the client of r may try a credential now,
 // and else how long it must wait.
 func (a *Auth) AllowSignIn(r *http.Request) (bool, time.Duration) {
-	return a.signIn.Allow(ratelimit.ClientKey(r), a.now())
+	return a.signIn.Allow(a.clients.Key(r), a.now())
 }
 
 // Authenticate returns the principal of token, or false (a wrong token).

@@ -41,6 +41,8 @@ type Beacons struct {
 	store    receipts.Store
 	receipts *ratelimit.Limiter // receipts, per client
 	counts   *ratelimit.Limiter // impressions and reappeared cookies, per client
+	clients  *ratelimit.Clients // who a request comes from
+	admit    *Admission         // the writes waiting for the store
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  *metrics.Metrics
@@ -54,14 +56,19 @@ type Config struct {
 	// ReceiptLimit limits receipts per client; CountLimit impressions and
 	// reappeared cookies together.
 	ReceiptLimit, CountLimit *ratelimit.Limiter
-	Now                      func() time.Time
-	Log                      *slog.Logger
-	Metrics                  *metrics.Metrics // nil: none recorded
+	// Clients tells the client address the limits key on (nil: the
+	// connection's peer).
+	Clients *ratelimit.Clients
+	// Admission bounds the writes waiting for the store (nil: no bound).
+	Admission *Admission
+	Now       func() time.Time
+	Log       *slog.Logger
+	Metrics   *metrics.Metrics // nil: none recorded
 }
 
 // New returns the beacon routes of c.
 func New(c Config) *Beacons {
-	return &Beacons{cat: c.Catalogue, store: c.Store, receipts: c.ReceiptLimit, counts: c.CountLimit,
+	return &Beacons{cat: c.Catalogue, store: c.Store, receipts: c.ReceiptLimit, counts: c.CountLimit, clients: c.Clients, admit: c.Admission,
 		now: c.Now, log: c.Log, metrics: c.Metrics, errs: respond.Mapper{Log: c.Log, Metrics: c.Metrics}}
 }
 
@@ -78,7 +85,8 @@ type kind struct {
 
 // intake answers CORS and no-store, then returns the portal of r's {id}
 // with r's JSON body decoded into v, or a refusal: 404 unknown portal, 429
-// past the client's rate limit in l, 503 a host that keeps no receipts, 403 an
+// past the client's rate limit in l (the client by its address, see
+// ratelimit.Clients), 503 a host that keeps no receipts, 403 an
 // Origin outside the policy's origins (when k.origin), 413 a body over
 // k.maxBody, 400 a body that is not one JSON object of v's fields.
 func (b *Beacons) intake(w http.ResponseWriter, r *http.Request, k kind, l *ratelimit.Limiter, v any) (*catalogue.Portal, error) {
@@ -89,7 +97,7 @@ func (b *Beacons) intake(w http.ResponseWriter, r *http.Request, k kind, l *rate
 	if !ok {
 		return nil, respond.Errorf(http.StatusNotFound, "unknown portal %q", id)
 	}
-	if ok, wait := l.Allow(ratelimit.ClientKey(r), b.now()); !ok {
+	if ok, wait := l.Allow(b.clients.Key(r), b.now()); !ok {
 		return nil, respond.Refuse(http.StatusTooManyRequests, "rate-limit", "too many %ss from this client: retry later", k.noun).
 			With("Retry-After", ratelimit.RetryAfter(wait))
 	}

@@ -100,7 +100,7 @@ func (b *Beacons) postConsent(w http.ResponseWriter, r *http.Request) (*receipts
 	}
 	ctx, cancel := writeContext(r)
 	defer cancel()
-	if err := b.store.Append(ctx, rc, undeclared); err != nil {
+	if err := b.admit.write(w, "receipt", func() error { return b.store.Append(ctx, rc, undeclared) }); err != nil {
 		return nil, respond.Unavailable(err, "append", "receipts cannot be stored at the moment: retry later")
 	}
 	return rc, nil

@@ -49,7 +49,9 @@ func (b *Beacons) PostImpression(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := writeContext(r)
 	defer cancel()
-	if err := b.store.CountImpression(ctx, p.Policy.ID, int64(*body.Revision), lang, b.now()); err != nil {
+	if err := b.admit.write(w, "impression", func() error {
+		return b.store.CountImpression(ctx, p.Policy.ID, int64(*body.Revision), lang, b.now())
+	}); err != nil {
 		return respond.Unavailable(err, "append", "impressions cannot be counted at the moment: retry later")
 	}
 	b.metrics.Impression(p.Policy.ID)

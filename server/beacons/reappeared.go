@@ -94,7 +94,9 @@ func (b *Beacons) PostReappeared(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := writeContext(r)
 	defer cancel()
-	if err := b.store.CountReappeared(ctx, pol.ID, page, cookies, b.now()); err != nil {
+	if err := b.admit.write(w, "cookie report", func() error {
+		return b.store.CountReappeared(ctx, pol.ID, page, cookies, b.now())
+	}); err != nil {
 		return respond.Unavailable(err, "append", "cookies cannot be counted at the moment: retry later")
 	}
 	b.metrics.Reappeared(pol.ID, len(cookies))

@@ -102,8 +102,9 @@ type Set struct {
 
 	mu    sync.RWMutex
 	ops   []Operator
-	cache []cached // verified tokens; cleared by SetOperators
-	gen   uint64   // counts SetOperators
+	cache []cached          // verified tokens; cleared by SetOperators
+	gen   uint64            // counts SetOperators
+	gone  func([]Principal) // see OnCredentialsGone
 	// compare is bcrypt.CompareHashAndPassword (counted in tests).
 	compare func(hash, token []byte) error
 }
@@ -117,13 +118,41 @@ func New(adminToken string) *Set {
 	return s
 }
 
-// SetOperators replaces the operators and forgets every verified token.
-func (s *Set) SetOperators(ops []Operator) {
+// NewDigest returns a Set whose admin token is the one of SHA-256 digest
+// (as kept in a database shared by several hosts, where only the host
+// that made the token knows it), and no operator.
+func NewDigest(digest [sha256.Size]byte) *Set {
+	return &Set{compare: bcrypt.CompareHashAndPassword, admin: digest, hasAdmin: true}
+}
+
+// OnCredentialsGone sets fn to be called by SetOperators with the
+// principals whose credential it removed: an operator gone, or given a
+// new token hash (their sessions are to be revoked on every host).
+func (s *Set) OnCredentialsGone(fn func([]Principal)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gone = fn
+}
+
+// SetOperators replaces the operators and forgets every verified token.
+// It calls the OnCredentialsGone function, if any, with the principals of
+// the credentials no longer configured.
+func (s *Set) SetOperators(ops []Operator) {
+	s.mu.Lock()
+	old, gone := s.ops, s.gone
 	s.ops = slices.Clone(ops)
 	s.cache = nil
 	s.gen++
+	s.mu.Unlock()
+	var lost []Principal
+	for _, o := range old {
+		if !slices.ContainsFunc(ops, func(n Operator) bool { return n.Name == o.Name && n.TokenHash == o.TokenHash }) {
+			lost = append(lost, principal(o))
+		}
+	}
+	if gone != nil && len(lost) > 0 {
+		gone(lost)
+	}
 }
 
 // Operators returns the operators' names, sorted.

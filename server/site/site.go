@@ -2,8 +2,9 @@
 // portal's config.json for the loader, its cookie-policy page, its theme
 // stylesheet, a demo page per portal with local stand-ins for its
 // trackers, the loader's Subresource Integrity value, the example policy
-// file, the health check and the favicon. Errors are JSON {"error": "..."}
-// (see package respond): 404 for an unknown portal or language.
+// file, the health and readiness checks and the favicon. Errors are JSON
+// {"error": "..."} (see package respond): 404 for an unknown portal or
+// language.
 package site
 
 import (
@@ -19,6 +20,7 @@ import (
 	"github.com/portalconsent/portalconsent/server/assets"
 	"github.com/portalconsent/portalconsent/server/catalogue"
 	"github.com/portalconsent/portalconsent/server/lang"
+	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/respond"
 )
 
@@ -30,12 +32,14 @@ type Site struct {
 	cat    *catalogue.Catalogue
 	assets *assets.Set
 	pages  *template.Template
+	ready  readiness
 }
 
-// New returns the public site of the portals of cat, with the assets a.
-func New(cat *catalogue.Catalogue, a *assets.Set) *Site {
+// New returns the public site of the portals of cat, with the assets a;
+// its readiness check (Ready) asks store.
+func New(cat *catalogue.Catalogue, a *assets.Set, store receipts.Store) *Site {
 	pages := template.Must(template.New("").Funcs(template.FuncMap{"langName": lang.Name}).ParseFS(templateFiles, "templates/*.html"))
-	return &Site{cat: cat, assets: a, pages: pages}
+	return &Site{cat: cat, assets: a, pages: pages, ready: readiness{store: store}}
 }
 
 // portal returns the portal of r's {id}, or a 404 naming it.
@@ -92,7 +96,8 @@ func (s *Site) Favicon(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// Health reports the server is up and how many portals it serves.
+// Health reports the process is up and how many portals it serves (see
+// Ready for whether it can take traffic).
 func (s *Site) Health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -114,9 +114,20 @@ type proc struct {
 // startServer runs the binary on db and waits until it serves.
 func startServer(t testing.TB, db string, args ...string) *proc {
 	t.Helper()
-	state := t.TempDir()
+	return startServerEnv(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "PORTALCONSENT_ADMIN_TOKEN=durability-test-token-0123456789"}, db, args...)
+}
+
+// startServerEnv runs the binary on db with env added to the test's
+// environment (less the secrets' variables) and waits until it serves.
+func startServerEnv(t testing.TB, env []string, db string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(serverBinary(t), append([]string{"-addr", "127.0.0.1:0", "-db", db, "-receipt-rate", "0"}, args...)...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "PORTALCONSENT_ADMIN_TOKEN=durability-test-token-0123456789")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PORTALCONSENT_ADMIN_TOKEN=") && !strings.HasPrefix(kv, "PORTALCONSENT_SESSION_KEY=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -20,15 +20,21 @@
 // ~/.local/state/portalconsent), or a postgres:// URL. Receipts older than
 // -retention-days are deleted daily. The operator API's admin token is
 // $PORTALCONSENT_ADMIN_TOKEN (at least 24 characters), else a random one
-// kept in the 0600 file admin-token beside the SQLite database (or in the
-// state directory for PostgreSQL): its path is logged, never the token.
+// kept in the 0600 file admin-token beside the SQLite database: its path
+// is logged, never the token. On PostgreSQL the admin token's SHA-256 and
+// the session key are kept in the database, made by the first host to
+// start (which writes the token to admin-token in its state directory),
+// and shared by every host; console sign-outs are too (see fleetSecrets).
 // Operators other than the admin are the entries of -operators FILE (YAML;
 // see package operators), reloaded like the policy files; `server
 // -hash-token` reads a token on stdin and prints its bcrypt hash for it.
 // Console sessions are signed with $PORTALCONSENT_SESSION_KEY (at least 32
-// bytes: set the same on every host behind a load balancer), else a random
-// key kept in the 0600 file session-key beside admin-token. -metrics-addr
-// serves Prometheus /metrics on an address of its own.
+// bytes), else on SQLite a random key kept in the 0600 file session-key
+// beside admin-token. -metrics-addr
+// serves Prometheus /metrics on an address of its own. -trusted-proxies
+// (default $PORTALCONSENT_TRUSTED_PROXIES) names the load balancers whose
+// X-Forwarded-For is believed (see ratelimit.Clients); a malformed prefix
+// stops the start, named.
 // `server -verify-receipts` walks every receipt chain of -db and exits 1
 // naming the first broken link.
 package main
@@ -54,6 +60,8 @@ import (
 	"github.com/portalconsent/portalconsent/server/metrics"
 	"github.com/portalconsent/portalconsent/server/operators"
 	"github.com/portalconsent/portalconsent/server/policyfiles"
+	"github.com/portalconsent/portalconsent/server/ratelimit"
+	"github.com/portalconsent/portalconsent/server/receipts/postgres"
 	"github.com/portalconsent/portalconsent/web"
 )
 
@@ -79,6 +87,10 @@ func main() {
 	metricsAddr := flag.String("metrics-addr", "", "address to serve Prometheus /metrics on (host:port; off when empty; never the public address)")
 	publicURL := flag.String("public-url", os.Getenv("PORTALCONSENT_PUBLIC_URL"),
 		"the scheme and host the server is reached at (https://consent.example behind a TLS proxy: Secure __Host- console cookies)")
+	receiptQueue := flag.Int("receipt-queue", server.DefaultReceiptQueue,
+		"receipts (and impressions, cookie reports) that may wait for the database at once; beyond, 503 with Retry-After at once (0: no bound)")
+	trustedProxies := flag.String("trusted-proxies", os.Getenv("PORTALCONSENT_TRUSTED_PROXIES"),
+		"CIDR[,CIDR…] of the load balancers in front of the server: from them, the client is the right-most untrusted address of X-Forwarded-For (default: the header is ignored)")
 	flag.Parse()
 	if *hashToken {
 		os.Exit(hashTokenCmd(os.Stdin, os.Stdout, os.Stderr))
@@ -97,6 +109,11 @@ func main() {
 	if *verifyReceipts {
 		os.Exit(verify(*db, os.Stdout, os.Stderr))
 	}
+	trusted, err := ratelimit.ParseTrusted(*trustedProxies)
+	if err != nil {
+		log.Error("cannot start: -trusted-proxies", "err", err.Error())
+		os.Exit(1)
+	}
 	if *retention < 1 {
 		log.Error("cannot start: -retention-days must be at least 1")
 		os.Exit(1)
@@ -114,7 +131,11 @@ func main() {
 	var auth *operators.Set
 	var key []byte
 	tf, err := tokenFile(*db)
-	if err == nil {
+	if pg, ok := st.(*postgres.Store); ok && err == nil {
+		// Every host of the database shares its secrets and revocations.
+		auth, key, err = fleetSecrets(ctx, pg, tf, log)
+		opts = append(opts, server.WithSharedRevocations(sharedRevocations{pg}))
+	} else if err == nil {
 		var token string
 		if token, err = adminToken(tf, log); err == nil {
 			auth = operators.New(token)
@@ -141,7 +162,11 @@ func main() {
 		opReloader.OnReload = m.OperatorsReload
 	}
 	opts = append(opts, server.WithReceipts(st), server.WithRateLimit(*rateLimit, *rateBurst),
-		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m))
+		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m),
+		server.WithTrustedProxies(trusted), server.WithReceiptQueue(*receiptQueue))
+	if len(trusted) > 0 {
+		log.Info("trusted proxies: the client address is read from X-Forwarded-For", "proxies", *trustedProxies)
+	}
 
 	h, reloader, errs := start(*dir, web.Files(), log, opts...)
 	if len(errs) > 0 {
@@ -152,6 +177,7 @@ func main() {
 	}
 	go maintain(ctx, st, *retention, log)
 	go h.KeepNoticesServed(ctx, time.Hour)
+	go h.FollowRevocations(ctx)
 	if reloader != nil || opReloader != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)

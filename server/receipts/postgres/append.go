@@ -293,7 +293,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	slices.Sort(portals)
 	portals = slices.Compact(portals)
 
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.wpool.Begin(ctx)
 	if err != nil {
 		return nil, false, err
 	}
@@ -473,12 +473,14 @@ func connLost(code string) bool {
 	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P")
 }
 
-// resetPool closes the pool's connections, at most once a second, so that
+// resetPool closes the pools' connections (the writers' and the reads':
+// a restart or a failover ended them all), at most once a second, so that
 // retries get new ones instead of the other dead ones.
 func (s *Store) resetPool() {
 	now := time.Now().UnixNano()
 	last := s.lastReset.Load()
 	if now-last > int64(time.Second) && s.lastReset.CompareAndSwap(last, now) {
+		s.wpool.Reset()
 		s.pool.Reset()
 	}
 }
@@ -488,7 +490,7 @@ func (s *Store) resetPool() {
 // connection, for the chain head's lock: for the old transaction to end
 // either way.
 func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, error) {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.wpool.Begin(ctx)
 	if err != nil {
 		return false, err
 	}

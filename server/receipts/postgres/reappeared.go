@@ -43,7 +43,7 @@ func (s *Store) CountReappeared(ctx context.Context, portal, page string, cookie
 	}
 	at = at.UTC()
 	day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.wpool, func(tx pgx.Tx) error {
 		for _, c := range cookies {
 			if _, err := tx.Exec(ctx, reappearedSQL, portal, day, c.Name, c.Category, at, page); err != nil {
 				return err
