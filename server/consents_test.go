@@ -264,7 +264,7 @@ func TestPostConsentRateLimit(t *testing.T) {
 	p := testPortal(t, s, "mtran").Policy
 	send := func(addr string) *http.Response {
 		req := httptest.NewRequest(http.MethodPost, "/portals/mtran/consents",
-			strings.NewReader(receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/")))
+			strings.NewReader(receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/")))
 		req.RemoteAddr = addr
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, req)
@@ -330,7 +330,7 @@ func TestPostConsentStoreDown(t *testing.T) {
 	s := newReceiptServer(t, st, nil)
 	st.Close()
 	p := testPortal(t, s, "mtran").Policy
-	res, got := post(t, s, "/portals/mtran/consents", receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/"), nil)
+	res, got := post(t, s, "/portals/mtran/consents", receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"), nil)
 	if res.StatusCode != 503 || !strings.Contains(string(got), "retry later") {
 		t.Fatalf("closed store: %d %s, want 503", res.StatusCode, got)
 	}
@@ -339,7 +339,7 @@ func TestPostConsentStoreDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, got = post(t, s0, "/portals/mtran/consents", receiptJSONBody(consentValue(p, time.Now()).Encode(), "reject-all", "en", "https://a.example/"), nil)
+	res, got = post(t, s0, "/portals/mtran/consents", receiptJSONBody(consentValue(p, time.Now()).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"), nil)
 	if res.StatusCode != 503 {
 		t.Fatalf("no store: %d %s", res.StatusCode, got)
 	}

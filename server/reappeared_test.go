@@ -22,7 +22,7 @@ func TestPostReappeared(t *testing.T) {
 	body := func(rev int, names, page string) string {
 		return fmt.Sprintf(`{"revision":%d,"names":%s,"page":%q}`, rev, names, page)
 	}
-	const page = "https://portal.example/data"
+	const page = "https://mtran.my.opendatasoft.com/data"
 	for _, tt := range []struct {
 		name, target, body string
 		status             int
@@ -84,7 +84,7 @@ func TestPostReappeared(t *testing.T) {
 func TestPostReappearedRateLimitAndStoreDown(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, withStatsCookies(t), WithRateLimit(1, 2))
-	body := fmt.Sprintf(`{"revision":%d,"names":["_ga"],"page":"https://portal.example/"}`, testPortal(t, s, "mtran").Policy.Revision)
+	body := fmt.Sprintf(`{"revision":%d,"names":["_ga"],"page":"https://mtran.my.opendatasoft.com/"}`, testPortal(t, s, "mtran").Policy.Revision)
 	send := func(addr string) *http.Response {
 		req := httptest.NewRequest(http.MethodPost, "/portals/mtran/cookies/reappeared", strings.NewReader(body))
 		req.RemoteAddr = addr

@@ -27,8 +27,8 @@ import (
 // names or more than maxReappearedNames, a name that is not a cookie name
 // (policy.ValidCookieName, at most policy.MaxCookieNameBytes bytes) or the
 // policy does not declare in an optional category, or a page that is not an
-// origin and a path; 403 a page outside the policy's origins (as for
-// receipts); 422 a revision the portal does not serve; 429 too many from one
+// http(s) origin and a path; 403 an Origin or a page outside the portal's
+// origins (allowedOrigin, as for receipts); 422 a revision the portal does not serve; 429 too many from one
 // client (Retry-After; the impressions' bucket); 503 when the store fails
 // (logged) or the host keeps none.
 const (
@@ -85,7 +85,7 @@ func (b *Beacons) PostReappeared(w http.ResponseWriter, r *http.Request) error {
 			cookies = append(cookies, receipts.ReappearedCookie{Name: n, Category: cat})
 		}
 	}
-	page, err := checkPage(body.Page, pol)
+	page, err := checkPage(r, body.Page, pol)
 	if err != nil {
 		return err
 	}

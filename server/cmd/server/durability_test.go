@@ -183,7 +183,7 @@ func poster(t *testing.T, base string, n int, stop <-chan struct{}) (acked []str
 				default:
 				}
 				c := policy.NewConsent(mtran, time.Now(), nil)
-				body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.example/p","undeclared":["mystery"]}`, c.Encode())
+				body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.my.opendatasoft.com/p","undeclared":["mystery"]}`, c.Encode())
 				res, err := client.Post(base+"/portals/mtran/consents", "text/plain;charset=UTF-8", strings.NewReader(body))
 				if err != nil {
 					mu.Lock()
@@ -394,7 +394,7 @@ func TestPostgresGoesAwayAndComesBack(t *testing.T) {
 	mtran := defaultMtran(t)
 	postOne := func() int {
 		c := policy.NewConsent(mtran, time.Now(), nil)
-		body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.example/p"}`, c.Encode())
+		body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.my.opendatasoft.com/p"}`, c.Encode())
 		res, err := http.Post(p.url+"/portals/mtran/consents", "text/plain", strings.NewReader(body))
 		if err != nil {
 			t.Fatalf("the server did not answer: %v", err)
