@@ -227,6 +227,8 @@ func TestPostConsentRefusals(t *testing.T) {
 		{"page with user", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", "https://me@mtran.my.opendatasoft.com/"), nil, 400, "page"},
 		{"bad cookie name", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, "a b"), nil, 400, "not a cookie name"},
 		{"long cookie name", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, strings.Repeat("n", 65)), nil, 400, "not a cookie name"},
+		{"wildcard name", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, "*"), nil, 400, "pattern character"},
+		{"name with a wildcard", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, "ok", "_pk_id.*"), nil, 400, "pattern character"},
 		{"33 names", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, long...), nil, 400, "at most 32"},
 		{"origin outside", "/portals/twisto/consents", receiptJSONBody(twistoValue, "reject-all", "en", twistoPage), http.Header{"Origin": {"https://evil.example"}}, 403, "may not send receipts"},
 		{"page outside origins", "/portals/twisto/consents", receiptJSONBody(twistoValue, "reject-all", "en", "https://evil.example/"), http.Header{"Origin": {"https://twisto.opendatasoft.com"}}, 403, "outside the origins"},

@@ -39,6 +39,8 @@ func TestPostReappeared(t *testing.T) {
 		{"too many names", "/portals/mtran/cookies/reappeared", body(rev, `[`+strings.Repeat(`"_ga",`, 32)+`"_ga"]`, page), 400},
 		{"undeclared name", "/portals/mtran/cookies/reappeared", body(rev, `["_hjid"]`, page), 400},
 		{"not a cookie name", "/portals/mtran/cookies/reappeared", body(rev, `["_pk_id.<b>x"]`, page), 400},
+		{"a declared pattern as a name", "/portals/mtran/cookies/reappeared", body(rev, `["_pk_id.*"]`, page), 400},
+		{"a wildcard name", "/portals/mtran/cookies/reappeared", body(rev, `["*"]`, page), 400},
 		{"a necessary cookie", "/portals/mtran/cookies/reappeared", body(rev, `["sessionid"]`, page), 400},
 		{"page with a query", "/portals/mtran/cookies/reappeared", body(rev, `["_ga"]`, page+"?q=1"), 400},
 		{"no page", "/portals/mtran/cookies/reappeared", body(rev, `["_ga"]`, ""), 400},

@@ -175,8 +175,8 @@ func (b *Beacons) earlierNotice(r *http.Request, portal, lang string, c policy.C
 
 // undeclaredNames returns the names of list the policy does not declare
 // (declared ones are dropped), without duplicates; a name that is not a
-// cookie name or is over policy.MaxCookieNameBytes bytes, or more than
-// policy.MaxUndeclared names, is a refusal.
+// cookie name, is over policy.MaxCookieNameBytes bytes or holds a pattern
+// character ("*"), or more than policy.MaxUndeclared names, is a refusal.
 func undeclaredNames(p *policy.Policy, list []string) ([]string, error) {
 	if len(list) > policy.MaxUndeclared {
 		return nil, respond.Refuse(http.StatusBadRequest, "bad-undeclared", "undeclared: %d names, at most %d", len(list), policy.MaxUndeclared)
@@ -195,10 +195,15 @@ func undeclaredNames(p *policy.Policy, list []string) ([]string, error) {
 }
 
 // checkCookieName refuses n (400, under reason) when it is not a cookie
-// name of at most policy.MaxCookieNameBytes bytes.
+// name of at most policy.MaxCookieNameBytes bytes, or when it holds a
+// pattern character (policy.PatternChars: a reported "*" would become a
+// row declaring every cookie).
 func checkCookieName(n, field, reason string) error {
 	if len(n) > policy.MaxCookieNameBytes || !policy.ValidCookieName(n) {
 		return respond.Refuse(http.StatusBadRequest, reason, "%s: %q is not a cookie name of at most %d bytes", field, respond.Clip(n, 80), policy.MaxCookieNameBytes)
+	}
+	if strings.ContainsAny(n, policy.PatternChars) {
+		return respond.Refuse(http.StatusBadRequest, reason, "%s: %q holds %q, a pattern character, never in a cookie name reported", field, respond.Clip(n, 80), policy.PatternChars)
 	}
 	return nil
 }

@@ -25,7 +25,8 @@ import (
 // It answers 204 once counted, or a JSON error: 404 unknown portal; 413 a
 // body over maxReappearedBody; 400 a body that is not one such object, no
 // names or more than maxReappearedNames, a name that is not a cookie name
-// (policy.ValidCookieName, at most policy.MaxCookieNameBytes bytes) or the
+// (policy.ValidCookieName, at most policy.MaxCookieNameBytes bytes, no
+// pattern character such as "*": checkCookieName) or the
 // policy does not declare in an optional category, or a page that is not an
 // http(s) origin and a path; 403 an Origin or a page outside the portal's
 // origins (allowedOrigin, as for receipts); 422 a revision the portal does not serve; 429 too many from one
