@@ -33,7 +33,7 @@ type cookiesText struct {
 	Seen, FirstSeen, LastSeen, Pages, NoPage, YAMLRow, YAMLHelp               string
 	ReappearedTitle, ReappearedIntro, ReappearedNone, Category                string
 	ExportTitle, ExportIntro, Format, CSV, JSONL, Download                    string
-	Placeholder, ChooseCategory                                               string
+	Placeholder, ChooseCategory, YAMLTranslation                              string
 }
 
 // cookieRow is one cookie of the cookies page.
@@ -41,7 +41,13 @@ type cookieRow struct {
 	Name, Category, FirstSeen, LastSeen, YAML string
 	Count                                     int64
 	Pages                                     []string
+	// Translations are the entries to paste under cookies: of each
+	// translation of a translated portal, beside YAML.
+	Translations []translatedRow
 }
+
+// translatedRow is the entry of a translation: its language and YAML.
+type translatedRow struct{ Lang, YAML string }
 
 // cookiesData is the cookies page's own data.
 type cookiesData struct {
@@ -93,6 +99,25 @@ func suggestedRow(p *policy.Policy, name string, x cookiesText) string {
 	return b.String()
 }
 
+// suggestedTranslations returns, for each translation of p, the entry to
+// paste under its cookies: (indented as a translation's entries are, six
+// spaces) translating the row suggestedRow declares: the policy loader
+// refuses a translated policy with a cookie row a translation lacks. It is
+// empty for a portal in one language.
+func suggestedTranslations(p *policy.Policy, name string, x cookiesText) []translatedRow {
+	ph := yamlString(x.Placeholder)
+	var out []translatedRow
+	for _, tr := range p.Translations {
+		var b strings.Builder
+		b.WriteString("      " + yamlString(name) + ":\n")
+		b.WriteString("        function: " + ph + "\n")
+		b.WriteString("        purpose: " + ph + "\n")
+		b.WriteString("        duration: " + ph + "\n")
+		out = append(out, translatedRow{Lang: tr.Texts.Lang, YAML: b.String()})
+	}
+	return out
+}
+
 // period returns the period of r (see export.ParsePeriod) with the form's
 // values: the dates asked for, or on error the query's text.
 func (c *Console) period(r *http.Request) (p export.Period, fromV, toV string, err error) {
@@ -131,7 +156,8 @@ func (c *Console) Cookies(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, u := range reports.SumUndeclared(us) {
 		d.Undeclared = append(d.Undeclared, cookieRow{Name: u.Name, Count: u.Count, FirstSeen: u.FirstSeen,
-			LastSeen: u.LastSeen, Pages: u.Pages, YAML: suggestedRow(pt.Policy, u.Name, d.X)})
+			LastSeen: u.LastSeen, Pages: u.Pages, YAML: suggestedRow(pt.Policy, u.Name, d.X),
+			Translations: suggestedTranslations(pt.Policy, u.Name, d.X)})
 	}
 	for _, u := range reports.SumReappeared(rs) {
 		d.Seen = append(d.Seen, cookieRow{Name: u.Name, Category: u.Category, Count: u.Count, FirstSeen: u.FirstSeen,

@@ -73,5 +73,6 @@ var english = texts{
 		ExportTitle:     "Export", ExportIntro: "Download the receipts received over a period (UTC days), in chain order.",
 		Format: "Format", CSV: "CSV", JSONL: "JSON Lines", Download: "Download",
 		Placeholder: "[to fill in]", ChooseCategory: "one of",
+		YAMLTranslation: "And under cookies: of the translation",
 	},
 }

@@ -73,5 +73,6 @@ var french = texts{
 		ExportTitle:     "Export", ExportIntro: "Téléchargez les reçus reçus pendant une période (jours UTC), dans l’ordre de la chaîne.",
 		Format: "Format", CSV: "CSV", JSONL: "JSON Lines", Download: "Télécharger",
 		Placeholder: "[à compléter]", ChooseCategory: "parmi",
+		YAMLTranslation: "Et sous cookies: de la traduction",
 	},
 }
