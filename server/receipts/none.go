@@ -55,6 +55,12 @@ func (None) CountReappeared(context.Context, string, string, []ReappearedCookie,
 func (None) Reappeared(context.Context, string, time.Time, time.Time) ([]Reappeared, error) {
 	return nil, ErrNoStore
 }
+func (None) UndeclaredPage(context.Context, string, time.Time, time.Time, int, int) ([]Undeclared, int, error) {
+	return nil, 0, ErrNoStore
+}
+func (None) ReappearedPage(context.Context, string, time.Time, time.Time, int, int) ([]Reappeared, int, error) {
+	return nil, 0, ErrNoStore
+}
 func (None) Verify(context.Context) error                           { return nil }
 func (None) DeleteBefore(context.Context, time.Time) (int64, error) { return 0, ErrNoStore }
 func (None) Ping(context.Context) error                             { return nil }

@@ -138,7 +138,7 @@ func wrkReceipts(b *testing.B, db string, groupCommit time.Duration) wrkResult {
 // in PostgreSQL.
 func dbSize(b *testing.B, db string) (int64, int64) {
 	ctx := context.Background()
-	st, err := openStore(ctx, db, 0)
+	st, err := openStore(ctx, db, 0, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func defaultMtran(tb testing.TB) *policy.Policy {
 // lookup of one consent id and the CSV export of all n.
 func bigReceipts(b *testing.B, db, backend string, n int) string {
 	ctx := context.Background()
-	st, err := openStore(ctx, db, 2*time.Millisecond)
+	st, err := openStore(ctx, db, 2*time.Millisecond, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -50,15 +50,16 @@ func defaultDB() (string, error) {
 
 // openStore opens the receipts store db names: a PostgreSQL URL, else the
 // path of a SQLite file (its directory is created, 0700). groupCommit is the
-// window appends are gathered in (0: one transaction per receipt).
-func openStore(ctx context.Context, db string, groupCommit time.Duration) (receipts.Store, error) {
+// window appends are gathered in (0: one transaction per receipt); log is
+// where the store says that a day's cookie tallies are full (nil: nowhere).
+func openStore(ctx context.Context, db string, groupCommit time.Duration, log *slog.Logger) (receipts.Store, error) {
 	if isPostgres(db) {
-		return postgres.Open(ctx, db, postgres.GroupCommit(groupCommit))
+		return postgres.Open(ctx, db, postgres.GroupCommit(groupCommit), postgres.Log(log))
 	}
 	if err := os.MkdirAll(filepath.Dir(db), 0o700); err != nil {
 		return nil, fmt.Errorf("receipts database %s: %w", db, err)
 	}
-	return sqlite.Open(db, sqlite.GroupCommit(groupCommit))
+	return sqlite.Open(db, sqlite.GroupCommit(groupCommit), sqlite.Log(log))
 }
 
 // redactDSN returns db with any password replaced, for the logs.
@@ -167,7 +168,7 @@ func maintain(ctx context.Context, st receipts.Store, retentionDays int, log *sl
 // or stderr (the first broken link, or the store failing: exit 1).
 func verify(db string, stdout, stderr *os.File) int {
 	ctx := context.Background()
-	st, err := openStore(ctx, db, 0)
+	st, err := openStore(ctx, db, 0, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "verify-receipts:", err)
 		return 1

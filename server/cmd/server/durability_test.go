@@ -213,7 +213,7 @@ func poster(t *testing.T, base string, n int, stop <-chan struct{}) (acked []str
 func checkAcked(t *testing.T, db string, acked []string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := openStore(ctx, db, 0)
+	st, err := openStore(ctx, db, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := openStore(ctx, *db, *groupCommit)
+	st, err := openStore(ctx, *db, *groupCommit, log)
 	if err != nil {
 		log.Error("cannot start: receipts database", "db", redactDSN(*db), "err", err.Error())
 		os.Exit(1)
