@@ -532,6 +532,7 @@ func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, err
 var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, name, count, first_seen, last_seen, pages)
 	VALUES ($1, $2, CASE
 			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = $3::text) THEN $3::text
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = '%[2]s') THEN '%[2]s'
 			WHEN (SELECT count(*) FROM undeclared WHERE portal = $1 AND day = $2 AND name <> '%[2]s') < %[3]d THEN $3::text
 			ELSE '%[2]s' END,
 		1, $4, $4, CASE WHEN $5::text = '' THEN '{}'::text[] ELSE ARRAY[$5::text] END)

@@ -22,6 +22,7 @@ import (
 var reappearedSQL = fmt.Sprintf(`INSERT INTO reappeared AS u (portal, day, name, category, count, first_seen, last_seen, pages)
 	VALUES ($1, $2, CASE
 			WHEN EXISTS (SELECT 1 FROM reappeared WHERE portal = $1 AND day = $2 AND name = $3::text AND category = $4::text) THEN $3::text
+			WHEN EXISTS (SELECT 1 FROM reappeared WHERE portal = $1 AND day = $2 AND name = '%[2]s') THEN '%[2]s'
 			WHEN (SELECT count(*) FROM reappeared WHERE portal = $1 AND day = $2 AND name <> '%[2]s') < %[3]d THEN $3::text
 			ELSE '%[2]s' END,
 		$4, 1, $5, $5, CASE WHEN $6::text = '' THEN '{}'::text[] ELSE ARRAY[$6::text] END)

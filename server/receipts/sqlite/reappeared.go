@@ -22,6 +22,7 @@ var reappearedSQL = strings.NewReplacer("MAXPAGES", fmt.Sprint(receipts.MaxPages
 	"OTHER", receipts.OtherName).Replace(`INSERT INTO reappeared (portal, day, name, category, count, first_seen, last_seen, pages)
 	VALUES ($1, $2, CASE
 			WHEN EXISTS (SELECT 1 FROM reappeared WHERE portal = $1 AND day = $2 AND name = $3 AND category = $4) THEN $3
+			WHEN EXISTS (SELECT 1 FROM reappeared WHERE portal = $1 AND day = $2 AND name = 'OTHER') THEN 'OTHER'
 			WHEN (SELECT count(*) FROM reappeared WHERE portal = $1 AND day = $2 AND name <> 'OTHER') < MAXNAMES THEN $3
 			ELSE 'OTHER' END,
 		$4, 1, $5, $5, CASE WHEN $6 = '' THEN '[]' ELSE json_array($6) END)

@@ -543,6 +543,7 @@ var tallySQL = strings.NewReplacer("MAXPAGES", fmt.Sprint(receipts.MaxPages), "M
 	"OTHER", receipts.OtherName).Replace(`INSERT INTO undeclared (portal, day, name, count, first_seen, last_seen, pages)
 	VALUES ($1, $2, CASE
 			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = $3) THEN $3
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = 'OTHER') THEN 'OTHER'
 			WHEN (SELECT count(*) FROM undeclared WHERE portal = $1 AND day = $2 AND name <> 'OTHER') < MAXNAMES THEN $3
 			ELSE 'OTHER' END,
 		1, $4, $4, CASE WHEN $5 = '' THEN '[]' ELSE json_array($5) END)
