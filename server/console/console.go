@@ -74,7 +74,7 @@ type Config struct {
 
 // New returns the console of c, its templates parsed.
 func New(c Config) *Console {
-	pages := template.Must(template.New("").Funcs(template.FuncMap{"cookieFacts": cookieFacts}).ParseFS(templateFiles, "templates/*.html"))
+	pages := template.Must(template.New("").Funcs(template.FuncMap{"cookieFacts": cookieFacts, "pager": pager}).ParseFS(templateFiles, "templates/*.html"))
 	return &Console{cat: c.Catalogue, auth: c.Auth, store: c.Store, assets: c.Assets, now: c.Now, log: c.Log,
 		metrics: c.Metrics, errs: respond.Mapper{Log: c.Log, Metrics: c.Metrics}, pages: pages}
 }
