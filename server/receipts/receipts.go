@@ -352,6 +352,22 @@ type Store interface {
 	// Verify walks every portal's chain and returns a *BrokenLink for the
 	// first receipt that does not verify (see Verify), nil when all do.
 	Verify(ctx context.Context) error
+
+	// Heads returns the head of every portal's chain, by portal: its last
+	// receipt's Seq and Hash (a chain's head stays when retention deletes
+	// its receipts). A chain without receipt has none.
+	Heads(ctx context.Context) ([]Head, error)
+	// SaveCheckpoint stores c, unchecked; when one of c.Portal and c.Seq is
+	// stored already it keeps that one and returns nil. It fails on a
+	// checkpoint that is not one (empty portal, seq under 1, a hash that is
+	// not 64 hex digits, a key or signature of the wrong size).
+	SaveCheckpoint(ctx context.Context, c Checkpoint) error
+	// LatestCheckpoints returns, for every portal with one, its checkpoint
+	// of the highest Seq, by portal.
+	LatestCheckpoints(ctx context.Context) ([]Checkpoint, error)
+	// ChainHash returns the hash of portal's receipt at seq, or of its
+	// anchor when the anchor is at seq; "" when there is neither.
+	ChainHash(ctx context.Context, portal string, seq int64) (string, error)
 	// DeleteBefore deletes the receipts received before cutoff and the
 	// tallies (undeclared and reappeared) of days before it, keeping what remains verifiable: the last
 	// deleted receipt of each chain becomes its anchor. It also deletes the

@@ -72,6 +72,7 @@ func Run(t *testing.T, b Backend) {
 		{"Reappeared", testReappeared},
 		{"TallyCaps", testTallyCaps},
 		{"TallyPages", testTallyPages},
+		{"Checkpoints", testCheckpoints},
 		{"Stats", testStats},
 		{"StatsConcurrent", testStatsConcurrent},
 		{"StatsRetention", testStatsRetention},
