@@ -13,10 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"crypto/ed25519"
 	"github.com/portalconsent/portalconsent/server"
 	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/receipts/postgres"
 	"github.com/portalconsent/portalconsent/server/receipts/sqlite"
+	"io"
 )
 
 // isPostgres reports whether db names a PostgreSQL database (a URL) rather
@@ -164,9 +166,12 @@ func maintain(ctx context.Context, st receipts.Store, retentionDays int, log *sl
 	}
 }
 
-// verify walks every chain of db and reports on stdout (all good: exit 0)
-// or stderr (the first broken link, or the store failing: exit 1).
-func verify(db string, stdout, stderr *os.File) int {
+// verify walks every chain of db, then checks each against its latest
+// checkpoint with pub (nil: checkpoints are not checked, and the report
+// says so, naming noKey), and reports on stdout (all good: exit 0) or
+// stderr (the first broken link, a checkpoint forged or contradicted, or
+// the store failing: exit 1).
+func verify(db string, pub ed25519.PublicKey, noKey string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	st, err := openStore(ctx, db, 0, nil)
 	if err != nil {
@@ -178,6 +183,19 @@ func verify(db string, stdout, stderr *os.File) int {
 		fmt.Fprintln(stderr, "verify-receipts:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "verify-receipts: every chain of %s verifies\n", redactDSN(db))
+	if pub == nil {
+		fmt.Fprintf(stdout, "verify-receipts: every chain of %s verifies by its hashes; checkpoints not checked: %s\n", redactDSN(db), noKey)
+		return 0
+	}
+	checked, unsigned, err := verifyCheckpoints(ctx, st, pub)
+	if err != nil {
+		fmt.Fprintln(stderr, "verify-receipts:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "verify-receipts: every chain of %s verifies, %d against its latest checkpoint (key %s)\n",
+		redactDSN(db), checked, base64.StdEncoding.EncodeToString(pub))
+	if len(unsigned) > 0 {
+		fmt.Fprintf(stdout, "verify-receipts: no checkpoint yet for %s: by their hashes only\n", strings.Join(unsigned, ", "))
+	}
 	return 0
 }
