@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
@@ -465,5 +466,27 @@ func TestAPITokenChecksRateLimited(t *testing.T) {
 		if res, _ := serve(t, s, "GET", target, bearer(tok)); res.StatusCode != 200 {
 			t.Errorf("%.5s… once limited: %d", tok, res.StatusCode)
 		}
+	}
+}
+
+// TestConsoleHomeShowsCheckpointKey: the console's home page shows the
+// public key of the receipts' checkpoints (base64) when the host has one,
+// in English and French, and nothing of it otherwise.
+func TestConsoleHomeShowsCheckpointKey(t *testing.T) {
+	pub := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public().(ed25519.PublicKey)
+	want := base64.StdEncoding.EncodeToString(pub)
+	now := testNow
+	s := newConsoleServer(t, &now, WithCheckpointKey(pub))
+	c := signIn(t, s, aliceToken)
+	for lang, title := range map[string]string{"en": "Checkpoint key", "fr": "Clé des points de contrôle"} {
+		res, body := consoleGet(t, s, c, "/console/", lang)
+		if res.StatusCode != 200 || !strings.Contains(body, "<code>"+want+"</code>") || !strings.Contains(body, title) {
+			t.Errorf("%s home page: %d, lacks the key %s or %q", lang, res.StatusCode, want, title)
+		}
+	}
+	s = newConsoleServer(t, &now)
+	c = signIn(t, s, aliceToken)
+	if _, body := consoleGet(t, s, c, "/console/", "en"); strings.Contains(body, "Checkpoint key") {
+		t.Error("a host without a checkpoint key shows one")
 	}
 }

@@ -105,7 +105,7 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 		CountLimit: c.counts, Now: c.now, Log: c.log, Metrics: c.metrics})
 	s.api = api.New(operatorsAuth, c.receipts, c.now, c.log)
 	s.console = console.New(console.Config{Catalogue: s.cat, Auth: operatorsAuth, Store: c.receipts,
-		Assets: a, Now: c.now, Log: c.log, Metrics: c.metrics})
+		Assets: a, Now: c.now, Log: c.log, Metrics: c.metrics, CheckpointKey: c.checkpointKey})
 	s.routes()
 	return s, nil
 }

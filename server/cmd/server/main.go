@@ -171,7 +171,8 @@ func main() {
 		opReloader.OnReload = m.OperatorsReload
 	}
 	opts = append(opts, server.WithReceipts(st), server.WithRateLimit(*rateLimit, *rateBurst),
-		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m))
+		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m),
+		server.WithCheckpointKey(ckey.Public().(ed25519.PublicKey)))
 
 	h, reloader, errs := start(*dir, web.Files(), log, opts...)
 	if len(errs) > 0 {
