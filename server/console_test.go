@@ -156,6 +156,7 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 			route{"GET /api/v1/portals/{id}/policies/{sha256}", "GET", "/api/v1/portals/" + p + "/policies/" + sha, p, 404, true},
 			route{"GET /api/v1/portals/{id}/receipts.csv", "GET", "/api/v1/portals/" + p + "/receipts.csv?from=2026-03-01&to=2026-03-03", p, 200, true},
 			route{"GET /api/v1/portals/{id}/receipts.jsonl", "GET", "/api/v1/portals/" + p + "/receipts.jsonl", p, 200, true},
+			route{"GET /api/v1/portals/{id}/checkpoints.jsonl", "GET", "/api/v1/portals/" + p + "/checkpoints.jsonl", p, 200, true},
 			route{"GET /api/v1/portals/{id}/stats", "GET", "/api/v1/portals/" + p + "/stats?from=2026-03-01&to=2026-03-03", p, 200, true},
 			route{"GET /api/v1/portals/{id}/cookies/undeclared", "GET", "/api/v1/portals/" + p + "/cookies/undeclared", p, 200, true},
 			route{"GET /console/portals/{id}", "GET", "/console/portals/" + p, p, 200, false},

@@ -145,6 +145,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/portals/{id}/policies/{sha256}", json(api.Notice))
 	s.handle("GET /api/v1/portals/{id}/receipts.csv", json(api.ReceiptsCSV))
 	s.handle("GET /api/v1/portals/{id}/receipts.jsonl", json(api.ReceiptsJSONL))
+	s.handle("GET /api/v1/portals/{id}/checkpoints.jsonl", json(api.Checkpoints))
 	s.handle("GET /api/v1/portals/{id}/stats", json(api.Stats))
 	s.handle("GET /api/v1/portals/{id}/cookies/undeclared", json(api.Undeclared))
 	s.handle("GET /api/v1/portals/{id}/cookies/reappeared", json(api.Reappeared))

@@ -8,6 +8,7 @@
 //	                                               receipts received on those UTC days, streamed
 //	GET /api/v1/portals/{id}/receipts.jsonl?from=&to=
 //	                                               the same, one JSON object a line
+//	GET /api/v1/portals/{id}/checkpoints.jsonl     the chain's signed checkpoints, one JSON object a line
 //	GET /api/v1/portals/{id}/stats?from=&to=       the daily aggregates, then the period's sums
 //	GET /api/v1/portals/{id}/cookies/undeclared?from=&to=&limit=&offset=
 //	                                               undeclared cookie names, summed over the days, a page
@@ -23,6 +24,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -146,6 +148,40 @@ func (a *API) ReceiptsCSV(w http.ResponseWriter, r *http.Request) error {
 // line is sent cuts the response short.
 func (a *API) ReceiptsJSONL(w http.ResponseWriter, r *http.Request) error {
 	return a.export(w, r, export.JSONL, false)
+}
+
+// CheckpointLine is one line of checkpoints.jsonl: a signed chain head
+// (receipts.Checkpoint), the key and signature in base64.
+type CheckpointLine struct {
+	Portal    string `json:"portal"`
+	Seq       int64  `json:"seq"`
+	Hash      string `json:"hash"`
+	SignedAt  string `json:"signedAt"`
+	PublicKey string `json:"publicKey"`
+	Signature string `json:"signature"`
+}
+
+// Checkpoints serves every checkpoint of the portal as JSON Lines, by seq,
+// as an attachment (checkpoints-{id}.jsonl): with the receipts' export,
+// what a chain can be checked against away from the host. A portal without
+// any is an empty body.
+func (a *API) Checkpoints(w http.ResponseWriter, r *http.Request) error {
+	portal, err := a.portal(w, r)
+	if err != nil {
+		return err
+	}
+	cs, err := a.store.Checkpoints(r.Context(), portal)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Content-Disposition", `attachment; filename="checkpoints-`+portal+`.jsonl"`)
+	enc := json.NewEncoder(w)
+	for _, c := range cs {
+		enc.Encode(CheckpointLine{Portal: c.Portal, Seq: c.Seq, Hash: c.Hash, SignedAt: c.SignedAt.UTC().Format(time.RFC3339Nano),
+			PublicKey: base64.StdEncoding.EncodeToString(c.PublicKey), Signature: base64.StdEncoding.EncodeToString(c.Signature)})
+	}
+	return nil
 }
 
 func (a *API) export(w http.ResponseWriter, r *http.Request, f export.Format, needDates bool) error {

@@ -66,6 +66,9 @@ func (None) SaveCheckpoint(context.Context, Checkpoint) error { return ErrNoStor
 func (None) LatestCheckpoints(context.Context) ([]Checkpoint, error) {
 	return nil, ErrNoStore
 }
+func (None) Checkpoints(context.Context, string) ([]Checkpoint, error) {
+	return nil, ErrNoStore
+}
 func (None) ChainHash(context.Context, string, int64) (string, error) { return "", ErrNoStore }
 func (None) Verify(context.Context) error                             { return nil }
 func (None) DeleteBefore(context.Context, time.Time) (int64, error)   { return 0, ErrNoStore }

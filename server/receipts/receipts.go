@@ -365,6 +365,9 @@ type Store interface {
 	// LatestCheckpoints returns, for every portal with one, its checkpoint
 	// of the highest Seq, by portal.
 	LatestCheckpoints(ctx context.Context) ([]Checkpoint, error)
+	// Checkpoints returns every checkpoint of portal, by Seq (none for a
+	// portal without any).
+	Checkpoints(ctx context.Context, portal string) ([]Checkpoint, error)
 	// ChainHash returns the hash of portal's receipt at seq, or of its
 	// anchor when the anchor is at seq; "" when there is neither.
 	ChainHash(ctx context.Context, portal string, seq int64) (string, error)

@@ -51,8 +51,21 @@ func (s *Store) SaveCheckpoint(ctx context.Context, c receipts.Checkpoint) error
 // LatestCheckpoints returns each portal's checkpoint of the highest seq,
 // by portal. Database failures are wrapped in receipts.ErrUnavailable.
 func (s *Store) LatestCheckpoints(ctx context.Context) ([]receipts.Checkpoint, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT ON (portal) portal, seq, hash, signed_at, public_key, signature
+	return s.checkpoints(ctx, `SELECT DISTINCT ON (portal) portal, seq, hash, signed_at, public_key, signature
 		FROM checkpoints ORDER BY portal, seq DESC`)
+}
+
+// Checkpoints returns every checkpoint of portal, by seq. Database
+// failures are wrapped in receipts.ErrUnavailable.
+func (s *Store) Checkpoints(ctx context.Context, portal string) ([]receipts.Checkpoint, error) {
+	return s.checkpoints(ctx, `SELECT portal, seq, hash, signed_at, public_key, signature FROM checkpoints
+		WHERE portal = $1 ORDER BY seq`, portal)
+}
+
+// checkpoints returns the checkpoints query selects (portal, seq, hash,
+// signed_at, public_key, signature).
+func (s *Store) checkpoints(ctx context.Context, query string, args ...any) ([]receipts.Checkpoint, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, unavailable(ctx, "checkpoints", err)
 	}

@@ -117,6 +117,14 @@ func testCheckpoints(t *testing.T, b Backend) {
 	if err := receipts.CheckCheckpoint(cs[1], pub, hashAt("shop")); err == nil || !strings.Contains(err.Error(), "signature does not verify") {
 		t.Errorf("a checkpoint signed with another key: %v", err)
 	}
+	all, err := s.Checkpoints(ctx, "shop")
+	if err != nil || len(all) != 3 || all[0].Seq != 3 || all[1].Seq != 5 || all[2].Seq != 7 || !all[2].PublicKey.Equal(forged.PublicKey) ||
+		string(all[1].Signature) != string(sign("shop", 5, rs[4].Hash, key).Signature) {
+		t.Errorf("Checkpoints(shop) = %+v, %v; want #3, #5 and the forged #7", all, err)
+	}
+	if none, err := s.Checkpoints(ctx, "nowhere"); err != nil || len(none) != 0 {
+		t.Errorf("Checkpoints(nowhere) = %+v, %v", none, err)
+	}
 }
 
 // seqDuration is when, after base, the suite signs a checkpoint at seq.

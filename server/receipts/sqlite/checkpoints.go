@@ -54,8 +54,20 @@ func (s *Store) SaveCheckpoint(ctx context.Context, c receipts.Checkpoint) error
 // LatestCheckpoints returns each portal's checkpoint of the highest seq,
 // by portal.
 func (s *Store) LatestCheckpoints(ctx context.Context) ([]receipts.Checkpoint, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT portal, seq, hash, signed_at, public_key, signature FROM checkpoints AS c
+	return s.checkpoints(ctx, `SELECT portal, seq, hash, signed_at, public_key, signature FROM checkpoints AS c
 		WHERE seq = (SELECT max(seq) FROM checkpoints WHERE portal = c.portal) ORDER BY portal`)
+}
+
+// Checkpoints returns every checkpoint of portal, by seq.
+func (s *Store) Checkpoints(ctx context.Context, portal string) ([]receipts.Checkpoint, error) {
+	return s.checkpoints(ctx, `SELECT portal, seq, hash, signed_at, public_key, signature FROM checkpoints
+		WHERE portal = $1 ORDER BY seq`, portal)
+}
+
+// checkpoints returns the checkpoints query selects (portal, seq, hash,
+// signed_at, public_key, signature).
+func (s *Store) checkpoints(ctx context.Context, query string, args ...any) ([]receipts.Checkpoint, error) {
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, dbErr(ctx, err)
 	}
