@@ -10,6 +10,12 @@ import (
 // loader (web/embed.js) applies them on every page view and mirrors each one;
 // both are tested against policy/testdata/rule-vectors.json.
 
+// PatternChars are the characters a declared name pattern reads as a
+// pattern rather than as themselves (MatchName's "*"). A name a browser
+// reports as found on a page must hold none: pasted as a declared name it
+// would match other cookies than itself ("*" would declare every cookie).
+const PatternChars = "*"
+
 // MatchName reports whether the cookie name matches the declared name pattern:
 // "*" stands for any run of characters (none included), every other character
 // for itself. The loader's matcher (web/embed.js) follows the same rule; both

@@ -193,6 +193,8 @@ func TestPostConsentRefusals(t *testing.T) {
 		{"page with user", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", "https://me@mtran.my.opendatasoft.com/"), nil, 400, "page"},
 		{"bad cookie name", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, "a b"), nil, 400, "not a cookie name"},
 		{"long cookie name", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, strings.Repeat("n", 65)), nil, 400, "not a cookie name"},
+		{"wildcard name", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, "*"), nil, 400, "pattern character"},
+		{"name with a wildcard", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, "ok", "_pk_id.*"), nil, 400, "pattern character"},
 		{"33 names", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, long...), nil, 400, "at most 32"},
 		{"origin outside", "/portals/twisto/consents", receiptJSONBody(twistoValue, "reject-all", "en", twistoPage), http.Header{"Origin": {"https://evil.example"}}, 403, "may not send receipts"},
 		{"page outside origins", "/portals/twisto/consents", receiptJSONBody(twistoValue, "reject-all", "en", "https://evil.example/"), http.Header{"Origin": {"https://twisto.opendatasoft.com"}}, 403, "outside the origins"},
@@ -230,7 +232,7 @@ func TestPostConsentRateLimit(t *testing.T) {
 	p := testPortal(t, s, "mtran").Policy
 	send := func(addr string) *http.Response {
 		req := httptest.NewRequest(http.MethodPost, "/portals/mtran/consents",
-			strings.NewReader(receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/")))
+			strings.NewReader(receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/")))
 		req.RemoteAddr = addr
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, req)
@@ -296,7 +298,7 @@ func TestPostConsentStoreDown(t *testing.T) {
 	s := newReceiptServer(t, st, nil)
 	st.Close()
 	p := testPortal(t, s, "mtran").Policy
-	res, got := post(t, s, "/portals/mtran/consents", receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/"), nil)
+	res, got := post(t, s, "/portals/mtran/consents", receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"), nil)
 	if res.StatusCode != 503 || !strings.Contains(string(got), "retry later") {
 		t.Fatalf("closed store: %d %s, want 503", res.StatusCode, got)
 	}
@@ -305,7 +307,7 @@ func TestPostConsentStoreDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, got = post(t, s0, "/portals/mtran/consents", receiptJSONBody(consentValue(p, time.Now()).Encode(), "reject-all", "en", "https://a.example/"), nil)
+	res, got = post(t, s0, "/portals/mtran/consents", receiptJSONBody(consentValue(p, time.Now()).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"), nil)
 	if res.StatusCode != 503 {
 		t.Fatalf("no store: %d %s", res.StatusCode, got)
 	}

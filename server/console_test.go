@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
@@ -132,6 +133,7 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 			route{"GET /api/v1/portals/{id}/policies/{sha256}", "GET", "/api/v1/portals/" + p + "/policies/" + sha, p, 404, true},
 			route{"GET /api/v1/portals/{id}/receipts.csv", "GET", "/api/v1/portals/" + p + "/receipts.csv?from=2026-03-01&to=2026-03-03", p, 200, true},
 			route{"GET /api/v1/portals/{id}/receipts.jsonl", "GET", "/api/v1/portals/" + p + "/receipts.jsonl", p, 200, true},
+			route{"GET /api/v1/portals/{id}/checkpoints.jsonl", "GET", "/api/v1/portals/" + p + "/checkpoints.jsonl", p, 200, true},
 			route{"GET /api/v1/portals/{id}/stats", "GET", "/api/v1/portals/" + p + "/stats?from=2026-03-01&to=2026-03-03", p, 200, true},
 			route{"GET /api/v1/portals/{id}/cookies/undeclared", "GET", "/api/v1/portals/" + p + "/cookies/undeclared", p, 200, true},
 			route{"GET /console/portals/{id}", "GET", "/console/portals/" + p, p, 200, false},
@@ -442,5 +444,27 @@ func TestAPITokenChecksRateLimited(t *testing.T) {
 		if res, _ := serve(t, s, "GET", target, bearer(tok)); res.StatusCode != 200 {
 			t.Errorf("%.5s… once limited: %d", tok, res.StatusCode)
 		}
+	}
+}
+
+// TestConsoleHomeShowsCheckpointKey: the console's home page shows the
+// public key of the receipts' checkpoints (base64) when the host has one,
+// in English and French, and nothing of it otherwise.
+func TestConsoleHomeShowsCheckpointKey(t *testing.T) {
+	pub := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public().(ed25519.PublicKey)
+	want := base64.StdEncoding.EncodeToString(pub)
+	now := testNow
+	s := newConsoleServer(t, &now, WithCheckpointKey(pub))
+	c := signIn(t, s, aliceToken)
+	for lang, title := range map[string]string{"en": "Checkpoint key", "fr": "Clé des points de contrôle"} {
+		res, body := consoleGet(t, s, c, "/console/", lang)
+		if res.StatusCode != 200 || !strings.Contains(body, "<code>"+want+"</code>") || !strings.Contains(body, title) {
+			t.Errorf("%s home page: %d, lacks the key %s or %q", lang, res.StatusCode, want, title)
+		}
+	}
+	s = newConsoleServer(t, &now)
+	c = signIn(t, s, aliceToken)
+	if _, body := consoleGet(t, s, c, "/console/", "en"); strings.Contains(body, "Checkpoint key") {
+		t.Error("a host without a checkpoint key shows one")
 	}
 }

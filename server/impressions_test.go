@@ -119,7 +119,7 @@ func TestPostImpressionRateLimit(t *testing.T) {
 	// Impressions have a bucket of their own: the client may still send
 	// its receipts.
 	p := testPortal(t, s, "mtran").Policy
-	res, got := post(t, s, "/portals/mtran/consents", receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/"), http.Header{})
+	res, got := post(t, s, "/portals/mtran/consents", receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"), http.Header{})
 	if res.StatusCode != 201 {
 		t.Errorf("receipt after impressions were limited: %d %s", res.StatusCode, got)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/ed25519"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -32,6 +33,9 @@ type config struct {
 	queue      int              // beacon writes waiting for the store at once
 	publicURL  string
 	metrics    *metrics.Metrics
+	// checkpointKey is the public key of the receipts' checkpoints, shown
+	// in the console; nil: none.
+	checkpointKey ed25519.PublicKey
 }
 
 // Default rate limit of receipts per client address: a visitor makes a
@@ -124,6 +128,13 @@ func WithSessionKey(key []byte) Option {
 // lifts the limit).
 func WithSignInRate(perSecond float64, burst int) Option {
 	return func(c *config) { c.signIn = ratelimit.New(perSecond, burst) }
+}
+
+// WithCheckpointKey sets the public key of the key that signs the receipt
+// chains' checkpoints (receipts.Checkpoint), which the console's home page
+// shows so that operators can check an export elsewhere; nil shows none.
+func WithCheckpointKey(pub ed25519.PublicKey) Option {
+	return func(c *config) { c.checkpointKey = pub }
 }
 
 // WithPublicURL tells the server the scheme and host it is reached at

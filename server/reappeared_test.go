@@ -22,7 +22,7 @@ func TestPostReappeared(t *testing.T) {
 	body := func(rev int, names, page string) string {
 		return fmt.Sprintf(`{"revision":%d,"names":%s,"page":%q}`, rev, names, page)
 	}
-	const page = "https://portal.example/data"
+	const page = "https://mtran.my.opendatasoft.com/data"
 	for _, tt := range []struct {
 		name, target, body string
 		status             int
@@ -39,6 +39,8 @@ func TestPostReappeared(t *testing.T) {
 		{"too many names", "/portals/mtran/cookies/reappeared", body(rev, `[`+strings.Repeat(`"_ga",`, 32)+`"_ga"]`, page), 400},
 		{"undeclared name", "/portals/mtran/cookies/reappeared", body(rev, `["_hjid"]`, page), 400},
 		{"not a cookie name", "/portals/mtran/cookies/reappeared", body(rev, `["_pk_id.<b>x"]`, page), 400},
+		{"a declared pattern as a name", "/portals/mtran/cookies/reappeared", body(rev, `["_pk_id.*"]`, page), 400},
+		{"a wildcard name", "/portals/mtran/cookies/reappeared", body(rev, `["*"]`, page), 400},
 		{"a necessary cookie", "/portals/mtran/cookies/reappeared", body(rev, `["sessionid"]`, page), 400},
 		{"page with a query", "/portals/mtran/cookies/reappeared", body(rev, `["_ga"]`, page+"?q=1"), 400},
 		{"no page", "/portals/mtran/cookies/reappeared", body(rev, `["_ga"]`, ""), 400},
@@ -84,7 +86,7 @@ func TestPostReappeared(t *testing.T) {
 func TestPostReappearedRateLimitAndStoreDown(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, withStatsCookies(t), WithRateLimit(1, 2))
-	body := fmt.Sprintf(`{"revision":%d,"names":["_ga"],"page":"https://portal.example/"}`, testPortal(t, s, "mtran").Policy.Revision)
+	body := fmt.Sprintf(`{"revision":%d,"names":["_ga"],"page":"https://mtran.my.opendatasoft.com/"}`, testPortal(t, s, "mtran").Policy.Revision)
 	send := func(addr string) *http.Response {
 		req := httptest.NewRequest(http.MethodPost, "/portals/mtran/cookies/reappeared", strings.NewReader(body))
 		req.RemoteAddr = addr

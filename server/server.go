@@ -118,7 +118,7 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 		CountLimit: c.counts, Clients: c.clients, Admission: beacons.NewAdmission(c.queue), Now: c.now, Log: c.log, Metrics: c.metrics})
 	s.api = api.New(operatorsAuth, c.receipts, c.now, c.log)
 	s.console = console.New(console.Config{Catalogue: s.cat, Auth: operatorsAuth, Store: c.receipts,
-		Assets: a, Now: c.now, Log: c.log, Metrics: c.metrics})
+		Assets: a, Now: c.now, Log: c.log, Metrics: c.metrics, CheckpointKey: c.checkpointKey})
 	s.routes()
 	return s, nil
 }
@@ -159,6 +159,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/portals/{id}/policies/{sha256}", json(api.Notice))
 	s.handle("GET /api/v1/portals/{id}/receipts.csv", json(api.ReceiptsCSV))
 	s.handle("GET /api/v1/portals/{id}/receipts.jsonl", json(api.ReceiptsJSONL))
+	s.handle("GET /api/v1/portals/{id}/checkpoints.jsonl", json(api.Checkpoints))
 	s.handle("GET /api/v1/portals/{id}/stats", json(api.Stats))
 	s.handle("GET /api/v1/portals/{id}/cookies/undeclared", json(api.Undeclared))
 	s.handle("GET /api/v1/portals/{id}/cookies/reappeared", json(api.Reappeared))

@@ -8,20 +8,23 @@
 //	                                               receipts received on those UTC days, streamed
 //	GET /api/v1/portals/{id}/receipts.jsonl?from=&to=
 //	                                               the same, one JSON object a line
+//	GET /api/v1/portals/{id}/checkpoints.jsonl     the chain's signed checkpoints, one JSON object a line
 //	GET /api/v1/portals/{id}/stats?from=&to=       the daily aggregates, then the period's sums
-//	GET /api/v1/portals/{id}/cookies/undeclared?from=&to=
-//	                                               undeclared cookie names, summed over the days
-//	GET /api/v1/portals/{id}/cookies/reappeared?from=&to=
+//	GET /api/v1/portals/{id}/cookies/undeclared?from=&to=&limit=&offset=
+//	                                               undeclared cookie names, summed over the days, a page
+//	GET /api/v1/portals/{id}/cookies/reappeared?from=&to=&limit=&offset=
 //	                                               refused cookies found again, likewise
 //
 // A missing or wrong token gets 401 and an error that says nothing more, a
 // portal outside the token's scope 403; with a good one, a malformed id,
-// hash or date gets 400, nothing found 404, a failing store 503. from and
+// hash, date, limit or offset gets 400, nothing found 404, a failing
+// store 503. from and
 // to are UTC days, inclusive (export.ParsePeriod): receipts.csv needs both;
 // the other routes take the last 30 days without either.
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -147,6 +150,40 @@ func (a *API) ReceiptsJSONL(w http.ResponseWriter, r *http.Request) error {
 	return a.export(w, r, export.JSONL, false)
 }
 
+// CheckpointLine is one line of checkpoints.jsonl: a signed chain head
+// (receipts.Checkpoint), the key and signature in base64.
+type CheckpointLine struct {
+	Portal    string `json:"portal"`
+	Seq       int64  `json:"seq"`
+	Hash      string `json:"hash"`
+	SignedAt  string `json:"signedAt"`
+	PublicKey string `json:"publicKey"`
+	Signature string `json:"signature"`
+}
+
+// Checkpoints serves every checkpoint of the portal as JSON Lines, by seq,
+// as an attachment (checkpoints-{id}.jsonl): with the receipts' export,
+// what a chain can be checked against away from the host. A portal without
+// any is an empty body.
+func (a *API) Checkpoints(w http.ResponseWriter, r *http.Request) error {
+	portal, err := a.portal(w, r)
+	if err != nil {
+		return err
+	}
+	cs, err := a.store.Checkpoints(r.Context(), portal)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Content-Disposition", `attachment; filename="checkpoints-`+portal+`.jsonl"`)
+	enc := json.NewEncoder(w)
+	for _, c := range cs {
+		enc.Encode(CheckpointLine{Portal: c.Portal, Seq: c.Seq, Hash: c.Hash, SignedAt: c.SignedAt.UTC().Format(time.RFC3339Nano),
+			PublicKey: base64.StdEncoding.EncodeToString(c.PublicKey), Signature: base64.StdEncoding.EncodeToString(c.Signature)})
+	}
+	return nil
+}
+
 func (a *API) export(w http.ResponseWriter, r *http.Request, f export.Format, needDates bool) error {
 	if q := r.URL.Query(); needDates && !q.Has("from") && !q.Has("to") {
 		q.Set("from", "") // no default period: "from" is not a date
@@ -172,29 +209,82 @@ func (a *API) Stats(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, newStatsJSON(st, p.From, p.To))
 }
 
-// Undeclared serves the undeclared cookie names of a period.
+// Paging of the cookie tallies: ?limit= names a page (DefaultLimit when
+// absent, at most MaxLimit), ?offset= skips the first ones (0 when absent).
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// parsePage returns the limit and offset of r's query, or a 400 refusal
+// for a limit that is not a whole number from 1 to MaxLimit or an offset
+// that is not a whole number from 0.
+func parsePage(r *http.Request) (limit, offset int, err error) {
+	q := r.URL.Query()
+	limit, offset = DefaultLimit, 0
+	if v := q.Get("limit"); q.Has("limit") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxLimit {
+			return 0, 0, respond.Errorf(http.StatusBadRequest, "limit: %q is not a whole number from 1 to %d", respond.Clip(v, 32), MaxLimit)
+		}
+		limit = n
+	}
+	if v := q.Get("offset"); q.Has("offset") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, 0, respond.Errorf(http.StatusBadRequest, "offset: %q is not a whole number from 0", respond.Clip(v, 32))
+		}
+		offset = n
+	}
+	return limit, offset, nil
+}
+
+// pageHeaders sets X-Total-Count to total and, when names follow this
+// page, a Link header to the next one (r's query with the next offset).
+func pageHeaders(w http.ResponseWriter, r *http.Request, limit, offset, total int) {
+	w.Header().Set("X-Total-Count", strconv.Itoa(total))
+	if offset+limit < total {
+		q := r.URL.Query()
+		q.Set("limit", strconv.Itoa(limit))
+		q.Set("offset", strconv.Itoa(offset+limit))
+		w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+	}
+}
+
+// Undeclared serves one page of the undeclared cookie names of a period,
+// summed per name, most frequent first (see parsePage and pageHeaders).
 func (a *API) Undeclared(w http.ResponseWriter, r *http.Request) error {
 	portal, p, err := a.portalPeriod(w, r, 0)
 	if err != nil {
 		return err
 	}
-	us, err := a.store.Undeclared(r.Context(), portal, p.From, p.To)
+	limit, offset, err := parsePage(r)
 	if err != nil {
 		return err
 	}
+	us, total, err := a.store.UndeclaredPage(r.Context(), portal, p.From, p.To, limit, offset)
+	if err != nil {
+		return err
+	}
+	pageHeaders(w, r, limit, offset, total)
 	return writeJSON(w, reports.SumUndeclared(us))
 }
 
-// Reappeared serves the refused cookies found again over a period, summed
-// as the undeclared route's, with their category.
+// Reappeared serves one page of the refused cookies found again over a
+// period, summed as the undeclared route's, with their category.
 func (a *API) Reappeared(w http.ResponseWriter, r *http.Request) error {
 	portal, p, err := a.portalPeriod(w, r, 0)
 	if err != nil {
 		return err
 	}
-	rs, err := a.store.Reappeared(r.Context(), portal, p.From, p.To)
+	limit, offset, err := parsePage(r)
 	if err != nil {
 		return err
 	}
+	rs, total, err := a.store.ReappearedPage(r.Context(), portal, p.From, p.To, limit, offset)
+	if err != nil {
+		return err
+	}
+	pageHeaders(w, r, limit, offset, total)
 	return writeJSON(w, reports.SumReappeared(rs))
 }

@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -76,9 +75,6 @@ func New(c Config) *Beacons {
 type kind struct {
 	noun    string // "receipt", "impression", …: in the messages
 	maxBody int64
-	// origin: the Origin header must be one of the policy's origins when
-	// it declares them.
-	origin bool
 	// shape describes the JSON expected, for a body that is not it.
 	shape func(err error) string
 }
@@ -86,9 +82,10 @@ type kind struct {
 // intake answers CORS and no-store, then returns the portal of r's {id}
 // with r's JSON body decoded into v, or a refusal: 404 unknown portal, 429
 // past the client's rate limit in l (the client by its address, see
-// ratelimit.Clients), 503 a host that keeps no receipts, 403 an
-// Origin outside the policy's origins (when k.origin), 413 a body over
-// k.maxBody, 400 a body that is not one JSON object of v's fields.
+// ratelimit.Clients), 503 a host that keeps no receipts, 403 an Origin
+// header that may not send beacons for the portal (checkOrigin: its pages'
+// origins by default), 413 a body over k.maxBody, 400 a body that is not
+// one JSON object of v's fields.
 func (b *Beacons) intake(w http.ResponseWriter, r *http.Request, k kind, l *ratelimit.Limiter, v any) (*catalogue.Portal, error) {
 	respond.CORS(w)
 	w.Header().Set("Cache-Control", "no-store")
@@ -104,9 +101,8 @@ func (b *Beacons) intake(w http.ResponseWriter, r *http.Request, k kind, l *rate
 	if !receipts.Keeps(b.store) {
 		return nil, receipts.ErrNoStore
 	}
-	pol := p.Policy
-	if o := r.Header.Get("Origin"); k.origin && len(pol.Origins) > 0 && o != "" && !slices.Contains(pol.Origins, o) {
-		return nil, respond.Refuse(http.StatusForbidden, "origin", "origin %q may not send %ss for portal %q", respond.Clip(o, 128), k.noun, pol.ID)
+	if err := checkOrigin(r, p.Policy, k.noun); err != nil {
+		return nil, err
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, k.maxBody))
 	if err != nil {
@@ -134,18 +130,20 @@ func writeContext(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(r.Context()), appendTimeout)
 }
 
-// checkPage returns page when it is an absolute URL with a host and a path
-// only (no user, query or fragment), at most maxPage bytes, of one of the
-// policy's origins when it declares them; else a refusal: 400, or 403 for a
-// page outside the origins.
-func checkPage(page string, pol *policy.Policy) (string, error) {
+// checkPage returns page when it is an absolute http or https URL with a
+// host and a path only (no user, query or fragment), at most maxPage
+// bytes, whose origin may send beacons for pol to r's host (allowedOrigin:
+// the portal's pages by default); else a refusal: 400 for a page that is
+// not such a URL (javascript:, data:, … included), 403 for a page outside
+// the portal's origins.
+func checkPage(r *http.Request, page string, pol *policy.Policy) (string, error) {
 	u, err := url.Parse(page)
-	if err != nil || len(page) > maxPage || u.Scheme == "" || u.Host == "" || u.User != nil ||
+	if err != nil || len(page) > maxPage || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
 		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(page, "#? \t\r\n") {
-		return "", respond.Refuse(http.StatusBadRequest, "bad-page", "page: %q is not an origin and a path (no query, no fragment)", respond.Clip(page, 128))
+		return "", respond.Refuse(http.StatusBadRequest, "bad-page", "page: %q is not an http(s) origin and a path (no query, no fragment)", respond.Clip(page, 128))
 	}
-	if len(pol.Origins) > 0 && !slices.Contains(pol.Origins, u.Scheme+"://"+u.Host) {
-		return "", respond.Refuse(http.StatusForbidden, "origin", "page %q is outside the origins of portal %q", respond.Clip(page, 128), pol.ID)
+	if !allowedOrigin(pol, page, r.Host) {
+		return "", respond.Refuse(http.StatusForbidden, "origin", "page %q is outside the origins of portal %q: %s", respond.Clip(page, 128), pol.ID, originsText(pol))
 	}
 	return page, nil
 }

@@ -27,12 +27,12 @@ import (
 // durable, and refuses with a JSON error, storing nothing: 404 unknown
 // portal; 413 a body over maxReceiptBody; 400 a body that is not one such
 // JSON object, a value that is not a cookie value, an unknown method, a
-// language the policy does not offer, a page that is not an origin and a
-// path, a bad undeclared list; 422 a value for a revision the portal does not
+// language the policy does not offer, a page that is not an http(s) origin
+// and a path, a bad undeclared list; 422 a value for a revision the portal does not
 // serve (or no longer, see catalogue.Earlier), whose categories are not the
 // policy's, that refuses a required one, or decided more than a day from the
-// server's clock; 403 an Origin (or page) outside the policy's origins when
-// it declares them; 429 too many requests from one client (Retry-After); 503
+// server's clock; 403 an Origin (or page) outside the portal's origins
+// (allowedOrigin: by default its url's origin); 429 too many requests from one client (Retry-After); 503
 // when the store fails (logged) or the host keeps none.
 const (
 	maxReceiptBody = 4 << 10
@@ -49,8 +49,7 @@ type receiptBody struct {
 	Undeclared []string `json:"undeclared"`
 }
 
-var receiptKind = kind{noun: "receipt", maxBody: maxReceiptBody, origin: true,
-	shape: func(err error) string { return fmt.Sprintf("receipt body is not a JSON receipt: %v", err) }}
+var receiptKind = kind{noun: "receipt", maxBody: maxReceiptBody, shape: func(err error) string { return fmt.Sprintf("receipt body is not a JSON receipt: %v", err) }}
 
 // PreflightConsents answers a CORS preflight of the receipts route (a
 // browser that sends the receipt with fetch rather than sendBeacon).
@@ -122,7 +121,7 @@ func (b *Beacons) receipt(r *http.Request, p *catalogue.Portal, body receiptBody
 		return nil, nil, respond.Refuse(http.StatusBadRequest, "bad-lang", "lang: portal %q has no policy in %q (it has %s)",
 			pol.ID, respond.Clip(body.Lang, 32), strings.Join(pol.Languages(), ", "))
 	}
-	page, err := checkPage(body.Page, pol)
+	page, err := checkPage(r, body.Page, pol)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,8 +175,8 @@ func (b *Beacons) earlierNotice(r *http.Request, portal, lang string, c policy.C
 
 // undeclaredNames returns the names of list the policy does not declare
 // (declared ones are dropped), without duplicates; a name that is not a
-// cookie name or is over policy.MaxCookieNameBytes bytes, or more than
-// policy.MaxUndeclared names, is a refusal.
+// cookie name, is over policy.MaxCookieNameBytes bytes or holds a pattern
+// character ("*"), or more than policy.MaxUndeclared names, is a refusal.
 func undeclaredNames(p *policy.Policy, list []string) ([]string, error) {
 	if len(list) > policy.MaxUndeclared {
 		return nil, respond.Refuse(http.StatusBadRequest, "bad-undeclared", "undeclared: %d names, at most %d", len(list), policy.MaxUndeclared)
@@ -196,10 +195,15 @@ func undeclaredNames(p *policy.Policy, list []string) ([]string, error) {
 }
 
 // checkCookieName refuses n (400, under reason) when it is not a cookie
-// name of at most policy.MaxCookieNameBytes bytes.
+// name of at most policy.MaxCookieNameBytes bytes, or when it holds a
+// pattern character (policy.PatternChars: a reported "*" would become a
+// row declaring every cookie).
 func checkCookieName(n, field, reason string) error {
 	if len(n) > policy.MaxCookieNameBytes || !policy.ValidCookieName(n) {
 		return respond.Refuse(http.StatusBadRequest, reason, "%s: %q is not a cookie name of at most %d bytes", field, respond.Clip(n, 80), policy.MaxCookieNameBytes)
+	}
+	if strings.ContainsAny(n, policy.PatternChars) {
+		return respond.Refuse(http.StatusBadRequest, reason, "%s: %q holds %q, a pattern character, never in a cookie name reported", field, respond.Clip(n, 80), policy.PatternChars)
 	}
 	return nil
 }

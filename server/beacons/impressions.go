@@ -13,7 +13,8 @@ import (
 // revision and language (receipts.Store.CountImpression).
 //
 // It answers 204 once counted, or a JSON error: 404 unknown portal; 413 a
-// body over maxImpressionBody; 400 a body that is not one such JSON object
+// body over maxImpressionBody; 403 an Origin outside the portal's origins
+// (allowedOrigin); 400 a body that is not one such JSON object
 // or a language the policy does not offer; 422 a revision the portal does
 // not serve (the current one, or an earlier one within its lifetime, as for
 // receipts); 429 too many from one client (Retry-After); 503 when the store

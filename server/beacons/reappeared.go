@@ -25,10 +25,11 @@ import (
 // It answers 204 once counted, or a JSON error: 404 unknown portal; 413 a
 // body over maxReappearedBody; 400 a body that is not one such object, no
 // names or more than maxReappearedNames, a name that is not a cookie name
-// (policy.ValidCookieName, at most policy.MaxCookieNameBytes bytes) or the
+// (policy.ValidCookieName, at most policy.MaxCookieNameBytes bytes, no
+// pattern character such as "*": checkCookieName) or the
 // policy does not declare in an optional category, or a page that is not an
-// origin and a path; 403 a page outside the policy's origins (as for
-// receipts); 422 a revision the portal does not serve; 429 too many from one
+// http(s) origin and a path; 403 an Origin or a page outside the portal's
+// origins (allowedOrigin, as for receipts); 422 a revision the portal does not serve; 429 too many from one
 // client (Retry-After; the impressions' bucket); 503 when the store fails
 // (logged) or the host keeps none.
 const (
@@ -85,7 +86,7 @@ func (b *Beacons) PostReappeared(w http.ResponseWriter, r *http.Request) error {
 			cookies = append(cookies, receipts.ReappearedCookie{Name: n, Category: cat})
 		}
 	}
-	page, err := checkPage(body.Page, pol)
+	page, err := checkPage(r, body.Page, pol)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,9 @@ package console
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"embed"
+	"encoding/base64"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -59,6 +61,8 @@ type Console struct {
 	metrics *metrics.Metrics
 	errs    respond.Mapper
 	pages   *template.Template
+	// checkpointKey is the checkpoints' public key, base64; "" for none.
+	checkpointKey string
 }
 
 // Config is what the console needs.
@@ -70,13 +74,20 @@ type Config struct {
 	Now       func() time.Time
 	Log       *slog.Logger
 	Metrics   *metrics.Metrics
+	// CheckpointKey is the public key of the receipts' checkpoints, shown
+	// on the home page (base64); nil shows none.
+	CheckpointKey ed25519.PublicKey
 }
 
 // New returns the console of c, its templates parsed.
 func New(c Config) *Console {
-	pages := template.Must(template.New("").Funcs(template.FuncMap{"cookieFacts": cookieFacts}).ParseFS(templateFiles, "templates/*.html"))
-	return &Console{cat: c.Catalogue, auth: c.Auth, store: c.Store, assets: c.Assets, now: c.Now, log: c.Log,
+	pages := template.Must(template.New("").Funcs(template.FuncMap{"cookieFacts": cookieFacts, "pager": pager}).ParseFS(templateFiles, "templates/*.html"))
+	con := &Console{cat: c.Catalogue, auth: c.Auth, store: c.Store, assets: c.Assets, now: c.Now, log: c.Log,
 		metrics: c.Metrics, errs: respond.Mapper{Log: c.Log, Metrics: c.Metrics}, pages: pages}
+	if c.CheckpointKey != nil {
+		con.checkpointKey = base64.StdEncoding.EncodeToString(c.CheckpointKey)
+	}
+	return con
 }
 
 // texts is the console's wording in one language: one table per
@@ -104,6 +115,8 @@ type consoleText struct {
 	Lang, Title, SignInTitle, SignInIntro, TokenLabel, TokenHelp, SignIn, WrongToken, TooMany,
 	SignedInAs, Portals, NoPortals, SignOut, Back, Forbidden, ForbiddenMsg, NotFound, NotFoundMsg,
 	PortalIntro, Revision, Expired string
+	// The checkpoint key on the home page.
+	CheckpointTitle, CheckpointText string
 	// The navigation between a portal's pages (consoleNav).
 	PortalNav, NavStats, NavLookup, NavHistory, NavCookies, NavExport string
 }
@@ -125,6 +138,9 @@ type consolePage struct {
 	Portals   []consolePortalLink
 	ID        string
 	Revision  int
+	// CheckpointKey is the checkpoints' public key (base64), on the home
+	// page; "" for none.
+	CheckpointKey string
 }
 
 type consolePortalLink struct{ ID, Name string }
@@ -239,6 +255,7 @@ func (c *Console) Home(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Data = c.statsOverviewData(r, s.tx, p.Allows)
+	d.CheckpointKey = c.checkpointKey
 	c.render(w, http.StatusOK, "home", d)
 }
 

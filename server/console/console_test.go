@@ -1,10 +1,14 @@
 package console
 
 import (
+	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/policyfiles"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestConsoleStatsFormat(t *testing.T) {
@@ -60,6 +64,77 @@ func TestSuggestedRowParses(t *testing.T) {
 			}
 			if c := got.Cookies[len(got.Cookies)-1]; c.Category != "statistical" || c.Provider != x.Placeholder {
 				t.Errorf("%s %q: row %+v", lang, name, c)
+			}
+		}
+	}
+}
+
+// TestSuggestedRowTranslatedPortal: for a translated portal (the built-in
+// mtran, English and French, written as a YAML policy file), the row the
+// cookies page suggests and its entry for each translation, pasted under
+// cookies: and under the translation's cookies:, load with the real loader,
+// which refuses a cookie row a translation lacks; the row alone does not.
+func TestSuggestedRowTranslatedPortal(t *testing.T) {
+	ps, err := policy.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ps[0]
+	if len(p.Translations) == 0 {
+		t.Fatalf("%s: no translation to test with", p.ID)
+	}
+	// The policy as a YAML file, as an operator keeps it.
+	j, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := yaml.Unmarshal(j, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		t.Fatal(err)
+	}
+	file := buf.String()
+	if _, err := policyfiles.Parse(p.ID+".yaml", []byte(file)); err != nil {
+		t.Fatalf("the policy file itself does not load: %v", err)
+	}
+	for _, tx := range byLang {
+		lang, x := tx.Console.Lang, tx.Cookies
+		name := "mystery_tracker"
+		row, trs := suggestedRow(p, name, x), suggestedTranslations(p, name, x)
+		if len(trs) != len(p.Translations) {
+			t.Fatalf("%s: %d translated entries, want %d", lang, len(trs), len(p.Translations))
+		}
+		// Paste the row first under the top-level cookies:, each entry
+		// first under its translation's cookies: (the only ones indented by
+		// four spaces, one per translation, in order).
+		pasted := strings.Replace(file, "\ncookies:\n", "\ncookies:\n"+row, 1)
+		if _, err := policyfiles.Parse(p.ID+".yaml", []byte(pasted)); err == nil || !strings.Contains(err.Error(), "is not translated") {
+			t.Fatalf("%s: the row without its translations: err %v, want a row not translated", lang, err)
+		}
+		parts := strings.Split(pasted, "\n    cookies:\n")
+		if len(parts) != len(trs)+1 {
+			t.Fatalf("%s: %d translations' cookies: in the file, want %d\n%s", lang, len(parts)-1, len(trs), pasted)
+		}
+		var b strings.Builder
+		b.WriteString(parts[0])
+		for i, tr := range trs {
+			b.WriteString("\n    cookies:\n" + tr.YAML + parts[i+1])
+		}
+		got, err := policyfiles.Parse(p.ID+".yaml", []byte(b.String()))
+		if err != nil {
+			t.Fatalf("%s: the suggested row and its translations do not load: %v\n%s%v", lang, err, row, trs)
+		}
+		if !got.Declares(name) {
+			t.Errorf("%s: the loaded policy does not declare %q", lang, name)
+		}
+		for _, tr := range got.Translations {
+			if ct, ok := tr.Cookies[name]; !ok || ct.Function != x.Placeholder {
+				t.Errorf("%s: translation %s: %q is %+v", lang, tr.Texts.Lang, name, ct)
 			}
 		}
 	}

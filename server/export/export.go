@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/portalconsent/portalconsent/server/receipts"
@@ -65,6 +66,9 @@ var (
 						rec.DecidedAt.UTC().Format(time.RFC3339), rec.ConsentID, strconv.FormatInt(rec.Revision, 10),
 						receipts.EncodeChoices(rec.Choices), rec.Method, rec.Lang, rec.Page, rec.Notice,
 						strconv.FormatInt(rec.Seq, 10), rec.Prev, rec.Hash)
+					for i, c := range row {
+						row[i] = csvCell(c)
+					}
 					cw.Write(row)
 					cw.Flush() // into the bufio.Writer: cheap
 					return cw.Error()
@@ -78,6 +82,21 @@ var (
 			}
 		}}
 )
+
+// formulaStarts are the first characters that make a spreadsheet read a
+// CSV cell as a formula (OWASP, "CSV Injection").
+const formulaStarts = "=+-@\t\r"
+
+// csvCell returns s as a CSV cell a spreadsheet reads as text: a cell
+// starting with =, +, -, @, a tab or a carriage return (a consent id may
+// start with "-") gets a leading apostrophe, as OWASP recommends; a reader
+// of the file strips it. Any other cell is s.
+func csvCell(s string) string {
+	if s != "" && strings.IndexByte(formulaStarts, s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
+}
 
 // exportFilename is the attachment name of an export of portal for
 // [from, to): receipts-PORTAL-FROM-TO.EXT, to inclusive.

@@ -55,7 +55,22 @@ func (None) CountReappeared(context.Context, string, string, []ReappearedCookie,
 func (None) Reappeared(context.Context, string, time.Time, time.Time) ([]Reappeared, error) {
 	return nil, ErrNoStore
 }
-func (None) Verify(context.Context) error                           { return nil }
-func (None) DeleteBefore(context.Context, time.Time) (int64, error) { return 0, ErrNoStore }
-func (None) Ping(context.Context) error                             { return nil }
-func (None) Close() error                                           { return nil }
+func (None) UndeclaredPage(context.Context, string, time.Time, time.Time, int, int) ([]Undeclared, int, error) {
+	return nil, 0, ErrNoStore
+}
+func (None) ReappearedPage(context.Context, string, time.Time, time.Time, int, int) ([]Reappeared, int, error) {
+	return nil, 0, ErrNoStore
+}
+func (None) Heads(context.Context) ([]Head, error)            { return nil, ErrNoStore }
+func (None) SaveCheckpoint(context.Context, Checkpoint) error { return ErrNoStore }
+func (None) LatestCheckpoints(context.Context) ([]Checkpoint, error) {
+	return nil, ErrNoStore
+}
+func (None) Checkpoints(context.Context, string) ([]Checkpoint, error) {
+	return nil, ErrNoStore
+}
+func (None) ChainHash(context.Context, string, int64) (string, error) { return "", ErrNoStore }
+func (None) Verify(context.Context) error                             { return nil }
+func (None) DeleteBefore(context.Context, time.Time) (int64, error)   { return 0, ErrNoStore }
+func (None) Ping(context.Context) error                               { return nil }
+func (None) Close() error                                             { return nil }

@@ -194,7 +194,7 @@ func poster(t *testing.T, base string, n int, stop <-chan struct{}) (acked []str
 				default:
 				}
 				c := policy.NewConsent(mtran, time.Now(), nil)
-				body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.example/p","undeclared":["mystery"]}`, c.Encode())
+				body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.my.opendatasoft.com/p","undeclared":["mystery"]}`, c.Encode())
 				res, err := client.Post(base+"/portals/mtran/consents", "text/plain;charset=UTF-8", strings.NewReader(body))
 				if err != nil {
 					mu.Lock()
@@ -224,7 +224,7 @@ func poster(t *testing.T, base string, n int, stop <-chan struct{}) (acked []str
 func checkAcked(t *testing.T, db string, acked []string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := openStore(ctx, db, 0)
+	st, err := openStore(ctx, db, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,8 +303,14 @@ func TestKill9LosesNoAcknowledgedReceipt(t *testing.T) {
 				t.Fatalf("SIGTERM: exit %v\n%s", err, p2.log())
 			}
 			checkAcked(t, db, append(acked, more...))
-			out, err := exec.Command(serverBinary(t), "-verify-receipts", "-db", db).CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "verifies") {
+			// Against the checkpoints of the key the server made, which
+			// for PostgreSQL lives in the test's own state directory.
+			key := publicKeyLog.FindStringSubmatch(p2.log())
+			if key == nil {
+				t.Fatalf("no checkpoint public key logged:\n%s", p2.log())
+			}
+			out, err := exec.Command(serverBinary(t), "-verify-receipts", "-db", db, "-verify-key", key[1]).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "against its latest checkpoint") {
 				t.Errorf("-verify-receipts: %v\n%s", err, out)
 			}
 		})
@@ -405,7 +411,7 @@ func TestPostgresGoesAwayAndComesBack(t *testing.T) {
 	mtran := defaultMtran(t)
 	postOne := func() int {
 		c := policy.NewConsent(mtran, time.Now(), nil)
-		body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.example/p"}`, c.Encode())
+		body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.my.opendatasoft.com/p"}`, c.Encode())
 		res, err := http.Post(p.url+"/portals/mtran/consents", "text/plain", strings.NewReader(body))
 		if err != nil {
 			t.Fatalf("the server did not answer: %v", err)

@@ -29,18 +29,26 @@
 // see package operators), reloaded like the policy files; `server
 // -hash-token` reads a token on stdin and prints its bcrypt hash for it.
 // Console sessions are signed with $PORTALCONSENT_SESSION_KEY (at least 32
-// bytes), else on SQLite a random key kept in the 0600 file session-key
-// beside admin-token. -metrics-addr
+// bytes: set the same on every host behind a load balancer), else on
+// PostgreSQL one key kept in the database for every host, on SQLite a random
+// key kept in the 0600 file session-key beside admin-token. -metrics-addr
 // serves Prometheus /metrics on an address of its own. -trusted-proxies
 // (default $PORTALCONSENT_TRUSTED_PROXIES) names the load balancers whose
 // X-Forwarded-For is believed (see ratelimit.Clients); a malformed prefix
 // stops the start, named.
-// `server -verify-receipts` walks every receipt chain of -db and exits 1
-// naming the first broken link.
+// The head of every receipt chain that moved is signed every
+// -checkpoint-every (and at shutdown) with an Ed25519 key kept outside the
+// database, in the 0600 file -checkpoint-key (default checkpoint-key beside
+// admin-token, made at first start); `server -checkpoint-public-key` prints
+// its public key. `server -verify-receipts` walks every receipt chain of
+// -db and exits 1 naming the first broken link, or a chain that does not
+// match its latest checkpoint (checked with the key file's public key, or
+// -verify-key).
 package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -91,6 +99,11 @@ func main() {
 		"receipts (and impressions, cookie reports) that may wait for the database at once; beyond, 503 with Retry-After at once (0: no bound)")
 	trustedProxies := flag.String("trusted-proxies", os.Getenv("PORTALCONSENT_TRUSTED_PROXIES"),
 		"CIDR[,CIDR…] of the load balancers in front of the server: from them, the client is the right-most untrusted address of X-Forwarded-For (default: the header is ignored)")
+	checkpointFile := flag.String("checkpoint-key", "",
+		"file of the Ed25519 key that signs the receipt chains' heads, made (0600) at first start (default: checkpoint-key beside admin-token)")
+	printPublicKey := flag.Bool("checkpoint-public-key", false, "print the public key of the checkpoint key (base64) and exit")
+	checkpointEvery := flag.Duration("checkpoint-every", 10*time.Minute, "sign the chains' heads that moved this often (and at shutdown; 0: at shutdown only)")
+	verifyKey := flag.String("verify-key", "", "with -verify-receipts: the checkpoint public key (base64) to check against, instead of the key file's")
 	flag.Parse()
 	if *hashToken {
 		os.Exit(hashTokenCmd(os.Stdin, os.Stdout, os.Stderr))
@@ -106,8 +119,21 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	keyFile, err := checkpointKeyFile(*checkpointFile, *db)
+	if err != nil {
+		log.Error("cannot start", "err", err.Error())
+		os.Exit(1)
+	}
+	if *printPublicKey {
+		os.Exit(publicKeyCmd(keyFile, os.Stdout, os.Stderr))
+	}
 	if *verifyReceipts {
-		os.Exit(verify(*db, os.Stdout, os.Stderr))
+		pub, noKey, err := verifyPublicKey(*verifyKey, keyFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "verify-receipts:", err)
+			os.Exit(1)
+		}
+		os.Exit(verify(*db, pub, noKey, os.Stdout, os.Stderr))
 	}
 	trusted, err := ratelimit.ParseTrusted(*trustedProxies)
 	if err != nil {
@@ -120,7 +146,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := openStore(ctx, *db, *groupCommit)
+	st, err := openStore(ctx, *db, *groupCommit, log)
 	if err != nil {
 		log.Error("cannot start: receipts database", "db", redactDSN(*db), "err", err.Error())
 		os.Exit(1)
@@ -146,6 +172,11 @@ func main() {
 		log.Error("cannot start", "err", err.Error())
 		os.Exit(1)
 	}
+	ckey, err := checkpointKey(keyFile, log)
+	if err != nil {
+		log.Error("cannot start", "err", err.Error())
+		os.Exit(1)
+	}
 	if *publicURL != "" {
 		if err := checkPublicURL(*publicURL); err != nil {
 			log.Error("cannot start", "err", err.Error())
@@ -163,7 +194,8 @@ func main() {
 	}
 	opts = append(opts, server.WithReceipts(st), server.WithRateLimit(*rateLimit, *rateBurst),
 		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m),
-		server.WithTrustedProxies(trusted), server.WithReceiptQueue(*receiptQueue))
+		server.WithTrustedProxies(trusted), server.WithReceiptQueue(*receiptQueue),
+		server.WithCheckpointKey(ckey.Public().(ed25519.PublicKey)))
 	if len(trusted) > 0 {
 		log.Info("trusted proxies: the client address is read from X-Forwarded-For", "proxies", *trustedProxies)
 	}
@@ -176,6 +208,7 @@ func main() {
 		os.Exit(1)
 	}
 	go maintain(ctx, st, *retention, log)
+	go keepCheckpoints(ctx, st, ckey, *checkpointEvery, log)
 	go h.KeepNoticesServed(ctx, time.Hour)
 	go h.FollowRevocations(ctx)
 	if reloader != nil || opReloader != nil {
@@ -209,6 +242,31 @@ func main() {
 		st.Close()
 		os.Exit(1)
 	}
+	// The receipts in flight are stored: sign the heads they moved.
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := signHeads(sctx, st, ckey, time.Now(), log); err != nil {
+		log.Error("receipts: cannot sign the chains' heads at shutdown", "err", err.Error())
+	}
+}
+
+// verifyPublicKey returns the public key -verify-receipts checks the
+// checkpoints with: flag's (base64) when set, else the key file's; nil
+// with the reason when there is no key file; an error for a flag that is
+// not a public key or a key file that is not a key.
+func verifyPublicKey(flag, keyFile string) (ed25519.PublicKey, string, error) {
+	if flag != "" {
+		pub, err := parsePublicKey(flag)
+		return pub, "", err
+	}
+	key, err := readCheckpointKey(keyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "no checkpoint key " + keyFile + " (give -verify-key or -checkpoint-key)", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return key.Public().(ed25519.PublicKey), "", nil
 }
 
 // start returns the server (with opts) for the policy files of dir, with the reloader

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,10 +42,13 @@ import (
 var migrationFiles embed.FS
 
 // Advisory lock keys (pg_advisory_xact_lock): one for migrations, one for
-// creating partitions.
+// creating partitions; and, in the two-key space (which never overlaps the
+// one-key space), the class of the per-portal locks of the reappeared
+// tallies (CountReappeared), the portal's hash the second key.
 const (
 	lockMigrate    int64 = 0x70635f6d696772 // "pc_migr"
 	lockPartitions int64 = 0x70635f70617274 // "pc_part"
+	lockReappeared int32 = 0x70635f72       // "pc_r"
 )
 
 // DefaultGroupCommit is the group commit window of a Store opened without
@@ -74,6 +78,13 @@ type Option func(*config)
 type config struct {
 	groupCommit time.Duration
 	maintenance time.Duration
+	log         *slog.Logger
+}
+
+// Log sets where the store logs that a day's cookie tallies of a portal
+// are full (receipts.LogTallyFull); by default it logs nothing.
+func Log(l *slog.Logger) Option {
+	return func(c *config) { c.log = l }
 }
 
 // GroupCommit sets the window within which appends are gathered into one
@@ -95,6 +106,7 @@ type Store struct {
 	pool        *pgxpool.Pool // reads, notices, secrets, maintenance
 	wpool       *pgxpool.Pool // the writers': appends, impressions, partitions (see writerConns)
 	groupCommit time.Duration
+	log         *slog.Logger // nil: nothing logged
 
 	// mu guards closed and sending on queue: Append holds it for reading
 	// while it enqueues, Close for writing before it closes queue.
@@ -148,6 +160,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool:        pool,
 		wpool:       wpool,
 		groupCommit: cfg.groupCommit,
+		log:         cfg.log,
 		stop:        make(chan struct{}),
 		parts:       map[month]bool{},
 	}
