@@ -149,7 +149,8 @@ func (p *Policy) Declares(name string) bool {
 
 // Undeclared returns the names of the cookies of a document.cookie line that
 // the policy does not declare (Declares), in order and once each: only valid
-// names (ValidCookieName), never cookies_preferences, at most MaxUndeclared.
+// names (ValidCookieName) holding none of PatternChars, never
+// cookies_preferences, at most MaxUndeclared.
 // A part of the line without "=" (a nameless cookie) is skipped. The browser
 // reports them with each receipt; web/ui.js mirrors this rule, tested against
 // policy/testdata/rule-vectors.json.
@@ -162,7 +163,7 @@ func (p *Policy) Undeclared(line string) []string {
 		name = strings.TrimFunc(name, func(r rune) bool {
 			return r == '\uFEFF' || r != '\u0085' && unicode.IsSpace(r)
 		})
-		if !ok || len(out) == MaxUndeclared || !ValidCookieName(name) || name == CookieName ||
+		if !ok || len(out) == MaxUndeclared || !ValidCookieName(name) || strings.ContainsAny(name, PatternChars) || name == CookieName ||
 			slices.Contains(out, name) || p.Declares(name) {
 			continue
 		}
