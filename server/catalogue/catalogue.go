@@ -162,10 +162,10 @@ func (c *Catalogue) variants(p *policy.Policy, theme string) ([]*Variant, langua
 		if err != nil {
 			return nil, nil, err
 		}
-		cfg, err := assets.New("config.json", body, "application/json", false, nil, nil)
-		if err != nil {
-			return nil, nil, err
-		}
+		// Compressed when first asked for: most portals' languages are
+		// not asked for on a given host, and brotli's best level costs tens
+		// of milliseconds each.
+		cfg := assets.NewLazy("config.json", body, "application/json", false)
 		cfg.MaxAge = ConfigMaxAge
 		notice, err := json.Marshal(q)
 		if err != nil {
