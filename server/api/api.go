@@ -33,6 +33,7 @@ import (
 
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/auth"
+	"github.com/portalconsent/portalconsent/server/catalogue"
 	"github.com/portalconsent/portalconsent/server/export"
 	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/reports"
@@ -45,14 +46,16 @@ const maxStatsDays = 3660
 // API serves the operator API.
 type API struct {
 	auth  *auth.Auth
+	cat   *catalogue.Catalogue
 	store receipts.Store
 	now   func() time.Time
 	log   *slog.Logger
 }
 
-// New returns the API over st, letting in whom a lets in.
-func New(a *auth.Auth, st receipts.Store, now func() time.Time, log *slog.Logger) *API {
-	return &API{auth: a, store: st, now: now, log: log}
+// New returns the API over the portals of cat and the receipts of st,
+// letting in whom a lets in.
+func New(a *auth.Auth, cat *catalogue.Catalogue, st receipts.Store, now func() time.Time, log *slog.Logger) *API {
+	return &API{auth: a, cat: cat, store: st, now: now, log: log}
 }
 
 // portal checks the credential and the {id} of r and returns the portal
