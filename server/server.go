@@ -161,6 +161,11 @@ func (s *Server) routes() {
 	s.handle("POST /portals/{id}/cookies/reappeared", json(b.PostReappeared))
 
 	// The operator API (package api).
+	s.handle("GET /api/v1/portals", json(api.Portals))
+	s.handle("GET /api/v1/portals/{id}/policy", json(api.Policy))
+	s.handle("PUT /api/v1/portals/{id}/policy", json(api.PutPolicy))
+	s.handle("DELETE /api/v1/portals/{id}", json(api.DeletePortal))
+	s.handle("GET /api/v1/portals/{id}/versions", json(api.Versions))
 	s.handle("GET /api/v1/portals/{id}/consents/{consentId}", json(api.Consent))
 	s.handle("GET /api/v1/portals/{id}/policies/{sha256}", json(api.Notice))
 	s.handle("GET /api/v1/portals/{id}/receipts.csv", json(api.ReceiptsCSV))

@@ -1,6 +1,12 @@
-// Package api is the operator API, read-only, behind a bearer token
+// Package api is the operator API, behind a bearer token
 // (Authorization: Bearer TOKEN: the admin's or an operator's, see package
 // auth) or a console session:
+//
+//	GET    /api/v1/portals                       the portals the credential may see
+//	GET    /api/v1/portals/{id}/policy           the current policy, YAML or JSON, its ETag
+//	PUT    /api/v1/portals/{id}/policy           publish a policy (YAML or JSON): a new version
+//	DELETE /api/v1/portals/{id}                  stop serving a portal managed by the database
+//	GET    /api/v1/portals/{id}/versions         every version of its policy, newest first
 //
 //	GET /api/v1/portals/{id}/consents/{consentId}  the receipts of one consent, oldest first
 //	GET /api/v1/portals/{id}/policies/{sha256}     a notice as the visitor was shown it

@@ -197,14 +197,30 @@ func (e *ErrManagedByFile) Error() string {
 	return fmt.Sprintf("portal %q is managed by file %s: change the file instead", e.Portal, e.File)
 }
 
+// PutOptions are who publishes through Put, from where, and on what
+// conditions.
+type PutOptions struct {
+	By, Via string
+	// Match makes the portal's current version have to be Version (0: the
+	// portal must be new), else receipts.ErrConflict.
+	Match   bool
+	Version int64
+	// MayCreate lets Put create a portal; without it a new portal is
+	// refused with ErrMayNotCreate.
+	MayCreate bool
+}
+
+// ErrMayNotCreate is Put's refusal of a new portal without
+// PutOptions.MayCreate.
+var ErrMayNotCreate = errors.New("creating a portal needs the admin token or an operator with \"*\"")
+
 // Put publishes src (managed by the database: src.File is ignored) as the
-// new current version of its portal, by whom via where, and serves it.
-// With match, the portal's current version must be version (0: the
-// portal must be new), else receipts.ErrConflict. It fails with
-// *ErrManagedByFile for a portal managed by a file, receipts.ErrNoStore
+// new current version of its portal, as o says, and serves it. It fails
+// with *ErrManagedByFile for a portal managed by a file, ErrMayNotCreate,
+// receipts.ErrConflict (see PutOptions.Match), receipts.ErrNoStore
 // without a database, and a plain error for an invalid policy; nothing is
 // stored then.
-func (c *Catalogue) Put(ctx context.Context, src Source, by, via string, match bool, version int64) (Published, error) {
+func (c *Catalogue) Put(ctx context.Context, src Source, o PutOptions) (Published, error) {
 	if c.db == nil {
 		return Published{}, receipts.ErrNoStore
 	}
@@ -221,13 +237,16 @@ func (c *Catalogue) Put(ctx context.Context, src Source, by, via string, match b
 	if exists && cur.File != "" {
 		return Published{}, &ErrManagedByFile{cur.Portal, cur.File}
 	}
+	if !exists && !o.MayCreate {
+		return Published{}, ErrMayNotCreate
+	}
 	src.File = ""
-	pub, err := publication(src, by, via)
+	pub, err := publication(src, o.By, o.Via)
 	if err != nil {
 		return Published{}, err
 	}
 	pub.Match, pub.Version = true, cur.Version // the managed-by check holds at publication
-	if match && version != cur.Version {
+	if o.Match && o.Version != cur.Version {
 		return Published{}, receipts.ErrConflict
 	}
 	v, changed, err := c.db.Publish(ctx, pub, c.now())

@@ -80,12 +80,17 @@ func TestPublishFiles(t *testing.T) {
 	// A portal of the database.
 	own := *srcs[0].Policy
 	own.ID, own.Name = "ownportal", "Own portal"
-	pub, err := c.Put(ctx, Source{Policy: &own, Text: []byte(`{"id":"ownportal"}`), Format: "json"}, "alice", receipts.ViaAPI, true, 0)
+	pub, err := c.Put(ctx, Source{Policy: &own, Text: []byte(`{"id":"ownportal"}`), Format: "json"}, PutOptions{By: "alice", Via: receipts.ViaAPI, Match: true, MayCreate: true})
 	if err != nil || !pub.Created || !pub.Changed || !pub.AsksAgain || pub.Version.Version != 1 {
 		t.Fatalf("Put of a new portal = %+v, %v", pub, err)
 	}
 	if _, ok := c.Portal("ownportal"); !ok {
 		t.Fatal("a portal put is not served")
+	}
+	other := own
+	other.ID = "notallowed"
+	if _, err := c.Put(ctx, Source{Policy: &other}, PutOptions{By: "alice", Via: receipts.ViaAPI}); !errors.Is(err, ErrMayNotCreate) {
+		t.Fatalf("Put of a new portal without MayCreate: %v", err)
 	}
 	another := New(testAssets(t), st, slog.New(slog.DiscardHandler), clock) // a restart, or another host
 	if err := another.PublishFiles(ctx, builtIns(t)); err != nil {
@@ -94,7 +99,7 @@ func TestPublishFiles(t *testing.T) {
 	if pt, ok := another.Portal("ownportal"); !ok || pt.Version.By != "alice" || pt.Version.File != "" {
 		t.Fatalf("a restarted host serves the portal put as %+v, %v", pt, ok)
 	}
-	if _, err := c.Put(ctx, Source{Policy: srcs[0].Policy}, "alice", receipts.ViaAPI, false, 0); !errors.As(err, new(*ErrManagedByFile)) {
+	if _, err := c.Put(ctx, Source{Policy: srcs[0].Policy}, PutOptions{By: "alice", Via: receipts.ViaAPI, MayCreate: true}); !errors.As(err, new(*ErrManagedByFile)) {
 		t.Fatalf("Put over a portal managed by file: %v, want ErrManagedByFile", err)
 	} else if err.Error() != `portal "example" is managed by file defaults/example.yaml: change the file instead` {
 		t.Errorf("the refusal reads %q", err)
@@ -166,7 +171,7 @@ func TestPublishFilesWithoutDatabase(t *testing.T) {
 	if c.Len() != len(srcs) {
 		t.Errorf("%d portals served, want %d", c.Len(), len(srcs))
 	}
-	if _, err := c.Put(context.Background(), srcs[0], "admin", "api", false, 0); !errors.Is(err, receipts.ErrNoStore) {
+	if _, err := c.Put(context.Background(), srcs[0], PutOptions{By: "admin", Via: "api", MayCreate: true}); !errors.Is(err, receipts.ErrNoStore) {
 		t.Errorf("Put without a database: %v", err)
 	}
 	bad := *srcs[0].Policy
