@@ -267,6 +267,24 @@ func (s *Server) FollowRevocations(ctx context.Context) {
 	s.sessions.Follow(ctx, revocationsPoll, s.now)
 }
 
+// policiesPoll is how often FollowPolicies reads whether the policies
+// changed even when not told of a change.
+const policiesPoll = time.Second
+
+// FollowPolicies keeps the server serving the database's current policies,
+// those another host of the database publishes included, until ctx is
+// done: at once when the database tells of a publication (PostgreSQL's
+// LISTEN/NOTIFY), and every second in any case (see
+// catalogue.Catalogue.Follow). Without a store of policies it returns at
+// once.
+func (s *Server) FollowPolicies(ctx context.Context) {
+	var wait func(context.Context) error
+	if w, ok := s.store.(interface{ WaitPolicies(context.Context) error }); ok {
+		wait = w.WaitPolicies
+	}
+	s.cat.Follow(ctx, policiesPoll, wait)
+}
+
 // SRI returns the Subresource Integrity value of the loader as served
 // ("sha384-<base64>"): it changes with every release of embed.js.
 func (s *Server) SRI() string { return s.assets.SRI }

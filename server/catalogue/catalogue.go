@@ -35,6 +35,7 @@ type Catalogue struct {
 	store   receipts.Store
 	db      receipts.Policies // nil: the store keeps no policies
 	pubMu   sync.Mutex        // held while publishing to and loading from db
+	gen     atomic.Int64      // db's PolicyGeneration when last loaded; -1: never
 	log     *slog.Logger
 	now     func() time.Time
 	earlier earlierNotices
@@ -103,6 +104,7 @@ func New(a *assets.Set, st receipts.Store, log *slog.Logger, now func() time.Tim
 	}
 	c := &Catalogue{assets: a, store: st, log: log, now: now}
 	c.db, _ = st.(receipts.Policies)
+	c.gen.Store(-1)
 	c.set.Store(&set{byID: map[string]*Portal{}, themes: map[string]*assets.Asset{}})
 	return c
 }

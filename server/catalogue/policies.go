@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
@@ -158,6 +159,12 @@ func (c *Catalogue) Load(ctx context.Context) error {
 }
 
 func (c *Catalogue) load(ctx context.Context) error {
+	// The generation read first: a change committed during the load is
+	// loaded again by the next Refresh.
+	gen, err := c.db.PolicyGeneration(ctx)
+	if err != nil {
+		return err
+	}
 	cur, err := c.db.CurrentPolicies(ctx)
 	if err != nil {
 		return err
@@ -178,7 +185,80 @@ func (c *Catalogue) load(ctx context.Context) error {
 		}
 		next = append(next, served{p, v})
 	}
-	return c.publish(next)
+	if err := c.publish(next); err != nil {
+		return err
+	}
+	c.gen.Store(gen)
+	return nil
+}
+
+// Refresh serves the current policies of the database when they changed
+// since this host last loaded them (another host published): it reads the
+// database's generation, and the policies only when it moved. It fails
+// when the database does; without one it does nothing.
+func (c *Catalogue) Refresh(ctx context.Context) error {
+	if c.db == nil {
+		return nil
+	}
+	gen, err := c.db.PolicyGeneration(ctx)
+	if err != nil {
+		return err
+	}
+	if gen == c.gen.Load() {
+		return nil
+	}
+	c.pubMu.Lock()
+	defer c.pubMu.Unlock()
+	return c.load(ctx)
+}
+
+// Follow keeps the catalogue serving the database's current policies
+// until ctx is done: it refreshes (Refresh) every poll, and at once each
+// time wait returns (nil: a notification, or listening (re)started; an
+// error: wait again after a second). wait may be nil (poll only). A
+// failing database is logged once per failure run and tried again.
+func (c *Catalogue) Follow(ctx context.Context, poll time.Duration, wait func(context.Context) error) {
+	if c.db == nil {
+		return
+	}
+	kick := make(chan struct{}, 1)
+	if wait != nil {
+		go func() {
+			for ctx.Err() == nil {
+				if err := wait(ctx); err != nil {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(time.Second):
+					}
+				}
+				select {
+				case kick <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-kick:
+		}
+		err := c.Refresh(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			c.log.Error("policies database: cannot load the current policies; serving the last ones loaded", "err", err.Error())
+			failing = true
+		case err == nil && failing:
+			c.log.Info("policies database: the current policies load again")
+			failing = false
+		}
+	}
 }
 
 // Published is the outcome of Put.

@@ -180,3 +180,44 @@ func TestPublishFilesWithoutDatabase(t *testing.T) {
 		t.Errorf("an invalid file: %v, %d portals served", err, c.Len())
 	}
 }
+
+// TestFollow: a host following the database (Follow, polling only, as
+// when no notification comes) serves what another host over the same
+// database publishes and deletes, within a second.
+func TestFollow(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "receipts.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	a, b := New(testAssets(t), st, log, time.Now), New(testAssets(t), st, log, time.Now)
+	for _, c := range []*Catalogue{a, b} {
+		if err := c.PublishFiles(ctx, builtIns(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() { b.Follow(ctx, 20*time.Millisecond, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+	within := func(what string, ok func() bool) {
+		t.Helper()
+		for start := time.Now(); !ok(); time.Sleep(5 * time.Millisecond) {
+			if time.Since(start) > time.Second {
+				t.Fatalf("%s: not within a second", what)
+			}
+		}
+	}
+	own := *builtIns(t)[0].Policy
+	own.ID = "followed"
+	if _, err := a.Put(ctx, Source{Policy: &own}, PutOptions{By: "admin", Via: "api", MayCreate: true}); err != nil {
+		t.Fatal(err)
+	}
+	within("a portal published on the other host", func() bool { _, ok := b.Portal("followed"); return ok })
+	if err := a.Remove(ctx, "followed", false, 0); err != nil {
+		t.Fatal(err)
+	}
+	within("a portal deleted on the other host", func() bool { _, ok := b.Portal("followed"); return !ok })
+}

@@ -211,6 +211,7 @@ func main() {
 	go keepCheckpoints(ctx, st, ckey, *checkpointEvery, log)
 	go h.KeepNoticesServed(ctx, time.Hour)
 	go h.FollowRevocations(ctx)
+	go h.FollowPolicies(ctx)
 	if reloader != nil || opReloader != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)

@@ -225,3 +225,32 @@ func (s *Store) PolicyGeneration(ctx context.Context) (int64, error) {
 	err := s.pool.QueryRow(ctx, "SELECT n FROM policy_generation WHERE id = 1").Scan(&n)
 	return n, unavailable(ctx, "policy generation", err)
 }
+
+// WaitPolicies returns when a publication or a deletion of a policy may
+// have been committed by any host: on a notification (PoliciesChannel),
+// and at once when it (re)starts listening, on a connection of its own
+// outside the pool (the changes missed meanwhile are found by reading
+// PolicyGeneration then). It returns an error, the connection closed, when
+// the connection fails or ctx is done. One call at a time.
+func (s *Store) WaitPolicies(ctx context.Context) error {
+	s.policiesMu.Lock()
+	defer s.policiesMu.Unlock()
+	if s.policiesListen == nil {
+		c, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+		if err != nil {
+			return unavailable(ctx, "listen", err)
+		}
+		if _, err := c.Exec(ctx, "LISTEN "+PoliciesChannel); err != nil {
+			c.Close(context.Background())
+			return unavailable(ctx, "listen", err)
+		}
+		s.policiesListen = c
+		return nil
+	}
+	if _, err := s.policiesListen.WaitForNotification(ctx); err != nil {
+		s.policiesListen.Close(context.Background())
+		s.policiesListen = nil
+		return unavailable(ctx, "listen", err)
+	}
+	return nil
+}
