@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,4 +221,45 @@ func TestFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 	within("a portal deleted on the other host", func() bool { _, ok := b.Portal("followed"); return !ok })
+}
+
+// TestPublishFilesDatabaseDown: when the database fails at a reload, the
+// files are served as read, with the portals of the database already
+// served, and the problem is logged.
+func TestPublishFilesDatabaseDown(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "receipts.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var logs strings.Builder
+	c := New(testAssets(t), st, slog.New(slog.NewTextHandler(&logs, nil)), time.Now)
+	if err := c.PublishFiles(ctx, builtIns(t)); err != nil {
+		t.Fatal(err)
+	}
+	own := *builtIns(t)[0].Policy
+	own.ID = "ownportal"
+	if _, err := c.Put(ctx, Source{Policy: &own}, PutOptions{By: "admin", Via: "api", MayCreate: true}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	changed := builtIns(t)
+	renamed := *changed[1].Policy
+	renamed.Name = "Renamed while the database is down"
+	changed[1].Policy = &renamed
+	if err := c.PublishFiles(ctx, changed[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if pt, ok := c.Portal(renamed.ID); !ok || pt.Policy.Name != renamed.Name {
+		t.Error("the changed file is not served")
+	}
+	if _, ok := c.Portal("ownportal"); !ok {
+		t.Error("the portal of the database is no longer served")
+	}
+	if _, ok := c.Portal("twisto"); ok {
+		t.Error("a removed file's portal is still served")
+	}
+	if !strings.Contains(logs.String(), "serving the policy files as read") {
+		t.Errorf("not logged:\n%s", logs.String())
+	}
 }
