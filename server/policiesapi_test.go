@@ -252,3 +252,39 @@ func TestAPIPolicyWriteSessions(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIPolicyOperatorScope: an operator publishes a new version of a
+// portal of their scope managed by the database, but may neither create
+// one, delete theirs, nor touch another's; the version names them.
+func TestAPIPolicyOperatorScope(t *testing.T) {
+	twisto := defaultPolicies(t)[1]
+	s := newReceiptServer(t, openTestStore(t), []*policy.Policy{twisto}, WithOperators(testOperators(t)), WithSignInRate(0, 0))
+	const target = "/api/v1/portals/mtran/policy"
+	if res, body := apiDo(t, s, testAdminToken, "PUT", target, "application/yaml", examplePolicy("mtran", "MTRAN")); res.StatusCode != 201 {
+		t.Fatalf("the admin creating mtran: %d %s", res.StatusCode, body)
+	}
+	res, body := apiDo(t, s, aliceToken, "PUT", target, "application/yaml", examplePolicy("mtran", "MTRAN by alice"))
+	if a := decodeJSON[putAnswer](t, body); res.StatusCode != 200 || a.Version != 2 {
+		t.Fatalf("alice publishing her portal: %d %s", res.StatusCode, body)
+	}
+	_, body = apiDo(t, s, aliceToken, "GET", "/api/v1/portals/mtran/versions", "", "")
+	if vs := decodeJSON[[]struct{ By string }](t, body); len(vs) != 2 || vs[0].By != "alice" || vs[1].By != "admin" {
+		t.Errorf("versions: %s", body)
+	}
+	for _, c := range []struct{ method, target, body string }{
+		{"DELETE", "/api/v1/portals/mtran", ""},
+		{"PUT", "/api/v1/portals/twisto/policy", examplePolicy("twisto", "x")},
+		{"DELETE", "/api/v1/portals/twisto", ""},
+		{"GET", "/api/v1/portals/twisto/policy", ""},
+		{"GET", "/api/v1/portals/twisto/versions", ""},
+		{"PUT", "/api/v1/portals/alicenew/policy", examplePolicy("alicenew", "x")},
+	} {
+		ct := ""
+		if c.body != "" {
+			ct = "application/yaml"
+		}
+		if res, body := apiDo(t, s, aliceToken, c.method, c.target, ct, c.body); res.StatusCode != 403 {
+			t.Errorf("alice: %s %s: %d %s", c.method, c.target, res.StatusCode, body)
+		}
+	}
+}
