@@ -260,9 +260,11 @@ func pageHeaders(w http.ResponseWriter, r *http.Request, limit, offset, total in
 	}
 }
 
-// Undeclared serves one page of the undeclared cookie names of a period,
-// summed per name, most frequent first (see parsePage and pageHeaders).
-func (a *API) Undeclared(w http.ResponseWriter, r *http.Request) error {
+// cookiePage answers one page of a period's cookie tallies: read reads the
+// page of portal over p (limit names from offset) and returns its rows
+// summed and the total number of names.
+func (a *API) cookiePage(w http.ResponseWriter, r *http.Request,
+	read func(portal string, p export.Period, limit, offset int) (any, int, error)) error {
 	portal, p, err := a.portalPeriod(w, r, 0)
 	if err != nil {
 		return err
@@ -271,29 +273,28 @@ func (a *API) Undeclared(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	us, total, err := a.store.UndeclaredPage(r.Context(), portal, p.From, p.To, limit, offset)
+	rows, total, err := read(portal, p, limit, offset)
 	if err != nil {
 		return err
 	}
 	pageHeaders(w, r, limit, offset, total)
-	return writeJSON(w, reports.SumUndeclared(us))
+	return writeJSON(w, rows)
+}
+
+// Undeclared serves one page of the undeclared cookie names of a period,
+// summed per name, most frequent first (see parsePage and pageHeaders).
+func (a *API) Undeclared(w http.ResponseWriter, r *http.Request) error {
+	return a.cookiePage(w, r, func(portal string, p export.Period, limit, offset int) (any, int, error) {
+		us, total, err := a.store.UndeclaredPage(r.Context(), portal, p.From, p.To, limit, offset)
+		return reports.SumUndeclared(us), total, err
+	})
 }
 
 // Reappeared serves one page of the refused cookies found again over a
 // period, summed as the undeclared route's, with their category.
 func (a *API) Reappeared(w http.ResponseWriter, r *http.Request) error {
-	portal, p, err := a.portalPeriod(w, r, 0)
-	if err != nil {
-		return err
-	}
-	limit, offset, err := parsePage(r)
-	if err != nil {
-		return err
-	}
-	rs, total, err := a.store.ReappearedPage(r.Context(), portal, p.From, p.To, limit, offset)
-	if err != nil {
-		return err
-	}
-	pageHeaders(w, r, limit, offset, total)
-	return writeJSON(w, reports.SumReappeared(rs))
+	return a.cookiePage(w, r, func(portal string, p export.Period, limit, offset int) (any, int, error) {
+		rs, total, err := a.store.ReappearedPage(r.Context(), portal, p.From, p.To, limit, offset)
+		return reports.SumReappeared(rs), total, err
+	})
 }
