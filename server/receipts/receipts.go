@@ -398,7 +398,8 @@ type Store interface {
 	// aggregates of every day whose 00:00 is before cutoff, so that Stats
 	// never counts a receipt retention deleted (the day of a cutoff after
 	// 00:00 loses its counts a day early). It returns how many receipts it
-	// deleted.
+	// deleted. A store several hosts share runs it on one host at a time:
+	// on the others it deletes nothing and returns 0 and nil.
 	DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error)
 
 	// Ping reports whether the database answers.
