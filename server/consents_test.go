@@ -299,6 +299,11 @@ func TestPostConsentRateLimit(t *testing.T) {
 	if res.StatusCode != 429 || res.Header.Get("Retry-After") != "1" {
 		t.Fatalf("3rd request: %d, Retry-After %q; want 429 with 1", res.StatusCode, res.Header.Get("Retry-After"))
 	}
+	// A loader sending with fetch (mode cors) reads the status and, to
+	// back off, Retry-After.
+	if got := res.Header.Get("Access-Control-Expose-Headers"); got != "Retry-After" || res.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("429: Access-Control-Expose-Headers %q, Allow-Origin %q; want Retry-After and *", got, res.Header.Get("Access-Control-Allow-Origin"))
+	}
 	if res := send("192.0.2.2:1000"); res.StatusCode != 201 {
 		t.Fatalf("another client: %d", res.StatusCode)
 	}
