@@ -143,6 +143,57 @@ func TestPostConsent(t *testing.T) {
 	}
 }
 
+// TestPostConsentResent sends one choice again, as the loader does when it
+// did not learn the first answer: 200 with the first receipt's id and
+// receive time, one receipt stored, even a week later; a choice decided
+// more than 8 days ago is refused.
+func TestPostConsentResent(t *testing.T) {
+	st := openTestStore(t)
+	now := testNow
+	s := newReceiptServer(t, st, nil, WithClock(func() time.Time { return now }))
+	mtran := testPortal(t, s, "mtran")
+	c := consentValue(mtran.Policy, testNow.Add(-3*time.Second), "statistical")
+	page := "https://mtran.my.opendatasoft.com/explore/"
+	// ack(post(…))(want) checks the status and returns the receipt's id
+	// and receive time.
+	ack := func(res *http.Response, body []byte) func(want int) (id, at string) {
+		return func(want int) (string, string) {
+			t.Helper()
+			var a struct{ ReceiptID, ReceivedAt string }
+			if res.StatusCode != want {
+				t.Fatalf("status %d %s, want %d", res.StatusCode, body, want)
+			}
+			if err := json.Unmarshal(body, &a); err != nil || a.ReceiptID == "" {
+				t.Fatalf("answer %s (%v)", body, err)
+			}
+			return a.ReceiptID, a.ReceivedAt
+		}
+	}
+	id, at := ack(post(t, s, "/portals/mtran/consents", receiptJSONBody(c.Encode(), "custom", "fr", page, "_ga"), nil))(201)
+	for _, later := range []time.Duration{time.Second, 7 * 24 * time.Hour} {
+		now = testNow.Add(later)
+		// Another page and language: the same cookie value is the same choice.
+		gotID, gotAt := ack(post(t, s, "/portals/mtran/consents", receiptJSONBody(c.Encode(), "custom", "en", page+"other", "_ga"), nil))(200)
+		if gotID != id || gotAt != at {
+			t.Errorf("resent %v later: receipt %s at %s, want the first, %s at %s", later, gotID, gotAt, id, at)
+		}
+	}
+	rs, err := st.Consent(context.Background(), "mtran", c.ID)
+	if err != nil || len(rs) != 1 || rs[0].ID != id {
+		t.Fatalf("Consent = %+v, %v; want the first receipt only", rs, err)
+	}
+	tallies, err := st.Undeclared(context.Background(), "mtran", testNow.AddDate(0, 0, -1), testNow.AddDate(0, 0, 9))
+	if err != nil || len(tallies) != 1 || tallies[0].Count != 1 {
+		t.Errorf("Undeclared = %+v, %v; want _ga once", tallies, err)
+	}
+	// A new choice of the same visitor is a new receipt.
+	changed := c
+	changed.Choices = consentValue(mtran.Policy, c.Decided).Choices
+	if id2, _ := ack(post(t, s, "/portals/mtran/consents", receiptJSONBody(changed.Encode(), "reject-all", "fr", page), nil))(201); id2 == id {
+		t.Errorf("a changed choice answered the first receipt %s", id)
+	}
+}
+
 func TestPostConsentRefusals(t *testing.T) {
 	st := openTestStore(t)
 	ps := defaultPolicies(t)
@@ -183,8 +234,8 @@ func TestPostConsentRefusals(t *testing.T) {
 		{"revision never served", "/portals/mtran/consents", receiptJSONBody(otherRev.Encode(), "accept-all", "en", page), nil, 422, "is not served"},
 		{"other categories", "/portals/mtran/consents", receiptJSONBody(mismatch.Encode(), "custom", "en", page), nil, 422, "does not match the policy categories"},
 		{"required refused", "/portals/mtran/consents", receiptJSONBody(refusedRequired.Encode(), "custom", "en", page), nil, 422, "required category"},
-		{"decided two days ago", "/portals/mtran/consents", receiptJSONBody(consentValue(mtran, testNow.Add(-49*time.Hour)).Encode(), "reject-all", "en", page), nil, 422, "more than a day"},
-		{"decided tomorrow", "/portals/mtran/consents", receiptJSONBody(consentValue(mtran, testNow.Add(25*time.Hour)).Encode(), "reject-all", "en", page), nil, 422, "more than a day"},
+		{"decided nine days ago", "/portals/mtran/consents", receiptJSONBody(consentValue(mtran, testNow.Add(-8*24*time.Hour-time.Minute)).Encode(), "reject-all", "en", page), nil, 422, "more than 8 days before"},
+		{"decided tomorrow", "/portals/mtran/consents", receiptJSONBody(consentValue(mtran, testNow.Add(25*time.Hour)).Encode(), "reject-all", "en", page), nil, 422, "more than a day ahead"},
 		{"unknown method", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "click", "en", page), nil, 400, "method"},
 		{"unknown lang", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "de", page), nil, 400, "no policy in \"de\""},
 		{"page with query", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page+"?q=1"), nil, 400, "page"},
@@ -220,7 +271,8 @@ func TestPostConsentRefusals(t *testing.T) {
 	// The guarded portal takes its own origin's receipts, and a client
 	// that sends no Origin (a portal's mobile app).
 	for _, h := range []http.Header{{"Origin": {"https://twisto.opendatasoft.com"}}, nil} {
-		if res, got := post(t, s, "/portals/twisto/consents", receiptJSONBody(twistoValue, "reject-all", "en", twistoPage), h); res.StatusCode != 201 {
+		value := consentValue(&guarded, testNow).Encode() // a choice each: not a resend
+		if res, got := post(t, s, "/portals/twisto/consents", receiptJSONBody(value, "reject-all", "en", twistoPage), h); res.StatusCode != 201 {
 			t.Errorf("origin %v: %d %s", h, res.StatusCode, got)
 		}
 	}
@@ -246,6 +298,11 @@ func TestPostConsentRateLimit(t *testing.T) {
 	res := send("192.0.2.1:2000") // another connection, same client
 	if res.StatusCode != 429 || res.Header.Get("Retry-After") != "1" {
 		t.Fatalf("3rd request: %d, Retry-After %q; want 429 with 1", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	// A loader sending with fetch (mode cors) reads the status and, to
+	// back off, Retry-After.
+	if got := res.Header.Get("Access-Control-Expose-Headers"); got != "Retry-After" || res.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("429: Access-Control-Expose-Headers %q, Allow-Origin %q; want Retry-After and *", got, res.Header.Get("Access-Control-Allow-Origin"))
 	}
 	if res := send("192.0.2.2:1000"); res.StatusCode != 201 {
 		t.Fatalf("another client: %d", res.StatusCode)
@@ -274,6 +331,7 @@ func TestPostConsentEarlierRevision(t *testing.T) {
 	// A page still showing the old banner sends its choice.
 	late := consentValue(old[0], now)
 	for name, srv := range map[string]*Server{"running": s, "restarted": newReceiptServer(t, st, changed, WithClock(clock))} {
+		late.Decided = late.Decided.Add(time.Second) // a choice each: not a resend
 		res, got := post(t, srv, "/portals/mtran/consents", receiptJSONBody(late.Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"), nil)
 		if res.StatusCode != 201 {
 			t.Fatalf("%s: earlier revision: %d %s", name, res.StatusCode, got)

@@ -123,7 +123,7 @@ func TestMetricsReasons(t *testing.T) {
 		"bad-lang":       receiptJSONBody(v, "reject-all", "xx", "https://mtran.my.opendatasoft.com/"),
 		"bad-page":       receiptJSONBody(v, "reject-all", "en", "https://mtran.my.opendatasoft.com/?q=1"),
 		"bad-undeclared": receiptJSONBody(v, "reject-all", "en", "https://mtran.my.opendatasoft.com/", "bad name"),
-		"clock":          receiptJSONBody(consentValue(p, testNow.Add(-72*time.Hour)).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"),
+		"clock":          receiptJSONBody(consentValue(p, testNow.Add(25*time.Hour)).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"),
 	} {
 		before := scrape(t, m)[`portalconsent_receipts_refused_total{reason="`+reason+`"}`]
 		res, got := post(t, s, "/portals/mtran/consents", body, nil)

@@ -79,7 +79,7 @@ type kind struct {
 	shape func(err error) string
 }
 
-// intake answers CORS and no-store, then returns the portal of r's {id}
+// intake answers CORS (Retry-After exposed) and no-store, then returns the portal of r's {id}
 // with r's JSON body decoded into v, or a refusal: 404 unknown portal, 429
 // past the client's rate limit in l (the client by its address, see
 // ratelimit.Clients), 503 a host that keeps no receipts, 403 an Origin
@@ -88,6 +88,9 @@ type kind struct {
 // one JSON object of v's fields.
 func (b *Beacons) intake(w http.ResponseWriter, r *http.Request, k kind, l *ratelimit.Limiter, v any) (*catalogue.Portal, error) {
 	respond.CORS(w)
+	// A loader sending with fetch learns the status, and when to send a
+	// receipt not acknowledged again (429, 503).
+	w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
 	w.Header().Set("Cache-Control", "no-store")
 	id := r.PathValue("id")
 	p, ok := b.cat.Portal(id)

@@ -2,6 +2,7 @@ package beacons
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -24,20 +25,27 @@ import (
 //	 "undeclared": ["<cookie names the policy does not declare>"]}
 //
 // It answers 201 {"receiptId", "receivedAt"} only once the receipt is
-// durable, and refuses with a JSON error, storing nothing: 404 unknown
+// durable; a receipt the portal holds already (the same cookie value:
+// receipts.Receipt.Resends), sent again by a browser that did not learn the
+// first answer, is answered 200 with the first receipt's id and receive
+// time and stored no second time. It refuses with a JSON error, storing nothing: 404 unknown
 // portal; 413 a body over maxReceiptBody; 400 a body that is not one such
 // JSON object, a value that is not a cookie value, an unknown method, a
 // language the policy does not offer, a page that is not an http(s) origin
 // and a path, a bad undeclared list; 422 a value for a revision the portal does not
 // serve (or no longer, see catalogue.Earlier), whose categories are not the
-// policy's, that refuses a required one, or decided more than a day from the
-// server's clock; 403 an Origin (or page) outside the portal's origins
+// policy's, that refuses a required one, or decided more than a day ahead
+// of the server's clock or more than maxResendAge and a day behind it;
+// 403 an Origin (or page) outside the portal's origins
 // (allowedOrigin: by default its url's origin); 429 too many requests from one client (Retry-After); 503
 // when the store fails (logged) or the host keeps none.
 const (
 	maxReceiptBody = 4 << 10
 	// maxClockSkew is how far a decision time may be from the server's clock.
 	maxClockSkew = 24 * time.Hour
+	// maxResendAge is how long a browser sends a receipt not acknowledged
+	// again: a decision time may be that much further in the past.
+	maxResendAge = 7 * 24 * time.Hour
 )
 
 // receiptBody is the JSON of a receipt as the browser sends it.
@@ -66,6 +74,10 @@ func (b *Beacons) PreflightConsents(w http.ResponseWriter, r *http.Request) {
 // are logged at Info.
 func (b *Beacons) PostConsent(w http.ResponseWriter, r *http.Request) {
 	rc, err := b.postConsent(w, r)
+	status := http.StatusCreated
+	if errors.Is(err, receipts.ErrResent) {
+		status, err = http.StatusOK, nil
+	}
 	if err != nil {
 		a := b.errs.Answer(err)
 		if a.Reason != "" {
@@ -77,16 +89,19 @@ func (b *Beacons) PostConsent(w http.ResponseWriter, r *http.Request) {
 		respond.WriteAnswer(w, a)
 		return
 	}
-	b.metrics.ReceiptAccepted()
+	if status == http.StatusCreated {
+		b.metrics.ReceiptAccepted()
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
+	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(struct {
 		ReceiptID  string `json:"receiptId"`
 		ReceivedAt string `json:"receivedAt"`
 	}{rc.ID, rc.ReceivedAt.Format(time.RFC3339Nano)})
 }
 
-// postConsent takes the receipt of r and returns it once stored.
+// postConsent takes the receipt of r and returns it once stored; a resend
+// returns the receipt stored first and receipts.ErrResent.
 func (b *Beacons) postConsent(w http.ResponseWriter, r *http.Request) (*receipts.Receipt, error) {
 	var body receiptBody
 	p, err := b.intake(w, r, receiptKind, b.receipts, &body)
@@ -99,7 +114,11 @@ func (b *Beacons) postConsent(w http.ResponseWriter, r *http.Request) (*receipts
 	}
 	ctx, cancel := writeContext(r)
 	defer cancel()
-	if err := b.admit.write(w, "receipt", func() error { return b.store.Append(ctx, rc, undeclared) }); err != nil {
+	err = b.admit.write(w, "receipt", func() error { return b.store.Append(ctx, rc, undeclared) })
+	if errors.Is(err, receipts.ErrResent) {
+		return rc, err
+	}
+	if err != nil {
 		return nil, respond.Unavailable(err, "append", "receipts cannot be stored at the moment: retry later")
 	}
 	return rc, nil
@@ -130,8 +149,10 @@ func (b *Beacons) receipt(r *http.Request, p *catalogue.Portal, body receiptBody
 		return nil, nil, err
 	}
 	now := b.now()
-	if d := c.Decided.Sub(now); d > maxClockSkew || d < -maxClockSkew {
-		return nil, nil, respond.Refuse(http.StatusUnprocessableEntity, "clock", "value: decided at %s, more than a day from the server's clock", c.Decided.Format(time.RFC3339))
+	if d := c.Decided.Sub(now); d > maxClockSkew {
+		return nil, nil, respond.Refuse(http.StatusUnprocessableEntity, "clock", "value: decided at %s, more than a day ahead of the server's clock", c.Decided.Format(time.RFC3339))
+	} else if d < -maxClockSkew-maxResendAge {
+		return nil, nil, respond.Refuse(http.StatusUnprocessableEntity, "clock", "value: decided at %s, more than 8 days before the server's clock", c.Decided.Format(time.RFC3339))
 	}
 	sha := v.Notice.SHA256
 	if c.Revision == v.Policy.Revision {

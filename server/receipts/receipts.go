@@ -39,6 +39,10 @@ var (
 	// ErrUnavailable wraps every failure of the database itself (gone, full
 	// disk, timeout): nothing was stored, try again later.
 	ErrUnavailable = errors.New("receipts: storage unavailable")
+	// ErrResent: Append was given a receipt its portal holds already (see
+	// Receipt.Resends) and stored nothing; the receipt given now holds the
+	// first one. The receipts route answers it 200 with the first id.
+	ErrResent = errors.New("receipts: receipt stored before")
 )
 
 // Methods a choice is made with.
@@ -81,6 +85,16 @@ type Receipt struct {
 	Prev string
 	// Hash is the hex SHA-256 of Canonical(); Append sets it.
 	Hash string
+}
+
+// Resends reports whether r is the receipt of the same choice as o: the
+// same portal, consent id, decision time (whole seconds), revision and
+// choices, that is the same cookie value. A browser that sends a receipt
+// again, not knowing whether the first one was stored, sends such a
+// receipt; the other fields (method, language, page) are not compared.
+func (r *Receipt) Resends(o *Receipt) bool {
+	return r.Portal == o.Portal && r.ConsentID == o.ConsentID && r.DecidedAt.Unix() == o.DecidedAt.Unix() &&
+		r.Revision == o.Revision && EncodeChoices(r.Choices) == EncodeChoices(o.Choices)
 }
 
 // Genesis is the Prev of the first receipt of every chain.
@@ -296,6 +310,13 @@ type Store interface {
 	// updates the daily aggregates Stats reads (see Aggregates), the
 	// withdrawal found against the previous receipt of r.ConsentID, even
 	// one of the same batch.
+	//
+	// A resend is idempotent: when the portal holds a receipt that r
+	// Resends (stored earlier, by any host of the database, or earlier in
+	// the same batch), Append stores nothing, tallies and counts nothing,
+	// sets r to that receipt and returns ErrResent. The check and the
+	// append are one step under the portal's chain: two resends arriving
+	// together store one receipt.
 	Append(ctx context.Context, r *Receipt, undeclared []string) error
 	// CountImpression counts one banner shown for portal, revision and
 	// lang on at's UTC day (no id, nothing personal). A store may gather
@@ -377,7 +398,8 @@ type Store interface {
 	// aggregates of every day whose 00:00 is before cutoff, so that Stats
 	// never counts a receipt retention deleted (the day of a cutoff after
 	// 00:00 loses its counts a day early). It returns how many receipts it
-	// deleted.
+	// deleted. A store several hosts share runs it on one host at a time:
+	// on the others it deletes nothing and returns 0 and nil.
 	DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error)
 
 	// Ping reports whether the database answers.

@@ -67,8 +67,10 @@ func TestSignHeadsSignsWhatMoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	consents := 0
 	add := func(portal string) {
-		r := &receipts.Receipt{Portal: portal, ConsentID: "c", Revision: 1, Method: receipts.MethodRejectAll, Lang: "en",
+		consents++ // a choice each, not a resend of the one before
+		r := &receipts.Receipt{Portal: portal, ConsentID: fmt.Sprint("c", consents), Revision: 1, Method: receipts.MethodRejectAll, Lang: "en",
 			Page: "https://p.example/", DecidedAt: time.Now(), ReceivedAt: time.Now(), Notice: receipts.NoticeHash(nil)}
 		if err := st.Append(ctx, r, nil); err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -444,4 +445,69 @@ func TestFleetBinaries(t *testing.T) {
 	}
 	ha.signOut(t, s)
 	refusedWithin(t, hb, s, "a session signed out on the first host")
+}
+
+// TestFleetResendStoredOnce posts one choice eight times at once, half to
+// each of two hosts on one PostgreSQL database, as browsers resend a
+// receipt whose answer they lost behind a load balancer: one answer is 201,
+// the others 200, all with the same receipt, and one receipt is stored.
+func TestFleetResendStoredOnce(t *testing.T) {
+	dsn := testPostgresDSN(t)
+	withoutSecretEnv(t)
+	ctx := context.Background()
+	state := t.TempDir()
+	hosts := []*host{startHost(t, ctx, dsn, state), startHost(t, ctx, dsn, state)}
+	ps, err := policy.Defaults() // as startHost serves them
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mtran *policy.Policy
+	for _, p := range ps {
+		if p.ID == "mtran" {
+			mtran = p
+		}
+	}
+	for round := range 5 {
+		c := policy.NewConsent(mtran, time.Now(), nil)
+		body := `{"value":"` + c.Encode() + `","method":"reject-all","lang":"en","page":"https://mtran.my.opendatasoft.com/p"}`
+		const sends = 8
+		status := make([]int, sends)
+		ids := make([]string, sends)
+		var wg sync.WaitGroup
+		for i := range sends {
+			wg.Go(func() {
+				res, err := http.Post(hosts[i%2].url+"/portals/mtran/consents", "text/plain;charset=UTF-8", strings.NewReader(body))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer res.Body.Close()
+				var ack struct{ ReceiptID string }
+				if err := json.NewDecoder(res.Body).Decode(&ack); err != nil {
+					t.Errorf("send %d: %d, %v", i, res.StatusCode, err)
+				}
+				status[i], ids[i] = res.StatusCode, ack.ReceiptID
+			})
+		}
+		wg.Wait()
+		created := 0
+		for i := range sends {
+			switch {
+			case status[i] == http.StatusCreated:
+				created++
+			case status[i] != http.StatusOK:
+				t.Fatalf("round %d, send %d: status %d", round, i, status[i])
+			}
+			if ids[i] != ids[0] {
+				t.Errorf("round %d: send %d answered receipt %s, send 0 %s", round, i, ids[i], ids[0])
+			}
+		}
+		if created != 1 {
+			t.Errorf("round %d: %d answers 201 of %d sends of one choice, want 1", round, created, sends)
+		}
+		rs, err := openPostgres(t, dsn).Consent(ctx, "mtran", c.ID)
+		if err != nil || len(rs) != 1 || rs[0].ID != ids[0] {
+			t.Fatalf("round %d: stored %+v (%v), want the one receipt %s", round, rs, err, ids[0])
+		}
+	}
 }

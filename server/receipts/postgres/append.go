@@ -24,8 +24,11 @@ type request struct {
 	r          *receipts.Receipt
 	undeclared []string
 	imp        *impression
-	state      atomic.Int32 // queued, taken or abandoned
-	done       chan error   // buffered: the writer never waits for the caller
+	// resent is set by a batch that found r stored already (r Resends
+	// it): r is set to that receipt and the caller gets ErrResent.
+	resent bool
+	state  atomic.Int32 // queued, taken or abandoned
+	done   chan error   // buffered: the writer never waits for the caller
 }
 
 const (
@@ -45,7 +48,9 @@ const (
 // Append waits for its outcome. Database failures, which store nothing of
 // the batch, are wrapped in receipts.ErrUnavailable. On success r holds what
 // was stored: ID in canonical form, DecidedAt whole seconds and ReceivedAt
-// microseconds, both UTC, and Seq, Prev and Hash.
+// microseconds, both UTC, and Seq, Prev and Hash. A receipt the portal
+// holds already (r Resends it), stored by any host, is not stored again: r
+// is set to the stored one and Append returns receipts.ErrResent.
 func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []string) (err error) {
 	if r == nil {
 		return fmt.Errorf("%w: nil", errInvalid)
@@ -73,7 +78,7 @@ func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []st
 	}
 	req := &request{r: &c, undeclared: dedupe(undeclared), done: make(chan error, 1)}
 	defer func() {
-		if err == nil {
+		if err == nil || errors.Is(err, receipts.ErrResent) {
 			*r = c
 		}
 	}()
@@ -125,7 +130,7 @@ func (s *Store) enqueue(ctx context.Context, req *request) error {
 		// batch would: its outcome is then known.
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 		defer cancel()
-		return s.commit(tctx, []*request{req})
+		return req.outcome(s.commit(tctx, []*request{req}))
 	}
 	select {
 	case s.queue <- req:
@@ -193,7 +198,7 @@ func (s *Store) writer() {
 		err := s.commit(ctx, batch)
 		cancel()
 		for _, req := range batch {
-			req.done <- err
+			req.done <- req.outcome(err)
 		}
 	}
 }
@@ -216,16 +221,26 @@ func (s *Store) commit(ctx context.Context, batch []*request) error {
 		if err := s.ensureMonths(ctx, months); err != nil {
 			return err
 		}
-		sealed, committing, err := s.tryCommit(ctx, batch)
+		sealed, resent, committing, err := s.tryCommit(ctx, batch)
 		if err != nil && committing && ctx.Err() == nil {
 			// COMMIT cut off (connection terminated or lost): look, by the
-			// batch's first receipt. A batch of impressions only leaves
-			// nothing to look for: their counts may be lost.
-			first := slices.IndexFunc(batch, func(req *request) bool { return req.r != nil })
-			if first < 0 {
+			// batch's first receipt stored by it. A batch of impressions
+			// leaves nothing to look for: their counts may be lost; one of
+			// resends only, nothing to lose: they were stored before.
+			first := -1
+			for i, req := range batch {
+				if req.r != nil && !resent[i] {
+					first = i
+					break
+				}
+			}
+			if first < 0 && slices.ContainsFunc(batch, func(req *request) bool { return req.imp != nil }) {
 				return unavailable(ctx, "count impressions (commit outcome unknown)", err)
 			}
-			stored, lerr := s.wasCommitted(ctx, sealed[first])
+			stored, lerr := first < 0, error(nil)
+			if first >= 0 {
+				stored, lerr = s.wasCommitted(ctx, sealed[first])
+			}
 			for i := 0; lerr != nil && i < 3 && ctx.Err() == nil; i++ {
 				if connLost(pgCode(lerr)) {
 					s.resetPool()
@@ -245,6 +260,7 @@ func (s *Store) commit(ctx context.Context, batch []*request) error {
 			for i, req := range batch {
 				if req.r != nil {
 					*req.r = sealed[i]
+					req.resent = resent[i]
 				}
 			}
 			return nil
@@ -270,6 +286,15 @@ func (s *Store) commit(ctx context.Context, batch []*request) error {
 	}
 }
 
+// outcome returns what the caller of req gets when its batch's commit
+// returned err: ErrResent for a receipt found stored already.
+func (req *request) outcome(err error) error {
+	if err == nil && req.resent {
+		return receipts.ErrResent
+	}
+	return err
+}
+
 var errInvalid = errors.New("postgres: invalid receipt")
 
 // genesis is receipts.Genesis as bytes.
@@ -280,9 +305,11 @@ var genesis = make([]byte, 32)
 // previous receipt of each consent id (the heads' locks keep any other
 // appender of those portals out meanwhile), seals the receipts after the
 // heads, inserts receipts, tallies and aggregates and moves the heads.
-// committing reports whether the error came from COMMIT itself, after
-// which the outcome is unknown.
-func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []receipts.Receipt, committing bool, err error) {
+// A receipt that resends one stored before (by any host: the heads' locks
+// keep the others out) or earlier in the batch is not stored: sealed holds
+// that first receipt and resent is true. committing reports whether the
+// error came from COMMIT itself, after which the outcome is unknown.
+func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []receipts.Receipt, resent []bool, committing bool, err error) {
 	var portals, pairPortals, pairConsents []string
 	for _, req := range batch {
 		if req.r != nil {
@@ -295,7 +322,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 
 	tx, err := s.wpool.Begin(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	defer func() {
 		if err != nil {
@@ -321,6 +348,23 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		CROSS JOIN LATERAL (SELECT choices FROM receipts
 			WHERE portal = k.portal AND consent_id = k.consent_id ORDER BY seq DESC LIMIT 1) AS r`,
 		pairPortals, pairConsents)
+	// And the receipts the batch's resend (the first of each).
+	var kDecided []time.Time
+	var kRevisions []int64
+	var kChoices []string
+	for _, req := range batch {
+		if req.r != nil {
+			kDecided, kRevisions = append(kDecided, req.r.DecidedAt), append(kRevisions, req.r.Revision)
+			kChoices = append(kChoices, receipts.EncodeChoices(req.r.Choices))
+		}
+	}
+	b.Queue(`SELECT k.i, r.* FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::text[])
+			WITH ORDINALITY AS k(portal, consent_id, decided_at, revision, choices, i)
+		CROSS JOIN LATERAL (SELECT `+receiptColumns+` FROM receipts
+			WHERE portal = k.portal AND consent_id = k.consent_id AND decided_at = k.decided_at
+				AND revision = k.revision AND choices = k.choices ORDER BY seq LIMIT 1) AS r`,
+		pairPortals, pairConsents, kDecided, kRevisions, kChoices)
+	stored := map[int]*receipts.Receipt{} // by index among the batch's receipts, from 0
 	heads := make(map[string]head, len(portals))
 	last := map[[2]string][]policy.Choice{} // by portal and consent id
 	br := tx.SendBatch(ctx, b)
@@ -352,35 +396,61 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 			})
 		}
 	}
+	if err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			for rows.Next() {
+				var i int64
+				var r *receipts.Receipt
+				if r, err = scanReceipt(numbered{rows, &i}); err != nil {
+					break
+				}
+				stored[int(i-1)] = r
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if len(heads) != len(portals) {
-		return nil, false, fmt.Errorf("postgres: locked %d chain heads of %d", len(heads), len(portals))
+		return nil, nil, false, fmt.Errorf("postgres: locked %d chain heads of %d", len(heads), len(portals))
 	}
 
-	sealed = make([]receipts.Receipt, len(batch))
+	sealed, resent = make([]receipts.Receipt, len(batch)), make([]bool, len(batch))
 	var full []receipts.Receipt // receipts whose tally filled their day (tallySQL)
-	n := len(pairPortals)       // the receipts of the batch
 	var (
-		ids, ps, consents, choices, methods, langs, pages, notices = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		seqs, revisions                                            = make([]int64, n), make([]int64, n)
-		decided, received                                          = make([]time.Time, n), make([]time.Time, n)
-		prevs, hashes                                              = make([][]byte, n), make([][]byte, n)
+		ids, ps, consents, choices, methods, langs, pages, notices []string
+		seqs, revisions                                            []int64
+		decided, received                                          []time.Time
+		prevs, hashes                                              [][]byte
 	)
 	b = &pgx.Batch{}
 	var agg receipts.Aggregates
-	i := -1
+	var fresh []int // the batch's receipts this transaction stores, by index in batch
+	ri := -1        // index among the batch's receipts
 	for bi, req := range batch {
 		if req.imp != nil {
 			agg.AddImpression(req.imp.portal, req.imp.revision, req.imp.lang, req.imp.at)
 			continue
 		}
-		i++
+		ri++
 		c := *req.r
+		if first := stored[ri]; first != nil {
+			sealed[bi], resent[bi] = *first, true
+			continue
+		}
+		if j := slices.IndexFunc(fresh, func(j int) bool { return c.Resends(&sealed[j]) }); j >= 0 {
+			sealed[bi], resent[bi] = sealed[fresh[j]], true
+			continue
+		}
+		fresh = append(fresh, bi)
 		h := heads[c.Portal]
 		c.Seal(h.seq+1, h.hash)
 		heads[c.Portal] = head{c.Seq, c.Hash}
@@ -389,11 +459,12 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		agg.AddReceipt(&c, last[key])
 		last[key] = c.Choices
 
-		ids[i], ps[i], seqs[i], consents[i], revisions[i] = c.ID, c.Portal, c.Seq, c.ConsentID, c.Revision
-		choices[i], methods[i], langs[i], pages[i] = receipts.EncodeChoices(c.Choices), c.Method, c.Lang, c.Page
-		decided[i], received[i], notices[i] = c.DecidedAt, c.ReceivedAt, c.Notice
-		prevs[i], _ = hex.DecodeString(c.Prev)
-		hashes[i], _ = hex.DecodeString(c.Hash)
+		ids, ps, seqs, consents, revisions = append(ids, c.ID), append(ps, c.Portal), append(seqs, c.Seq), append(consents, c.ConsentID), append(revisions, c.Revision)
+		choices, methods, langs, pages = append(choices, receipts.EncodeChoices(c.Choices)), append(methods, c.Method), append(langs, c.Lang), append(pages, c.Page)
+		decided, received, notices = append(decided, c.DecidedAt), append(received, c.ReceivedAt), append(notices, c.Notice)
+		prev, _ := hex.DecodeString(c.Prev)
+		hash, _ := hex.DecodeString(c.Hash)
+		prevs, hashes = append(prevs, prev), append(hashes, hash)
 
 		day := time.Date(c.ReceivedAt.Year(), c.ReceivedAt.Month(), c.ReceivedAt.Day(), 0, 0, 0, 0, time.UTC)
 		for _, name := range req.undeclared {
@@ -430,16 +501,24 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		WHERE chains.portal = v.portal`, hp, hs, hh)
 	queueAggregates(b, &agg)
 	if err = tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if err = tx.Commit(ctx); err != nil {
-		return sealed, true, err
+		return sealed, resent, true, err
 	}
 	for _, c := range full {
 		receipts.LogTallyFull(s.log, "undeclared", c.Portal, c.ReceivedAt)
 	}
-	return sealed, false, nil
+	return sealed, resent, false, nil
 }
+
+// numbered scans a row of a number, then the columns of the row it wraps.
+type numbered struct {
+	pgx.Row
+	n *int64
+}
+
+func (r numbered) Scan(dest ...any) error { return r.Row.Scan(append([]any{r.n}, dest...)...) }
 
 // queueAggregates queues the upserts of a batch's increments to the
 // aggregate tables, one statement per table, rows in a fixed order (so

@@ -2,7 +2,8 @@
 // one PostgreSQL database.
 //
 // Receipts are range-partitioned by month of received_at (tables
-// receipts_YYYY_MM), so that retention drops whole months. A trigger makes
+// receipts_YYYY_MM), so that retention (one host at a time) detaches and
+// drops whole months without holding appends (see DeleteBefore). A trigger makes
 // them append-only for everyone but retention. Each portal's chain head is a
 // row of table chains that appenders lock while they extend the chain, so
 // that any number of processes may append to one portal at once. Appends
@@ -42,12 +43,18 @@ import (
 var migrationFiles embed.FS
 
 // Advisory lock keys (pg_advisory_xact_lock): one for migrations, one for
-// creating partitions; and, in the two-key space (which never overlaps the
-// one-key space), the class of the per-portal locks of the reappeared
-// tallies (CountReappeared), the portal's hash the second key.
+// creating partitions; two of retention (DeleteBefore): lockRetention,
+// held by the one host running it (the others skip), and lockSettled,
+// exclusive while retention moves anchors and drops months, shared by
+// Verify so that it never sees a chain half pruned; and, in the two-key
+// space (which never overlaps the one-key space), the class of the
+// per-portal locks of the reappeared tallies (CountReappeared), the
+// portal's hash the second key.
 const (
 	lockMigrate    int64 = 0x70635f6d696772 // "pc_migr"
 	lockPartitions int64 = 0x70635f70617274 // "pc_part"
+	lockRetention  int64 = 0x70635f72657465 // "pc_rete"
+	lockSettled    int64 = 0x70635f73657474 // "pc_sett"
 	lockReappeared int32 = 0x70635f72       // "pc_r"
 )
 

@@ -285,6 +285,57 @@ func TestTwoProcessesOneChain(t *testing.T) {
 	}
 }
 
+// TestResendAcrossProcesses sends each of 20 choices 8 times at once,
+// half through each of two processes on one database, as browsers resend
+// a receipt whose answer they lost through a load balancer: each choice is
+// stored once, and every answer carries that receipt.
+func TestResendAcrossProcesses(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts []Option
+	}{{"GroupCommit", nil}, {"NoGroupCommit", []Option{GroupCommit(0)}}} {
+		t.Run(c.name, func(t *testing.T) {
+			_, dsn := newDatabase(t)
+			procs := []*Store{openStore(t, dsn, c.opts...), openStore(t, dsn, c.opts...)}
+			const choices, sends = 20, 8
+			for range choices {
+				first := mkReceipt("shop", time.Now())
+				got := make([]*receipts.Receipt, sends)
+				errs := make([]error, sends)
+				var wg sync.WaitGroup
+				for i := range sends {
+					r := *first
+					r.ID = uuid.Must(uuid.NewV7()).String()
+					got[i] = &r
+					wg.Go(func() { errs[i] = procs[i%2].Append(context.Background(), got[i], nil) })
+				}
+				wg.Wait()
+				stored := 0
+				for i, err := range errs {
+					switch {
+					case err == nil:
+						stored++
+					case !errors.Is(err, receipts.ErrResent):
+						t.Fatalf("send %d: %v", i, err)
+					}
+					if got[i].ID != got[0].ID || got[i].Seq != got[0].Seq {
+						t.Errorf("send %d answered #%d %s, send 0 #%d %s", i, got[i].Seq, got[i].ID, got[0].Seq, got[0].ID)
+					}
+				}
+				if stored != 1 {
+					t.Fatalf("%d of %d sends of one choice stored, want 1", stored, sends)
+				}
+			}
+			if n := count(t, procs[0].pool, "SELECT count(*) FROM receipts WHERE portal = 'shop'"); n != choices {
+				t.Errorf("%d receipts stored, want %d", n, choices)
+			}
+			if err := procs[1].Verify(context.Background()); err != nil {
+				t.Errorf("Verify: %v", err)
+			}
+		})
+	}
+}
+
 // TestMultiPortalBatches appends receipts of several portals at once from
 // two processes, so that batches lock several heads: sorted order keeps
 // them from deadlocking.

@@ -19,8 +19,26 @@ import (
 // chains (a deleted last receipt is "receipt missing" after the last one
 // kept). It returns the first *receipts.BrokenLink, nil when every chain
 // verifies; database failures are wrapped in receipts.ErrUnavailable.
+//
+// A retention in progress (DeleteBefore, on any host) is waited for: the
+// snapshot is taken once it is done, never between its anchors and its
+// months dropped.
 func (s *Store) Verify(ctx context.Context) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return unavailable(ctx, "verify", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock_shared($1)", lockSettled); err != nil {
+		conn.Conn().Close(context.Background()) // the lock may be held or waited for: never hand it back
+		return unavailable(ctx, "verify", err)
+	}
+	defer func() {
+		if _, err := conn.Exec(context.Background(), "SELECT pg_advisory_unlock_shared($1)", lockSettled); err != nil {
+			conn.Conn().Close(context.Background())
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return unavailable(ctx, "verify", err)
 	}
@@ -167,26 +185,68 @@ func loadAnchors(ctx context.Context, tx pgx.Tx, table string) (map[string]recei
 
 // DeleteBefore deletes the receipts received before cutoff, the tallies
 // of the days before cutoff's UTC day and the aggregates of the days whose
-// 00:00 is before cutoff, in one transaction. Per portal it
-// deletes the prefix of the chain up to the last receipt received before
-// cutoff (never a receipt while keeping an earlier one) and records that
-// receipt as the chain's anchor; the months entirely before cutoff go as
-// whole partitions (DROP TABLE). It returns how many receipts it deleted.
-// It holds appends off while it runs; database failures (a lock not had
-// within 10s, when a long export holds the receipts) are wrapped in
-// receipts.ErrUnavailable and delete nothing.
+// 00:00 is before cutoff. Per portal it deletes the prefix of the chain up
+// to the last receipt received before cutoff (never a receipt while
+// keeping an earlier one) and records that receipt as the chain's anchor.
+// It returns how many receipts it deleted.
+//
+// One host runs it at a time: while another holds the retention lock it
+// returns 0 and nil at once, deleting nothing. It never holds a lock an
+// append needs: the anchors, the tallies, the aggregates and the receipts
+// of the cutoff's own month go in one transaction that locks only the rows
+// it deletes (appends write receipts of now, never of a month retention
+// prunes); then each month entirely before cutoff goes as a whole
+// partition, detached with DETACH PARTITION … CONCURRENTLY (PostgreSQL 14
+// and later; before, a plain DETACH, which holds appends for an instant)
+// and dropped. A detach left pending by a host that died is finished
+// first. Verify waits for it to be done (lockSettled). Database failures
+// are wrapped in receipts.ErrUnavailable; a failure after the first
+// transaction leaves the chains verifiable and the next run finishes.
 func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	cutoff = cutoff.UTC()
-	var deleted int64
-	var dropped []month
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		deleted, dropped = 0, nil
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, unavailable(ctx, "delete before", err)
+	}
+	defer conn.Release()
+	// Session locks, held across the transactions and the detaches: a
+	// connection that fails to release them is closed, never pooled.
+	var mine bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockRetention).Scan(&mine); err != nil {
+		conn.Conn().Close(context.Background())
+		return 0, unavailable(ctx, "delete before", err)
+	}
+	if !mine {
+		if s.log != nil {
+			s.log.Info("receipts: retention runs on another host")
+		}
+		return 0, nil
+	}
+	unlock := func(key int64) {
+		var ok bool
+		if err := conn.QueryRow(context.Background(), "SELECT pg_advisory_unlock($1)", key).Scan(&ok); err != nil || !ok {
+			conn.Conn().Close(context.Background())
+		}
+	}
+	defer unlock(lockRetention)
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockSettled); err != nil {
+		conn.Conn().Close(context.Background())
+		return 0, unavailable(ctx, "delete before", err)
+	}
+	defer unlock(lockSettled)
+
+	// A detach a dead host left pending is finished before anything else.
+	deleted, err := s.finishPendingDetaches(ctx, conn.Conn())
+	if err != nil {
+		return 0, unavailable(ctx, "delete before", err)
+	}
+	edge := monthOf(cutoff).start() // months ending by it go whole
+	var old []month
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		old = nil
 		for _, sql := range []string{
 			"SET LOCAL portalconsent.retention = 'on'",
 			"SET LOCAL lock_timeout = '10s'",
-			// No chain moves while retention runs (appenders lock their
-			// heads' rows first too, so this cannot deadlock with them).
-			"LOCK TABLE chains IN EXCLUSIVE MODE",
 		} {
 			if _, err := tx.Exec(ctx, sql); err != nil {
 				return err
@@ -225,23 +285,14 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 				return err
 			}
 			for _, name := range names {
-				m, ok := parseMonth(name)
-				if !ok || m.end().After(cutoff) {
-					continue
+				if m, ok := parseMonth(name); ok && !m.end().After(edge) {
+					old = append(old, m) // every receipt of it is in the prefix
 				}
-				// Every receipt of a month before cutoff is in the prefix.
-				var n int64
-				if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
-					return err
-				}
-				if _, err := tx.Exec(ctx, "DROP TABLE "+name); err != nil {
-					return err
-				}
-				deleted += n
-				dropped = append(dropped, m)
 			}
+			// The prefix in the months kept (partition pruning keeps the
+			// old months, dropped whole below, out of it).
 			tag, err := tx.Exec(ctx, `DELETE FROM receipts r USING unnest($1::text[], $2::bigint[]) AS m(portal, seq)
-				WHERE r.portal = m.portal AND r.seq <= m.seq`, portals, seqs)
+				WHERE r.portal = m.portal AND r.seq <= m.seq AND r.received_at >= $3`, portals, seqs, edge)
 			if err != nil {
 				return err
 			}
@@ -261,11 +312,93 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 		}
 		return nil
 	})
-	if len(dropped) > 0 {
-		s.forget(dropped...)
-	}
 	if err != nil {
 		return 0, unavailable(ctx, "delete before", err)
+	}
+	concurrently, err := s.detachConcurrently(ctx, conn.Conn())
+	if err != nil {
+		return deleted, unavailable(ctx, "delete before", err)
+	}
+	for _, m := range old {
+		n, err := dropMonth(ctx, conn.Conn(), m.table(), concurrently)
+		s.forget(m)
+		if err != nil {
+			return deleted, unavailable(ctx, "delete before: month "+m.table(), err)
+		}
+		deleted += n
+	}
+	return deleted, nil
+}
+
+// detachConcurrently reports whether the server has DETACH PARTITION …
+// CONCURRENTLY (PostgreSQL 14 and later).
+func (s *Store) detachConcurrently(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	var v int
+	err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v)
+	return v >= 140000, err
+}
+
+// dropMonth detaches the receipts partition name from receipts (with
+// CONCURRENTLY: appends go on meanwhile; it waits for the transactions
+// that may still read it) and drops it, returning how many receipts it
+// held.
+func dropMonth(ctx context.Context, conn *pgx.Conn, name string, concurrently bool) (int64, error) {
+	var n int64
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
+		return 0, err
+	}
+	detach := "ALTER TABLE receipts DETACH PARTITION " + name
+	if concurrently {
+		detach += " CONCURRENTLY"
+	} else {
+		// A plain detach locks receipts: never wait long behind a reader.
+		if _, err := conn.Exec(ctx, "SET lock_timeout = '10s'"); err != nil {
+			return 0, err
+		}
+		defer conn.Exec(context.Background(), "RESET lock_timeout")
+	}
+	if _, err := conn.Exec(ctx, detach); err != nil {
+		return 0, err
+	}
+	if _, err := conn.Exec(ctx, "DROP TABLE "+name); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// finishPendingDetaches finishes the detaches of receipts partitions a
+// retention left pending (its host died between the two transactions of
+// DETACH … CONCURRENTLY) and drops those partitions, returning how many
+// receipts they held. Their receipts are before an anchor already.
+func (s *Store) finishPendingDetaches(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	rows, err := conn.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'receipts'::regclass AND i.inhdetachpending ORDER BY c.relname`)
+	if err != nil {
+		if pgCode(err) == "42703" { // no inhdetachpending before PostgreSQL 14: nothing pending
+			return 0, nil
+		}
+		return 0, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, err
+	}
+	var deleted int64
+	for _, name := range names {
+		var n int64
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
+			return deleted, err
+		}
+		if _, err := conn.Exec(ctx, "ALTER TABLE receipts DETACH PARTITION "+name+" FINALIZE"); err != nil {
+			return deleted, err
+		}
+		if _, err := conn.Exec(ctx, "DROP TABLE "+name); err != nil {
+			return deleted, err
+		}
+		if m, ok := parseMonth(name); ok {
+			s.forget(m)
+		}
+		deleted += n
 	}
 	return deleted, nil
 }

@@ -56,9 +56,11 @@ func testTallyCaps(t *testing.T, b Backend) {
 	const per = 32
 	over := receipts.MaxTallyNames + 24 // names reported that day
 	at := day.Add(time.Hour)
+	consents := 0
 	add := func(portal string, at time.Time, ns []string) {
 		t.Helper()
-		r := receipt(portal, "c", at)
+		consents++ // a choice each: not a resend of the one before
+		r := receipt(portal, fmt.Sprint("c", consents), at)
 		if err := s.Append(ctx, r, ns); err != nil {
 			t.Fatal(err)
 		}

@@ -62,6 +62,7 @@ func Run(t *testing.T, b Backend) {
 		{"Concurrent", testConcurrent},
 		{"Reopen", testReopen},
 		{"Consent", testConsent},
+		{"Resend", testResend},
 		{"Verify", testVerify},
 		{"AppendOnly", testAppendOnly},
 		{"DeleteBefore", testDeleteBefore},

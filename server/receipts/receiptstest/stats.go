@@ -197,6 +197,9 @@ func testStatsConcurrent(t *testing.T, b Backend) {
 			for i := range each {
 				r := receipt("shop", fmt.Sprint("c", g%4), base.Add(time.Duration(g*each+i)*time.Microsecond))
 				r.Choices = choices(true, (g+i)%2 == 0)
+				// Four visitors choosing again and again: each choice a
+				// second of its own, not a resend of an earlier one.
+				r.DecidedAt = base.Add(-time.Duration(g*each+i) * time.Second).Truncate(time.Second)
 				err := s.Append(ctx, r, nil)
 				if err == nil && i%5 == 0 {
 					err = s.CountImpression(ctx, "shop", 3, "fr", base)

@@ -89,7 +89,9 @@ func (s *Store) enqueue(ctx context.Context, q *request) error {
 // nil r or an ID that is not a UUID; an empty ID gets a new UUIDv7 and a
 // zero ReceivedAt the current time. On success r holds what was stored: ID
 // in canonical form, DecidedAt whole seconds and ReceivedAt microseconds,
-// both UTC, and Seq, Prev and Hash. If ctx ends before r's batch starts,
+// both UTC, and Seq, Prev and Hash. A receipt the portal holds already
+// (r Resends it) is not stored again: r is set to the stored one and Append
+// returns receipts.ErrResent. If ctx ends before r's batch starts,
 // Append returns ctx's error and stores nothing; once the batch started it
 // waits for its outcome. If the batch's transaction fails, every Append of
 // it fails with an error wrapping receipts.ErrUnavailable, and r is left
@@ -114,11 +116,11 @@ func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []st
 	c.DecidedAt = time.Unix(c.DecidedAt.Unix(), 0).UTC()
 	c.Choices = slices.Clone(c.Choices)
 	q := &request{ctx: ctx, r: &c, names: slices.Clone(undeclared), done: make(chan error, 1)}
-	if err := s.do(ctx, q); err != nil {
-		return err
+	err = s.do(ctx, q)
+	if err == nil || errors.Is(err, receipts.ErrResent) {
+		*r = c
 	}
-	*r = c
-	return nil
+	return err
 }
 
 // impression is a banner shown, as CountImpression counts it.
@@ -311,12 +313,14 @@ type head struct {
 func (w *writer) commit(batch []*request) {
 	ctx := context.Background()
 	sealed := make([]receipts.Receipt, len(batch))
+	resent := make([]bool, len(batch))
 	var full []receipts.Receipt // receipts whose tally filled their day
 	err := w.tx(ctx, func(c *sql.Conn) error {
 		conn := &prepared{conn: c}
 		defer conn.close()
 		heads := map[string]head{}
 		full = full[:0]
+		clear(resent)
 		var agg receipts.Aggregates
 		// The batch's last choices per portal and consent id: the query
 		// would see them too (same transaction), this saves it.
@@ -327,6 +331,16 @@ func (w *writer) commit(batch []*request) {
 				continue
 			}
 			r := *q.r
+			// A resend (of an earlier batch, or of this one: the same
+			// transaction sees its rows) is answered with the first.
+			first, err := storedResend(ctx, conn, &r)
+			if err != nil {
+				return err
+			}
+			if first != nil {
+				sealed[i], resent[i] = *first, true
+				continue
+			}
 			h, ok := heads[r.Portal]
 			if !ok {
 				var err error
@@ -385,6 +399,10 @@ func (w *writer) commit(batch []*request) {
 	for i, q := range batch {
 		if err == nil && q.r != nil {
 			*q.r = sealed[i]
+			if resent[i] {
+				q.done <- receipts.ErrResent
+				continue
+			}
 		}
 		q.done <- err
 	}
@@ -405,6 +423,27 @@ func readHead(ctx context.Context, q querier, table, portal string) (head, error
 		return head{}, err
 	}
 	return head{seq, hex.EncodeToString(hash)}, nil
+}
+
+// storedResend returns the receipt of r's portal that r Resends (see
+// receipts.Receipt.Resends), the first if several, or nil when there is
+// none. A consent id has few receipts: the consent index finds them.
+func storedResend(ctx context.Context, conn execQuerier, r *receipts.Receipt) (*receipts.Receipt, error) {
+	var w row
+	err := conn.QueryRowContext(ctx, `SELECT `+receiptColumns+` FROM receipts INDEXED BY receipts_consent
+		WHERE portal = $1 AND consent_id = $2 AND decided_at = $3 AND revision = $4 AND choices = $5
+		ORDER BY seq LIMIT 1`, r.Portal, r.ConsentID, r.DecidedAt.Unix(), r.Revision, receipts.EncodeChoices(r.Choices)).Scan(w.dest()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var first receipts.Receipt
+	if err := w.receipt(&first); err != nil {
+		return nil, err
+	}
+	return &first, nil
 }
 
 // previousChoices returns the choices of the last receipt of consentID in
