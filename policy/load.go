@@ -318,6 +318,51 @@ func addDefaultTranslation(p *Policy, lang string) error {
 	return nil
 }
 
+// BuiltinLanguages returns the languages the product has texts in, one
+// policy/defaults/texts.{lang}.json each, sorted.
+func BuiltinLanguages() []string {
+	entries, _ := defaultFiles.ReadDir("defaults")
+	var out []string
+	for _, e := range entries {
+		base := strings.TrimSuffix(e.Name(), ".json")
+		if lang, ok := strings.CutPrefix(base, "texts."); ok {
+			out = append(out, lang)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// BuiltinTexts returns the product's texts in the language of the BCP 47
+// tag lang (compared without regard to case): those of the tag itself, else
+// of its base language ("pt-BR" gets "pt", "fr-CA" gets "fr"), with the
+// macrolanguage tag "no" (and "no-NO") read as Norwegian Bokmål "nb" and the
+// former Hebrew tag "iw" as "he". It returns false when the product has no
+// texts in that language or the embedded file does not decode (the tests of
+// this package decode every one).
+func BuiltinTexts(lang string) (Texts, bool) {
+	lang = strings.ToLower(lang)
+	base, _, _ := strings.Cut(lang, "-")
+	switch base {
+	case "no":
+		base = "nb"
+	case "iw":
+		base = "he"
+	}
+	langs := BuiltinLanguages()
+	for _, l := range []string{lang, base} {
+		if !slices.Contains(langs, l) {
+			continue
+		}
+		var t Texts
+		if err := decodeDefault("defaults/texts."+l+".json", &t); err != nil {
+			return Texts{}, false
+		}
+		return t, true
+	}
+	return Texts{}, false
+}
+
 // decodeDefault decodes the embedded file name strictly into v.
 func decodeDefault(name string, v any) error {
 	data, err := defaultFiles.ReadFile(name)

@@ -115,6 +115,12 @@ type Cookie struct {
 type Texts struct {
 	// Lang is the BCP 47 tag of the texts, e.g. "en".
 	Lang string `json:"lang"`
+	// Source names, for the people who maintain a translation, where its
+	// regulator-facing terms ("Accept all", "Reject all", "Customize",
+	// "Save my choices") come from: a data protection authority's guidance
+	// or the usage of major sites. It is optional and never reaches a
+	// visitor: In drops it.
+	Source string `json:"source,omitempty"`
 
 	BannerTitle      string `json:"bannerTitle"`
 	BannerText       string `json:"bannerText"`
@@ -168,7 +174,7 @@ type Texts struct {
 // an <iframe data-category> until its category is accepted. "{provider}" is
 // replaced by the embed's provider (YouTube…), "{category}" by the name of
 // its category. Each one left empty takes the built-in text of the language
-// (English or French; English for any other), see EmbedTextsFor.
+// (English for a language with no built-in texts), see EmbedTextsFor.
 type EmbedTexts struct {
 	// Title names the content: "Content from {provider}".
 	Title string `json:"title,omitempty"`
