@@ -50,7 +50,6 @@ func (p *Policy) Languages() []string {
 // In returns a copy of the policy in the language lang (compared without
 // regard to case, with no fallback: "fr" does not match "fr-CA"), with no
 // Translations: the single-language policy the banner and the app consume.
-// The texts' Source, for translators only, is dropped.
 // It returns nil and false when the policy is not offered in lang. The
 // policy must be valid (see Validate); the copy shares nothing mutable with p.
 func (p *Policy) In(lang string) (*Policy, bool) {
@@ -67,7 +66,6 @@ func (p *Policy) In(lang string) (*Policy, bool) {
 	}
 	if strings.EqualFold(lang, p.Texts.Lang) {
 		q.Texts = p.Texts.clone()
-		q.Texts.Source = ""
 		return &q, true
 	}
 	for _, tr := range p.Translations {
@@ -75,7 +73,6 @@ func (p *Policy) In(lang string) (*Policy, bool) {
 			continue
 		}
 		q.Texts = tr.Texts.clone()
-		q.Texts.Source = ""
 		for i, c := range q.Categories {
 			if ct, ok := tr.Categories[c.ID]; ok {
 				q.Categories[i].Name, q.Categories[i].Description = ct.Name, ct.Description

@@ -115,12 +115,6 @@ type Cookie struct {
 type Texts struct {
 	// Lang is the BCP 47 tag of the texts, e.g. "en".
 	Lang string `json:"lang"`
-	// Source names, for the people who maintain a translation, where its
-	// regulator-facing terms ("Accept all", "Reject all", "Customize",
-	// "Save my choices") come from: a data protection authority's guidance
-	// or the usage of major sites. It is optional and never reaches a
-	// visitor: In drops it.
-	Source string `json:"source,omitempty"`
 
 	BannerTitle      string `json:"bannerTitle"`
 	BannerText       string `json:"bannerText"`

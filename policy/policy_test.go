@@ -26,6 +26,18 @@ func defaultPolicy(t testing.TB, id string) *policy.Policy {
 	return nil
 }
 
+// withLanguages returns a deep copy of p offered only in its default
+// language and in langs, for the tests that break a translation by index.
+func withLanguages(t testing.TB, p *policy.Policy, langs ...string) *policy.Policy {
+	t.Helper()
+	q := clonePolicy(t, p)
+	q.Translations = slices.DeleteFunc(q.Translations, func(tr policy.Translation) bool { return !slices.Contains(langs, tr.Texts.Lang) })
+	if len(q.Translations) != len(langs) {
+		t.Fatalf("%s is not offered in all of %q", p.ID, langs)
+	}
+	return q
+}
+
 // clonePolicy returns a deep copy of p, so that a test can break it freely.
 func clonePolicy(t testing.TB, p *policy.Policy) *policy.Policy {
 	t.Helper()
@@ -286,7 +298,7 @@ func TestExpandTrackers(t *testing.T) {
 	// Every preset row is valid in any optional category, in English and in
 	// French, and its patterns match the cookies the vendors set.
 	for _, typ := range policy.TrackerTypes {
-		q := clonePolicy(t, defaultPolicy(t, "mtran"))
+		q := withLanguages(t, defaultPolicy(t, "mtran"), "fr")
 		q.Trackers = []policy.Tracker{{typ, "statistical"}}
 		policy.ExpandTrackers(q)
 		if err := q.Validate(); err != nil {
