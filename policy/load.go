@@ -375,6 +375,18 @@ func BuiltinSource(lang string) string {
 
 // builtinTexts returns the texts file of lang, matched as by BuiltinTexts.
 func builtinTexts(lang string) (textsFile, bool) {
+	l := matchBuiltin(lang, BuiltinLanguages())
+	if l == "" {
+		return textsFile{}, false
+	}
+	f, err := readTextsFile("defaults/texts." + l + ".json")
+	return f, err == nil
+}
+
+// matchBuiltin returns the one of langs (lowercase tags) that the BCP 47 tag
+// lang is read in: itself (without regard to case), else its base language,
+// with "no" read as "nb" and "iw" as "he"; or "" when none is.
+func matchBuiltin(lang string, langs []string) string {
 	lang = strings.ToLower(lang)
 	base, _, _ := strings.Cut(lang, "-")
 	switch base {
@@ -383,15 +395,12 @@ func builtinTexts(lang string) (textsFile, bool) {
 	case "iw":
 		base = "he"
 	}
-	langs := BuiltinLanguages()
 	for _, l := range []string{lang, base} {
-		if !slices.Contains(langs, l) {
-			continue
+		if slices.Contains(langs, l) {
+			return l
 		}
-		f, err := readTextsFile("defaults/texts." + l + ".json")
-		return f, err == nil
 	}
-	return textsFile{}, false
+	return ""
 }
 
 // decodeDefault decodes the embedded file name strictly into v.

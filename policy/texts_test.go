@@ -28,7 +28,7 @@ var builtinLanguages = []string{
 var sameAsEnglish = map[string][]string{
 	"da": {"Session"},
 	"de": {"April", "August", "September", "November"},
-	"fr": {"Session"},
+	"fr": {"Session", "30 minutes"},
 	"lb": {"August", "September", "November"},
 	"mt": {"April"},
 }
@@ -170,6 +170,38 @@ func TestEmbedTextsEveryLanguage(t *testing.T) {
 				t.Errorf("%s: embed %s has placeholders %q, want %q", lang, f.name, b, a)
 			}
 		}
+	}
+}
+
+// TestTrackersEveryLanguage checks each preset row of each tracker type has
+// its own text cells in each language but English, none left in English
+// (but the listed words), the tool's name kept in the function.
+func TestTrackersEveryLanguage(t *testing.T) {
+	for _, lang := range builtinLanguages {
+		if lang == "en" {
+			continue
+		}
+		allowed := sameAsEnglish[lang]
+		for _, typ := range policy.TrackerTypes {
+			for _, c := range policy.TrackerCookies(typ) {
+				ct, ok := policy.TrackerTranslation(c, lang)
+				if !ok {
+					t.Errorf("%s: the %s row %s is not translated", lang, typ, c.Names[0])
+					continue
+				}
+				for _, f := range [][3]string{{"function", c.Function, ct.Function}, {"purpose", c.Purpose, ct.Purpose}, {"duration", c.Duration, ct.Duration}} {
+					if strings.TrimSpace(f[2]) == "" || f[1] == f[2] && !slices.Contains(allowed, f[2]) {
+						t.Errorf("%s: the %s row %s: %s %q", lang, typ, c.Names[0], f[0], f[2])
+					}
+				}
+				if _, tool, _ := strings.Cut(c.Function, " ("); !strings.HasSuffix(ct.Function, " ("+tool) {
+					t.Errorf("%s: function %q lost the tool of %q", lang, ct.Function, c.Function)
+				}
+			}
+		}
+	}
+	if _, ok := policy.TrackerTranslation(policy.TrackerCookies(policy.TrackerMatomo)[0], "ja"); ok {
+		t.Error("a Japanese translation of a preset row")
 	}
 }
 
