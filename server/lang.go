@@ -53,6 +53,7 @@ func (s *Server) newVariants(p *policy.Policy, theme string) ([]*variant, langua
 			Assets: configAssets{Wasm: s.wasm.name, WasmExec: s.wasmExec.name, CSS: s.css.name},
 			Banner: BannerHTML(q),
 			CSS:    string(s.css.raw) + theme,
+			Dir:    strings.TrimPrefix(policy.Dir(lang), "ltr"),
 		})
 		if err != nil {
 			return nil, nil, err

@@ -93,6 +93,24 @@ func TestLanguageMatchSubsets(t *testing.T) {
 	}
 }
 
+// TestConfigDirection: config.json says "dir": "rtl" for a right-to-left
+// language (the embed placeholders follow it) and nothing for the others.
+func TestConfigDirection(t *testing.T) {
+	s := newFakeServer(t)
+	for lang, want := range map[string]string{"ar": "rtl", "he": "rtl", "en": "", "fr": "", "de": ""} {
+		res, body := serve(t, s, "GET", "/portals/mtran/config.json?lang="+lang, nil)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: status %d", lang, res.StatusCode)
+		}
+		if c := decodeConfig(t, body); c.Dir != want || c.Policy.Texts.Lang != lang {
+			t.Errorf("config.json in %s: dir %q, lang %q; want %q", lang, c.Dir, c.Policy.Texts.Lang, want)
+		}
+		if want == "" && bytes.Contains(body, []byte(`"dir"`)) {
+			t.Errorf("config.json in %s has a dir: %.80s…", lang, body)
+		}
+	}
+}
+
 func TestConfigPerLanguage(t *testing.T) {
 	s := newFakeServer(t)
 	etags := map[string]string{}

@@ -148,6 +148,10 @@ type config struct {
 	// CSS is the stylesheet of the consent frame, applied without a request:
 	// web/banner.css then the portal's theme (ThemeCSS).
 	CSS string `json:"css"`
+	// Dir is "rtl" for a right-to-left language (policy.Dir), empty
+	// otherwise: what the embeds' placeholders, drawn in the portal's own
+	// page, are laid out in (the banner carries its own dir).
+	Dir string `json:"dir,omitempty"`
 }
 
 type configAssets struct {

@@ -1,0 +1,128 @@
+package server
+
+// Browser tests of the 37 languages (issue 21): visitors who get their
+// language from navigator.languages alone, and right-to-left banners,
+// preferences and embed placeholders on a portal page that stays left to
+// right.
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/portalconsent/portalconsent/policy"
+)
+
+// TestBrowserLanguagesVisitors: a French, a German, an Arabic and a Hebrew
+// visitor each get their language from navigator.languages alone (the page
+// states none), the Arabic and Hebrew banner and preferences right to left
+// while the portal's page stays left to right; each accepts all, then
+// withdraws statistics from the preferences.
+func TestBrowserLanguagesVisitors(t *testing.T) {
+	h := startHosts(t)
+	for _, tt := range []struct{ list, lang, dir string }{
+		{"fr-FR,fr", "fr", "ltr"}, {"de-DE,de", "de", "ltr"}, {"ar-EG,ar", "ar", "rtl"}, {"he-IL,he", "he", "rtl"},
+	} {
+		t.Run(tt.lang, func(t *testing.T) {
+			p, _ := testPolicies[0].In(tt.lang)
+			tb := newTab(t)
+			tb.browserLanguages(tt.list)
+			tb.run(chromedp.Navigate(h.portalURL("lang.html", "")))
+			tb.checkBannerIn(tt.lang)
+			if got := tb.configLang(); got != tt.list {
+				t.Errorf("the loader sent lang=%q, want %q", got, tt.list)
+			}
+			tb.checkDirections(tt.dir, ".pc-banner")
+
+			tb.click("pc-accept")
+			if c := tb.waitConsent(); !c.Accepted(policy.Statistical) {
+				t.Fatalf("accept all stored %+v", c)
+			}
+			// Withdrawal: the preferences, from the JS API, in the language.
+			tb.eval(`PortalConsent.showPreferences(), true`, nil)
+			tb.waitDialog("pc-preferences")
+			var title string
+			tb.eval(inFrame(`d.querySelector("#pc-preferences h2").textContent.trim()`), &title)
+			if title != p.Texts.PreferencesTitle {
+				t.Errorf("preferences title %q, want %q", title, p.Texts.PreferencesTitle)
+			}
+			tb.checkDirections(tt.dir, "#pc-preferences")
+			tb.click(policySwitch)
+			tb.click("pc-save")
+			tb.waitFor("statistics withdrawn", `document.cookie.includes("statistical=0")`)
+			if c := tb.waitConsent(); c.Accepted(policy.Statistical) {
+				t.Errorf("after the withdrawal the choice is %+v", c)
+			}
+			tb.noErrors()
+		})
+	}
+}
+
+// policySwitch is the id of the statistics switch of the preferences.
+const policySwitch = "pc-switch-" + policy.Statistical
+
+// checkDirections checks the consent frame's element sel is laid out in dir,
+// its root carrying dir="rtl" for right to left (no dir otherwise), and that
+// the portal's own page is untouched: no dir on its root element, its text
+// left to right.
+func (tb *tab) checkDirections(dir, sel string) {
+	tb.t.Helper()
+	var frame struct{ Root, Computed string }
+	tb.eval(inFrame(`({Root: d.querySelector(".pc-root").getAttribute("dir") || "", Computed: w.getComputedStyle(d.querySelector(`+jsString(sel)+`)).direction})`), &frame)
+	if want := strings.TrimPrefix(dir, "ltr"); frame.Root != want || frame.Computed != dir {
+		tb.t.Errorf("%s: root dir=%q, direction %q; want dir=%q, %s", sel, frame.Root, frame.Computed, want, dir)
+	}
+	var page struct{ Attr, Computed string }
+	tb.eval(`({Attr: document.documentElement.getAttribute("dir") || "", Computed: getComputedStyle(document.getElementById("first")).direction})`, &page)
+	if page.Attr != "" || page.Computed != "ltr" {
+		tb.t.Errorf("the portal's page: dir=%q, direction %q; want none, ltr", page.Attr, page.Computed)
+	}
+}
+
+// TestBrowserLanguagesPlaceholders: the placeholders of embeds waiting for
+// consent speak the policy's language and follow its direction (Arabic and
+// Hebrew right to left: the Load button on the right, then the accept one)
+// on a left-to-right portal page, whose own layout stays left to right.
+func TestBrowserLanguagesPlaceholders(t *testing.T) {
+	pol := embedsPolicy(t)
+	media := map[string]string{"ar": "وسائط", "he": "מדיה"}
+	for i, tr := range pol.Translations {
+		if name, ok := media[tr.Texts.Lang]; ok {
+			pol.Translations[i].Categories["media"] = policy.CategoryText{Name: name, Description: name}
+		}
+	}
+	h := startHosts(t, pol)
+	startEmbedHost(t, h)
+	for _, tt := range []struct{ lang, dir string }{{"ar", "rtl"}, {"he", "rtl"}, {"en", "ltr"}} {
+		t.Run(tt.lang, func(t *testing.T) {
+			p, _ := pol.In(tt.lang)
+			texts := policy.EmbedTextsFor(p.Texts)
+			tb := newTab(t)
+			tb.run(chromedp.Navigate(h.portalURL("embeds.html", "portal=embeds&lang="+tt.lang)))
+			tb.waitPlaceholders("v1", "v2", "s1")
+			var got struct {
+				Lang, Dir, Page, PageAttr string
+				Load, Accept              [2]float64 // left, right
+				Buttons                   []string
+			}
+			tb.eval(`(() => { const e = document.getElementById("v1").previousElementSibling.shadowRoot.querySelector(".pc-embed");
+				const b = [...e.querySelectorAll("button")], x = (el) => { const r = el.getBoundingClientRect(); return [r.left, r.right]; };
+				return {Lang: e.lang, Dir: getComputedStyle(e).direction, Load: x(b[0]), Accept: x(b[1]), Buttons: b.map(b => b.textContent),
+					Page: getComputedStyle(document.body).direction, PageAttr: document.documentElement.getAttribute("dir") || ""}; })()`, &got)
+			if got.Lang != tt.lang || got.Dir != tt.dir {
+				t.Errorf("placeholder lang %q, direction %q; want %s, %s", got.Lang, got.Dir, tt.lang, tt.dir)
+			}
+			wantAccept := strings.ReplaceAll(texts.Accept, "{category}", p.Categories[2].Name)
+			if len(got.Buttons) != 2 || got.Buttons[0] != texts.Load || got.Buttons[1] != wantAccept {
+				t.Errorf("placeholder buttons %q, want %q, %q", got.Buttons, texts.Load, wantAccept)
+			}
+			if tt.dir == "rtl" && !(got.Load[0] > got.Accept[1]) || tt.dir == "ltr" && !(got.Load[1] < got.Accept[0]) {
+				t.Errorf("buttons Load at %v, Accept at %v in a %s placeholder", got.Load, got.Accept, tt.dir)
+			}
+			if got.Page != "ltr" || got.PageAttr != "" {
+				t.Errorf("the portal's page: direction %q, dir=%q", got.Page, got.PageAttr)
+			}
+			tb.noErrors()
+		})
+	}
+}
