@@ -6,9 +6,13 @@ package server
 // right.
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/policy"
 )
@@ -124,5 +128,97 @@ func TestBrowserLanguagesPlaceholders(t *testing.T) {
 			}
 			tb.noErrors()
 		})
+	}
+}
+
+// screenshotsDir, when set (make screenshots sets it), is where
+// TestBrowserLanguagesEveryLanguage writes a screenshot of each language's
+// banner and preferences at 320 px, for a person to look at.
+var screenshotsDir = os.Getenv("PORTALCONSENT_SCREENSHOTS")
+
+// TestBrowserLanguagesEveryLanguage: in each of the 37 languages, on a
+// 320 px wide phone, the banner and the preferences do not scroll sideways,
+// every button's label is whole, the frame's lang and direction are the
+// language's, and axe finds no violation, in light and in dark.
+func TestBrowserLanguagesEveryLanguage(t *testing.T) {
+	src := axeSource(t)
+	h := startHosts(t)
+	for _, lang := range policy.BuiltinLanguages() {
+		t.Run(lang, func(t *testing.T) {
+			tb := newTab(t)
+			tb.browserLanguages(lang)
+			tb.run(chromedp.EmulateViewport(320, 640))
+			tb.run(chromedp.Navigate(h.portalURL("lang.html", "")))
+			tb.checkBannerIn(lang) // waits for the banner
+			tb.waitApp()
+			tb.checkBannerIn(lang) // the app's own
+			dir := policy.Dir(lang)
+			tb.checkDirections(dir, ".pc-banner")
+			tb.checkFits(lang + " banner")
+			for _, scheme := range []string{"light", "dark"} {
+				tb.run(emulateMedia(map[string]string{"prefers-color-scheme": scheme}))
+				for _, v := range tb.axeFrame(src) {
+					t.Errorf("%s banner, %s: axe violation: %v", lang, scheme, v)
+				}
+			}
+			tb.run(emulateMedia(map[string]string{"prefers-color-scheme": "light"}))
+			tb.screenshot(lang + "-banner")
+			tb.openPreferences()
+			tb.checkDirections(dir, "#pc-preferences")
+			tb.checkFits(lang + " preferences")
+			for _, scheme := range []string{"light", "dark"} {
+				tb.run(emulateMedia(map[string]string{"prefers-color-scheme": scheme}))
+				for _, v := range tb.axeFrame(src) {
+					t.Errorf("%s preferences, %s: axe violation: %v", lang, scheme, v)
+				}
+			}
+			tb.run(emulateMedia(map[string]string{"prefers-color-scheme": "light"}))
+			tb.screenshot(lang + "-preferences")
+			tb.noErrors()
+		})
+	}
+}
+
+// checkFits checks the consent frame's document does not scroll sideways,
+// nor does a dialog, and that no button clips its label.
+func (tb *tab) checkFits(what string) {
+	tb.t.Helper()
+	var m struct {
+		ScrollWidth, ClientWidth float64
+		Clipped, Dialogs         []string
+	}
+	tb.eval(inFrame(`({ScrollWidth: d.documentElement.scrollWidth, ClientWidth: d.documentElement.clientWidth,
+		Clipped: [...d.querySelectorAll("button")].filter(b => b.getClientRects().length && (b.scrollWidth > b.clientWidth || b.scrollHeight > b.clientHeight + 1))
+			.map(b => (b.id || b.textContent) + ": " + b.scrollWidth + "x" + b.scrollHeight + " in " + b.clientWidth + "x" + b.clientHeight),
+		Dialogs: [...d.querySelectorAll(".pc-dialog")].filter(g => g.scrollWidth > g.clientWidth)
+			.map(g => g.id + ": " + g.scrollWidth + " > " + g.clientWidth)})`), &m)
+	if m.ScrollWidth > m.ClientWidth {
+		tb.t.Errorf("%s: the frame scrolls sideways: scrollWidth %v > clientWidth %v", what, m.ScrollWidth, m.ClientWidth)
+	}
+	for _, c := range m.Clipped {
+		tb.t.Errorf("%s: a button clips its label: %s", what, c)
+	}
+	for _, g := range m.Dialogs {
+		tb.t.Errorf("%s: a dialog scrolls sideways: %s", what, g)
+	}
+}
+
+// screenshot writes the viewport as name.png into screenshotsDir, when set.
+func (tb *tab) screenshot(name string) {
+	tb.t.Helper()
+	if screenshotsDir == "" {
+		return
+	}
+	var buf []byte
+	tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		buf, err = page.CaptureScreenshot().WithFormat(page.CaptureScreenshotFormatPng).Do(ctx)
+		return err
+	}))
+	if err := os.MkdirAll(screenshotsDir, 0o755); err != nil {
+		tb.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(screenshotsDir, name+".png"), buf, 0o644); err != nil {
+		tb.t.Fatal(err)
 	}
 }
