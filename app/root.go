@@ -274,7 +274,7 @@ func (r *Root) open(ctx goapp.Context, v View, opener string) {
 // refused) and reports it to OnChange with method.
 func (r *Root) decide(ctx goapp.Context, method string, accept func(string) bool) {
 	c := policy.NewConsent(r.Policy, r.Now(), accept)
-	if err := r.Jar.Set(policy.CookieName, c.Encode(), r.Policy.Lifetime()); err != nil {
+	if err := r.Jar.Set(policy.CookieName, c.Encode(), r.Policy.LifetimeOf(c)); err != nil {
 		if r.OnError != nil {
 			r.OnError(err)
 		}

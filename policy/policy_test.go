@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
 )
@@ -116,6 +117,41 @@ func TestLifetime(t *testing.T) {
 	}
 }
 
+// TestLifetimeOf: a refusal (nothing optional accepted) is kept for the
+// refusal lifetime when the policy sets one, any other choice for the
+// policy's lifetime; with no refusal lifetime, every choice for the latter.
+func TestLifetimeOf(t *testing.T) {
+	p := clonePolicy(t, defaultPolicy(t, "mtran"))
+	p.LifetimeDays = 182
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	refusal := policy.NewConsent(p, at, nil)
+	acceptance := policy.NewConsent(p, at, func(string) bool { return true })
+	if !refusal.Refuses(p) || acceptance.Refuses(p) {
+		t.Fatalf("Refuses: refusal %v, acceptance %v", refusal.Refuses(p), acceptance.Refuses(p))
+	}
+	if p.LifetimeOf(refusal) != 182 || p.LifetimeOf(acceptance) != 182 || p.RefusalLifetime() != 182 {
+		t.Errorf("without refusalLifetimeDays: %d, %d", p.LifetimeOf(refusal), p.LifetimeOf(acceptance))
+	}
+	p.RefusalLifetimeDays = 365
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if p.LifetimeOf(refusal) != 365 || p.LifetimeOf(acceptance) != 182 {
+		t.Errorf("with refusalLifetimeDays 365: refusal %d, acceptance %d", p.LifetimeOf(refusal), p.LifetimeOf(acceptance))
+	}
+	// Asked again: an acceptance after its lifetime, a refusal after its own.
+	later := at.Add(300 * 24 * time.Hour)
+	if err := acceptance.Check(p, later); !errors.Is(err, policy.ErrExpired) {
+		t.Errorf("acceptance after 300 days: %v, want ErrExpired", err)
+	}
+	if err := refusal.Check(p, later); err != nil {
+		t.Errorf("refusal after 300 days: %v, want valid", err)
+	}
+	if err := refusal.Check(p, at.Add(366*24*time.Hour)); !errors.Is(err, policy.ErrExpired) {
+		t.Errorf("refusal after 366 days: %v, want ErrExpired", err)
+	}
+}
+
 func TestValidID(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
@@ -176,6 +212,9 @@ func TestValidate(t *testing.T) {
 		{"zero revision", func(p *policy.Policy) { p.Revision = 0 }, "revision"},
 		{"negative lifetime", func(p *policy.Policy) { p.LifetimeDays = -1 }, "lifetimeDays"},
 		{"lifetime over 13 months", func(p *policy.Policy) { p.LifetimeDays = 396 }, "lifetimeDays"},
+		{"refusal lifetime under six months", func(p *policy.Policy) { p.RefusalLifetimeDays = 181 }, "refusalLifetimeDays"},
+		{"refusal lifetime over 13 months", func(p *policy.Policy) { p.RefusalLifetimeDays = 396 }, "refusalLifetimeDays"},
+		{"negative refusal lifetime", func(p *policy.Policy) { p.RefusalLifetimeDays = -1 }, "refusalLifetimeDays"},
 		{"no categories", func(p *policy.Policy) { p.Categories = nil }, "categories"},
 		{"bad category id", func(p *policy.Policy) { p.Categories[1].ID = "Stats" }, "categories[1].id"},
 		{"duplicate category", func(p *policy.Policy) { p.Categories[1].ID = policy.Necessary }, "categories[1].id"},

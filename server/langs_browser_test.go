@@ -7,11 +7,14 @@ package server
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/portalconsent/portalconsent/policy"
@@ -220,5 +223,74 @@ func (tb *tab) screenshot(name string) {
 	}
 	if err := os.WriteFile(filepath.Join(screenshotsDir, name+".png"), buf, 0o644); err != nil {
 		tb.t.Fatal(err)
+	}
+}
+
+// TestBrowserRefusalLifetime: with refusalLifetimeDays 365 (lifetime 182), a
+// Reject all on the server's first-paint banner or in the app stores the
+// cookie for 365 days, an Accept all for 182; a returning visitor's refusal
+// of 300 days ago still holds (no banner, no wasm), an acceptance of 300
+// days ago is asked again.
+func TestBrowserRefusalLifetime(t *testing.T) {
+	p := copyOf(t, testPolicies[0])
+	p.ID, p.LifetimeDays, p.RefusalLifetimeDays = "refusal", 182, 365
+	h := startHosts(t, p)
+	url := h.portalURL("plain.html", "portal=refusal")
+	for _, tt := range []struct {
+		name   string
+		button string
+		app    bool
+		days   float64
+	}{
+		{"reject on the server banner", "pc-reject", false, 365},
+		{"reject in the app", "pc-reject", true, 365},
+		{"accept in the app", "pc-accept", true, 182},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := newTab(t)
+			tb.run(chromedp.Navigate(url))
+			tb.waitBanner()
+			if tt.app {
+				tb.waitApp()
+			}
+			tb.click(tt.button)
+			tb.waitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+			var expires float64
+			tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+				cs, err := network.GetCookies().WithURLs([]string{url}).Do(ctx)
+				for _, c := range cs {
+					if c.Name == policy.CookieName {
+						expires = c.Expires
+					}
+				}
+				return err
+			}))
+			if days := (expires - float64(time.Now().Unix())) / 86400; math.Abs(days-tt.days) > 0.1 {
+				t.Errorf("the cookie expires in %.2f days, want %v", days, tt.days)
+			}
+			tb.noErrors()
+		})
+	}
+	for _, tt := range []struct {
+		name   string
+		accept func(string) bool
+		banner bool
+	}{
+		{"a refusal of 300 days ago holds", nil, false},
+		{"an acceptance of 300 days ago is asked again", func(string) bool { return true }, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := policy.NewConsent(p, time.Now().Add(-300*24*time.Hour), tt.accept)
+			tb := newTab(t)
+			tb.run(chromedp.Navigate(h.portal.URL + "/page2.html"))
+			tb.eval(`document.cookie = `+jsString(policy.SetCookie(c.Encode(), 400, time.Now(), false, ""))+`, true`, nil)
+			tb.run(chromedp.Navigate(url))
+			if tt.banner {
+				tb.waitBanner()
+			} else {
+				tb.waitReturning()
+			}
+			tb.noErrors()
+		})
 	}
 }
