@@ -223,18 +223,6 @@ func (c Consent) Check(p *Policy, now time.Time) error {
 	return nil
 }
 
-// Refuses reports whether c accepts none of the optional categories of p:
-// a refusal, kept for the policy's refusal lifetime (see LifetimeOf).
-// Choices of categories p does not declare count as optional.
-func (c Consent) Refuses(p *Policy) bool {
-	for _, ch := range c.Choices {
-		if cat, ok := p.Category(ch.Category); ch.Accepted && (!ok || !cat.Required) {
-			return false
-		}
-	}
-	return true
-}
-
 // Current returns the stored choice in value if it holds for p at now. Any
 // problem (see Decode and Check) returns the error and means: ask again.
 func Current(value string, p *Policy, now time.Time) (Consent, error) {

@@ -244,23 +244,21 @@ func (p *Policy) Lifetime() int {
 	return p.LifetimeDays
 }
 
-// RefusalLifetime returns the number of days a refusal is kept:
-// RefusalLifetimeDays, or Lifetime when it is zero.
-func (p *Policy) RefusalLifetime() int {
+// LifetimeOf returns the number of days the choice c is kept: for a refusal
+// (c accepts none of the optional categories of p; choices of categories p
+// does not declare count as optional) RefusalLifetimeDays when it is set,
+// else Lifetime. (The wasm keeps every exported method: one method, not
+// three.)
+func (p *Policy) LifetimeOf(c Consent) int {
 	if p.RefusalLifetimeDays == 0 {
 		return p.Lifetime()
 	}
-	return p.RefusalLifetimeDays
-}
-
-// LifetimeOf returns the number of days the choice c is kept: the refusal
-// lifetime when c accepts none of the policy's optional categories (see
-// Consent.Refuses), else the policy's lifetime.
-func (p *Policy) LifetimeOf(c Consent) int {
-	if c.Refuses(p) {
-		return p.RefusalLifetime()
+	for _, ch := range c.Choices {
+		if cat, ok := p.Category(ch.Category); ch.Accepted && (!ok || !cat.Required) {
+			return p.Lifetime()
+		}
 	}
-	return p.Lifetime()
+	return p.RefusalLifetimeDays
 }
 
 // Category returns the category with the given id, and false when there is none.

@@ -126,10 +126,7 @@ func TestLifetimeOf(t *testing.T) {
 	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	refusal := policy.NewConsent(p, at, nil)
 	acceptance := policy.NewConsent(p, at, func(string) bool { return true })
-	if !refusal.Refuses(p) || acceptance.Refuses(p) {
-		t.Fatalf("Refuses: refusal %v, acceptance %v", refusal.Refuses(p), acceptance.Refuses(p))
-	}
-	if p.LifetimeOf(refusal) != 182 || p.LifetimeOf(acceptance) != 182 || p.RefusalLifetime() != 182 {
+	if p.LifetimeOf(refusal) != 182 || p.LifetimeOf(acceptance) != 182 {
 		t.Errorf("without refusalLifetimeDays: %d, %d", p.LifetimeOf(refusal), p.LifetimeOf(acceptance))
 	}
 	p.RefusalLifetimeDays = 365
@@ -138,6 +135,14 @@ func TestLifetimeOf(t *testing.T) {
 	}
 	if p.LifetimeOf(refusal) != 365 || p.LifetimeOf(acceptance) != 182 {
 		t.Errorf("with refusalLifetimeDays 365: refusal %d, acceptance %d", p.LifetimeOf(refusal), p.LifetimeOf(acceptance))
+	}
+	// One optional category accepted is not a refusal; an unknown one
+	// accepted counts as optional.
+	one := policy.NewConsent(p, at, func(id string) bool { return id == policy.Statistical })
+	unknown := refusal
+	unknown.Choices = append(slices.Clone(refusal.Choices), policy.Choice{Category: "ads", Accepted: true})
+	if p.LifetimeOf(one) != 182 || p.LifetimeOf(unknown) != 182 {
+		t.Errorf("one category accepted: %d; an unknown one: %d; want 182", p.LifetimeOf(one), p.LifetimeOf(unknown))
 	}
 	// Asked again: an acceptance after its lifetime, a refusal after its own.
 	later := at.Add(300 * 24 * time.Hour)
