@@ -41,7 +41,7 @@ vet: build
 	GOOS=js GOARCH=wasm $(GO) vet ./policy ./banner ./app ./wasm
 
 # axe-core (pinned, from npm, into the gitignored server/.tools/) for the
-# accessibility tests of server/a11y_test.go.
+# accessibility tests of server/e2e (server/harness reads it from there).
 AXE := server/.tools/node_modules/axe-core/axe.min.js
 $(AXE):
 	npm install --no-audit --no-fund --prefix server/.tools axe-core@4.14.1
@@ -58,45 +58,46 @@ export PORTALCONSENT_TEST_POSTGRES
 postgres:
 	@if [ "$$PORTALCONSENT_TEST_POSTGRES" = "$(PG_DEFAULT)" ]; then bash .ci/postgres; fi
 
-# Every test: native unit tests and the browser tests (Chromium at
-# /usr/bin/chromium), the policy package compiled to wasm under Node.js, the
+# Every test: native unit tests, then the browser tests of server/e2e
+# (Chromium at /usr/bin/chromium; the only package that needs it, with a
+# long timeout), the policy package compiled to wasm under Node.js, the
 # loader's codec against the Go vectors (Node.js), and short fuzz runs.
 # The fuzz runs are budgeted in executions (about 5 s each here), not in
 # time: Go 1.26's fuzz coordinator can report "context deadline exceeded" as
 # a failure when a time budget ends while a worker is busy (golang/go#75804,
 # fixed in Go 1.27), which failed a CI run with no failing input.
 test: vet $(AXE) postgres
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v 'portalconsent/server$$')
-	$(GO) test -count=1 -timeout 30m ./server
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v 'portalconsent/server/e2e$$')
+	$(GO) test -count=1 -timeout 30m ./server/e2e
 	PATH="$(GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./policy
 	node --test web/
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=80000x ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30000x ./policy
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=15000x ./server/store
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=15000x ./server/policyfiles
 	$(GO) test -run='^$$' -fuzz=FuzzServeHTTP -fuzztime=1000x ./server
-	$(GO) test -run='^$$' -fuzz=FuzzThemeCSS -fuzztime=2500x ./server
+	$(GO) test -run='^$$' -fuzz=FuzzThemeCSS -fuzztime=2500x ./server/catalogue
 
 # A screenshot of each of the 37 languages' banner and preferences on a
 # 320 px wide phone, into web/dist/screenshots/ (not committed), for a person
 # to look at. Not part of `make test`, which runs the same test (fit, axe,
 # lang and dir) without writing them.
 screenshots: build $(AXE)
-	PORTALCONSENT_SCREENSHOTS=$(CURDIR)/$(DIST)/screenshots $(GO) test -count=1 -run '^TestBrowserLanguagesEveryLanguage$$' ./server
+	PORTALCONSENT_SCREENSHOTS=$(CURDIR)/$(DIST)/screenshots $(GO) test -count=1 -run '^TestBrowserLanguagesEveryLanguage$$' ./server/e2e
 
 # Longer fuzzing, FUZZTIME each (a time budget: see the race above, a
 # "context deadline exceeded" with no failing input written is not a bug).
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./policy
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./policy
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./server/store
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./server/policyfiles
 	$(GO) test -run='^$$' -fuzz=FuzzServeHTTP -fuzztime=$(FUZZTIME) ./server
-	$(GO) test -run='^$$' -fuzz=FuzzThemeCSS -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run='^$$' -fuzz=FuzzThemeCSS -fuzztime=$(FUZZTIME) ./server/catalogue
 
 # Benchmarks (not part of make test): our banner against vanilla-cookieconsent
 # 3.1.0 (installed from npm here) in headless Chromium, BENCH_RUNS cold runs
 # each; Lighthouse 12.2.3 (pinned, from npm here: 13 needs Node 22) on the
 # bench page, light and with a hero image, LIGHTHOUSE_RUNS runs per variant
-# (none, ours, vanilla, and the floor: server/testdata/floor.js),
+# (none, ours, vanilla, and the floor: server/bench/testdata/floor.js),
 # a CPU profile of our first visit under 4x CPU, the returning visit's
 # main-thread time against vanilla-cookieconsent's and the floor's, and where ours goes, and
 # the impression beacon's cost; the server under wrk
@@ -107,7 +108,7 @@ bench: build postgres
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@test -f $(VANILLA)/cookieconsent.umd.js || npm install --no-audit --no-fund --prefix server/.tools vanilla-cookieconsent@3.1.0
 	@test -f $(LIGHTHOUSE) || npm install --no-audit --no-fund --save-exact --prefix server/.tools lighthouse@12.2.3
-	BENCH_RUNS=$(BENCH_RUNS) VANILLA_DIR=$(CURDIR)/$(VANILLA) LIGHTHOUSE=$(CURDIR)/$(LIGHTHOUSE) LIGHTHOUSE_RUNS=$(LIGHTHOUSE_RUNS) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./server
+	BENCH_RUNS=$(BENCH_RUNS) VANILLA_DIR=$(CURDIR)/$(VANILLA) LIGHTHOUSE=$(CURDIR)/$(LIGHTHOUSE) LIGHTHOUSE_RUNS=$(LIGHTHOUSE_RUNS) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./server/bench
 	$(GO) test -run '^$$' -bench Receipts -benchtime 1x -timeout 60m ./server/cmd/server
 
 clean:

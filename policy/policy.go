@@ -61,8 +61,10 @@ type Policy struct {
 	// empty keeps it to the page's host. See CookieDomainFor.
 	CookieDomain string `json:"cookieDomain,omitempty"`
 	// Origins, when set, are the only page origins ("https://host[:port]")
-	// the consent host takes receipts of this portal's choices from; empty
-	// takes them from any page. See ValidOrigin.
+	// the consent host takes receipts and beacons of this portal from; empty
+	// takes them from URL's origin and, with CookieDomain, its https
+	// subdomains (the consent host's server/beacons decides, and also takes
+	// loopback pages). See ValidOrigin.
 	Origins []string `json:"origins,omitempty"`
 	// Categories are shown in this order; the first is usually "necessary".
 	Categories []Category `json:"categories"`

@@ -10,6 +10,12 @@ import (
 // loader (web/embed.js) applies them on every page view and mirrors each one;
 // both are tested against policy/testdata/rule-vectors.json.
 
+// PatternChars are the characters a declared name pattern reads as a
+// pattern rather than as themselves (MatchName's "*"). A name a browser
+// reports as found on a page must hold none: pasted as a declared name it
+// would match other cookies than itself ("*" would declare every cookie).
+const PatternChars = "*"
+
 // MatchName reports whether the cookie name matches the declared name pattern:
 // "*" stands for any run of characters (none included), every other character
 // for itself. The loader's matcher (web/embed.js) follows the same rule; both
@@ -143,7 +149,8 @@ func (p *Policy) Declares(name string) bool {
 
 // Undeclared returns the names of the cookies of a document.cookie line that
 // the policy does not declare (Declares), in order and once each: only valid
-// names (ValidCookieName), never cookies_preferences, at most MaxUndeclared.
+// names (ValidCookieName) holding none of PatternChars, never
+// cookies_preferences, at most MaxUndeclared.
 // A part of the line without "=" (a nameless cookie) is skipped. The browser
 // reports them with each receipt; web/ui.js mirrors this rule, tested against
 // policy/testdata/rule-vectors.json.
@@ -156,7 +163,7 @@ func (p *Policy) Undeclared(line string) []string {
 		name = strings.TrimFunc(name, func(r rune) bool {
 			return r == '\uFEFF' || r != '\u0085' && unicode.IsSpace(r)
 		})
-		if !ok || len(out) == MaxUndeclared || !ValidCookieName(name) || name == CookieName ||
+		if !ok || len(out) == MaxUndeclared || !ValidCookieName(name) || strings.ContainsAny(name, PatternChars) || name == CookieName ||
 			slices.Contains(out, name) || p.Declares(name) {
 			continue
 		}

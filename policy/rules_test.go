@@ -153,11 +153,12 @@ func TestRuleVectors(t *testing.T) {
 		"sessionid=1; cookies_preferences=1|2; _ga=GA1; _ga_X1=2; _pk_id.1.abc=3; yt-remote=4; x_consent_probe=5",
 		"mystery_tracker=1; _gat=1; sessionid=2; portal_own=x; mystery_tracker=2",
 		"  spaced  =1;tight=2;=nameless;novalue;a=b=c",
-		"bad name=1; bad,name=1; bad\"q=1; ok!#$%&'*+-.^_`|~=1; été=1; (x)=1; a/b=1; [c]=1; {d}=1; @e=1",
+		"bad name=1; bad,name=1; bad\"q=1; ok!#$%&'+-.^_`|~=1; été=1; (x)=1; a/b=1; [c]=1; {d}=1; @e=1",
 		"\u00a0nbsp\u3000=1; \ufeffbom=1; \u0085nel=1; tab\t=1",
 		long + "=1; " + long + "x=1",
 		strings.Join(many, "; "),
 		"Sessionid=1; SESSIONID=2; _GA=3",
+		"star*=1; *=2; a*b=3; plain=4",
 	} {
 		vf.Undeclared = append(vf.Undeclared, undeclaredVector{line, p.Undeclared(line)})
 	}
@@ -168,8 +169,11 @@ func TestRuleVectors(t *testing.T) {
 	if got, want := vf.Undeclared[3].Want, []string{"spaced", "tight", "a"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Undeclared(%q) = %q, want %q", vf.Undeclared[3].Line, got, want)
 	}
-	if got := vf.Undeclared[4].Want; !reflect.DeepEqual(got, []string{"ok!#$%&'*+-.^_`|~"}) {
+	if got := vf.Undeclared[4].Want; !reflect.DeepEqual(got, []string{"ok!#$%&'+-.^_`|~"}) {
 		t.Errorf("Undeclared of invalid names = %q", got)
+	}
+	if got, last := vf.Undeclared[len(vf.Undeclared)-1], []string{"plain"}; !reflect.DeepEqual(got.Want, last) {
+		t.Errorf("Undeclared(%q) = %q, want %q: a name holding a pattern character is never reported", got.Line, got.Want, last)
 	}
 	// Trimmed as JavaScript's trim() does: U+00A0, U+3000, U+FEFF, tab; not U+0085.
 	if got := vf.Undeclared[5].Want; !reflect.DeepEqual(got, []string{"nbsp", "bom", "tab"}) {

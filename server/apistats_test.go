@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/api"
 	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/reports"
 )
 
 // fillAPI stores, for portal mtran, receipts on testNow's day and the two
@@ -72,7 +74,7 @@ func TestAPIStats(t *testing.T) {
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("stats: %d %s", res.StatusCode, body)
 	}
-	var got statsJSON
+	var got api.StatsJSON
 	if err := json.Unmarshal(body, &got); err != nil {
 		t.Fatal(err)
 	}
@@ -182,16 +184,16 @@ func TestAPIUndeclared(t *testing.T) {
 	at := func(d time.Duration) string { return day.Add(d).Format(time.RFC3339Nano) }
 	for _, c := range []struct {
 		name, query string
-		want        []undeclaredJSON
+		want        []reports.Cookie
 	}{
-		{"last 30 days", "", []undeclaredJSON{
+		{"last 30 days", "", []reports.Cookie{
 			{Name: "_ga", Count: 3, FirstSeen: at(-47 * time.Hour), LastSeen: at(-22 * time.Hour), Pages: []string{"https://a.example/one", "https://a.example/two", "https://a.example/three"}},
 			{Name: "_hj", Count: 2, FirstSeen: at(-47 * time.Hour), LastSeen: at(2 * time.Hour), Pages: []string{"https://a.example/one"}},
 		}},
-		{"today", "?from=" + testNow.Format(time.DateOnly) + "&to=" + testNow.Format(time.DateOnly), []undeclaredJSON{
+		{"today", "?from=" + testNow.Format(time.DateOnly) + "&to=" + testNow.Format(time.DateOnly), []reports.Cookie{
 			{Name: "_hj", Count: 1, FirstSeen: at(2 * time.Hour), LastSeen: at(2 * time.Hour), Pages: []string{"https://a.example/one"}},
 		}},
-		{"none", "?from=2020-01-01&to=2020-01-01", []undeclaredJSON{}},
+		{"none", "?from=2020-01-01&to=2020-01-01", []reports.Cookie{}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res, body := serve(t, s, "GET", "/api/v1/portals/mtran/cookies/undeclared"+c.query, apiAuth)

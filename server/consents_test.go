@@ -6,32 +6,16 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
-	"github.com/portalconsent/portalconsent/server/receipts/sqlite"
 )
-
-const testAdminToken = "test-admin-token-0123456789abcdef"
 
 // testNow is the clock of the receipt tests.
 var testNow = time.Date(2026, 3, 3, 10, 0, 0, 123456789, time.UTC)
-
-// openTestStore returns a SQLite store in a temporary directory, closed at
-// the end of the test.
-func openTestStore(t testing.TB) receipts.Store {
-	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "receipts.db"))
-	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 // newReceiptServer returns a server for ps (the defaults when nil) keeping
 // receipts in st, with the admin token and the test clock.
@@ -61,29 +45,11 @@ func post(t testing.TB, h http.Handler, target, body string, header http.Header)
 	return rec.Result(), rec.Body.Bytes()
 }
 
-// consentValue returns a cookie value for p decided at decided, accepting
-// the optional categories in accept.
-func consentValue(p *policy.Policy, decided time.Time, accept ...string) policy.Consent {
-	return policy.NewConsent(p, decided, func(id string) bool {
-		for _, a := range accept {
-			if a == id {
-				return true
-			}
-		}
-		return false
-	})
-}
-
-func receiptJSONBody(value, method, lang, page string, undeclared ...string) string {
-	b, _ := json.Marshal(receiptBody{Value: value, Method: method, Lang: lang, Page: page, Undeclared: undeclared})
-	return string(b)
-}
-
 func TestPostConsent(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, nil)
-	mtran := s.portals.Load().byID["mtran"]
-	c := consentValue(mtran.policy, testNow.Add(-3*time.Second), "statistical")
+	mtran := testPortal(t, s, "mtran")
+	c := consentValue(mtran.Policy, testNow.Add(-3*time.Second), "statistical")
 	body := receiptJSONBody(c.Encode(), "custom", "fr", "https://mtran.my.opendatasoft.com/explore/", "mystery", "sessionid", "mystery", "_ga")
 	res, got := post(t, s, "/portals/mtran/consents", body, nil)
 	if res.StatusCode != http.StatusCreated {
@@ -104,11 +70,11 @@ func TestPostConsent(t *testing.T) {
 		t.Fatalf("Consent = %v, %v; want one receipt", rs, err)
 	}
 	r := rs[0]
-	fr := mtran.exact("fr")
+	fr := mtran.Exact("fr")
 	want := receipts.Receipt{
 		ID: ack.ReceiptID, Portal: "mtran", Seq: 1, ConsentID: c.ID, Revision: int64(c.Revision),
 		Choices: c.Choices, Method: "custom", Lang: "fr", Page: "https://mtran.my.opendatasoft.com/explore/",
-		DecidedAt: c.Decided, ReceivedAt: testNow.Truncate(time.Microsecond), Notice: fr.notice.sha,
+		DecidedAt: c.Decided, ReceivedAt: testNow.Truncate(time.Microsecond), Notice: fr.Notice.SHA256,
 		Prev: receipts.Genesis, Hash: r.Hash,
 	}
 	if r.ID != want.ID || r.Portal != want.Portal || r.Seq != 1 || r.ConsentID != want.ConsentID ||
@@ -142,7 +108,7 @@ func TestPostConsent(t *testing.T) {
 		t.Fatalf("lookup body %s (%v)", got, err)
 	}
 	lr := look.Receipts[0]
-	if lr["receiptId"] != ack.ReceiptID || lr["method"] != "custom" || lr["lang"] != "fr" || lr["policy"] != fr.notice.sha ||
+	if lr["receiptId"] != ack.ReceiptID || lr["method"] != "custom" || lr["lang"] != "fr" || lr["policy"] != fr.Notice.SHA256 ||
 		lr["decidedAt"] != c.Decided.Format(time.RFC3339) || lr["revision"] != float64(c.Revision) {
 		t.Errorf("lookup receipt %v", lr)
 	}
@@ -150,9 +116,9 @@ func TestPostConsent(t *testing.T) {
 		!strings.Contains(string(got), `"choices":{"necessary":true,"statistical":true,`) {
 		t.Errorf("choices not in policy order with their decisions: %s", got)
 	}
-	res, got = serve(t, s, "GET", "/api/v1/portals/mtran/policies/"+fr.notice.sha, auth)
-	if res.StatusCode != 200 || string(got) != string(fr.notice.body) || res.Header.Get("Content-Language") != "fr" {
-		t.Errorf("notice: %d, %d bytes (want %d), lang %q", res.StatusCode, len(got), len(fr.notice.body), res.Header.Get("Content-Language"))
+	res, got = serve(t, s, "GET", "/api/v1/portals/mtran/policies/"+fr.Notice.SHA256, auth)
+	if res.StatusCode != 200 || string(got) != string(fr.Notice.Body) || res.Header.Get("Content-Language") != "fr" {
+		t.Errorf("notice: %d, %d bytes (want %d), lang %q", res.StatusCode, len(got), len(fr.Notice.Body), res.Header.Get("Content-Language"))
 	}
 	var shown policy.Policy
 	if err := json.Unmarshal(got, &shown); err != nil || shown.Texts.Lang != "fr" {
@@ -164,10 +130,10 @@ func TestPostConsent(t *testing.T) {
 		t.Fatalf("csv: %d %s", res.StatusCode, got)
 	}
 	rows, err := csv.NewReader(strings.NewReader(string(got))).ReadAll()
-	if err != nil || len(rows) != 2 || strings.Join(rows[0], ",") != strings.Join(csvHeader, ",") {
+	if err != nil || len(rows) != 2 || strings.Join(rows[0], ",") != "receipt_id,received_at,decided_at,consent_id,revision,choices,method,lang,page,policy,seq,prev,hash" {
 		t.Fatalf("csv rows %q (%v)", rows, err)
 	}
-	if rows[1][0] != ack.ReceiptID || rows[1][3] != c.ID || rows[1][5] != receipts.EncodeChoices(c.Choices) || rows[1][9] != fr.notice.sha {
+	if rows[1][0] != ack.ReceiptID || rows[1][3] != c.ID || rows[1][5] != receipts.EncodeChoices(c.Choices) || rows[1][9] != fr.Notice.SHA256 {
 		t.Errorf("csv row %q", rows[1])
 	}
 	// Another day: the header only.
@@ -227,6 +193,8 @@ func TestPostConsentRefusals(t *testing.T) {
 		{"page with user", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", "https://me@mtran.my.opendatasoft.com/"), nil, 400, "page"},
 		{"bad cookie name", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, "a b"), nil, 400, "not a cookie name"},
 		{"long cookie name", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, strings.Repeat("n", 65)), nil, 400, "not a cookie name"},
+		{"wildcard name", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, "*"), nil, 400, "pattern character"},
+		{"name with a wildcard", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, "ok", "_pk_id.*"), nil, 400, "pattern character"},
 		{"33 names", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page, long...), nil, 400, "at most 32"},
 		{"origin outside", "/portals/twisto/consents", receiptJSONBody(twistoValue, "reject-all", "en", twistoPage), http.Header{"Origin": {"https://evil.example"}}, 403, "may not send receipts"},
 		{"page outside origins", "/portals/twisto/consents", receiptJSONBody(twistoValue, "reject-all", "en", "https://evil.example/"), http.Header{"Origin": {"https://twisto.opendatasoft.com"}}, 403, "outside the origins"},
@@ -261,10 +229,10 @@ func TestPostConsentRefusals(t *testing.T) {
 func TestPostConsentRateLimit(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, nil, WithRateLimit(1, 2))
-	p := s.portals.Load().byID["mtran"].policy
+	p := testPortal(t, s, "mtran").Policy
 	send := func(addr string) *http.Response {
 		req := httptest.NewRequest(http.MethodPost, "/portals/mtran/consents",
-			strings.NewReader(receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/")))
+			strings.NewReader(receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/")))
 		req.RemoteAddr = addr
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, req)
@@ -294,7 +262,7 @@ func TestPostConsentEarlierRevision(t *testing.T) {
 	now := testNow
 	clock := func() time.Time { return now }
 	s := newReceiptServer(t, st, old, WithClock(clock))
-	oldNotice := s.portals.Load().byID["mtran"].variants[0].notice.sha
+	oldNotice := testPortal(t, s, "mtran").Variants[0].Notice.SHA256
 
 	// Ten days later the policy changes.
 	now = testNow.AddDate(0, 0, 10)
@@ -329,8 +297,8 @@ func TestPostConsentStoreDown(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, nil)
 	st.Close()
-	p := s.portals.Load().byID["mtran"].policy
-	res, got := post(t, s, "/portals/mtran/consents", receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/"), nil)
+	p := testPortal(t, s, "mtran").Policy
+	res, got := post(t, s, "/portals/mtran/consents", receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"), nil)
 	if res.StatusCode != 503 || !strings.Contains(string(got), "retry later") {
 		t.Fatalf("closed store: %d %s, want 503", res.StatusCode, got)
 	}
@@ -339,7 +307,7 @@ func TestPostConsentStoreDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, got = post(t, s0, "/portals/mtran/consents", receiptJSONBody(consentValue(p, time.Now()).Encode(), "reject-all", "en", "https://a.example/"), nil)
+	res, got = post(t, s0, "/portals/mtran/consents", receiptJSONBody(consentValue(p, time.Now()).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"), nil)
 	if res.StatusCode != 503 {
 		t.Fatalf("no store: %d %s", res.StatusCode, got)
 	}

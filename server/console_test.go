@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
@@ -13,30 +14,7 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/server/operators"
-	"golang.org/x/crypto/bcrypt"
 )
-
-const (
-	aliceToken = "alice-token-0123456789abcdef" // operator scoped to mtran
-	dpoToken   = "dpo-token-0123456789abcdefgh" // operator with "*"
-)
-
-// testOperators returns the admin token and two operators: alice (mtran)
-// and dpo (every portal).
-func testOperators(t testing.TB) *operators.Set {
-	t.Helper()
-	set := operators.New(testAdminToken)
-	var ops []operators.Operator
-	for _, o := range []struct{ name, tok, portal string }{{"alice", aliceToken, "mtran"}, {"dpo", dpoToken, "*"}} {
-		h, err := bcrypt.GenerateFromPassword([]byte(o.tok), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ops = append(ops, operators.Operator{Name: o.name, TokenHash: string(h), Portals: []string{o.portal}})
-	}
-	set.SetOperators(ops)
-	return set
-}
 
 // newConsoleServer returns a receipts server with the test operators, no
 // sign-in limit, and a clock that *now sets.
@@ -110,7 +88,7 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 	cookies := map[string]*http.Cookie{
 		"admin": signIn(t, s, testAdminToken), "alice": signIn(t, s, aliceToken), "dpo": signIn(t, s, dpoToken),
 	}
-	alice, _ := s.auth.Lookup("alice")
+	alice, _ := s.ops.Lookup("alice")
 	expired := s.sessions.New(alice, now.Add(-operators.IdleTimeout-time.Minute))
 	payload, sig, _ := strings.Cut(cookies["alice"].Value, ".")
 	raw, _ := base64.RawURLEncoding.DecodeString(payload)
@@ -155,6 +133,7 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 			route{"GET /api/v1/portals/{id}/policies/{sha256}", "GET", "/api/v1/portals/" + p + "/policies/" + sha, p, 404, true},
 			route{"GET /api/v1/portals/{id}/receipts.csv", "GET", "/api/v1/portals/" + p + "/receipts.csv?from=2026-03-01&to=2026-03-03", p, 200, true},
 			route{"GET /api/v1/portals/{id}/receipts.jsonl", "GET", "/api/v1/portals/" + p + "/receipts.jsonl", p, 200, true},
+			route{"GET /api/v1/portals/{id}/checkpoints.jsonl", "GET", "/api/v1/portals/" + p + "/checkpoints.jsonl", p, 200, true},
 			route{"GET /api/v1/portals/{id}/stats", "GET", "/api/v1/portals/" + p + "/stats?from=2026-03-01&to=2026-03-03", p, 200, true},
 			route{"GET /api/v1/portals/{id}/cookies/undeclared", "GET", "/api/v1/portals/" + p + "/cookies/undeclared", p, 200, true},
 			route{"GET /console/portals/{id}", "GET", "/console/portals/" + p, p, 200, false},
@@ -437,7 +416,7 @@ func TestConsoleOperatorsReloaded(t *testing.T) {
 		t.Fatalf("twisto: %d", res.StatusCode)
 	}
 	ops := []operators.Operator{}
-	s.auth.SetOperators(ops)
+	s.ops.SetOperators(ops)
 	if res, _ := serve(t, s, "GET", "/console/portals/mtran", h); res.StatusCode != 303 {
 		t.Errorf("removed operator's session: %d", res.StatusCode)
 	}
@@ -465,5 +444,27 @@ func TestAPITokenChecksRateLimited(t *testing.T) {
 		if res, _ := serve(t, s, "GET", target, bearer(tok)); res.StatusCode != 200 {
 			t.Errorf("%.5s… once limited: %d", tok, res.StatusCode)
 		}
+	}
+}
+
+// TestConsoleHomeShowsCheckpointKey: the console's home page shows the
+// public key of the receipts' checkpoints (base64) when the host has one,
+// in English and French, and nothing of it otherwise.
+func TestConsoleHomeShowsCheckpointKey(t *testing.T) {
+	pub := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public().(ed25519.PublicKey)
+	want := base64.StdEncoding.EncodeToString(pub)
+	now := testNow
+	s := newConsoleServer(t, &now, WithCheckpointKey(pub))
+	c := signIn(t, s, aliceToken)
+	for lang, title := range map[string]string{"en": "Checkpoint key", "fr": "Clé des points de contrôle"} {
+		res, body := consoleGet(t, s, c, "/console/", lang)
+		if res.StatusCode != 200 || !strings.Contains(body, "<code>"+want+"</code>") || !strings.Contains(body, title) {
+			t.Errorf("%s home page: %d, lacks the key %s or %q", lang, res.StatusCode, want, title)
+		}
+	}
+	s = newConsoleServer(t, &now)
+	c = signIn(t, s, aliceToken)
+	if _, body := consoleGet(t, s, c, "/console/", "en"); strings.Contains(body, "Checkpoint key") {
+		t.Error("a host without a checkpoint key shows one")
 	}
 }

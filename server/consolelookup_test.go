@@ -21,7 +21,7 @@ func lookupServer(t *testing.T) (*Server, receipts.Store, int, string) {
 	s := newReceiptServer(t, st, nil, WithOperators(testOperators(t)), WithSignInRate(0, 0),
 		WithClock(func() time.Time { return now }))
 	ctx := context.Background()
-	cur := s.portals.Load().byID["mtran"].policy
+	cur := testPortal(t, s, "mtran").Policy
 	next := *cur
 	next.Revision = cur.Revision + 1
 	next.Cookies = append(append(next.Cookies[:0:0], cur.Cookies...), next.Cookies[0])
@@ -35,7 +35,7 @@ func lookupServer(t *testing.T) (*Server, receipts.Store, int, string) {
 	if err := st.ServeNotice(ctx, n, now); err != nil {
 		t.Fatal(err)
 	}
-	s.serveNotices(ctx)
+	s.cat.ServeNotices(ctx)
 	for i, m := range []string{receipts.MethodAcceptAll, receipts.MethodRejectAll} {
 		r := testReceipt("mtran", "q8B3x0aPq1V2LmN7rT4sYw", now.Add(time.Duration(i-2)*time.Hour))
 		r.Method, r.Notice, r.Revision = m, n.SHA256, n.Revision

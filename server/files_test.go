@@ -7,18 +7,18 @@ import (
 	"testing"
 
 	"github.com/portalconsent/portalconsent/policy"
-	"github.com/portalconsent/portalconsent/server/store"
+	"github.com/portalconsent/portalconsent/server/policyfiles"
 )
 
 // storeServer returns a server over fake assets and the built-in portals as
 // the store gives them (the example portal included).
 func storeServer(t testing.TB) *Server {
 	t.Helper()
-	ps, err := store.Defaults()
+	ps, err := policyfiles.Defaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(store.Policies(ps), fakeAssetsFS())
+	s, err := New(policyfiles.Policies(ps), fakeAssetsFS())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestPolicyExample(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("status %d, type %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	p, err := store.Parse("example.yaml", body)
+	p, err := policyfiles.Parse("example.yaml", body)
 	if err != nil {
 		t.Fatalf("the served example does not load: %v", err)
 	}
@@ -133,7 +133,7 @@ func TestSetPolicies(t *testing.T) {
 			q.Translations = nil // English only: the new category has no French
 			q.Categories = append(append([]policy.Category(nil), p.Categories...),
 				policy.Category{ID: "marketing", Name: "Marketing", Description: "Ads."})
-			q.Revision = store.Revision(&q)
+			q.Revision = policyfiles.Revision(&q)
 			p = &q
 		}
 		next = append(next, p)

@@ -26,9 +26,9 @@ var fuzzMethods = []string{"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE"}
 // it): a receipt is stored (201) or refused with a 4xx, never anything else.
 func FuzzServeHTTP(f *testing.F) {
 	s := newReceiptServer(f, openTestStore(f), nil, WithRateLimit(0, 0), WithClock(time.Now))
-	good := receiptJSONBody(consentValue(s.portals.Load().byID["mtran"].policy, time.Now()).Encode(), "accept-all", "en", "https://a.example/p")
+	good := receiptJSONBody(consentValue(testPortal(f, s, "mtran").Policy, time.Now()).Encode(), "accept-all", "en", "https://mtran.my.opendatasoft.com/p")
 	seeds := []string{
-		"/", "/embed.js", "/embed.js.sri", "/healthz", s.ui.name, s.wasm.name, s.wasmExec.name, s.css.name,
+		"/", "/embed.js", "/embed.js.sri", "/healthz", s.assets.UI.Name, s.assets.Wasm.Name, s.assets.WasmExec.Name, s.assets.CSS.Name,
 		"/portals/mtran/config.json", "/portals/twisto/policy", "/demo/mtran",
 		"/portals/nope/config.json", "/portals/nope/policy", "/demo/nope",
 		"/%00", "/portals/%00/config.json", "//", "//embed.js", "/../etc/passwd", "/a/../embed.js",
@@ -55,12 +55,12 @@ func FuzzServeHTTP(f *testing.F) {
 	for _, body := range []string{good, "{}", "[]", `{"value":1}`, good + good, strings.Replace(good, "accept-all", "x", 1)} {
 		f.Add(uint8(2), "/portals/mtran/consents", uint16(0), body)
 	}
-	rev := s.portals.Load().byID["mtran"].policy.Revision
+	rev := testPortal(f, s, "mtran").Policy.Revision
 	for _, body := range []string{fmt.Sprintf(`{"revision":%d,"lang":"en"}`, rev), fmt.Sprintf(`{"revision":%d,"lang":"en"}`, rev+1),
 		`{"revision":1}`, `{"revision":1e400,"lang":"en"}`, `{"revision":-1,"lang":"en"}`, "{}", "null"} {
 		f.Add(uint8(2), "/portals/mtran/impressions", uint16(0), body)
 	}
-	for _, body := range []string{fmt.Sprintf(`{"revision":%d,"names":["sessionid"],"page":"https://a.example/"}`, rev),
+	for _, body := range []string{fmt.Sprintf(`{"revision":%d,"names":["sessionid"],"page":"https://mtran.my.opendatasoft.com/"}`, rev),
 		`{"revision":1,"names":[],"page":""}`, `{"names":null}`} {
 		f.Add(uint8(2), "/portals/mtran/cookies/reappeared", uint16(0), body)
 	}

@@ -94,7 +94,7 @@ func TestLogRequests(t *testing.T) {
 	_, jsBody := serve(t, s, "GET", "/embed.js?v=secret", nil)
 	serve(t, s, "GET", "/portals/nope/config.json", nil)
 	serve(t, s, "HEAD", "/healthz", nil)
-	etag := s.embedJS.etag
+	etag := s.assets.EmbedJS.ETag
 	serve(t, s, "GET", "/embed.js", http.Header{"If-None-Match": {etag}})
 
 	logs := parseLogs(t, buf.Bytes())
@@ -314,12 +314,12 @@ func TestSecurityHeaders(t *testing.T) {
 		{"policy page", "GET", "/portals/mtran/policy", nil, 200, "default-src 'none'", false},
 		{"demo page", "GET", "/demo/twisto", nil, 200, "'wasm-unsafe-eval'", false},
 		{"embed.js", "GET", "/embed.js", nil, 200, "", true},
-		{"embed.js 304", "GET", "/embed.js", http.Header{"If-None-Match": {s.embedJS.etag}}, 304, "", true},
+		{"embed.js 304", "GET", "/embed.js", http.Header{"If-None-Match": {s.assets.EmbedJS.ETag}}, 304, "", true},
 		{"embed.js.sri", "GET", "/embed.js.sri", nil, 200, "", true},
-		{"wasm", "GET", s.wasm.name, nil, 200, "", true},
-		{"wasm_exec.js", "GET", s.wasmExec.name, nil, 200, "", true},
-		{"banner.css", "GET", s.css.name, nil, 200, "", true},
-		{"console.css", "GET", s.consoleCSS.name, nil, 200, "", true},
+		{"wasm", "GET", s.assets.Wasm.Name, nil, 200, "", true},
+		{"wasm_exec.js", "GET", s.assets.WasmExec.Name, nil, 200, "", true},
+		{"banner.css", "GET", s.assets.CSS.Name, nil, 200, "", true},
+		{"console.css", "GET", s.assets.ConsoleCSS.Name, nil, 200, "", true},
 		{"config.json", "GET", "/portals/mtran/config.json", nil, 200, "", true},
 		{"config.json unknown", "GET", "/portals/nope/config.json", nil, 404, "", true},
 		{"preflight", "OPTIONS", "/portals/mtran/config.json", nil, 204, "", true},

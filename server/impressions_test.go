@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
 )
 
 // impressionCount returns the impressions the store counted for portal on
@@ -17,7 +15,7 @@ import (
 func impressionCount(t *testing.T, s *Server, portal string) map[string]int64 {
 	t.Helper()
 	day := testNow.Truncate(24 * time.Hour)
-	st, err := s.receipts.Stats(context.Background(), portal, day, day.AddDate(0, 0, 1))
+	st, err := s.store.Stats(context.Background(), portal, day, day.AddDate(0, 0, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +32,7 @@ func impressionCount(t *testing.T, s *Server, portal string) map[string]int64 {
 
 func TestPostImpression(t *testing.T) {
 	s := newReceiptServer(t, openTestStore(t), nil)
-	rev := s.portals.Load().byID["mtran"].policy.Revision
+	rev := testPortal(t, s, "mtran").Policy.Revision
 	body := func(rev int, lang string) string { return fmt.Sprintf(`{"revision":%d,"lang":%q}`, rev, lang) }
 	for _, tt := range []struct {
 		name, target, body string
@@ -99,7 +97,7 @@ func TestPostImpressionEarlierRevision(t *testing.T) {
 
 func TestPostImpressionRateLimit(t *testing.T) {
 	s := newReceiptServer(t, openTestStore(t), nil, WithRateLimit(1, 2))
-	body := fmt.Sprintf(`{"revision":%d,"lang":"en"}`, s.portals.Load().byID["mtran"].policy.Revision)
+	body := fmt.Sprintf(`{"revision":%d,"lang":"en"}`, testPortal(t, s, "mtran").Policy.Revision)
 	send := func(target, addr string) *http.Response {
 		req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
 		req.RemoteAddr = addr
@@ -120,8 +118,8 @@ func TestPostImpressionRateLimit(t *testing.T) {
 	}
 	// Impressions have a bucket of their own: the client may still send
 	// its receipts.
-	p := s.portals.Load().byID["mtran"].policy
-	res, got := post(t, s, "/portals/mtran/consents", receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/"), http.Header{})
+	p := testPortal(t, s, "mtran").Policy
+	res, got := post(t, s, "/portals/mtran/consents", receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"), http.Header{})
 	if res.StatusCode != 201 {
 		t.Errorf("receipt after impressions were limited: %d %s", res.StatusCode, got)
 	}
@@ -131,7 +129,7 @@ func TestPostImpressionStoreDown(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, nil)
 	st.Close()
-	body := fmt.Sprintf(`{"revision":%d,"lang":"en"}`, s.portals.Load().byID["mtran"].policy.Revision)
+	body := fmt.Sprintf(`{"revision":%d,"lang":"en"}`, testPortal(t, s, "mtran").Policy.Revision)
 	if res, got := post(t, s, "/portals/mtran/impressions", body, nil); res.StatusCode != 503 || !strings.Contains(string(got), "retry later") {
 		t.Fatalf("closed store: %d %s, want 503", res.StatusCode, got)
 	}
@@ -142,46 +140,4 @@ func TestPostImpressionStoreDown(t *testing.T) {
 	if res, got := post(t, s0, "/portals/mtran/impressions", body, nil); res.StatusCode != 503 {
 		t.Fatalf("no store: %d %s", res.StatusCode, got)
 	}
-}
-
-// TestBrowserImpressionBeacon: a first visit's banner sends one impression
-// beacon, counted under the portal, its revision and the banner's language;
-// a returning visitor's page sends none.
-func TestBrowserImpressionBeacon(t *testing.T) {
-	st := openTestStore(t)
-	h := startHostsWith(t, []Option{WithReceipts(st)})
-	tb := newTab(t)
-	tb.run(chromedp.Navigate(h.portalURL("hostile.html", "")))
-	tb.waitBanner()
-	p := testPolicies[0]
-	want := fmt.Sprintf("map[%d/%s:1]", p.Revision, p.Texts.Lang)
-	count := func() string {
-		day := time.Now().UTC().Truncate(24 * time.Hour)
-		s, err := st.Stats(context.Background(), p.ID, day, day.AddDate(0, 0, 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]int64{}
-		for _, d := range s.Days {
-			for _, g := range d.Groups {
-				out[fmt.Sprintf("%d/%s", g.Revision, g.Lang)] += g.Impressions
-			}
-		}
-		return fmt.Sprint(out)
-	}
-	for deadline := time.Now().Add(5 * time.Second); count() != want && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if got := count(); got != want {
-		t.Fatalf("impressions %s, want %s", got, want)
-	}
-	tb.click("pc-reject")
-	tb.waitConsent()
-	tb.run(chromedp.Reload())
-	tb.waitReturning()
-	time.Sleep(300 * time.Millisecond)
-	if got := count(); got != want {
-		t.Errorf("after a returning visit: impressions %s, want %s", got, want)
-	}
-	tb.noErrors()
 }

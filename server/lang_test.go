@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/lang"
 )
 
 func TestLanguageMatch(t *testing.T) {
 	s := newFakeServer(t)
-	p := s.portals.Load().byID["mtran"]
+	p := testPortal(t, s, "mtran")
 	for _, tt := range []struct {
 		list, want string
 	}{
@@ -41,10 +42,10 @@ func TestLanguageMatch(t *testing.T) {
 		{"zh-Hant-TW", "en"},
 		{strings.Repeat("ja,", 200) + "fr", "en"},        // oversized: ignored as a whole
 		{strings.Repeat("ja,", 20) + "fr", "en"},         // entries after the 16th are not read
-		{strings.Repeat("x", maxLangList+1), "en"},       // oversized
+		{strings.Repeat("x", lang.MaxList+1), "en"},      // oversized
 		{"fr-" + strings.Repeat("a-", 1000) + "b", "en"}, // oversized
 	} {
-		if got := p.match(tt.list).policy.Texts.Lang; got != tt.want {
+		if got := p.Match(tt.list).Policy.Texts.Lang; got != tt.want {
 			t.Errorf("match(%.60q) = %s, want %s", tt.list, got, tt.want)
 		}
 	}
@@ -57,7 +58,7 @@ func TestLanguageMatch(t *testing.T) {
 // Portugal keeps "pt".
 func TestLanguageMatchSubsets(t *testing.T) {
 	s := newFakeServer(t)
-	base := s.portals.Load().byID["mtran"].policy
+	base := testPortal(t, s, "mtran").Policy
 	byLang := map[string]policy.Translation{}
 	for _, tr := range base.Translations {
 		byLang[tr.Texts.Lang] = tr
@@ -82,12 +83,11 @@ func TestLanguageMatchSubsets(t *testing.T) {
 		for _, l := range tt.offered {
 			p.Translations = append(p.Translations, byLang[l])
 		}
-		variants, matcher, err := s.newVariants(&p, "")
+		sub, err := New([]*policy.Policy{&p}, fakeAssetsFS())
 		if err != nil {
 			t.Fatal(err)
 		}
-		pt := &portal{policy: &p, variants: variants, matcher: matcher}
-		if got := pt.match(tt.list).policy.Texts.Lang; got != tt.want {
+		if got := testPortal(t, sub, "mtran").Match(tt.list).Policy.Texts.Lang; got != tt.want {
 			t.Errorf("offering en and %q: match(%q) = %s, want %s", tt.offered, tt.list, got, tt.want)
 		}
 	}
@@ -97,16 +97,16 @@ func TestLanguageMatchSubsets(t *testing.T) {
 // language (the embed placeholders follow it) and nothing for the others.
 func TestConfigDirection(t *testing.T) {
 	s := newFakeServer(t)
-	for lang, want := range map[string]string{"ar": "rtl", "he": "rtl", "en": "", "fr": "", "de": ""} {
-		res, body := serve(t, s, "GET", "/portals/mtran/config.json?lang="+lang, nil)
+	for l, want := range map[string]string{"ar": "rtl", "he": "rtl", "en": "", "fr": "", "de": ""} {
+		res, body := serve(t, s, "GET", "/portals/mtran/config.json?lang="+l, nil)
 		if res.StatusCode != 200 {
-			t.Fatalf("%s: status %d", lang, res.StatusCode)
+			t.Fatalf("%s: status %d", l, res.StatusCode)
 		}
-		if c := decodeConfig(t, body); c.Dir != want || c.Policy.Texts.Lang != lang {
-			t.Errorf("config.json in %s: dir %q, lang %q; want %q", lang, c.Dir, c.Policy.Texts.Lang, want)
+		if c := decodeConfig(t, body); c.Dir != want || c.Policy.Texts.Lang != l {
+			t.Errorf("config.json in %s: dir %q, lang %q; want %q", l, c.Dir, c.Policy.Texts.Lang, want)
 		}
 		if want == "" && bytes.Contains(body, []byte(`"dir"`)) {
-			t.Errorf("config.json in %s has a dir: %.80s…", lang, body)
+			t.Errorf("config.json in %s has a dir: %.80s…", l, body)
 		}
 	}
 }
@@ -141,7 +141,7 @@ func TestConfigPerLanguage(t *testing.T) {
 				t.Errorf("Vary = %q: the language is in the URL", v)
 			}
 			c := decodeConfig(t, body)
-			want, _ := s.portals.Load().byID["twisto"].policy.In(tt.lang)
+			want, _ := testPortal(t, s, "twisto").Policy.In(tt.lang)
 			if c.Policy.Texts.Lang != tt.lang || c.Policy.Translations != nil || c.Policy.Categories[1].Name != want.Categories[1].Name ||
 				c.Policy.Cookies[0].Purpose != want.Cookies[0].Purpose {
 				t.Errorf("config policy in %q with %d translations, categories %+v", c.Policy.Texts.Lang, len(c.Policy.Translations), c.Policy.Categories)
@@ -218,7 +218,7 @@ func TestPolicyPageLanguages(t *testing.T) {
 				t.Errorf("Vary = %q, want Accept-Language: %v", res.Header.Get("Vary"), tt.vary)
 			}
 			id := strings.Split(tt.target, "/")[2]
-			p, _ := s.portals.Load().byID[id].policy.In(tt.lang)
+			p, _ := testPortal(t, s, id).Policy.In(tt.lang)
 			base := "http://example.com/portals/" + id + "/policy"
 			want := []string{
 				`<html lang="` + tt.lang + `" dir="ltr">`,

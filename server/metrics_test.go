@@ -47,13 +47,13 @@ func TestMetricsMove(t *testing.T) {
 		}
 	}
 	p := defaultPolicies(t)[0]
-	good := receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/")
+	good := receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/")
 	if res, body := post(t, s, "/portals/mtran/consents", good, nil); res.StatusCode != 201 {
 		t.Fatalf("receipt: %d %s", res.StatusCode, body)
 	}
-	post(t, s, "/portals/mtran/consents", "{", nil)                                                                         // bad-json
-	post(t, s, "/portals/mtran/consents", receiptJSONBody("nope", "reject-all", "en", "https://a.example/"), nil)           // rate-limit (burst 2)
-	post(t, s, "/portals/mtran/consents", receiptJSONBody("nope", "reject-all", "en", "https://a.example/"), http.Header{}) // rate-limit
+	post(t, s, "/portals/mtran/consents", "{", nil)                                                                                         // bad-json
+	post(t, s, "/portals/mtran/consents", receiptJSONBody("nope", "reject-all", "en", "https://mtran.my.opendatasoft.com/"), nil)           // rate-limit (burst 2)
+	post(t, s, "/portals/mtran/consents", receiptJSONBody("nope", "reject-all", "en", "https://mtran.my.opendatasoft.com/"), http.Header{}) // rate-limit
 	serve(t, s, "GET", "/portals/mtran/config.json", nil)
 	serve(t, s, "GET", "/portals/twisto/config.json", nil)
 	serve(t, s, "GET", "/no/such/path", nil)
@@ -61,7 +61,7 @@ func TestMetricsMove(t *testing.T) {
 	s.Metrics().Impression("mtran")
 	s.Metrics().PolicyReload(nil)
 	st.Close() // the store fails from now on
-	later := receiptJSONBody(consentValue(p, testNow).Encode(), "accept-all", "en", "https://a.example/")
+	later := receiptJSONBody(consentValue(p, testNow).Encode(), "accept-all", "en", "https://mtran.my.opendatasoft.com/")
 	req := httptest.NewRequest("POST", "/portals/mtran/consents", strings.NewReader(later))
 	req.RemoteAddr = "198.51.100.9:1"
 	rec := httptest.NewRecorder()
@@ -118,12 +118,12 @@ func TestMetricsReasons(t *testing.T) {
 	v := consentValue(p, testNow).Encode()
 	for reason, body := range map[string]string{
 		"too-large":      strings.Repeat(" ", 5000),
-		"bad-value":      receiptJSONBody("x", "reject-all", "en", "https://a.example/"),
-		"bad-method":     receiptJSONBody(v, "maybe", "en", "https://a.example/"),
-		"bad-lang":       receiptJSONBody(v, "reject-all", "xx", "https://a.example/"),
-		"bad-page":       receiptJSONBody(v, "reject-all", "en", "https://a.example/?q=1"),
-		"bad-undeclared": receiptJSONBody(v, "reject-all", "en", "https://a.example/", "bad name"),
-		"clock":          receiptJSONBody(consentValue(p, testNow.Add(-72*time.Hour)).Encode(), "reject-all", "en", "https://a.example/"),
+		"bad-value":      receiptJSONBody("x", "reject-all", "en", "https://mtran.my.opendatasoft.com/"),
+		"bad-method":     receiptJSONBody(v, "maybe", "en", "https://mtran.my.opendatasoft.com/"),
+		"bad-lang":       receiptJSONBody(v, "reject-all", "xx", "https://mtran.my.opendatasoft.com/"),
+		"bad-page":       receiptJSONBody(v, "reject-all", "en", "https://mtran.my.opendatasoft.com/?q=1"),
+		"bad-undeclared": receiptJSONBody(v, "reject-all", "en", "https://mtran.my.opendatasoft.com/", "bad name"),
+		"clock":          receiptJSONBody(consentValue(p, testNow.Add(-72*time.Hour)).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"),
 	} {
 		before := scrape(t, m)[`portalconsent_receipts_refused_total{reason="`+reason+`"}`]
 		res, got := post(t, s, "/portals/mtran/consents", body, nil)

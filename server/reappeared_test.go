@@ -18,11 +18,11 @@ func TestPostReappeared(t *testing.T) {
 	st := openTestStore(t)
 	m := metrics.New()
 	s := newReceiptServer(t, st, withStatsCookies(t), WithMetrics(m))
-	rev := s.portals.Load().byID["mtran"].policy.Revision
+	rev := testPortal(t, s, "mtran").Policy.Revision
 	body := func(rev int, names, page string) string {
 		return fmt.Sprintf(`{"revision":%d,"names":%s,"page":%q}`, rev, names, page)
 	}
-	const page = "https://portal.example/data"
+	const page = "https://mtran.my.opendatasoft.com/data"
 	for _, tt := range []struct {
 		name, target, body string
 		status             int
@@ -39,6 +39,8 @@ func TestPostReappeared(t *testing.T) {
 		{"too many names", "/portals/mtran/cookies/reappeared", body(rev, `[`+strings.Repeat(`"_ga",`, 32)+`"_ga"]`, page), 400},
 		{"undeclared name", "/portals/mtran/cookies/reappeared", body(rev, `["_hjid"]`, page), 400},
 		{"not a cookie name", "/portals/mtran/cookies/reappeared", body(rev, `["_pk_id.<b>x"]`, page), 400},
+		{"a declared pattern as a name", "/portals/mtran/cookies/reappeared", body(rev, `["_pk_id.*"]`, page), 400},
+		{"a wildcard name", "/portals/mtran/cookies/reappeared", body(rev, `["*"]`, page), 400},
 		{"a necessary cookie", "/portals/mtran/cookies/reappeared", body(rev, `["sessionid"]`, page), 400},
 		{"page with a query", "/portals/mtran/cookies/reappeared", body(rev, `["_ga"]`, page+"?q=1"), 400},
 		{"no page", "/portals/mtran/cookies/reappeared", body(rev, `["_ga"]`, ""), 400},
@@ -84,7 +86,7 @@ func TestPostReappeared(t *testing.T) {
 func TestPostReappearedRateLimitAndStoreDown(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, withStatsCookies(t), WithRateLimit(1, 2))
-	body := fmt.Sprintf(`{"revision":%d,"names":["_ga"],"page":"https://portal.example/"}`, s.portals.Load().byID["mtran"].policy.Revision)
+	body := fmt.Sprintf(`{"revision":%d,"names":["_ga"],"page":"https://mtran.my.opendatasoft.com/"}`, testPortal(t, s, "mtran").Policy.Revision)
 	send := func(addr string) *http.Response {
 		req := httptest.NewRequest(http.MethodPost, "/portals/mtran/cookies/reappeared", strings.NewReader(body))
 		req.RemoteAddr = addr
@@ -131,5 +133,38 @@ func TestAPIReappeared(t *testing.T) {
 	_, body = serve(t, s, "GET", "/api/v1/portals/twisto/cookies/reappeared", http.Header{"Authorization": {"Bearer " + testAdminToken}})
 	if strings.TrimSpace(string(body)) != "[]" {
 		t.Errorf("none: %s", body)
+	}
+}
+
+// TestBeaconsPageOutsideOrigins: a page outside the origins a policy
+// declares is one refusal, 403, on both beacons that carry a page (the
+// receipt contract's status; the reappeared beacon answered 400 before the
+// beacons shared their intake), and a page inside them is taken.
+func TestBeaconsPageOutsideOrigins(t *testing.T) {
+	ps := withStatsCookies(t)
+	ps[0].Origins = []string{"https://portal.example"}
+	s := newReceiptServer(t, openTestStore(t), ps)
+	p := testPortal(t, s, "mtran").Policy
+	reappeared := func(page string) string {
+		return fmt.Sprintf(`{"revision":%d,"names":["_ga"],"page":%q}`, p.Revision, page)
+	}
+	receipt := func(page string) string {
+		return receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", page)
+	}
+	for _, tt := range []struct {
+		name, target, body string
+		status             int
+	}{
+		{"reappeared, outside", "/portals/mtran/cookies/reappeared", reappeared("https://evil.example/data"), 403},
+		{"reappeared, another scheme", "/portals/mtran/cookies/reappeared", reappeared("http://portal.example/data"), 403},
+		{"reappeared, inside", "/portals/mtran/cookies/reappeared", reappeared("https://portal.example/data"), 204},
+		{"receipt, outside", "/portals/mtran/consents", receipt("https://evil.example/data"), 403},
+		{"receipt, inside", "/portals/mtran/consents", receipt("https://portal.example/data"), 201},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if res, got := post(t, s, tt.target, tt.body, nil); res.StatusCode != tt.status {
+				t.Errorf("status %d %s, want %d", res.StatusCode, got, tt.status)
+			}
+		})
 	}
 }

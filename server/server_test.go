@@ -21,6 +21,8 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/portalconsent/portalconsent/banner"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/assets"
+	"github.com/portalconsent/portalconsent/server/catalogue"
 	"github.com/portalconsent/portalconsent/web"
 )
 
@@ -48,16 +50,16 @@ var (
 	fakeEmbedJSServed = func() []byte {
 		sum := sha256.Sum256(fakeUIJSMin)
 		out := bytes.Replace(fakeEmbedJSMin, []byte("UI_PATH"), []byte("assets/ui."+hex.EncodeToString(sum[:])[:16]+".js"), 1)
-		out = bytes.Replace(out, []byte("UI_SRI"), []byte(scriptSRI(fakeUIJSMin)), 1)
+		out = bytes.Replace(out, []byte("UI_SRI"), []byte(assets.ScriptSRI(fakeUIJSMin)), 1)
 		sum = sha256.Sum256(fakeEmbedsJSMin)
 		out = bytes.Replace(out, []byte("EMBEDS_PATH"), []byte("assets/embeds."+hex.EncodeToString(sum[:])[:16]+".js"), 1)
-		return bytes.Replace(out, []byte("EMBEDS_SRI"), []byte(scriptSRI(fakeEmbedsJSMin)), 1)
+		return bytes.Replace(out, []byte("EMBEDS_SRI"), []byte(assets.ScriptSRI(fakeEmbedsJSMin)), 1)
 	}()
 	fakeCSSMin = mustMinify("text/css", fakeCSS)
 )
 
 func mustMinify(mediatype string, src []byte) []byte {
-	out, err := minifier.Bytes(mediatype, src)
+	out, err := assets.Minify(mediatype, src)
 	if err != nil {
 		panic(fmt.Sprintf("minifying %s %q: %v", mediatype, src, err))
 	}
@@ -562,7 +564,7 @@ func TestRoutes(t *testing.T) {
 				c := decodeConfig(t, body)
 				checkBannerHTML(t, c.Banner, c.Policy.Texts)
 				// twisto has a theme: its custom properties follow the stylesheet.
-				if want := string(fakeCSSMin) + ThemeCSS(c.Policy.Theme); c.Policy.Theme == nil || c.CSS != want {
+				if want := string(fakeCSSMin) + catalogue.ThemeCSS(c.Policy.Theme); c.Policy.Theme == nil || c.CSS != want {
 					t.Errorf("css = %q, want the minified stylesheet and the theme %q", c.CSS, want)
 				}
 			},
@@ -928,8 +930,8 @@ func TestConfigETags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s4.css.name != s.css.name {
-		t.Errorf("a comment changed the stylesheet name: %s, then %s", s.css.name, s4.css.name)
+	if s4.assets.CSS.Name != s.assets.CSS.Name {
+		t.Errorf("a comment changed the stylesheet name: %s, then %s", s.assets.CSS.Name, s4.assets.CSS.Name)
 	}
 }
 
@@ -942,10 +944,10 @@ func TestConfigStableAcrossInstances(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		other := newFakeServer(t)
 		for _, id := range []string{"mtran", "twisto"} {
-			a, b := first.portals.Load().byID[id].config, other.portals.Load().byID[id].config
-			if a.etag != b.etag || !bytes.Equal(a.raw, b.raw) {
-				ca, cb := decodeConfig(t, a.raw), decodeConfig(t, b.raw)
-				t.Fatalf("portal %s: config.json differs between two servers (ETag %s, then %s); banners:\n%s\n%s", id, a.etag, b.etag, ca.Banner, cb.Banner)
+			a, b := testPortal(t, first, id).Variants[0].Config, testPortal(t, other, id).Variants[0].Config
+			if a.ETag != b.ETag || !bytes.Equal(a.Raw, b.Raw) {
+				ca, cb := decodeConfig(t, a.Raw), decodeConfig(t, b.Raw)
+				t.Fatalf("portal %s: config.json differs between two servers (ETag %s, then %s); banners:\n%s\n%s", id, a.ETag, b.ETag, ca.Banner, cb.Banner)
 			}
 		}
 	}
@@ -1049,7 +1051,7 @@ func TestRealAssets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		min, err := minifier.Bytes(mediatype, src)
+		min, err := assets.Minify(mediatype, src)
 		if err != nil {
 			t.Fatalf("minifying web/%s: %v", file, err)
 		}
@@ -1063,10 +1065,10 @@ func TestRealAssets(t *testing.T) {
 	}
 	embedMin := minifiedFile(t, "embed.js", "text/javascript", "config.json")
 	// The server writes the UI script's path and integrity into the loader.
-	embedMin = bytes.Replace(embedMin, []byte("UI_PATH"), []byte(s.ui.name[1:]), 1)
-	embedMin = bytes.Replace(embedMin, []byte("UI_SRI"), []byte(scriptSRI(s.ui.raw)), 1)
-	embedMin = bytes.Replace(embedMin, []byte("EMBEDS_PATH"), []byte(s.embeds.name[1:]), 1)
-	embedMin = bytes.Replace(embedMin, []byte("EMBEDS_SRI"), []byte(scriptSRI(s.embeds.raw)), 1)
+	embedMin = bytes.Replace(embedMin, []byte("UI_PATH"), []byte(s.assets.UI.Name[1:]), 1)
+	embedMin = bytes.Replace(embedMin, []byte("UI_SRI"), []byte(assets.ScriptSRI(s.assets.UI.Raw)), 1)
+	embedMin = bytes.Replace(embedMin, []byte("EMBEDS_PATH"), []byte(s.assets.Embeds.Name[1:]), 1)
+	embedMin = bytes.Replace(embedMin, []byte("EMBEDS_SRI"), []byte(assets.ScriptSRI(s.assets.Embeds.Raw)), 1)
 	cssMin := minifiedFile(t, "banner.css", "text/css", ".pc-banner")
 
 	for _, enc := range []string{"br", "gzip", ""} {
@@ -1131,64 +1133,12 @@ func TestRealAssets(t *testing.T) {
 	}
 }
 
-// loaderBrotliBudget is the performance budget of the loader: /embed.js, as
-// served brotli-compressed, is at most 3 KiB (issue 13). It is all a
-// returning visitor downloads: the codec, the language choice, and the rules
-// that make a choice take effect (gated scripts, Consent Mode, the JS API,
-// Manage cookies links, and which cookies a withdrawal clears). What only a
-// first visit or a change needs is ui.js's (uiBrotliBudget): the banner, the
-// frame, and clearing the cookies of refused categories. embed.js carries
-// two scripts' paths and integrity values (ui.js and embeds.js: about 140
-// characters of hashes that do not compress, which move its brotli size by
-// ±15 bytes from one build of ui.js to the next).
-const loaderBrotliBudget = 3072
-
-// uiBrotliBudget bounds ui.js, as served brotli-compressed: 4 KiB. It was
-// 3 KiB until it drew the server's banner in a shadow root of the page and
-// made the frame only for the app (about 400 bytes), fetched the app once
-// the page has loaded, at low priority, or on intent (about 150), and took
-// over clearing cookies from embed.js (about 190).
-const uiBrotliBudget = 4096
-
-// embedsBrotliBudget bounds embeds.js (the placeholders of embeds waiting
-// for consent), as served brotli-compressed; loaded only on a page with such
-// embeds.
-const embedsBrotliBudget = 2048
-
-// TestLoaderBrotliSizeWithinBudget checks the real loader (web/embed.js,
-// minified as served) compresses with brotli to at most loaderBrotliBudget
-// bytes. It needs no `make build`: embed.js is a source file.
-func TestLoaderBrotliSizeWithinBudget(t *testing.T) {
-	s, err := New(defaultPolicies(t), web.Files())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range []struct {
-		name   string
-		a      *asset
-		budget int
-	}{
-		{"/embed.js", s.embedJS, loaderBrotliBudget},
-		{"ui.js", s.ui, uiBrotliBudget},
-		{"embeds.js", s.embeds, embedsBrotliBudget},
-	} {
-		got, err := decode("br", b.a.br)
-		if err != nil || !bytes.Equal(got, b.a.raw) {
-			t.Fatalf("the brotli variant of %s does not decode to it: %v", b.name, err)
-		}
-		t.Logf("%s: %d bytes minified, %d brotli, %d gzip", b.name, len(b.a.raw), len(b.a.br), len(b.a.gz))
-		if len(b.a.br) > b.budget {
-			t.Errorf("%s is %d bytes brotli-compressed, over the budget of %d bytes", b.name, len(b.a.br), b.budget)
-		}
-	}
-}
-
 // TestBannerHTML checks the server-rendered banner: the root element in banner
 // mode, the policy's own texts (escaped), and the four buttons.
 func TestBannerHTML(t *testing.T) {
 	for _, p := range defaultPolicies(t) {
 		t.Run(p.ID, func(t *testing.T) {
-			got := BannerHTML(p)
+			got := catalogue.BannerHTML(p)
 			checkBannerHTML(t, got, p.Texts)
 			if want := "Cookies on this portal"; !strings.Contains(got, want) {
 				t.Errorf("banner lacks the seed title %q:\n%s", want, got)
@@ -1211,7 +1161,7 @@ func TestBannerHTML(t *testing.T) {
 		p.Texts.RejectAll = "Tout refuser"
 		p.Texts.Customize = "Personnaliser"
 		p.Texts.PolicyLink = `Politique "cookies"`
-		got := BannerHTML(&p)
+		got := catalogue.BannerHTML(&p)
 		checkBannerHTML(t, got, p.Texts)
 		for _, bad := range []string{"<b>", "<script>", "Accept all", `"cookies"`} {
 			if strings.Contains(got, bad) {

@@ -47,10 +47,11 @@
   // undeclared returns the names of the cookies of a document.cookie line
   // that no cookie row of p declares (match is the loader's matchName; without
   // it, every name): valid
-  // names of at most 64 bytes, not cookies_preferences, once each, at most 32
+  // names of at most 64 bytes without "*" (a pattern character the host
+  // refuses), not cookies_preferences, once each, at most 32
   // (policy.Policy.Undeclared).
   function undeclared(p, line, match) {
-    return line.split(";").map((s) => (/^\s*([!#-'*+.0-9A-Z^-z|~-]{1,64})\s*=/.exec(s) || [])[1]).filter((n, i, all) =>
+    return line.split(";").map((s) => (/^\s*([!#-'+.0-9A-Z^-z|~-]{1,64})\s*=/.exec(s) || [])[1]).filter((n, i, all) =>
       n && n !== NAME && all.indexOf(n) === i && !(match && p.cookies.some((row) => row.names.some((pat) => match(pat, n))))).slice(0, 32);
   }
 

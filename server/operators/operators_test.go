@@ -230,8 +230,10 @@ func TestOperatorReloader(t *testing.T) {
 	// The watch sees a new file renamed over the old one.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	watching := make(chan struct{})
+	r.watching = func() { close(watching) }
 	go r.Watch(ctx, 20*time.Millisecond)
-	time.Sleep(100 * time.Millisecond) // the watch is set up
+	<-watching
 	only := "operators:\n  - name: dpo\n    tokenHash: \"" + hash(t, dpoTok) + "\"\n    portals: [twisto]\n"
 	tmp := filepath.Join(dir, ".operators.yaml.tmp")
 	os.WriteFile(tmp, []byte(only), 0o600)

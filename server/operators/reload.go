@@ -23,6 +23,9 @@ type Reloader struct {
 	OnReload func(err error)
 
 	mu sync.Mutex
+	// watching, when set (by tests), is called once Watch sees the
+	// directory: a change after it is not missed.
+	watching func()
 }
 
 // NewReloader reads the operators file at path into set. It fails when the
@@ -74,6 +77,9 @@ func (r *Reloader) Watch(ctx context.Context, debounce time.Duration) error {
 	}
 	if err := w.Add(dir); err != nil {
 		return fmt.Errorf("watching %s: %w", r.path, err)
+	}
+	if r.watching != nil {
+		r.watching()
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -15,8 +16,8 @@ import (
 // Sessions are stateless and signed, so that any consent host behind a load
 // balancer sharing the key accepts them: a cookie value is the base64url
 // JSON of a Session, a dot, and its HMAC-SHA256 under the key. Sign-out
-// revokes a session id in this process's memory until the session could
-// have expired anyway.
+// revokes a session id until the session could have expired anyway, in
+// this process's memory and, with Share, on every host of the database.
 const (
 	// IdleTimeout is how long a session lasts unused; each use renews it.
 	IdleTimeout = 8 * time.Hour
@@ -41,14 +42,22 @@ type Sessions struct {
 
 	mu      sync.Mutex
 	revoked map[string]time.Time // session id → until
+	creds   map[string]credRevoked
+	shared  Shared       // nil: revocations stay in this process
+	log     *slog.Logger // for Shared's failures
+	pending []Revocation // not yet published: Follow retries them
 }
+
+// credRevoked refuses the sessions of one credential issued at or before at.
+type credRevoked struct{ at, until time.Time }
 
 // NewSessions returns Sessions signing with key (at least MinKeyLen bytes).
 func NewSessions(key []byte) (*Sessions, error) {
 	if len(key) < MinKeyLen {
 		return nil, errors.New("a session key must be at least 32 bytes")
 	}
-	return &Sessions{key: append([]byte(nil), key...), revoked: map[string]time.Time{}}, nil
+	return &Sessions{key: append([]byte(nil), key...), revoked: map[string]time.Time{},
+		creds: map[string]credRevoked{}, log: slog.New(slog.DiscardHandler)}, nil
 }
 
 // RandomKey returns a new random session key.
@@ -112,7 +121,11 @@ func (s *Sessions) Decode(value string, now time.Time) (Session, bool) {
 	}
 	s.mu.Lock()
 	_, revoked := s.revoked[ss.ID]
+	cr, credGone := s.creds[ss.Name+" "+ss.Cred]
 	s.mu.Unlock()
+	if credGone && ss.IssuedAt <= cr.at.Unix() {
+		revoked = true
+	}
 	return ss, !revoked
 }
 
@@ -122,16 +135,18 @@ func (s *Sessions) Matches(ss Session, p Principal) bool {
 	return ss.Name == p.Name && hmac.Equal([]byte(ss.Cred), []byte(s.credTag(p)))
 }
 
-// Revoke refuses session id from now until it would have expired.
+// Revoke refuses session id from now until it would have expired (a
+// session revoked is never renewed, so IdleTimeout after its last use),
+// on every host when the revocations are shared (see Share).
 func (s *Sessions) Revoke(id string, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, until := range s.revoked {
-		if now.After(until) {
-			delete(s.revoked, k)
-		}
-	}
-	s.revoked[id] = now.Add(IdleTimeout)
+	s.revoke(Revocation{Kind: KindSession, ID: id, At: now, Until: now.Add(IdleTimeout)})
+}
+
+// RevokeCredential refuses every session of p's credential issued until
+// now (an operator removed, or given a new token hash), on every host when
+// the revocations are shared: MaxAge from now, none is left to refuse.
+func (s *Sessions) RevokeCredential(p Principal, now time.Time) {
+	s.revoke(Revocation{Kind: KindCredential, ID: p.Name + " " + s.credTag(p), At: now, Until: now.Add(MaxAge)})
 }
 
 // CSRF returns the anti-forgery token of the forms of session id (or,

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path"
 	"sort"
 	"strconv"
@@ -205,6 +206,43 @@ type Undeclared struct {
 // keeps.
 const MaxPages = 5
 
+// Bounds of the tallies a visitor's browser feeds: any page may report any
+// name, so that a flood of random names cannot fill the database or the
+// console's pages, a portal's undeclared tallies of one UTC day hold at
+// most MaxTallyNames distinct names, and so do its reappeared tallies
+// (distinct name and category pairs); every name beyond is counted in the
+// tally named OtherName (one per category for reappeared), and a store
+// logs once, when that tally is made, that the day's table is full
+// (LogTallyFull).
+const (
+	MaxTallyNames = 1000
+	// OtherName is the name of the tally of the names beyond MaxTallyNames:
+	// never a cookie name (parentheses are not allowed in one).
+	OtherName = "(other)"
+)
+
+// LogTallyFull logs, at Warn on log (nil logs nothing), that the tallies of
+// table ("undeclared" or "reappeared") for portal on day are full: further
+// names are counted as OtherName. Stores call it once per table, portal
+// and day: when the OtherName tally is made.
+func LogTallyFull(log *slog.Logger, table, portal string, day time.Time) {
+	if log == nil {
+		return
+	}
+	log.Warn("cookie tallies full: further names are counted as "+OtherName, "table", table, "portal", portal,
+		"day", day.UTC().Format(time.DateOnly), "maxNames", MaxTallyNames)
+}
+
+// CheckPage returns an error unless limit is at least 1 and offset at
+// least 0: the bounds of a page of summed tallies (UndeclaredPage,
+// ReappearedPage).
+func CheckPage(limit, offset int) error {
+	if limit < 1 || offset < 0 {
+		return fmt.Errorf("receipts: a page of tallies needs a limit of at least 1 and an offset of at least 0, got %d and %d", limit, offset)
+	}
+	return nil
+}
+
 // ReappearedCookie is a declared cookie of a refused category that a page
 // set again: its name and the category the policy files it under.
 type ReappearedCookie struct {
@@ -249,7 +287,8 @@ func (e *BrokenLink) Error() string {
 type Store interface {
 	// Append stores r and tallies the undeclared cookie names (at most a
 	// few, already checked by the caller) for r.Portal on r.ReceivedAt's UTC
-	// day with r.Page, all or nothing. It seals r at the end of its portal's
+	// day with r.Page, all or nothing; a new name past the day's
+	// MaxTallyNames is counted as OtherName. It seals r at the end of its portal's
 	// chain (sets Seq, Prev and Hash) and returns only once r is durable
 	// (fsynced, committed). A store may gather the receipts that arrive
 	// together into one transaction (group commit); each call still returns
@@ -287,18 +326,51 @@ type Store interface {
 	// Undeclared returns the tallies of the portal for the days in
 	// [from, to), by day then name.
 	Undeclared(ctx context.Context, portal string, from, to time.Time) ([]Undeclared, error)
+	// UndeclaredPage returns one page of the portal's undeclared names
+	// summed over the days in [from, to): the names ordered by their
+	// summed count, most first, then by name (byte order), limit of them
+	// from offset, as their daily tallies (by day then name: what
+	// reports.SumUndeclared sums), and how many names the period has in
+	// all. It reads at most limit names' tallies whatever the period holds.
+	// A limit under 1 or a negative offset is an error (CheckPage).
+	UndeclaredPage(ctx context.Context, portal string, from, to time.Time, limit, offset int) ([]Undeclared, int, error)
 	// CountReappeared tallies once each cookie of cookies (names and
 	// categories already checked by the caller) for portal on at's UTC
-	// day, with page among the tally's pages, all or nothing. It fails
+	// day, with page among the tally's pages, all or nothing; a new name
+	// and category past the day's MaxTallyNames is counted as OtherName in
+	// that category. It fails
 	// without counting on an empty portal.
 	CountReappeared(ctx context.Context, portal, page string, cookies []ReappearedCookie, at time.Time) error
 	// Reappeared returns the tallies of CountReappeared of the portal for
 	// the days in [from, to), by day, name then category.
 	Reappeared(ctx context.Context, portal string, from, to time.Time) ([]Reappeared, error)
+	// ReappearedPage is UndeclaredPage for the reappeared tallies: the
+	// pairs of name and category ordered by summed count, most first,
+	// then by name and category.
+	ReappearedPage(ctx context.Context, portal string, from, to time.Time, limit, offset int) ([]Reappeared, int, error)
 
 	// Verify walks every portal's chain and returns a *BrokenLink for the
 	// first receipt that does not verify (see Verify), nil when all do.
 	Verify(ctx context.Context) error
+
+	// Heads returns the head of every portal's chain, by portal: its last
+	// receipt's Seq and Hash (a chain's head stays when retention deletes
+	// its receipts). A chain without receipt has none.
+	Heads(ctx context.Context) ([]Head, error)
+	// SaveCheckpoint stores c, unchecked; when one of c.Portal and c.Seq is
+	// stored already it keeps that one and returns nil. It fails on a
+	// checkpoint that is not one (empty portal, seq under 1, a hash that is
+	// not 64 hex digits, a key or signature of the wrong size).
+	SaveCheckpoint(ctx context.Context, c Checkpoint) error
+	// LatestCheckpoints returns, for every portal with one, its checkpoint
+	// of the highest Seq, by portal.
+	LatestCheckpoints(ctx context.Context) ([]Checkpoint, error)
+	// Checkpoints returns every checkpoint of portal, by Seq (none for a
+	// portal without any).
+	Checkpoints(ctx context.Context, portal string) ([]Checkpoint, error)
+	// ChainHash returns the hash of portal's receipt at seq, or of its
+	// anchor when the anchor is at seq; "" when there is neither.
+	ChainHash(ctx context.Context, portal string, seq int64) (string, error)
 	// DeleteBefore deletes the receipts received before cutoff and the
 	// tallies (undeclared and reappeared) of days before it, keeping what remains verifiable: the last
 	// deleted receipt of each chain becomes its anchor. It also deletes the

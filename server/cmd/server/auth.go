@@ -77,7 +77,7 @@ func sessionKey(file string, log *slog.Logger) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session key file: %w", err)
 	}
-	log.Info("console session key made (set PORTALCONSENT_SESSION_KEY on every host behind a load balancer)", "file", file)
+	log.Info("console session key made", "file", file)
 	return []byte(k), nil
 }
 

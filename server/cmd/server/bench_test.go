@@ -19,8 +19,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/policyfiles"
 	"github.com/portalconsent/portalconsent/server/receipts"
-	"github.com/portalconsent/portalconsent/server/store"
 )
 
 // BenchmarkReceipts measures the receipt route of the built binary under wrk
@@ -93,7 +93,7 @@ func wrkReceipts(b *testing.B, db string, groupCommit time.Duration) wrkResult {
 	p := startServer(b, db, "-group-commit", groupCommit.String())
 	mtran := defaultMtran(b)
 	c := policy.NewConsent(mtran, time.Now(), nil)
-	body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.example/p","undeclared":[]}`, c.Encode())
+	body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.my.opendatasoft.com/p","undeclared":[]}`, c.Encode())
 	script := filepath.Join(b.TempDir(), "post.lua")
 	os.WriteFile(script, []byte("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"text/plain;charset=UTF-8\"\nwrk.body = '"+body+"'\n"), 0o600)
 	out, err := exec.Command("wrk", "-t2", "-c64", "-d10s", "--latency", "-s", script, p.url+"/portals/mtran/consents").CombinedOutput()
@@ -138,7 +138,7 @@ func wrkReceipts(b *testing.B, db string, groupCommit time.Duration) wrkResult {
 // in PostgreSQL.
 func dbSize(b *testing.B, db string) (int64, int64) {
 	ctx := context.Background()
-	st, err := openStore(ctx, db, 0)
+	st, err := openStore(ctx, db, 0, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func dbSize(b *testing.B, db string) (int64, int64) {
 // defaultMtran returns the built-in mtran policy as the binary serves it
 // (its revision derived by package store).
 func defaultMtran(tb testing.TB) *policy.Policy {
-	ps, err := store.Defaults()
+	ps, err := policyfiles.Defaults()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func defaultMtran(tb testing.TB) *policy.Policy {
 // lookup of one consent id and the CSV export of all n.
 func bigReceipts(b *testing.B, db, backend string, n int) string {
 	ctx := context.Background()
-	st, err := openStore(ctx, db, 2*time.Millisecond)
+	st, err := openStore(ctx, db, 2*time.Millisecond, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func bigReceipts(b *testing.B, db, backend string, n int) string {
 				r := &receipts.Receipt{
 					ID: fmt.Sprintf("0190%04x-0000-7000-8000-%012x", g, i), Portal: "mtran", ConsentID: c.ID,
 					Revision: int64(c.Revision), Choices: c.Choices, Method: receipts.MethodRejectAll,
-					Lang: "en", Page: "https://mtran.example/p", DecidedAt: c.Decided,
+					Lang: "en", Page: "https://mtran.my.opendatasoft.com/p", DecidedAt: c.Decided,
 					ReceivedAt: day.Add(time.Duration(g*per+i) * time.Microsecond), Notice: strings.Repeat("ab", 32),
 				}
 				if err := st.Append(ctx, r, nil); err != nil {

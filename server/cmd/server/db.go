@@ -13,10 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"crypto/ed25519"
 	"github.com/portalconsent/portalconsent/server"
 	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/receipts/postgres"
 	"github.com/portalconsent/portalconsent/server/receipts/sqlite"
+	"io"
 )
 
 // isPostgres reports whether db names a PostgreSQL database (a URL) rather
@@ -50,15 +52,16 @@ func defaultDB() (string, error) {
 
 // openStore opens the receipts store db names: a PostgreSQL URL, else the
 // path of a SQLite file (its directory is created, 0700). groupCommit is the
-// window appends are gathered in (0: one transaction per receipt).
-func openStore(ctx context.Context, db string, groupCommit time.Duration) (receipts.Store, error) {
+// window appends are gathered in (0: one transaction per receipt); log is
+// where the store says that a day's cookie tallies are full (nil: nowhere).
+func openStore(ctx context.Context, db string, groupCommit time.Duration, log *slog.Logger) (receipts.Store, error) {
 	if isPostgres(db) {
-		return postgres.Open(ctx, db, postgres.GroupCommit(groupCommit))
+		return postgres.Open(ctx, db, postgres.GroupCommit(groupCommit), postgres.Log(log))
 	}
 	if err := os.MkdirAll(filepath.Dir(db), 0o700); err != nil {
 		return nil, fmt.Errorf("receipts database %s: %w", db, err)
 	}
-	return sqlite.Open(db, sqlite.GroupCommit(groupCommit))
+	return sqlite.Open(db, sqlite.GroupCommit(groupCommit), sqlite.Log(log))
 }
 
 // redactDSN returns db with any password replaced, for the logs.
@@ -163,11 +166,14 @@ func maintain(ctx context.Context, st receipts.Store, retentionDays int, log *sl
 	}
 }
 
-// verify walks every chain of db and reports on stdout (all good: exit 0)
-// or stderr (the first broken link, or the store failing: exit 1).
-func verify(db string, stdout, stderr *os.File) int {
+// verify walks every chain of db, then checks each against its latest
+// checkpoint with pub (nil: checkpoints are not checked, and the report
+// says so, naming noKey), and reports on stdout (all good: exit 0) or
+// stderr (the first broken link, a checkpoint forged or contradicted, or
+// the store failing: exit 1).
+func verify(db string, pub ed25519.PublicKey, noKey string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
-	st, err := openStore(ctx, db, 0)
+	st, err := openStore(ctx, db, 0, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "verify-receipts:", err)
 		return 1
@@ -177,6 +183,19 @@ func verify(db string, stdout, stderr *os.File) int {
 		fmt.Fprintln(stderr, "verify-receipts:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "verify-receipts: every chain of %s verifies\n", redactDSN(db))
+	if pub == nil {
+		fmt.Fprintf(stdout, "verify-receipts: every chain of %s verifies by its hashes; checkpoints not checked: %s\n", redactDSN(db), noKey)
+		return 0
+	}
+	checked, unsigned, err := verifyCheckpoints(ctx, st, pub)
+	if err != nil {
+		fmt.Fprintln(stderr, "verify-receipts:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "verify-receipts: every chain of %s verifies, %d against its latest checkpoint (key %s)\n",
+		redactDSN(db), checked, base64.StdEncoding.EncodeToString(pub))
+	if len(unsigned) > 0 {
+		fmt.Fprintf(stdout, "verify-receipts: no checkpoint yet for %s: by their hashes only\n", strings.Join(unsigned, ", "))
+	}
 	return 0
 }

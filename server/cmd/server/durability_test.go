@@ -114,9 +114,20 @@ type proc struct {
 // startServer runs the binary on db and waits until it serves.
 func startServer(t testing.TB, db string, args ...string) *proc {
 	t.Helper()
-	state := t.TempDir()
+	return startServerEnv(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "PORTALCONSENT_ADMIN_TOKEN=durability-test-token-0123456789"}, db, args...)
+}
+
+// startServerEnv runs the binary on db with env added to the test's
+// environment (less the secrets' variables) and waits until it serves.
+func startServerEnv(t testing.TB, env []string, db string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(serverBinary(t), append([]string{"-addr", "127.0.0.1:0", "-db", db, "-receipt-rate", "0"}, args...)...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "PORTALCONSENT_ADMIN_TOKEN=durability-test-token-0123456789")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PORTALCONSENT_ADMIN_TOKEN=") && !strings.HasPrefix(kv, "PORTALCONSENT_SESSION_KEY=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +194,7 @@ func poster(t *testing.T, base string, n int, stop <-chan struct{}) (acked []str
 				default:
 				}
 				c := policy.NewConsent(mtran, time.Now(), nil)
-				body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.example/p","undeclared":["mystery"]}`, c.Encode())
+				body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.my.opendatasoft.com/p","undeclared":["mystery"]}`, c.Encode())
 				res, err := client.Post(base+"/portals/mtran/consents", "text/plain;charset=UTF-8", strings.NewReader(body))
 				if err != nil {
 					mu.Lock()
@@ -213,7 +224,7 @@ func poster(t *testing.T, base string, n int, stop <-chan struct{}) (acked []str
 func checkAcked(t *testing.T, db string, acked []string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := openStore(ctx, db, 0)
+	st, err := openStore(ctx, db, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,8 +303,14 @@ func TestKill9LosesNoAcknowledgedReceipt(t *testing.T) {
 				t.Fatalf("SIGTERM: exit %v\n%s", err, p2.log())
 			}
 			checkAcked(t, db, append(acked, more...))
-			out, err := exec.Command(serverBinary(t), "-verify-receipts", "-db", db).CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "verifies") {
+			// Against the checkpoints of the key the server made, which
+			// for PostgreSQL lives in the test's own state directory.
+			key := publicKeyLog.FindStringSubmatch(p2.log())
+			if key == nil {
+				t.Fatalf("no checkpoint public key logged:\n%s", p2.log())
+			}
+			out, err := exec.Command(serverBinary(t), "-verify-receipts", "-db", db, "-verify-key", key[1]).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "against its latest checkpoint") {
 				t.Errorf("-verify-receipts: %v\n%s", err, out)
 			}
 		})
@@ -394,7 +411,7 @@ func TestPostgresGoesAwayAndComesBack(t *testing.T) {
 	mtran := defaultMtran(t)
 	postOne := func() int {
 		c := policy.NewConsent(mtran, time.Now(), nil)
-		body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.example/p"}`, c.Encode())
+		body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.my.opendatasoft.com/p"}`, c.Encode())
 		res, err := http.Post(p.url+"/portals/mtran/consents", "text/plain", strings.NewReader(body))
 		if err != nil {
 			t.Fatalf("the server did not answer: %v", err)

@@ -9,7 +9,7 @@
 // $PORTALCONSENT_POLICIES), one file per portal, else the built-in ones. The
 // server refuses to start when any file is invalid, listing every problem;
 // while it runs it reloads the directory on SIGHUP and when files change
-// (see store.Reloader: a file that became invalid keeps its portal's last
+// (see policyfiles.Reloader: a file that became invalid keeps its portal's last
 // good policy). `server -check DIR` only checks the files: one line per valid
 // portal on stdout, each problem on stderr, exit status 0 when all are good,
 // 1 otherwise.
@@ -20,21 +20,35 @@
 // ~/.local/state/portalconsent), or a postgres:// URL. Receipts older than
 // -retention-days are deleted daily. The operator API's admin token is
 // $PORTALCONSENT_ADMIN_TOKEN (at least 24 characters), else a random one
-// kept in the 0600 file admin-token beside the SQLite database (or in the
-// state directory for PostgreSQL): its path is logged, never the token.
+// kept in the 0600 file admin-token beside the SQLite database: its path
+// is logged, never the token. On PostgreSQL the admin token's SHA-256 and
+// the session key are kept in the database, made by the first host to
+// start (which writes the token to admin-token in its state directory),
+// and shared by every host; console sign-outs are too (see fleetSecrets).
 // Operators other than the admin are the entries of -operators FILE (YAML;
 // see package operators), reloaded like the policy files; `server
 // -hash-token` reads a token on stdin and prints its bcrypt hash for it.
 // Console sessions are signed with $PORTALCONSENT_SESSION_KEY (at least 32
-// bytes: set the same on every host behind a load balancer), else a random
+// bytes: set the same on every host behind a load balancer), else on
+// PostgreSQL one key kept in the database for every host, on SQLite a random
 // key kept in the 0600 file session-key beside admin-token. -metrics-addr
-// serves Prometheus /metrics on an address of its own.
-// `server -verify-receipts` walks every receipt chain of -db and exits 1
-// naming the first broken link.
+// serves Prometheus /metrics on an address of its own. -trusted-proxies
+// (default $PORTALCONSENT_TRUSTED_PROXIES) names the load balancers whose
+// X-Forwarded-For is believed (see ratelimit.Clients); a malformed prefix
+// stops the start, named.
+// The head of every receipt chain that moved is signed every
+// -checkpoint-every (and at shutdown) with an Ed25519 key kept outside the
+// database, in the 0600 file -checkpoint-key (default checkpoint-key beside
+// admin-token, made at first start); `server -checkpoint-public-key` prints
+// its public key. `server -verify-receipts` walks every receipt chain of
+// -db and exits 1 naming the first broken link, or a chain that does not
+// match its latest checkpoint (checked with the key file's public key, or
+// -verify-key).
 package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -53,7 +67,9 @@ import (
 	"github.com/portalconsent/portalconsent/server"
 	"github.com/portalconsent/portalconsent/server/metrics"
 	"github.com/portalconsent/portalconsent/server/operators"
-	"github.com/portalconsent/portalconsent/server/store"
+	"github.com/portalconsent/portalconsent/server/policyfiles"
+	"github.com/portalconsent/portalconsent/server/ratelimit"
+	"github.com/portalconsent/portalconsent/server/receipts/postgres"
 	"github.com/portalconsent/portalconsent/web"
 )
 
@@ -79,6 +95,15 @@ func main() {
 	metricsAddr := flag.String("metrics-addr", "", "address to serve Prometheus /metrics on (host:port; off when empty; never the public address)")
 	publicURL := flag.String("public-url", os.Getenv("PORTALCONSENT_PUBLIC_URL"),
 		"the scheme and host the server is reached at (https://consent.example behind a TLS proxy: Secure __Host- console cookies)")
+	receiptQueue := flag.Int("receipt-queue", server.DefaultReceiptQueue,
+		"receipts (and impressions, cookie reports) that may wait for the database at once; beyond, 503 with Retry-After at once (0: no bound)")
+	trustedProxies := flag.String("trusted-proxies", os.Getenv("PORTALCONSENT_TRUSTED_PROXIES"),
+		"CIDR[,CIDR…] of the load balancers in front of the server: from them, the client is the right-most untrusted address of X-Forwarded-For (default: the header is ignored)")
+	checkpointFile := flag.String("checkpoint-key", "",
+		"file of the Ed25519 key that signs the receipt chains' heads, made (0600) at first start (default: checkpoint-key beside admin-token)")
+	printPublicKey := flag.Bool("checkpoint-public-key", false, "print the public key of the checkpoint key (base64) and exit")
+	checkpointEvery := flag.Duration("checkpoint-every", 10*time.Minute, "sign the chains' heads that moved this often (and at shutdown; 0: at shutdown only)")
+	verifyKey := flag.String("verify-key", "", "with -verify-receipts: the checkpoint public key (base64) to check against, instead of the key file's")
 	flag.Parse()
 	if *hashToken {
 		os.Exit(hashTokenCmd(os.Stdin, os.Stdout, os.Stderr))
@@ -94,8 +119,26 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	keyFile, err := checkpointKeyFile(*checkpointFile, *db)
+	if err != nil {
+		log.Error("cannot start", "err", err.Error())
+		os.Exit(1)
+	}
+	if *printPublicKey {
+		os.Exit(publicKeyCmd(keyFile, os.Stdout, os.Stderr))
+	}
 	if *verifyReceipts {
-		os.Exit(verify(*db, os.Stdout, os.Stderr))
+		pub, noKey, err := verifyPublicKey(*verifyKey, keyFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "verify-receipts:", err)
+			os.Exit(1)
+		}
+		os.Exit(verify(*db, pub, noKey, os.Stdout, os.Stderr))
+	}
+	trusted, err := ratelimit.ParseTrusted(*trustedProxies)
+	if err != nil {
+		log.Error("cannot start: -trusted-proxies", "err", err.Error())
+		os.Exit(1)
 	}
 	if *retention < 1 {
 		log.Error("cannot start: -retention-days must be at least 1")
@@ -103,7 +146,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := openStore(ctx, *db, *groupCommit)
+	st, err := openStore(ctx, *db, *groupCommit, log)
 	if err != nil {
 		log.Error("cannot start: receipts database", "db", redactDSN(*db), "err", err.Error())
 		os.Exit(1)
@@ -114,13 +157,22 @@ func main() {
 	var auth *operators.Set
 	var key []byte
 	tf, err := tokenFile(*db)
-	if err == nil {
+	if pg, ok := st.(*postgres.Store); ok && err == nil {
+		// Every host of the database shares its secrets and revocations.
+		auth, key, err = fleetSecrets(ctx, pg, tf, log)
+		opts = append(opts, server.WithSharedRevocations(sharedRevocations{pg}))
+	} else if err == nil {
 		var token string
 		if token, err = adminToken(tf, log); err == nil {
 			auth = operators.New(token)
 			key, err = sessionKey(filepath.Join(filepath.Dir(tf), "session-key"), log)
 		}
 	}
+	if err != nil {
+		log.Error("cannot start", "err", err.Error())
+		os.Exit(1)
+	}
+	ckey, err := checkpointKey(keyFile, log)
 	if err != nil {
 		log.Error("cannot start", "err", err.Error())
 		os.Exit(1)
@@ -141,7 +193,12 @@ func main() {
 		opReloader.OnReload = m.OperatorsReload
 	}
 	opts = append(opts, server.WithReceipts(st), server.WithRateLimit(*rateLimit, *rateBurst),
-		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m))
+		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m),
+		server.WithTrustedProxies(trusted), server.WithReceiptQueue(*receiptQueue),
+		server.WithCheckpointKey(ckey.Public().(ed25519.PublicKey)))
+	if len(trusted) > 0 {
+		log.Info("trusted proxies: the client address is read from X-Forwarded-For", "proxies", *trustedProxies)
+	}
 
 	h, reloader, errs := start(*dir, web.Files(), log, opts...)
 	if len(errs) > 0 {
@@ -151,7 +208,9 @@ func main() {
 		os.Exit(1)
 	}
 	go maintain(ctx, st, *retention, log)
+	go keepCheckpoints(ctx, st, ckey, *checkpointEvery, log)
 	go h.KeepNoticesServed(ctx, time.Hour)
+	go h.FollowRevocations(ctx)
 	if reloader != nil || opReloader != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
@@ -159,7 +218,7 @@ func main() {
 	}
 	if opReloader != nil {
 		go func() {
-			if err := opReloader.Watch(ctx, store.DefaultDebounce); err != nil {
+			if err := opReloader.Watch(ctx, policyfiles.DefaultDebounce); err != nil {
 				log.Error("the operators file is reloaded on SIGHUP only", "err", err.Error())
 			}
 		}()
@@ -173,7 +232,7 @@ func main() {
 	}
 	if reloader != nil {
 		go func() {
-			if err := reloader.Watch(ctx, store.DefaultDebounce); err != nil {
+			if err := reloader.Watch(ctx, policyfiles.DefaultDebounce); err != nil {
 				log.Error("policy files are reloaded on SIGHUP only", "err", err.Error())
 			}
 		}()
@@ -183,19 +242,44 @@ func main() {
 		st.Close()
 		os.Exit(1)
 	}
+	// The receipts in flight are stored: sign the heads they moved.
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := signHeads(sctx, st, ckey, time.Now(), log); err != nil {
+		log.Error("receipts: cannot sign the chains' heads at shutdown", "err", err.Error())
+	}
+}
+
+// verifyPublicKey returns the public key -verify-receipts checks the
+// checkpoints with: flag's (base64) when set, else the key file's; nil
+// with the reason when there is no key file; an error for a flag that is
+// not a public key or a key file that is not a key.
+func verifyPublicKey(flag, keyFile string) (ed25519.PublicKey, string, error) {
+	if flag != "" {
+		pub, err := parsePublicKey(flag)
+		return pub, "", err
+	}
+	key, err := readCheckpointKey(keyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "no checkpoint key " + keyFile + " (give -verify-key or -checkpoint-key)", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return key.Public().(ed25519.PublicKey), "", nil
 }
 
 // start returns the server (with opts) for the policy files of dir, with the reloader
 // that keeps it up to date, or for the built-in portals (and no reloader)
 // when dir is "". It returns every problem of the files instead when there is
 // any.
-func start(dir string, assets fs.FS, log *slog.Logger, opts ...server.Option) (*server.Server, *store.Reloader, []error) {
+func start(dir string, assets fs.FS, log *slog.Logger, opts ...server.Option) (*server.Server, *policyfiles.Reloader, []error) {
 	if dir == "" {
-		ps, err := store.Defaults()
+		ps, err := policyfiles.Defaults()
 		if err != nil {
 			return nil, nil, []error{err}
 		}
-		h, err := server.New(store.Policies(ps), assets, append(opts, server.WithLogger(log))...)
+		h, err := server.New(policyfiles.Policies(ps), assets, append(opts, server.WithLogger(log))...)
 		if err != nil {
 			return nil, nil, []error{err}
 		}
@@ -212,7 +296,7 @@ func start(dir string, assets fs.FS, log *slog.Logger, opts ...server.Option) (*
 		h, err = server.New(ps, assets, append(opts, server.WithLogger(log))...)
 		return err
 	}
-	r, errs := store.NewReloader(dir, apply, log)
+	r, errs := policyfiles.NewReloader(dir, apply, log)
 	if len(errs) > 0 {
 		return nil, nil, errs
 	}
@@ -221,7 +305,7 @@ func start(dir string, assets fs.FS, log *slog.Logger, opts ...server.Option) (*
 
 // reloadOn reloads the policy files and the operators file (either may be
 // nil) on each value of sig (SIGHUP) until ctx is done.
-func reloadOn(ctx context.Context, sig <-chan os.Signal, r *store.Reloader, ops *operators.Reloader) {
+func reloadOn(ctx context.Context, sig <-chan os.Signal, r *policyfiles.Reloader, ops *operators.Reloader) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -246,7 +330,7 @@ func check(dir string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: not a directory\n", dir)
 		return 1
 	}
-	lines, errs := store.Check(os.DirFS(dir))
+	lines, errs := policyfiles.Check(os.DirFS(dir))
 	for _, l := range lines {
 		fmt.Fprintln(stdout, l)
 	}

@@ -16,7 +16,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/portalconsent/portalconsent/server/store"
+	"github.com/portalconsent/portalconsent/server/policyfiles"
 )
 
 func fakeAssets() fstest.MapFS {
@@ -36,7 +36,7 @@ func fakeAssets() fstest.MapFS {
 func policyDir(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "example.yaml"), store.Example(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "example.yaml"), policyfiles.Example(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for name, data := range files {
@@ -58,7 +58,7 @@ func TestCheck(t *testing.T) {
 		{"all good", nil, 0, []string{"example revision "}, nil},
 		{"a bad file", map[string]string{"twisto.yaml": "id: mtran\n"}, 1, []string{"example revision "},
 			[]string{"twisto.yaml: name: is empty", "1 valid portal(s), 1 problem(s)"}},
-		{"a file named after another id", map[string]string{"other.yaml": strings.Replace(string(store.Example()), "id: example", "id: other2", 1)}, 1,
+		{"a file named after another id", map[string]string{"other.yaml": strings.Replace(string(policyfiles.Example()), "id: example", "id: other2", 1)}, 1,
 			[]string{"example revision "}, []string{`other.yaml:6: id: "other2" does not match the file name: other.yaml must declare id: other`}},
 	}
 	for _, tt := range tests {
@@ -148,7 +148,7 @@ func TestSIGHUPReloads(t *testing.T) {
 	if got := revision(); got != first {
 		t.Fatalf("a broken file replaced the policy: %q", got)
 	}
-	fixed := strings.Replace(string(store.Example()), "lifetimeDays: 182", "lifetimeDays: 90", 1)
+	fixed := strings.Replace(string(policyfiles.Example()), "lifetimeDays: 182", "lifetimeDays: 90", 1)
 	os.WriteFile(filepath.Join(dir, "example.yaml"), []byte(fixed), 0o644)
 	sig <- syscall.SIGHUP
 	wait(func(got string) bool { return got != first && got != "" })

@@ -293,7 +293,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	slices.Sort(portals)
 	portals = slices.Compact(portals)
 
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.wpool.Begin(ctx)
 	if err != nil {
 		return nil, false, err
 	}
@@ -363,7 +363,8 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	}
 
 	sealed = make([]receipts.Receipt, len(batch))
-	n := len(pairPortals) // the receipts of the batch
+	var full []receipts.Receipt // receipts whose tally filled their day (tallySQL)
+	n := len(pairPortals)       // the receipts of the batch
 	var (
 		ids, ps, consents, choices, methods, langs, pages, notices = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		seqs, revisions                                            = make([]int64, n), make([]int64, n)
@@ -396,7 +397,19 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 
 		day := time.Date(c.ReceivedAt.Year(), c.ReceivedAt.Month(), c.ReceivedAt.Day(), 0, 0, 0, 0, time.UTC)
 		for _, name := range req.undeclared {
-			b.Queue(tallySQL, c.Portal, day, name, c.ReceivedAt, c.Page)
+			b.Queue(tallySQL, c.Portal, day, name, c.ReceivedAt, c.Page).QueryRow(func(row pgx.Row) error {
+				var (
+					counted string
+					count   int64
+				)
+				if err := row.Scan(&counted, &count); err != nil {
+					return err
+				}
+				if counted == receipts.OtherName && count == 1 {
+					full = append(full, c)
+				}
+				return nil
+			})
 		}
 	}
 	b.Queue(`INSERT INTO receipts (id, portal, seq, consent_id, revision, choices, method,
@@ -421,6 +434,9 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	}
 	if err = tx.Commit(ctx); err != nil {
 		return sealed, true, err
+	}
+	for _, c := range full {
+		receipts.LogTallyFull(s.log, "undeclared", c.Portal, c.ReceivedAt)
 	}
 	return sealed, false, nil
 }
@@ -473,12 +489,14 @@ func connLost(code string) bool {
 	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P")
 }
 
-// resetPool closes the pool's connections, at most once a second, so that
+// resetPool closes the pools' connections (the writers' and the reads':
+// a restart or a failover ended them all), at most once a second, so that
 // retries get new ones instead of the other dead ones.
 func (s *Store) resetPool() {
 	now := time.Now().UnixNano()
 	last := s.lastReset.Load()
 	if now-last > int64(time.Second) && s.lastReset.CompareAndSwap(last, now) {
+		s.wpool.Reset()
 		s.pool.Reset()
 	}
 }
@@ -488,7 +506,7 @@ func (s *Store) resetPool() {
 // connection, for the chain head's lock: for the old transaction to end
 // either way.
 func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, error) {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.wpool.Begin(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -509,15 +527,24 @@ func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, err
 
 // tallySQL counts one undeclared cookie name: $1 portal, $2 day, $3 name,
 // $4 time seen, $5 page (kept while fewer than receipts.MaxPages distinct
-// pages are).
+// pages are). A name the day has no tally of yet, when the day has
+// receipts.MaxTallyNames names already, is counted as receipts.OtherName
+// (the transaction holds the portal's chain head: no other counts its
+// names meanwhile). It returns the name counted and its count.
 var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, name, count, first_seen, last_seen, pages)
-	VALUES ($1, $2, $3, 1, $4, $4, CASE WHEN $5::text = '' THEN '{}'::text[] ELSE ARRAY[$5::text] END)
+	VALUES ($1, $2, CASE
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = $3::text) THEN $3::text
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = '%[2]s') THEN '%[2]s'
+			WHEN (SELECT count(*) FROM undeclared WHERE portal = $1 AND day = $2 AND name <> '%[2]s') < %[3]d THEN $3::text
+			ELSE '%[2]s' END,
+		1, $4, $4, CASE WHEN $5::text = '' THEN '{}'::text[] ELSE ARRAY[$5::text] END)
 	ON CONFLICT (portal, day, name) DO UPDATE SET
 		count = u.count + 1,
 		first_seen = least(u.first_seen, excluded.first_seen),
 		last_seen = greatest(u.last_seen, excluded.last_seen),
-		pages = CASE WHEN $5::text <> '' AND cardinality(u.pages) < %d AND NOT ($5::text = ANY (u.pages))
-			THEN u.pages || $5::text ELSE u.pages END`, receipts.MaxPages)
+		pages = CASE WHEN $5::text <> '' AND cardinality(u.pages) < %[1]d AND NOT ($5::text = ANY (u.pages))
+			THEN u.pages || $5::text ELSE u.pages END
+	RETURNING u.name, u.count`, receipts.MaxPages, receipts.OtherName, receipts.MaxTallyNames)
 
 // validate refuses what PostgreSQL could not store, so that one bad receipt
 // does not fail the batch it would join.

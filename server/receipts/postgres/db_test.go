@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
@@ -108,6 +109,11 @@ type backend struct{ opts []Option }
 func (b backend) New(t *testing.T) receipts.Store {
 	_, dsn := newDatabase(t)
 	return openStore(t, dsn, b.opts...)
+}
+
+func (b backend) NewLogged(t *testing.T, log *slog.Logger) receipts.Store {
+	_, dsn := newDatabase(t)
+	return openStore(t, dsn, append(b.opts[:len(b.opts):len(b.opts)], Log(log))...)
 }
 
 func (b backend) Reopen(t *testing.T, s receipts.Store) receipts.Store {

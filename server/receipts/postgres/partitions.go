@@ -74,7 +74,7 @@ func (s *Store) ensureMonths(ctx context.Context, months []month) error {
 			return fmt.Errorf("postgres: receipt time in year %d", m.year)
 		}
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.wpool, func(tx pgx.Tx) error {
 		// Creating a partition locks the parent table: do not wait behind
 		// a long reader forever.
 		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '10s'"); err != nil {

@@ -6,7 +6,9 @@
 // them append-only for everyone but retention. Each portal's chain head is a
 // row of table chains that appenders lock while they extend the chain, so
 // that any number of processes may append to one portal at once. Appends
-// that arrive together are committed in one transaction (group commit).
+// that arrive together are committed in one transaction (group commit),
+// on connections of their own (a pool of writerConns) that reads, such as
+// exports, cannot take.
 //
 // The append-only trigger guards against mistakes, not against the
 // server's own role: any transaction of that role may SET LOCAL
@@ -24,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,10 +42,13 @@ import (
 var migrationFiles embed.FS
 
 // Advisory lock keys (pg_advisory_xact_lock): one for migrations, one for
-// creating partitions.
+// creating partitions; and, in the two-key space (which never overlaps the
+// one-key space), the class of the per-portal locks of the reappeared
+// tallies (CountReappeared), the portal's hash the second key.
 const (
 	lockMigrate    int64 = 0x70635f6d696772 // "pc_migr"
 	lockPartitions int64 = 0x70635f70617274 // "pc_part"
+	lockReappeared int32 = 0x70635f72       // "pc_r"
 )
 
 // DefaultGroupCommit is the group commit window of a Store opened without
@@ -56,6 +62,12 @@ const maxBatch = 256
 // while one waits for its COMMIT, another gathers the next batch.
 const writers = 2
 
+// writerConns is the size of the writers' pool of connections, apart from
+// the pool of reads (pool_max_conns of the DSN): an export or console
+// pages holding every read connection never keep a receipt waiting. Two
+// batch writers, and as many appends at once without group commit.
+const writerConns = writers + 2
+
 // batchTimeout bounds one group commit transaction (it serves many callers,
 // so it does not run under any one caller's context).
 const batchTimeout = 30 * time.Second
@@ -66,6 +78,13 @@ type Option func(*config)
 type config struct {
 	groupCommit time.Duration
 	maintenance time.Duration
+	log         *slog.Logger
+}
+
+// Log sets where the store logs that a day's cookie tallies of a portal
+// are full (receipts.LogTallyFull); by default it logs nothing.
+func Log(l *slog.Logger) Option {
+	return func(c *config) { c.log = l }
 }
 
 // GroupCommit sets the window within which appends are gathered into one
@@ -84,8 +103,10 @@ func Maintenance(every time.Duration) Option {
 // Store is a receipts.Store on PostgreSQL. Its methods are safe for
 // concurrent use, also by several processes on one database.
 type Store struct {
-	pool        *pgxpool.Pool
+	pool        *pgxpool.Pool // reads, notices, secrets, maintenance
+	wpool       *pgxpool.Pool // the writers': appends, impressions, partitions (see writerConns)
 	groupCommit time.Duration
+	log         *slog.Logger // nil: nothing logged
 
 	// mu guards closed and sending on queue: Append holds it for reading
 	// while it enqueues, Close for writing before it closes queue.
@@ -101,6 +122,9 @@ type Store struct {
 
 	partsMu sync.Mutex
 	parts   map[month]bool // partitions known to exist
+
+	listenMu sync.Mutex // held by WaitRevocation
+	listen   *pgx.Conn  // LISTENing for revocations, outside the pool
 }
 
 var _ receipts.Store = (*Store)(nil)
@@ -125,18 +149,29 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, unavailable(ctx, "connect", err)
 	}
+	wcfg := pcfg.Copy()
+	wcfg.MaxConns, wcfg.MinConns = writerConns, 0
+	wpool, err := pgxpool.NewWithConfig(ctx, wcfg)
+	if err != nil {
+		pool.Close()
+		return nil, unavailable(ctx, "connect", err)
+	}
 	s := &Store{
 		pool:        pool,
+		wpool:       wpool,
 		groupCommit: cfg.groupCommit,
+		log:         cfg.log,
 		stop:        make(chan struct{}),
 		parts:       map[month]bool{},
 	}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
+		wpool.Close()
 		return nil, err
 	}
 	if err := s.EnsurePartitions(ctx, time.Now()); err != nil {
 		pool.Close()
+		wpool.Close()
 		return nil, err
 	}
 	if s.groupCommit > 0 {
@@ -242,6 +277,14 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.direct.Wait()
+	if s.listenMu.TryLock() { // else a WaitRevocation closes it when its ctx ends
+		if s.listen != nil {
+			s.listen.Close(context.Background())
+			s.listen = nil
+		}
+		s.listenMu.Unlock()
+	}
+	s.wpool.Close()
 	s.pool.Close()
 	return nil
 }

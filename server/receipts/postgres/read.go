@@ -187,6 +187,50 @@ func (s *Store) Undeclared(ctx context.Context, portal string, from, to time.Tim
 	return out, nil
 }
 
+// UndeclaredPage returns one page of the portal's undeclared names summed
+// over the UTC days in [from, to) (see receipts.Store.UndeclaredPage): the
+// daily tallies of the limit names from offset, by summed count then name
+// (byte order), and how many names there are, read in one repeatable-read
+// transaction. It fails on a bad limit or offset (receipts.CheckPage);
+// database failures are wrapped in receipts.ErrUnavailable.
+func (s *Store) UndeclaredPage(ctx context.Context, portal string, from, to time.Time, limit, offset int) ([]receipts.Undeclared, int, error) {
+	if err := receipts.CheckPage(limit, offset); err != nil {
+		return nil, 0, err
+	}
+	lo, hi := ceilDay(from), ceilDay(to)
+	var (
+		out   []receipts.Undeclared
+		total int
+	)
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(DISTINCT name) FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3`,
+			portal, lo, hi).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `WITH top AS (
+				SELECT name FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3
+				GROUP BY name ORDER BY sum(count) DESC, name LIMIT $4 OFFSET $5)
+			SELECT portal, day, name, count, first_seen, last_seen, pages FROM undeclared
+			WHERE portal = $1 AND day >= $2 AND day < $3 AND name IN (SELECT name FROM top) ORDER BY day, name`,
+			portal, lo, hi, limit, offset)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (receipts.Undeclared, error) {
+			var u receipts.Undeclared
+			err := row.Scan(&u.Portal, &u.Day, &u.Name, &u.Count, &u.FirstSeen, &u.LastSeen, &u.Pages)
+			u.Day = time.Date(u.Day.Year(), u.Day.Month(), u.Day.Day(), 0, 0, 0, 0, time.UTC)
+			u.FirstSeen, u.LastSeen = u.FirstSeen.UTC(), u.LastSeen.UTC()
+			return u, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, 0, unavailable(ctx, "undeclared", err)
+	}
+	return out, total, nil
+}
+
 // ceilDay returns the first 00:00 UTC at or after t.
 func ceilDay(t time.Time) time.Time {
 	t = t.UTC()

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"sync"
@@ -41,6 +42,9 @@ type Backend struct {
 	// database's error: the suite checks that UPDATE and DELETE of receipts
 	// are refused.
 	ExecChecked func(t *testing.T, s receipts.Store, sql string, args ...any) error
+	// NewLogged returns a store on a new, empty database that logs to log
+	// (the suite checks that a full day of tallies is logged once).
+	NewLogged func(t *testing.T, log *slog.Logger) receipts.Store
 }
 
 // base is the ReceivedAt of the suite's first receipt: a whole microsecond,
@@ -66,6 +70,9 @@ func Run(t *testing.T, b Backend) {
 		{"Export", testExport},
 		{"Undeclared", testUndeclared},
 		{"Reappeared", testReappeared},
+		{"TallyCaps", testTallyCaps},
+		{"TallyPages", testTallyPages},
+		{"Checkpoints", testCheckpoints},
 		{"Stats", testStats},
 		{"StatsConcurrent", testStatsConcurrent},
 		{"StatsRetention", testStatsRetention},

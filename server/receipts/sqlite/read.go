@@ -334,3 +334,54 @@ func (s *Store) Stats(ctx context.Context, portal string, from, to time.Time) (r
 	}
 	return b.Stats(), nil
 }
+
+// UndeclaredPage returns one page of the portal's undeclared names summed
+// over the days whose 00:00 UTC is in [from, to) (see
+// receipts.Store.UndeclaredPage): the daily tallies of the limit names from
+// offset, by summed count then name, and how many names there are. It
+// fails on a bad limit or offset (receipts.CheckPage) and on a tally whose
+// pages are not a JSON array of strings.
+func (s *Store) UndeclaredPage(ctx context.Context, portal string, from, to time.Time, limit, offset int) ([]receipts.Undeclared, int, error) {
+	if err := receipts.CheckPage(limit, offset); err != nil {
+		return nil, 0, err
+	}
+	lo, hi := unixCeil(from), unixCeil(to)
+	// One read transaction: the total and the page of one snapshot.
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, dbErr(ctx, err)
+	}
+	defer tx.Rollback()
+	var total int
+	if err := tx.QueryRowContext(ctx, `SELECT count(DISTINCT name) FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3`,
+		portal, lo, hi).Scan(&total); err != nil {
+		return nil, 0, dbErr(ctx, err)
+	}
+	rows, err := tx.QueryContext(ctx, `WITH top AS (
+			SELECT name FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3
+			GROUP BY name ORDER BY sum(count) DESC, name LIMIT $4 OFFSET $5)
+		SELECT portal, day, name, count, first_seen, last_seen, pages FROM undeclared
+		WHERE portal = $1 AND day >= $2 AND day < $3 AND name IN (SELECT name FROM top) ORDER BY day, name`,
+		portal, lo, hi, limit, offset)
+	if err != nil {
+		return nil, 0, dbErr(ctx, err)
+	}
+	defer rows.Close()
+	var out []receipts.Undeclared
+	for rows.Next() {
+		var (
+			u                receipts.Undeclared
+			day, first, last int64
+			pages            string
+		)
+		if err := rows.Scan(&u.Portal, &day, &u.Name, &u.Count, &first, &last, &pages); err != nil {
+			return nil, 0, dbErr(ctx, err)
+		}
+		if err := json.Unmarshal([]byte(pages), &u.Pages); err != nil {
+			return nil, 0, fmt.Errorf("receipts/sqlite: tally %q of %q: pages: %w", u.Name, u.Portal, err)
+		}
+		u.Day, u.FirstSeen, u.LastSeen = time.Unix(day, 0).UTC(), time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC()
+		out = append(out, u)
+	}
+	return out, total, dbErr(ctx, rows.Err())
+}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"runtime"
@@ -46,6 +47,13 @@ type config struct {
 	// hook, for tests, is called before each commit of an append batch; an
 	// error makes the batch fail as a database error would.
 	hook func() error
+	log  *slog.Logger // nil: nothing logged
+}
+
+// Log sets where the store logs that a day's cookie tallies of a portal
+// are full (receipts.LogTallyFull); by default it logs nothing.
+func Log(l *slog.Logger) Option {
+	return func(c *config) { c.log = l }
 }
 
 // GroupCommit sets how long the writer waits, after the first receipt of a

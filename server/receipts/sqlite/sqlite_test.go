@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,13 @@ func backend(opts ...Option) receiptstest.Backend {
 	return receiptstest.Backend{
 		New: func(t *testing.T) receipts.Store {
 			s, err := Open(filepath.Join(t.TempDir(), "receipts.db"), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		NewLogged: func(t *testing.T, log *slog.Logger) receipts.Store {
+			s, err := Open(filepath.Join(t.TempDir(), "receipts.db"), append(opts[:len(opts):len(opts)], Log(log))...)
 			if err != nil {
 				t.Fatal(err)
 			}

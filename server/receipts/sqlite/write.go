@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -148,7 +149,7 @@ func (s *Store) job(ctx context.Context, fn func(ctx context.Context, conn *sql.
 // Close closes the queue.
 func (s *Store) run() {
 	defer close(s.done)
-	w := &writer{db: s.wdb, path: s.path, hook: s.cfg.hook}
+	w := &writer{db: s.wdb, path: s.path, hook: s.cfg.hook, log: s.cfg.log}
 	defer w.release()
 	var held *request // a request that ended a batch's gathering
 	for {
@@ -202,6 +203,7 @@ type writer struct {
 	conn *sql.Conn
 	file os.FileInfo // the file at path when conn was opened
 	hook func() error
+	log  *slog.Logger
 }
 
 func (w *writer) get(ctx context.Context) (*sql.Conn, error) {
@@ -309,10 +311,12 @@ type head struct {
 func (w *writer) commit(batch []*request) {
 	ctx := context.Background()
 	sealed := make([]receipts.Receipt, len(batch))
+	var full []receipts.Receipt // receipts whose tally filled their day
 	err := w.tx(ctx, func(c *sql.Conn) error {
 		conn := &prepared{conn: c}
 		defer conn.close()
 		heads := map[string]head{}
+		full = full[:0]
 		var agg receipts.Aggregates
 		// The batch's last choices per portal and consent id: the query
 		// would see them too (same transaction), this saves it.
@@ -335,8 +339,12 @@ func (w *writer) commit(batch []*request) {
 				return err
 			}
 			for _, name := range q.names {
-				if err := tally(ctx, conn, &r, name); err != nil {
+				first, err := tally(ctx, conn, &r, name)
+				if err != nil {
 					return err
+				}
+				if first {
+					full = append(full, r)
 				}
 			}
 			heads[r.Portal] = head{r.Seq, r.Hash}
@@ -369,6 +377,11 @@ func (w *writer) commit(batch []*request) {
 		}
 		return nil
 	})
+	if err == nil {
+		for _, r := range full {
+			receipts.LogTallyFull(w.log, "undeclared", r.Portal, r.ReceivedAt)
+		}
+	}
 	for i, q := range batch {
 		if err == nil && q.r != nil {
 			*q.r = sealed[i]
@@ -523,9 +536,17 @@ func insertReceipt(ctx context.Context, conn execQuerier, r *receipts.Receipt) e
 
 // tallySQL counts one undeclared cookie name seen: $1 portal, $2 day, $3
 // name, $4 time seen, $5 page (kept if the tally has fewer than MaxPages
-// distinct pages and not this one).
-var tallySQL = strings.ReplaceAll(`INSERT INTO undeclared (portal, day, name, count, first_seen, last_seen, pages)
-	VALUES ($1, $2, $3, 1, $4, $4, CASE WHEN $5 = '' THEN '[]' ELSE json_array($5) END)
+// distinct pages and not this one). A name the day has no tally of yet,
+// when the day has MaxTallyNames names already, is counted as OtherName.
+// It returns the name counted and its count.
+var tallySQL = strings.NewReplacer("MAXPAGES", fmt.Sprint(receipts.MaxPages), "MAXNAMES", fmt.Sprint(receipts.MaxTallyNames),
+	"OTHER", receipts.OtherName).Replace(`INSERT INTO undeclared (portal, day, name, count, first_seen, last_seen, pages)
+	VALUES ($1, $2, CASE
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = $3) THEN $3
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = 'OTHER') THEN 'OTHER'
+			WHEN (SELECT count(*) FROM undeclared WHERE portal = $1 AND day = $2 AND name <> 'OTHER') < MAXNAMES THEN $3
+			ELSE 'OTHER' END,
+		1, $4, $4, CASE WHEN $5 = '' THEN '[]' ELSE json_array($5) END)
 	ON CONFLICT (portal, day, name) DO UPDATE SET
 		count = count + 1,
 		first_seen = min(first_seen, excluded.first_seen),
@@ -535,12 +556,19 @@ var tallySQL = strings.ReplaceAll(`INSERT INTO undeclared (portal, day, name, co
 				AND NOT EXISTS (SELECT 1 FROM json_each(undeclared.pages) WHERE value = $5)
 			THEN json_insert(pages, '$[#]', $5)
 			ELSE pages
-		END`, "MAXPAGES", fmt.Sprint(receipts.MaxPages))
+		END
+	RETURNING name, count`)
 
-func tally(ctx context.Context, conn execQuerier, r *receipts.Receipt, name string) error {
+// tally counts name for r (tallySQL); full reports that it made the
+// OtherName tally of r's day: the day's names are full from now on.
+func tally(ctx context.Context, conn execQuerier, r *receipts.Receipt, name string) (full bool, err error) {
 	day := r.ReceivedAt.Truncate(24 * time.Hour).Unix()
-	_, err := conn.ExecContext(ctx, tallySQL, r.Portal, day, name, r.ReceivedAt.UnixMicro(), r.Page)
-	return err
+	var (
+		counted string
+		count   int64
+	)
+	err = conn.QueryRowContext(ctx, tallySQL, r.Portal, day, name, r.ReceivedAt.UnixMicro(), r.Page).Scan(&counted, &count)
+	return err == nil && counted == receipts.OtherName && count == 1, err
 }
 
 // ServeNotice stores n once (by portal and SHA256, FirstServed at) and

@@ -1,0 +1,119 @@
+package catalogue
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/receipts"
+)
+
+// ServeNotices records in the store that the notices of every portal are
+// served now. A store that fails is logged; the next call (hourly, at each
+// publication) tries again.
+func (c *Catalogue) ServeNotices(ctx context.Context) { c.serveSet(ctx, c.set.Load()) }
+
+// serveSet records that the notices of s are served now.
+func (c *Catalogue) serveSet(ctx context.Context, s *set) {
+	if s == nil {
+		return
+	}
+	now := c.now().UTC()
+	for _, id := range s.order {
+		for _, v := range s.byID[id].Variants {
+			n := receipts.Notice{Portal: id, SHA256: v.Notice.SHA256, Revision: int64(v.Policy.Revision), Lang: v.Policy.Texts.Lang, Body: v.Notice.Body}
+			if err := c.store.ServeNotice(ctx, n, now); err != nil {
+				c.log.Error("cannot record the notices served", "portal", id, "err", err.Error())
+				return
+			}
+		}
+	}
+}
+
+// KeepNoticesServed records the served notices every interval until ctx is
+// done (Publish records them too), so that earlier revisions' last-served
+// times are known across restarts (see Earlier).
+func (c *Catalogue) KeepNoticesServed(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.ServeNotices(ctx)
+		}
+	}
+}
+
+// EarlierRevision is a stored notice of an earlier revision with its policy.
+type EarlierRevision struct {
+	Notice receipts.Notice
+	Policy *policy.Policy
+}
+
+// Live reports whether the revision is still within its lifetime at now:
+// last served less than its policy's lifetime ago. A banner or a choice of
+// it may still come from a cached configuration or a standing cookie.
+func (e *EarlierRevision) Live(now time.Time) bool {
+	return now.Sub(e.Notice.LastServed) <= time.Duration(e.Policy.Lifetime())*24*time.Hour
+}
+
+// Earlier returns the stored notice of revision of portal in lang that was
+// served last (one whose body parses as a policy), or nil when none was
+// ever stored; see EarlierRevision.Live for whether it still counts. It
+// fails only when the store does. The store is read at most once a minute
+// per portal.
+func (c *Catalogue) Earlier(ctx context.Context, portal, lang string, revision int) (*EarlierRevision, error) {
+	ns, err := c.earlier.get(ctx, c.store, portal)
+	if err != nil {
+		return nil, err
+	}
+	var best *EarlierRevision
+	for i := range ns {
+		if n := &ns[i]; n.Policy != nil && n.Notice.Revision == int64(revision) && n.Notice.Lang == lang &&
+			(best == nil || n.Notice.LastServed.After(best.Notice.LastServed)) {
+			best = n
+		}
+	}
+	return best, nil
+}
+
+// earlierNotices caches each portal's stored notices for a minute.
+type earlierNotices struct {
+	mu     sync.Mutex
+	byID   map[string][]EarlierRevision
+	loaded map[string]time.Time
+}
+
+func (e *earlierNotices) get(ctx context.Context, st receipts.Store, portal string) ([]EarlierRevision, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t, ok := e.loaded[portal]; ok && time.Since(t) < time.Minute {
+		return e.byID[portal], nil
+	}
+	ns, err := st.Notices(ctx, portal)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]EarlierRevision, len(ns))
+	for i, n := range ns {
+		out[i].Notice = n
+		if q, err := policy.Parse("notice", n.Body, policy.Policy{}); err == nil {
+			out[i].Policy = q
+		}
+	}
+	if e.byID == nil {
+		e.byID, e.loaded = map[string][]EarlierRevision{}, map[string]time.Time{}
+	}
+	e.byID[portal], e.loaded[portal] = out, time.Now()
+	return out, nil
+}
+
+// forget drops the cache (the policies changed).
+func (e *earlierNotices) forget() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.byID, e.loaded = nil, nil
+}

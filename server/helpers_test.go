@@ -1,0 +1,39 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/portalconsent/portalconsent/server/catalogue"
+	"github.com/portalconsent/portalconsent/server/servertest"
+)
+
+// testPortal returns the portal id served by s, failing the test when
+// there is none.
+func testPortal(t testing.TB, s *Server, id string) *catalogue.Portal {
+	t.Helper()
+	p, ok := s.cat.Portal(id)
+	if !ok {
+		t.Fatalf("portal %q is not served", id)
+	}
+	return p
+}
+
+// consoleCSP is the Content-Security-Policy every console page must carry:
+// no script at all, forms to this host only.
+const consoleCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// Fixtures shared with the other packages' tests (package servertest).
+const (
+	testAdminToken = servertest.AdminToken
+	aliceToken     = servertest.AliceToken
+	dpoToken       = servertest.DPOToken
+)
+
+var (
+	testOperators   = servertest.Operators
+	openTestStore   = servertest.OpenStore
+	consentValue    = servertest.ConsentValue
+	receiptJSONBody = servertest.ReceiptJSONBody
+)
+
+type receiptBody = servertest.ReceiptBody
