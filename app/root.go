@@ -271,9 +271,12 @@ func (r *Root) open(ctx goapp.Context, v View, opener string) {
 }
 
 // decide stores the choice accept makes (nil: every optional category
-// refused) and reports it to OnChange with method.
+// refused) and reports it to OnChange with method. The choice keeps the
+// consent id of the stored one when it is readable (policy.KeptID): one
+// visitor, one history.
 func (r *Root) decide(ctx goapp.Context, method string, accept func(string) bool) {
 	c := policy.NewConsent(r.Policy, r.Now(), accept)
+	c.ID = policy.KeptID(r.Jar.Get(policy.CookieName))
 	if err := r.Jar.Set(policy.CookieName, c.Encode(), r.Policy.LifetimeOf(c)); err != nil {
 		if r.OnError != nil {
 			r.OnError(err)

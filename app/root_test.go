@@ -1022,12 +1022,13 @@ func TestPreferencesGetTheConsentID(t *testing.T) {
 		t.Error("the consent id line does not show after a choice")
 	}
 
-	// A new choice shows its own id.
+	// A new choice (a withdrawal, an acceptance) keeps the visitor's id: the
+	// id they quote finds their whole history.
 	h.event(e, r.AcceptAll)
 	h.event(e, r.ShowPreferences)
 	prefs = find[*banner.Preferences](t, h)
-	if next := storedConsent(t, r, jar).ID; len(prefs) != 1 || prefs[0].ConsentID != next || next == want {
-		t.Errorf("after a second choice: consent id %q, want the new %q (first %q)", prefs[0].ConsentID, next, want)
+	if next := storedConsent(t, r, jar).ID; len(prefs) != 1 || prefs[0].ConsentID != want || next != want {
+		t.Errorf("after a second choice: consent id %q stored %q, want the first %q kept", prefs[0].ConsentID, next, want)
 	}
 }
 
@@ -1054,5 +1055,31 @@ func TestPreferencesOverTheBanner(t *testing.T) {
 		}
 		h.clickID(t, e, banner.PrefsAcceptID)
 		wantChosen(t, r, jar, rec, true)
+	}
+}
+
+// TestLaterChoicesKeepTheConsentID: accepting, then withdrawing from the
+// preferences, then choosing again after a revision change (the old cookie
+// still readable) all carry the first choice's id; a cookie that does not
+// decode gets a new one.
+func TestLaterChoicesKeepTheConsentID(t *testing.T) {
+	jar := newJar()
+	r, _ := newRoot(t, jar, "")
+	r.AcceptAll(noCtx)
+	first := storedConsent(t, r, jar).ID
+	r.ShowPreferences(noCtx)
+	r.RejectAll(noCtx)
+	if got := storedConsent(t, r, jar).ID; got != first {
+		t.Fatalf("withdrawal: consent id %q, want %q kept", got, first)
+	}
+	r.Policy.Revision++ // the banner shows again for the new revision
+	r.AcceptAll(noCtx)
+	if c, err := policy.Decode(jar.Get(policy.CookieName)); err != nil || c.ID != first || c.Revision != r.Policy.Revision {
+		t.Fatalf("after a revision change: %+v (%v), want id %q for revision %d", c, err, first, r.Policy.Revision)
+	}
+	jar.Set(policy.CookieName, "garbage|1", 1)
+	r.RejectAll(noCtx)
+	if got := storedConsent(t, r, jar).ID; got == first || len(got) != 22 {
+		t.Errorf("after an unreadable cookie: consent id %q, want a new one", got)
 	}
 }

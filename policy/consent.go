@@ -76,6 +76,17 @@ func NewConsent(p *Policy, now time.Time, accept func(category string) bool) Con
 	return c
 }
 
+// KeptID returns the consent id a new choice must carry when value is the
+// cookie a visitor holds: the id of value when it decodes (any revision,
+// expired or not: the same visitor's history goes on), else a new random one
+// (no readable choice). A withdrawal thus keeps the id the visitor may quote.
+func KeptID(value string) string {
+	if c, err := Decode(value); err == nil {
+		return c.ID
+	}
+	return NewConsentID()
+}
+
 // NewConsentID returns 16 bytes from crypto/rand in unpadded base64url.
 func NewConsentID() string {
 	var b [16]byte

@@ -302,3 +302,22 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestKeptID: a readable cookie's id goes on (older revision, expired), an
+// unreadable one gets a fresh random id.
+func TestKeptID(t *testing.T) {
+	p := &policy.Policy{Revision: 3, Categories: []policy.Category{{ID: "necessary", Required: true}, {ID: "stats"}}}
+	old := policy.NewConsent(p, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), nil)
+	old.Revision = 1
+	if got := policy.KeptID(old.Encode()); got != old.ID {
+		t.Errorf("KeptID(an old, expired value) = %q, want %q", got, old.ID)
+	}
+	seen := map[string]bool{}
+	for _, v := range []string{"", "garbage", "2|x|y", strings.Repeat("a", policy.MaxValueLen+1)} {
+		id := policy.KeptID(v)
+		if len(id) != 22 || seen[id] || id == old.ID {
+			t.Errorf("KeptID(%q) = %q, want a new random id", v, id)
+		}
+		seen[id] = true
+	}
+}

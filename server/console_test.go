@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portalconsent/portalconsent/server/operators"
+	"github.com/portalconsent/portalconsent/server/policyfiles"
 )
 
 // newConsoleServer returns a receipts server with the test operators, no
@@ -125,34 +127,48 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 		// want is the status for a principal allowed the portal.
 		want int
 		api  bool
+		// all: only a principal of every portal may (create, delete);
+		// body and ctype: the request's body and Content-Type.
+		all         bool
+		body, ctype string
 	}
 	var routes []route
 	for _, p := range []string{"mtran", "twisto"} {
+		// A valid policy of p: refused all the same, p is managed by file.
+		policyYAML := strings.Replace(string(policyfiles.Example()), "id: example", "id: "+p, 1)
 		routes = append(routes,
-			route{"GET /api/v1/portals/{id}/consents/{consentId}", "GET", "/api/v1/portals/" + p + "/consents/q8B3x0aPq1V2LmN7rT4sYw", p, 404, true},
-			route{"GET /api/v1/portals/{id}/policies/{sha256}", "GET", "/api/v1/portals/" + p + "/policies/" + sha, p, 404, true},
-			route{"GET /api/v1/portals/{id}/receipts.csv", "GET", "/api/v1/portals/" + p + "/receipts.csv?from=2026-03-01&to=2026-03-03", p, 200, true},
-			route{"GET /api/v1/portals/{id}/receipts.jsonl", "GET", "/api/v1/portals/" + p + "/receipts.jsonl", p, 200, true},
-			route{"GET /api/v1/portals/{id}/checkpoints.jsonl", "GET", "/api/v1/portals/" + p + "/checkpoints.jsonl", p, 200, true},
-			route{"GET /api/v1/portals/{id}/stats", "GET", "/api/v1/portals/" + p + "/stats?from=2026-03-01&to=2026-03-03", p, 200, true},
-			route{"GET /api/v1/portals/{id}/cookies/undeclared", "GET", "/api/v1/portals/" + p + "/cookies/undeclared", p, 200, true},
-			route{"GET /console/portals/{id}", "GET", "/console/portals/" + p, p, 200, false},
-			route{"GET /console/portals/{id}/lookup", "GET", "/console/portals/" + p + "/lookup?consent=q8B3x0aPq1V2LmN7rT4sYw", p, 200, false},
-			route{"GET /console/portals/{id}/notices/{sha256}", "GET", "/console/portals/" + p + "/notices/" + sha, p, 404, false},
-			route{"GET /console/portals/{id}/history", "GET", "/console/portals/" + p + "/history", p, 200, false},
-			route{"GET /api/v1/portals/{id}/cookies/reappeared", "GET", "/api/v1/portals/" + p + "/cookies/reappeared", p, 200, true},
-			route{"GET /console/portals/{id}/cookies", "GET", "/console/portals/" + p + "/cookies", p, 200, false},
-			route{"GET /console/portals/{id}/export", "GET", "/console/portals/" + p + "/export", p, 200, false},
-			route{"GET /console/portals/{id}/export.csv", "GET", "/console/portals/" + p + "/export.csv?from=2026-03-01&to=2026-03-03", p, 200, false},
-			route{"GET /console/portals/{id}/export.jsonl", "GET", "/console/portals/" + p + "/export.jsonl", p, 200, false},
+			route{pattern: "GET /api/v1/portals/{id}/policy", method: "GET", target: "/api/v1/portals/" + p + "/policy", portal: p, want: 200, api: true},
+			route{pattern: "PUT /api/v1/portals/{id}/policy", method: "PUT", target: "/api/v1/portals/" + p + "/policy", portal: p, want: 409, api: true,
+				body: policyYAML, ctype: "application/yaml"},
+			route{pattern: "DELETE /api/v1/portals/{id}", method: "DELETE", target: "/api/v1/portals/" + p, portal: p, want: 409, api: true, all: true},
+			route{pattern: "GET /api/v1/portals/{id}/versions", method: "GET", target: "/api/v1/portals/" + p + "/versions", portal: p, want: 200, api: true},
+		)
+		routes = append(routes,
+			route{"GET /api/v1/portals/{id}/consents/{consentId}", "GET", "/api/v1/portals/" + p + "/consents/q8B3x0aPq1V2LmN7rT4sYw", p, 404, true, false, "", ""},
+			route{"GET /api/v1/portals/{id}/policies/{sha256}", "GET", "/api/v1/portals/" + p + "/policies/" + sha, p, 404, true, false, "", ""},
+			route{"GET /api/v1/portals/{id}/receipts.csv", "GET", "/api/v1/portals/" + p + "/receipts.csv?from=2026-03-01&to=2026-03-03", p, 200, true, false, "", ""},
+			route{"GET /api/v1/portals/{id}/receipts.jsonl", "GET", "/api/v1/portals/" + p + "/receipts.jsonl", p, 200, true, false, "", ""},
+			route{"GET /api/v1/portals/{id}/checkpoints.jsonl", "GET", "/api/v1/portals/" + p + "/checkpoints.jsonl", p, 200, true, false, "", ""},
+			route{"GET /api/v1/portals/{id}/stats", "GET", "/api/v1/portals/" + p + "/stats?from=2026-03-01&to=2026-03-03", p, 200, true, false, "", ""},
+			route{"GET /api/v1/portals/{id}/cookies/undeclared", "GET", "/api/v1/portals/" + p + "/cookies/undeclared", p, 200, true, false, "", ""},
+			route{"GET /console/portals/{id}", "GET", "/console/portals/" + p, p, 200, false, false, "", ""},
+			route{"GET /console/portals/{id}/lookup", "GET", "/console/portals/" + p + "/lookup?consent=q8B3x0aPq1V2LmN7rT4sYw", p, 200, false, false, "", ""},
+			route{"GET /console/portals/{id}/notices/{sha256}", "GET", "/console/portals/" + p + "/notices/" + sha, p, 404, false, false, "", ""},
+			route{"GET /console/portals/{id}/history", "GET", "/console/portals/" + p + "/history", p, 200, false, false, "", ""},
+			route{"GET /api/v1/portals/{id}/cookies/reappeared", "GET", "/api/v1/portals/" + p + "/cookies/reappeared", p, 200, true, false, "", ""},
+			route{"GET /console/portals/{id}/cookies", "GET", "/console/portals/" + p + "/cookies", p, 200, false, false, "", ""},
+			route{"GET /console/portals/{id}/export", "GET", "/console/portals/" + p + "/export", p, 200, false, false, "", ""},
+			route{"GET /console/portals/{id}/export.csv", "GET", "/console/portals/" + p + "/export.csv?from=2026-03-01&to=2026-03-03", p, 200, false, false, "", ""},
+			route{"GET /console/portals/{id}/export.jsonl", "GET", "/console/portals/" + p + "/export.jsonl", p, 200, false, false, "", ""},
 		)
 	}
 	routes = append(routes,
-		route{"GET /console/portals/{id}", "GET", "/console/portals/nope", "nope", 404, false},
-		route{"GET /console/{$}", "GET", "/console/", "", 200, false},
-		route{"GET /console", "GET", "/console", "", 301, false},
-		route{"POST /console/sign-in", "POST", "/console/sign-in", "", 403, false},
-		route{"POST /console/sign-out", "POST", "/console/sign-out", "", 403, false},
+		route{pattern: "GET /api/v1/portals", method: "GET", target: "/api/v1/portals", portal: "", want: 200, api: true},
+		route{"GET /console/portals/{id}", "GET", "/console/portals/nope", "nope", 404, false, false, "", ""},
+		route{"GET /console/{$}", "GET", "/console/", "", 200, false, false, "", ""},
+		route{"GET /console", "GET", "/console", "", 301, false, false, "", ""},
+		route{"POST /console/sign-in", "POST", "/console/sign-in", "", 403, false, false, "", ""},
+		route{"POST /console/sign-out", "POST", "/console/sign-out", "", 403, false, false, "", ""},
 	)
 	covered := map[string]bool{}
 	for _, r := range routes {
@@ -171,8 +187,11 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 				switch {
 				case rt.api && c.who == "":
 					want = 401
+				case rt.api && rt.portal == "": // every principal, shown its scope
 				case rt.api && !allows(c.who, rt.portal):
 					want = 403
+				case rt.api && rt.all && c.who == "alice":
+					want = 403 // in her scope, but not every portal's
 				case rt.api:
 				case rt.pattern == "GET /console/{$}" || rt.pattern == "GET /console":
 				case rt.pattern == "POST /console/sign-in":
@@ -185,9 +204,16 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 				case rt.portal != "nope" && !allows(c.who, rt.portal):
 					want = 403
 				}
-				req := httptest.NewRequest(rt.method, rt.target, strings.NewReader("csrf=forged"))
+				body := "csrf=forged"
+				if rt.body != "" {
+					body = rt.body
+				}
+				req := httptest.NewRequest(rt.method, rt.target, strings.NewReader(body))
 				if rt.method == "POST" {
 					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				}
+				if rt.ctype != "" {
+					req.Header.Set("Content-Type", rt.ctype)
 				}
 				for k, v := range c.header {
 					req.Header[k] = v
@@ -214,7 +240,20 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 				if res.Header.Get("Cache-Control") != "no-store" && rt.pattern != "GET /console" {
 					t.Errorf("Cache-Control %q", res.Header.Get("Cache-Control"))
 				}
-				body := rec.Body.String()
+				body = rec.Body.String()
+				if rt.pattern == "GET /api/v1/portals" && want == 200 {
+					var list []struct{ ID string }
+					if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
+						t.Fatal(err)
+					}
+					var ids []string
+					for _, p := range list {
+						ids = append(ids, p.ID)
+					}
+					if slices.Contains(ids, "mtran") != allows(c.who, "mtran") || slices.Contains(ids, "twisto") != allows(c.who, "twisto") {
+						t.Errorf("the portal list %v is not the operator's scope", ids)
+					}
+				}
 				if rt.pattern == "GET /console/{$}" {
 					signedIn := strings.Contains(body, `action="/console/sign-out"`)
 					if signedIn != session {

@@ -10,6 +10,7 @@ import (
 	"github.com/portalconsent/portalconsent/server/beacons"
 	"github.com/portalconsent/portalconsent/server/metrics"
 	"github.com/portalconsent/portalconsent/server/operators"
+	"github.com/portalconsent/portalconsent/server/policyfiles"
 	"github.com/portalconsent/portalconsent/server/ratelimit"
 	"github.com/portalconsent/portalconsent/server/receipts"
 )
@@ -33,6 +34,9 @@ type config struct {
 	queue      int              // beacon writes waiting for the store at once
 	publicURL  string
 	metrics    *metrics.Metrics
+	// files are the portals of policy files (WithPolicyFiles); nil: New's
+	// policies, managed by file "built-in".
+	files []policyfiles.Portal
 	// checkpointKey is the public key of the receipts' checkpoints, shown
 	// in the console; nil: none.
 	checkpointKey ed25519.PublicKey
@@ -175,4 +179,13 @@ const DefaultReceiptQueue = beacons.DefaultQueue
 // n of 0 or less lifts the bound. The default is DefaultReceiptQueue.
 func WithReceiptQueue(n int) Option {
 	return func(c *config) { c.queue = n }
+}
+
+// WithPolicyFiles makes the server serve the portals of ps (with the
+// policies given to New, if any) as managed by their files: each is
+// published into the receipts database under its file name (see
+// catalogue.Catalogue.PublishFiles), and the API and the console refuse to
+// edit it. A portal without file is managed by file "built-in".
+func WithPolicyFiles(ps []policyfiles.Portal) Option {
+	return func(c *config) { c.files = append(c.files, ps...) }
 }

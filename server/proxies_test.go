@@ -21,7 +21,7 @@ func TestTrustedProxiesRateLimit(t *testing.T) {
 	p := testPortal(t, s, "mtran").Policy
 	send := func(remote string, xff ...string) int {
 		req := httptest.NewRequest(http.MethodPost, "/portals/mtran/consents",
-			strings.NewReader(receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/")))
+			strings.NewReader(receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/")))
 		req.RemoteAddr = remote
 		for _, v := range xff {
 			req.Header.Add("X-Forwarded-For", v)
@@ -74,7 +74,7 @@ func TestUntrustedForwardedForIgnored(t *testing.T) {
 	codes := []int{}
 	for i := range 3 {
 		req := httptest.NewRequest(http.MethodPost, "/portals/mtran/consents",
-			strings.NewReader(receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://a.example/")))
+			strings.NewReader(receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/")))
 		req.RemoteAddr = "10.0.0.1:4000"
 		req.Header.Set("X-Forwarded-For", "198.51.100."+strconv.Itoa(i))
 		rec := httptest.NewRecorder()

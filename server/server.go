@@ -34,6 +34,7 @@ import (
 	"github.com/portalconsent/portalconsent/server/console"
 	"github.com/portalconsent/portalconsent/server/metrics"
 	"github.com/portalconsent/portalconsent/server/operators"
+	"github.com/portalconsent/portalconsent/server/policyfiles"
 	"github.com/portalconsent/portalconsent/server/ratelimit"
 	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/respond"
@@ -59,15 +60,16 @@ type Server struct {
 	console  *console.Console
 }
 
-// New returns a server for the given policies, with assets read from
-// assetsFS (see package web). It fails when there is no policy, when a policy
-// is invalid or two share an id, when an asset is missing (the wasm is built
-// by `make build`), or when the session key is shorter than 32 bytes.
-// SetPolicies replaces the policies later.
+// New returns a server for the given policies (and those of
+// WithPolicyFiles), with assets read from assetsFS (see package web). With
+// a receipts store that keeps policies (WithReceipts: SQLite, PostgreSQL)
+// they are published into it as managed by file and the server serves
+// what the database holds, the portals published through the API
+// included. It fails when there is no policy, when a policy is invalid or
+// two share an id, when an asset is missing (the wasm is built by `make
+// build`), or when the session key is shorter than 32 bytes. SetPolicies
+// and SetPortals replace the policies later.
 func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, error) {
-	if len(policies) == 0 {
-		return nil, errors.New("server: no portal policy to serve")
-	}
 	c := &config{
 		log: slog.New(slog.DiscardHandler), now: time.Now, receipts: receipts.None{},
 		limiter:    ratelimit.New(DefaultReceiptRate, DefaultReceiptBurst),
@@ -78,6 +80,10 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	files := append(portalsOf(policies), c.files...)
+	if len(files) == 0 {
+		return nil, errors.New("server: no portal policy to serve")
 	}
 	if c.receipts == nil {
 		c.receipts = receipts.None{}
@@ -109,14 +115,14 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	s := &Server{mux: http.NewServeMux(), log: c.log, now: c.now, metrics: c.metrics, assets: a,
 		store: c.receipts, ops: c.ops, sessions: sessions, errs: respond.Mapper{Log: c.log, Metrics: c.metrics}}
 	s.cat = catalogue.New(a, c.receipts, c.log, c.now)
-	if err := s.cat.Publish(policies); err != nil {
+	if err := s.cat.PublishFiles(context.Background(), sources(files)); err != nil {
 		return nil, err
 	}
 	operatorsAuth := auth.New(c.ops, sessions, c.signIn, c.clients, c.publicURL, c.now)
 	s.site = site.New(s.cat, a, c.receipts)
 	s.beacons = beacons.New(beacons.Config{Catalogue: s.cat, Store: c.receipts, ReceiptLimit: c.limiter,
 		CountLimit: c.counts, Clients: c.clients, Admission: beacons.NewAdmission(c.queue), Now: c.now, Log: c.log, Metrics: c.metrics})
-	s.api = api.New(operatorsAuth, c.receipts, c.now, c.log)
+	s.api = api.New(operatorsAuth, s.cat, c.receipts, c.now, c.log)
 	s.console = console.New(console.Config{Catalogue: s.cat, Auth: operatorsAuth, Store: c.receipts,
 		Assets: a, Now: c.now, Log: c.log, Metrics: c.metrics, CheckpointKey: c.checkpointKey})
 	s.routes()
@@ -155,6 +161,11 @@ func (s *Server) routes() {
 	s.handle("POST /portals/{id}/cookies/reappeared", json(b.PostReappeared))
 
 	// The operator API (package api).
+	s.handle("GET /api/v1/portals", json(api.Portals))
+	s.handle("GET /api/v1/portals/{id}/policy", json(api.Policy))
+	s.handle("PUT /api/v1/portals/{id}/policy", json(api.PutPolicy))
+	s.handle("DELETE /api/v1/portals/{id}", json(api.DeletePortal))
+	s.handle("GET /api/v1/portals/{id}/versions", json(api.Versions))
 	s.handle("GET /api/v1/portals/{id}/consents/{consentId}", json(api.Consent))
 	s.handle("GET /api/v1/portals/{id}/policies/{sha256}", json(api.Notice))
 	s.handle("GET /api/v1/portals/{id}/receipts.csv", json(api.ReceiptsCSV))
@@ -195,12 +206,44 @@ func (s *Server) handleFunc(pattern string, h http.HandlerFunc) { s.handle(patte
 // for a request refused before routing).
 func (s *Server) Patterns() []string { return append([]string(nil), s.patterns...) }
 
-// SetPolicies replaces, at once, the portals the server serves (see
-// catalogue.Catalogue.Publish): each portal's configuration, policy page,
-// demo page and the index follow the new policies; requests in flight
-// finish with the old ones. It changes nothing and fails when a policy is
-// invalid or two share an id. An empty list serves no portal.
-func (s *Server) SetPolicies(policies []*policy.Policy) error { return s.cat.Publish(policies) }
+// SetPolicies replaces, at once, the portals managed by file the server
+// serves (see SetPortals), as managed by file "built-in".
+func (s *Server) SetPolicies(policies []*policy.Policy) error {
+	return s.SetPortals(portalsOf(policies))
+}
+
+// SetPortals replaces, at once, the portals managed by file the server
+// serves (see catalogue.Catalogue.PublishFiles): each is published into
+// the database when it changed, a portal managed by a file ps no longer
+// holds is removed, and each portal's configuration, policy page, demo
+// page and the index follow; requests in flight finish with the old ones.
+// Portals published through the API stay. It changes nothing and fails
+// when a policy is invalid or two share an id. An empty list serves no
+// portal managed by file.
+func (s *Server) SetPortals(ps []policyfiles.Portal) error {
+	return s.cat.PublishFiles(context.Background(), sources(ps))
+}
+
+// portalsOf returns policies as portals without file.
+func portalsOf(policies []*policy.Policy) []policyfiles.Portal {
+	out := make([]policyfiles.Portal, len(policies))
+	for i, p := range policies {
+		out[i].Policy = p
+	}
+	return out
+}
+
+// sources returns ps as the catalogue publishes them.
+func sources(ps []policyfiles.Portal) []catalogue.Source {
+	out := make([]catalogue.Source, len(ps))
+	for i, p := range ps {
+		out[i] = catalogue.Source{Policy: p.Policy, File: p.File, Text: p.Source}
+		if p.Source != nil {
+			out[i].Format = "yaml"
+		}
+	}
+	return out
+}
 
 // Policies returns the policies served, sorted by id.
 func (s *Server) Policies() []*policy.Policy { return s.cat.Policies() }
@@ -222,6 +265,24 @@ const revocationsPoll = time.Second
 // revocations it returns at once.
 func (s *Server) FollowRevocations(ctx context.Context) {
 	s.sessions.Follow(ctx, revocationsPoll, s.now)
+}
+
+// policiesPoll is how often FollowPolicies reads whether the policies
+// changed even when not told of a change.
+const policiesPoll = time.Second
+
+// FollowPolicies keeps the server serving the database's current policies,
+// those another host of the database publishes included, until ctx is
+// done: at once when the database tells of a publication (PostgreSQL's
+// LISTEN/NOTIFY), and every second in any case (see
+// catalogue.Catalogue.Follow). Without a store of policies it returns at
+// once.
+func (s *Server) FollowPolicies(ctx context.Context) {
+	var wait func(context.Context) error
+	if w, ok := s.store.(interface{ WaitPolicies(context.Context) error }); ok {
+		wait = w.WaitPolicies
+	}
+	s.cat.Follow(ctx, policiesPoll, wait)
 }
 
 // SRI returns the Subresource Integrity value of the loader as served

@@ -203,6 +203,16 @@
   // loadUI loads ui.js: the frame, the banner, the app.
   function loadUI() { return load("UI_PATH", "UI_SRI", "__portalConsentUI"); }
 
+  // src loads iframe f from its data-src, resolved against the page, when it
+  // is an http(s) URL; any other (javascript:, data:…) never loads: the
+  // iframe stays empty and one console error says why.
+  function src(f) {
+    var a = document.createElement("a");
+    a.href = f.getAttribute("data-src");
+    f.removeAttribute("data-src");
+    /^https?:$/.test(a.protocol) ? f.src = a.href : fail("data-src not http(s): " + a.protocol);
+  }
+
   // embeds loads the iframes waiting for consent
   // (<iframe data-category="…" data-src="…">) whose category is accepted, and
   // hands the others to embeds.js (loaded only then), which shows a
@@ -210,11 +220,10 @@
   function embeds() {
     var wait = load.__portalConsentEmbeds;
     document.querySelectorAll("iframe[data-category][data-src]").forEach((f) => {
-      accepts(policy, consent, f.getAttribute("data-category")) ?
-        (f.src = f.getAttribute("data-src"), f.removeAttribute("data-src")) : wait = 1;
+      accepts(policy, consent, f.getAttribute("data-category")) ? src(f) : wait = 1;
     });
     if (wait) load("EMBEDS_PATH", "EMBEDS_SRI", "__portalConsentEmbeds").then((sync) => {
-      sync({ cfg: shown, ui: loadUI, changed: changed });
+      sync({ cfg: shown, ui: loadUI, changed: changed, src: src });
     }).catch(failed);
   }
 

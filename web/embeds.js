@@ -36,7 +36,8 @@
   }
 
   // embed.js calls this whenever the embeds may have changed, with
-  // {cfg, ui() -> ui.js, changed(value), match(pattern, name)}: placeholders of the embeds
+  // {cfg, ui() -> ui.js, changed(value), src(iframe): loads it from an http(s)
+  // data-src only}: placeholders of the embeds
   // that loaded (or left the page) go, new waiting embeds get one.
   window.__portalConsentEmbeds = (ctx) => {
     if (!sheet) {
@@ -88,8 +89,7 @@
     if (!cat || cat.required) b[1].remove(); // an unknown category cannot be accepted
     // Load: this embed only, this once; nothing is stored.
     b[0].onclick = () => {
-      f.src = f.getAttribute("data-src");
-      f.removeAttribute("data-src");
+      ctx.src(f); // http(s) only
       release(f);
       f.focus();
     };

@@ -1,6 +1,12 @@
-// Package api is the operator API, read-only, behind a bearer token
+// Package api is the operator API, behind a bearer token
 // (Authorization: Bearer TOKEN: the admin's or an operator's, see package
 // auth) or a console session:
+//
+//	GET    /api/v1/portals                       the portals the credential may see
+//	GET    /api/v1/portals/{id}/policy           the current policy, YAML or JSON, its ETag
+//	PUT    /api/v1/portals/{id}/policy           publish a policy (YAML or JSON): a new version
+//	DELETE /api/v1/portals/{id}                  stop serving a portal managed by the database
+//	GET    /api/v1/portals/{id}/versions         every version of its policy, newest first
 //
 //	GET /api/v1/portals/{id}/consents/{consentId}  the receipts of one consent, oldest first
 //	GET /api/v1/portals/{id}/policies/{sha256}     a notice as the visitor was shown it
@@ -33,6 +39,7 @@ import (
 
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/auth"
+	"github.com/portalconsent/portalconsent/server/catalogue"
 	"github.com/portalconsent/portalconsent/server/export"
 	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/reports"
@@ -45,14 +52,16 @@ const maxStatsDays = 3660
 // API serves the operator API.
 type API struct {
 	auth  *auth.Auth
+	cat   *catalogue.Catalogue
 	store receipts.Store
 	now   func() time.Time
 	log   *slog.Logger
 }
 
-// New returns the API over st, letting in whom a lets in.
-func New(a *auth.Auth, st receipts.Store, now func() time.Time, log *slog.Logger) *API {
-	return &API{auth: a, store: st, now: now, log: log}
+// New returns the API over the portals of cat and the receipts of st,
+// letting in whom a lets in.
+func New(a *auth.Auth, cat *catalogue.Catalogue, st receipts.Store, now func() time.Time, log *slog.Logger) *API {
+	return &API{auth: a, cat: cat, store: st, now: now, log: log}
 }
 
 // portal checks the credential and the {id} of r and returns the portal

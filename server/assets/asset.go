@@ -15,6 +15,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/andybalholm/brotli"
 )
@@ -30,6 +31,9 @@ type Asset struct {
 	// MaxAge is how many seconds a cache may reuse it without asking, when
 	// not immutable.
 	MaxAge int
+	// lazy: br and gz are made by the first request that wants one.
+	lazy bool
+	once sync.Once
 }
 
 // DefaultMaxAge is how long the loader may be cached: a new release reaches
@@ -40,23 +44,8 @@ const DefaultMaxAge = 300
 // "/assets/<name>.<hash>.<ext>" (immutable) when hashed. br and gz are its
 // precompressed variants; nil ones are compressed now.
 func New(file string, raw []byte, contentType string, hashed bool, br, gz []byte) (*Asset, error) {
-	sum := sha256.Sum256(raw)
-	hash := hex.EncodeToString(sum[:])[:16]
-	a := &Asset{
-		Name:        "/" + path.Base(file),
-		contentType: contentType,
-		Raw:         raw,
-		br:          br,
-		gz:          gz,
-		ETag:        `"` + hash + `"`,
-		immutable:   hashed,
-		MaxAge:      DefaultMaxAge,
-	}
-	if hashed {
-		base := path.Base(file)
-		ext := path.Ext(base)
-		a.Name = "/assets/" + strings.TrimSuffix(base, ext) + "." + hash + ext
-	}
+	a := newAsset(file, raw, contentType, hashed)
+	a.br, a.gz = br, gz
 	var err error
 	if a.br == nil {
 		if a.br, err = compressBrotli(raw); err != nil {
@@ -69,6 +58,49 @@ func New(file string, raw []byte, contentType string, hashed bool, br, gz []byte
 		}
 	}
 	return a, nil
+}
+
+// newAsset returns the asset of raw, named as New says, without its
+// compressed variants.
+func newAsset(file string, raw []byte, contentType string, hashed bool) *Asset {
+	sum := sha256.Sum256(raw)
+	hash := hex.EncodeToString(sum[:])[:16]
+	a := &Asset{
+		Name:        "/" + path.Base(file),
+		contentType: contentType,
+		Raw:         raw,
+		ETag:        `"` + hash + `"`,
+		immutable:   hashed,
+		MaxAge:      DefaultMaxAge,
+	}
+	if hashed {
+		base := path.Base(file)
+		ext := path.Ext(base)
+		a.Name = "/assets/" + strings.TrimSuffix(base, ext) + "." + hash + ext
+	}
+	return a
+}
+
+// compressed returns the brotli and gzip variants, making them first for a
+// lazy asset (nil for one that failed: raw is served).
+func (a *Asset) compressed() (br, gz []byte) {
+	if a.lazy {
+		a.once.Do(func() {
+			a.br, _ = compressBrotli(a.Raw)
+			a.gz, _ = compressGzip(a.Raw)
+		})
+	}
+	return a.br, a.gz
+}
+
+// NewLazy is New for content that may never be asked for (a portal's
+// configuration in one of its languages): its brotli and gzip variants
+// are made by the first request that accepts one, once, not now. Until
+// then it holds only raw, and a failure to compress serves raw.
+func NewLazy(file string, raw []byte, contentType string, hashed bool) *Asset {
+	a := newAsset(file, raw, contentType, hashed)
+	a.lazy = true
+	return a
 }
 
 // Load reads file from fsys. Its .br and .gz variants are taken from
@@ -144,12 +176,15 @@ func (a *Asset) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body := a.Raw
 	switch enc := AcceptedEncoding(r.Header.Get("Accept-Encoding")); enc {
-	case "br":
-		body = a.br
-		h.Set("Content-Encoding", "br")
-	case "gzip":
-		body = a.gz
-		h.Set("Content-Encoding", "gzip")
+	case "br", "gzip":
+		br, gz := a.compressed()
+		if enc == "br" && br != nil {
+			body = br
+			h.Set("Content-Encoding", "br")
+		} else if enc == "gzip" && gz != nil {
+			body = gz
+			h.Set("Content-Encoding", "gzip")
+		}
 	}
 	h.Set("Content-Length", fmt.Sprint(len(body)))
 	if r.Method == http.MethodHead {

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -304,5 +306,46 @@ func TestEtagMatch(t *testing.T) {
 		if got := ETagMatch(tt.header, etag); got != tt.want {
 			t.Errorf("ETagMatch(%q, %s) = %v, want %v", tt.header, etag, got, tt.want)
 		}
+	}
+}
+
+// TestNewLazy: a lazy asset is named and tagged like an eager one of the
+// same bytes, holds no variant until asked, and then serves the same
+// brotli and gzip bytes to every request, concurrent ones included.
+func TestNewLazy(t *testing.T) {
+	raw := bytes.Repeat([]byte(`{"texts":"a configuration, long enough to compress"}`), 40)
+	eager, err := New("config.json", raw, "application/json", false, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewLazy("config.json", raw, "application/json", false)
+	if a.Name != eager.Name || a.ETag != eager.ETag || a.br != nil || a.gz != nil {
+		t.Fatalf("lazy: %s %s, variants made at once: %v", a.Name, a.ETag, a.br != nil || a.gz != nil)
+	}
+	var wg sync.WaitGroup
+	bodies := make([][]byte, 8)
+	for i := range bodies {
+		wg.Go(func() {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("GET", "/config.json", nil)
+			req.Header.Set("Accept-Encoding", []string{"br", "gzip"}[i%2])
+			a.ServeHTTP(rec, req)
+			got, err := decode(rec.Header().Get("Content-Encoding"), rec.Body.Bytes())
+			if err != nil || !bytes.Equal(got, raw) {
+				t.Errorf("request %d: %q encoding does not decode to the content: %v", i, rec.Header().Get("Content-Encoding"), err)
+			}
+			bodies[i] = rec.Body.Bytes()
+		})
+	}
+	wg.Wait()
+	for i := 2; i < len(bodies); i++ {
+		if !bytes.Equal(bodies[i], bodies[i%2]) {
+			t.Errorf("request %d got other bytes than request %d", i, i%2)
+		}
+	}
+	rec := httptest.NewRecorder()
+	a.ServeHTTP(rec, httptest.NewRequest("GET", "/config.json", nil))
+	if rec.Header().Get("Content-Encoding") != "" || !bytes.Equal(rec.Body.Bytes(), raw) {
+		t.Error("identity: not the raw content")
 	}
 }

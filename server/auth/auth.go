@@ -54,23 +54,31 @@ func bearer(r *http.Request) string {
 // 429 for too many unverified tokens from one client (with Retry-After).
 // The answer is never cached.
 func (a *Auth) Authorize(w http.ResponseWriter, r *http.Request, portal string) error {
+	_, err := a.Principal(w, r, portal)
+	return err
+}
+
+// Principal returns who r's credential proves, refused as Authorize
+// refuses; with portal "" any valid credential passes (the caller shows
+// only what the principal may see).
+func (a *Auth) Principal(w http.ResponseWriter, r *http.Request, portal string) (operators.Principal, error) {
 	w.Header().Set("Cache-Control", "no-store")
 	if tok := bearer(r); tok != "" && !a.ops.Quick(tok) {
 		// A token neither the admin's nor verified before costs bcrypt's
 		// time per operator: limited like console sign-ins.
 		if ok, wait := a.AllowSignIn(r); !ok {
-			return respond.Errorf(http.StatusTooManyRequests, "too many token checks from this client: retry later").
+			return operators.Principal{}, respond.Errorf(http.StatusTooManyRequests, "too many token checks from this client: retry later").
 				With("Retry-After", ratelimit.RetryAfter(wait))
 		}
 	}
 	p, ok := a.principal(w, r)
 	if !ok {
-		return respond.Errorf(http.StatusUnauthorized, "unauthorized").With("WWW-Authenticate", `Bearer realm="portalconsent"`)
+		return operators.Principal{}, respond.Errorf(http.StatusUnauthorized, "unauthorized").With("WWW-Authenticate", `Bearer realm="portalconsent"`)
 	}
-	if !p.Allows(portal) {
-		return respond.Errorf(http.StatusForbidden, "forbidden: portal %q is outside what %q may see", respond.Clip(portal, 64), p.Name)
+	if portal != "" && !p.Allows(portal) {
+		return operators.Principal{}, respond.Errorf(http.StatusForbidden, "forbidden: portal %q is outside what %q may see", respond.Clip(portal, 64), p.Name)
 	}
-	return nil
+	return p, nil
 }
 
 // principal returns who r is: the bearer token's principal when r has an

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,9 @@ type Catalogue struct {
 	set     atomic.Pointer[set]
 	assets  *assets.Set
 	store   receipts.Store
+	db      receipts.Policies // nil: the store keeps no policies
+	pubMu   sync.Mutex        // held while publishing to and loading from db
+	gen     atomic.Int64      // db's PolicyGeneration when last loaded; -1: never
 	log     *slog.Logger
 	now     func() time.Time
 	earlier earlierNotices
@@ -52,6 +56,9 @@ type Portal struct {
 	Variants []*Variant
 	matcher  language.Matcher
 	Theme    *assets.Asset // the theme's stylesheet (ThemeCSS), nil without one
+	// Version is the publication served (its Policy and Source left
+	// out); its Version is 0 for a portal not served from the database.
+	Version receipts.PolicyVersion
 }
 
 // Variant is a portal's policy in one language, with its config.json.
@@ -92,12 +99,16 @@ type configAssets struct {
 
 // New returns an empty catalogue whose configurations name the assets of
 // a, recording the notices it serves in st (receipts.None records nothing)
-// with the time of now; errors of st are logged to log.
+// with the time of now; errors of st are logged to log. When st keeps
+// policies too (receipts.Policies), the catalogue serves what st holds
+// (see PublishFiles, Load).
 func New(a *assets.Set, st receipts.Store, log *slog.Logger, now func() time.Time) *Catalogue {
 	if st == nil {
 		st = receipts.None{}
 	}
 	c := &Catalogue{assets: a, store: st, log: log, now: now}
+	c.db, _ = st.(receipts.Policies)
+	c.gen.Store(-1)
 	c.set.Store(&set{byID: map[string]*Portal{}, themes: map[string]*assets.Asset{}})
 	return c
 }
@@ -110,15 +121,32 @@ func New(a *assets.Set, st receipts.Store, log *slog.Logger, now func() time.Tim
 // recorded as served now (an earlier revision stays valid for its lifetime
 // from this moment).
 func (c *Catalogue) Publish(policies []*policy.Policy) error {
+	vs := make([]served, len(policies))
+	for i, p := range policies {
+		vs[i].policy = p
+	}
+	return c.publish(vs)
+}
+
+// served is a policy to serve and the publication it comes from.
+type served struct {
+	policy  *policy.Policy
+	version receipts.PolicyVersion
+}
+
+// publish is Publish with each portal's publication.
+func (c *Catalogue) publish(policies []served) error {
 	next := &set{byID: map[string]*Portal{}, themes: map[string]*assets.Asset{}}
-	for _, p := range policies {
+	for _, e := range policies {
+		p := e.policy
 		if err := p.Validate(); err != nil {
 			return fmt.Errorf("server: portal %q: %w", p.ID, err)
 		}
 		if _, dup := next.byID[p.ID]; dup {
 			return fmt.Errorf("server: portal %q is declared twice", p.ID)
 		}
-		pt := &Portal{Policy: p}
+		pt := &Portal{Policy: p, Version: e.version}
+		pt.Version.Policy, pt.Version.Source = nil, nil
 		theme := ThemeCSS(p.Theme)
 		if theme != "" {
 			a, err := assets.New("theme-"+p.ID+".css", []byte(theme), "text/css; charset=utf-8", true, nil, nil)
@@ -150,13 +178,10 @@ func (c *Catalogue) variants(p *policy.Policy, theme string) ([]*Variant, langua
 	var out []*Variant
 	var tags []language.Tag
 	for _, l := range p.Languages() {
-		q, ok := p.In(l)
-		if !ok {
-			return nil, nil, fmt.Errorf("server: portal %q: no policy in %q", p.ID, l)
+		q, err := variantPolicy(p, l)
+		if err != nil {
+			return nil, nil, err
 		}
-		// The embeds' placeholder texts, complete (the built-in ones for what
-		// the policy leaves out).
-		q.Texts.Embed = policy.EmbedTextsFor(q.Texts)
 		body, err := json.Marshal(config{
 			Policy: q,
 			Assets: configAssets{Wasm: c.assets.Wasm.Name, WasmExec: c.assets.WasmExec.Name, CSS: c.assets.CSS.Name},
@@ -167,10 +192,10 @@ func (c *Catalogue) variants(p *policy.Policy, theme string) ([]*Variant, langua
 		if err != nil {
 			return nil, nil, err
 		}
-		cfg, err := assets.New("config.json", body, "application/json", false, nil, nil)
-		if err != nil {
-			return nil, nil, err
-		}
+		// Compressed when first asked for: most portals' languages are
+		// not asked for on a given host, and brotli's best level costs tens
+		// of milliseconds each.
+		cfg := assets.NewLazy("config.json", body, "application/json", false)
 		cfg.MaxAge = ConfigMaxAge
 		notice, err := json.Marshal(q)
 		if err != nil {
@@ -180,6 +205,36 @@ func (c *Catalogue) variants(p *policy.Policy, theme string) ([]*Variant, langua
 		tags = append(tags, lang.Tag(l))
 	}
 	return out, language.NewMatcher(tags), nil
+}
+
+// variantPolicy returns p in the language l, as config.json carries it.
+func variantPolicy(p *policy.Policy, l string) (*policy.Policy, error) {
+	q, ok := p.In(l)
+	if !ok {
+		return nil, fmt.Errorf("server: portal %q: no policy in %q", p.ID, l)
+	}
+	// The embeds' placeholder texts, complete (the built-in ones for what
+	// the policy leaves out).
+	q.Texts.Embed = policy.EmbedTextsFor(q.Texts)
+	return q, nil
+}
+
+// noticesOf returns the notices p serves: p in each of its languages, as
+// config.json carries it (the notices the variants of Publish hold).
+func noticesOf(p *policy.Policy) ([]receipts.Notice, error) {
+	var out []receipts.Notice
+	for _, l := range p.Languages() {
+		q, err := variantPolicy(p, l)
+		if err != nil {
+			return nil, err
+		}
+		body, err := json.Marshal(q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, receipts.Notice{Portal: p.ID, SHA256: receipts.NoticeHash(body), Revision: int64(q.Revision), Lang: q.Texts.Lang, Body: body})
+	}
+	return out, nil
 }
 
 // Policies returns the policies served, sorted by id.

@@ -64,33 +64,46 @@ func (e *EarlierRevision) Live(now time.Time) bool {
 // served last (one whose body parses as a policy), or nil when none was
 // ever stored; see EarlierRevision.Live for whether it still counts. It
 // fails only when the store does. The store is read at most once a minute
-// per portal.
+// per portal, and once a second when the revision sought is not among the
+// notices read: another host of the database may have just published it
+// (its notices are recorded with the publication).
 func (c *Catalogue) Earlier(ctx context.Context, portal, lang string, revision int) (*EarlierRevision, error) {
-	ns, err := c.earlier.get(ctx, c.store, portal)
+	find := func(ns []EarlierRevision) *EarlierRevision {
+		var best *EarlierRevision
+		for i := range ns {
+			if n := &ns[i]; n.Policy != nil && n.Notice.Revision == int64(revision) && n.Notice.Lang == lang &&
+				(best == nil || n.Notice.LastServed.After(best.Notice.LastServed)) {
+				best = n
+			}
+		}
+		return best
+	}
+	ns, err := c.earlier.get(ctx, c.store, portal, time.Minute)
 	if err != nil {
 		return nil, err
 	}
-	var best *EarlierRevision
-	for i := range ns {
-		if n := &ns[i]; n.Policy != nil && n.Notice.Revision == int64(revision) && n.Notice.Lang == lang &&
-			(best == nil || n.Notice.LastServed.After(best.Notice.LastServed)) {
-			best = n
-		}
+	if best := find(ns); best != nil {
+		return best, nil
 	}
-	return best, nil
+	if ns, err = c.earlier.get(ctx, c.store, portal, time.Second); err != nil {
+		return nil, err
+	}
+	return find(ns), nil
 }
 
-// earlierNotices caches each portal's stored notices for a minute.
+// earlierNotices caches each portal's stored notices.
 type earlierNotices struct {
 	mu     sync.Mutex
 	byID   map[string][]EarlierRevision
 	loaded map[string]time.Time
 }
 
-func (e *earlierNotices) get(ctx context.Context, st receipts.Store, portal string) ([]EarlierRevision, error) {
+// get returns the notices of portal, read from st unless read less than
+// maxAge ago.
+func (e *earlierNotices) get(ctx context.Context, st receipts.Store, portal string, maxAge time.Duration) ([]EarlierRevision, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if t, ok := e.loaded[portal]; ok && time.Since(t) < time.Minute {
+	if t, ok := e.loaded[portal]; ok && time.Since(t) < maxAge {
 		return e.byID[portal], nil
 	}
 	ns, err := st.Notices(ctx, portal)

@@ -296,3 +296,62 @@ func TestBrowserEmbedFrench(t *testing.T) {
 	}
 	tb.NoErrors()
 }
+
+// TestBrowserEmbedSrcHttpOnly: an embed whose data-src is not http(s)
+// (javascript:, data:) never loads, neither from its placeholder's Load nor
+// once its category is accepted: no script of it runs in the portal's
+// origin, the iframe stays empty, one console error says why, and the
+// http(s) embeds beside it load as usual.
+func TestBrowserEmbedSrcHttpOnly(t *testing.T) {
+	h := harness.StartHosts(t, embedsPolicy(t))
+	e := startEmbedHost(t, h)
+	tb := newTab(t)
+	tb.Run(chromedp.Navigate(h.PortalURL("embeds.html", "portal=embeds")))
+	tb.WaitBanner()
+	tb.waitPlaceholders("v1", "v2", "s1")
+	tb.Eval(`(() => { for (const [id, src] of [["js", "javascript:parent.ranEmbed = 'js'"], ["data", "data:text/html,<p>hi</p>"]]) {
+		const f = document.createElement("iframe"); f.id = id; f.title = id;
+		f.setAttribute("data-category", "media"); f.setAttribute("data-src", src);
+		document.getElementById("later").appendChild(f); } return true; })()`, nil)
+	tb.waitPlaceholders("v1", "v2", "s1", "js", "data")
+
+	// held reports whether iframe id still has its placeholder.
+	held := func(id string) string {
+		return `((document.getElementById(` + harness.JSString(id) + `).previousElementSibling || {}).localName === "portal-consent-embed")`
+	}
+	// Load on the javascript: one: its placeholder goes, nothing runs,
+	// nothing loads.
+	// The banner covers the bottom of this short page, where the added
+	// embeds are: their Load button is pressed by script, not by a click at
+	// its place (which would land on the banner).
+	tb.Eval(`(document.getElementById("js").previousElementSibling.shadowRoot.querySelector("button").click(), true)`, nil)
+	tb.WaitFor("the javascript: embed's placeholder to go", "!"+held("js")+" && "+held("data"))
+	var got struct {
+		Ran    any
+		JSSrc  string
+		HasSrc bool
+	}
+	tb.Eval(`({Ran: window.ranEmbed === undefined ? null : window.ranEmbed, JSSrc: document.getElementById("js").getAttribute("src") || "",
+		HasSrc: document.getElementById("js").hasAttribute("data-src")})`, &got)
+	if got.Ran != nil || got.JSSrc != "" || got.HasSrc {
+		t.Errorf("a javascript: data-src after Load: ran %v, src %q, data-src kept %v", got.Ran, got.JSSrc, got.HasSrc)
+	}
+
+	// Accept all: the http(s) embeds load, the data: one does not.
+	tb.Click("pc-accept")
+	tb.WaitFor("the choice", `document.cookie.includes("cookies_preferences=")`)
+	tb.WaitFor("every placeholder to go", "!"+held("v1")+" && !"+held("v2")+" && !"+held("s1")+" && !"+held("data"))
+	e.waitRequests(t, "/video/1", "/map/2", "/chart/3")
+	var dataSrc string
+	tb.Eval(`document.getElementById("data").getAttribute("src") || ""`, &dataSrc)
+	if dataSrc != "" {
+		t.Errorf("a data: data-src loaded once accepted: src %q", dataSrc)
+	}
+	errs := tb.ConsoleErrors()
+	if len(errs) != 1 || !strings.Contains(errs[0], "data-src not http(s): javascript:") {
+		t.Errorf("console errors %q, want one naming the refused data-src", errs)
+	}
+	if ex := tb.PageExceptions(); len(ex) > 0 {
+		t.Errorf("page exceptions: %q", ex)
+	}
+}

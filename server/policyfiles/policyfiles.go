@@ -53,6 +53,7 @@ func Example() []byte {
 type Portal struct {
 	Policy *policy.Policy
 	File   string // "" for the built-in JSON defaults
+	Source []byte // the file's YAML; nil for the built-in JSON defaults
 }
 
 // Parse reads the YAML policy file named file (its base name must be the
@@ -165,7 +166,7 @@ func Defaults() ([]Portal, error) {
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, Portal{Policy: ex})
+	out = append(out, Portal{Policy: ex, File: ExampleFile, Source: Example()})
 	sort.Slice(out, func(i, j int) bool { return out[i].Policy.ID < out[j].Policy.ID })
 	return out, nil
 }
@@ -198,7 +199,7 @@ func Load(fsys fs.FS) ([]Portal, []error) {
 			errs = append(errs, err)
 			continue
 		}
-		byID[p.ID] = append(byID[p.ID], Portal{Policy: p, File: e.Name()})
+		byID[p.ID] = append(byID[p.ID], Portal{Policy: p, File: e.Name(), Source: data})
 	}
 	if files == 0 {
 		errs = append(errs, &policy.LoadError{File: ".", Msg: "no policy file (*.yaml, *.yml)"})

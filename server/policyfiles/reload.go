@@ -21,7 +21,7 @@ import (
 // file removes its portal, a new valid file adds one.
 type Reloader struct {
 	dir   string
-	apply func([]*policy.Policy) error
+	apply func([]Portal) error
 	log   *slog.Logger
 
 	mu      sync.Mutex
@@ -37,6 +37,13 @@ type Reloader struct {
 // no policy file, or any file is invalid: a server does not start on a bad
 // directory. log may be nil (no logs).
 func NewReloader(dir string, apply func([]*policy.Policy) error, log *slog.Logger) (*Reloader, []error) {
+	return NewPortalsReloader(dir, func(ps []Portal) error { return apply(Policies(ps)) }, log)
+}
+
+// NewPortalsReloader is NewReloader handing apply the portals with their
+// files and sources (for example (*server.Server).SetPortals), so that
+// they are published as managed by those files.
+func NewPortalsReloader(dir string, apply func([]Portal) error, log *slog.Logger) (*Reloader, []error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -48,7 +55,7 @@ func NewReloader(dir string, apply func([]*policy.Policy) error, log *slog.Logge
 	for _, p := range ps {
 		r.current[p.File] = p
 	}
-	if err := apply(Policies(ps)); err != nil {
+	if err := apply(ps); err != nil {
 		return nil, []error{err}
 	}
 	return r, nil
@@ -100,7 +107,7 @@ func (r *Reloader) Reload() []error {
 		}
 		r.log.Error("policy file refused: not served", "file", le.File, "err", err.Error())
 	}
-	if err := r.apply(Policies(sorted(next))); err != nil {
+	if err := r.apply(sorted(next)); err != nil {
 		r.log.Error("reloading policies: the previous policies keep serving", "dir", r.dir, "err", err.Error())
 		return append(errs, err)
 	}

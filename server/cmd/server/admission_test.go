@@ -39,7 +39,7 @@ func TestOverload(t *testing.T) {
 				wg.Go(func() {
 					for time.Now().Before(stop) {
 						c := policy.NewConsent(mtran, time.Now(), nil)
-						body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.example/p"}`, c.Encode())
+						body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.my.opendatasoft.com/p"}`, c.Encode())
 						start := time.Now()
 						res, err := client.Post(p.url+"/portals/mtran/consents", "text/plain;charset=UTF-8", strings.NewReader(body))
 						if err != nil {

@@ -200,3 +200,22 @@ func verifyCheckpoints(ctx context.Context, st receipts.Store, pub ed25519.Publi
 	}
 	return checked, unsigned, nil
 }
+
+// verifyPublicKey returns the public key -verify-receipts checks the
+// checkpoints with: flag's (base64) when set, else the key file's; nil
+// with the reason when there is no key file; an error for a flag that is
+// not a public key or a key file that is not a key.
+func verifyPublicKey(flag, keyFile string) (ed25519.PublicKey, string, error) {
+	if flag != "" {
+		pub, err := parsePublicKey(flag)
+		return pub, "", err
+	}
+	key, err := readCheckpointKey(keyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "no checkpoint key " + keyFile + " (give -verify-key or -checkpoint-key)", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return key.Public().(ed25519.PublicKey), "", nil
+}

@@ -108,8 +108,10 @@ func startHost(t *testing.T, ctx context.Context, dsn, state string) *host {
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { s.FollowRevocations(fctx); close(done) }()
+	policiesDone := make(chan struct{})
+	go func() { s.FollowPolicies(fctx); close(policiesDone) }()
 	hs := httptest.NewServer(s)
-	t.Cleanup(func() { hs.Close(); cancel(); <-done })
+	t.Cleanup(func() { hs.Close(); cancel(); <-done; <-policiesDone })
 	return &host{url: hs.URL, ops: set, log: &logs}
 }
 

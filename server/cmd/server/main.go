@@ -211,6 +211,7 @@ func main() {
 	go keepCheckpoints(ctx, st, ckey, *checkpointEvery, log)
 	go h.KeepNoticesServed(ctx, time.Hour)
 	go h.FollowRevocations(ctx)
+	go h.FollowPolicies(ctx)
 	if reloader != nil || opReloader != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
@@ -250,53 +251,35 @@ func main() {
 	}
 }
 
-// verifyPublicKey returns the public key -verify-receipts checks the
-// checkpoints with: flag's (base64) when set, else the key file's; nil
-// with the reason when there is no key file; an error for a flag that is
-// not a public key or a key file that is not a key.
-func verifyPublicKey(flag, keyFile string) (ed25519.PublicKey, string, error) {
-	if flag != "" {
-		pub, err := parsePublicKey(flag)
-		return pub, "", err
-	}
-	key, err := readCheckpointKey(keyFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "no checkpoint key " + keyFile + " (give -verify-key or -checkpoint-key)", nil
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	return key.Public().(ed25519.PublicKey), "", nil
-}
-
 // start returns the server (with opts) for the policy files of dir, with the reloader
 // that keeps it up to date, or for the built-in portals (and no reloader)
-// when dir is "". It returns every problem of the files instead when there is
-// any.
+// when dir is "": both are published into the receipts database as managed
+// by file, and the server serves what the database holds. It returns every
+// problem of the files instead when there is any.
 func start(dir string, assets fs.FS, log *slog.Logger, opts ...server.Option) (*server.Server, *policyfiles.Reloader, []error) {
 	if dir == "" {
 		ps, err := policyfiles.Defaults()
 		if err != nil {
 			return nil, nil, []error{err}
 		}
-		h, err := server.New(policyfiles.Policies(ps), assets, append(opts, server.WithLogger(log))...)
+		h, err := server.New(nil, assets, append(opts, server.WithLogger(log), server.WithPolicyFiles(ps))...)
 		if err != nil {
 			return nil, nil, []error{err}
 		}
 		return h, nil, nil
 	}
 	var h *server.Server
-	apply := func(ps []*policy.Policy) error {
+	apply := func(ps []policyfiles.Portal) error {
 		if h != nil {
-			err := h.SetPolicies(ps)
+			err := h.SetPortals(ps)
 			h.Metrics().PolicyReload(err)
 			return err
 		}
 		var err error
-		h, err = server.New(ps, assets, append(opts, server.WithLogger(log))...)
+		h, err = server.New(nil, assets, append(opts, server.WithLogger(log), server.WithPolicyFiles(ps))...)
 		return err
 	}
-	r, errs := policyfiles.NewReloader(dir, apply, log)
+	r, errs := policyfiles.NewPortalsReloader(dir, apply, log)
 	if len(errs) > 0 {
 		return nil, nil, errs
 	}

@@ -22,7 +22,7 @@ func TestTrustedProxiesFlag(t *testing.T) {
 	mtran := defaultMtran(t)
 	post := func(client string) int {
 		c := policy.NewConsent(mtran, time.Now(), nil)
-		body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.example/p"}`, c.Encode())
+		body := fmt.Sprintf(`{"value":%q,"method":"reject-all","lang":"en","page":"https://mtran.my.opendatasoft.com/p"}`, c.Encode())
 		req, _ := http.NewRequest("POST", p.url+"/portals/mtran/consents", strings.NewReader(body))
 		req.Header.Set("X-Forwarded-For", client)
 		res, err := http.DefaultClient.Do(req)

@@ -125,6 +125,9 @@ type Store struct {
 
 	listenMu sync.Mutex // held by WaitRevocation
 	listen   *pgx.Conn  // LISTENing for revocations, outside the pool
+
+	policiesMu     sync.Mutex // held by WaitPolicies
+	policiesListen *pgx.Conn  // LISTENing for publications, outside the pool
 }
 
 var _ receipts.Store = (*Store)(nil)
@@ -283,6 +286,13 @@ func (s *Store) Close() error {
 			s.listen = nil
 		}
 		s.listenMu.Unlock()
+	}
+	if s.policiesMu.TryLock() { // else a WaitPolicies closes it when its ctx ends
+		if s.policiesListen != nil {
+			s.policiesListen.Close(context.Background())
+			s.policiesListen = nil
+		}
+		s.policiesMu.Unlock()
 	}
 	s.wpool.Close()
 	s.pool.Close()

@@ -79,6 +79,8 @@ func Run(t *testing.T, b Backend) {
 		{"CancelledContext", testCancelled},
 		{"Close", testClose},
 		{"Ping", testPing},
+		{"Policies", testPolicies},
+		{"PoliciesConcurrent", testPoliciesConcurrent},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, b) })
