@@ -14,7 +14,7 @@ VANILLA  := server/.tools/node_modules/vanilla-cookieconsent/dist
 LIGHTHOUSE := server/.tools/node_modules/lighthouse/cli/index.js
 LIGHTHOUSE_RUNS ?= 5
 
-.PHONY: build run test vet fuzz bench clean
+.PHONY: build run test vet fuzz bench clean screenshots
 
 build: $(DIST)/app.wasm.br $(DIST)/wasm_exec.js.br
 
@@ -76,6 +76,13 @@ test: vet $(AXE) postgres
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=15000x ./server/policyfiles
 	$(GO) test -run='^$$' -fuzz=FuzzServeHTTP -fuzztime=1000x ./server
 	$(GO) test -run='^$$' -fuzz=FuzzThemeCSS -fuzztime=2500x ./server/catalogue
+
+# A screenshot of each of the 37 languages' banner and preferences on a
+# 320 px wide phone, into web/dist/screenshots/ (not committed), for a person
+# to look at. Not part of `make test`, which runs the same test (fit, axe,
+# lang and dir) without writing them.
+screenshots: build $(AXE)
+	PORTALCONSENT_SCREENSHOTS=$(CURDIR)/$(DIST)/screenshots $(GO) test -count=1 -run '^TestBrowserLanguagesEveryLanguage$$' ./server/e2e
 
 # Longer fuzzing, FUZZTIME each (a time budget: see the race above, a
 # "context deadline exceeded" with no failing input written is not a bug).

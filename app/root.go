@@ -277,7 +277,7 @@ func (r *Root) open(ctx goapp.Context, v View, opener string) {
 func (r *Root) decide(ctx goapp.Context, method string, accept func(string) bool) {
 	c := policy.NewConsent(r.Policy, r.Now(), accept)
 	c.ID = policy.KeptID(r.Jar.Get(policy.CookieName))
-	if err := r.Jar.Set(policy.CookieName, c.Encode(), r.Policy.Lifetime()); err != nil {
+	if err := r.Jar.Set(policy.CookieName, c.Encode(), r.Policy.LifetimeOf(c)); err != nil {
 		if r.OnError != nil {
 			r.OnError(err)
 		}

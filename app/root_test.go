@@ -65,8 +65,8 @@ func storedConsent(t testing.TB, r *Root, jar *memJar) policy.Consent {
 	if err != nil {
 		t.Fatalf("the jar holds %q, which policy.Current refuses: %v", v, err)
 	}
-	if got := jar.days[policy.CookieName]; got != r.Policy.Lifetime() {
-		t.Errorf("cookie stored for %d days, want the policy's %d", got, r.Policy.Lifetime())
+	if got := jar.days[policy.CookieName]; got != r.Policy.LifetimeOf(c) {
+		t.Errorf("cookie stored for %d days, want the policy's %d", got, r.Policy.LifetimeOf(c))
 	}
 	if !c.Decided.Equal(now) {
 		t.Errorf("choice dated %v, want %v", c.Decided, now)
@@ -124,6 +124,33 @@ func TestRejectAll(t *testing.T) {
 	r, rec := newRoot(t, jar, "")
 	r.RejectAll(noCtx)
 	wantChosen(t, r, jar, rec, false)
+}
+
+// TestRefusalLifetime: with refusalLifetimeDays set, a refusal (Reject all,
+// or a save that accepts nothing optional) is stored for that long, and an
+// acceptance for the policy's lifetime.
+func TestRefusalLifetime(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		do   func(r *Root)
+		days int
+	}{
+		{"reject all", func(r *Root) { r.RejectAll(noCtx) }, 365},
+		{"save nothing", func(r *Root) { r.ShowPreferences(noCtx); r.Save(noCtx, nil) }, 365},
+		{"accept all", func(r *Root) { r.AcceptAll(noCtx) }, 182},
+		{"save statistics", func(r *Root) { r.ShowPreferences(noCtx); r.Save(noCtx, map[string]bool{policy.Statistical: true}) }, 182},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jar := newJar()
+			r, _ := newRoot(t, jar, "")
+			r.Policy.LifetimeDays, r.Policy.RefusalLifetimeDays = 182, 365
+			tc.do(r)
+			if got := jar.days[policy.CookieName]; got != tc.days {
+				t.Errorf("stored for %d days, want %d", got, tc.days)
+			}
+			storedConsent(t, r, jar)
+		})
+	}
 }
 
 func TestSaveStoresExactlyTheChoice(t *testing.T) {

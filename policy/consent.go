@@ -200,14 +200,15 @@ func parsePositive(s string) (int, error) {
 
 // Check reports whether c is still a valid choice for p at now, and why not:
 // ErrRevision when it was made for another revision, ErrExpired when it is older
-// than the policy's lifetime or dated more than a day in the future, ErrMismatch
+// than its lifetime (the policy's, or its refusal lifetime for a refusal: see
+// LifetimeOf) or dated more than a day in the future, ErrMismatch
 // when it lacks a category of p, names one p does not declare, or refuses a
 // required one.
 func (c Consent) Check(p *Policy, now time.Time) error {
 	if c.Revision != p.Revision {
 		return fmt.Errorf("%w: %d, policy is at %d", ErrRevision, c.Revision, p.Revision)
 	}
-	if now.Sub(c.Decided) > time.Duration(p.Lifetime())*24*time.Hour {
+	if now.Sub(c.Decided) > time.Duration(p.LifetimeOf(c))*24*time.Hour {
 		return ErrExpired
 	}
 	if c.Decided.Sub(now) > 24*time.Hour {

@@ -14,8 +14,9 @@ import (
 func TestDefaultsLanguages(t *testing.T) {
 	for _, id := range []string{"mtran", "twisto"} {
 		p := defaultPolicy(t, id)
-		if got := p.Languages(); !slices.Equal(got, []string{"en", "fr"}) {
-			t.Errorf("%s: Languages() = %q, want [en fr]", id, got)
+		want := append([]string{"en"}, slices.DeleteFunc(slices.Clone(builtinLanguages), func(l string) bool { return l == "en" })...)
+		if got := p.Languages(); !slices.Equal(got, want) {
+			t.Errorf("%s: Languages() = %q, want %q", id, got, want)
 		}
 		if p.Updated == "" {
 			t.Errorf("%s: no updated date", id)
@@ -58,7 +59,8 @@ func TestIn(t *testing.T) {
 		{"fr", true, "fr"},
 		{"FR", true, "fr"},
 		{"fr-CA", false, ""}, // exact: matching is the server's job
-		{"de", false, ""},
+		{"de", true, "de"},
+		{"ja", false, ""},
 		{"", false, ""},
 	} {
 		t.Run(tt.lang, func(t *testing.T) {
@@ -182,7 +184,7 @@ func TestValidateTranslations(t *testing.T) {
 		{"default months missing", func(p *policy.Policy) { p.Texts.Months = nil }, "texts.months", "got 0"},
 		{"default lastUpdated empty", func(p *policy.Policy) { p.Texts.LastUpdated = "" }, "texts.lastUpdated", "is empty"},
 	}
-	orig := defaultPolicy(t, "mtran")
+	orig := withLanguages(t, defaultPolicy(t, "mtran"), "fr")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := clonePolicy(t, orig)
@@ -232,7 +234,7 @@ func TestUpdatedText(t *testing.T) {
 // TestParseTranslations checks a policy file with translations written inline,
 // as an operator writes one, and where its errors point.
 func TestParseTranslations(t *testing.T) {
-	mtran := defaultPolicy(t, "mtran")
+	mtran := withLanguages(t, defaultPolicy(t, "mtran"), "fr")
 	base := policy.Policy{Texts: mtran.Texts}
 	frTexts, err := json.Marshal(mtran.Translations[0].Texts)
 	if err != nil {

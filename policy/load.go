@@ -219,11 +219,29 @@ func lineOfField(data []byte, field string) int {
 // (policy/defaults/texts.en.json). It fails only if that embedded file is
 // invalid.
 func DefaultTexts() (Texts, error) {
-	var texts Texts
-	if err := decodeDefault(defaultTextsFile, &texts); err != nil {
-		return Texts{}, err
+	f, err := readTextsFile(defaultTextsFile)
+	return f.Texts, err
+}
+
+// textsFile is a defaults/texts.{lang}.json file: the texts of one language
+// and the source of their regulator-facing terms. Source is not a field of
+// Texts so that it never reaches a visitor (nor the wasm, which decodes
+// Texts: a field there costs about a kilobyte of brotli).
+type textsFile struct {
+	Texts
+	// Source names where the terms for "Accept all", "Reject all",
+	// "Customize" and "Save my choices" come from: a data protection
+	// authority's guidance, the usage of major sites, or that none was used.
+	Source string `json:"source"`
+}
+
+// readTextsFile decodes the embedded texts file name strictly.
+func readTextsFile(name string) (textsFile, error) {
+	var f textsFile
+	if err := decodeDefault(name, &f); err != nil {
+		return textsFile{}, err
 	}
-	return texts, nil
+	return f, nil
 }
 
 // Defaults returns the built-in policies (the portals the product was created
@@ -287,10 +305,12 @@ func Defaults() ([]*Policy, error) {
 // defaults/texts.{lang}.json, completed by defaults/{id}.{lang}.json.
 func addDefaultTranslation(p *Policy, lang string) error {
 	var tr Translation
-	textsFile := "defaults/texts." + lang + ".json"
-	if err := decodeDefault(textsFile, &tr.Texts); err != nil {
+	textsName := "defaults/texts." + lang + ".json"
+	f, err := readTextsFile(textsName)
+	if err != nil {
 		return err
 	}
+	tr.Texts = f.Texts
 	name := "defaults/" + p.ID + "." + lang + ".json"
 	data, err := defaultFiles.ReadFile(name)
 	if err != nil {
@@ -310,12 +330,77 @@ func addDefaultTranslation(p *Policy, lang string) error {
 		_, field, _ := strings.Cut(fe.Field, ".")
 		line := lineOfField(data, field)
 		if text, ok := strings.CutPrefix(field, "texts."); ok && line == 0 {
-			textsData, _ := defaultFiles.ReadFile(textsFile)
-			name, line = textsFile, lineOfField(textsData, text)
+			textsData, _ := defaultFiles.ReadFile(textsName)
+			name, line = textsName, lineOfField(textsData, text)
 		}
 		return &LoadError{File: name, Line: line, Field: fe.Field, Msg: fe.Msg}
 	}
 	return nil
+}
+
+// BuiltinLanguages returns the languages the product has texts in, one
+// policy/defaults/texts.{lang}.json each, sorted.
+func BuiltinLanguages() []string {
+	entries, _ := defaultFiles.ReadDir("defaults")
+	var out []string
+	for _, e := range entries {
+		base := strings.TrimSuffix(e.Name(), ".json")
+		if lang, ok := strings.CutPrefix(base, "texts."); ok {
+			out = append(out, lang)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// BuiltinTexts returns the product's texts in the language of the BCP 47
+// tag lang (compared without regard to case): those of the tag itself, else
+// of its base language ("pt-BR" gets "pt", "fr-CA" gets "fr"), with the
+// macrolanguage tag "no" (and "no-NO") read as Norwegian Bokmål "nb" and the
+// former Hebrew tag "iw" as "he". It returns false when the product has no
+// texts in that language or the embedded file does not decode (the tests of
+// this package decode every one).
+func BuiltinTexts(lang string) (Texts, bool) {
+	f, ok := builtinTexts(lang)
+	return f.Texts, ok
+}
+
+// BuiltinSource returns the source that the built-in texts of lang (matched
+// as by BuiltinTexts) name for their regulator-facing terms, or "" when the
+// product has no texts in that language.
+func BuiltinSource(lang string) string {
+	f, _ := builtinTexts(lang)
+	return f.Source
+}
+
+// builtinTexts returns the texts file of lang, matched as by BuiltinTexts.
+func builtinTexts(lang string) (textsFile, bool) {
+	l := matchBuiltin(lang, BuiltinLanguages())
+	if l == "" {
+		return textsFile{}, false
+	}
+	f, err := readTextsFile("defaults/texts." + l + ".json")
+	return f, err == nil
+}
+
+// matchBuiltin returns the one of langs (lowercase tags) that the BCP 47 tag
+// lang is read in: itself (without regard to case), else its base language,
+// with "no" read as "nb" and "iw" as "he"; or "" when none is.
+func matchBuiltin(lang string, langs []string) string {
+	lang = strings.ToLower(lang)
+	base, _, _ := strings.Cut(lang, "-")
+	switch base {
+	case "no":
+		base = "nb"
+	case "iw":
+		base = "he"
+	}
+	for _, l := range []string{lang, base} {
+		if slices.Contains(langs, l) {
+			return l
+		}
+	}
+	return ""
 }
 
 // decodeDefault decodes the embedded file name strictly into v.

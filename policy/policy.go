@@ -31,6 +31,11 @@ const DefaultLifetimeDays = 182
 // maxLifetimeDays bounds the lifetime of a choice (13 months, the CNIL maximum).
 const maxLifetimeDays = 395
 
+// MinRefusalLifetimeDays is the shortest refusal lifetime a policy may set
+// (six months: the proposed GDPR Art. 88b of the Digital Omnibus, COM(2025)
+// 837, would have a refusal not asked again for six months).
+const MinRefusalLifetimeDays = 182
+
 // Policy is the cookie policy of one portal: what the banner asks and what the
 // policy page shows.
 type Policy struct {
@@ -46,6 +51,11 @@ type Policy struct {
 	Revision int `json:"revision"`
 	// LifetimeDays is how long a choice is kept; 0 means DefaultLifetimeDays.
 	LifetimeDays int `json:"lifetimeDays,omitempty"`
+	// RefusalLifetimeDays, when set, is how long a refusal (a choice that
+	// accepts no optional category) is kept, so that the visitor is not asked
+	// again sooner: at least MinRefusalLifetimeDays. 0 keeps a refusal for
+	// the policy's lifetime, like any choice. See LifetimeOf.
+	RefusalLifetimeDays int `json:"refusalLifetimeDays,omitempty"`
 	// CookieDomain, when set, stores the choice for that domain and its
 	// subdomains (Domain=…), so that a visitor decides once for all of them;
 	// empty keeps it to the page's host. See CookieDomainFor.
@@ -170,7 +180,7 @@ type Texts struct {
 // an <iframe data-category> until its category is accepted. "{provider}" is
 // replaced by the embed's provider (YouTube…), "{category}" by the name of
 // its category. Each one left empty takes the built-in text of the language
-// (English or French; English for any other), see EmbedTextsFor.
+// (English for a language with no built-in texts), see EmbedTextsFor.
 type EmbedTexts struct {
 	// Title names the content: "Content from {provider}".
 	Title string `json:"title,omitempty"`
@@ -236,6 +246,23 @@ func (p *Policy) Lifetime() int {
 	return p.LifetimeDays
 }
 
+// LifetimeOf returns the number of days the choice c is kept: for a refusal
+// (c accepts none of the optional categories of p; choices of categories p
+// does not declare count as optional) RefusalLifetimeDays when it is set,
+// else Lifetime. (The wasm keeps every exported method: one method, not
+// three.)
+func (p *Policy) LifetimeOf(c Consent) int {
+	if p.RefusalLifetimeDays == 0 {
+		return p.Lifetime()
+	}
+	for _, ch := range c.Choices {
+		if cat, ok := p.Category(ch.Category); ch.Accepted && (!ok || !cat.Required) {
+			return p.Lifetime()
+		}
+	}
+	return p.RefusalLifetimeDays
+}
+
 // Category returns the category with the given id, and false when there is none.
 func (p *Policy) Category(id string) (Category, bool) {
 	for _, c := range p.Categories {
@@ -264,7 +291,8 @@ func (p *Policy) CookiesTitle() string {
 
 // Validate checks the policy and returns the first problem as a *FieldError, or
 // nil. A valid policy has an id, a name, an absolute http(s) URL, a positive
-// revision of at most MaxRevision, a lifetime of at most 395 days, a required
+// revision of at most MaxRevision, a lifetime of at most 395 days, a refusal
+// lifetime of 0 or between 182 and 395 days, a required
 // "necessary" category, unique category ids, cookies whose category exists and
 // whose names are valid cookie names, trackers of known types in optional
 // categories, an empty or YYYY-MM-DD updated date, every text filled in,
@@ -292,6 +320,10 @@ func (p *Policy) Validate() error {
 	if p.LifetimeDays < 0 || p.LifetimeDays > maxLifetimeDays {
 		return bad("lifetimeDays", "must be between 1 and %d days (0 for the default %d), got %d",
 			maxLifetimeDays, DefaultLifetimeDays, p.LifetimeDays)
+	}
+	if p.RefusalLifetimeDays != 0 && (p.RefusalLifetimeDays < MinRefusalLifetimeDays || p.RefusalLifetimeDays > maxLifetimeDays) {
+		return bad("refusalLifetimeDays", "must be between %d and %d days (0 for the policy's lifetime), got %d",
+			MinRefusalLifetimeDays, maxLifetimeDays, p.RefusalLifetimeDays)
 	}
 	if p.CookieDomain != "" && (len(p.CookieDomain) > 253 || !domainPattern.MatchString(p.CookieDomain)) {
 		return bad("cookieDomain", "%q is not a domain name such as \"example.org\" (lowercase, no leading dot, no port)", p.CookieDomain)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
 )
@@ -24,6 +25,18 @@ func defaultPolicy(t testing.TB, id string) *policy.Policy {
 	}
 	t.Fatalf("no default policy %q", id)
 	return nil
+}
+
+// withLanguages returns a deep copy of p offered only in its default
+// language and in langs, for the tests that break a translation by index.
+func withLanguages(t testing.TB, p *policy.Policy, langs ...string) *policy.Policy {
+	t.Helper()
+	q := clonePolicy(t, p)
+	q.Translations = slices.DeleteFunc(q.Translations, func(tr policy.Translation) bool { return !slices.Contains(langs, tr.Texts.Lang) })
+	if len(q.Translations) != len(langs) {
+		t.Fatalf("%s is not offered in all of %q", p.ID, langs)
+	}
+	return q
 }
 
 // clonePolicy returns a deep copy of p, so that a test can break it freely.
@@ -104,6 +117,46 @@ func TestLifetime(t *testing.T) {
 	}
 }
 
+// TestLifetimeOf: a refusal (nothing optional accepted) is kept for the
+// refusal lifetime when the policy sets one, any other choice for the
+// policy's lifetime; with no refusal lifetime, every choice for the latter.
+func TestLifetimeOf(t *testing.T) {
+	p := clonePolicy(t, defaultPolicy(t, "mtran"))
+	p.LifetimeDays = 182
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	refusal := policy.NewConsent(p, at, nil)
+	acceptance := policy.NewConsent(p, at, func(string) bool { return true })
+	if p.LifetimeOf(refusal) != 182 || p.LifetimeOf(acceptance) != 182 {
+		t.Errorf("without refusalLifetimeDays: %d, %d", p.LifetimeOf(refusal), p.LifetimeOf(acceptance))
+	}
+	p.RefusalLifetimeDays = 365
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if p.LifetimeOf(refusal) != 365 || p.LifetimeOf(acceptance) != 182 {
+		t.Errorf("with refusalLifetimeDays 365: refusal %d, acceptance %d", p.LifetimeOf(refusal), p.LifetimeOf(acceptance))
+	}
+	// One optional category accepted is not a refusal; an unknown one
+	// accepted counts as optional.
+	one := policy.NewConsent(p, at, func(id string) bool { return id == policy.Statistical })
+	unknown := refusal
+	unknown.Choices = append(slices.Clone(refusal.Choices), policy.Choice{Category: "ads", Accepted: true})
+	if p.LifetimeOf(one) != 182 || p.LifetimeOf(unknown) != 182 {
+		t.Errorf("one category accepted: %d; an unknown one: %d; want 182", p.LifetimeOf(one), p.LifetimeOf(unknown))
+	}
+	// Asked again: an acceptance after its lifetime, a refusal after its own.
+	later := at.Add(300 * 24 * time.Hour)
+	if err := acceptance.Check(p, later); !errors.Is(err, policy.ErrExpired) {
+		t.Errorf("acceptance after 300 days: %v, want ErrExpired", err)
+	}
+	if err := refusal.Check(p, later); err != nil {
+		t.Errorf("refusal after 300 days: %v, want valid", err)
+	}
+	if err := refusal.Check(p, at.Add(366*24*time.Hour)); !errors.Is(err, policy.ErrExpired) {
+		t.Errorf("refusal after 366 days: %v, want ErrExpired", err)
+	}
+}
+
 func TestValidID(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
@@ -164,6 +217,9 @@ func TestValidate(t *testing.T) {
 		{"zero revision", func(p *policy.Policy) { p.Revision = 0 }, "revision"},
 		{"negative lifetime", func(p *policy.Policy) { p.LifetimeDays = -1 }, "lifetimeDays"},
 		{"lifetime over 13 months", func(p *policy.Policy) { p.LifetimeDays = 396 }, "lifetimeDays"},
+		{"refusal lifetime under six months", func(p *policy.Policy) { p.RefusalLifetimeDays = 181 }, "refusalLifetimeDays"},
+		{"refusal lifetime over 13 months", func(p *policy.Policy) { p.RefusalLifetimeDays = 396 }, "refusalLifetimeDays"},
+		{"negative refusal lifetime", func(p *policy.Policy) { p.RefusalLifetimeDays = -1 }, "refusalLifetimeDays"},
 		{"no categories", func(p *policy.Policy) { p.Categories = nil }, "categories"},
 		{"bad category id", func(p *policy.Policy) { p.Categories[1].ID = "Stats" }, "categories[1].id"},
 		{"duplicate category", func(p *policy.Policy) { p.Categories[1].ID = policy.Necessary }, "categories[1].id"},
@@ -283,8 +339,8 @@ func TestExpandTrackers(t *testing.T) {
 	if len(p.Cookies) != n+want {
 		t.Errorf("expanding twice: %d rows, want %d", len(p.Cookies), n+want)
 	}
-	// Every preset row is valid in any optional category, in English and in
-	// French, and its patterns match the cookies the vendors set.
+	// Every preset row is valid in any optional category, in each of the 37
+	// languages, and its patterns match the cookies the vendors set.
 	for _, typ := range policy.TrackerTypes {
 		q := clonePolicy(t, defaultPolicy(t, "mtran"))
 		q.Trackers = []policy.Tracker{{typ, "statistical"}}

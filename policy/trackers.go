@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"embed"
 	"fmt"
 	"slices"
 	"strings"
@@ -136,10 +137,18 @@ func TrackerCookies(typ string) []Cookie {
 // which never calls it, does not link the presets (a binary that may call
 // methods by name through reflection keeps every exported method).
 //
-// The preset rows carry their own French; a translation into French gets them
-// unless it already translates the row. In other languages the operator
+// The preset rows carry their own translations into each language the
+// product speaks (policy/defaults/trackers/{lang}.json, matched as
+// BuiltinTexts matches: "pt-BR" gets Portuguese): a translation gets them
+// unless it already translates the row. In another language the operator
 // translates them like any row (keyed by one of their names).
 func ExpandTrackers(p *Policy) {
+	texts := make([]*trackerTexts, len(p.Translations))
+	for i, t := range p.Translations {
+		if tt, ok := trackerTextsFor(t.Texts.Lang); ok {
+			texts[i] = &tt
+		}
+	}
 	for _, tr := range p.Trackers {
 		for _, c := range TrackerCookies(tr.Type) {
 			if slices.ContainsFunc(p.Cookies, func(have Cookie) bool { return slices.Equal(have.Names, c.Names) }) {
@@ -147,67 +156,85 @@ func ExpandTrackers(p *Policy) {
 			}
 			c.Category = tr.Category
 			p.Cookies = append(p.Cookies, c)
-			fr, ok := trackerFrench()[c.Names[0]]
-			if !ok {
-				continue
-			}
 			for i := range p.Translations {
 				t := &p.Translations[i]
-				base, _, _ := strings.Cut(strings.ToLower(t.Texts.Lang), "-")
-				if base != "fr" || slices.ContainsFunc(c.Names, func(n string) bool { _, has := t.Cookies[n]; return has }) {
+				if texts[i] == nil || slices.ContainsFunc(c.Names, func(n string) bool { _, has := t.Cookies[n]; return has }) {
 					continue
+				}
+				ct, ok := texts[i].translate(c)
+				if !ok {
+					continue // Validate names the row left untranslated
 				}
 				if t.Cookies == nil {
 					t.Cookies = map[string]CookieText{}
 				}
-				t.Cookies[c.Names[0]] = fr
+				t.Cookies[c.Names[0]] = ct
 			}
 		}
 	}
 }
 
-// trackerFrench returns the French of each preset row, by its first name. A
-// function, not a variable, so that the wasm does not link the texts.
-func trackerFrench() map[string]CookieText {
-	const ga, mat, xiti, at = "Mesure d'audience (Google Analytics 4)", "Mesure d'audience (Matomo)",
-		"Mesure d'audience (XiTi, xtcore.js)", "Mesure d'audience (AT Internet SmartTag)"
-	const yt, vimeo, dm, osm, mapbox = "Vidéos intégrées (YouTube, youtube-nocookie.com)", "Vidéos intégrées (Vimeo)",
-		"Vidéos intégrées (Dailymotion)", "Cartes intégrées (OpenStreetMap)", "Cartes intégrées (Mapbox)"
-	row := func(function, purpose, duration string) CookieText {
-		return CookieText{Function: function, Purpose: purpose, Duration: duration}
+//go:embed defaults/trackers/*.json
+var trackerFiles embed.FS
+
+// trackerTexts is a defaults/trackers/{lang}.json file: the texts of the
+// preset rows in one language, keyed by their English. Functions are keyed
+// by the words before the parenthesis that names the tool ("Audience
+// measurement" of "Audience measurement (Matomo)"), which is kept as is.
+type trackerTexts struct {
+	Lang      string            `json:"lang"`
+	Functions map[string]string `json:"functions"`
+	Purposes  map[string]string `json:"purposes"`
+	Durations map[string]string `json:"durations"`
+}
+
+// trackerTextsFor returns the preset rows' texts in the language of the tag
+// lang (matched as by BuiltinTexts), and false when the product has none in
+// that language or the file does not decode (the tests decode each one).
+func trackerTextsFor(lang string) (trackerTexts, bool) {
+	entries, _ := trackerFiles.ReadDir("defaults/trackers")
+	var langs []string
+	for _, e := range entries {
+		langs = append(langs, strings.TrimSuffix(e.Name(), ".json"))
 	}
-	return map[string]CookieText{
-		"_ga":                    row(ga, "Distinguer les visiteurs", "2 ans"),
-		"_ga_*":                  row(ga, "Conserver l'état de la visite", "2 ans"),
-		"_pk_id.*":               row(mat, "Conserver un identifiant unique du visiteur", "13 mois"),
-		"_pk_ref.*":              row(mat, "Conserver la provenance du visiteur", "6 mois"),
-		"_pk_ses.*":              row(mat, "Regrouper les pages vues pendant une visite", "30 minutes"),
-		"_pk_testcookie.*":       row(mat, "Vérifier que le navigateur accepte les cookies (supprimé aussitôt)", "Session"),
-		"xtidc":                  row(xiti, "Conserver un identifiant unique du visiteur", "13 mois"),
-		"xtvrn":                  row(xiti, "Lister les sites du compte vus par le visiteur", "6 mois"),
-		"xtan*":                  row(xiti, "Reconnaître les visiteurs identifiés", "6 mois"),
-		"xtor*":                  row(xiti, "Conserver la campagne qui a amené le visiteur", "30 jours"),
-		"atuserid":               row(at, "Conserver un identifiant unique du visiteur", "13 mois"),
-		"atidvisitor":            row(at, "Lister les sites du compte vus par le visiteur", "6 mois"),
-		"atauthority":            row(at, "Conserver le mode de confidentialité du visiteur", "13 mois"),
-		"atsession":              row(at, "Conserver les campagnes de la visite", "30 minutes"),
-		"atreman":                row(at, "Conserver la campagne d'attribution", "30 jours"),
-		"atredir":                row(at, "Transmettre la mesure lors d'une redirection", "30 secondes"),
-		"YSC":                    row(yt, "Protéger les requêtes du lecteur contre les abus", "Session"),
-		"VISITOR_INFO1_LIVE":     row(yt, "Mémoriser les réglages du lecteur et l'état du consentement", "6 mois"),
-		"PREF":                   row(yt, "Mémoriser les préférences du visiteur (langue, lecture)", "8 mois"),
-		"__Secure-ROLLOUT_TOKEN": row(yt, "Tester et déployer les fonctions du lecteur", "6 mois"),
-		"vuid":                   row(vimeo, "Compter les vidéos vues par le visiteur", "2 ans"),
-		"player":                 row(vimeo, "Mémoriser les réglages du lecteur", "1 an"),
-		"__cf_bm":                row(vimeo, "Protéger le lecteur contre les robots (Cloudflare)", "30 minutes"),
-		"_cfuvid":                row(vimeo, "Répartir la charge des requêtes du lecteur (Cloudflare)", "Session"),
-		"v1st":                   row(dm, "Conserver un identifiant unique du visiteur", "13 mois"),
-		"ts":                     row(dm, "Mesurer l'audience des vidéos", "13 mois"),
-		"dmvk":                   row(dm, "Conserver l'état de la session du lecteur", "Session"),
-		"_osm_session":           row(osm, "Conserver la session de la page de carte", "Session"),
-		"_osm_location":          row(osm, "Mémoriser la dernière position de carte affichée", "10 ans"),
-		"mapbox.eventData*":      row(mapbox, "Envoyer une télémétrie d'usage anonyme (stockage du navigateur)", "Jusqu'à suppression"),
+	l := matchBuiltin(lang, langs)
+	if l == "" {
+		return trackerTexts{}, false
 	}
+	data, err := trackerFiles.ReadFile("defaults/trackers/" + l + ".json")
+	if err != nil {
+		return trackerTexts{}, false
+	}
+	var tt trackerTexts
+	if err := decodeStrict("defaults/trackers/"+l+".json", data, &tt, nil); err != nil {
+		return trackerTexts{}, false
+	}
+	return tt, true
+}
+
+// translate returns the text cells of the preset row c in these texts, and
+// false when one of them is missing.
+func (tt *trackerTexts) translate(c Cookie) (CookieText, bool) {
+	head, tool, paren := strings.Cut(c.Function, " (")
+	f, okF := tt.Functions[head]
+	p, okP := tt.Purposes[c.Purpose]
+	d, okD := tt.Durations[c.Duration]
+	if paren {
+		f += " (" + tool
+	}
+	return CookieText{Function: f, Purpose: p, Duration: d}, okF && okP && okD
+}
+
+// TrackerTranslation returns the text cells of the preset row c (one of
+// TrackerCookies) in the language of the tag lang, as ExpandTrackers adds
+// them, and false when the product has no translation of that row into
+// that language.
+func TrackerTranslation(c Cookie, lang string) (CookieText, bool) {
+	tt, ok := trackerTextsFor(lang)
+	if !ok {
+		return CookieText{}, false
+	}
+	return tt.translate(c)
 }
 
 // validateTrackers checks that each tracker has a known type, at most once,

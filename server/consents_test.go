@@ -237,7 +237,7 @@ func TestPostConsentRefusals(t *testing.T) {
 		{"decided nine days ago", "/portals/mtran/consents", receiptJSONBody(consentValue(mtran, testNow.Add(-8*24*time.Hour-time.Minute)).Encode(), "reject-all", "en", page), nil, 422, "more than 8 days before"},
 		{"decided tomorrow", "/portals/mtran/consents", receiptJSONBody(consentValue(mtran, testNow.Add(25*time.Hour)).Encode(), "reject-all", "en", page), nil, 422, "more than a day ahead"},
 		{"unknown method", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "click", "en", page), nil, 400, "method"},
-		{"unknown lang", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "de", page), nil, 400, "no policy in \"de\""},
+		{"unknown lang", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "ja", page), nil, 400, "no policy in \"ja\""},
 		{"page with query", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page+"?q=1"), nil, 400, "page"},
 		{"page with fragment", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", page+"#x"), nil, 400, "page"},
 		{"relative page", "/portals/mtran/consents", receiptJSONBody(good.Encode(), "reject-all", "en", "/explore"), nil, 400, "page"},

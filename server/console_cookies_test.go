@@ -58,7 +58,7 @@ func TestConsoleCookiesPage(t *testing.T) {
 	for _, want := range []string{"<code>_hjid</code>", "Undeclared cookies", "Refused cookies seen again", "<code>_ga</code>",
 		"<code>statistical</code>", "https://portal.example/data", "https://portal.example/news", "<dt>Times seen</dt><dd>1</dd>",
 		`value="2026-02-02"`, `value="2026-03-03"`, `names: [&#34;_hjid&#34;]`, `aria-current="page">Undeclared cookies`,
-		"And under cookies: of the translation <code>fr</code>:", "      &#34;_hjid&#34;:\n        function: &#34;[to fill in]&#34;"} {
+		"And under cookies: of each translation in <code>ar, bg, ca, cs, cy, da, de, el, es, et, eu, fi, fr, ga, gl, he, hr, hu, is, it, lb, lt, lv, mt, nb, nl, nn, pl, pt, rm, ro, sk, sl, sv, tr, uk</code>:", "      &#34;_hjid&#34;:\n        function: &#34;[to fill in]&#34;"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("cookies page lacks %q\n%s", want, body)
 		}

@@ -48,7 +48,7 @@ func TestPostImpression(t *testing.T) {
 		{"revision not a number", "/portals/mtran/impressions", `{"revision":"1","lang":"fr"}`, 400},
 		{"unknown field", "/portals/mtran/impressions", `{"revision":1,"lang":"fr","id":"x"}`, 400},
 		{"data after it", "/portals/mtran/impressions", body(rev, "fr") + "{}", 400},
-		{"language not offered", "/portals/mtran/impressions", body(rev, "de"), 400},
+		{"language not offered", "/portals/mtran/impressions", body(rev, "ja"), 400},
 		{"too big", "/portals/mtran/impressions", `{"revision":1,"lang":"` + strings.Repeat("x", 300) + `"}`, 413},
 		{"revision not served", "/portals/mtran/impressions", body(rev+1, "fr"), 422},
 		{"revision never served", "/portals/mtran/impressions", body(rev-1, "fr"), 422},

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/lang"
 )
 
@@ -23,9 +24,13 @@ func TestLanguageMatch(t *testing.T) {
 		{"fr-CA,fr;q=0.9", "fr"},
 		{"fr-CA,fr,en", "fr"},
 		{"en-GB,fr", "en"},
-		{"de", "en"},
-		{"de,fr;q=0.5", "fr"},
-		{"de-DE,de;q=0.9,fr;q=0.8,en;q=0.7", "fr"},
+		{"ja", "en"},
+		{"ja,fr;q=0.5", "fr"},
+		{"ja-JP,ja;q=0.9,fr;q=0.8,en;q=0.7", "fr"},
+		{"de-AT,de;q=0.9,fr;q=0.8", "de"},
+		{"pt-BR", "pt"}, {"pt-PT", "pt"}, {"pt", "pt"},
+		{"no", "nb"}, {"no-NO", "nb"}, {"nb-NO", "nb"}, {"nn-NO", "nn"},
+		{"iw", "he"}, {"ar-EG,ar;q=0.9", "ar"}, {"gsw-CH", "de"},
 		{"en;q=0.1,fr;q=0.9", "fr"},  // the weights decide, not the order
 		{"fr;q=0,en", "en"},          // q=0: not acceptable
 		{"garbage!!,fr", "fr"},       // bad entries are skipped
@@ -35,13 +40,73 @@ func TestLanguageMatch(t *testing.T) {
 		{",,,", "en"},
 		{"fr;q=abc", "en"},
 		{"zh-Hant-TW", "en"},
-		{strings.Repeat("de,", 200) + "fr", "en"},        // oversized: ignored as a whole
-		{strings.Repeat("de,", 20) + "fr", "en"},         // entries after the 16th are not read
+		{strings.Repeat("ja,", 200) + "fr", "en"},        // oversized: ignored as a whole
+		{strings.Repeat("ja,", 20) + "fr", "en"},         // entries after the 16th are not read
 		{strings.Repeat("x", lang.MaxList+1), "en"},      // oversized
 		{"fr-" + strings.Repeat("a-", 1000) + "b", "en"}, // oversized
 	} {
 		if got := p.Match(tt.list).Policy.Texts.Lang; got != tt.want {
 			t.Errorf("match(%.60q) = %s, want %s", tt.list, got, tt.want)
+		}
+	}
+}
+
+// TestLanguageMatchSubsets checks Norwegian and Portuguese visitors against
+// portals that offer only some of those languages: "no" reaches Bokmål or
+// Nynorsk, whichever is offered, and each other; a Brazilian gets "pt" when
+// there is no "pt-BR", and "pt-BR" when there is, while a visitor from
+// Portugal keeps "pt".
+func TestLanguageMatchSubsets(t *testing.T) {
+	s := newFakeServer(t)
+	base := testPortal(t, s, "mtran").Policy
+	byLang := map[string]policy.Translation{}
+	for _, tr := range base.Translations {
+		byLang[tr.Texts.Lang] = tr
+	}
+	brazil := byLang["pt"]
+	brazil.Texts.Lang = "pt-BR"
+	byLang["pt-BR"] = brazil
+	for _, tt := range []struct {
+		offered []string
+		list    string
+		want    string
+	}{
+		{[]string{"nn"}, "no", "nn"}, {[]string{"nn"}, "nb", "nn"}, {[]string{"nn"}, "no-NO,en;q=0.5", "nn"},
+		{[]string{"nb"}, "no", "nb"}, {[]string{"nb"}, "nn", "nb"},
+		{[]string{"nb", "nn"}, "no", "nb"}, {[]string{"nb", "nn"}, "nn", "nn"}, {[]string{"nb", "nn"}, "nb", "nb"},
+		{[]string{"pt"}, "pt-BR", "pt"}, {[]string{"pt"}, "pt-PT", "pt"},
+		{[]string{"pt", "pt-BR"}, "pt-BR", "pt-BR"}, {[]string{"pt", "pt-BR"}, "pt-PT", "pt"}, {[]string{"pt", "pt-BR"}, "pt-AO", "pt"},
+		{[]string{"pt-BR"}, "pt-PT", "pt-BR"},
+	} {
+		p := *base
+		p.Translations = nil
+		for _, l := range tt.offered {
+			p.Translations = append(p.Translations, byLang[l])
+		}
+		sub, err := New([]*policy.Policy{&p}, fakeAssetsFS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := testPortal(t, sub, "mtran").Match(tt.list).Policy.Texts.Lang; got != tt.want {
+			t.Errorf("offering en and %q: match(%q) = %s, want %s", tt.offered, tt.list, got, tt.want)
+		}
+	}
+}
+
+// TestConfigDirection: config.json says "dir": "rtl" for a right-to-left
+// language (the embed placeholders follow it) and nothing for the others.
+func TestConfigDirection(t *testing.T) {
+	s := newFakeServer(t)
+	for l, want := range map[string]string{"ar": "rtl", "he": "rtl", "en": "", "fr": "", "de": ""} {
+		res, body := serve(t, s, "GET", "/portals/mtran/config.json?lang="+l, nil)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: status %d", l, res.StatusCode)
+		}
+		if c := decodeConfig(t, body); c.Dir != want || c.Policy.Texts.Lang != l {
+			t.Errorf("config.json in %s: dir %q, lang %q; want %q", l, c.Dir, c.Policy.Texts.Lang, want)
+		}
+		if want == "" && bytes.Contains(body, []byte(`"dir"`)) {
+			t.Errorf("config.json in %s has a dir: %.80s…", l, body)
 		}
 	}
 }
@@ -58,7 +123,8 @@ func TestConfigPerLanguage(t *testing.T) {
 		{"?lang=" + url.QueryEscape("fr-CA,fr,en"), "fr"},
 		{"?lang=" + url.QueryEscape("fr-CA,fr;q=0.9"), "fr"},
 		{"?lang=fr-CA,fr;q=0.9", "en"}, // a raw ";" voids the parameter (net/url)
-		{"?lang=de", "en"},
+		{"?lang=ja", "en"},
+		{"?lang=de", "de"},
 		{"?lang=%ZZ", "en"},
 		{"?lang=" + strings.Repeat("fr,", 300), "en"},
 	} {
@@ -114,15 +180,16 @@ func TestPolicyPageLanguages(t *testing.T) {
 	}{
 		{"default", "/portals/mtran/policy", "", 200, "en", true},
 		{"Accept-Language fr", "/portals/mtran/policy", "fr-CA,fr;q=0.9,en;q=0.8", 200, "fr", true},
-		{"Accept-Language de", "/portals/mtran/policy", "de", 200, "en", true},
+		{"Accept-Language ja", "/portals/mtran/policy", "ja", 200, "en", true},
 		{"Accept-Language garbage", "/portals/mtran/policy", "%%%;;;", 200, "en", true},
 		{"?lang wins over Accept-Language", "/portals/mtran/policy?lang=fr", "en", 200, "fr", true},
 		{"?lang=en", "/portals/mtran/policy?lang=en", "fr", 200, "en", true},
-		{"?lang unknown", "/portals/mtran/policy?lang=de", "", 200, "en", true},
+		{"?lang unknown", "/portals/mtran/policy?lang=ja", "", 200, "en", true},
 		{"/fr", "/portals/mtran/policy/fr", "en", 200, "fr", false},
 		{"/en", "/portals/twisto/policy/en", "fr", 200, "en", false},
 		{"/FR", "/portals/twisto/policy/FR", "", 200, "fr", false},
-		{"/de", "/portals/mtran/policy/de", "", 404, "", false},
+		{"/de", "/portals/mtran/policy/de", "", 200, "de", false},
+		{"/ja", "/portals/mtran/policy/ja", "", 404, "", false},
 		{"/fr-CA", "/portals/mtran/policy/fr-CA", "", 404, "", false},
 		{"unknown portal", "/portals/nope/policy/fr", "", 404, "", false},
 	} {
@@ -139,7 +206,7 @@ func TestPolicyPageLanguages(t *testing.T) {
 				if ct := res.Header.Get("Content-Type"); ct != "application/json" || !bytes.Contains(body, []byte(`"error"`)) {
 					t.Errorf("error response %s: %s", ct, body)
 				}
-				if strings.HasSuffix(tt.target, "/de") && !bytes.Contains(body, []byte(`has no policy in \"de\" (it has en, fr)`)) {
+				if strings.HasSuffix(tt.target, "/ja") && !bytes.Contains(body, []byte(`has no policy in \"ja\" (it has en, ar, bg, ca,`)) {
 					t.Errorf("the 404 does not name the languages offered: %s", body)
 				}
 				return
@@ -168,11 +235,16 @@ func TestPolicyPageLanguages(t *testing.T) {
 				`<button type="button" class="pc-btn pc-primary" data-consent="preferences">` + p.Texts.ManageCookies + `</button>`,
 				`<script src="/embed.js" data-portal="` + id + `" data-lang="` + tt.lang + `" async></script>`,
 			}
-			if tt.lang == "fr" {
-				want = append(want, `<a href="`+base+`/en" hreflang="en" lang="en">English</a> · <strong lang="fr">Français</strong>`,
+			arabic := ` · <a href="` + base + `/ar" hreflang="ar" lang="ar">العربية</a>`
+			switch tt.lang {
+			case "fr":
+				want = append(want, `<a href="`+base+`/en" hreflang="en" lang="en">English</a>`+arabic, `<strong lang="fr">Français</strong>`,
 					"Dernière mise à jour le 22 novembre 2026", "Nom(s) du cookie", "Mémoriser la langue du visiteur")
-			} else {
-				want = append(want, `<strong lang="en">English</strong> · <a href="`+base+`/fr" hreflang="fr" lang="fr">Français</a>`,
+			case "de":
+				want = append(want, `<a href="`+base+`/en" hreflang="en" lang="en">English</a>`+arabic, `<strong lang="de">Deutsch</strong>`,
+					"Zuletzt aktualisiert am 22. November 2026", "Name(n) des Cookies", "Die Sprache des Besuchers speichern")
+			default:
+				want = append(want, `<strong lang="en">English</strong>`+arabic, `<a href="`+base+`/fr" hreflang="fr" lang="fr">Français</a>`,
 					"Last updated on November 22, 2026", "Cookie name(s)", "To remember the visitor's language")
 			}
 			for _, w := range want {

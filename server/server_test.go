@@ -345,6 +345,7 @@ type configBody struct {
 	} `json:"assets"`
 	Banner string `json:"banner"` // the server-rendered banner (first paint)
 	CSS    string `json:"css"`    // the minified stylesheet, inline
+	Dir    string `json:"dir"`    // "rtl" for a right-to-left language, else absent
 }
 
 // decodeConfig decodes a config.json body strictly: a field the loader does

@@ -31,7 +31,7 @@ func copyOf(t testing.TB, p *policy.Policy) *policy.Policy {
 func TestThemeOnThePolicyPage(t *testing.T) {
 	ps := defaultPolicies(t)
 	ar := copyOf(t, ps[0])
-	ar.ID, ar.Texts.Lang = "arabic", "ar"
+	ar.ID, ar.Texts.Lang, ar.Translations = "arabic", "ar", nil
 	s, err := New(append(ps, ar), fakeAssetsFS())
 	if err != nil {
 		t.Fatal(err)

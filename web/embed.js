@@ -39,11 +39,15 @@
 
   // current returns the consent value holds when it is a valid choice for
   // policy p at now (Unix seconds), else null: another revision, older than
-  // the policy's lifetime (or from more than a day ahead), or not one choice
-  // per category with every required one accepted (policy.Current).
+  // its lifetime (the policy's refusal lifetime, when set, for a choice that
+  // accepts no optional category; else the policy's lifetime) or from more
+  // than a day ahead, or not one choice per category with every required one
+  // accepted (policy.Current).
   function current(value, p, now) {
     var c = decode(value), cats = p.categories, age = c && now - c.decided;
-    return c && c.revision === p.revision && age <= (p.lifetimeDays || 182) * 86400 && age >= -86400 &&
+    var days = p.refusalLifetimeDays && c && c.choices.every((ch) => !ch[1] || cats.some((cat) => cat.id === ch[0] && cat.required)) ?
+      p.refusalLifetimeDays : p.lifetimeDays || 182;
+    return c && c.revision === p.revision && age <= days * 86400 && age >= -86400 &&
       c.choices.length === cats.length && c.choices.every((ch) => cats.some((cat) => cat.id === ch[0] && (ch[1] || !cat.required))) ? c : null;
   }
 

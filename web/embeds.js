@@ -74,10 +74,13 @@
     h.display = [f.style.getPropertyValue("display"), f.style.getPropertyPriority("display")];
     var root = h.attachShadow({ mode: "open" });
     root.adoptedStyleSheets = [sheet];
-    root.innerHTML = '<div class="pc-embed" role="group" aria-labelledby="t n"><p class="pc-title" id="t"></p>' +
+    // In the policy's language and direction (config.json's dir: "rtl" for
+    // Arabic, Hebrew…), whatever the page's.
+    root.innerHTML = '<div class="pc-embed" role="group" aria-labelledby="t n" dir="' + (ctx.cfg.dir || "ltr") + '"><p class="pc-title" id="t"></p>' +
       '<p id="n"></p><p class="pc-text"></p><div class="pc-actions">' +
       '<button type="button" class="pc-btn pc-secondary"></button><button type="button" class="pc-btn pc-secondary"></button></div></div>';
     var $ = (s) => root.querySelector(s), b = root.querySelectorAll("button");
+    $(".pc-embed").lang = p.texts.lang;
     $("#t").textContent = fill(t.title);
     $("#n").textContent = f.title;
     $(".pc-text").textContent = fill(t.text);

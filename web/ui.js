@@ -341,7 +341,8 @@
         if (!t) return;
         if (t.id === "pc-accept" || t.id === "pc-reject") {
           var value = encode(choose(p, t.id === "pc-accept", nowSec()));
-          document.cookie = setCookie(value, p.lifetimeDays || 182, Date.now(), location.protocol === "https:",
+          // A refusal is kept for the policy's refusal lifetime, when set.
+          document.cookie = setCookie(value, t.id === "pc-reject" && p.refusalLifetimeDays || p.lifetimeDays || 182, Date.now(), location.protocol === "https:",
             cookieDomainFor(p.cookieDomain || "", location.hostname));
           if (document.cookie.indexOf(NAME + "=" + value) >= 0) {
             decided = true;

@@ -85,6 +85,10 @@ type config struct {
 	// CSS is the stylesheet of the consent frame, applied without a request:
 	// web/banner.css then the portal's theme (ThemeCSS).
 	CSS string `json:"css"`
+	// Dir is "rtl" for a right-to-left language (policy.Dir), empty
+	// otherwise: what the embeds' placeholders, drawn in the portal's own
+	// page, are laid out in (the banner carries its own dir).
+	Dir string `json:"dir,omitempty"`
 }
 
 type configAssets struct {
@@ -183,6 +187,7 @@ func (c *Catalogue) variants(p *policy.Policy, theme string) ([]*Variant, langua
 			Assets: configAssets{Wasm: c.assets.Wasm.Name, WasmExec: c.assets.WasmExec.Name, CSS: c.assets.CSS.Name},
 			Banner: BannerHTML(q),
 			CSS:    string(c.assets.CSS.Raw) + theme,
+			Dir:    strings.TrimPrefix(policy.Dir(l), "ltr"),
 		})
 		if err != nil {
 			return nil, nil, err
@@ -197,10 +202,7 @@ func (c *Catalogue) variants(p *policy.Policy, theme string) ([]*Variant, langua
 			return nil, nil, err
 		}
 		out = append(out, &Variant{Policy: q, Config: cfg, Notice: Notice{SHA256: receipts.NoticeHash(notice), Body: notice}})
-		// A tag the policy accepts but x/text does not know becomes "und",
-		// which no visitor's preference matches: only exact URLs reach it.
-		tag, _ := language.Parse(l)
-		tags = append(tags, tag)
+		tags = append(tags, lang.Tag(l))
 	}
 	return out, language.NewMatcher(tags), nil
 }

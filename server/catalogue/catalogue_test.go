@@ -75,7 +75,7 @@ func TestEarlier(t *testing.T) {
 		if !e.Live(now.Add(lifetime)) || e.Live(now.Add(lifetime+time.Second)) {
 			t.Errorf("live to %v, want exactly its lifetime of %v", now.Add(lifetime), lifetime)
 		}
-		if e, err := cat.Earlier(ctx, "mtran", "de", old.Revision); e != nil || err != nil {
+		if e, err := cat.Earlier(ctx, "mtran", "ja", old.Revision); e != nil || err != nil {
 			t.Errorf("a language never served: %v, %v", e, err)
 		}
 		if e, err := cat.Earlier(ctx, "mtran", "fr", old.Revision-1); e != nil || err != nil {

@@ -152,6 +152,22 @@ func suggestedTranslations(p *policy.Policy, name string, x cookiesText) []trans
 	return out
 }
 
+// sameEntries returns rows with the entries of the same YAML shown once,
+// their languages joined ("ar, bg, ca"): the entry to paste is the same in
+// every translation, and a portal in 37 languages would otherwise repeat it
+// 36 times per cookie (a page of 100 names past a megabyte).
+func sameEntries(rows []translatedRow) []translatedRow {
+	var out []translatedRow
+	for _, r := range rows {
+		if n := len(out); n > 0 && out[n-1].YAML == r.YAML {
+			out[n-1].Lang += ", " + r.Lang
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // period returns the period of r (see export.ParsePeriod) with the form's
 // values: the dates asked for, or on error the query's text.
 func (c *Console) period(r *http.Request) (p export.Period, fromV, toV string, err error) {
@@ -210,7 +226,7 @@ func (c *Console) Cookies(w http.ResponseWriter, r *http.Request) {
 		row := cookieRow{Name: u.Name, Count: u.Count, FirstSeen: u.FirstSeen, LastSeen: u.LastSeen, Pages: u.Pages,
 			Other: u.Name == receipts.OtherName}
 		if !row.Other {
-			row.YAML, row.Translations = suggestedRow(pt.Policy, u.Name, d.X), suggestedTranslations(pt.Policy, u.Name, d.X)
+			row.YAML, row.Translations = suggestedRow(pt.Policy, u.Name, d.X), sameEntries(suggestedTranslations(pt.Policy, u.Name, d.X))
 		}
 		d.Undeclared = append(d.Undeclared, row)
 	}

@@ -75,7 +75,7 @@ var english = texts{
 		ExportTitle:     "Export", ExportIntro: "Download the receipts received over a period (UTC days), in chain order.",
 		Format: "Format", CSV: "CSV", JSONL: "JSON Lines", Download: "Download",
 		Placeholder: "[to fill in]", ChooseCategory: "one of",
-		YAMLTranslation: "And under cookies: of the translation",
+		YAMLTranslation: "And under cookies: of each translation in",
 		Showing:         "Names %s to %s of %s, most seen first.", PrevPage: "Previous names", NextPage: "Next names",
 		BadPage:   "There is no such page of this list.",
 		OtherHelp: "Names reported after the day's first 1,000 different ones, counted together: a page reporting that many names is most likely a flood of made-up ones. They are not kept one by one.",

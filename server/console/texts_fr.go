@@ -75,7 +75,7 @@ var french = texts{
 		ExportTitle:     "Export", ExportIntro: "Téléchargez les reçus reçus pendant une période (jours UTC), dans l’ordre de la chaîne.",
 		Format: "Format", CSV: "CSV", JSONL: "JSON Lines", Download: "Télécharger",
 		Placeholder: "[à compléter]", ChooseCategory: "parmi",
-		YAMLTranslation: "Et sous cookies: de la traduction",
+		YAMLTranslation: "Et sous cookies: de chaque traduction en",
 		Showing:         "Noms %s à %s sur %s, les plus vus d’abord.", PrevPage: "Noms précédents", NextPage: "Noms suivants",
 		BadPage:   "Cette page de la liste n’existe pas.",
 		OtherHelp: "Noms signalés après les 1 000 premiers noms différents du jour, comptés ensemble : une page qui signale autant de noms est très probablement un flot de noms inventés. Ils ne sont pas gardés un par un.",

@@ -408,9 +408,10 @@ func TestBrowserLoaderAgreesWithGo(t *testing.T) {
 	var vf struct {
 		Now    int64 `json:"now"`
 		Policy struct {
-			Revision     int `json:"revision"`
-			LifetimeDays int `json:"lifetimeDays"`
-			Categories   []struct {
+			Revision            int `json:"revision"`
+			LifetimeDays        int `json:"lifetimeDays"`
+			RefusalLifetimeDays int `json:"refusalLifetimeDays"`
+			Categories          []struct {
 				ID       string `json:"id"`
 				Required bool   `json:"required"`
 			} `json:"categories"`
@@ -425,6 +426,7 @@ func TestBrowserLoaderAgreesWithGo(t *testing.T) {
 	// A portal whose policy is the vectors' policy.
 	p := *harness.Policies[0]
 	p.ID, p.Revision, p.LifetimeDays, p.Categories = "vectors", vf.Policy.Revision, vf.Policy.LifetimeDays, nil
+	p.RefusalLifetimeDays = vf.Policy.RefusalLifetimeDays
 	p.Translations = nil // its categories are the vectors', in English only
 	for _, c := range vf.Policy.Categories {
 		p.Categories = append(p.Categories, policy.Category{ID: c.ID, Name: c.ID, Description: c.ID, Required: c.Required})

@@ -81,8 +81,8 @@ func TestBrowserLanguageChoice(t *testing.T) {
 		{"data-lang", "lang-data-fr.html", "", "fr", "fr"},
 		{"html lang", "lang-html-fr.html", "", "fr-FR", "fr"},
 		{"navigator.languages", "lang.html", "fr-CA,fr,en", "fr-CA,fr,en", "fr"},
-		{"data-lang unsupported", "lang-data-de.html", "", "de", "en"},
-		{"navigator.languages unsupported", "lang.html", "de-DE,es", "de-DE,es", "en"},
+		{"data-lang German", "lang-data-de.html", "", "de", "de"},
+		{"navigator.languages unsupported", "lang.html", "ja-JP,ko", "ja-JP,ko", "en"},
 		{"html lang before navigator.languages", "lang-html-fr.html", "en-US,en", "fr-FR", "fr"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,20 +23,14 @@ func cssRGB(t testing.TB, hex string) string {
 }
 
 // themedPolicy returns a copy of the mtran policy under another id, with
-// the given theme and language (the banner's texts in Arabic for "ar").
+// the given theme, offered in the one language lang (its built-in texts).
 func themedPolicy(t testing.TB, id, lang string, theme *policy.Theme) *policy.Policy {
 	t.Helper()
-	p := servertest.CopyOf(t, harness.Policies[0])
-	p.ID, p.Theme = id, theme
-	if lang == "ar" {
-		p.Texts.Lang = "ar"
-		p.Texts.BannerTitle = "ملفات تعريف الارتباط على هذه البوابة"
-		p.Texts.BannerText = "نستخدم ملفات تعريف الارتباط لضمان عمل البوابة بشكل صحيح، وبموافقتك، لقياس استخدامها."
-		p.Texts.AcceptAll = "قبول الكل"
-		p.Texts.RejectAll = "رفض الكل"
-		p.Texts.Customize = "تخصيص"
-		p.Texts.PolicyLink = "سياسة ملفات تعريف الارتباط"
+	p, ok := servertest.CopyOf(t, harness.Policies[0]).In(lang)
+	if !ok {
+		t.Fatalf("mtran has no policy in %q", lang)
 	}
+	p.ID, p.Theme = id, theme
 	return p
 }
 

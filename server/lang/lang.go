@@ -28,7 +28,8 @@ const (
 
 // Preferences parses a list in the syntax of Accept-Language into tags, most
 // preferred first (stable by q-value; q=0 entries dropped). Entries that do
-// not parse are skipped; an empty or oversized list gives none.
+// not parse are skipped; an empty or oversized list gives none. Norwegian
+// and Portuguese entries are followed by their siblings (see siblings).
 func Preferences(list string) []language.Tag {
 	if len(list) > MaxList {
 		return nil
@@ -50,7 +51,9 @@ func Preferences(list string) []language.Tag {
 		if err != nil || len(tags) != 1 || qs[0] <= 0 {
 			continue
 		}
-		prefs = append(prefs, pref{tags[0], qs[0]})
+		for _, tag := range siblings(tags[0]) {
+			prefs = append(prefs, pref{tag, qs[0]})
+		}
 	}
 	slices.SortStableFunc(prefs, func(a, b pref) int {
 		switch {
@@ -66,6 +69,55 @@ func Preferences(list string) []language.Tag {
 		tags[i] = p.tag
 	}
 	return tags
+}
+
+// Tag returns the tag a matcher should know an offered language by: the
+// language's own, except that "pt" stands for European Portuguese (the
+// product's "pt" texts are; CLDR reads a bare "pt" as Brazilian), so that
+// with "pt" and "pt-BR" both offered a visitor from Portugal gets "pt" and
+// one from Brazil "pt-BR", and with "pt" alone both get it. A tag the policy
+// accepts but x/text does not know becomes "und", which no visitor's
+// preference matches: only exact URLs reach it.
+func Tag(offered string) language.Tag {
+	if strings.EqualFold(offered, "pt") {
+		return language.MustParse("pt-PT")
+	}
+	tag, _ := language.Parse(offered)
+	return tag
+}
+
+// siblings returns tag followed by the written standards a reader of it
+// reads as well, which x/text ranks below an exact match of a later, less
+// preferred language: Norwegian "no" (a macrolanguage) is read as Bokmål,
+// then Nynorsk; Bokmål and Nynorsk readers get the other next; a Brazilian
+// reader ("pt-BR") gets European Portuguese ("pt-PT") next, any other
+// Portuguese reader Brazilian Portuguese. So "no-NO,en" gets Nynorsk on a
+// portal without Bokmål, and "pt-BR,en" gets European Portuguese on a portal
+// without "pt-BR", where x/text alone would pick English. The region is kept.
+func siblings(tag language.Tag) []language.Tag {
+	base, _ := tag.Base()
+	var also []string
+	switch base.String() {
+	case "no", "nb":
+		also = []string{"nb", "nn"}
+	case "nn":
+		also = []string{"nn", "nb"}
+	case "pt":
+		if r, _ := tag.Region(); r.String() == "BR" {
+			return []language.Tag{tag, language.MustParse("pt-PT")}
+		}
+		return []language.Tag{tag, language.MustParse("pt-BR")}
+	default:
+		return []language.Tag{tag}
+	}
+	out := []language.Tag{}
+	for _, b := range also {
+		t, err := language.Compose(tag, language.MustParseBase(b))
+		if err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Match returns the index, among the n languages m was made of, that best
