@@ -26,7 +26,8 @@ import (
 // servertest.ReceiptBody (consents.go).
 
 // waitReceipt waits until the consent host has received a receipt of the
-// consent c, then returns the receipts of c it received.
+// consent c (its very value: a later choice of the visitor keeps the
+// consent id), then returns the receipts of c it received.
 func (tb *tab) waitReceipt(h *harness.Hosts, c policy.Consent) []servertest.ReceiptBody {
 	tb.T.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -37,7 +38,7 @@ func (tb *tab) waitReceipt(h *harness.Hosts, c policy.Consent) []servertest.Rece
 			if err := json.Unmarshal(p.Body, &b); err != nil {
 				tb.T.Fatalf("receipt body %q: %v", p.Body, err)
 			}
-			if d, err := policy.Decode(b.Value); err == nil && d.ID == c.ID {
+			if b.Value == c.Encode() {
 				got = append(got, b)
 			}
 		}
@@ -133,8 +134,10 @@ func TestBrowserReceipts(t *testing.T) {
 		tb.Click("pc-save")
 		tb.WaitFor("the withdrawal", `!document.cookie.includes(`+harness.JSString(saved.Encode())+`)`)
 		withdrawn := tb.WaitConsent()
-		if withdrawn.Accepted(policy.Statistical) || withdrawn.ID == saved.ID {
-			t.Fatalf("the withdrawal stored %q (before: %q)", withdrawn.Encode(), saved.Encode())
+		// The withdrawal joins the visitor's history: the same consent id
+		// (issue 22: one consent id per visitor).
+		if withdrawn.Accepted(policy.Statistical) || withdrawn.ID != saved.ID {
+			t.Fatalf("the withdrawal stored %q (before: %q), want the same consent id", withdrawn.Encode(), saved.Encode())
 		}
 		made = append(made, choice{withdrawn, "custom", "en"})
 		tb.waitReceipt(h, withdrawn)
@@ -175,13 +178,14 @@ func TestBrowserReceipts(t *testing.T) {
 		}
 	}
 
-	// The store holds one receipt per consent id, as the cookie says.
+	// The store holds one receipt per choice, as the cookie says; the
+	// choices of one visitor share a consent id, its history.
 	ctx := context.Background()
 	start := time.Now().UTC().Add(-time.Minute)
 	for _, m := range made {
-		rs := waitStored(t, st, m.c.ID)
+		rs := waitStoredChoice(t, st, m.c)
 		if len(rs) != 1 {
-			t.Errorf("%s: %d receipts stored for consent %s, want 1", m.method, len(rs), m.c.ID)
+			t.Errorf("%s: %d receipts stored of the choice %q, want 1", m.method, len(rs), m.c.Encode())
 			continue
 		}
 		r := rs[0]
@@ -215,6 +219,29 @@ func TestBrowserReceipts(t *testing.T) {
 		return u.Name != "mystery_tracker"
 	}) {
 		t.Errorf("undeclared tally %q, want mystery_tracker=%d only", counts, len(made))
+	}
+}
+
+// waitStoredChoice waits until st holds a receipt of the choice c (its
+// consent id, choices and decision time) and returns those it holds.
+func waitStoredChoice(t testing.TB, st receipts.Store, c policy.Consent) []receipts.Receipt {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var out []receipts.Receipt
+		rs, err := st.Consent(context.Background(), "mtran", c.ID)
+		for _, r := range rs {
+			if reflect.DeepEqual(r.Choices, c.Choices) && r.DecidedAt.Equal(c.Decided) {
+				out = append(out, r)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+		if err != nil && !errors.Is(err, receipts.ErrNotFound) || time.Now().After(deadline) {
+			t.Fatalf("receipts of the choice %q: %d of its consent id, %v", c.Encode(), len(rs), err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
