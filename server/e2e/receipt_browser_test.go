@@ -183,7 +183,7 @@ func TestBrowserReceipts(t *testing.T) {
 	ctx := context.Background()
 	start := time.Now().UTC().Add(-time.Minute)
 	for _, m := range made {
-		rs := waitStoredChoice(t, st, m.c)
+		rs := waitStoredFor(t, st, "mtran", m.c)
 		if len(rs) != 1 {
 			t.Errorf("%s: %d receipts stored of the choice %q, want 1", m.method, len(rs), m.c.Encode())
 			continue
@@ -222,14 +222,15 @@ func TestBrowserReceipts(t *testing.T) {
 	}
 }
 
-// waitStoredChoice waits until st holds a receipt of the choice c (its
-// consent id, choices and decision time) and returns those it holds.
-func waitStoredChoice(t testing.TB, st receipts.Store, c policy.Consent) []receipts.Receipt {
+// waitStoredFor waits until st holds a receipt of the choice c (its
+// consent id, choices and decision time) for portal and returns those it
+// holds.
+func waitStoredFor(t testing.TB, st receipts.Store, portal string, c policy.Consent) []receipts.Receipt {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var out []receipts.Receipt
-		rs, err := st.Consent(context.Background(), "mtran", c.ID)
+		rs, err := st.Consent(context.Background(), portal, c.ID)
 		for _, r := range rs {
 			if reflect.DeepEqual(r.Choices, c.Choices) && r.DecidedAt.Equal(c.Decided) {
 				out = append(out, r)
