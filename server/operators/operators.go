@@ -106,12 +106,12 @@ type Set struct {
 	hasAdmin bool
 
 	mu     sync.RWMutex
-	ops    []Operator // files' then stored, a name once (a file's wins)
-	files  []Operator // SetOperators'
-	stored []Operator // SetStored's
-	cache []cached          // verified tokens; cleared by SetOperators
-	gen   uint64            // counts SetOperators
-	gone  func([]Principal) // see OnCredentialsGone
+	ops    []Operator        // files' then stored, a name once (a file's wins)
+	files  []Operator        // SetOperators'
+	stored []Operator        // SetStored's
+	cache  []cached          // verified tokens; cleared by SetOperators
+	gen    uint64            // counts SetOperators
+	gone   func([]Principal) // see OnCredentialsGone
 	// compare is bcrypt.CompareHashAndPassword (counted in tests).
 	compare func(hash, token []byte) error
 }
