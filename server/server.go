@@ -128,7 +128,7 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	s.beacons = beacons.New(beacons.Config{Catalogue: s.cat, Store: c.receipts, ReceiptLimit: c.limiter,
 		CountLimit: c.counts, Clients: c.clients, Admission: beacons.NewAdmission(c.queue), Now: c.now, Log: c.log, Metrics: c.metrics})
 	s.api = api.New(operatorsAuth, s.dir, s.cat, c.receipts, c.now, c.log)
-	s.console = console.New(console.Config{Catalogue: s.cat, Auth: operatorsAuth, Store: c.receipts,
+	s.console = console.New(console.Config{Catalogue: s.cat, Auth: operatorsAuth, Operators: s.dir, Store: c.receipts,
 		Assets: a, Now: c.now, Log: c.log, Metrics: c.metrics, CheckpointKey: c.checkpointKey})
 	s.routes()
 	return s, nil
@@ -199,6 +199,11 @@ func (s *Server) routes() {
 	s.handleFunc("GET /console/portals/{id}/export", con.Export)
 	s.handleFunc("GET /console/portals/{id}/export.csv", con.ExportCSV)
 	s.handleFunc("GET /console/portals/{id}/export.jsonl", con.ExportJSONL)
+	s.handleFunc("GET /console/operators", con.Operators)
+	s.handleFunc("POST /console/operators", con.CreateOperator)
+	s.handleFunc("POST /console/operators/{name}/scope", con.SetOperatorScope)
+	s.handleFunc("POST /console/operators/{name}/token", con.RotateOperatorToken)
+	s.handleFunc("POST /console/operators/{name}/delete", con.DeleteOperator)
 
 	s.handleFunc("/", s.notFound)
 }
