@@ -172,6 +172,8 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 		// The operators: the admin's only (see adminOnly). alice and dpo are
 		// of the operators file: the admin's writes are refused, 409.
 		route{pattern: "GET /api/v1/operators", method: "GET", target: "/api/v1/operators", want: 200, api: true},
+		// The OpenAPI document: anyone's, whatever the credential.
+		route{pattern: "GET /api/v1/openapi.json", method: "GET", target: "/api/v1/openapi.json", want: 200, api: true},
 		route{pattern: "POST /api/v1/operators", method: "POST", target: "/api/v1/operators", want: 409, api: true,
 			body: `{"name":"alice","portals":["*"]}`, ctype: "application/json"},
 		route{pattern: "PATCH /api/v1/operators/{name}", method: "PATCH", target: "/api/v1/operators/alice", want: 409, api: true,
@@ -205,6 +207,7 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 				want := rt.want
 				session := c.who != "" && !c.bearer
 				switch {
+				case rt.pattern == "GET /api/v1/openapi.json":
 				case adminOnly(rt) && rt.api && c.who == "":
 					want = 401
 				case adminOnly(rt) && rt.api && c.who != "admin":
@@ -267,7 +270,7 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 						t.Errorf("console page headers: %v", res.Header)
 					}
 				}
-				if res.Header.Get("Cache-Control") != "no-store" && rt.pattern != "GET /console" {
+				if res.Header.Get("Cache-Control") != "no-store" && rt.pattern != "GET /console" && rt.pattern != "GET /api/v1/openapi.json" {
 					t.Errorf("Cache-Control %q", res.Header.Get("Cache-Control"))
 				}
 				body = rec.Body.String()

@@ -179,6 +179,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/portals/{id}/stats", json(api.Stats))
 	s.handle("GET /api/v1/portals/{id}/cookies/undeclared", json(api.Undeclared))
 	s.handle("GET /api/v1/portals/{id}/cookies/reappeared", json(api.Reappeared))
+	s.handle("GET /api/v1/openapi.json", json(api.OpenAPI))
 	s.handle("GET /api/v1/operators", json(api.Operators))
 	s.handle("POST /api/v1/operators", json(api.CreateOperator))
 	s.handle("PATCH /api/v1/operators/{name}", json(api.SetOperatorScope))
