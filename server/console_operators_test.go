@@ -16,7 +16,8 @@ var tokenField = regexp.MustCompile(`id="new-token" readonly value="([^"]+)"`)
 // their portals, gives them a new token (the old one refused), removes
 // them; an operator of the file is read-only (409); another operator,
 // even of every portal, is refused (403) with a valid anti-forgery token;
-// a cross-site form is refused (403); the page is in French too.
+// a cross-site form is refused (403), a form over 16 KiB too (413); the
+// page is in French too.
 func TestConsoleOperators(t *testing.T) {
 	s := newReceiptServer(t, openTestStore(t), nil, WithOperators(testOperators(t)), WithSignInRate(0, 0))
 	admin := signIn(t, s, testAdminToken)
@@ -86,6 +87,7 @@ func TestConsoleOperators(t *testing.T) {
 		{"rotate the file's", "/console/operators/alice/token", url.Values{}, 409, "managed by file"},
 		{"remove nobody", "/console/operators/nobody/delete", url.Values{}, 404, "no operator called nobody"},
 		{"forged", "/console/operators/carol/delete", url.Values{"csrf": {"forged"}}, 403, "anti-forgery"},
+		{"too large", "/console/operators", url.Values{"name": {strings.Repeat("x", 20<<10)}, "portals": {"*"}}, 413, "cannot be read"},
 	} {
 		if code, page := post(admin, c.target, c.form, here); code != c.want || !strings.Contains(page, c.says) {
 			t.Errorf("%s: %d, want %d with %q\n%.2000s", c.name, code, c.want, c.says, page)
