@@ -1,6 +1,7 @@
 // Package operators decides who may read which portal's receipts: the admin
-// token (every portal) and the operators of an operators file, each with a
-// bcrypt hash of their token and the portals they may see.
+// token (every portal) and the operators of an operators file and of the
+// receipts database (SetStored), each with a bcrypt hash of their token
+// and the portals they may see.
 //
 // The file is YAML, read strictly (an unknown field, a duplicate operator,
 // a malformed hash or portal id is refused with file:line):
@@ -109,8 +110,8 @@ type Set struct {
 	ops    []Operator        // files' then stored, a name once (a file's wins)
 	files  []Operator        // SetOperators'
 	stored []Operator        // SetStored's
-	cache  []cached          // verified tokens; cleared by SetOperators
-	gen    uint64            // counts SetOperators
+	cache  []cached          // verified tokens; cleared by replace
+	gen    uint64            // counts replace
 	gone   func([]Principal) // see OnCredentialsGone
 	// compare is bcrypt.CompareHashAndPassword (counted in tests).
 	compare func(hash, token []byte) error
