@@ -169,7 +169,29 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 		route{"GET /console", "GET", "/console", "", 301, false, false, "", ""},
 		route{"POST /console/sign-in", "POST", "/console/sign-in", "", 403, false, false, "", ""},
 		route{"POST /console/sign-out", "POST", "/console/sign-out", "", 403, false, false, "", ""},
+		// The operators: the admin's only (see adminOnly). alice and dpo are
+		// of the operators file: the admin's writes are refused, 409.
+		route{pattern: "GET /api/v1/operators", method: "GET", target: "/api/v1/operators", want: 200, api: true},
+		// The OpenAPI document: anyone's, whatever the credential.
+		route{pattern: "GET /api/v1/openapi.json", method: "GET", target: "/api/v1/openapi.json", want: 200, api: true},
+		route{pattern: "POST /api/v1/operators", method: "POST", target: "/api/v1/operators", want: 409, api: true,
+			body: `{"name":"alice","portals":["*"]}`, ctype: "application/json"},
+		route{pattern: "PATCH /api/v1/operators/{name}", method: "PATCH", target: "/api/v1/operators/alice", want: 409, api: true,
+			body: `{"portals":["*"]}`, ctype: "application/json"},
+		route{pattern: "PUT /api/v1/operators/{name}", method: "PUT", target: "/api/v1/operators/dpo", want: 409, api: true,
+			body: `{"portals":["*"]}`, ctype: "application/json"},
+		route{pattern: "POST /api/v1/operators/{name}/token", method: "POST", target: "/api/v1/operators/alice/token", want: 409, api: true},
+		route{pattern: "DELETE /api/v1/operators/{name}", method: "DELETE", target: "/api/v1/operators/alice", want: 409, api: true},
+		route{pattern: "GET /console/operators", method: "GET", target: "/console/operators", want: 200},
+		// The forms' anti-forgery token is forged: 403 for the admin too.
+		route{pattern: "POST /console/operators", method: "POST", target: "/console/operators", want: 403},
+		route{pattern: "POST /console/operators/{name}/scope", method: "POST", target: "/console/operators/alice/scope", want: 403},
+		route{pattern: "POST /console/operators/{name}/token", method: "POST", target: "/console/operators/alice/token", want: 403},
+		route{pattern: "POST /console/operators/{name}/delete", method: "POST", target: "/console/operators/alice/delete", want: 403},
 	)
+	// adminOnly: the routes of the operators, the admin's only (a token or
+	// a session); not even dpo's, an operator of every portal.
+	adminOnly := func(rt route) bool { return strings.Contains(rt.pattern, "operators") }
 	covered := map[string]bool{}
 	for _, r := range routes {
 		covered[r.pattern] = true
@@ -185,6 +207,17 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 				want := rt.want
 				session := c.who != "" && !c.bearer
 				switch {
+				case rt.pattern == "GET /api/v1/openapi.json":
+				case adminOnly(rt) && rt.api && c.who == "":
+					want = 401
+				case adminOnly(rt) && rt.api && c.who != "admin":
+					want = 403
+				case adminOnly(rt) && rt.api:
+				case adminOnly(rt) && !session:
+					want = 303 // to the sign-in form
+				case adminOnly(rt) && c.who != "admin":
+					want = 403
+				case adminOnly(rt):
 				case rt.api && c.who == "":
 					want = 401
 				case rt.api && rt.portal == "": // every principal, shown its scope
@@ -237,7 +270,7 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 						t.Errorf("console page headers: %v", res.Header)
 					}
 				}
-				if res.Header.Get("Cache-Control") != "no-store" && rt.pattern != "GET /console" {
+				if res.Header.Get("Cache-Control") != "no-store" && rt.pattern != "GET /console" && rt.pattern != "GET /api/v1/openapi.json" {
 					t.Errorf("Cache-Control %q", res.Header.Get("Cache-Control"))
 				}
 				body = rec.Body.String()

@@ -53,6 +53,7 @@ type Server struct {
 	store    receipts.Store      // receipts.None when the host keeps none
 	ops      *operators.Set      // who may see which portal
 	sessions *operators.Sessions // console sessions' signer
+	dir      *auth.Directory     // the operators managed by the database
 	cat      *catalogue.Catalogue
 	site     *site.Site
 	beacons  *beacons.Beacons
@@ -119,11 +120,15 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 		return nil, err
 	}
 	operatorsAuth := auth.New(c.ops, sessions, c.signIn, c.clients, c.publicURL, c.now)
+	s.dir, err = auth.NewDirectory(context.Background(), c.ops, c.receipts, c.now, c.log)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s.site = site.New(s.cat, a, c.receipts)
 	s.beacons = beacons.New(beacons.Config{Catalogue: s.cat, Store: c.receipts, ReceiptLimit: c.limiter,
 		CountLimit: c.counts, Clients: c.clients, Admission: beacons.NewAdmission(c.queue), Now: c.now, Log: c.log, Metrics: c.metrics})
-	s.api = api.New(operatorsAuth, s.cat, c.receipts, c.now, c.log)
-	s.console = console.New(console.Config{Catalogue: s.cat, Auth: operatorsAuth, Store: c.receipts,
+	s.api = api.New(operatorsAuth, s.dir, s.cat, c.receipts, c.now, c.log)
+	s.console = console.New(console.Config{Catalogue: s.cat, Auth: operatorsAuth, Operators: s.dir, Store: c.receipts,
 		Assets: a, Now: c.now, Log: c.log, Metrics: c.metrics, CheckpointKey: c.checkpointKey})
 	s.routes()
 	return s, nil
@@ -174,6 +179,13 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/portals/{id}/stats", json(api.Stats))
 	s.handle("GET /api/v1/portals/{id}/cookies/undeclared", json(api.Undeclared))
 	s.handle("GET /api/v1/portals/{id}/cookies/reappeared", json(api.Reappeared))
+	s.handle("GET /api/v1/openapi.json", json(api.OpenAPI))
+	s.handle("GET /api/v1/operators", json(api.Operators))
+	s.handle("POST /api/v1/operators", json(api.CreateOperator))
+	s.handle("PATCH /api/v1/operators/{name}", json(api.SetOperatorScope))
+	s.handle("PUT /api/v1/operators/{name}", json(api.SetOperatorScope))
+	s.handle("POST /api/v1/operators/{name}/token", json(api.RotateOperatorToken))
+	s.handle("DELETE /api/v1/operators/{name}", json(api.DeleteOperator))
 
 	// The operators' console (package console).
 	s.handleFunc("GET /console", con.Redirect)
@@ -188,6 +200,11 @@ func (s *Server) routes() {
 	s.handleFunc("GET /console/portals/{id}/export", con.Export)
 	s.handleFunc("GET /console/portals/{id}/export.csv", con.ExportCSV)
 	s.handleFunc("GET /console/portals/{id}/export.jsonl", con.ExportJSONL)
+	s.handleFunc("GET /console/operators", con.Operators)
+	s.handleFunc("POST /console/operators", con.CreateOperator)
+	s.handleFunc("POST /console/operators/{name}/scope", con.SetOperatorScope)
+	s.handleFunc("POST /console/operators/{name}/token", con.RotateOperatorToken)
+	s.handleFunc("POST /console/operators/{name}/delete", con.DeleteOperator)
 
 	s.handleFunc("/", s.notFound)
 }
@@ -283,6 +300,22 @@ func (s *Server) FollowPolicies(ctx context.Context) {
 		wait = w.WaitPolicies
 	}
 	s.cat.Follow(ctx, policiesPoll, wait)
+}
+
+// operatorsPoll is how often FollowOperators reads whether the operators
+// changed even when not told of a change.
+const operatorsPoll = time.Second
+
+// FollowOperators keeps the operators managed by the database those it
+// holds, another host's changes included, until ctx is done: at once when
+// the database tells of a change (PostgreSQL's LISTEN/NOTIFY), and every
+// second in any case. Without a store of operators it returns at once.
+func (s *Server) FollowOperators(ctx context.Context) {
+	var wait func(context.Context) error
+	if w, ok := s.store.(interface{ WaitOperators(context.Context) error }); ok {
+		wait = w.WaitOperators
+	}
+	s.dir.Follow(ctx, operatorsPoll, wait)
 }
 
 // SRI returns the Subresource Integrity value of the loader as served

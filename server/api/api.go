@@ -52,16 +52,17 @@ const maxStatsDays = 3660
 // API serves the operator API.
 type API struct {
 	auth  *auth.Auth
+	dir   *auth.Directory
 	cat   *catalogue.Catalogue
 	store receipts.Store
 	now   func() time.Time
 	log   *slog.Logger
 }
 
-// New returns the API over the portals of cat and the receipts of st,
-// letting in whom a lets in.
-func New(a *auth.Auth, cat *catalogue.Catalogue, st receipts.Store, now func() time.Time, log *slog.Logger) *API {
-	return &API{auth: a, cat: cat, store: st, now: now, log: log}
+// New returns the API over the portals of cat, the receipts of st and the
+// operators of dir, letting in whom a lets in.
+func New(a *auth.Auth, dir *auth.Directory, cat *catalogue.Catalogue, st receipts.Store, now func() time.Time, log *slog.Logger) *API {
+	return &API{auth: a, dir: dir, cat: cat, store: st, now: now, log: log}
 }
 
 // portal checks the credential and the {id} of r and returns the portal

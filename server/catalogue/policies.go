@@ -221,44 +221,13 @@ func (c *Catalogue) Follow(ctx context.Context, poll time.Duration, wait func(co
 	if c.db == nil {
 		return
 	}
-	kick := make(chan struct{}, 1)
-	if wait != nil {
-		go func() {
-			for ctx.Err() == nil {
-				if err := wait(ctx); err != nil {
-					select {
-					case <-ctx.Done():
-						return
-					case <-time.After(time.Second):
-					}
-				}
-				select {
-				case kick <- struct{}{}:
-				default:
-				}
-			}
-		}()
-	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-kick:
-		}
-		err := c.Refresh(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil && !failing:
+	receipts.Follow(ctx, poll, wait, c.Refresh, func(err error) {
+		if err != nil {
 			c.log.Error("policies database: cannot load the current policies; serving the last ones loaded", "err", err.Error())
-			failing = true
-		case err == nil && failing:
+		} else {
 			c.log.Info("policies database: the current policies load again")
-			failing = false
 		}
-	}
+	})
 }
 
 // Published is the outcome of Put.

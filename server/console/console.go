@@ -7,6 +7,8 @@
 //	GET  /console/portals/{id}     a portal's statistics (stats.go)
 //	GET  /console/portals/{id}/lookup, /notices/{sha256}, /history   proof pages (lookup.go)
 //	GET  /console/portals/{id}/cookies, /export, /export.csv, /export.jsonl   (cookies.go)
+//	GET  /console/operators, POST /console/operators[/{name}/scope|token|delete]
+//	                               the admin's operators page (operators.go)
 //
 // A portal's pages answer 403 outside the operator's scope, 404 for an
 // unknown portal, and 303 to the sign-in form without a session. Sessions,
@@ -54,6 +56,7 @@ var templateFiles embed.FS
 type Console struct {
 	cat     *catalogue.Catalogue
 	auth    *auth.Auth
+	dir     *auth.Directory
 	store   receipts.Store
 	assets  *assets.Set
 	now     func() time.Time
@@ -69,7 +72,8 @@ type Console struct {
 type Config struct {
 	Catalogue *catalogue.Catalogue
 	Auth      *auth.Auth
-	Store     receipts.Store // receipts.None: the pages say the host keeps none (503)
+	Operators *auth.Directory // the operators the admin manages
+	Store     receipts.Store  // receipts.None: the pages say the host keeps none (503)
 	Assets    *assets.Set
 	Now       func() time.Time
 	Log       *slog.Logger
@@ -82,7 +86,7 @@ type Config struct {
 // New returns the console of c, its templates parsed.
 func New(c Config) *Console {
 	pages := template.Must(template.New("").Funcs(template.FuncMap{"cookieFacts": cookieFacts, "pager": pager}).ParseFS(templateFiles, "templates/*.html"))
-	con := &Console{cat: c.Catalogue, auth: c.Auth, store: c.Store, assets: c.Assets, now: c.Now, log: c.Log,
+	con := &Console{cat: c.Catalogue, auth: c.Auth, dir: c.Operators, store: c.Store, assets: c.Assets, now: c.Now, log: c.Log,
 		metrics: c.Metrics, errs: respond.Mapper{Log: c.Log, Metrics: c.Metrics}, pages: pages}
 	if c.CheckpointKey != nil {
 		con.checkpointKey = base64.StdEncoding.EncodeToString(c.CheckpointKey)
@@ -93,10 +97,11 @@ func New(c Config) *Console {
 // texts is the console's wording in one language: one table per
 // language, each in its own file.
 type texts struct {
-	Console consoleText
-	Lookup  lookupText
-	Stats   statsText
-	Cookies cookiesText
+	Console   consoleText
+	Lookup    lookupText
+	Stats     statsText
+	Cookies   cookiesText
+	Operators operatorsText
 }
 
 // byLang are the console's languages, English first (the default).
@@ -113,7 +118,7 @@ func textsFor(r *http.Request) *texts {
 // consoleText is the wording every console page shares.
 type consoleText struct {
 	Lang, Title, SignInTitle, SignInIntro, TokenLabel, TokenHelp, SignIn, WrongToken, TooMany,
-	SignedInAs, Portals, NoPortals, SignOut, Back, Forbidden, ForbiddenMsg, NotFound, NotFoundMsg,
+	SignedInAs, Portals, NoPortals, Operators, SignOut, Back, Forbidden, ForbiddenMsg, NotFound, NotFoundMsg,
 	PortalIntro, Revision, Expired string
 	// The checkpoint key on the home page.
 	CheckpointTitle, CheckpointText string
@@ -132,6 +137,7 @@ type consolePage struct {
 	Data      any
 	Heading   string
 	Principal string // "" before sign-in
+	Admin     bool   // signed in with the admin token: the operators page is theirs
 	CSRF      string
 	Error     string
 	Message   string
@@ -188,7 +194,7 @@ type signedIn struct {
 // page returns the data of a page of s with heading, for portal pt (nil
 // for none) with nav the current page of its navigation.
 func (c *Console) page(s signedIn, heading string, pt *catalogue.Portal, nav string) *consolePage {
-	d := &consolePage{T: &s.tx.Console, Heading: heading, Principal: s.p.Name, CSRF: c.auth.CSRF(s.ss)}
+	d := &consolePage{T: &s.tx.Console, Heading: heading, Principal: s.p.Name, CSRF: c.auth.CSRF(s.ss), Admin: s.p.Name == operators.AdminName}
 	if pt != nil {
 		d.ID, d.Revision, d.Nav = pt.Policy.ID, pt.Policy.Revision, consoleNav(d.T, pt.Policy.ID, nav)
 	}

@@ -104,7 +104,7 @@ func Parse(file string, data []byte) ([]Operator, error) {
 			bad(item.Line, "%s: not a mapping of name, tokenHash and portals", where)
 			continue
 		}
-		var o Operator
+		o := Operator{File: file}
 		seen := map[string]bool{}
 		ok := true
 		for i := 0; i+1 < len(item.Content); i += 2 {

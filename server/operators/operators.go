@@ -1,6 +1,7 @@
 // Package operators decides who may read which portal's receipts: the admin
-// token (every portal) and the operators of an operators file, each with a
-// bcrypt hash of their token and the portals they may see.
+// token (every portal) and the operators of an operators file and of the
+// receipts database (SetStored), each with a bcrypt hash of their token
+// and the portals they may see.
 //
 // The file is YAML, read strictly (an unknown field, a duplicate operator,
 // a malformed hash or portal id is refused with file:line):
@@ -24,6 +25,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"golang.org/x/crypto/bcrypt"
@@ -38,12 +40,16 @@ const maxTokenLen = 72
 // AdminName is the principal name of the admin token; no operator may take it.
 const AdminName = "admin"
 
-// Operator is one entry of the operators file.
+// Operator is one entry of the operators file, or an operator managed by
+// the database.
 type Operator struct {
 	Name      string
 	TokenHash string
 	// Portals are the portal ids the operator may see; ["*"] is every one.
 	Portals []string
+	// File is the operators file the operator is managed by (set by
+	// Parse); "" for an operator managed by the database.
+	File string
 }
 
 // Principal is who a credential belongs to and what it may see.
@@ -100,11 +106,13 @@ type Set struct {
 	admin    [sha256.Size]byte
 	hasAdmin bool
 
-	mu    sync.RWMutex
-	ops   []Operator
-	cache []cached          // verified tokens; cleared by SetOperators
-	gen   uint64            // counts SetOperators
-	gone  func([]Principal) // see OnCredentialsGone
+	mu     sync.RWMutex
+	ops    []Operator        // files' then stored, a name once (a file's wins)
+	files  []Operator        // SetOperators'
+	stored []Operator        // SetStored's
+	cache  []cached          // verified tokens; cleared by replace
+	gen    uint64            // counts replace
+	gone   func([]Principal) // see OnCredentialsGone
 	// compare is bcrypt.CompareHashAndPassword (counted in tests).
 	compare func(hash, token []byte) error
 }
@@ -134,13 +142,45 @@ func (s *Set) OnCredentialsGone(fn func([]Principal)) {
 	s.gone = fn
 }
 
-// SetOperators replaces the operators and forgets every verified token.
-// It calls the OnCredentialsGone function, if any, with the principals of
-// the credentials no longer configured.
+// SetOperators replaces the operators of the operators file and forgets
+// every verified token (see replace).
+// An operator without File is given "operators file".
 func (s *Set) SetOperators(ops []Operator) {
+	ops = slices.Clone(ops)
+	for i := range ops {
+		if ops[i].File == "" {
+			ops[i].File = "operators file"
+		}
+	}
+	s.replace(func() { s.files = ops })
+}
+
+// SetStored replaces the operators managed by the database (an operator
+// of the file of the same name wins over one of them) and forgets every
+// verified token (see replace).
+func (s *Set) SetStored(ops []Operator) {
+	ops = slices.Clone(ops)
+	for i := range ops {
+		ops[i].File = ""
+	}
+	s.replace(func() { s.stored = ops })
+}
+
+// replace runs set, which replaces s.files or s.stored, then merges them
+// into s.ops and forgets every verified token. It calls the
+// OnCredentialsGone function, if any, with the principals of the
+// credentials no longer configured.
+func (s *Set) replace(set func()) {
 	s.mu.Lock()
 	old, gone := s.ops, s.gone
-	s.ops = slices.Clone(ops)
+	set()
+	ops := slices.Clone(s.files)
+	for _, o := range s.stored {
+		if !slices.ContainsFunc(s.files, func(f Operator) bool { return f.Name == o.Name }) {
+			ops = append(ops, o)
+		}
+	}
+	s.ops = ops
 	s.cache = nil
 	s.gen++
 	s.mu.Unlock()
@@ -153,6 +193,28 @@ func (s *Set) SetOperators(ops []Operator) {
 	if gone != nil && len(lost) > 0 {
 		gone(lost)
 	}
+}
+
+// List returns every operator, files' and stored, by name.
+func (s *Set) List() []Operator {
+	s.mu.RLock()
+	out := slices.Clone(s.ops)
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Operator) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// File returns the operators file operator name is managed by, or "" when
+// no file names them.
+func (s *Set) File(name string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, o := range s.files {
+		if o.Name == name {
+			return o.File
+		}
+	}
+	return ""
 }
 
 // Operators returns the operators' names, sorted.

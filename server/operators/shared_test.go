@@ -170,3 +170,57 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestStoredOperators: the operators of the database (SetStored) are let
+// in beside those of the file, which win a name both hold and are the only
+// ones File names; a stored operator removed, or given a new hash, is
+// reported gone; the file reloaded keeps the stored ones.
+func TestStoredOperators(t *testing.T) {
+	set, _ := newSet(t)
+	var gone []string
+	set.OnCredentialsGone(func(ps []Principal) {
+		for _, p := range ps {
+			gone = append(gone, p.Name)
+		}
+	})
+	const carolTok = "carol-token-0123456789abcdef"
+	carol := Operator{Name: "carol", TokenHash: hash(t, carolTok), Portals: []string{"twisto"}, File: "ignored"}
+	shadow := Operator{Name: "alice", TokenHash: hash(t, carolTok), Portals: []string{"*"}}
+	set.SetStored([]Operator{carol, shadow})
+	if p, ok := set.Authenticate(carolTok); !ok || p.Name != "carol" || !p.Allows("twisto") || p.Allows("mtran") {
+		t.Fatalf("carol: %+v %v", p, ok)
+	}
+	if p, ok := set.Authenticate(aliceTok); !ok || p.Name != "alice" || p.All {
+		t.Errorf("the file's alice: %+v %v", p, ok)
+	}
+	if set.File("alice") != "ops.yaml" || set.File("carol") != "" {
+		t.Errorf("File: alice %q, carol %q", set.File("alice"), set.File("carol"))
+	}
+	var names []string
+	var fileOps []Operator
+	for _, o := range set.List() {
+		names = append(names, o.Name+":"+o.File)
+		if o.File != "" {
+			fileOps = append(fileOps, o)
+		}
+	}
+	if !slices.Equal(names, []string{"alice:ops.yaml", "carol:", "dpo:ops.yaml"}) {
+		t.Errorf("List = %v", names)
+	}
+	set.SetOperators(fileOps) // the file reloaded, unchanged
+	if _, ok := set.Authenticate(carolTok); !ok {
+		t.Error("carol lost by a reload of the file")
+	}
+	if len(gone) != 0 {
+		t.Errorf("gone %v before any removal", gone)
+	}
+	carol.TokenHash = hash(t, aliceTok)
+	set.SetStored([]Operator{carol})
+	if _, ok := set.Authenticate(carolTok); ok || !slices.Equal(gone, []string{"carol"}) {
+		t.Errorf("carol given a new hash: old token ok %v, gone %v", ok, gone)
+	}
+	set.SetStored(nil)
+	if _, ok := set.Lookup("carol"); ok || !slices.Equal(gone, []string{"carol", "carol"}) {
+		t.Errorf("carol removed: still known %v, gone %v", ok, gone)
+	}
+}

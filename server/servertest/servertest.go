@@ -46,7 +46,7 @@ func Operators(t testing.TB) *operators.Set {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ops = append(ops, operators.Operator{Name: o.name, TokenHash: string(h), Portals: []string{o.portal}})
+		ops = append(ops, operators.Operator{Name: o.name, TokenHash: string(h), Portals: []string{o.portal}, File: "operators.yaml"})
 	}
 	set.SetOperators(ops)
 	return set

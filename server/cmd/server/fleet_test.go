@@ -111,8 +111,10 @@ func startHost(t *testing.T, ctx context.Context, dsn, state string) *host {
 	go func() { s.FollowRevocations(fctx); close(done) }()
 	policiesDone := make(chan struct{})
 	go func() { s.FollowPolicies(fctx); close(policiesDone) }()
+	operatorsDone := make(chan struct{})
+	go func() { s.FollowOperators(fctx); close(operatorsDone) }()
 	hs := httptest.NewServer(s)
-	t.Cleanup(func() { hs.Close(); cancel(); <-done; <-policiesDone })
+	t.Cleanup(func() { hs.Close(); cancel(); <-done; <-policiesDone; <-operatorsDone })
 	return &host{url: hs.URL, ops: set, log: &logs}
 }
 

@@ -212,6 +212,7 @@ func main() {
 	go h.KeepNoticesServed(ctx, time.Hour)
 	go h.FollowRevocations(ctx)
 	go h.FollowPolicies(ctx)
+	go h.FollowOperators(ctx)
 	if reloader != nil || opReloader != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)

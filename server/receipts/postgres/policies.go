@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -233,24 +234,50 @@ func (s *Store) PolicyGeneration(ctx context.Context) (int64, error) {
 // PolicyGeneration then). It returns an error, the connection closed, when
 // the connection fails or ctx is done. One call at a time.
 func (s *Store) WaitPolicies(ctx context.Context) error {
-	s.policiesMu.Lock()
-	defer s.policiesMu.Unlock()
-	if s.policiesListen == nil {
+	return s.policiesListen.wait(ctx, s, PoliciesChannel)
+}
+
+// listener is a connection of its own, outside the pool, LISTENing on one
+// channel (see WaitPolicies, WaitOperators).
+type listener struct {
+	mu   sync.Mutex // held by wait
+	conn *pgx.Conn
+}
+
+// wait returns at once when it (re)starts listening on channel, else on
+// the next notification; an error, the connection closed, when the
+// connection fails or ctx is done.
+func (l *listener) wait(ctx context.Context, s *Store, channel string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
 		c, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 		if err != nil {
 			return unavailable(ctx, "listen", err)
 		}
-		if _, err := c.Exec(ctx, "LISTEN "+PoliciesChannel); err != nil {
+		if _, err := c.Exec(ctx, "LISTEN "+channel); err != nil {
 			c.Close(context.Background())
 			return unavailable(ctx, "listen", err)
 		}
-		s.policiesListen = c
+		l.conn = c
 		return nil
 	}
-	if _, err := s.policiesListen.WaitForNotification(ctx); err != nil {
-		s.policiesListen.Close(context.Background())
-		s.policiesListen = nil
+	if _, err := l.conn.WaitForNotification(ctx); err != nil {
+		l.conn.Close(context.Background())
+		l.conn = nil
 		return unavailable(ctx, "listen", err)
 	}
 	return nil
+}
+
+// close closes the connection unless a wait holds it (that wait closes it
+// when its ctx ends).
+func (l *listener) close() {
+	if l.mu.TryLock() {
+		if l.conn != nil {
+			l.conn.Close(context.Background())
+			l.conn = nil
+		}
+		l.mu.Unlock()
+	}
 }

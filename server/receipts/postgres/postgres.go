@@ -133,8 +133,8 @@ type Store struct {
 	listenMu sync.Mutex // held by WaitRevocation
 	listen   *pgx.Conn  // LISTENing for revocations, outside the pool
 
-	policiesMu     sync.Mutex // held by WaitPolicies
-	policiesListen *pgx.Conn  // LISTENing for publications, outside the pool
+	policiesListen  listener // LISTENing for publications (WaitPolicies)
+	operatorsListen listener // LISTENing for changes of operators (WaitOperators)
 }
 
 var _ receipts.Store = (*Store)(nil)
@@ -294,13 +294,8 @@ func (s *Store) Close() error {
 		}
 		s.listenMu.Unlock()
 	}
-	if s.policiesMu.TryLock() { // else a WaitPolicies closes it when its ctx ends
-		if s.policiesListen != nil {
-			s.policiesListen.Close(context.Background())
-			s.policiesListen = nil
-		}
-		s.policiesMu.Unlock()
-	}
+	s.policiesListen.close()
+	s.operatorsListen.close()
 	s.wpool.Close()
 	s.pool.Close()
 	return nil

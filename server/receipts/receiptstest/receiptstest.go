@@ -82,6 +82,8 @@ func Run(t *testing.T, b Backend) {
 		{"Ping", testPing},
 		{"Policies", testPolicies},
 		{"PoliciesConcurrent", testPoliciesConcurrent},
+		{"Operators", testOperators},
+		{"OperatorsConcurrent", testOperatorsConcurrent},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, b) })
