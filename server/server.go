@@ -188,6 +188,10 @@ func (s *Server) routes() {
 	s.handleFunc("GET /console/portals/{id}/export", con.Export)
 	s.handleFunc("GET /console/portals/{id}/export.csv", con.ExportCSV)
 	s.handleFunc("GET /console/portals/{id}/export.jsonl", con.ExportJSONL)
+	s.handleFunc("GET /console/portals/{id}/policy", con.PolicyEditor)
+	s.handleFunc("POST /console/portals/{id}/policy", con.PolicyAction)
+	s.handleFunc("GET /console/new-portal", con.NewPortalForm)
+	s.handleFunc("POST /console/new-portal", con.NewPortal)
 
 	s.handleFunc("/", s.notFound)
 }

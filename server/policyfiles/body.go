@@ -106,3 +106,17 @@ func ToYAML(data []byte) ([]byte, error) {
 	enc.Close()
 	return b.Bytes(), nil
 }
+
+// DeclaredID returns the id a policy declares in data, in format (YAML or
+// JSON), or "" when it declares none or cannot be read: what names a new
+// portal written whole, before ParseBody checks it.
+func DeclaredID(data []byte, format string) string {
+	if format == YAML {
+		j, err := ToJSON("policy.yaml", data)
+		if err != nil {
+			return ""
+		}
+		data = j
+	}
+	return declaredID(data)
+}
