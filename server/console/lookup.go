@@ -33,8 +33,10 @@ type lookupText struct {
 	ShowNotice, Unavailable, NoticeTitle, NoticeIntro, NoticeBad, NoticeUnknown, Served, Until       string
 	HistoryTitle, HistoryIntro, SHA, FirstServed, LastServed, NoNotices, DiffTitle, DiffOf, Compare  string
 	FromRev, ToRev, BadRev, UnknownRev, NoChange, Kind, Change, Item, Field, Before, After           string
-	Methods                                                                                          map[string]string
-	Kinds, Ops                                                                                       map[string]string
+	// The versions published (History).
+	VersionsTitle, NoticesTitle, VersionCol, PublishedCol, ByCol, ViaCol, RevisionIDCol string
+	Methods                                                                             map[string]string
+	Kinds, Ops                                                                          map[string]string
 }
 
 type lookupChoice struct{ Category, State string }
@@ -192,16 +194,25 @@ type historyRevision struct {
 
 type historyChange struct{ Kind, Key, Op, Field, From, To string }
 
+// historyVersion is one publication of the portal's policy.
+type historyVersion struct {
+	Version                            int64
+	Published, By, Via, Revision, File string
+}
+
 type historyData struct {
 	L         *lookupText
+	T         *consoleText
+	Versions  []historyVersion
 	Notices   []historyNotice
 	Revisions []historyRevision
 	DiffOf    string
 	Changes   []historyChange
 }
 
-// History serves the policy history: every notice recorded, and the
-// changes between two revisions (?from=N&to=M, by default the latest two).
+// History serves the policy history: every version published (who, how,
+// when), every notice recorded, and the changes between two revisions
+// (?from=N&to=M, by default the latest two).
 func (c *Console) History(w http.ResponseWriter, r *http.Request) {
 	pt, s := c.portalFor(w, r)
 	if pt == nil {
@@ -210,8 +221,18 @@ func (c *Console) History(w http.ResponseWriter, r *http.Request) {
 	L := &s.tx.Lookup
 	id := pt.Policy.ID
 	d := c.page(s, L.HistoryTitle+" – "+pt.Policy.Name, pt, navHistory)
-	data := &historyData{L: L}
+	data := &historyData{L: L, T: &s.tx.Console}
 	d.Data = data
+	if vs, err := c.cat.Versions(r.Context(), id); err == nil {
+		for _, v := range vs {
+			data.Versions = append(data.Versions, historyVersion{Version: v.Version, Published: utcTime(v.PublishedAt), By: v.By,
+				Via: orText(s.tx.Console.Via[v.Via], v.Via), Revision: strconv.FormatInt(v.Revision, 10), File: v.File})
+		}
+	} else if !errors.Is(err, receipts.ErrNoStore) && !errors.Is(err, receipts.ErrNotFound) {
+		d.Error = L.Unavailable
+		c.render(w, c.failed(err), "history", d)
+		return
+	}
 	ns, err := c.store.Notices(r.Context(), id)
 	if err != nil {
 		d.Error = L.Unavailable

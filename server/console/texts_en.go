@@ -23,6 +23,7 @@ var english = texts{
 		Via: map[string]string{receipts.ViaAPI: "the API", receipts.ViaConsole: "the console", receipts.ViaFile: "a policy file"},
 	},
 	Lookup: lookupText{
+		VersionsTitle: "Versions published", NoticesTitle: "Notices served", VersionCol: "Version", PublishedCol: "Published (UTC)", ByCol: "By", ViaCol: "Through", RevisionIDCol: "Revision (technical id)",
 		LookupTitle: "Consent lookup", LookupIntro: "A visitor quotes the consent ID shown in their cookie preferences: its receipts show what they chose, when, and the notice they were shown.",
 		ConsentLabel: "Consent ID", ConsentHelp: "22 characters (letters, digits, - and _), as shown in the visitor's preferences.",
 		Search: "Look up", BadID: "“%s” is not a consent ID: it has 22 characters, letters, digits, - and _.",

@@ -23,6 +23,7 @@ var french = texts{
 		Via: map[string]string{receipts.ViaAPI: "l’API", receipts.ViaConsole: "la console", receipts.ViaFile: "un fichier de politique"},
 	},
 	Lookup: lookupText{
+		VersionsTitle: "Versions publiées", NoticesTitle: "Notices servies", VersionCol: "Version", PublishedCol: "Publiée (UTC)", ByCol: "Par", ViaCol: "Depuis", RevisionIDCol: "Révision (identifiant technique)",
 		LookupTitle: "Recherche d’un consentement", LookupIntro: "Un visiteur cite l’identifiant de consentement affiché dans ses préférences : ses reçus montrent ce qu’il a choisi, quand, et la notice qui lui a été présentée.",
 		ConsentLabel: "Identifiant de consentement", ConsentHelp: "22 caractères (lettres, chiffres, - et _), tel qu’affiché dans les préférences du visiteur.",
 		Search: "Rechercher", BadID: "« %s » n’est pas un identifiant de consentement : il compte 22 caractères, lettres, chiffres, - et _.",
