@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/policyfiles"
 	"github.com/portalconsent/portalconsent/server/receipts"
 )
@@ -136,17 +139,18 @@ func TestConsolePolicyEditor(t *testing.T) {
 	if rec.Code != 200 || nonce == nil || !strings.Contains(csp, "style-src 'self' 'nonce-"+nonce[1]+"'") || strings.Contains(csp, "unsafe-inline") {
 		t.Fatalf("the preview: %d, CSP %q\n%s", rec.Code, csp, body)
 	}
-	for i, l := range p.Languages() {
-		for _, scheme := range []string{"light", "dark"} {
-			pfx := fmt.Sprintf("pv%d%s-", i, scheme)
-			for _, id := range []string{"pc-banner-title", "pc-preferences-title", "pc-policy-title"} {
-				if !strings.Contains(body, `id="`+pfx+id+`"`) {
-					t.Errorf("the preview in %s, %s has no %s", l, scheme, id)
-				}
+	for _, scheme := range []string{"light", "dark"} {
+		for _, id := range []string{"pc-banner-title", "pc-preferences-title", "pc-policy-title"} {
+			if !strings.Contains(body, `id="pv`+scheme+"-"+id+`"`) {
+				t.Errorf("the preview in %s has no %s", scheme, id)
 			}
 		}
 	}
-	if strings.Contains(body, `aria-modal="true"`) || strings.Contains(body, `id="pc-banner-title"`) {
+	if !strings.Contains(body, ".pc-preview-dark,.pc-preview-dark .pc-root{--pc-bg:"+policy.DefaultDark.Background) ||
+		strings.Contains(body, `id="preview-lang"`) {
+		t.Errorf("the preview's schemes or languages (English only):\n%s", body)
+	}
+	if strings.Contains(body, `aria-modal`) || strings.Contains(body, `role="dialog"`) || !strings.Contains(body, `role="group"`) || strings.Contains(body, `id="pc-banner-title"`) {
 		t.Error("the preview keeps a modal dialog or an id that is not its own")
 	}
 	if !strings.Contains(body, "asks every visitor again") || !strings.Contains(body, "<code>lifetimeDays</code>") {
@@ -308,5 +312,41 @@ func TestConsoleNewPortal(t *testing.T) {
 	}
 	if rec := consolePost(t, s, admin, "/console/new-portal", editorForm(csrf, "publish", strings.Replace(y, "id: fresh", "id: Not An Id", 1), 0)); rec.Code != 422 {
 		t.Errorf("an invalid id: %d\n%s", rec.Code, rec.Body)
+	}
+}
+
+// TestConsolePolicyEditorLanguages: the preview shows the language chosen
+// among those the policy offers (the default one first, and for a
+// language it does not offer), light and dark.
+func TestConsolePolicyEditorLanguages(t *testing.T) {
+	now := testNow
+	s := newConsoleServer(t, &now)
+	p := testPortal(t, s, "mtran").Policy
+	q := *p
+	q.ID = "bilingual"
+	body, err := json.Marshal(&q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, b := apiDo(t, s, testAdminToken, "PUT", "/api/v1/portals/bilingual/policy", "application/json", string(body)); res.StatusCode != 201 {
+		t.Fatalf("creating bilingual: %d %s", res.StatusCode, b)
+	}
+	dpo := signIn(t, s, dpoToken)
+	target := "/console/portals/bilingual/policy"
+	rec, csrf := editorGet(t, s, dpo, target)
+	m := regexp.MustCompile(`(?s)<textarea[^>]*>\n(.*)</textarea>`).FindStringSubmatch(rec.Body.String())
+	if rec.Code != 200 || m == nil || !strings.Contains(rec.Body.String(), `<option value="fr">`) {
+		t.Fatalf("the editor of a policy in several languages: %d\n%s", rec.Code, rec.Body)
+	}
+	y := html.UnescapeString(m[1])
+	for _, tc := range []struct{ lang, want string }{{"fr", "fr"}, {"", p.Texts.Lang}, {"xx", p.Texts.Lang}} {
+		form := editorForm(csrf, "preview", y, 1)
+		form.Set("preview_lang", tc.lang)
+		rec := consolePost(t, s, dpo, target, form)
+		body := rec.Body.String()
+		if rec.Code != 200 || strings.Count(body, `<div class="pc-preview-banner" lang="`+tc.want+`"`) != 2 ||
+			!strings.Contains(body, `<option value="`+tc.want+`" selected>`) {
+			t.Errorf("preview_lang %q: %d, want the previews in %s\n%.2000s", tc.lang, rec.Code, tc.want, body)
+		}
 	}
 }

@@ -3,14 +3,16 @@ package console
 // The policy editor and the new-portal form:
 //
 //	GET  /console/portals/{id}/policy   the policy as YAML in a form (read-only for a portal managed by file)
-//	POST /console/portals/{id}/policy   action check, preview or publish; csrf; based_on, the version edited; policy, the YAML
+//	POST /console/portals/{id}/policy   action check, preview or publish; csrf; based_on, the version edited; policy, the YAML;
+//	                                    preview_lang, the language previewed
 //	GET  /console/new-portal            the same form for a new portal (the admin or an operator with "*")
 //	POST /console/new-portal
 //
 // Check answers 200 without a problem, 422 listing every problem beside
 // its line. Preview renders the banner, the preferences and the policy page
-// with the components the visitors get (package catalogue), in each
-// language of the policy, light and dark, and the changes against the
+// with the components the visitors get (package catalogue), in the
+// language of the policy chosen (each can be chosen; the default first),
+// light and dark, and the changes against the
 // published version (policy.Diff), warning when publishing asks every
 // visitor again. Publish stores a new version by the operator via the
 // console, on the condition that the version the form was based on is
@@ -58,7 +60,7 @@ const (
 type editorText struct {
 	Title, NewTitle, Intro, NewIntro, SourceLabel, SourceHelp, Check, Preview, Publish,
 	BasedOn, NotStored, ManagedByFile, NoProblem, ProblemsTitle, LineN, NoLine,
-	PreviewTitle, PreviewIntro, PreviewOf, Light, Dark, BannerLabel, PreferencesLabel, PageLabel,
+	PreviewTitle, PreviewIntro, PreviewOf, Light, Dark, BannerLabel, PreferencesLabel, PageLabel, PreviewLang,
 	DiffTitle, AsksAgain, NoAsk, NewAsks, Conflict, Exists, Published, Unchanged, MayNotCreate,
 	TooLarge, BadForm, NoStore, Failed string
 }
@@ -83,6 +85,29 @@ type editorPreview struct {
 	Banner, Prefs, Page           template.HTML
 }
 
+// langOption is a language of the preview's choice.
+type langOption struct {
+	Tag, Name string
+	Selected  bool
+}
+
+// setLangs offers the languages of p to preview, want selected (the
+// default language when p does not offer it); it returns the selected one.
+func (data *editorData) setLangs(p *policy.Policy, want string) string {
+	langs := p.Languages()
+	sel := langs[0]
+	for _, l := range langs {
+		if strings.EqualFold(l, want) {
+			sel = l
+		}
+	}
+	data.Langs = nil
+	for _, l := range langs {
+		data.Langs = append(data.Langs, langOption{Tag: l, Name: lang.Name(l), Selected: l == sel})
+	}
+	return sel
+}
+
 // editorData is the data of the editor's page.
 type editorData struct {
 	E, L     *editorText
@@ -99,6 +124,8 @@ type editorData struct {
 	Problems []editorProblem
 	Title    string // the problems' heading
 	Previews []editorPreview
+	// Langs are the languages that can be previewed, one selected.
+	Langs []langOption
 	// DiffShown shows Changes (empty: nothing a visitor consents to
 	// changes) and AsksAgain.
 	DiffShown bool
@@ -227,6 +254,7 @@ func (c *Console) PolicyEditor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data.BasedOn, data.Based, data.ReadOnly = v.Version, basedText(s, v), c.readOnly(data.E, v)
+	data.setLangs(pt.Policy, "")
 	if n, err := strconv.ParseInt(r.URL.Query().Get("published"), 10, 64); err == nil && n > 0 {
 		data.Notice = fmt.Sprintf(data.E.Published, n)
 	}
@@ -269,8 +297,8 @@ func (c *Console) mayCreate(w http.ResponseWriter, r *http.Request) (signedIn, b
 
 // editorForm is a submitted editor form.
 type editorForm struct {
-	action, source string
-	basedOn        int64
+	action, source, lang string
+	basedOn              int64
 }
 
 // readEditorForm reads the editor's form: same origin, bounded, its
@@ -296,6 +324,7 @@ func (c *Console) readEditorForm(w http.ResponseWriter, r *http.Request, s signe
 		return f, false
 	}
 	f.action, f.source = r.PostForm.Get("action"), strings.ReplaceAll(r.PostForm.Get("policy"), "\r\n", "\n")
+	f.lang = r.PostForm.Get("preview_lang")
 	if len(f.source) > maxPolicyText {
 		c.errorPage(w, http.StatusRequestEntityTooLarge, s, E.Title, E.TooLarge)
 		return f, false
@@ -374,17 +403,21 @@ func (c *Console) editorRun(w http.ResponseWriter, r *http.Request, s signedIn, 
 	}
 	p, err := policyfiles.ParseBody(id, []byte(f.source), policyfiles.YAML)
 	if err != nil {
+		if published != nil {
+			data.setLangs(published, f.lang)
+		}
 		data.setProblems(err, f.source)
 		data.setSource(f.source)
 		c.render(w, http.StatusUnprocessableEntity, "editor", d)
 		return
 	}
 	data.setSource(f.source)
+	previewed := data.setLangs(p, f.lang)
 	switch f.action {
 	case actionCheck:
 		data.Notice = E.NoProblem
 	case actionPreview:
-		css, previews := previewsOf(p, s)
+		css, previews := previewsOf(p, previewed, s)
 		d.Style, data.Previews = template.CSS(css), previews
 		data.diff(published, p)
 	case actionPublish:
@@ -462,29 +495,27 @@ func (c *Console) publish(w http.ResponseWriter, r *http.Request, s signedIn, d 
 	c.render(w, status, "editor", d)
 }
 
-// previewsOf returns the previews of p, in each of its languages, light
-// then dark, and the stylesheet giving each its scheme's colours.
-func previewsOf(p *policy.Policy, s signedIn) (string, []editorPreview) {
+// previewsOf returns the previews of p in its language l (one it offers),
+// light then dark, and the stylesheet giving each its scheme's colours.
+func previewsOf(p *policy.Policy, l string, s signedIn) (string, []editorPreview) {
 	E := &s.tx.Editor
 	css := catalogue.SchemeCSS(p.Theme, ".pc-preview-light,.pc-preview-light .pc-root", false) +
 		catalogue.SchemeCSS(p.Theme, ".pc-preview-dark,.pc-preview-dark .pc-root", true)
+	q, ok := p.In(l)
+	if !ok {
+		return css, nil
+	}
+	q.Texts.Embed = policy.EmbedTextsFor(q.Texts)
 	var out []editorPreview
-	for i, l := range p.Languages() {
-		q, ok := p.In(l)
-		if !ok {
-			continue
-		}
-		q.Texts.Embed = policy.EmbedTextsFor(q.Texts)
-		for _, scheme := range []struct{ key, word string }{{"light", E.Light}, {"dark", E.Dark}} {
-			prefix := fmt.Sprintf("pv%d%s-", i, scheme.key)
-			out = append(out, editorPreview{
-				ID: prefix + "title", Class: "pc-preview-" + scheme.key,
-				Heading: fmt.Sprintf(E.PreviewOf, lang.Name(l), scheme.word), Lang: l, Dir: policy.Dir(l),
-				Banner: previewHTML(prefix, catalogue.BannerHTML(q)),
-				Prefs:  previewHTML(prefix, catalogue.PreferencesHTML(q)),
-				Page:   previewHTML(prefix, string(catalogue.PolicyHTML(q))),
-			})
-		}
+	for _, scheme := range []struct{ key, word string }{{"light", E.Light}, {"dark", E.Dark}} {
+		prefix := "pv" + scheme.key + "-"
+		out = append(out, editorPreview{
+			ID: prefix + "title", Class: "pc-preview-" + scheme.key,
+			Heading: fmt.Sprintf(E.PreviewOf, lang.Name(l), scheme.word), Lang: l, Dir: policy.Dir(l),
+			Banner: previewHTML(prefix, catalogue.BannerHTML(q)),
+			Prefs:  previewHTML(prefix, catalogue.PreferencesHTML(q)),
+			Page:   previewHTML(prefix, string(catalogue.PolicyHTML(q))),
+		})
 	}
 	return css, out
 }
@@ -493,8 +524,9 @@ var (
 	// idAttr matches the attributes of the components that hold or name
 	// ids, as banner.HTML writes them.
 	idAttr = regexp.MustCompile(`(\s)(id|for|aria-labelledby|aria-describedby|aria-controls)="([^"]*)"`)
-	// modalAttr matches what makes a dialog modal.
-	modalAttr = regexp.MustCompile(`\s(aria-modal="true"|role="dialog")`)
+	// modalAttr matches what makes a dialog modal (app.HTMLString writes
+	// aria-modal="true" bare), and the character after it.
+	modalAttr = regexp.MustCompile(`\s(aria-modal(?:="true")?|role="dialog")([\s>])`)
 )
 
 // previewHTML returns the HTML of a component for a preview among others on
@@ -511,10 +543,11 @@ func previewHTML(prefix, html string) template.HTML {
 		return m[1] + m[2] + `="` + strings.Join(ids, " ") + `"`
 	})
 	html = modalAttr.ReplaceAllStringFunc(html, func(a string) string {
-		if strings.Contains(a, "role") {
-			return ` role="group"`
+		m := modalAttr.FindStringSubmatch(a)
+		if strings.HasPrefix(m[1], "role") {
+			return ` role="group"` + m[2]
 		}
-		return ""
+		return m[2]
 	})
 	return template.HTML(html) // the components' own HTML, ids changed only
 }
