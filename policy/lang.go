@@ -113,61 +113,61 @@ func (t Texts) clone() Texts {
 	return t
 }
 
-// validateTranslations checks each translation is complete: all its texts, a
-// name and a description for every category, the function, purpose and
-// duration of every cookie row; and that no language is offered twice and no
-// entry names a category or cookie the policy does not declare.
-func (p *Policy) validateTranslations() error {
+// validateTranslations records in ps what each translation lacks: any of
+// its texts, a name and a description for every category, the function,
+// purpose and duration of every cookie row; a language offered twice; an
+// entry naming a category or cookie the policy does not declare.
+func (p *Policy) validateTranslations(ps *problems) {
 	langs := []string{strings.ToLower(p.Texts.Lang)}
 	for i, tr := range p.Translations {
 		f := fmt.Sprintf("translations[%d]", i)
-		if err := tr.Texts.validate(f + ".texts."); err != nil {
-			return err
-		}
+		tr.Texts.validate(f+".texts.", ps)
 		l := strings.ToLower(tr.Texts.Lang)
 		if slices.Contains(langs, l) {
-			return &FieldError{Field: f + ".texts.lang", Msg: fmt.Sprintf("%q is offered twice", tr.Texts.Lang)}
+			ps.bad(f+".texts.lang", "%q is offered twice", tr.Texts.Lang)
 		}
 		langs = append(langs, l)
-		unknown := ""
+		var unknown []string
 		for id := range tr.Categories {
-			if _, ok := p.Category(id); !ok && (unknown == "" || id < unknown) {
-				unknown = id // the first in sort order: the same error every time
+			if _, ok := p.Category(id); !ok {
+				unknown = append(unknown, id)
 			}
 		}
-		if unknown != "" {
-			return &FieldError{Field: f + ".categories." + unknown, Msg: fmt.Sprintf("%q is not a declared category", unknown)}
+		slices.Sort(unknown) // the same errors every time
+		for _, id := range unknown {
+			ps.bad(f+".categories."+id, "%q is not a declared category", id)
 		}
 		for _, c := range p.Categories {
 			ct, ok := tr.Categories[c.ID]
 			if !ok {
-				return &FieldError{Field: f + ".categories", Msg: fmt.Sprintf("the category %q is not translated", c.ID)}
+				ps.bad(f+".categories", "the category %q is not translated", c.ID)
+				continue
 			}
 			if strings.TrimSpace(ct.Name) == "" {
-				return &FieldError{Field: f + ".categories." + c.ID + ".name", Msg: "is empty"}
+				ps.add(f+".categories."+c.ID+".name", "is empty")
 			}
 			if strings.TrimSpace(ct.Description) == "" {
-				return &FieldError{Field: f + ".categories." + c.ID + ".description", Msg: "is empty"}
+				ps.add(f+".categories."+c.ID+".description", "is empty")
 			}
 		}
-		bad, badRows := "", 0
+		var names []string
 		for name := range tr.Cookies {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
 			rows := 0
 			for _, c := range p.Cookies {
 				if slices.Contains(c.Names, name) {
 					rows++
 				}
 			}
-			if rows != 1 && (bad == "" || name < bad) {
-				bad, badRows = name, rows
+			switch {
+			case rows == 0:
+				ps.bad(f+".cookies."+name, "%q names no cookie row", name)
+			case rows > 1:
+				ps.bad(f+".cookies."+name, "%q names %d cookie rows: key it by a name of one row only", name, rows)
 			}
-		}
-		if bad != "" {
-			msg := fmt.Sprintf("%q names no cookie row", bad)
-			if badRows > 1 {
-				msg = fmt.Sprintf("%q names %d cookie rows: key it by a name of one row only", bad, badRows)
-			}
-			return &FieldError{Field: f + ".cookies." + bad, Msg: msg}
 		}
 		for j, c := range p.Cookies {
 			var keys []string
@@ -178,33 +178,21 @@ func (p *Policy) validateTranslations() error {
 			}
 			switch {
 			case len(keys) == 0:
-				return &FieldError{Field: f + ".cookies", Msg: fmt.Sprintf("the cookie row cookies[%d] (%s) is not translated", j, strings.Join(c.Names, ", "))}
+				ps.bad(f+".cookies", "the cookie row cookies[%d] (%s) is not translated", j, strings.Join(c.Names, ", "))
+				continue
 			case len(keys) > 1:
-				return &FieldError{Field: f + ".cookies." + keys[1], Msg: fmt.Sprintf("the cookie row cookies[%d] is already translated under %q", j, keys[0])}
+				ps.bad(f+".cookies."+keys[1], "the cookie row cookies[%d] is already translated under %q", j, keys[0])
 			}
 			ct := tr.Cookies[keys[0]]
 			for _, s := range []struct{ field, v string }{
 				{"function", ct.Function}, {"purpose", ct.Purpose}, {"duration", ct.Duration},
 			} {
 				if strings.TrimSpace(s.v) == "" {
-					return &FieldError{Field: f + ".cookies." + keys[0] + "." + s.field, Msg: "is empty"}
+					ps.add(f+".cookies."+keys[0]+"."+s.field, "is empty")
 				}
 			}
 		}
 	}
-	return nil
-}
-
-// validDate returns a *FieldError for "updated" unless s is empty or a
-// calendar date written YYYY-MM-DD.
-func validDate(s string) error {
-	if s == "" {
-		return nil
-	}
-	if _, err := time.Parse(time.DateOnly, s); err != nil {
-		return &FieldError{Field: "updated", Msg: fmt.Sprintf("%q is not a date written YYYY-MM-DD", s)}
-	}
-	return nil
 }
 
 // UpdatedText returns Texts.LastUpdated with the policy's Updated date

@@ -67,19 +67,44 @@ type Locator interface {
 }
 
 // ParseLines is Parse with the lines of errors (and the field of type errors)
-// found by loc rather than in data.
+// found by loc rather than in data. A source that cannot be decoded is
+// refused with its first problem; a policy that decodes but is not valid
+// with every problem of Problems, each a *LoadError, several joined as by
+// errors.Join (LoadErrors lists them).
 func ParseLines(file string, data []byte, base Policy, loc Locator) (*Policy, error) {
 	p := base
 	if err := decodeStrict(file, data, &p, loc); err != nil {
 		return nil, err
 	}
-	if err := p.Validate(); err != nil {
-		if fe, ok := errors.AsType[*FieldError](err); ok {
-			return nil, &LoadError{File: file, Line: loc.Field(fe.Field), Field: fe.Field, Msg: fe.Msg}
-		}
-		return nil, &LoadError{File: file, Msg: err.Error()}
+	var errs []error
+	for _, fe := range p.Problems() {
+		errs = append(errs, &LoadError{File: file, Line: loc.Field(fe.Field), Field: fe.Field, Msg: fe.Msg})
 	}
-	return &p, nil
+	switch len(errs) {
+	case 0:
+		return &p, nil
+	case 1:
+		return nil, errs[0]
+	}
+	return nil, errors.Join(errs...)
+}
+
+// LoadErrors returns the problems err holds, in order: err itself when it
+// is a *LoadError, each *LoadError of errors joined (see ParseLines); nil
+// when it holds none.
+func LoadErrors(err error) []*LoadError {
+	if le, ok := err.(*LoadError); ok {
+		return []*LoadError{le}
+	}
+	var out []*LoadError
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			out = append(out, LoadErrors(e)...)
+		}
+	} else if le, ok := errors.AsType[*LoadError](err); ok {
+		out = append(out, le)
+	}
+	return out
 }
 
 // jsonLines locates fields and offsets in JSON data.

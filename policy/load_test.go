@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,10 +102,63 @@ func TestParse(t *testing.T) {
 			if le := (*policy.LoadError)(nil); !errors.As(err, &le) {
 				t.Errorf("error %T is not a *LoadError", err)
 			}
-			if err.Error() != tt.err {
-				t.Errorf("error:\n got %s\nwant %s", err, tt.err)
+			// The first problem: the others (here what follows from it)
+			// are TestParseEveryProblem's.
+			if got := policy.LoadErrors(err)[0].Error(); got != tt.err {
+				t.Errorf("error:\n got %s\nwant %s", got, tt.err)
 			}
 		})
+	}
+}
+
+// TestParseEveryProblem checks that a policy that decodes is refused with
+// every problem, each with its field and line, in the order of the file.
+func TestParseEveryProblem(t *testing.T) {
+	texts, err := policy.DefaultTexts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := `{
+  "id": "demo",
+  "name": "",
+  "url": "https://data.example.org",
+  "revision": 2,
+  "categories": [
+    {"id": "necessary", "name": "Necessary", "description": "Needed.", "required": true},
+    {"id": "statistical", "name": "Statistics", "description": ""}
+  ],
+  "cookies": [
+    {"provider": "P", "function": "F", "names": ["a b"], "purpose": "P", "category": "necessary", "duration": "1 day"},
+    {"provider": "P", "function": "F", "names": ["c"], "purpose": "P", "category": "ads", "duration": "1 day"}
+  ],
+  "updated": "2026-13-01"
+}`
+	_, err = policy.Parse("f.json", []byte(data), policy.Policy{Texts: texts})
+	want := []string{
+		`f.json:3: name: is empty`,
+		`f.json:8: categories[1].description: is empty`,
+		`f.json:11: cookies[0].names[0]: "a b" is not a valid cookie name`,
+		`f.json:12: cookies[1].category: "ads" is not a declared category`,
+		`f.json:14: updated: "2026-13-01" is not a date written YYYY-MM-DD`,
+	}
+	les := policy.LoadErrors(err)
+	var got []string
+	for _, le := range les {
+		got = append(got, le.Error())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Parse problems:\n got %q\nwant %q", got, want)
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("Parse error = %v, want each problem on its line", err)
+	}
+	// A source that cannot be decoded stops at its first problem.
+	_, err = policy.Parse("f.json", []byte(`{"id": "demo", "name": 3, "url": 4}`), policy.Policy{Texts: texts})
+	if les := policy.LoadErrors(err); len(les) != 1 || les[0].Field != "name" {
+		t.Errorf("Parse of a type error = %v, want the one problem of name", err)
+	}
+	if policy.LoadErrors(nil) != nil || policy.LoadErrors(errors.New("other")) != nil {
+		t.Error("LoadErrors of an error without problems is not nil")
 	}
 }
 

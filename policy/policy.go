@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Well-known category ids. A policy may declare others.
@@ -289,8 +290,8 @@ func (p *Policy) CookiesTitle() string {
 	return strings.ReplaceAll(p.Texts.CookiesTitle, "{url}", p.URL)
 }
 
-// Validate checks the policy and returns the first problem as a *FieldError, or
-// nil. A valid policy has an id, a name, an absolute http(s) URL, a positive
+// Validate checks the policy and returns its first problem (the first of
+// Problems) as a *FieldError, or nil. A valid policy has an id, a name, an absolute http(s) URL, a positive
 // revision of at most MaxRevision, a lifetime of at most 395 days, a refusal
 // lifetime of 0 or between 182 and 395 days, a required
 // "necessary" category, unique category ids, cookies whose category exists and
@@ -301,88 +302,107 @@ func (p *Policy) CookiesTitle() string {
 // contrast of at least 4.5:1 (WCAG AA) in light and dark, whose font is a plain
 // font-family list and whose position is known.
 func (p *Policy) Validate() error {
-	bad := func(field, format string, args ...any) error {
-		return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	if ps := p.Problems(); len(ps) > 0 {
+		return ps[0]
 	}
+	return nil
+}
+
+// problems collects the problems of a policy, in the order of its fields.
+type problems []*FieldError
+
+// add records the problem of field.
+func (ps *problems) add(field, msg string) { *ps = append(*ps, &FieldError{Field: field, Msg: msg}) }
+
+// bad records the problem of field, its message formatted.
+func (ps *problems) bad(field, format string, args ...any) {
+	ps.add(field, fmt.Sprintf(format, args...))
+}
+
+// Problems returns every problem Validate checks for, in the order of the
+// policy's fields, or nil for a valid policy. A problem that makes the
+// checks after it meaningless (colours that cannot be read, for their
+// contrast) hides those checks only.
+func (p *Policy) Problems() []*FieldError {
+	var ps problems
+	bad := ps.bad
 	if !ValidID(p.ID) {
-		return bad("id", "%q is not a valid id (1 to 32 of a-z, 0-9, _ and -)", p.ID)
+		bad("id", "%q is not a valid id (1 to 32 of a-z, 0-9, _ and -)", p.ID)
 	}
 	if strings.TrimSpace(p.Name) == "" {
-		return bad("name", "is empty")
+		bad("name", "is empty")
 	}
 	u, err := url.Parse(p.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return bad("url", "%q is not an absolute http(s) URL", p.URL)
+		bad("url", "%q is not an absolute http(s) URL", p.URL)
 	}
 	if p.Revision < 1 || p.Revision > MaxRevision {
-		return bad("revision", "must be between 1 and %d, got %d", MaxRevision, p.Revision)
+		bad("revision", "must be between 1 and %d, got %d", MaxRevision, p.Revision)
 	}
 	if p.LifetimeDays < 0 || p.LifetimeDays > maxLifetimeDays {
-		return bad("lifetimeDays", "must be between 1 and %d days (0 for the default %d), got %d",
+		bad("lifetimeDays", "must be between 1 and %d days (0 for the default %d), got %d",
 			maxLifetimeDays, DefaultLifetimeDays, p.LifetimeDays)
 	}
 	if p.RefusalLifetimeDays != 0 && (p.RefusalLifetimeDays < MinRefusalLifetimeDays || p.RefusalLifetimeDays > maxLifetimeDays) {
-		return bad("refusalLifetimeDays", "must be between %d and %d days (0 for the policy's lifetime), got %d",
+		bad("refusalLifetimeDays", "must be between %d and %d days (0 for the policy's lifetime), got %d",
 			MinRefusalLifetimeDays, maxLifetimeDays, p.RefusalLifetimeDays)
 	}
 	if p.CookieDomain != "" && (len(p.CookieDomain) > 253 || !domainPattern.MatchString(p.CookieDomain)) {
-		return bad("cookieDomain", "%q is not a domain name such as \"example.org\" (lowercase, no leading dot, no port)", p.CookieDomain)
+		bad("cookieDomain", "%q is not a domain name such as \"example.org\" (lowercase, no leading dot, no port)", p.CookieDomain)
 	}
 	for i, o := range p.Origins {
 		if !ValidOrigin(o) {
-			return bad(fmt.Sprintf("origins[%d]", i), "%q is not a page origin such as \"https://data.example.org\" (https, lowercase host, optional port, no path)", o)
-		}
-		if slices.Contains(p.Origins[:i], o) {
-			return bad(fmt.Sprintf("origins[%d]", i), "%q is listed twice", o)
+			bad(fmt.Sprintf("origins[%d]", i), "%q is not a page origin such as \"https://data.example.org\" (https, lowercase host, optional port, no path)", o)
+		} else if slices.Contains(p.Origins[:i], o) {
+			bad(fmt.Sprintf("origins[%d]", i), "%q is listed twice", o)
 		}
 	}
 	if len(p.Categories) == 0 {
-		return bad("categories", "is empty")
+		bad("categories", "is empty")
 	}
 	seen := map[string]bool{}
 	for i, c := range p.Categories {
 		f := fmt.Sprintf("categories[%d]", i)
 		if !ValidID(c.ID) {
-			return bad(f+".id", "%q is not a valid id (1 to 32 of a-z, 0-9, _ and -)", c.ID)
-		}
-		if seen[c.ID] {
-			return bad(f+".id", "%q is declared twice", c.ID)
+			bad(f+".id", "%q is not a valid id (1 to 32 of a-z, 0-9, _ and -)", c.ID)
+		} else if seen[c.ID] {
+			bad(f+".id", "%q is declared twice", c.ID)
 		}
 		seen[c.ID] = true
 		if strings.TrimSpace(c.Name) == "" {
-			return bad(f+".name", "is empty")
+			bad(f+".name", "is empty")
 		}
 		if strings.TrimSpace(c.Description) == "" {
-			return bad(f+".description", "is empty")
+			bad(f+".description", "is empty")
 		}
 		if c.ID == Necessary && !c.Required {
-			return bad(f+".required", "the %q category must be required", Necessary)
+			bad(f+".required", "the %q category must be required", Necessary)
 		}
 		for j, sig := range c.Signals {
 			if !slices.Contains(ConsentSignals, sig) {
-				return bad(fmt.Sprintf("%s.signals[%d]", f, j), "%q is not a Consent Mode signal (%s)", sig, strings.Join(ConsentSignals, ", "))
+				bad(fmt.Sprintf("%s.signals[%d]", f, j), "%q is not a Consent Mode signal (%s)", sig, strings.Join(ConsentSignals, ", "))
 			}
 		}
 	}
-	if !seen[Necessary] {
-		return bad("categories", "must include the required %q category", Necessary)
+	if len(p.Categories) > 0 && !seen[Necessary] {
+		bad("categories", "must include the required %q category", Necessary)
 	}
 	for i, c := range p.Cookies {
 		f := fmt.Sprintf("cookies[%d]", i)
 		if len(c.Names) == 0 {
-			return bad(f+".names", "is empty")
+			bad(f+".names", "is empty")
 		}
 		for j, n := range c.Names {
 			if !cookieNameChars.MatchString(n) {
-				return bad(fmt.Sprintf("%s.names[%d]", f, j), "%q is not a valid cookie name", n)
+				bad(fmt.Sprintf("%s.names[%d]", f, j), "%q is not a valid cookie name", n)
 			}
 		}
 		if !seen[c.Category] {
-			return bad(f+".category", "%q is not a declared category", c.Category)
+			bad(f+".category", "%q is not a declared category", c.Category)
 		}
 		for j, pa := range c.Paths {
 			if !cookiePath.MatchString(pa) {
-				return bad(fmt.Sprintf("%s.paths[%d]", f, j), "%q is not a cookie path (it starts with / and has no ; or spaces)", pa)
+				bad(fmt.Sprintf("%s.paths[%d]", f, j), "%q is not a cookie path (it starts with / and has no ; or spaces)", pa)
 			}
 		}
 		for _, s := range []struct{ field, v string }{
@@ -390,26 +410,22 @@ func (p *Policy) Validate() error {
 			{"purpose", c.Purpose}, {"duration", c.Duration},
 		} {
 			if strings.TrimSpace(s.v) == "" {
-				return bad(f+"."+s.field, "is empty")
+				bad(f+"."+s.field, "is empty")
 			}
 		}
 	}
-	if err := p.validateTrackers(); err != nil {
-		return err
+	p.validateTrackers(&ps)
+	if p.Updated != "" {
+		if _, err := time.Parse(time.DateOnly, p.Updated); err != nil {
+			bad("updated", "%q is not a date written YYYY-MM-DD", p.Updated)
+		}
 	}
-	if err := validDate(p.Updated); err != nil {
-		return err
-	}
-	if err := p.Texts.validate("texts."); err != nil {
-		return err
-	}
-	if err := p.validateTranslations(); err != nil {
-		return err
-	}
+	p.Texts.validate("texts.", &ps)
+	p.validateTranslations(&ps)
 	if p.Theme != nil {
-		return p.Theme.validate()
+		p.Theme.validate(&ps)
 	}
-	return nil
+	return ps
 }
 
 // ValidOrigin reports whether o is a page origin as a browser sends it in
@@ -436,14 +452,13 @@ func ValidOrigin(o string) bool {
 	return false
 }
 
-// validate checks every text is filled in; field names in errors start with
+// validate records in ps every text not filled in; field names start with
 // prefix ("texts.").
-func (t *Texts) validate(prefix string) error {
+func (t *Texts) validate(prefix string, ps *problems) {
 	if t.Lang == "" {
-		return &FieldError{Field: prefix + "lang", Msg: "is empty"}
-	}
-	if !langPattern.MatchString(t.Lang) {
-		return &FieldError{Field: prefix + "lang", Msg: fmt.Sprintf("%q is not a BCP 47 language tag such as \"en\" or \"fr-CA\"", t.Lang)}
+		ps.add(prefix+"lang", "is empty")
+	} else if !langPattern.MatchString(t.Lang) {
+		ps.bad(prefix+"lang", "%q is not a BCP 47 language tag such as \"en\" or \"fr-CA\"", t.Lang)
 	}
 	for _, s := range []struct{ field, v string }{
 		{"bannerTitle", t.BannerTitle}, {"bannerText", t.BannerText},
@@ -463,21 +478,20 @@ func (t *Texts) validate(prefix string) error {
 		{"columns.category", t.Columns.Category}, {"columns.duration", t.Columns.Duration},
 	} {
 		if strings.TrimSpace(s.v) == "" {
-			return &FieldError{Field: prefix + s.field, Msg: "is empty"}
+			ps.add(prefix+s.field, "is empty")
 		}
 	}
 	if len(t.Months) != 12 {
-		return &FieldError{Field: prefix + "months", Msg: fmt.Sprintf("must list the 12 month names, got %d", len(t.Months))}
+		ps.bad(prefix+"months", "must list the 12 month names, got %d", len(t.Months))
 	}
 	for i, m := range t.Months {
 		if strings.TrimSpace(m) == "" {
-			return &FieldError{Field: fmt.Sprintf("%smonths[%d]", prefix, i), Msg: "is empty"}
+			ps.add(fmt.Sprintf("%smonths[%d]", prefix, i), "is empty")
 		}
 	}
 	for i, s := range t.Sections {
 		if strings.TrimSpace(s.Title) == "" {
-			return &FieldError{Field: fmt.Sprintf("%ssections[%d].title", prefix, i), Msg: "is empty"}
+			ps.add(fmt.Sprintf("%ssections[%d].title", prefix, i), "is empty")
 		}
 	}
-	return nil
 }

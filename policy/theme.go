@@ -97,24 +97,22 @@ func (pal Palette) colours() [6]string {
 
 // validate checks a theme: colours well formed, text contrast at least
 // MinContrast in both schemes (defaults filling what the theme leaves out), a
-// safe font list and a known position. It returns the first problem as a
-// *FieldError whose field starts with "theme.".
-func (t *Theme) validate() error {
+// safe font list and a known position. It records each problem in ps, its
+// field starting with "theme.".
+func (t *Theme) validate(ps *problems) {
 	switch t.Position {
 	case "", PositionBar, PositionBottomLeft, PositionBottomRight:
 	default:
-		return &FieldError{Field: "theme.position", Msg: strconv.Quote(t.Position) + " is not a position (" +
-			PositionBar + ", " + PositionBottomLeft + " or " + PositionBottomRight + ")"}
+		ps.add("theme.position", strconv.Quote(t.Position)+" is not a position ("+
+			PositionBar+", "+PositionBottomLeft+" or "+PositionBottomRight+")")
 	}
 	if t.Font != "" {
 		if err := checkFont(t.Font); err != "" {
-			return &FieldError{Field: "theme.font", Msg: err}
+			ps.add("theme.font", err)
 		}
 	}
-	if err := t.Light.validate("theme.light", DefaultLight); err != nil {
-		return err
-	}
-	return t.Dark.validate("theme.dark", DefaultDark)
+	t.Light.validate("theme.light", DefaultLight, ps)
+	t.Dark.validate("theme.dark", DefaultDark, ps)
 }
 
 // textPairs are the text colours web/banner.css draws on another colour, as
@@ -122,25 +120,35 @@ func (t *Theme) validate() error {
 // table (Accent tinting Background).
 var textPairs = [...][2]int{{text, background}, {muted, background}, {accent, background}, {accentText, accent}, {text, -1}}
 
-// validate checks the colours of pal (fields named prefix+".background"…) and
-// the contrast of every text colour the stylesheet draws on another colour,
-// def filling the colours pal leaves empty.
-func (pal Palette) validate(prefix string, def Palette) error {
+// validate checks the colours of pal (fields named prefix+".background"…) and,
+// when all can be read, the contrast of every text colour the stylesheet
+// draws on another colour, def filling the colours pal leaves empty; it
+// records each problem in ps.
+func (pal Palette) validate(prefix string, def Palette, ps *problems) {
 	given, merged := pal.colours(), pal.Merged(def).colours()
 	var rgb [6][3]float64
 	var desc [6]string // a colour in words: "#777" or "the default #ffffff"
+	unreadable := false
 	for i, v := range merged {
 		var ok bool
 		if rgb[i], ok = ParseColor(v); !ok {
-			return &FieldError{Field: prefix + "." + paletteFields[i], Msg: strconv.Quote(v) + " is not a colour: use #rgb or #rrggbb"}
+			ps.add(prefix+"."+paletteFields[i], strconv.Quote(v)+" is not a colour: use #rgb or #rrggbb")
+			unreadable = true
 		}
 		desc[i] = v
 		if given[i] == "" {
 			desc[i] = "the default " + v
 		}
 	}
+	if unreadable {
+		return // no contrast without the colours
+	}
+	var reported [6]bool // one problem per text colour: its first
 	for _, pair := range textPairs {
 		fg := pair[0]
+		if reported[fg] {
+			continue
+		}
 		var bg [3]float64
 		var on, bgDesc string
 		if pair[1] >= 0 {
@@ -152,11 +160,11 @@ func (pal Palette) validate(prefix string, def Palette) error {
 			bgDesc = hexColour(bg)
 		}
 		if r := Contrast(rgb[fg], bg); r < MinContrast {
-			return &FieldError{Field: prefix + "." + paletteFields[fg], Msg: "contrast " + formatRatio(r) + ":1 with " + on +
-				", WCAG AA needs " + formatRatio(MinContrast) + ":1 (" + desc[fg] + " on " + bgDesc + ")"}
+			reported[fg] = true
+			ps.add(prefix+"."+paletteFields[fg], "contrast "+formatRatio(r)+":1 with "+on+
+				", WCAG AA needs "+formatRatio(MinContrast)+":1 ("+desc[fg]+" on "+bgDesc+")")
 		}
 	}
-	return nil
 }
 
 // hexColour writes an sRGB colour as #rrggbb.

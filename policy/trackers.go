@@ -237,26 +237,23 @@ func TrackerTranslation(c Cookie, lang string) (CookieText, bool) {
 	return tt.translate(c)
 }
 
-// validateTrackers checks that each tracker has a known type, at most once,
-// in a declared category that is not required.
-func (p *Policy) validateTrackers() error {
+// validateTrackers records in ps each tracker without a known type, listed
+// twice, or outside a declared category that is not required.
+func (p *Policy) validateTrackers(ps *problems) {
 	seen := map[string]bool{}
 	for i, tr := range p.Trackers {
 		f := fmt.Sprintf("trackers[%d]", i)
 		if !slices.Contains(TrackerTypes, tr.Type) {
-			return &FieldError{Field: f + ".type", Msg: fmt.Sprintf("%q is not a tracker preset (%s)", tr.Type, strings.Join(TrackerTypes, ", "))}
-		}
-		if seen[tr.Type] {
-			return &FieldError{Field: f + ".type", Msg: fmt.Sprintf("%q is declared twice", tr.Type)}
+			ps.bad(f+".type", "%q is not a tracker preset (%s)", tr.Type, strings.Join(TrackerTypes, ", "))
+		} else if seen[tr.Type] {
+			ps.bad(f+".type", "%q is declared twice", tr.Type)
 		}
 		seen[tr.Type] = true
 		c, ok := p.Category(tr.Category)
 		if !ok {
-			return &FieldError{Field: f + ".category", Msg: fmt.Sprintf("%q is not a declared category", tr.Category)}
-		}
-		if c.Required {
-			return &FieldError{Field: f + ".category", Msg: fmt.Sprintf("%q is required: a tracker needs a category the visitor can refuse", tr.Category)}
+			ps.bad(f+".category", "%q is not a declared category", tr.Category)
+		} else if c.Required {
+			ps.bad(f+".category", "%q is required: a tracker needs a category the visitor can refuse", tr.Category)
 		}
 	}
-	return nil
 }

@@ -142,6 +142,11 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 				body: policyYAML, ctype: "application/yaml"},
 			route{pattern: "DELETE /api/v1/portals/{id}", method: "DELETE", target: "/api/v1/portals/" + p, portal: p, want: 409, api: true, all: true},
 			route{pattern: "GET /api/v1/portals/{id}/versions", method: "GET", target: "/api/v1/portals/" + p + "/versions", portal: p, want: 200, api: true},
+			// The editor: read-only (managed by file) but shown; a form with
+			// a forged anti-forgery token refused (TestConsolePolicyEditor
+			// posts real ones).
+			route{pattern: "GET /console/portals/{id}/policy", method: "GET", target: "/console/portals/" + p + "/policy", portal: p, want: 200},
+			route{pattern: "POST /console/portals/{id}/policy", method: "POST", target: "/console/portals/" + p + "/policy", portal: p, want: 403},
 		)
 		routes = append(routes,
 			route{"GET /api/v1/portals/{id}/consents/{consentId}", "GET", "/api/v1/portals/" + p + "/consents/q8B3x0aPq1V2LmN7rT4sYw", p, 404, true, false, "", ""},
@@ -188,6 +193,9 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 		route{pattern: "POST /console/operators/{name}/scope", method: "POST", target: "/console/operators/alice/scope", want: 403},
 		route{pattern: "POST /console/operators/{name}/token", method: "POST", target: "/console/operators/alice/token", want: 403},
 		route{pattern: "POST /console/operators/{name}/delete", method: "POST", target: "/console/operators/alice/delete", want: 403},
+		// A new portal: the admin and the operators of every portal only.
+		route{pattern: "GET /console/new-portal", method: "GET", target: "/console/new-portal", want: 200, all: true},
+		route{pattern: "POST /console/new-portal", method: "POST", target: "/console/new-portal", want: 403, all: true},
 	)
 	// adminOnly: the routes of the operators, the admin's only (a token or
 	// a session); not even dpo's, an operator of every portal.
@@ -232,6 +240,10 @@ func TestConsoleScopeEveryRoute(t *testing.T) {
 					want = 303 // nothing to sign out of
 				case rt.method == "GET" && !session:
 					want = 303 // to the sign-in form
+				case rt.method == "POST" && !session:
+					want = 303 // the editor's forms: to the sign-in form
+				case rt.all && c.who == "alice":
+					want = 403 // not every portal's
 				case rt.portal == "nope" && c.who == "alice":
 					want = 403 // outside her scope: not even its existence
 				case rt.portal != "nope" && !allows(c.who, rt.portal):

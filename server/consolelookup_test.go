@@ -135,8 +135,11 @@ func TestConsoleHistory(t *testing.T) {
 	if !strings.Contains(page, `href="/console/portals/mtran/notices/`+sha+`"`) || strings.Count(page, `<tr class="pc-notice-row">`) < 2 {
 		t.Errorf("history lacks the notices\n%s", page)
 	}
-	// The latest two revisions by default: the one served and the next.
-	for _, want := range []string{"From revision " + strconv.Itoa(cur) + " to revision " + strconv.Itoa(cur+1), "<code>_new_tracker</code>", "added"} {
+	// The latest two revisions by default: the one served (its version
+	// and date first, the revision after) and the next (a notice that no
+	// version of the database published: the revision only).
+	for _, want := range []string{"From version 1 of 2026-03-03 10:00:00Z (revision " + strconv.Itoa(cur) + ") to revision " + strconv.Itoa(cur+1),
+		"<code>_new_tracker</code>", "added", `<tr class="pc-version"><td class="pc-num">1</td>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("history diff lacks %q\n%s", want, page)
 		}

@@ -164,10 +164,11 @@ func TestConsoleStatsOverview(t *testing.T) {
 		token, lang string
 		want        [][]string
 	}{
-		{aliceToken, "en", [][]string{{"Portal", "Current revision", "Decisions today (UTC)", "Decisions, last 30 days", "Accepting each optional category, last 30 days"},
-			{"MTRAN open data portal mtran", "1", "2", "5", "Statistical: 60.0%"}}},
-		{dpoToken, "fr", [][]string{{"Portail", "Révision actuelle", "Décisions aujourd’hui (UTC)", "Décisions, 30 derniers jours", "Acceptation de chaque catégorie facultative, 30 derniers jours"},
-			{"MTRAN open data portal mtran", "1", "2", "5", "Statistiques: 60,0\u00a0%"}, {"Twisto open data portal twisto", "1", "1", "1", "Statistiques: 0,0\u00a0%"}}},
+		{aliceToken, "en", [][]string{{"Portal", "Published version", "Decisions today (UTC)", "Decisions, last 30 days", "Accepting each optional category, last 30 days"},
+			{"MTRAN open data portal mtran", "version 1 of 2026-03-03 10:00:00Z (revision 1)", "2", "5", "Statistical: 60.0%"}}},
+		{dpoToken, "fr", [][]string{{"Portail", "Version publiée", "Décisions aujourd’hui (UTC)", "Décisions, 30 derniers jours", "Acceptation de chaque catégorie facultative, 30 derniers jours"},
+			{"MTRAN open data portal mtran", "version 1 du 2026-03-03 10:00:00Z (révision 1)", "2", "5", "Statistiques: 60,0\u00a0%"},
+			{"Twisto open data portal twisto", "version 1 du 2026-03-03 10:00:00Z (révision 1)", "1", "1", "Statistiques: 0,0\u00a0%"}}},
 	} {
 		c0 := signIn(t, s, c.token)
 		res, page := consoleGet(t, s, c0, "/console/", c.lang)

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -126,6 +127,23 @@ func TestAPIPolicies(t *testing.T) {
 	if res.StatusCode != 422 || len(a.Problems) != 1 || le == nil || a.Problems[0].Line != le.Line || a.Problems[0].Field != "lifetimeDays" ||
 		a.Problems[0].Message != le.Msg || a.Error == "" {
 		t.Fatalf("a broken policy: %d %s", res.StatusCode, body)
+	}
+	// A policy that decodes: every problem, each with its line, in order.
+	broken = strings.Replace(strings.Replace(longer, "lifetimeDays: 190", "lifetimeDays: 900", 1), "category: statistical", "category: nowhere", 1)
+	res, body = apiDo(t, s, testAdminToken, "PUT", target, yamlCT, broken)
+	a = decodeJSON[putAnswer](t, body)
+	_, perr = policyfiles.ParseBody("newportal", []byte(broken), "yaml")
+	les := policy.LoadErrors(perr)
+	if res.StatusCode != 422 || len(les) < 2 || len(a.Problems) != len(les) || a.Error != fmt.Sprintf("the policy has %d problem(s): nothing was published", len(les)) {
+		t.Fatalf("a policy with several problems: %d %s", res.StatusCode, body)
+	}
+	for i, le := range les {
+		if p := a.Problems[i]; p.Line != le.Line || p.Line == 0 || p.Field != le.Field || p.Message != le.Msg {
+			t.Errorf("problem %d: %+v, want %v", i, p, le)
+		}
+	}
+	if a.Problems[0].Field != "lifetimeDays" || !strings.HasSuffix(a.Problems[1].Field, ".category") || a.Problems[1].Line <= a.Problems[0].Line {
+		t.Errorf("problems %+v, want lifetimeDays then the tracker's category, each on its line", a.Problems)
 	}
 	res, body = apiDo(t, s, testAdminToken, "PUT", target, yamlCT, examplePolicy("twisto", "x"))
 	if a := decodeJSON[putAnswer](t, body); res.StatusCode != 422 || len(a.Problems) != 1 || a.Problems[0].Field != "id" || a.Problems[0].Line == 0 {

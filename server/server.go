@@ -205,6 +205,10 @@ func (s *Server) routes() {
 	s.handleFunc("POST /console/operators/{name}/scope", con.SetOperatorScope)
 	s.handleFunc("POST /console/operators/{name}/token", con.RotateOperatorToken)
 	s.handleFunc("POST /console/operators/{name}/delete", con.DeleteOperator)
+	s.handleFunc("GET /console/portals/{id}/policy", con.PolicyEditor)
+	s.handleFunc("POST /console/portals/{id}/policy", con.PolicyAction)
+	s.handleFunc("GET /console/new-portal", con.NewPortalForm)
+	s.handleFunc("POST /console/new-portal", con.NewPortal)
 
 	s.handleFunc("/", s.notFound)
 }

@@ -246,22 +246,15 @@ func bodyFormat(r *http.Request) (string, error) {
 		respond.Clip(r.Header.Get("Content-Type"), 64))
 }
 
-// writeProblems answers 422 with the problems of err (a *policy.LoadError
-// or several joined).
+// writeProblems answers 422 with every problem of err (a *policy.LoadError
+// or several joined), in the order of the body.
 func writeProblems(w http.ResponseWriter, err error) error {
-	var problems []Problem
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
+	problems := []Problem{}
+	for _, le := range policy.LoadErrors(err) {
+		problems = append(problems, Problem{Line: le.Line, Field: le.Field, Message: le.Msg})
 	}
-	for _, e := range errs {
-		if le, ok := errors.AsType[*policy.LoadError](e); ok {
-			problems = append(problems, Problem{Line: le.Line, Field: le.Field, Message: le.Msg})
-		} else {
-			problems = append(problems, Problem{Message: e.Error()})
-		}
+	if len(problems) == 0 {
+		problems = append(problems, Problem{Message: err.Error()})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusUnprocessableEntity)

@@ -19,3 +19,10 @@ func BannerHTML(p *policy.Policy) string {
 func PolicyHTML(p *policy.Policy) template.HTML {
 	return template.HTML(banner.HTML(&banner.PolicyContent{Policy: p, Page: true}))
 }
+
+// PreferencesHTML returns the preferences dialog of p (single-language) as
+// the app first renders it for a visitor without a choice (every optional
+// category off), by the same component: for the console's preview.
+func PreferencesHTML(p *policy.Policy) string {
+	return banner.HTML(banner.RootElement("modal", p.Texts.Lang, &banner.Preferences{Policy: p}))
+}

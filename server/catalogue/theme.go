@@ -66,3 +66,26 @@ func palette(p policy.Palette) string {
 	}
 	return b.String()
 }
+
+// SchemeCSS returns a rule giving the elements matching selector the colours
+// of theme t (nil: the defaults) in its dark scheme, or its light one,
+// complete (the defaults of web/banner.css filling what t leaves out), and
+// its font, whatever the reader's own scheme: the console's preview shows
+// both schemes at once. t must have passed Policy.Validate, as for ThemeCSS.
+func SchemeCSS(t *policy.Theme, selector string, dark bool) string {
+	def, pal, font := policy.DefaultLight, policy.Palette{}, ""
+	if dark {
+		def = policy.DefaultDark
+	}
+	if t != nil {
+		pal, font = t.Light, t.Font
+		if dark {
+			pal = t.Dark
+		}
+	}
+	decl := palette(pal.Merged(def))
+	if font != "" {
+		decl += "--pc-font:" + font + ";"
+	}
+	return selector + "{" + decl + "}"
+}

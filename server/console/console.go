@@ -9,6 +9,7 @@
 //	GET  /console/portals/{id}/cookies, /export, /export.csv, /export.jsonl   (cookies.go)
 //	GET  /console/operators, POST /console/operators[/{name}/scope|token|delete]
 //	                               the admin's operators page (operators.go)
+//	GET, POST /console/portals/{id}/policy, /console/new-portal   the policy editor (editor.go)
 //
 // A portal's pages answer 403 outside the operator's scope, 404 for an
 // unknown portal, and 303 to the sign-in form without a session. Sessions,
@@ -24,10 +25,12 @@ import (
 	"crypto/ed25519"
 	"embed"
 	"encoding/base64"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/portalconsent/portalconsent/server/assets"
@@ -102,6 +105,7 @@ type texts struct {
 	Stats     statsText
 	Cookies   cookiesText
 	Operators operatorsText
+	Editor    editorText
 }
 
 // byLang are the console's languages, English first (the default).
@@ -120,10 +124,15 @@ type consoleText struct {
 	Lang, Title, SignInTitle, SignInIntro, TokenLabel, TokenHelp, SignIn, WrongToken, TooMany,
 	SignedInAs, Portals, NoPortals, Operators, SignOut, Back, Forbidden, ForbiddenMsg, NotFound, NotFoundMsg,
 	PortalIntro, Revision, Expired string
+	// How a version is named: its number and publication date first, the
+	// revision as a technical id after (versionText).
+	VersionOf, RevisionID string
+	// Via names where a version was published from (receipts.Via…).
+	Via map[string]string
 	// The checkpoint key on the home page.
 	CheckpointTitle, CheckpointText string
 	// The navigation between a portal's pages (consoleNav).
-	PortalNav, NavStats, NavLookup, NavHistory, NavCookies, NavExport string
+	PortalNav, NavStats, NavLookup, NavHistory, NavCookies, NavExport, NavPolicy, NewPortal string
 }
 
 // consolePage is the data of a console page.
@@ -147,6 +156,14 @@ type consolePage struct {
 	// CheckpointKey is the checkpoints' public key (base64), on the home
 	// page; "" for none.
 	CheckpointKey string
+	// Version names the version of the portal (ID) served, see versionText.
+	Version string
+	// MayCreate shows the New portal link.
+	MayCreate bool
+	// Style is the page's own stylesheet (the editor's preview), allowed
+	// by the CSP with Nonce; "" for none.
+	Style template.CSS
+	Nonce string
 }
 
 type consolePortalLink struct{ ID, Name string }
@@ -163,6 +180,7 @@ const (
 	navHistory = "history"
 	navCookies = "cookies"
 	navExport  = "export"
+	navPolicy  = "policy"
 )
 
 // consoleNav returns the links between the pages of portal id, current
@@ -172,7 +190,7 @@ func consoleNav(t *consoleText, id, current string) []consoleNavLink {
 	var out []consoleNavLink
 	for _, l := range []struct{ page, label string }{
 		{navStats, t.NavStats}, {navLookup, t.NavLookup}, {navHistory, t.NavHistory},
-		{navCookies, t.NavCookies}, {navExport, t.NavExport},
+		{navCookies, t.NavCookies}, {navExport, t.NavExport}, {navPolicy, t.NavPolicy},
 	} {
 		href := base
 		if l.page != "" {
@@ -197,14 +215,33 @@ func (c *Console) page(s signedIn, heading string, pt *catalogue.Portal, nav str
 	d := &consolePage{T: &s.tx.Console, Heading: heading, Principal: s.p.Name, CSRF: c.auth.CSRF(s.ss), Admin: s.p.Name == operators.AdminName}
 	if pt != nil {
 		d.ID, d.Revision, d.Nav = pt.Policy.ID, pt.Policy.Revision, consoleNav(d.T, pt.Policy.ID, nav)
+		d.Version = versionText(d.T, pt.Version, int64(pt.Policy.Revision))
 	}
 	return d
+}
+
+// versionText names a portal's version v serving revision for an
+// operator: its number and publication date first, the revision as a
+// technical id after ("version 3 of 2026-12-07 14:03:05Z (revision
+// 2324287148408292)"); the revision only for a policy not served from the
+// database (v.Version 0).
+func versionText(t *consoleText, v receipts.PolicyVersion, revision int64) string {
+	rev := fmt.Sprintf(t.RevisionID, revision)
+	if v.Version == 0 {
+		return rev
+	}
+	return fmt.Sprintf(t.VersionOf, v.Version, utcTime(v.PublishedAt)) + " (" + rev + ")"
 }
 
 // render writes a console page with the status, its strict CSP and no
 // caching. A template that fails is a 500 saying why.
 func (c *Console) render(w http.ResponseWriter, status int, name string, d *consolePage) {
 	d.CSS, d.ConsoleCSS = c.assets.CSS.Name, c.assets.ConsoleCSS.Name
+	csp := consoleCSP
+	if d.Style != "" {
+		d.Nonce = styleNonce()
+		csp = strings.Replace(csp, "style-src 'self'", "style-src 'self' 'nonce-"+d.Nonce+"'", 1)
+	}
 	var b bytes.Buffer
 	if err := c.pages.ExecuteTemplate(&b, name, d); err != nil {
 		respond.WriteError(w, http.StatusInternalServerError, "rendering the page failed: "+err.Error())
@@ -212,7 +249,7 @@ func (c *Console) render(w http.ResponseWriter, status int, name string, d *cons
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", consoleCSP)
+	h.Set("Content-Security-Policy", csp)
 	h.Set("Content-Language", d.T.Lang)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Vary", "Accept-Language, Cookie")
@@ -261,7 +298,7 @@ func (c *Console) Home(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Data = c.statsOverviewData(r, s.tx, p.Allows)
-	d.CheckpointKey = c.checkpointKey
+	d.CheckpointKey, d.MayCreate = c.checkpointKey, p.All
 	c.render(w, http.StatusOK, "home", d)
 }
 

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,15 +34,17 @@ type lookupText struct {
 	ShowNotice, Unavailable, NoticeTitle, NoticeIntro, NoticeBad, NoticeUnknown, Served, Until       string
 	HistoryTitle, HistoryIntro, SHA, FirstServed, LastServed, NoNotices, DiffTitle, DiffOf, Compare  string
 	FromRev, ToRev, BadRev, UnknownRev, NoChange, Kind, Change, Item, Field, Before, After           string
-	Methods                                                                                          map[string]string
-	Kinds, Ops                                                                                       map[string]string
+	// The versions published (History).
+	VersionsTitle, NoticesTitle, VersionCol, PublishedCol, ByCol, ViaCol, RevisionIDCol string
+	Methods                                                                             map[string]string
+	Kinds, Ops                                                                          map[string]string
 }
 
 type lookupChoice struct{ Category, State string }
 
 type lookupRow struct {
 	Received, Decided      string
-	Revision               int64
+	Revision               string // its version first (revisionNames)
 	Choices                []lookupChoice
 	Method, Lang, Page, ID string
 	NoticeURL, NoticeLabel string
@@ -52,6 +55,21 @@ type lookupData struct {
 	Query string
 	Found string
 	Rows  []lookupRow
+}
+
+// revisionNames returns how the pages of portal name a revision for an
+// operator: the version that first published it, with its date, then the
+// revision as a technical id (versionText); the revision only when no
+// version of the database published it (a host without database, a
+// revision older than the database's versions).
+func (c *Console) revisionNames(ctx context.Context, t *consoleText, portal string) func(int64) string {
+	first := map[int64]receipts.PolicyVersion{}
+	if vs, err := c.cat.Versions(ctx, portal); err == nil {
+		for _, v := range vs { // newest first: the oldest of a revision stays
+			first[v.Revision] = v
+		}
+	}
+	return func(rev int64) string { return versionText(t, first[rev], rev) }
 }
 
 func utcTime(t time.Time) string {
@@ -99,10 +117,11 @@ func (c *Console) Lookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data.Found = fmt.Sprintf(L.Found, q)
+	named := c.revisionNames(r.Context(), &s.tx.Console, id)
 	for _, rc := range rs {
-		row := lookupRow{Received: utcTime(rc.ReceivedAt), Decided: utcTime(rc.DecidedAt), Revision: rc.Revision,
+		row := lookupRow{Received: utcTime(rc.ReceivedAt), Decided: utcTime(rc.DecidedAt), Revision: named(rc.Revision),
 			Method: L.Methods[rc.Method], Lang: rc.Lang, Page: rc.Page, ID: rc.ID,
-			NoticeURL: noticeURL(id, rc.Notice), NoticeLabel: fmt.Sprintf(L.ShowNotice, rc.Revision, rc.Lang)}
+			NoticeURL: noticeURL(id, rc.Notice), NoticeLabel: fmt.Sprintf(L.ShowNotice, lang.Name(rc.Lang))}
 		if row.Method == "" {
 			row.Method = rc.Method
 		}
@@ -175,33 +194,44 @@ func (c *Console) Notice(w http.ResponseWriter, r *http.Request) {
 	if !n.LastServed.IsZero() {
 		served += " " + fmt.Sprintf(L.Until, utcTime(n.LastServed))
 	}
-	d.Data = &noticeData{L: L, Intro: fmt.Sprintf(L.NoticeIntro, q.Name, n.Revision, lang.Name(n.Lang)), Served: served,
+	named := c.revisionNames(r.Context(), &s.tx.Console, id)
+	d.Data = &noticeData{L: L, Intro: fmt.Sprintf(L.NoticeIntro, q.Name, named(n.Revision), lang.Name(n.Lang)), Served: served,
 		SHA: sha, Lang: n.Lang, Dir: policy.Dir(n.Lang), Content: catalogue.PolicyHTML(q)}
 	c.render(w, http.StatusOK, "notice", d)
 }
 
 type historyNotice struct {
-	Revision                      int64
-	Lang, URL, Short, First, Last string
+	Revision                             int64
+	Named, Lang, URL, Short, First, Last string
 }
 
 type historyRevision struct {
 	N        int64
+	Named    string
 	From, To bool
 }
 
 type historyChange struct{ Kind, Key, Op, Field, From, To string }
 
+// historyVersion is one publication of the portal's policy.
+type historyVersion struct {
+	Version                            int64
+	Published, By, Via, Revision, File string
+}
+
 type historyData struct {
 	L         *lookupText
+	T         *consoleText
+	Versions  []historyVersion
 	Notices   []historyNotice
 	Revisions []historyRevision
 	DiffOf    string
 	Changes   []historyChange
 }
 
-// History serves the policy history: every notice recorded, and the
-// changes between two revisions (?from=N&to=M, by default the latest two).
+// History serves the policy history: every version published (who, how,
+// when), every notice recorded, and the changes between two revisions
+// (?from=N&to=M, by default the latest two).
 func (c *Console) History(w http.ResponseWriter, r *http.Request) {
 	pt, s := c.portalFor(w, r)
 	if pt == nil {
@@ -210,17 +240,28 @@ func (c *Console) History(w http.ResponseWriter, r *http.Request) {
 	L := &s.tx.Lookup
 	id := pt.Policy.ID
 	d := c.page(s, L.HistoryTitle+" – "+pt.Policy.Name, pt, navHistory)
-	data := &historyData{L: L}
+	data := &historyData{L: L, T: &s.tx.Console}
 	d.Data = data
+	if vs, err := c.cat.Versions(r.Context(), id); err == nil {
+		for _, v := range vs {
+			data.Versions = append(data.Versions, historyVersion{Version: v.Version, Published: utcTime(v.PublishedAt), By: v.By,
+				Via: orText(s.tx.Console.Via[v.Via], v.Via), Revision: strconv.FormatInt(v.Revision, 10), File: v.File})
+		}
+	} else if !errors.Is(err, receipts.ErrNoStore) && !errors.Is(err, receipts.ErrNotFound) {
+		d.Error = L.Unavailable
+		c.render(w, c.failed(err), "history", d)
+		return
+	}
 	ns, err := c.store.Notices(r.Context(), id)
 	if err != nil {
 		d.Error = L.Unavailable
 		c.render(w, c.failed(err), "history", d)
 		return
 	}
+	named := c.revisionNames(r.Context(), &s.tx.Console, id)
 	byRev := map[int64][]receipts.Notice{}
 	for _, n := range ns {
-		data.Notices = append(data.Notices, historyNotice{Revision: n.Revision, Lang: n.Lang, URL: noticeURL(id, n.SHA256),
+		data.Notices = append(data.Notices, historyNotice{Revision: n.Revision, Named: named(n.Revision), Lang: n.Lang, URL: noticeURL(id, n.SHA256),
 			Short: n.SHA256[:16] + "…", First: utcTime(n.FirstServed), Last: utcTime(n.LastServed)})
 		byRev[n.Revision] = append(byRev[n.Revision], n)
 	}
@@ -255,7 +296,7 @@ func (c *Console) History(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, rev := range revs {
-		data.Revisions = append(data.Revisions, historyRevision{N: rev, From: rev == from, To: rev == to})
+		data.Revisions = append(data.Revisions, historyRevision{N: rev, Named: named(rev), From: rev == from, To: rev == to})
 	}
 	if d.Error == "" {
 		a, b := pickNotices(byRev[from], byRev[to])
@@ -265,7 +306,7 @@ func (c *Console) History(w http.ResponseWriter, r *http.Request) {
 			c.log.Error("stored notice does not decode", "portal", id, "err", err.Error())
 			d.Error, status = err.Error(), http.StatusInternalServerError
 		} else {
-			data.DiffOf = fmt.Sprintf(L.DiffOf, from, to)
+			data.DiffOf = fmt.Sprintf(L.DiffOf, named(from), named(to))
 			for _, ch := range policy.Diff(qa, qb) {
 				data.Changes = append(data.Changes, historyChange{Kind: orText(L.Kinds[ch.Kind], ch.Kind), Key: ch.Key,
 					Op: orText(L.Ops[ch.Op], ch.Op), Field: ch.Field, From: ch.From, To: ch.To})

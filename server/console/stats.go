@@ -138,7 +138,10 @@ func (c *Console) statsOverviewData(r *http.Request, tx *texts, allows func(stri
 		if !allows(pol.ID) {
 			continue
 		}
-		row := statsOverviewRow{ID: pol.ID, Name: pol.Name, Revision: fmtInt(l, int64(pol.Revision)), Today: "—", Days30: "—"}
+		row := statsOverviewRow{ID: pol.ID, Name: pol.Name, Today: "—", Days30: "—"}
+		if pt, ok := c.cat.Portal(pol.ID); ok {
+			row.Revision = versionText(&tx.Console, pt.Version, int64(pol.Revision))
+		}
 		if receipts.Keeps(c.store) && ov.Error == "" {
 			stats, err := c.store.Stats(r.Context(), pol.ID, from, to)
 			if err != nil {

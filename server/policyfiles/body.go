@@ -2,7 +2,6 @@ package policyfiles
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"reflect"
 
@@ -21,9 +20,11 @@ const (
 // ParseBody reads the policy of portal id from data, in format (YAML: as a
 // policy file; JSON: the same fields as JSON), as Parse reads a file: over
 // the default texts and revision 1, trackers expanded, revision derived.
-// Every problem is a *policy.LoadError (file "ID.yaml" or "ID.json") with
-// the line when known; a policy declaring another id is refused, as is an
-// unknown format.
+// Each problem is a *policy.LoadError (file "ID.yaml" or "ID.json") with
+// the line when known, several joined (policy.LoadErrors lists them): a
+// source that cannot be decoded stops at its first, a policy that decodes
+// has every problem reported; a policy declaring another id is refused, as
+// is an unknown format.
 func ParseBody(id string, data []byte, format string) (*policy.Policy, error) {
 	file := id + "." + format
 	texts, err := policy.DefaultTexts()
@@ -32,29 +33,33 @@ func ParseBody(id string, data []byte, format string) (*policy.Policy, error) {
 	}
 	base := policy.Policy{Revision: 1, Texts: texts}
 	var p *policy.Policy
-	line := func(string) int { return 0 }
+	var idErr *policy.LoadError
+	// idProblem is the problem of a policy declaring another id than the
+	// address's, found at line.
+	idProblem := func(data []byte, line func(string) int) {
+		if got := declaredID(data); got != id && policy.ValidID(got) {
+			idErr = &policy.LoadError{File: file, Line: line("id"), Field: "id", Msg: fmt.Sprintf("%q is not the portal of this address, %q", got, id)}
+		}
+	}
 	switch format {
 	case YAML:
 		loc, err := convert(file, data, reflect.TypeFor[policy.Policy]())
 		if err != nil {
 			return nil, err
 		}
-		line = loc.Field
-		if p, err = policy.ParseLines(file, loc.json, base, loc); err != nil {
-			if le, ok := errors.AsType[*policy.LoadError](err); ok {
-				le.Msg = yamlWords.Replace(le.Msg)
-			}
-			return nil, err
+		idProblem(loc.json, loc.Field)
+		p, err = policy.ParseLines(file, loc.json, base, loc)
+		if err != nil || idErr != nil {
+			return nil, withID(idErr, yamlProblems(err))
 		}
 	case JSON:
-		if p, err = policy.Parse(file, data, base); err != nil {
-			return nil, err
+		idProblem(data, func(string) int { return 0 })
+		p, err = policy.Parse(file, data, base)
+		if err != nil || idErr != nil {
+			return nil, withID(idErr, err)
 		}
 	default:
 		return nil, fmt.Errorf("policyfiles: unknown format %q (yaml or json)", format)
-	}
-	if p.ID != id {
-		return nil, &policy.LoadError{File: file, Line: line("id"), Field: "id", Msg: fmt.Sprintf("%q is not the portal of this address, %q", p.ID, id)}
 	}
 	if err := finish(p); err != nil {
 		return nil, &policy.LoadError{File: file, Msg: err.Error()}
@@ -100,4 +105,18 @@ func ToYAML(data []byte) ([]byte, error) {
 	}
 	enc.Close()
 	return b.Bytes(), nil
+}
+
+// DeclaredID returns the id a policy declares in data, in format (YAML or
+// JSON), or "" when it declares none or cannot be read: what names a new
+// portal written whole, before ParseBody checks it.
+func DeclaredID(data []byte, format string) string {
+	if format == YAML {
+		j, err := ToJSON("policy.yaml", data)
+		if err != nil {
+			return ""
+		}
+		data = j
+	}
+	return declaredID(data)
 }

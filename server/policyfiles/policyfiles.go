@@ -70,22 +70,61 @@ func Parse(file string, data []byte) (*policy.Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := policy.ParseLines(file, loc.json, policy.Policy{Revision: 1, Texts: texts}, loc)
-	if err != nil {
-		if le, ok := errors.AsType[*policy.LoadError](err); ok {
-			le.Msg = yamlWords.Replace(le.Msg)
-		}
-		return nil, err
-	}
+	var idErr *policy.LoadError
 	base := path.Base(file)
-	if want := strings.TrimSuffix(base, path.Ext(base)); p.ID != want {
-		return nil, &policy.LoadError{File: file, Line: loc.Field("id"), Field: "id",
-			Msg: fmt.Sprintf("%q does not match the file name: %s must declare id: %s (or be renamed %s%s)", p.ID, base, want, p.ID, path.Ext(base))}
+	if id, want := declaredID(loc.json), strings.TrimSuffix(base, path.Ext(base)); id != want && policy.ValidID(id) {
+		idErr = &policy.LoadError{File: file, Line: loc.Field("id"), Field: "id",
+			Msg: fmt.Sprintf("%q does not match the file name: %s must declare id: %s (or be renamed %s%s)", id, base, want, id, path.Ext(base))}
+	}
+	p, err := policy.ParseLines(file, loc.json, policy.Policy{Revision: 1, Texts: texts}, loc)
+	if err != nil || idErr != nil {
+		return nil, withID(idErr, yamlProblems(err))
 	}
 	if err := finish(p); err != nil {
 		return nil, &policy.LoadError{File: file, Msg: err.Error()}
 	}
 	return p, nil
+}
+
+// declaredID returns the id the JSON of a policy declares, or "" when it
+// declares none or cannot be read.
+func declaredID(data []byte) string {
+	var v struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(data, &v) != nil {
+		return ""
+	}
+	return v.ID
+}
+
+// withID returns the problems of err (nil: none) after idErr, the problem
+// of the policy's declared id (nil: none).
+func withID(idErr *policy.LoadError, err error) error {
+	if idErr == nil {
+		return err
+	}
+	if err == nil {
+		return idErr
+	}
+	errs := []error{idErr}
+	if les := policy.LoadErrors(err); len(les) > 0 {
+		for _, le := range les {
+			errs = append(errs, le)
+		}
+	} else {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// yamlProblems returns err, the words of the JSON decoder in its problems
+// replaced by what the YAML file holds.
+func yamlProblems(err error) error {
+	for _, le := range policy.LoadErrors(err) {
+		le.Msg = yamlWords.Replace(le.Msg)
+	}
+	return err
 }
 
 // yamlWords names, in the JSON decoder's messages, what the YAML file holds.

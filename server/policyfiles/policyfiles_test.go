@@ -269,9 +269,14 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse("demo.yaml", data)
 		if err != nil {
-			le, ok := errors.AsType[*policy.LoadError](err)
-			if p != nil || !ok || le.Line < 0 || le.File != "demo.yaml" || strings.Contains(err.Error(), "\n") {
+			les := policy.LoadErrors(err)
+			if p != nil || len(les) == 0 || strings.Count(err.Error(), "\n") != len(les)-1 {
 				t.Fatalf("Parse = %v, %#v", p, err)
+			}
+			for _, le := range les {
+				if le.Line < 0 || le.File != "demo.yaml" || strings.Contains(le.Error(), "\n") {
+					t.Fatalf("Parse = %v, problem %#v", p, le)
+				}
 			}
 			return
 		}

@@ -6,10 +6,13 @@ package servertest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/operators"
 	"github.com/portalconsent/portalconsent/server/receipts"
@@ -159,4 +163,40 @@ func SignIn(t testing.TB, h http.Handler, token string) *http.Cookie {
 	}
 	t.Fatalf("sign-in set no session cookie: %v", rec.Result().Cookies())
 	return nil
+}
+
+// PostgresDSN returns the DSN of a new database on the test PostgreSQL
+// server (PORTALCONSENT_TEST_POSTGRES), dropped when t ends. Without the
+// variable it fails t in CI (CI set) and skips it elsewhere.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("PORTALCONSENT_TEST_POSTGRES")
+	if base == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("PORTALCONSENT_TEST_POSTGRES is not set: the PostgreSQL tests must run in CI (.ci/run sets it)")
+		}
+		t.Skip("PORTALCONSENT_TEST_POSTGRES is not set (e.g. postgres://portalconsent:portalconsent@127.0.0.1:5432/postgres?sslmode=disable)")
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL at PORTALCONSENT_TEST_POSTGRES: %v", err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	name := "pc_fixture_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close(ctx)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		admin.Close(context.Background())
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }

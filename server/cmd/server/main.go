@@ -318,14 +318,20 @@ func check(dir string, stdout, stderr io.Writer) int {
 	for _, l := range lines {
 		fmt.Fprintln(stdout, l)
 	}
+	problems := 0
 	for _, err := range errs {
-		if le, ok := errors.AsType[*policy.LoadError](err); ok {
+		les := policy.LoadErrors(err)
+		for _, le := range les {
 			le.File = filepath.Join(dir, le.File) // a path the operator can open
+			fmt.Fprintln(stderr, le)
 		}
-		fmt.Fprintln(stderr, err)
+		if len(les) == 0 {
+			fmt.Fprintln(stderr, err)
+		}
+		problems += max(len(les), 1)
 	}
-	if len(errs) > 0 {
-		fmt.Fprintf(stderr, "%d valid portal(s), %d problem(s)\n", len(lines), len(errs))
+	if problems > 0 {
+		fmt.Fprintf(stderr, "%d valid portal(s), %d problem(s)\n", len(lines), problems)
 		return 1
 	}
 	return 0

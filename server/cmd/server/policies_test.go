@@ -57,7 +57,8 @@ func TestCheck(t *testing.T) {
 	}{
 		{"all good", nil, 0, []string{"example revision "}, nil},
 		{"a bad file", map[string]string{"twisto.yaml": "id: mtran\n"}, 1, []string{"example revision "},
-			[]string{"twisto.yaml: name: is empty", "1 valid portal(s), 1 problem(s)"}},
+			[]string{`twisto.yaml:1: id: "mtran" does not match the file name`, "twisto.yaml: name: is empty", "twisto.yaml: categories: is empty",
+				"1 valid portal(s), 4 problem(s)"}},
 		{"a file named after another id", map[string]string{"other.yaml": strings.Replace(string(policyfiles.Example()), "id: example", "id: other2", 1)}, 1,
 			[]string{"example revision "}, []string{`other.yaml:6: id: "other2" does not match the file name: other.yaml must declare id: other`}},
 	}
