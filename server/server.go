@@ -245,8 +245,19 @@ func sources(ps []policyfiles.Portal) []catalogue.Source {
 	return out
 }
 
-// Policies returns the policies served, sorted by id.
-func (s *Server) Policies() []*policy.Policy { return s.cat.Policies() }
+// Policies returns the policies served, sorted by id, every portal built
+// (for tests and small sets); nil when one cannot be built (the database
+// fails).
+func (s *Server) Policies() []*policy.Policy {
+	ps, err := s.cat.Policies(context.Background())
+	if err != nil {
+		return nil
+	}
+	return ps
+}
+
+// Portals returns how many portals are served.
+func (s *Server) Portals() int { return s.cat.Len() }
 
 // KeepNoticesServed records the served notices every interval until ctx is
 // done, so that earlier revisions' last-served times are known across

@@ -83,18 +83,19 @@ func (c *Catalogue) PublishFiles(ctx context.Context, srcs []Source) error {
 	}
 	if err != nil {
 		c.log.Error("policies database: serving the policy files as read", "err", err.Error())
-		keep := policiesOf(srcs)
+		es := make([]*entry, 0, len(srcs))
 		ids := map[string]bool{}
-		for _, p := range keep {
-			ids[p.ID] = true
+		for _, src := range srcs {
+			es = append(es, &entry{version: receipts.PolicyVersion{Portal: src.Policy.ID}, policy: src.Policy})
+			ids[src.Policy.ID] = true
 		}
 		s := c.set.Load()
 		for _, id := range s.order {
-			if pt := s.byID[id]; pt.Version.Version > 0 && pt.Version.File == "" && !ids[id] {
-				keep = append(keep, pt.Policy)
+			if e := s.byID[id]; e.version.Version > 0 && e.version.File == "" && !ids[id] {
+				es = append(es, e)
 			}
 		}
-		return c.Publish(keep)
+		c.swap(ctx, es)
 	}
 	return nil
 }
@@ -144,11 +145,11 @@ func (c *Catalogue) publishFiles(ctx context.Context, srcs []Source) error {
 	return nil
 }
 
-// Load serves the current policies of the database, swapped whole as
-// Publish does. A stored policy that does not parse (written by a newer
-// binary) is logged and keeps the policy this host served for it, if any.
-// It fails, changing nothing, when the database does; without one it does
-// nothing.
+// Load serves the current policies of the database, the index swapped
+// whole as Publish does: only the index of the current versions is read,
+// and a portal whose version changed is built again from the database when
+// next asked for. It fails, changing nothing, when the database does;
+// without one it does nothing.
 func (c *Catalogue) Load(ctx context.Context) error {
 	if c.db == nil {
 		return nil
@@ -169,25 +170,11 @@ func (c *Catalogue) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	old := c.set.Load()
-	var next []served
-	for _, v := range cur {
-		p, err := policy.Parse(v.Portal, v.Policy, policy.Policy{})
-		if err == nil && p.ID != v.Portal {
-			err = fmt.Errorf("the policy stored for %q declares id %q", v.Portal, p.ID)
-		}
-		if err != nil {
-			c.log.Error("policies database: a stored policy cannot be read", "portal", v.Portal, "version", v.Version, "err", err.Error())
-			if pt, ok := old.byID[v.Portal]; ok {
-				next = append(next, served{pt.Policy, pt.Version})
-			}
-			continue
-		}
-		next = append(next, served{p, v})
+	es := make([]*entry, len(cur))
+	for i, v := range cur {
+		es[i] = &entry{version: v}
 	}
-	if err := c.publish(next); err != nil {
-		return err
-	}
+	c.swap(ctx, es)
 	c.gen.Store(gen)
 	return nil
 }

@@ -238,7 +238,7 @@ func main() {
 			}
 		}()
 	}
-	if err := run(ctx, *addr, h, log.With("portals", len(h.Policies())), nil); err != nil {
+	if err := run(ctx, *addr, h, log.With("portals", h.Portals()), nil); err != nil {
 		log.Error("serving", "addr", *addr, "err", err)
 		st.Close()
 		os.Exit(1)
