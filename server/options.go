@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/server/beacons"
+	"github.com/portalconsent/portalconsent/server/catalogue"
 	"github.com/portalconsent/portalconsent/server/metrics"
 	"github.com/portalconsent/portalconsent/server/operators"
 	"github.com/portalconsent/portalconsent/server/policyfiles"
@@ -20,20 +21,21 @@ type Option func(*config)
 
 // config is what the options set, before New wires the server.
 type config struct {
-	log        *slog.Logger
-	now        func() time.Time
-	receipts   receipts.Store
-	limiter    *ratelimit.Limiter // receipts
-	counts     *ratelimit.Limiter // impressions and reappeared cookies
-	signIn     *ratelimit.Limiter
-	clients    *ratelimit.Clients // the client address behind trusted proxies
-	adminToken string
-	ops        *operators.Set
-	sessionKey []byte
-	shared     operators.Shared // revocations shared with the other hosts
-	queue      int              // beacon writes waiting for the store at once
-	publicURL  string
-	metrics    *metrics.Metrics
+	portalCache int64 // bytes; 0: catalogue.DefaultCacheBytes
+	log         *slog.Logger
+	now         func() time.Time
+	receipts    receipts.Store
+	limiter     *ratelimit.Limiter // receipts
+	counts      *ratelimit.Limiter // impressions and reappeared cookies
+	signIn      *ratelimit.Limiter
+	clients     *ratelimit.Clients // the client address behind trusted proxies
+	adminToken  string
+	ops         *operators.Set
+	sessionKey  []byte
+	shared      operators.Shared // revocations shared with the other hosts
+	queue       int              // beacon writes waiting for the store at once
+	publicURL   string
+	metrics     *metrics.Metrics
 	// files are the portals of policy files (WithPolicyFiles); nil: New's
 	// policies, managed by file "built-in".
 	files []policyfiles.Portal
@@ -87,6 +89,17 @@ func WithRateLimit(perSecond float64, burst int) Option {
 	return func(c *config) {
 		c.limiter, c.counts = ratelimit.New(perSecond, burst), ratelimit.New(perSecond, burst)
 	}
+}
+
+// DefaultPortalCache is the default of WithPortalCache, in bytes.
+const DefaultPortalCache = catalogue.DefaultCacheBytes
+
+// WithPortalCache caps what the server keeps of the portals it built (their
+// config.json in each language and its compressed forms, notices, themes)
+// at bytes, least recently used out first; a portal is built when first
+// asked for. The default is DefaultPortalCache.
+func WithPortalCache(bytes int64) Option {
+	return func(c *config) { c.portalCache = bytes }
 }
 
 // WithClock sets the server's clock (for tests); the default is time.Now.

@@ -115,6 +115,9 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	s := &Server{mux: http.NewServeMux(), log: c.log, now: c.now, metrics: c.metrics, assets: a,
 		store: c.receipts, ops: c.ops, sessions: sessions, errs: respond.Mapper{Log: c.log, Metrics: c.metrics}}
 	s.cat = catalogue.New(a, c.receipts, c.log, c.now)
+	if c.portalCache > 0 {
+		s.cat.SetCacheBytes(c.portalCache)
+	}
 	if err := s.cat.PublishFiles(context.Background(), sources(files)); err != nil {
 		return nil, err
 	}

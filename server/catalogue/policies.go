@@ -45,8 +45,10 @@ func check(srcs []Source) error {
 	return nil
 }
 
-// publication returns the publication of src by whom via where.
-func publication(src Source, by, via string) (receipts.Publication, error) {
+// PublicationOf returns the publication of src by whom via where, with its
+// notices (its policy in each language, as config.json carries it): what
+// Put stores, for a tool that fills a database itself.
+func PublicationOf(src Source, by, via string) (receipts.Publication, error) {
 	body, err := json.Marshal(src.Policy)
 	if err != nil {
 		return receipts.Publication{}, err
@@ -118,7 +120,7 @@ func (c *Catalogue) publishFiles(ctx context.Context, srcs []Source) error {
 			src.File = BuiltIn
 		}
 		ids[src.Policy.ID] = true
-		pub, err := publication(src, receipts.ByFile, receipts.ViaFile)
+		pub, err := PublicationOf(src, receipts.ByFile, receipts.ViaFile)
 		if err != nil {
 			return err
 		}
@@ -308,7 +310,7 @@ func (c *Catalogue) Put(ctx context.Context, src Source, o PutOptions) (Publishe
 		return Published{}, ErrMayNotCreate
 	}
 	src.File = ""
-	pub, err := publication(src, o.By, o.Via)
+	pub, err := PublicationOf(src, o.By, o.Via)
 	if err != nil {
 		return Published{}, err
 	}

@@ -97,6 +97,8 @@ func main() {
 		"the scheme and host the server is reached at (https://consent.example behind a TLS proxy: Secure __Host- console cookies)")
 	receiptQueue := flag.Int("receipt-queue", server.DefaultReceiptQueue,
 		"receipts (and impressions, cookie reports) that may wait for the database at once; beyond, 503 with Retry-After at once (0: no bound)")
+	portalCache := flag.Int64("portal-cache-mb", server.DefaultPortalCache>>20,
+		"MiB kept of the portals built (config.json, compressed, notices, themes; least recently used out first); each portal is built when first asked for")
 	trustedProxies := flag.String("trusted-proxies", os.Getenv("PORTALCONSENT_TRUSTED_PROXIES"),
 		"CIDR[,CIDR…] of the load balancers in front of the server: from them, the client is the right-most untrusted address of X-Forwarded-For (default: the header is ignored)")
 	checkpointFile := flag.String("checkpoint-key", "",
@@ -142,6 +144,10 @@ func main() {
 	}
 	if *retention < 1 {
 		log.Error("cannot start: -retention-days must be at least 1")
+		os.Exit(1)
+	}
+	if *portalCache < 1 {
+		log.Error("cannot start: -portal-cache-mb must be at least 1")
 		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -195,6 +201,7 @@ func main() {
 	opts = append(opts, server.WithReceipts(st), server.WithRateLimit(*rateLimit, *rateBurst),
 		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m),
 		server.WithTrustedProxies(trusted), server.WithReceiptQueue(*receiptQueue),
+		server.WithPortalCache(*portalCache<<20),
 		server.WithCheckpointKey(ckey.Public().(ed25519.PublicKey)))
 	if len(trusted) > 0 {
 		log.Info("trusted proxies: the client address is read from X-Forwarded-For", "proxies", *trustedProxies)
