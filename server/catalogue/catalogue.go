@@ -1,8 +1,9 @@
-// Package catalogue is the set of portals the consent host serves: each
+// Package catalogue is the set of portals the consent host serves: an
+// index of the portals, swapped whole when the policies change, and each
 // portal's policy in each of its languages with its built config.json,
-// theme and notice (the policy document a visitor is shown), swapped whole
-// when the policies change, and the one check of an earlier revision a
-// cached banner may still show.
+// theme and notice (the policy document a visitor is shown), built when
+// first asked for and kept in a cache bounded in bytes; and the one check
+// of an earlier revision a cached banner may still show.
 package catalogue
 
 import (
@@ -38,6 +39,7 @@ type Catalogue struct {
 	store   receipts.Store
 	db      receipts.Policies // nil: the store keeps no policies
 	pubMu   sync.Mutex        // held while publishing to and loading from db
+	swapMu  sync.Mutex        // held while the index is swapped
 	gen     atomic.Int64      // db's PolicyGeneration when last loaded; -1: never
 	log     *slog.Logger
 	now     func() time.Time
@@ -204,6 +206,8 @@ func (c *Catalogue) validate(policies []*policy.Policy) error {
 // in memory) and the new ones held in memory recorded as served now, and
 // their earlier revisions read again.
 func (c *Catalogue) swap(ctx context.Context, es []*entry) {
+	c.swapMu.Lock()
+	defer c.swapMu.Unlock()
 	old := c.set.Load()
 	next := &set{byID: make(map[string]*entry, len(es)), order: make([]string, 0, len(es))}
 	var changed []*entry // new entries of portals that changed
