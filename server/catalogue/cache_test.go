@@ -184,3 +184,22 @@ func TestPublicationRebuildsItsOwn(t *testing.T) {
 		t.Errorf("an unknown portal: %v", err)
 	}
 }
+
+// TestEarlierBounded: the stored notices read for the earlier-revision
+// check are kept for earlierPortals portals at most.
+func TestEarlierBounded(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "receipts.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var e earlierNotices
+	for i := range earlierPortals + 100 {
+		if _, err := e.get(context.Background(), st, fmt.Sprintf("p%05d", i), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if len(e.byID) > earlierPortals || len(e.loaded) > earlierPortals {
+			t.Fatalf("%d portals' notices kept, over %d", len(e.byID), earlierPortals)
+		}
+	}
+}

@@ -105,7 +105,12 @@ func (c *Catalogue) Earlier(ctx context.Context, portal, lang string, revision i
 	return find(ns), nil
 }
 
-// earlierNotices caches each portal's stored notices.
+// earlierPortals is how many portals' stored notices are kept at most:
+// past it, all are read again when next needed.
+const earlierPortals = 1024
+
+// earlierNotices caches each portal's stored notices (of earlierPortals
+// portals at most).
 type earlierNotices struct {
 	mu     sync.Mutex
 	byID   map[string][]EarlierRevision
@@ -131,7 +136,7 @@ func (e *earlierNotices) get(ctx context.Context, st receipts.Store, portal stri
 			out[i].Policy = q
 		}
 	}
-	if e.byID == nil {
+	if e.byID == nil || len(e.byID) >= earlierPortals {
 		e.byID, e.loaded = map[string][]EarlierRevision{}, map[string]time.Time{}
 	}
 	e.byID[portal], e.loaded[portal] = out, time.Now()
