@@ -60,6 +60,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -149,6 +150,12 @@ func main() {
 	if *portalCache < 1 {
 		log.Error("cannot start: -portal-cache-mb must be at least 1")
 		os.Exit(1)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The portals built are what grows with the number of portals: the
+		// garbage collector works harder rather than let the heap double
+		// past them (a soft limit; GOMEMLIMIT sets another).
+		debug.SetMemoryLimit(memoryLimit(*portalCache << 20))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -387,3 +394,8 @@ func run(ctx context.Context, addr string, h http.Handler, log *slog.Logger, rea
 	}
 	return err
 }
+
+// memoryLimit is the soft memory limit of a host whose portal cache holds
+// cache bytes: twice the cache (the garbage of builds) and 128 MiB for the
+// rest (assets, index, requests in flight).
+func memoryLimit(cache int64) int64 { return 2*cache + 128<<20 }
