@@ -6,8 +6,8 @@ import (
 )
 
 // DefaultCacheBytes is the default cap of what a catalogue keeps built
-// (see New and Portal.weight): about two thousand portals of two languages
-// with the default banner stylesheet.
+// (see New and Portal.weight): some 1,700 portals of two languages with the
+// default banner stylesheet (about 75 KB each).
 const DefaultCacheBytes = 128 << 20
 
 // cache keeps the portals built (their configurations, notices, themes),
