@@ -21,24 +21,26 @@ type Option func(*config)
 
 // config is what the options set, before New wires the server.
 type config struct {
-	portalCache int64 // bytes; 0: catalogue.DefaultCacheBytes
-	log         *slog.Logger
-	now         func() time.Time
-	receipts    receipts.Store
-	limiter     *ratelimit.Limiter // receipts
-	counts      *ratelimit.Limiter // impressions and reappeared cookies
-	signIn      *ratelimit.Limiter
-	clients     *ratelimit.Clients // the client address behind trusted proxies
-	adminToken  string
-	ops         *operators.Set
-	sessionKey  []byte
-	shared      operators.Shared // revocations shared with the other hosts
-	queue       int              // beacon writes waiting for the store at once
-	publicURL   string
-	metrics     *metrics.Metrics
+	log        *slog.Logger
+	now        func() time.Time
+	receipts   receipts.Store
+	limiter    *ratelimit.Limiter // receipts
+	counts     *ratelimit.Limiter // impressions and reappeared cookies
+	signIn     *ratelimit.Limiter
+	clients    *ratelimit.Clients // the client address behind trusted proxies
+	adminToken string
+	ops        *operators.Set
+	sessionKey []byte
+	shared     operators.Shared // revocations shared with the other hosts
+	queue      int              // beacon writes waiting for the store at once
+	publicURL  string
+	metrics    *metrics.Metrics
 	// files are the portals of policy files (WithPolicyFiles); nil: New's
 	// policies, managed by file "built-in".
 	files []policyfiles.Portal
+	// portalCache is the cap of the portals built, in bytes; 0:
+	// DefaultPortalCache.
+	portalCache int64
 	// checkpointKey is the public key of the receipts' checkpoints, shown
 	// in the console; nil: none.
 	checkpointKey ed25519.PublicKey
