@@ -201,8 +201,8 @@ func (c *Catalogue) validate(policies []*policy.Policy) error {
 
 // swap serves the index of es. An entry of the same publication as one
 // served (the same policy in memory, or the same database version) keeps
-// the one served, and its built portal. The portals that changed or went
-// are dropped from the cache, their notices (those built, and those held
+// the one served, and its built portal. The portals that went are dropped
+// from the cache (those that changed are replaced when built again), their notices (those built, and those held
 // in memory) and the new ones held in memory recorded as served now, and
 // their earlier revisions read again.
 func (c *Catalogue) swap(ctx context.Context, es []*entry) {
@@ -281,7 +281,9 @@ func (c *Catalogue) Portal(ctx context.Context, id string) (*Portal, error) {
 			return nil, ctx.Err()
 		}
 	}
-	p, keep, err := c.build(ctx, e)
+	// Others may wait on this build: a request that goes away does not
+	// end it.
+	p, keep, err := c.build(context.WithoutCancel(ctx), e)
 	c.built.land(e, f, p, err)
 	if err != nil {
 		return nil, err
