@@ -203,3 +203,40 @@ func TestEarlierBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildOnce: many requests at once for a portal not built build it
+// once (one policy read), and all get that portal.
+func TestBuildOnce(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "receipts.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	ids := generated(t, New(testAssets(t), st, log, time.Now), 1)
+	counted := &countingStore{Store: st}
+	c := New(testAssets(t), counted, log, time.Now)
+	if err := c.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *Portal, 16)
+	for range cap(got) {
+		go func() {
+			p, err := c.Portal(ctx, ids[0])
+			if err != nil {
+				t.Error(err)
+			}
+			got <- p
+		}()
+	}
+	first := <-got
+	for range cap(got) - 1 {
+		if p := <-got; p != first {
+			t.Fatal("two requests at once got two builds of one portal")
+		}
+	}
+	if n := counted.reads.Load(); n != 1 {
+		t.Errorf("%d policies read for one portal asked for 16 times at once", n)
+	}
+}
