@@ -103,13 +103,15 @@ fuzz:
 # the impression beacon's cost; the server under wrk
 # (installed from Debian here); then the
 # receipts route of the built binary under wrk on SQLite and PostgreSQL, and
-# lookup and export over RECEIPTS_N (1,000,000) receipts.
+# lookup and export over RECEIPTS_N (1,000,000) receipts; a host of
+# PORTALS_N (10,000) portals: start, memory, publication to served.
 bench: build postgres
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@test -f $(VANILLA)/cookieconsent.umd.js || npm install --no-audit --no-fund --prefix server/.tools vanilla-cookieconsent@3.1.0
 	@test -f $(LIGHTHOUSE) || npm install --no-audit --no-fund --save-exact --prefix server/.tools lighthouse@12.2.3
 	BENCH_RUNS=$(BENCH_RUNS) VANILLA_DIR=$(CURDIR)/$(VANILLA) LIGHTHOUSE=$(CURDIR)/$(LIGHTHOUSE) LIGHTHOUSE_RUNS=$(LIGHTHOUSE_RUNS) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./server/bench
 	$(GO) test -run '^$$' -bench Receipts -benchtime 1x -timeout 60m ./server/cmd/server
+	$(GO) test -run '^$$' -bench Portals -benchtime 1x -timeout 60m ./server/cmd/server
 	$(GO) test -run '^$$' -bench AppendDuringRetention -benchtime 1x -timeout 20m ./server/receipts/postgres
 
 clean:

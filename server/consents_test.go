@@ -354,11 +354,18 @@ func TestPostConsentEarlierRevision(t *testing.T) {
 func TestPostConsentStoreDown(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, nil)
+	p := testPortal(t, s, "mtran").Policy // built while the store is up
 	st.Close()
-	p := testPortal(t, s, "mtran").Policy
 	res, got := post(t, s, "/portals/mtran/consents", receiptJSONBody(consentValue(p, testNow).Encode(), "reject-all", "en", "https://mtran.my.opendatasoft.com/"), nil)
 	if res.StatusCode != 503 || !strings.Contains(string(got), "retry later") {
 		t.Fatalf("closed store: %d %s, want 503", res.StatusCode, got)
+	}
+	// A portal never built cannot be while the store is down: 503, not an
+	// unknown portal.
+	for _, path := range []string{"/portals/twisto/config.json", "/portals/twisto/policy", "/demo/twisto"} {
+		if res, got := serve(t, s, "GET", path, nil); res.StatusCode != 503 || !strings.Contains(string(got), "retry later") {
+			t.Errorf("%s of a portal never built, store closed: %d %s, want 503", path, res.StatusCode, got)
+		}
 	}
 	// A server without a store says so.
 	s0, err := New(defaultPolicies(t), fakeAssetsFS())

@@ -160,6 +160,7 @@ func TestConsoleCookiesStoreDown(t *testing.T) {
 	now := testNow
 	s := newConsoleServer(t, &now)
 	c := signIn(t, s, aliceToken)
+	testPortal(t, s, "mtran") // built while the store is up
 	s.store.Close()
 	res, body := consoleGet(t, s, c, "/console/portals/mtran/cookies", "fr")
 	if res.StatusCode != 503 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "Réessayez") {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"testing"
 
 	"github.com/portalconsent/portalconsent/server/catalogue"
@@ -11,9 +12,9 @@ import (
 // there is none.
 func testPortal(t testing.TB, s *Server, id string) *catalogue.Portal {
 	t.Helper()
-	p, ok := s.cat.Portal(id)
-	if !ok {
-		t.Fatalf("portal %q is not served", id)
+	p, err := s.cat.Portal(context.Background(), id)
+	if err != nil {
+		t.Fatalf("portal %q is not served: %v", id, err)
 	}
 	return p
 }

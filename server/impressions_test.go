@@ -128,8 +128,8 @@ func TestPostImpressionRateLimit(t *testing.T) {
 func TestPostImpressionStoreDown(t *testing.T) {
 	st := openTestStore(t)
 	s := newReceiptServer(t, st, nil)
+	body := fmt.Sprintf(`{"revision":%d,"lang":"en"}`, testPortal(t, s, "mtran").Policy.Revision) // built while the store is up
 	st.Close()
-	body := fmt.Sprintf(`{"revision":%d,"lang":"en"}`, testPortal(t, s, "mtran").Policy.Revision)
 	if res, got := post(t, s, "/portals/mtran/impressions", body, nil); res.StatusCode != 503 || !strings.Contains(string(got), "retry later") {
 		t.Fatalf("closed store: %d %s, want 503", res.StatusCode, got)
 	}

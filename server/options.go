@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/server/beacons"
+	"github.com/portalconsent/portalconsent/server/catalogue"
 	"github.com/portalconsent/portalconsent/server/metrics"
 	"github.com/portalconsent/portalconsent/server/operators"
 	"github.com/portalconsent/portalconsent/server/policyfiles"
@@ -37,6 +38,9 @@ type config struct {
 	// files are the portals of policy files (WithPolicyFiles); nil: New's
 	// policies, managed by file "built-in".
 	files []policyfiles.Portal
+	// portalCache is the cap of the portals built, in bytes; 0:
+	// DefaultPortalCache.
+	portalCache int64
 	// checkpointKey is the public key of the receipts' checkpoints, shown
 	// in the console; nil: none.
 	checkpointKey ed25519.PublicKey
@@ -87,6 +91,17 @@ func WithRateLimit(perSecond float64, burst int) Option {
 	return func(c *config) {
 		c.limiter, c.counts = ratelimit.New(perSecond, burst), ratelimit.New(perSecond, burst)
 	}
+}
+
+// DefaultPortalCache is the default of WithPortalCache, in bytes.
+const DefaultPortalCache = catalogue.DefaultCacheBytes
+
+// WithPortalCache caps what the server keeps of the portals it built (their
+// config.json in each language and its compressed forms, notices, themes)
+// at bytes, least recently used out first; a portal is built when first
+// asked for. The default is DefaultPortalCache.
+func WithPortalCache(bytes int64) Option {
+	return func(c *config) { c.portalCache = bytes }
 }
 
 // WithClock sets the server's clock (for tests); the default is time.Now.

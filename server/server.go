@@ -116,6 +116,9 @@ func New(policies []*policy.Policy, assetsFS fs.FS, opts ...Option) (*Server, er
 	s := &Server{mux: http.NewServeMux(), log: c.log, now: c.now, metrics: c.metrics, assets: a,
 		store: c.receipts, ops: c.ops, sessions: sessions, errs: respond.Mapper{Log: c.log, Metrics: c.metrics}}
 	s.cat = catalogue.New(a, c.receipts, c.log, c.now)
+	if c.portalCache > 0 {
+		s.cat.SetCacheBytes(c.portalCache)
+	}
 	if err := s.cat.PublishFiles(context.Background(), sources(files)); err != nil {
 		return nil, err
 	}
@@ -266,8 +269,19 @@ func sources(ps []policyfiles.Portal) []catalogue.Source {
 	return out
 }
 
-// Policies returns the policies served, sorted by id.
-func (s *Server) Policies() []*policy.Policy { return s.cat.Policies() }
+// Policies returns the policies served, sorted by id, every portal built
+// (for tests and small sets); nil when one cannot be built (the database
+// fails).
+func (s *Server) Policies() []*policy.Policy {
+	ps, err := s.cat.Policies(context.Background())
+	if err != nil {
+		return nil
+	}
+	return ps
+}
+
+// Portals returns how many portals are served.
+func (s *Server) Portals() int { return s.cat.Len() }
 
 // KeepNoticesServed records the served notices every interval until ctx is
 // done, so that earlier revisions' last-served times are known across

@@ -39,17 +39,17 @@ func (a *API) Portals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	es, err := a.cat.Entries(r.Context())
+	if err != nil {
+		return respond.Unavailable(err, "read", "the portals cannot be read at the moment: retry later")
+	}
 	out := []PortalJSON{}
-	for _, pol := range a.cat.Policies() {
-		if !p.Allows(pol.ID) {
+	for _, e := range es {
+		if !p.Allows(e.ID) {
 			continue
 		}
-		pt, ok := a.cat.Portal(pol.ID)
-		if !ok {
-			continue // removed meanwhile
-		}
-		j := PortalJSON{ID: pol.ID, Name: pol.Name, Revision: pol.Revision, ManagedBy: "file", File: catalogue.BuiltIn}
-		if v := pt.Version; v.Version > 0 {
+		j := PortalJSON{ID: e.ID, Name: e.Name, Revision: e.Revision, ManagedBy: "file", File: catalogue.BuiltIn}
+		if v := e.Version; v.Version > 0 {
 			j.Version, j.ManagedBy, j.File, j.Updated = v.Version, v.ManagedBy(), v.File, v.PublishedAt.UTC().Format(time.RFC3339Nano)
 		}
 		out = append(out, j)

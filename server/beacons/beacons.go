@@ -93,9 +93,12 @@ func (b *Beacons) intake(w http.ResponseWriter, r *http.Request, k kind, l *rate
 	w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
 	w.Header().Set("Cache-Control", "no-store")
 	id := r.PathValue("id")
-	p, ok := b.cat.Portal(id)
-	if !ok {
+	p, err := b.cat.Portal(r.Context(), id)
+	if errors.Is(err, catalogue.ErrUnknownPortal) {
 		return nil, respond.Errorf(http.StatusNotFound, "unknown portal %q", id)
+	}
+	if err != nil {
+		return nil, respond.Unavailable(err, "read", "the portal cannot be read at the moment: retry later")
 	}
 	if ok, wait := l.Allow(b.clients.Key(r), b.now()); !ok {
 		return nil, respond.Refuse(http.StatusTooManyRequests, "rate-limit", "too many %ss from this client: retry later", k.noun).

@@ -58,7 +58,7 @@ func TestEarlier(t *testing.T) {
 	if err := c.Publish([]*policy.Policy{&next}); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := c.Portal("mtran"); p.Policy.Revision != next.Revision {
+	if p, _ := served(c, "mtran"); p.Policy.Revision != next.Revision {
 		t.Fatalf("serving revision %d after the publication", p.Policy.Revision)
 	}
 	ctx := context.Background()
@@ -111,4 +111,11 @@ func TestPublishRefuses(t *testing.T) {
 			t.Errorf("a refused publication changed the portals served: %d", c.Len())
 		}
 	}
+}
+
+// served returns the portal c serves under id, built, or false when c
+// serves none or cannot build it.
+func served(c *Catalogue, id string) (*Portal, bool) {
+	p, err := c.Portal(context.Background(), id)
+	return p, err == nil
 }

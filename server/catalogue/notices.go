@@ -9,24 +9,38 @@ import (
 	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
-// ServeNotices records in the store that the notices of every portal are
-// served now. A store that fails is logged; the next call (hourly, at each
-// publication) tries again.
-func (c *Catalogue) ServeNotices(ctx context.Context) { c.serveSet(ctx, c.set.Load()) }
-
-// serveSet records that the notices of s are served now.
-func (c *Catalogue) serveSet(ctx context.Context, s *set) {
-	if s == nil {
-		return
+// ServeNotices records in the store that the notices this host serves are
+// served now: those of the portals it keeps built, and of the policies it
+// holds in memory (Publish). A portal's notices are recorded with its
+// publication in the database, when it leaves the cache and when it
+// changes, so one not built here since is not served by this host. A store
+// that fails is logged; the next call (hourly, at each publication) tries
+// again.
+func (c *Catalogue) ServeNotices(ctx context.Context) {
+	s := c.set.Load()
+	built := map[string]*Portal{}
+	for _, p := range c.built.all() {
+		built[p.ID()] = p
 	}
-	now := c.now().UTC()
+	var ns []receipts.Notice
 	for _, id := range s.order {
-		for _, v := range s.byID[id].Variants {
-			n := receipts.Notice{Portal: id, SHA256: v.Notice.SHA256, Revision: int64(v.Policy.Revision), Lang: v.Policy.Texts.Lang, Body: v.Notice.Body}
-			if err := c.store.ServeNotice(ctx, n, now); err != nil {
-				c.log.Error("cannot record the notices served", "portal", id, "err", err.Error())
-				return
-			}
+		e := s.byID[id]
+		if p, ok := built[id]; ok && p.entry == e {
+			ns = append(ns, p.notices()...)
+		} else if e.policy != nil {
+			ns = append(ns, c.noticesOf(e.policy)...)
+		}
+	}
+	c.serveNotices(ctx, ns)
+}
+
+// serveNotices records that ns are served now.
+func (c *Catalogue) serveNotices(ctx context.Context, ns []receipts.Notice) {
+	now := c.now().UTC()
+	for _, n := range ns {
+		if err := c.store.ServeNotice(ctx, n, now); err != nil {
+			c.log.Error("cannot record the notices served", "portal", n.Portal, "err", err.Error())
+			return
 		}
 	}
 }
@@ -91,7 +105,12 @@ func (c *Catalogue) Earlier(ctx context.Context, portal, lang string, revision i
 	return find(ns), nil
 }
 
-// earlierNotices caches each portal's stored notices.
+// earlierPortals is how many portals' stored notices are kept at most:
+// past it, all are read again when next needed.
+const earlierPortals = 1024
+
+// earlierNotices caches each portal's stored notices (of earlierPortals
+// portals at most).
 type earlierNotices struct {
 	mu     sync.Mutex
 	byID   map[string][]EarlierRevision
@@ -117,16 +136,17 @@ func (e *earlierNotices) get(ctx context.Context, st receipts.Store, portal stri
 			out[i].Policy = q
 		}
 	}
-	if e.byID == nil {
+	if e.byID == nil || len(e.byID) >= earlierPortals {
 		e.byID, e.loaded = map[string][]EarlierRevision{}, map[string]time.Time{}
 	}
 	e.byID[portal], e.loaded[portal] = out, time.Now()
 	return out, nil
 }
 
-// forget drops the cache (the policies changed).
-func (e *earlierNotices) forget() {
+// forget drops what is kept of portal (its policy changed).
+func (e *earlierNotices) forget(portal string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.byID, e.loaded = nil, nil
+	delete(e.byID, portal)
+	delete(e.loaded, portal)
 }

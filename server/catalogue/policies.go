@@ -45,8 +45,10 @@ func check(srcs []Source) error {
 	return nil
 }
 
-// publication returns the publication of src by whom via where.
-func publication(src Source, by, via string) (receipts.Publication, error) {
+// PublicationOf returns the publication of src by whom via where, with its
+// notices (its policy in each language, as config.json carries it): what
+// Put stores, for a tool that fills a database itself.
+func PublicationOf(src Source, by, via string) (receipts.Publication, error) {
 	body, err := json.Marshal(src.Policy)
 	if err != nil {
 		return receipts.Publication{}, err
@@ -83,18 +85,19 @@ func (c *Catalogue) PublishFiles(ctx context.Context, srcs []Source) error {
 	}
 	if err != nil {
 		c.log.Error("policies database: serving the policy files as read", "err", err.Error())
-		keep := policiesOf(srcs)
+		es := make([]*entry, 0, len(srcs))
 		ids := map[string]bool{}
-		for _, p := range keep {
-			ids[p.ID] = true
+		for _, src := range srcs {
+			es = append(es, &entry{version: receipts.PolicyVersion{Portal: src.Policy.ID}, policy: src.Policy})
+			ids[src.Policy.ID] = true
 		}
 		s := c.set.Load()
 		for _, id := range s.order {
-			if pt := s.byID[id]; pt.Version.Version > 0 && pt.Version.File == "" && !ids[id] {
-				keep = append(keep, pt.Policy)
+			if e := s.byID[id]; e.version.Version > 0 && e.version.File == "" && !ids[id] {
+				es = append(es, e)
 			}
 		}
-		return c.Publish(keep)
+		c.swap(ctx, es)
 	}
 	return nil
 }
@@ -117,7 +120,7 @@ func (c *Catalogue) publishFiles(ctx context.Context, srcs []Source) error {
 			src.File = BuiltIn
 		}
 		ids[src.Policy.ID] = true
-		pub, err := publication(src, receipts.ByFile, receipts.ViaFile)
+		pub, err := PublicationOf(src, receipts.ByFile, receipts.ViaFile)
 		if err != nil {
 			return err
 		}
@@ -144,11 +147,11 @@ func (c *Catalogue) publishFiles(ctx context.Context, srcs []Source) error {
 	return nil
 }
 
-// Load serves the current policies of the database, swapped whole as
-// Publish does. A stored policy that does not parse (written by a newer
-// binary) is logged and keeps the policy this host served for it, if any.
-// It fails, changing nothing, when the database does; without one it does
-// nothing.
+// Load serves the current policies of the database, the index swapped
+// whole as Publish does: only the index of the current versions is read,
+// and a portal whose version changed is built again from the database when
+// next asked for. It fails, changing nothing, when the database does;
+// without one it does nothing.
 func (c *Catalogue) Load(ctx context.Context) error {
 	if c.db == nil {
 		return nil
@@ -169,25 +172,11 @@ func (c *Catalogue) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	old := c.set.Load()
-	var next []served
-	for _, v := range cur {
-		p, err := policy.Parse(v.Portal, v.Policy, policy.Policy{})
-		if err == nil && p.ID != v.Portal {
-			err = fmt.Errorf("the policy stored for %q declares id %q", v.Portal, p.ID)
-		}
-		if err != nil {
-			c.log.Error("policies database: a stored policy cannot be read", "portal", v.Portal, "version", v.Version, "err", err.Error())
-			if pt, ok := old.byID[v.Portal]; ok {
-				next = append(next, served{pt.Policy, pt.Version})
-			}
-			continue
-		}
-		next = append(next, served{p, v})
+	es := make([]*entry, len(cur))
+	for i, v := range cur {
+		es[i] = &entry{version: v}
 	}
-	if err := c.publish(next); err != nil {
-		return err
-	}
+	c.swap(ctx, es)
 	c.gen.Store(gen)
 	return nil
 }
@@ -290,7 +279,7 @@ func (c *Catalogue) Put(ctx context.Context, src Source, o PutOptions) (Publishe
 		return Published{}, ErrMayNotCreate
 	}
 	src.File = ""
-	pub, err := publication(src, o.By, o.Via)
+	pub, err := PublicationOf(src, o.By, o.Via)
 	if err != nil {
 		return Published{}, err
 	}

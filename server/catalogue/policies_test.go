@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/policyfiles"
 	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/receipts/sqlite"
@@ -53,7 +54,7 @@ func TestPublishFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, src := range srcs {
-		pt, ok := c.Portal(src.Policy.ID)
+		pt, ok := served(c, src.Policy.ID)
 		if !ok {
 			t.Fatalf("portal %s not served", src.Policy.ID)
 		}
@@ -85,7 +86,7 @@ func TestPublishFiles(t *testing.T) {
 	if err != nil || !pub.Created || !pub.Changed || !pub.AsksAgain || pub.Version.Version != 1 {
 		t.Fatalf("Put of a new portal = %+v, %v", pub, err)
 	}
-	if _, ok := c.Portal("ownportal"); !ok {
+	if _, ok := served(c, "ownportal"); !ok {
 		t.Fatal("a portal put is not served")
 	}
 	other := own
@@ -97,7 +98,7 @@ func TestPublishFiles(t *testing.T) {
 	if err := another.PublishFiles(ctx, builtIns(t)); err != nil {
 		t.Fatal(err)
 	}
-	if pt, ok := another.Portal("ownportal"); !ok || pt.Version.By != "alice" || pt.Version.File != "" {
+	if pt, ok := served(another, "ownportal"); !ok || pt.Version.By != "alice" || pt.Version.File != "" {
 		t.Fatalf("a restarted host serves the portal put as %+v, %v", pt, ok)
 	}
 	if _, err := c.Put(ctx, Source{Policy: srcs[0].Policy}, PutOptions{By: "alice", Via: receipts.ViaAPI, MayCreate: true}); !errors.As(err, new(*ErrManagedByFile)) {
@@ -117,7 +118,7 @@ func TestPublishFiles(t *testing.T) {
 	if err := c.PublishFiles(ctx, changed); err != nil {
 		t.Fatal(err)
 	}
-	pt, ok := c.Portal("mtran")
+	pt, ok := served(c, "mtran")
 	if !ok || pt.Policy.Name != "MTRAN, renamed" || pt.Version.Version != 2 || !pt.Version.PublishedAt.Equal(now) {
 		t.Fatalf("mtran after its file changed: %+v", pt)
 	}
@@ -127,13 +128,13 @@ func TestPublishFiles(t *testing.T) {
 			t.Errorf("notice %s of the new version: %+v, %v", v.Policy.Texts.Lang, n, err)
 		}
 	}
-	if _, ok := c.Portal("twisto"); ok {
+	if _, ok := served(c, "twisto"); ok {
 		t.Error("twisto is still served after its file was removed")
 	}
 	if _, err := c.Current(ctx, "twisto"); !errors.Is(err, receipts.ErrNotFound) {
 		t.Errorf("twisto is still in the database: %v", err)
 	}
-	if _, ok := c.Portal("ownportal"); !ok {
+	if _, ok := served(c, "ownportal"); !ok {
 		t.Error("the portal of the database is gone after a reload of the files")
 	}
 	if got := c.Len(); got != 3 {
@@ -150,7 +151,7 @@ func TestPublishFiles(t *testing.T) {
 	if err := c.Remove(ctx, "ownportal", true, 1); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := c.Portal("ownportal"); ok {
+	if _, ok := served(c, "ownportal"); ok {
 		t.Error("a removed portal is still served")
 	}
 	if err := c.Remove(ctx, "ownportal", false, 0); !errors.Is(err, receipts.ErrNotFound) {
@@ -216,16 +217,17 @@ func TestFollow(t *testing.T) {
 	if _, err := a.Put(ctx, Source{Policy: &own}, PutOptions{By: "admin", Via: "api", MayCreate: true}); err != nil {
 		t.Fatal(err)
 	}
-	within("a portal published on the other host", func() bool { _, ok := b.Portal("followed"); return ok })
+	within("a portal published on the other host", func() bool { _, ok := served(b, "followed"); return ok })
 	if err := a.Remove(ctx, "followed", false, 0); err != nil {
 		t.Fatal(err)
 	}
-	within("a portal deleted on the other host", func() bool { _, ok := b.Portal("followed"); return !ok })
+	within("a portal deleted on the other host", func() bool { _, ok := served(b, "followed"); return !ok })
 }
 
 // TestPublishFilesDatabaseDown: when the database fails at a reload, the
 // files are served as read, with the portals of the database already
-// served, and the problem is logged.
+// built (one never built cannot be, and is not unknown), and the problem
+// is logged.
 func TestPublishFilesDatabaseDown(t *testing.T) {
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "receipts.db"))
 	if err != nil {
@@ -239,8 +241,15 @@ func TestPublishFilesDatabaseDown(t *testing.T) {
 	}
 	own := *builtIns(t)[0].Policy
 	own.ID = "ownportal"
-	if _, err := c.Put(ctx, Source{Policy: &own}, PutOptions{By: "admin", Via: "api", MayCreate: true}); err != nil {
-		t.Fatal(err)
+	other := own
+	other.ID = "otherportal"
+	for _, p := range []*policy.Policy{&own, &other} {
+		if _, err := c.Put(ctx, Source{Policy: p}, PutOptions{By: "admin", Via: "api", MayCreate: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := served(c, "ownportal"); !ok { // built: kept while the database is down
+		t.Fatal("the portal of the database is not served")
 	}
 	st.Close()
 	changed := builtIns(t)
@@ -250,14 +259,19 @@ func TestPublishFilesDatabaseDown(t *testing.T) {
 	if err := c.PublishFiles(ctx, changed[:2]); err != nil {
 		t.Fatal(err)
 	}
-	if pt, ok := c.Portal(renamed.ID); !ok || pt.Policy.Name != renamed.Name {
+	if pt, ok := served(c, renamed.ID); !ok || pt.Policy.Name != renamed.Name {
 		t.Error("the changed file is not served")
 	}
-	if _, ok := c.Portal("ownportal"); !ok {
+	if _, ok := served(c, "ownportal"); !ok {
 		t.Error("the portal of the database is no longer served")
 	}
-	if _, ok := c.Portal("twisto"); ok {
+	if _, ok := served(c, "twisto"); ok {
 		t.Error("a removed file's portal is still served")
+	}
+	// Never built on this host: it cannot be while the database is down,
+	// and is not unknown (a 503, not a 404).
+	if _, err := c.Portal(ctx, "otherportal"); err == nil || errors.Is(err, ErrUnknownPortal) {
+		t.Errorf("a portal of the database never built, with the database down: %v; want the database's error", err)
 	}
 	if !strings.Contains(logs.String(), "serving the policy files as read") {
 		t.Errorf("not logged:\n%s", logs.String())

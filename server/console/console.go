@@ -25,6 +25,7 @@ import (
 	"crypto/ed25519"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -122,7 +123,7 @@ func textsFor(r *http.Request) *texts {
 // consoleText is the wording every console page shares.
 type consoleText struct {
 	Lang, Title, SignInTitle, SignInIntro, TokenLabel, TokenHelp, SignIn, WrongToken, TooMany,
-	SignedInAs, Portals, NoPortals, Operators, SignOut, Back, Forbidden, ForbiddenMsg, NotFound, NotFoundMsg,
+	SignedInAs, Portals, NoPortals, Operators, SignOut, Back, Forbidden, ForbiddenMsg, NotFound, NotFoundMsg, PortalUnavailable,
 	PortalIntro, Revision, Expired string
 	// How a version is named: its number and publication date first, the
 	// revision as a technical id after (versionText).
@@ -292,12 +293,17 @@ func (c *Console) Home(w http.ResponseWriter, r *http.Request) {
 	}
 	s := signedIn{textsFor(r), p, ss}
 	d := c.page(s, s.tx.Console.Portals, nil, "")
-	for _, pol := range c.cat.Policies() {
-		if p.Allows(pol.ID) {
-			d.Portals = append(d.Portals, consolePortalLink{ID: pol.ID, Name: pol.Name})
+	es, err := c.cat.Entries(r.Context())
+	if err != nil {
+		c.errorPage(w, c.failed(err), s, s.tx.Console.Portals, s.tx.Console.PortalUnavailable)
+		return
+	}
+	for _, e := range es {
+		if p.Allows(e.ID) {
+			d.Portals = append(d.Portals, consolePortalLink{ID: e.ID, Name: e.Name})
 		}
 	}
-	d.Data = c.statsOverviewData(r, s.tx, p.Allows)
+	d.Data = c.statsOverviewData(r, s.tx, es, p.Allows)
 	d.CheckpointKey, d.MayCreate = c.checkpointKey, p.All
 	c.render(w, http.StatusOK, "home", d)
 }
@@ -380,9 +386,13 @@ func (c *Console) portalFor(w http.ResponseWriter, r *http.Request) (*catalogue.
 		c.errorPage(w, http.StatusForbidden, s, t.Forbidden, t.ForbiddenMsg)
 		return nil, s
 	}
-	pt, known := c.cat.Portal(id)
-	if !known {
+	pt, err := c.cat.Portal(r.Context(), id)
+	if errors.Is(err, catalogue.ErrUnknownPortal) {
 		c.errorPage(w, http.StatusNotFound, s, t.NotFound, t.NotFoundMsg)
+		return nil, s
+	}
+	if err != nil {
+		c.errorPage(w, c.failed(err), s, t.Portals, t.PortalUnavailable)
 		return nil, s
 	}
 	return pt, s

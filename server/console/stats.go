@@ -129,21 +129,25 @@ type statsOverview struct {
 // statsOverviewData returns the overview of the portals allowed, in tx's
 // language; a store that fails leaves the numbers out with a message (a
 // host that keeps no receipts shows none, without one).
-func (c *Console) statsOverviewData(r *http.Request, tx *texts, allows func(string) bool) *statsOverview {
+func (c *Console) statsOverviewData(r *http.Request, tx *texts, es []catalogue.Entry, allows func(string) bool) *statsOverview {
 	st, l := tx.Stats, tx.Console.Lang
 	ov := &statsOverview{S: st}
 	to := receipts.Day(c.now()).AddDate(0, 0, 1)
 	from := to.AddDate(0, 0, -export.DefaultDays)
-	for _, pol := range c.cat.Policies() {
-		if !allows(pol.ID) {
+	for _, e := range es {
+		if !allows(e.ID) {
 			continue
 		}
-		row := statsOverviewRow{ID: pol.ID, Name: pol.Name, Today: "—", Days30: "—"}
-		if pt, ok := c.cat.Portal(pol.ID); ok {
-			row.Revision = versionText(&tx.Console, pt.Version, int64(pol.Revision))
-		}
+		row := statsOverviewRow{ID: e.ID, Name: e.Name, Revision: versionText(&tx.Console, e.Version, int64(e.Revision)), Today: "—", Days30: "—"}
 		if receipts.Keeps(c.store) && ov.Error == "" {
-			stats, err := c.store.Stats(r.Context(), pol.ID, from, to)
+			pt, err := c.cat.Portal(r.Context(), e.ID)
+			if errors.Is(err, catalogue.ErrUnknownPortal) {
+				continue // removed meanwhile
+			}
+			var stats receipts.Stats
+			if err == nil {
+				stats, err = c.store.Stats(r.Context(), e.ID, from, to)
+			}
 			if err != nil {
 				c.failed(err)
 				ov.Error = st.Unavailable
@@ -151,7 +155,7 @@ func (c *Console) statsOverviewData(r *http.Request, tx *texts, allows func(stri
 				rp := reports.NewStats(stats, from, to)
 				row.Today = fmtInt(l, rp.Days[len(rp.Days)-1].Total.Count())
 				row.Days30 = fmtInt(l, rp.Total.Count())
-				for _, cat := range reports.OptionalCategories(pol, l, rp.Total.Accepted) {
+				for _, cat := range reports.OptionalCategories(pt.Policy, l, rp.Total.Accepted) {
 					row.Shares = append(row.Shares, statsCatRow{Name: cat.Name, Share: fmtShare(l, rp.Total.Accepted[cat.ID], rp.Total.Count())})
 				}
 			}

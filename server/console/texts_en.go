@@ -15,7 +15,7 @@ var english = texts{
 		CheckpointText:  "This host signs the head of every receipt chain with this Ed25519 public key (base64): server -verify-receipts -verify-key checks the receipts against their signed checkpoints.",
 		SignOut:         "Sign out", Back: "Back to your portals", Forbidden: "Not allowed",
 		ForbiddenMsg: "This portal is outside what you may see.", NotFound: "Unknown portal",
-		NotFoundMsg: "No portal has this id.", PortalIntro: "The receipts and statistics of this portal.",
+		NotFoundMsg: "No portal has this id.", PortalUnavailable: "The portal cannot be read at the moment: retry later.", PortalIntro: "The receipts and statistics of this portal.",
 		Revision: "Revision", Expired: "Your session has ended. Sign in again.",
 		PortalNav: "Pages of this portal", NavStats: "Statistics", NavLookup: "Consent lookup",
 		NavHistory: "Policy history", NavCookies: "Undeclared cookies", NavExport: "Export", NewPortal: "New portal", NavPolicy: "Policy editor",

@@ -15,7 +15,7 @@ var french = texts{
 		CheckpointText:  "Cet hôte signe la tête de chaque chaîne de reçus avec cette clé publique Ed25519 (base64) : server -verify-receipts -verify-key vérifie les reçus d’après leurs points de contrôle signés.",
 		SignOut:         "Se déconnecter", Back: "Retour à vos portails", Forbidden: "Accès refusé",
 		ForbiddenMsg: "Ce portail ne fait pas partie de ceux que vous pouvez consulter.", NotFound: "Portail inconnu",
-		NotFoundMsg: "Aucun portail ne porte cet identifiant.", PortalIntro: "Les reçus et les statistiques de ce portail.",
+		NotFoundMsg: "Aucun portail ne porte cet identifiant.", PortalUnavailable: "Le portail ne peut pas être lu pour l’instant : réessayez plus tard.", PortalIntro: "Les reçus et les statistiques de ce portail.",
 		Revision: "Révision", Expired: "Votre session a pris fin. Reconnectez-vous.",
 		PortalNav: "Pages de ce portail", NavStats: "Statistiques", NavLookup: "Recherche d’un consentement",
 		NavHistory: "Historique de la politique", NavCookies: "Cookies non déclarés", NavExport: "Export", NewPortal: "Nouveau portail", NavPolicy: "Éditeur de la politique",

@@ -111,8 +111,12 @@ type Policies interface {
 	// refuses.
 	Publish(ctx context.Context, p Publication, at time.Time) (v PolicyVersion, changed bool, err error)
 	// CurrentPolicies returns the current version of every portal, by
-	// portal, without Source.
+	// portal, without Policy nor Source: the index a host compares with
+	// what it serves, cheap whatever the number of portals.
 	CurrentPolicies(ctx context.Context) ([]PolicyVersion, error)
+	// PolicyNames returns the name (the policy JSON's "name", "" when it
+	// has none) of every portal with a current version, by portal.
+	PolicyNames(ctx context.Context) (map[string]string, error)
 	// CurrentPolicy returns the current version of portal with its Source,
 	// or ErrNotFound when the portal has none (never published, or
 	// deleted).

@@ -10,6 +10,7 @@ package site
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -45,10 +46,11 @@ func New(cat *catalogue.Catalogue, a *assets.Set, store receipts.Store) *Site {
 // portal returns the portal of r's {id}, or a 404 naming it.
 func (s *Site) portal(r *http.Request) (*catalogue.Portal, error) {
 	id := r.PathValue("id")
-	if p, ok := s.cat.Portal(id); ok {
-		return p, nil
+	p, err := s.cat.Portal(r.Context(), id)
+	if errors.Is(err, catalogue.ErrUnknownPortal) {
+		return nil, respond.Errorf(http.StatusNotFound, "unknown portal %q", id)
 	}
-	return nil, respond.Errorf(http.StatusNotFound, "unknown portal %q", id)
+	return p, respond.Unavailable(err, "read", "the portal cannot be read at the moment: retry later")
 }
 
 // Config serves /portals/{id}/config.json in the language of ?lang= (a
@@ -79,7 +81,7 @@ func (s *Site) PreflightConfig(w http.ResponseWriter, r *http.Request) {
 // Theme serves a portal's theme stylesheet, /assets/theme-{id}.{hash}.css,
 // of the portals served now; any other name is 404.
 func (s *Site) Theme(w http.ResponseWriter, r *http.Request) error {
-	if a := s.cat.Theme(r.URL.Path); a != nil {
+	if a := s.cat.Theme(r.Context(), r.URL.Path); a != nil {
 		a.ServeHTTP(w, r)
 		return nil
 	}
@@ -147,10 +149,30 @@ func (s *Site) render(w http.ResponseWriter, name, csp string, data any) error {
 	return nil
 }
 
-// Index serves the list of portals with their pages.
+// IndexMax is how many portals the index lists (the first by id), each
+// built to show its languages: a host of thousands lists them through the
+// operator API.
+const IndexMax = 200
+
+// Index serves the list of the first IndexMax portals with their pages.
 func (s *Site) Index(w http.ResponseWriter, r *http.Request) error {
+	es, err := s.cat.Entries(r.Context())
+	if err != nil {
+		return respond.Unavailable(err, "read", "the portals cannot be read at the moment: retry later")
+	}
+	var ps []*policy.Policy
+	for _, e := range es[:min(len(es), IndexMax)] {
+		p, err := s.cat.Portal(r.Context(), e.ID)
+		if errors.Is(err, catalogue.ErrUnknownPortal) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return respond.Unavailable(err, "read", "the portals cannot be read at the moment: retry later")
+		}
+		ps = append(ps, p.Policy)
+	}
 	return s.render(w, "index", pageCSP, map[string]any{"Origin": respond.Origin(r), "CSS": s.assets.CSS.Name,
-		"Portals": indexRows(s.cat.Policies()), "SRI": s.assets.SRI})
+		"Portals": indexRows(ps), "More": len(es) - min(len(es), IndexMax), "SRI": s.assets.SRI})
 }
 
 // Policy serves /portals/{id}/policy in the language of the lang query

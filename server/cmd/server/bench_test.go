@@ -263,16 +263,4 @@ func bigReceipts(b *testing.B, db, backend string, n int) string {
 }
 
 // peakRSS returns the peak resident memory of a process (VmHWM), as text.
-func peakRSS(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "?"
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return fmt.Sprintf("%.0f MB", float64(kb)/1024)
-		}
-	}
-	return "?"
-}
+func peakRSS(pid int) string { return procStatus(pid, "VmHWM:") }

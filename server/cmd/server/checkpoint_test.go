@@ -105,6 +105,7 @@ var publicKeyLog = regexp.MustCompile(`"publicKey":"([^"]+)"`)
 func TestVerifyReceiptsAgainstCheckpoints(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "receipts.db")
 	p := startServer(t, db, "-checkpoint-every", "0")
+	p.warm(t, "mtran")
 	stop := make(chan struct{})
 	time.AfterFunc(300*time.Millisecond, func() { close(stop) })
 	if acked, _ := poster(t, p.url, 2, stop); len(acked) < 4 {

@@ -60,6 +60,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -97,6 +98,8 @@ func main() {
 		"the scheme and host the server is reached at (https://consent.example behind a TLS proxy: Secure __Host- console cookies)")
 	receiptQueue := flag.Int("receipt-queue", server.DefaultReceiptQueue,
 		"receipts (and impressions, cookie reports) that may wait for the database at once; beyond, 503 with Retry-After at once (0: no bound)")
+	portalCache := flag.Int64("portal-cache-mb", server.DefaultPortalCache>>20,
+		"MiB kept of the portals built (config.json, compressed, notices, themes; least recently used out first); each portal is built when first asked for")
 	trustedProxies := flag.String("trusted-proxies", os.Getenv("PORTALCONSENT_TRUSTED_PROXIES"),
 		"CIDR[,CIDR…] of the load balancers in front of the server: from them, the client is the right-most untrusted address of X-Forwarded-For (default: the header is ignored)")
 	checkpointFile := flag.String("checkpoint-key", "",
@@ -143,6 +146,16 @@ func main() {
 	if *retention < 1 {
 		log.Error("cannot start: -retention-days must be at least 1")
 		os.Exit(1)
+	}
+	if *portalCache < 1 {
+		log.Error("cannot start: -portal-cache-mb must be at least 1")
+		os.Exit(1)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The portals built are what grows with the number of portals: the
+		// garbage collector works harder rather than let the heap double
+		// past them (a soft limit; GOMEMLIMIT sets another).
+		debug.SetMemoryLimit(memoryLimit(*portalCache << 20))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -195,6 +208,7 @@ func main() {
 	opts = append(opts, server.WithReceipts(st), server.WithRateLimit(*rateLimit, *rateBurst),
 		server.WithOperators(auth), server.WithSessionKey(key), server.WithPublicURL(*publicURL), server.WithMetrics(m),
 		server.WithTrustedProxies(trusted), server.WithReceiptQueue(*receiptQueue),
+		server.WithPortalCache(*portalCache<<20),
 		server.WithCheckpointKey(ckey.Public().(ed25519.PublicKey)))
 	if len(trusted) > 0 {
 		log.Info("trusted proxies: the client address is read from X-Forwarded-For", "proxies", *trustedProxies)
@@ -239,7 +253,7 @@ func main() {
 			}
 		}()
 	}
-	if err := run(ctx, *addr, h, log.With("portals", len(h.Policies())), nil); err != nil {
+	if err := run(ctx, *addr, h, log.With("portals", h.Portals()), nil); err != nil {
 		log.Error("serving", "addr", *addr, "err", err)
 		st.Close()
 		os.Exit(1)
@@ -387,3 +401,8 @@ func run(ctx context.Context, addr string, h http.Handler, log *slog.Logger, rea
 	}
 	return err
 }
+
+// memoryLimit is the soft memory limit of a host whose portal cache holds
+// cache bytes: twice the cache (the garbage of builds) and 128 MiB for the
+// rest (assets, index, requests in flight).
+func memoryLimit(cache int64) int64 { return 2*cache + 128<<20 }

@@ -64,3 +64,15 @@ func TestTrustedProxiesMalformed(t *testing.T) {
 		}
 	}
 }
+
+// TestPortalCacheFlag: a cache cap below 1 MiB stops the start, saying so.
+func TestPortalCacheFlag(t *testing.T) {
+	for _, v := range []string{"0", "-5"} {
+		cmd := exec.Command(serverBinary(t), "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "r.db"), "-portal-cache-mb", v)
+		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "-portal-cache-mb must be at least 1") {
+			t.Errorf("-portal-cache-mb %s: exit %v, want 1 saying so\n%s", v, err, out)
+		}
+	}
+}

@@ -147,9 +147,9 @@ func (s *Store) CurrentPolicy(ctx context.Context, portal string) (receipts.Poli
 }
 
 // CurrentPolicies returns the current version of every portal, by portal,
-// without their sources.
+// without their policies nor sources.
 func (s *Store) CurrentPolicies(ctx context.Context) ([]receipts.PolicyVersion, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+versionColumns+`, v.policy
+	rows, err := s.pool.Query(ctx, `SELECT `+versionColumns+`
 		FROM policy_current c JOIN policy_versions v ON v.portal = c.portal AND v.version = c.version
 		ORDER BY c.portal`)
 	if err != nil {
@@ -158,13 +158,30 @@ func (s *Store) CurrentPolicies(ctx context.Context) ([]receipts.PolicyVersion, 
 	defer rows.Close()
 	var out []receipts.PolicyVersion
 	for rows.Next() {
-		var pol []byte
-		v, err := scanVersion(rows, &pol)
+		v, err := scanVersion(rows)
 		if err != nil {
 			return nil, unavailable(ctx, "current policies", err)
 		}
-		v.Policy = pol
 		out = append(out, v)
+	}
+	return out, unavailable(ctx, "current policies", rows.Err())
+}
+
+// PolicyNames returns the name of every current portal's policy, by portal.
+func (s *Store) PolicyNames(ctx context.Context) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.portal, coalesce(convert_from(v.policy, 'UTF8')::json ->> 'name', '')
+		FROM policy_current c JOIN policy_versions v ON v.portal = c.portal AND v.version = c.version`)
+	if err != nil {
+		return nil, unavailable(ctx, "current policies", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var portal, name string
+		if err := rows.Scan(&portal, &name); err != nil {
+			return nil, unavailable(ctx, "current policies", err)
+		}
+		out[portal] = name
 	}
 	return out, unavailable(ctx, "current policies", rows.Err())
 }

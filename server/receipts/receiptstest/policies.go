@@ -25,7 +25,7 @@ func policies(t *testing.T, s receipts.Store) receipts.Policies {
 // publication returns a publication of portal whose policy JSON says
 // what, with one notice in English.
 func publication(portal, what string, revision int64) receipts.Publication {
-	body := []byte(fmt.Sprintf(`{"id":%q,"revision":%d,"what":%q}`, portal, revision, what))
+	body := []byte(fmt.Sprintf(`{"id":%q,"name":"The %s portal","revision":%d,"what":%q}`, portal, portal, revision, what))
 	notice := []byte(fmt.Sprintf(`{"id":%q,"revision":%d,"what":%q,"lang":"en"}`, portal, revision, what))
 	return receipts.Publication{Portal: portal, Revision: revision, Policy: body,
 		Source: []byte("id: " + portal + "\n# " + what + "\n"), Format: "yaml", By: "alice", Via: receipts.ViaAPI,
@@ -171,8 +171,11 @@ func testPolicies(t *testing.T, b Backend) {
 		t.Fatalf("DeletePolicy of a deleted portal: %v, want ErrNotFound", err)
 	}
 	all, err := ps.CurrentPolicies(ctx)
-	if err != nil || len(all) != 1 || all[0].Portal != "new" || string(all[0].Policy) != string(fresh.Policy) {
-		t.Fatalf("CurrentPolicies after the deletion = %+v, %v", all, err)
+	if err != nil || len(all) != 1 || all[0].Portal != "new" || all[0].Version != 1 || all[0].Policy != nil || all[0].Source != nil {
+		t.Fatalf("CurrentPolicies after the deletion = %+v, %v; want the version of \"new\" alone, without its policy", all, err)
+	}
+	if names, err := ps.PolicyNames(ctx); err != nil || len(names) != 1 || names["new"] != "The new portal" {
+		t.Fatalf("PolicyNames after the deletion = %v, %v; want new: The new portal", names, err)
 	}
 	if vs, _ := ps.PolicyVersions(ctx, "shop"); len(vs) != 4 {
 		t.Errorf("a deleted portal keeps %d versions, want 4", len(vs))
