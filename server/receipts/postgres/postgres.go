@@ -49,13 +49,18 @@ var migrationFiles embed.FS
 // Verify so that it never sees a chain half pruned; and, in the two-key
 // space (which never overlaps the one-key space), the class of the
 // per-portal locks of the reappeared tallies (CountReappeared), the
-// portal's hash the second key.
+// portal's hash the second key; the class of the writers' slots (lockWriter,
+// the slot the second key, a session lock held while the store is open)
+// and that of the consent ids' locks an append takes (lockConsent, see
+// consentLockKey).
 const (
 	lockMigrate    int64 = 0x70635f6d696772 // "pc_migr"
 	lockPartitions int64 = 0x70635f70617274 // "pc_part"
 	lockRetention  int64 = 0x70635f72657465 // "pc_rete"
 	lockSettled    int64 = 0x70635f73657474 // "pc_sett"
 	lockReappeared int32 = 0x70635f72       // "pc_r"
+	lockWriter     int32 = 0x70635f77       // "pc_w"
+	lockConsent    int32 = 0x70635f63       // "pc_c"
 )
 
 // DefaultGroupCommit is the group commit window of a Store opened without
@@ -74,6 +79,10 @@ const writers = 2
 // pages holding every read connection never keep a receipt waiting. Two
 // batch writers, and as many appends at once without group commit.
 const writerConns = writers + 2
+
+// maxWriters is how many writers (slots) one database has: at most that
+// many stores (hosts) open on it at once.
+const maxWriters = 1024
 
 // batchTimeout bounds one group commit transaction (it serves many callers,
 // so it does not run under any one caller's context).
@@ -110,6 +119,14 @@ func Maintenance(every time.Duration) Option {
 // Store is a receipts.Store on PostgreSQL. Its methods are safe for
 // concurrent use, also by several processes on one database.
 type Store struct {
+	// writerID is the writer (slot) the store leased at Open: the chains it
+	// extends are the portals' chains of that writer, no other open store
+	// appends to them. lease is the session holding its advisory lock,
+	// outside the pools, closed by Close (which frees the slot: a later
+	// store takes it and continues its chains).
+	writerID int
+	lease    *pgx.Conn
+
 	pool        *pgxpool.Pool // reads, notices, secrets, maintenance
 	wpool       *pgxpool.Pool // the writers': appends, impressions, partitions (see writerConns)
 	groupCommit time.Duration
@@ -184,6 +201,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		wpool.Close()
 		return nil, err
 	}
+	if err := s.leaseWriter(ctx, pcfg.ConnConfig); err != nil {
+		pool.Close()
+		wpool.Close()
+		return nil, err
+	}
 	if s.groupCommit > 0 {
 		s.queue = make(chan *request, maxBatch*writers)
 		for range writers {
@@ -244,6 +266,39 @@ func (s *Store) migrate(ctx context.Context) error {
 	return unavailable(ctx, "migrate", err)
 }
 
+// leaseWriter takes the lowest free writer slot: a session advisory lock
+// (class lockWriter) on a connection of its own, held until Close. A slot
+// whose store was closed, or whose host died (its session ended), is free
+// again; its chains are continued by the store that takes it. Should the
+// lease's session end under a live store (a database restart), another
+// store may take the slot meanwhile: both then append to the same chains,
+// which stay linear (each append locks its chain's head row), only no
+// longer free of waits.
+func (s *Store) leaseWriter(ctx context.Context, cc *pgx.ConnConfig) error {
+	conn, err := pgx.ConnectConfig(ctx, cc.Copy())
+	if err != nil {
+		return unavailable(ctx, "lease a writer", err)
+	}
+	// One slot a statement: a single query may take several locks.
+	for w := range maxWriters {
+		var mine bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1::int4, $2::int4)", lockWriter, w).Scan(&mine); err != nil {
+			conn.Close(context.Background())
+			return unavailable(ctx, "lease a writer", err)
+		}
+		if mine {
+			s.writerID, s.lease = w, conn
+			return nil
+		}
+	}
+	conn.Close(context.Background())
+	return fmt.Errorf("postgres: all %d writer slots are taken: no more hosts may open the database", maxWriters)
+}
+
+// Writer returns the writer (slot) the store leased at Open: the chain of
+// each portal it appends to (receipts.Receipt.Writer).
+func (s *Store) Writer() int { return s.writerID }
+
 // maintain runs EnsurePartitions every period until Close.
 func (s *Store) maintain(every time.Duration) {
 	defer s.wg.Done()
@@ -303,6 +358,7 @@ func (s *Store) Close() error {
 	}
 	s.wpool.Close()
 	s.pool.Close()
+	s.lease.Close(context.Background()) // frees the writer slot
 	return nil
 }
 
