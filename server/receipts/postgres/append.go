@@ -455,7 +455,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	var agg receipts.Aggregates
 	var fresh []int                     // the batch's receipts this transaction stores, by index in batch
 	lastAt := map[[2]string]time.Time{} // receive time of last[key], for the keys this batch stores
-	ri := -1        // index among the batch's receipts
+	ri := -1                            // index among the batch's receipts
 	for bi, req := range batch {
 		if req.imp != nil {
 			agg.AddImpression(req.imp.portal, req.imp.revision, req.imp.lang, req.imp.at)

@@ -1,0 +1,179 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/receipts/postgres"
+)
+
+// hostsWindow is how long BenchmarkHosts appends for each count of hosts
+// (HOSTS_WINDOW, a Go duration, to change it).
+func hostsWindow() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("HOSTS_WINDOW")); err == nil && d > 0 {
+		return d
+	}
+	return 10 * time.Second
+}
+
+// hostsAppenders is how many goroutines append in all, spread evenly over
+// the hosts: the same offered load whatever their number.
+const hostsAppenders = 96
+
+// BenchmarkHosts measures one, two and three hosts on one PostgreSQL
+// database, each host a store of its own (postgres.Open: its own pools,
+// its own writer), all appending to one busy portal (the case in which
+// hosts used to wait on each other: every batch locked the portal's chain
+// head row). For each count it reports the receipts committed per second,
+// the p99 of Append, and how long the database's backends waited on locks
+// per 10,000 receipts: a sampler counts, every millisecond, the
+// ungranted locks of the database (pg_locks) and adds that count times the
+// time since its last sample (backend-milliseconds). Every chain verifies
+// afterwards. Run it once: -bench Hosts -benchtime 1x (HOSTS_WINDOW, default
+// 10s, per count of hosts).
+func BenchmarkHosts(b *testing.B) {
+	for range b.N {
+		for hosts := 1; hosts <= 3; hosts++ {
+			b.Run(strconv.Itoa(hosts), func(b *testing.B) {
+				b.StopTimer()
+				dsn := benchDatabase(b)
+				ctx := context.Background()
+				var stores []*postgres.Store
+				for range hosts {
+					s, err := postgres.Open(ctx, dsn)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer s.Close()
+					stores = append(stores, s)
+				}
+				sampler, err := pgx.Connect(ctx, dsn)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer sampler.Close(ctx)
+				b.StartTimer()
+				rate, p99, waited, n := appendFromHosts(b, stores, sampler, hostsWindow())
+				b.StopTimer()
+				for _, s := range stores {
+					if err := s.Verify(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(rate, "receipts/s")
+				b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+				b.ReportMetric(float64(waited.Microseconds())/1000/float64(n)*10_000, "lock-wait-ms/10k")
+				b.Logf("%d hosts: %d receipts in %v, %.0f/s, p99 %v, %v waiting on locks", hosts, n, hostsWindow(), rate, p99, waited)
+			})
+		}
+	}
+}
+
+// appendFromHosts runs hostsAppenders goroutines, spread over stores, each
+// appending receipts of portal shop, for window; it returns the receipts
+// committed per second, the p99 of Append, the lock wait sampled through
+// sampler (see BenchmarkHosts) and the count of receipts.
+func appendFromHosts(b *testing.B, stores []*postgres.Store, sampler *pgx.Conn, window time.Duration) (rate float64, p99, waited time.Duration, n int) {
+	var (
+		mu     sync.Mutex
+		lat    []time.Duration
+		failed atomic.Int64
+		stop   = make(chan struct{})
+		wg     sync.WaitGroup
+	)
+	for i := range hostsAppenders {
+		s := stores[i%len(stores)]
+		wg.Go(func() {
+			var mine []time.Duration
+			defer func() {
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			}()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t0 := time.Now()
+				if err := s.Append(context.Background(), hostsReceipt("shop"), nil); err != nil {
+					failed.Add(1)
+					return
+				}
+				mine = append(mine, time.Since(t0))
+			}
+		})
+	}
+	sampled := make(chan time.Duration)
+	go func() {
+		var sum time.Duration
+		last := time.Now()
+		for {
+			select {
+			case <-stop:
+				sampled <- sum
+				return
+			default:
+			}
+			var waiting int64
+			err := sampler.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks l
+				JOIN pg_stat_activity a ON a.pid = l.pid
+				WHERE NOT l.granted AND a.datname = current_database()`).Scan(&waiting)
+			now := time.Now()
+			if err == nil {
+				sum += time.Duration(waiting) * now.Sub(last)
+			}
+			last = now
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	start := time.Now()
+	time.Sleep(window) // a measuring window, not a wait for a condition
+	close(stop)
+	wg.Wait()
+	elapsed := time.Since(start)
+	waited = <-sampled
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d appenders stopped on an error", f)
+	}
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		b.Fatal("no receipt appended")
+	}
+	return float64(len(lat)) / elapsed.Seconds(), lat[len(lat)*99/100], waited, len(lat)
+}
+
+// hostsReceipt returns a receipt as the server makes them, of a new
+// consent id.
+func hostsReceipt(portal string) *receipts.Receipt {
+	now := time.Now()
+	return &receipts.Receipt{
+		ID:        uuid.Must(uuid.NewV7()).String(),
+		Portal:    portal,
+		ConsentID: uuid.Must(uuid.NewV7()).String(),
+		Revision:  4,
+		Choices: []policy.Choice{
+			{Category: "necessary", Accepted: true},
+			{Category: "statistical", Accepted: false},
+			{Category: "marketing", Accepted: true},
+		},
+		Method:     receipts.MethodCustom,
+		Lang:       "fr",
+		Page:       "https://shop.example/products/42",
+		DecidedAt:  now.Add(-2 * time.Second).Truncate(time.Second),
+		ReceivedAt: now,
+		Notice:     receipts.NoticeHash([]byte(`{"revision":4}`)),
+	}
+}
