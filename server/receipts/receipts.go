@@ -327,7 +327,9 @@ type Store interface {
 	Append(ctx context.Context, r *Receipt, undeclared []string) error
 	// CountImpression counts one banner shown for portal, revision and
 	// lang on at's UTC day (no id, nothing personal). A store may gather
-	// it with appends into one transaction.
+	// it with appends into one transaction, or count it in memory and
+	// write it within seconds (ImpressionBuffer): Close writes what it
+	// holds, and Stats counts the impressions of its own store.
 	CountImpression(ctx context.Context, portal string, revision int64, lang string, at time.Time) error
 	// Stats returns the daily aggregates of the portal for the UTC days
 	// whose 00:00 is in [from, to); a portal without any gets a Stats

@@ -21,12 +21,10 @@ import (
 	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
-// A request is one Append (r) or CountImpression (imp) waiting for its
-// batch.
+// A request is one Append waiting for its batch.
 type request struct {
 	r          *receipts.Receipt
 	undeclared []string
-	imp        *impression
 	// resent is set by a batch that found r stored already (r Resends
 	// it): r is set to that receipt and the caller gets ErrResent.
 	resent bool
@@ -88,19 +86,13 @@ func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []st
 	return s.enqueue(ctx, req)
 }
 
-// impression is a banner shown, as CountImpression counts it.
-type impression struct {
-	portal   string
-	revision int64
-	lang     string
-	at       time.Time
-}
-
 // CountImpression counts one banner shown for portal, revision and lang on
-// at's UTC day, in the next group commit batch (in its own transaction
-// without group commit); it returns once that transaction committed. It
-// refuses an empty portal and text PostgreSQL cannot store with a plain
-// error; database failures are wrapped in receipts.ErrUnavailable.
+// at's UTC day in memory (receipts.ImpressionBuffer), written by the next
+// flush (every ImpressionFlush, at Close, and before Stats reads): a host
+// killed loses at most the impressions of one interval. It refuses an
+// empty portal and text PostgreSQL cannot store with a plain error, and a
+// new row past receipts.MaxPendingImpressions, or a closed store, with an
+// error wrapped in receipts.ErrUnavailable.
 func (s *Store) CountImpression(ctx context.Context, portal string, revision int64, lang string, at time.Time) error {
 	if portal == "" {
 		return fmt.Errorf("%w: impression without portal", errInvalid)
@@ -113,7 +105,32 @@ func (s *Store) CountImpression(ctx context.Context, portal string, revision int
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.enqueue(ctx, &request{imp: &impression{portal, revision, lang, at.UTC()}, done: make(chan error, 1)})
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return errClosed
+	}
+	return s.imps.Add(portal, revision, lang, at)
+}
+
+// flushImpressions writes the impressions counted in memory to the
+// aggregates rows of the store's writer, in a transaction of its own; on
+// failure it keeps them for the next flush.
+func (s *Store) flushImpressions(ctx context.Context) error {
+	m := s.imps.Take()
+	if m == nil {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.wpool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		queueAggregates(b, &receipts.Aggregates{Impressions: m}, s.writerID)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		s.imps.Return(m)
+		return unavailable(ctx, "flush impressions", err)
+	}
+	return nil
 }
 
 // enqueue commits req in the next batch (or at once without group commit)
@@ -227,18 +244,14 @@ func (s *Store) commit(ctx context.Context, batch []*request) error {
 		sealed, resent, committing, err := s.tryCommit(ctx, batch)
 		if err != nil && committing && ctx.Err() == nil {
 			// COMMIT cut off (connection terminated or lost): look, by the
-			// batch's first receipt stored by it. A batch of impressions
-			// leaves nothing to look for: their counts may be lost; one of
-			// resends only, nothing to lose: they were stored before.
+			// batch's first receipt stored by it. A batch of resends only
+			// has nothing to lose: they were stored before.
 			first := -1
 			for i, req := range batch {
 				if req.r != nil && !resent[i] {
 					first = i
 					break
 				}
-			}
-			if first < 0 && slices.ContainsFunc(batch, func(req *request) bool { return req.imp != nil }) {
-				return unavailable(ctx, "count impressions (commit outcome unknown)", err)
 			}
 			stored, lerr := first < 0, error(nil)
 			if first >= 0 {
@@ -457,10 +470,6 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	lastAt := map[[2]string]time.Time{} // receive time of last[key], for the keys this batch stores
 	ri := -1                            // index among the batch's receipts
 	for bi, req := range batch {
-		if req.imp != nil {
-			agg.AddImpression(req.imp.portal, req.imp.revision, req.imp.lang, req.imp.at)
-			continue
-		}
 		ri++
 		c := *req.r
 		if first := stored[ri]; first != nil {

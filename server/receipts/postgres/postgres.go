@@ -93,6 +93,7 @@ type Option func(*config)
 
 type config struct {
 	groupCommit time.Duration
+	impressions time.Duration
 	maintenance time.Duration
 	log         *slog.Logger
 }
@@ -108,6 +109,20 @@ func Log(l *slog.Logger) Option {
 // transaction, in its caller's goroutine. A negative d is taken as 0.
 func GroupCommit(d time.Duration) Option {
 	return func(c *config) { c.groupCommit = max(d, 0) }
+}
+
+// DefaultImpressionFlush is how often a Store opened without the
+// ImpressionFlush option writes the impressions it counted in memory.
+const DefaultImpressionFlush = 2 * time.Second
+
+// ImpressionFlush sets how often the impressions counted in memory are
+// written (CountImpression); 0 or less takes DefaultImpressionFlush.
+func ImpressionFlush(every time.Duration) Option {
+	return func(c *config) {
+		if every > 0 {
+			c.impressions = every
+		}
+	}
 }
 
 // Maintenance sets how often the store runs EnsurePartitions in the
@@ -144,6 +159,8 @@ type Store struct {
 
 	lastReset atomic.Int64 // Unix ns of the last pool reset (see resetPool)
 
+	imps receipts.ImpressionBuffer // counted by CountImpression, written by flushImpressions
+
 	partsMu sync.Mutex
 	parts   map[month]bool // partitions known to exist
 
@@ -162,7 +179,7 @@ var _ receipts.Store = (*Store)(nil)
 // next months. It fails on a malformed dsn, an unreachable database (wrapped
 // in receipts.ErrUnavailable) and a database migrated by a newer binary.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	cfg := config{groupCommit: DefaultGroupCommit, maintenance: 24 * time.Hour}
+	cfg := config{groupCommit: DefaultGroupCommit, impressions: DefaultImpressionFlush, maintenance: 24 * time.Hour}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -217,6 +234,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		s.wg.Add(1)
 		go s.maintain(cfg.maintenance)
 	}
+	s.wg.Add(1)
+	go s.flushEvery(cfg.impressions)
 	return s, nil
 }
 
@@ -299,6 +318,26 @@ func (s *Store) leaseWriter(ctx context.Context, cc *pgx.ConnConfig) error {
 // each portal it appends to (receipts.Receipt.Writer).
 func (s *Store) Writer() int { return s.writerID }
 
+// flushEvery writes the impressions counted in memory every period until
+// Close (which writes the last ones).
+func (s *Store) flushEvery(every time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+			if err := s.flushImpressions(ctx); err != nil && s.log != nil {
+				s.log.Warn("receipts: impressions kept in memory for the next flush", "err", err.Error())
+			}
+			cancel()
+		}
+	}
+}
+
 // maintain runs EnsurePartitions every period until Close.
 func (s *Store) maintain(every time.Duration) {
 	defer s.wg.Done()
@@ -325,8 +364,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close waits for the appends in flight to be committed (or to fail), then
-// closes the pool; later calls fail with receipts.ErrUnavailable. Calling it
+// Close waits for the appends in flight to be committed (or to fail),
+// writes the impressions counted in memory, then closes the pool; later calls fail with receipts.ErrUnavailable. Calling it
 // twice is harmless.
 func (s *Store) Close() error {
 	s.mu.Lock()
@@ -342,6 +381,12 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.direct.Wait()
+	// The impressions counted since the last flush (none is added now).
+	fctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	if err := s.flushImpressions(fctx); err != nil && s.log != nil {
+		s.log.Error("receipts: impressions lost at close", "err", err.Error())
+	}
+	cancel()
 	if s.listenMu.TryLock() { // else a WaitRevocation closes it when its ctx ends
 		if s.listen != nil {
 			s.listen.Close(context.Background())

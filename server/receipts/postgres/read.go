@@ -243,11 +243,17 @@ func ceilDay(t time.Time) time.Time {
 	return d
 }
 
-// Stats returns the daily aggregates of the portal for the UTC days whose
-// 00:00 is in [from, to), read in one repeatable-read transaction; none is
+// Stats writes the impressions this store counted in memory, then returns
+// the daily aggregates of the portal for the UTC days whose 00:00 is in
+// [from, to), read in one repeatable-read transaction; none is
 // a Stats without days. Database failures are wrapped in
 // receipts.ErrUnavailable.
 func (s *Store) Stats(ctx context.Context, portal string, from, to time.Time) (receipts.Stats, error) {
+	// This host's impressions are counted before they are read (the other
+	// hosts' within their flush interval).
+	if err := s.flushImpressions(ctx); err != nil {
+		return receipts.Stats{}, err
+	}
 	b := receipts.NewStatsBuilder(portal)
 	lo, hi := ceilDay(from), ceilDay(to)
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
