@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,7 +45,10 @@ const hostsAppenders = 96
 // of those blocked by another host's session (told apart by
 // application_name) on anything but a table's extension (its file
 // growing, a lock of storage every inserter of the table shares for
-// microseconds). Every chain verifies afterwards. Run it once: -bench Hosts -benchtime 1x (HOSTS_WINDOW, default
+// microseconds). It reports too the CPU time the database's backends spent
+// per receipt (from /proc: the server must be on this machine; its
+// background processes, such as the WAL writer, are left out). Every chain
+// verifies afterwards. Run it once: -bench Hosts -benchtime 1x (HOSTS_WINDOW, default
 // 10s, per count of hosts).
 func BenchmarkHosts(b *testing.B) {
 	for range b.N {
@@ -68,9 +73,11 @@ func BenchmarkHosts(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer sampler.Close(ctx)
+				cpu0 := backendsCPU(b, sampler)
 				b.StartTimer()
 				rate, p99, waited, between, n := appendFromHosts(b, stores, sampler, hostsWindow())
 				b.StopTimer()
+				cpu := backendsCPU(b, sampler).since(cpu0)
 				for _, s := range stores {
 					if err := s.Verify(ctx); err != nil {
 						b.Fatal(err)
@@ -80,6 +87,7 @@ func BenchmarkHosts(b *testing.B) {
 				b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 				b.ReportMetric(float64(waited.Microseconds())/1000/float64(n)*10_000, "lock-wait-ms/10k")
 				b.ReportMetric(float64(between.Microseconds())/1000/float64(n)*10_000, "between-hosts-ms/10k")
+				b.ReportMetric(float64(cpu.Microseconds())/float64(n), "pg-cpu-µs/receipt")
 				b.Logf("%d hosts: %d receipts in %v, %.0f/s, p99 %v, %v waiting on locks, %v of it on another host", hosts, n, hostsWindow(), rate, p99, waited, between)
 			})
 		}
@@ -169,6 +177,53 @@ func appendFromHosts(b *testing.B, stores []*postgres.Store, sampler *pgx.Conn, 
 		b.Fatal("no receipt appended")
 	}
 	return float64(len(lat)) / elapsed.Seconds(), lat[len(lat)*99/100], waited, between, len(lat)
+}
+
+// cpuTimes are the CPU times (user and system) of PostgreSQL backends, by
+// pid.
+type cpuTimes map[int]time.Duration
+
+// backendsCPU reads, from /proc, the CPU time of the backends of conn's
+// database (sessions of the stores, the sampler's own included).
+func backendsCPU(b *testing.B, conn *pgx.Conn) cpuTimes {
+	rows, err := conn.Query(context.Background(), "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := cpuTimes{}
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue // ended meanwhile
+		}
+		// Fields after the command's closing parenthesis: state is 3, utime 14, stime 15.
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		out[int(pid)] = time.Duration(u+s) * time.Second / clockTicks
+	}
+	return out
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's times
+// (100 on Linux's every architecture Go runs on here).
+const clockTicks = 100
+
+// since returns the CPU time spent since before (a backend new since is
+// counted whole).
+func (c cpuTimes) since(before cpuTimes) time.Duration {
+	var d time.Duration
+	for pid, t := range c {
+		d += t - before[pid]
+	}
+	return d
 }
 
 // hostsReceipt returns a receipt as the server makes them, of a new
