@@ -110,9 +110,8 @@ bench: build postgres
 	@test -f $(VANILLA)/cookieconsent.umd.js || npm install --no-audit --no-fund --prefix server/.tools vanilla-cookieconsent@3.1.0
 	@test -f $(LIGHTHOUSE) || npm install --no-audit --no-fund --save-exact --prefix server/.tools lighthouse@12.2.3
 	BENCH_RUNS=$(BENCH_RUNS) VANILLA_DIR=$(CURDIR)/$(VANILLA) LIGHTHOUSE=$(CURDIR)/$(LIGHTHOUSE) LIGHTHOUSE_RUNS=$(LIGHTHOUSE_RUNS) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./server/bench
-	$(GO) test -run '^$$' -bench Receipts -benchtime 1x -timeout 60m ./server/cmd/server
-	$(GO) test -run '^$$' -bench Portals -benchtime 1x -timeout 60m ./server/cmd/server
-	$(GO) test -run '^$$' -bench AppendDuringRetention -benchtime 1x -timeout 20m ./server/receipts/postgres
+	$(GO) test -run '^$$' -bench 'Receipts|Overload|Portals' -benchtime 1x -timeout 60m ./server/cmd/server
+	$(GO) test -run '^$$' -bench 'AppendDuringRetention|BytesPerReceipt' -benchtime 1x -timeout 20m ./server/receipts/postgres
 
 clean:
 	find $(DIST) -type f -not -name README.md -not -name .gitignore -delete

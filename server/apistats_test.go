@@ -156,7 +156,7 @@ func TestAPIReceiptsJSONL(t *testing.T) {
 		want := map[string]any{
 			"receiptId": r.ID, "receivedAt": r.ReceivedAt.Format(time.RFC3339Nano), "decidedAt": r.DecidedAt.Format(time.RFC3339),
 			"consentId": r.ConsentID, "revision": json.Number(fmt.Sprint(r.Revision)), "method": r.Method, "lang": r.Lang,
-			"page": r.Page, "policy": r.Notice, "seq": json.Number(fmt.Sprint(r.Seq)), "prev": r.Prev, "hash": r.Hash,
+			"page": r.Page, "policy": r.Notice, "writer": json.Number(fmt.Sprint(r.Writer)), "seq": json.Number(fmt.Sprint(r.Seq)), "prev": r.Prev, "hash": r.Hash,
 			"choices": map[string]any{"necessary": true, "statistical": r.Choices[1].Accepted},
 		}
 		if fmt.Sprint(line) != fmt.Sprint(want) {

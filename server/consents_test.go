@@ -130,7 +130,7 @@ func TestPostConsent(t *testing.T) {
 		t.Fatalf("csv: %d %s", res.StatusCode, got)
 	}
 	rows, err := csv.NewReader(strings.NewReader(string(got))).ReadAll()
-	if err != nil || len(rows) != 2 || strings.Join(rows[0], ",") != "receipt_id,received_at,decided_at,consent_id,revision,choices,method,lang,page,policy,seq,prev,hash" {
+	if err != nil || len(rows) != 2 || strings.Join(rows[0], ",") != "receipt_id,received_at,decided_at,consent_id,revision,choices,method,lang,page,policy,writer,seq,prev,hash" {
 		t.Fatalf("csv rows %q (%v)", rows, err)
 	}
 	if rows[1][0] != ack.ReceiptID || rows[1][3] != c.ID || rows[1][5] != receipts.EncodeChoices(c.Choices) || rows[1][9] != fr.Notice.SHA256 {

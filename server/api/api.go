@@ -164,6 +164,7 @@ func (a *API) ReceiptsJSONL(w http.ResponseWriter, r *http.Request) error {
 // (receipts.Checkpoint), the key and signature in base64.
 type CheckpointLine struct {
 	Portal    string `json:"portal"`
+	Writer    int    `json:"writer"`
 	Seq       int64  `json:"seq"`
 	Hash      string `json:"hash"`
 	SignedAt  string `json:"signedAt"`
@@ -188,7 +189,7 @@ func (a *API) Checkpoints(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Disposition", `attachment; filename="checkpoints-`+portal+`.jsonl"`)
 	enc := json.NewEncoder(w)
 	for _, c := range cs {
-		enc.Encode(CheckpointLine{Portal: c.Portal, Seq: c.Seq, Hash: c.Hash, SignedAt: c.SignedAt.UTC().Format(time.RFC3339Nano),
+		enc.Encode(CheckpointLine{Portal: c.Portal, Writer: c.Writer, Seq: c.Seq, Hash: c.Hash, SignedAt: c.SignedAt.UTC().Format(time.RFC3339Nano),
 			PublicKey: base64.StdEncoding.EncodeToString(c.PublicKey), Signature: base64.StdEncoding.EncodeToString(c.Signature)})
 	}
 	return nil

@@ -171,6 +171,17 @@ func fill(b *testing.B, st receipts.Store, n int, start, now time.Time) {
 // benchPostgres opens a store on a new database of the server named by
 // PORTALCONSENT_TEST_POSTGRES, dropped at the end; it skips without one.
 func benchPostgres(b *testing.B) receipts.Store {
+	st, err := postgres.Open(context.Background(), benchDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// benchDatabase makes a new database on the server named by
+// PORTALCONSENT_TEST_POSTGRES, dropped at the end, and returns its URL; it
+// skips without one.
+func benchDatabase(b *testing.B) string {
 	dsn := os.Getenv("PORTALCONSENT_TEST_POSTGRES")
 	if dsn == "" {
 		b.Skip("PORTALCONSENT_TEST_POSTGRES is unset")
@@ -200,10 +211,5 @@ func benchPostgres(b *testing.B) receipts.Store {
 	if err != nil {
 		b.Fatal(err)
 	}
-	u := fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Password, cfg.Host, cfg.Port, name)
-	st, err := postgres.Open(ctx, u)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return st
+	return fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Password, cfg.Host, cfg.Port, name)
 }

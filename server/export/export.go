@@ -25,7 +25,7 @@ import (
 
 // csvHeader is the first row of a CSV export.
 var csvHeader = []string{"receipt_id", "received_at", "decided_at", "consent_id", "revision",
-	"choices", "method", "lang", "page", "policy", "seq", "prev", "hash"}
+	"choices", "method", "lang", "page", "policy", "writer", "seq", "prev", "hash"}
 
 // exportWriteTime is how long each chunk of an export may take to write:
 // an export of a million receipts outlasts the server's WriteTimeout.
@@ -35,13 +35,15 @@ const exportWriteTime = 30 * time.Second
 const exportChunk = 1000
 
 // ReceiptLine is one line of a JSON Lines export: the lookup API's
-// fields, the consent id and the receipt's place in its chain.
+// fields, the consent id and the receipt's place in its chain (the
+// portal's chain of writer Writer, at Seq).
 type ReceiptLine struct {
 	ConsentID string `json:"consentId"`
 	ReceiptJSON
-	Seq  int64  `json:"seq"`
-	Prev string `json:"prev"`
-	Hash string `json:"hash"`
+	Writer int    `json:"writer"`
+	Seq    int64  `json:"seq"`
+	Prev   string `json:"prev"`
+	Hash   string `json:"hash"`
 }
 
 // Format is one way of writing receipts.
@@ -65,7 +67,7 @@ var (
 					row = append(row[:0], rec.ID, rec.ReceivedAt.UTC().Format(time.RFC3339Nano),
 						rec.DecidedAt.UTC().Format(time.RFC3339), rec.ConsentID, strconv.FormatInt(rec.Revision, 10),
 						receipts.EncodeChoices(rec.Choices), rec.Method, rec.Lang, rec.Page, rec.Notice,
-						strconv.FormatInt(rec.Seq, 10), rec.Prev, rec.Hash)
+						strconv.Itoa(rec.Writer), strconv.FormatInt(rec.Seq, 10), rec.Prev, rec.Hash)
 					for i, c := range row {
 						row[i] = csvCell(c)
 					}
@@ -78,7 +80,7 @@ var (
 		open: func(w *bufio.Writer) (func() error, func(*receipts.Receipt) error) {
 			enc := json.NewEncoder(w)
 			return func() error { return nil }, func(rec *receipts.Receipt) error {
-				return enc.Encode(ReceiptLine{ConsentID: rec.ConsentID, ReceiptJSON: NewReceiptJSON(rec), Seq: rec.Seq, Prev: rec.Prev, Hash: rec.Hash})
+				return enc.Encode(ReceiptLine{ConsentID: rec.ConsentID, ReceiptJSON: NewReceiptJSON(rec), Writer: rec.Writer, Seq: rec.Seq, Prev: rec.Prev, Hash: rec.Hash})
 			}
 		}}
 )

@@ -36,7 +36,7 @@ func TestCSVFormulaCells(t *testing.T) {
 		t.Fatalf("rows %q, %v", rows, err)
 	}
 	want := []string{"'+0193", "2026-03-03T10:00:00Z", "2026-03-03T10:00:00Z", "'-2+3+cmd|' /C calc'!A0", "7",
-		receipts.EncodeChoices(rec.Choices), "'@SUM(1)", "'=1+1", "'\thttps://p.example/", "'\rx", "1", "0000", "abcd"}
+		receipts.EncodeChoices(rec.Choices), "'@SUM(1)", "'=1+1", "'\thttps://p.example/", "'\rx", "0", "1", "0000", "abcd"}
 	if !slices.Equal(rows[1], want) {
 		t.Errorf("row\n%q\nwant\n%q", rows[1], want)
 	}

@@ -8,9 +8,11 @@ import (
 	"time"
 )
 
-// Head is the head of a portal's chain: its last receipt's Seq and Hash.
+// Head is the head of a chain (a portal and writer): its last receipt's
+// Seq and Hash.
 type Head struct {
 	Portal string
+	Writer int
 	Seq    int64
 	Hash   string
 }
@@ -22,6 +24,7 @@ type Head struct {
 // each chain against its latest checkpoint (CheckCheckpoint).
 type Checkpoint struct {
 	Portal string
+	Writer int    // the chain of the portal (Receipt.Writer)
 	Seq    int64  // the head's position in the chain, from 1
 	Hash   string // the head's hash, hex
 	// SignedAt is when the head was signed (the signer's clock), to the
@@ -31,15 +34,25 @@ type Checkpoint struct {
 	Signature []byte            // Ed25519 signature of Message
 }
 
-// checkpointDomain starts every message a checkpoint signs, so that its
-// signature means nothing elsewhere.
-const checkpointDomain = "portalconsent checkpoint v1\n"
+// checkpointDomain starts every message a checkpoint of writer 0 signs,
+// writerCheckpointDomain those of another writer, so that a signature
+// means nothing elsewhere.
+const (
+	checkpointDomain       = "portalconsent checkpoint v1\n"
+	writerCheckpointDomain = "portalconsent checkpoint v2\n"
+)
 
 // Message returns the bytes a checkpoint signs: its domain, then the
 // portal, seq, hash and signing time (RFC 3339, microseconds, UTC), one a
-// line.
+// line; for a writer other than 0 (domain v2), the writer's number on a
+// line after the portal's. Writer 0's message is the one signed before
+// chains per writer, so that those checkpoints still verify.
 func (c *Checkpoint) Message() []byte {
-	return []byte(checkpointDomain + c.Portal + "\n" + strconv.FormatInt(c.Seq, 10) + "\n" + c.Hash + "\n" +
+	head := checkpointDomain + c.Portal + "\n"
+	if c.Writer != 0 {
+		head = writerCheckpointDomain + c.Portal + "\n" + strconv.Itoa(c.Writer) + "\n"
+	}
+	return []byte(head + strconv.FormatInt(c.Seq, 10) + "\n" + c.Hash + "\n" +
 		c.SignedAt.UTC().Format("2006-01-02T15:04:05.000000Z") + "\n")
 }
 
@@ -48,13 +61,23 @@ func (c *Checkpoint) Message() []byte {
 // on an empty portal, a seq under 1, a hash that is not 64 hex digits or a
 // key that is not an Ed25519 private key.
 func SignCheckpoint(key ed25519.PrivateKey, portal string, seq int64, hash string, at time.Time) (Checkpoint, error) {
+	return SignHead(key, Head{Portal: portal, Seq: seq, Hash: hash}, at)
+}
+
+// SignHead is SignCheckpoint for the head h of any chain (its writer
+// included); it fails on a negative writer too.
+func SignHead(key ed25519.PrivateKey, h Head, at time.Time) (Checkpoint, error) {
+	portal, seq, hash := h.Portal, h.Seq, h.Hash
+	if h.Writer < 0 {
+		return Checkpoint{}, fmt.Errorf("receipts: no checkpoint of portal %q writer %d", portal, h.Writer)
+	}
 	if len(key) != ed25519.PrivateKeySize {
 		return Checkpoint{}, fmt.Errorf("receipts: checkpoint key of %d bytes, not an Ed25519 private key", len(key))
 	}
 	if b, err := hex.DecodeString(hash); portal == "" || seq < 1 || err != nil || len(b) != 32 {
 		return Checkpoint{}, fmt.Errorf("receipts: no checkpoint of portal %q at #%d with hash %q", portal, seq, hash)
 	}
-	c := Checkpoint{Portal: portal, Seq: seq, Hash: hash, SignedAt: at.UTC().Truncate(time.Microsecond),
+	c := Checkpoint{Portal: portal, Writer: h.Writer, Seq: seq, Hash: hash, SignedAt: at.UTC().Truncate(time.Microsecond),
 		PublicKey: key.Public().(ed25519.PublicKey)}
 	c.Signature = ed25519.Sign(key, c.Message())
 	return c, nil
@@ -68,8 +91,8 @@ func SignCheckpoint(key ed25519.PrivateKey, portal string, seq int64, hash strin
 // chain rewritten or cut since it was signed.
 func CheckCheckpoint(c Checkpoint, pub ed25519.PublicKey, hashAt func(seq int64) (string, error)) error {
 	if !ed25519.Verify(pub, c.Message(), c.Signature) {
-		return fmt.Errorf("receipts: checkpoint of portal %q at #%d (signed %s): the signature does not verify with the checkpoint public key (forged, or signed with another key)",
-			c.Portal, c.Seq, c.SignedAt.Format(time.RFC3339))
+		return fmt.Errorf("receipts: checkpoint of %s at #%d (signed %s): the signature does not verify with the checkpoint public key (forged, or signed with another key)",
+			ChainName(c.Portal, c.Writer), c.Seq, c.SignedAt.Format(time.RFC3339))
 	}
 	h, err := hashAt(c.Seq)
 	if err != nil {
@@ -77,11 +100,11 @@ func CheckCheckpoint(c Checkpoint, pub ed25519.PublicKey, hashAt func(seq int64)
 	}
 	switch {
 	case h == "":
-		return fmt.Errorf("receipts: chain of portal %q has no receipt #%d, signed in a checkpoint at %s: receipts were deleted or the chain cut",
-			c.Portal, c.Seq, c.SignedAt.Format(time.RFC3339))
+		return fmt.Errorf("receipts: chain of %s has no receipt #%d, signed in a checkpoint at %s: receipts were deleted or the chain cut",
+			ChainName(c.Portal, c.Writer), c.Seq, c.SignedAt.Format(time.RFC3339))
 	case h != c.Hash:
-		return fmt.Errorf("receipts: chain of portal %q rewritten: receipt #%d does not have the hash signed in the checkpoint at %s",
-			c.Portal, c.Seq, c.SignedAt.Format(time.RFC3339))
+		return fmt.Errorf("receipts: chain of %s rewritten: receipt #%d does not have the hash signed in the checkpoint at %s",
+			ChainName(c.Portal, c.Writer), c.Seq, c.SignedAt.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -95,6 +118,8 @@ func (c *Checkpoint) Valid() error {
 	switch {
 	case c.Portal == "":
 		return fmt.Errorf("receipts: checkpoint without portal")
+	case c.Writer < 0:
+		return fmt.Errorf("receipts: checkpoint of portal %q: writer %d", c.Portal, c.Writer)
 	case c.Seq < 1:
 		return fmt.Errorf("receipts: checkpoint of portal %q at #%d", c.Portal, c.Seq)
 	case err != nil || len(b) != 32:

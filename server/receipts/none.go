@@ -69,8 +69,8 @@ func (None) LatestCheckpoints(context.Context) ([]Checkpoint, error) {
 func (None) Checkpoints(context.Context, string) ([]Checkpoint, error) {
 	return nil, ErrNoStore
 }
-func (None) ChainHash(context.Context, string, int64) (string, error) { return "", ErrNoStore }
-func (None) Verify(context.Context) error                             { return nil }
-func (None) DeleteBefore(context.Context, time.Time) (int64, error)   { return 0, ErrNoStore }
-func (None) Ping(context.Context) error                               { return nil }
-func (None) Close() error                                             { return nil }
+func (None) ChainHash(context.Context, string, int, int64) (string, error) { return "", ErrNoStore }
+func (None) Verify(context.Context) error                                  { return nil }
+func (None) DeleteBefore(context.Context, time.Time) (int64, error)        { return 0, ErrNoStore }
+func (None) Ping(context.Context) error                                    { return nil }
+func (None) Close() error                                                  { return nil }

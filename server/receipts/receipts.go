@@ -62,8 +62,13 @@ type Receipt struct {
 	// ID is a UUIDv7 made by the server when it received the choice.
 	ID     string
 	Portal string
-	// Seq is the receipt's position in its portal's chain, from 1; Append
-	// sets it.
+	// Writer is the chain of the portal the receipt is in: a portal has a
+	// chain per writer (a slot a host of a PostgreSQL fleet leases, see
+	// package postgres); 0 for the only chain of a SQLite store and for
+	// every receipt stored before chains per writer. Append sets it.
+	Writer int
+	// Seq is the receipt's position in its chain (portal and Writer), from
+	// 1; Append sets it.
 	Seq       int64
 	ConsentID string
 	Revision  int64
@@ -106,6 +111,7 @@ type canonical struct {
 	V          int      `json:"v"`
 	ID         string   `json:"id"`
 	Portal     string   `json:"portal"`
+	Writer     int      `json:"writer,omitempty"` // absent for 0: the hashes made before writers hold
 	Seq        int64    `json:"seq"`
 	ConsentID  string   `json:"consentId"`
 	Revision   int64    `json:"revision"`
@@ -123,7 +129,7 @@ type canonical struct {
 // every field but Hash (times as Unix seconds and microseconds).
 func (r *Receipt) Canonical() []byte {
 	c := canonical{
-		V: 1, ID: r.ID, Portal: r.Portal, Seq: r.Seq, ConsentID: r.ConsentID,
+		V: 1, ID: r.ID, Portal: r.Portal, Writer: r.Writer, Seq: r.Seq, ConsentID: r.ConsentID,
 		Revision: r.Revision, Choices: ChoiceStrings(r.Choices), Method: r.Method,
 		Lang: r.Lang, Page: r.Page, DecidedAt: r.DecidedAt.Unix(),
 		ReceivedAt: r.ReceivedAt.UnixMicro(), Notice: r.Notice, Prev: r.Prev,
@@ -283,6 +289,7 @@ type Reappeared struct {
 // not verify.
 type BrokenLink struct {
 	Portal    string
+	Writer    int // the chain of the portal (Receipt.Writer)
 	Seq       int64
 	ReceiptID string // "" when the receipt at Seq is missing
 	Reason    string
@@ -293,7 +300,7 @@ func (e *BrokenLink) Error() string {
 	if id == "" {
 		id = "missing"
 	}
-	return fmt.Sprintf("receipts: chain of portal %q broken at receipt #%d (%s): %s", e.Portal, e.Seq, id, e.Reason)
+	return fmt.Sprintf("receipts: chain of %s broken at receipt #%d (%s): %s", ChainName(e.Portal, e.Writer), e.Seq, id, e.Reason)
 }
 
 // Store keeps receipts, notices and tallies. Every method is safe for
@@ -320,7 +327,9 @@ type Store interface {
 	Append(ctx context.Context, r *Receipt, undeclared []string) error
 	// CountImpression counts one banner shown for portal, revision and
 	// lang on at's UTC day (no id, nothing personal). A store may gather
-	// it with appends into one transaction.
+	// it with appends into one transaction, or count it in memory and
+	// write it within seconds (ImpressionBuffer): Close writes what it
+	// holds, and Stats counts the impressions of its own store.
 	CountImpression(ctx context.Context, portal string, revision int64, lang string, at time.Time) error
 	// Stats returns the daily aggregates of the portal for the UTC days
 	// whose 00:00 is in [from, to); a portal without any gets a Stats
@@ -374,24 +383,25 @@ type Store interface {
 	// first receipt that does not verify (see Verify), nil when all do.
 	Verify(ctx context.Context) error
 
-	// Heads returns the head of every portal's chain, by portal: its last
+	// Heads returns the head of every chain, by portal then writer: its last
 	// receipt's Seq and Hash (a chain's head stays when retention deletes
 	// its receipts). A chain without receipt has none.
 	Heads(ctx context.Context) ([]Head, error)
-	// SaveCheckpoint stores c, unchecked; when one of c.Portal and c.Seq is
+	// SaveCheckpoint stores c, unchecked; when one of c.Portal, c.Writer and c.Seq is
 	// stored already it keeps that one and returns nil. It fails on a
 	// checkpoint that is not one (empty portal, seq under 1, a hash that is
 	// not 64 hex digits, a key or signature of the wrong size).
 	SaveCheckpoint(ctx context.Context, c Checkpoint) error
-	// LatestCheckpoints returns, for every portal with one, its checkpoint
-	// of the highest Seq, by portal.
+	// LatestCheckpoints returns, for every chain with one, its checkpoint
+	// of the highest Seq, by portal then writer.
 	LatestCheckpoints(ctx context.Context) ([]Checkpoint, error)
-	// Checkpoints returns every checkpoint of portal, by Seq (none for a
-	// portal without any).
+	// Checkpoints returns every checkpoint of portal, by writer then Seq
+	// (none for a portal without any).
 	Checkpoints(ctx context.Context, portal string) ([]Checkpoint, error)
-	// ChainHash returns the hash of portal's receipt at seq, or of its
-	// anchor when the anchor is at seq; "" when there is neither.
-	ChainHash(ctx context.Context, portal string, seq int64) (string, error)
+	// ChainHash returns the hash of the receipt at seq of the chain of
+	// portal and writer, or of its anchor when the anchor is at seq; ""
+	// when there is neither.
+	ChainHash(ctx context.Context, portal string, writer int, seq int64) (string, error)
 	// DeleteBefore deletes the receipts received before cutoff and the
 	// tallies (undeclared and reappeared) of days before it, keeping what remains verifiable: the last
 	// deleted receipt of each chain becomes its anchor. It also deletes the
@@ -408,6 +418,16 @@ type Store interface {
 	Close() error
 }
 
+// ChainName names the chain of portal and writer in messages: `portal
+// "shop"` for writer 0 (the only chain before writers), `portal "shop"
+// writer 2` for another.
+func ChainName(portal string, writer int) string {
+	if writer == 0 {
+		return fmt.Sprintf("portal %q", portal)
+	}
+	return fmt.Sprintf("portal %q writer %d", portal, writer)
+}
+
 // Anchor is where a chain starts: Genesis at 0, or the last receipt retention
 // deleted.
 type Anchor struct {
@@ -415,11 +435,11 @@ type Anchor struct {
 	Hash string
 }
 
-// VerifyChain checks one portal's receipts, given in Seq order, against the
-// chain's anchor: each must follow the one before (Seq+1, Prev its Hash) and
+// VerifyChain checks the receipts of one chain (portal and writer), given
+// in Seq order, against the chain's anchor: each must follow the one before (Seq+1, Prev its Hash) and
 // its Hash must be the SHA-256 of its canonical bytes. It returns the first
 // *BrokenLink, or nil. Stores' Verify use it.
-func VerifyChain(portal string, anchor Anchor, next func() (*Receipt, error)) error {
+func VerifyChain(portal string, writer int, anchor Anchor, next func() (*Receipt, error)) error {
 	seq, prev := anchor.Seq, anchor.Hash
 	for {
 		r, err := next()
@@ -431,11 +451,11 @@ func VerifyChain(portal string, anchor Anchor, next func() (*Receipt, error)) er
 		}
 		switch {
 		case r.Seq != seq+1:
-			return &BrokenLink{Portal: portal, Seq: seq + 1, Reason: fmt.Sprintf("receipt missing (next stored is #%d)", r.Seq)}
+			return &BrokenLink{Portal: portal, Writer: writer, Seq: seq + 1, Reason: fmt.Sprintf("receipt missing (next stored is #%d)", r.Seq)}
 		case r.Prev != prev:
-			return &BrokenLink{Portal: portal, Seq: r.Seq, ReceiptID: r.ID, Reason: "does not follow the previous receipt (prev hash differs)"}
+			return &BrokenLink{Portal: portal, Writer: writer, Seq: r.Seq, ReceiptID: r.ID, Reason: "does not follow the previous receipt (prev hash differs)"}
 		case r.ComputeHash() != r.Hash:
-			return &BrokenLink{Portal: portal, Seq: r.Seq, ReceiptID: r.ID, Reason: "altered (its content does not match its hash)"}
+			return &BrokenLink{Portal: portal, Writer: writer, Seq: r.Seq, ReceiptID: r.ID, Reason: "altered (its content does not match its hash)"}
 		}
 		seq, prev = r.Seq, r.Hash
 	}

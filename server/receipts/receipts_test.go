@@ -59,7 +59,7 @@ func TestVerifyChain(t *testing.T) {
 			return r, nil
 		}
 	}
-	if err := VerifyChain("mtran", Anchor{0, Genesis}, iter(chain())); err != nil {
+	if err := VerifyChain("mtran", 0, Anchor{0, Genesis}, iter(chain())); err != nil {
 		t.Fatalf("intact chain: %v", err)
 	}
 	for _, tt := range []struct {
@@ -85,7 +85,7 @@ func TestVerifyChain(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rs, a := tt.break_(chain())
-			err := VerifyChain("mtran", a, iter(rs))
+			err := VerifyChain("mtran", 0, a, iter(rs))
 			if tt.seq == 0 {
 				if err != nil {
 					t.Fatalf("VerifyChain = %v, want nil", err)

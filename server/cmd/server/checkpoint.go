@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,17 +127,21 @@ func signHeads(ctx context.Context, st receipts.Store, key ed25519.PrivateKey, n
 	if err != nil {
 		return 0, err
 	}
-	signed := map[string]int64{}
+	type chain struct {
+		portal string
+		writer int
+	}
+	signed := map[chain]int64{}
 	for _, c := range latest {
-		signed[c.Portal] = c.Seq
+		signed[chain{c.Portal, c.Writer}] = c.Seq
 	}
 	n := 0
 	var first error
 	for _, h := range heads {
-		if signed[h.Portal] >= h.Seq {
+		if signed[chain{h.Portal, h.Writer}] >= h.Seq {
 			continue
 		}
-		c, err := receipts.SignCheckpoint(key, h.Portal, h.Seq, h.Hash, now)
+		c, err := receipts.SignHead(key, h, now)
 		if err == nil {
 			err = st.SaveCheckpoint(ctx, c)
 		}
@@ -147,7 +152,7 @@ func signHeads(ctx context.Context, st receipts.Store, key ed25519.PrivateKey, n
 			continue
 		}
 		n++
-		log.Info("receipts: checkpoint", "portal", c.Portal, "seq", c.Seq, "hash", c.Hash,
+		log.Info("receipts: checkpoint", "portal", c.Portal, "writer", c.Writer, "seq", c.Seq, "hash", c.Hash,
 			"signedAt", c.SignedAt.Format(time.RFC3339Nano), "signature", base64.StdEncoding.EncodeToString(c.Signature))
 	}
 	return n, first
@@ -174,16 +179,16 @@ func keepCheckpoints(ctx context.Context, st receipts.Store, key ed25519.Private
 
 // verifyCheckpoints checks every chain against its latest checkpoint with
 // pub (receipts.CheckCheckpoint) and returns the first failure, with the
-// portals whose chain has a head but no checkpoint yet.
+// chains that have a head but no checkpoint yet (a portal, "shop writer 2" for a writer but 0).
 func verifyCheckpoints(ctx context.Context, st receipts.Store, pub ed25519.PublicKey) (checked int, unsigned []string, err error) {
 	latest, err := st.LatestCheckpoints(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
-	has := map[string]bool{}
+	has := map[receipts.Head]bool{} // by portal and writer only
 	for _, c := range latest {
-		has[c.Portal] = true
-		err := receipts.CheckCheckpoint(c, pub, func(seq int64) (string, error) { return st.ChainHash(ctx, c.Portal, seq) })
+		has[receipts.Head{Portal: c.Portal, Writer: c.Writer}] = true
+		err := receipts.CheckCheckpoint(c, pub, func(seq int64) (string, error) { return st.ChainHash(ctx, c.Portal, c.Writer, seq) })
 		if err != nil {
 			return checked, nil, err
 		}
@@ -194,8 +199,12 @@ func verifyCheckpoints(ctx context.Context, st receipts.Store, pub ed25519.Publi
 		return checked, nil, err
 	}
 	for _, h := range heads {
-		if !has[h.Portal] {
-			unsigned = append(unsigned, h.Portal)
+		if !has[receipts.Head{Portal: h.Portal, Writer: h.Writer}] {
+			name := h.Portal
+			if h.Writer != 0 {
+				name += " writer " + strconv.Itoa(h.Writer)
+			}
+			unsigned = append(unsigned, name)
 		}
 	}
 	return checked, unsigned, nil

@@ -1,10 +1,13 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -18,12 +21,10 @@ import (
 	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
-// A request is one Append (r) or CountImpression (imp) waiting for its
-// batch.
+// A request is one Append waiting for its batch.
 type request struct {
 	r          *receipts.Receipt
 	undeclared []string
-	imp        *impression
 	// resent is set by a batch that found r stored already (r Resends
 	// it): r is set to that receipt and the caller gets ErrResent.
 	resent bool
@@ -85,19 +86,13 @@ func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []st
 	return s.enqueue(ctx, req)
 }
 
-// impression is a banner shown, as CountImpression counts it.
-type impression struct {
-	portal   string
-	revision int64
-	lang     string
-	at       time.Time
-}
-
 // CountImpression counts one banner shown for portal, revision and lang on
-// at's UTC day, in the next group commit batch (in its own transaction
-// without group commit); it returns once that transaction committed. It
-// refuses an empty portal and text PostgreSQL cannot store with a plain
-// error; database failures are wrapped in receipts.ErrUnavailable.
+// at's UTC day in memory (receipts.ImpressionBuffer), written by the next
+// flush (every ImpressionFlush, at Close, and before Stats reads): a host
+// killed loses at most the impressions of one interval. It refuses an
+// empty portal and text PostgreSQL cannot store with a plain error, and a
+// new row past receipts.MaxPendingImpressions, or a closed store, with an
+// error wrapped in receipts.ErrUnavailable.
 func (s *Store) CountImpression(ctx context.Context, portal string, revision int64, lang string, at time.Time) error {
 	if portal == "" {
 		return fmt.Errorf("%w: impression without portal", errInvalid)
@@ -110,7 +105,32 @@ func (s *Store) CountImpression(ctx context.Context, portal string, revision int
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.enqueue(ctx, &request{imp: &impression{portal, revision, lang, at.UTC()}, done: make(chan error, 1)})
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return errClosed
+	}
+	return s.imps.Add(portal, revision, lang, at)
+}
+
+// flushImpressions writes the impressions counted in memory to the
+// aggregates rows of the store's writer, in a transaction of its own; on
+// failure it keeps them for the next flush.
+func (s *Store) flushImpressions(ctx context.Context) error {
+	m := s.imps.Take()
+	if m == nil {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.wpool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		queueAggregates(b, &receipts.Aggregates{Impressions: m}, s.writerID)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		s.imps.Return(m)
+		return unavailable(ctx, "flush impressions", err)
+	}
+	return nil
 }
 
 // enqueue commits req in the next batch (or at once without group commit)
@@ -224,18 +244,14 @@ func (s *Store) commit(ctx context.Context, batch []*request) error {
 		sealed, resent, committing, err := s.tryCommit(ctx, batch)
 		if err != nil && committing && ctx.Err() == nil {
 			// COMMIT cut off (connection terminated or lost): look, by the
-			// batch's first receipt stored by it. A batch of impressions
-			// leaves nothing to look for: their counts may be lost; one of
-			// resends only, nothing to lose: they were stored before.
+			// batch's first receipt stored by it. A batch of resends only
+			// has nothing to lose: they were stored before.
 			first := -1
 			for i, req := range batch {
 				if req.r != nil && !resent[i] {
 					first = i
 					break
 				}
-			}
-			if first < 0 && slices.ContainsFunc(batch, func(req *request) bool { return req.imp != nil }) {
-				return unavailable(ctx, "count impressions (commit outcome unknown)", err)
 			}
 			stored, lerr := first < 0, error(nil)
 			if first >= 0 {
@@ -300,25 +316,33 @@ var errInvalid = errors.New("postgres: invalid receipt")
 // genesis is receipts.Genesis as bytes.
 var genesis = make([]byte, 32)
 
-// tryCommit runs the transaction of one batch: it locks the chain heads of
-// the batch's portals in sorted order (inserting missing ones), reads the
-// previous receipt of each consent id (the heads' locks keep any other
-// appender of those portals out meanwhile), seals the receipts after the
-// heads, inserts receipts, tallies and aggregates and moves the heads.
-// A receipt that resends one stored before (by any host: the heads' locks
-// keep the others out) or earlier in the batch is not stored: sealed holds
-// that first receipt and resent is true. committing reports whether the
-// error came from COMMIT itself, after which the outcome is unknown.
+// tryCommit runs the transaction of one batch on the store's writer: it
+// takes the advisory locks of the batch's consent ids (in key order, so
+// that transactions cannot deadlock; two hosts wait on each other only for
+// receipts of one consent id), locks the heads of the writer's chains of
+// the batch's portals in sorted order (inserting missing ones: no other
+// host's append waits on them, the writer being this host's alone), reads
+// the last choice of each consent id (table last_choices), seals the
+// receipts after the heads, inserts receipts, tallies, aggregates and last
+// choices and moves the heads. A receipt that resends one stored before
+// (by any host: the consent id's lock keeps the others out) or earlier in
+// the batch is not stored: sealed holds that first receipt and resent is
+// true. committing reports whether the error came from COMMIT itself,
+// after which the outcome is unknown.
 func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []receipts.Receipt, resent []bool, committing bool, err error) {
 	var portals, pairPortals, pairConsents []string
+	var consentKeys []int32
 	for _, req := range batch {
 		if req.r != nil {
 			portals = append(portals, req.r.Portal)
 			pairPortals, pairConsents = append(pairPortals, req.r.Portal), append(pairConsents, req.r.ConsentID)
+			consentKeys = append(consentKeys, consentLockKey(req.r.Portal, req.r.ConsentID))
 		}
 	}
 	slices.Sort(portals)
 	portals = slices.Compact(portals)
+	slices.Sort(consentKeys)
+	consentKeys = slices.Compact(consentKeys)
 
 	tx, err := s.wpool.Begin(ctx)
 	if err != nil {
@@ -330,25 +354,29 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		}
 	}()
 
-	// The heads, locked in portal order (the "C" collation sorts as Go
-	// does) so that transactions of several portals cannot deadlock.
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO chains (portal, seq, hash)
-		SELECT p, 0, $2 FROM unnest($1::text[]) AS p ORDER BY p
-		ON CONFLICT (portal) DO NOTHING`, portals, genesis)
-	b.Queue(`SELECT portal, seq, hash FROM chains WHERE portal = ANY($1::text[])
-		ORDER BY portal FOR UPDATE`, portals)
+	// The consent ids' locks, in key order (unnest keeps it; the locks,
+	// volatile, are taken in that order).
+	b.Queue(`SELECT count(pg_advisory_xact_lock($1::int4, k)) FROM unnest($2::int4[]) AS k`, lockConsent, consentKeys)
+	// The writer's heads, locked in portal order (the "C" collation sorts
+	// as Go does).
+	b.Queue(`INSERT INTO chains (portal, writer, seq, hash)
+		SELECT p, $2, 0, $3 FROM unnest($1::text[]) AS p ORDER BY p
+		ON CONFLICT (portal, writer) DO NOTHING`, portals, s.writerID, genesis)
+	b.Queue(`SELECT portal, seq, hash FROM chains WHERE writer = $2 AND portal = ANY($1::text[])
+		ORDER BY portal FOR UPDATE`, portals, s.writerID)
 	type head struct {
 		seq  int64
 		hash string
 	}
-	// After the locks: the previous receipt of each consent id.
-	b.Queue(`SELECT k.portal, k.consent_id, r.choices
+	// After the locks: the last choice of each consent id.
+	b.Queue(`SELECT l.portal, l.consent_id, l.choices
 		FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS k(portal, consent_id)
-		CROSS JOIN LATERAL (SELECT choices FROM receipts
-			WHERE portal = k.portal AND consent_id = k.consent_id ORDER BY seq DESC LIMIT 1) AS r`,
+		JOIN last_choices l ON l.portal = k.portal AND l.consent_id = k.consent_id`,
 		pairPortals, pairConsents)
-	// And the receipts the batch's resend (the first of each).
+	// And the receipts the batch's resend (the first of each), looked for
+	// only for the consent ids that have a last choice (a first choice
+	// resends nothing stored).
 	var kDecided []time.Time
 	var kRevisions []int64
 	var kChoices []string
@@ -362,13 +390,18 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 			WITH ORDINALITY AS k(portal, consent_id, decided_at, revision, choices, i)
 		CROSS JOIN LATERAL (SELECT `+receiptColumns+` FROM receipts
 			WHERE portal = k.portal AND consent_id = k.consent_id AND decided_at = k.decided_at
-				AND revision = k.revision AND choices = k.choices ORDER BY seq LIMIT 1) AS r`,
+				AND revision = k.revision AND choices = k.choices
+				AND EXISTS (SELECT 1 FROM last_choices l WHERE l.portal = k.portal AND l.consent_id = k.consent_id)
+			ORDER BY received_at, writer, seq LIMIT 1) AS r`,
 		pairPortals, pairConsents, kDecided, kRevisions, kChoices)
 	stored := map[int]*receipts.Receipt{} // by index among the batch's receipts, from 0
 	heads := make(map[string]head, len(portals))
 	last := map[[2]string][]policy.Choice{} // by portal and consent id
 	br := tx.SendBatch(ctx, b)
 	if _, err = br.Exec(); err == nil {
+		_, err = br.Exec()
+	}
+	if err == nil {
 		var rows pgx.Rows
 		if rows, err = br.Query(); err == nil {
 			var (
@@ -433,13 +466,10 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	)
 	b = &pgx.Batch{}
 	var agg receipts.Aggregates
-	var fresh []int // the batch's receipts this transaction stores, by index in batch
-	ri := -1        // index among the batch's receipts
+	var fresh []int                     // the batch's receipts this transaction stores, by index in batch
+	lastAt := map[[2]string]time.Time{} // receive time of last[key], for the keys this batch stores
+	ri := -1                            // index among the batch's receipts
 	for bi, req := range batch {
-		if req.imp != nil {
-			agg.AddImpression(req.imp.portal, req.imp.revision, req.imp.lang, req.imp.at)
-			continue
-		}
 		ri++
 		c := *req.r
 		if first := stored[ri]; first != nil {
@@ -452,6 +482,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		}
 		fresh = append(fresh, bi)
 		h := heads[c.Portal]
+		c.Writer = s.writerID
 		c.Seal(h.seq+1, h.hash)
 		heads[c.Portal] = head{c.Seq, c.Hash}
 		sealed[bi] = c
@@ -460,6 +491,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		last[key] = c.Choices
 
 		ids, ps, seqs, consents, revisions = append(ids, c.ID), append(ps, c.Portal), append(seqs, c.Seq), append(consents, c.ConsentID), append(revisions, c.Revision)
+		lastAt[key] = c.ReceivedAt
 		choices, methods, langs, pages = append(choices, receipts.EncodeChoices(c.Choices)), append(methods, c.Method), append(langs, c.Lang), append(pages, c.Page)
 		decided, received, notices = append(decided, c.DecidedAt), append(received, c.ReceivedAt), append(notices, c.Notice)
 		prev, _ := hex.DecodeString(c.Prev)
@@ -483,12 +515,30 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 			})
 		}
 	}
-	b.Queue(`INSERT INTO receipts (id, portal, seq, consent_id, revision, choices, method,
+	b.Queue(`INSERT INTO receipts (id, portal, writer, seq, consent_id, revision, choices, method,
 			lang, page, decided_at, received_at, notice, prev, hash)
-		SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::bigint[],
+		SELECT id, portal, $15, seq, consent_id, revision, choices, method,
+			lang, page, decided_at, received_at, notice, prev, hash
+		FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::bigint[],
 			$6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[],
-			$11::timestamptz[], $12::text[], $13::bytea[], $14::bytea[])`,
-		ids, ps, seqs, consents, revisions, choices, methods, langs, pages, decided, received, notices, prevs, hashes)
+			$11::timestamptz[], $12::text[], $13::bytea[], $14::bytea[])
+			AS v(id, portal, seq, consent_id, revision, choices, method,
+			lang, page, decided_at, received_at, notice, prev, hash)`,
+		ids, ps, seqs, consents, revisions, choices, methods, langs, pages, decided, received, notices, prevs, hashes, s.writerID)
+	if len(lastAt) > 0 {
+		// The consent ids' last choices, one row each, in key order.
+		keys := slices.SortedFunc(maps.Keys(lastAt), func(a, b [2]string) int {
+			return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
+		})
+		lp, lc, lch, lat := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]time.Time, len(keys))
+		for i, k := range keys {
+			lp[i], lc[i], lch[i], lat[i] = k[0], k[1], receipts.EncodeChoices(last[k]), lastAt[k]
+		}
+		b.Queue(`INSERT INTO last_choices AS l (portal, consent_id, choices, received_at)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+			ON CONFLICT (portal, consent_id) DO UPDATE SET choices = excluded.choices, received_at = excluded.received_at`,
+			lp, lc, lch, lat)
+	}
 	hp, hs, hh := make([]string, 0, len(heads)), make([]int64, 0, len(heads)), make([][]byte, 0, len(heads))
 	for _, p := range portals {
 		hp = append(hp, p)
@@ -498,8 +548,8 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	}
 	b.Queue(`UPDATE chains SET seq = v.seq, hash = v.hash
 		FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS v(portal, seq, hash)
-		WHERE chains.portal = v.portal`, hp, hs, hh)
-	queueAggregates(b, &agg)
+		WHERE chains.portal = v.portal AND chains.writer = $4`, hp, hs, hh, s.writerID)
+	queueAggregates(b, &agg, s.writerID)
 	if err = tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, false, err
 	}
@@ -512,6 +562,17 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	return sealed, resent, false, nil
 }
 
+// consentLockKey is the second key of the advisory lock (class
+// lockConsent) an append takes for a consent id of portal: an FNV-1a hash
+// of both (two consent ids sharing a key only wait on each other).
+func consentLockKey(portal, consentID string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(portal))
+	h.Write([]byte{0})
+	h.Write([]byte(consentID))
+	return int32(h.Sum32())
+}
+
 // numbered scans a row of a number, then the columns of the row it wraps.
 type numbered struct {
 	pgx.Row
@@ -521,9 +582,10 @@ type numbered struct {
 func (r numbered) Scan(dest ...any) error { return r.Row.Scan(append([]any{r.n}, dest...)...) }
 
 // queueAggregates queues the upserts of a batch's increments to the
-// aggregate tables, one statement per table, rows in a fixed order (so
-// that two transactions lock common rows in the same order).
-func queueAggregates(b *pgx.Batch, a *receipts.Aggregates) {
+// aggregate tables' rows of writer, one statement per table, rows in a
+// fixed order (so that two transactions lock common rows in the same
+// order; only the writer's own, those of one host).
+func queueAggregates(b *pgx.Batch, a *receipts.Aggregates, writer int) {
 	cols := func(m map[receipts.AggKey]int64) (ps []string, days []time.Time, revs []int64, langs, names []string, counts []int64) {
 		for _, k := range receipts.SortedKeys(m) {
 			ps, days, revs = append(ps, k.Portal), append(days, k.Day), append(revs, k.Revision)
@@ -533,31 +595,31 @@ func queueAggregates(b *pgx.Batch, a *receipts.Aggregates) {
 	}
 	if len(a.Decisions) > 0 {
 		ps, days, revs, langs, names, counts := cols(a.Decisions)
-		b.Queue(`INSERT INTO stats_decisions AS s (portal, day, revision, lang, method, count)
-			SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])
-			ON CONFLICT (portal, day, revision, lang, method) DO UPDATE SET count = s.count + excluded.count`,
-			ps, days, revs, langs, names, counts)
+		b.Queue(`INSERT INTO stats_decisions AS s (portal, day, revision, lang, method, count, writer)
+			SELECT *, $7::int FROM unnest($1::text[], $2::date[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])
+			ON CONFLICT (portal, day, revision, lang, method, writer) DO UPDATE SET count = s.count + excluded.count`,
+			ps, days, revs, langs, names, counts, writer)
 	}
 	if len(a.Accepted) > 0 {
 		ps, days, revs, langs, names, counts := cols(a.Accepted)
-		b.Queue(`INSERT INTO stats_accepted AS s (portal, day, revision, lang, category, count)
-			SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])
-			ON CONFLICT (portal, day, revision, lang, category) DO UPDATE SET count = s.count + excluded.count`,
-			ps, days, revs, langs, names, counts)
+		b.Queue(`INSERT INTO stats_accepted AS s (portal, day, revision, lang, category, count, writer)
+			SELECT *, $7::int FROM unnest($1::text[], $2::date[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])
+			ON CONFLICT (portal, day, revision, lang, category, writer) DO UPDATE SET count = s.count + excluded.count`,
+			ps, days, revs, langs, names, counts, writer)
 	}
 	if len(a.Impressions) > 0 {
 		ps, days, revs, langs, _, counts := cols(a.Impressions)
-		b.Queue(`INSERT INTO stats_impressions AS s (portal, day, revision, lang, count)
-			SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[], $4::text[], $5::bigint[])
-			ON CONFLICT (portal, day, revision, lang) DO UPDATE SET count = s.count + excluded.count`,
-			ps, days, revs, langs, counts)
+		b.Queue(`INSERT INTO stats_impressions AS s (portal, day, revision, lang, count, writer)
+			SELECT *, $6::int FROM unnest($1::text[], $2::date[], $3::bigint[], $4::text[], $5::bigint[])
+			ON CONFLICT (portal, day, revision, lang, writer) DO UPDATE SET count = s.count + excluded.count`,
+			ps, days, revs, langs, counts, writer)
 	}
 	if len(a.Withdrawals) > 0 {
 		ps, days, _, _, _, counts := cols(a.Withdrawals)
-		b.Queue(`INSERT INTO stats_withdrawals AS s (portal, day, count)
-			SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[])
-			ON CONFLICT (portal, day) DO UPDATE SET count = s.count + excluded.count`,
-			ps, days, counts)
+		b.Queue(`INSERT INTO stats_withdrawals AS s (portal, day, count, writer)
+			SELECT *, $4::int FROM unnest($1::text[], $2::date[], $3::bigint[])
+			ON CONFLICT (portal, day, writer) DO UPDATE SET count = s.count + excluded.count`,
+			ps, days, counts, writer)
 	}
 }
 
@@ -590,17 +652,17 @@ func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, err
 		return false, err
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }() // nothing of this is to keep
-	if _, err := tx.Exec(ctx, `INSERT INTO chains (portal, seq, hash) VALUES ($1, 0, $2)
-		ON CONFLICT (portal) DO NOTHING`, r.Portal, genesis); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO chains (portal, writer, seq, hash) VALUES ($1, $2, 0, $3)
+		ON CONFLICT (portal, writer) DO NOTHING`, r.Portal, r.Writer, genesis); err != nil {
 		return false, err
 	}
-	if _, err := tx.Exec(ctx, "SELECT 1 FROM chains WHERE portal = $1 FOR SHARE", r.Portal); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM chains WHERE portal = $1 AND writer = $2 FOR SHARE", r.Portal, r.Writer); err != nil {
 		return false, err
 	}
 	var stored bool
 	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM receipts
-		WHERE portal = $1 AND seq = $2 AND received_at = $3 AND id = $4)`,
-		r.Portal, r.Seq, r.ReceivedAt, r.ID).Scan(&stored)
+		WHERE portal = $1 AND writer = $5 AND seq = $2 AND received_at = $3 AND id = $4)`,
+		r.Portal, r.Seq, r.ReceivedAt, r.ID, r.Writer).Scan(&stored)
 	return stored, err
 }
 
@@ -608,8 +670,8 @@ func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, err
 // $4 time seen, $5 page (kept while fewer than receipts.MaxPages distinct
 // pages are). A name the day has no tally of yet, when the day has
 // receipts.MaxTallyNames names already, is counted as receipts.OtherName
-// (the transaction holds the portal's chain head: no other counts its
-// names meanwhile). It returns the name counted and its count.
+// (hosts appending to one portal at once may each add a name at the cap:
+// a day may hold a name per host past it). It returns the name counted and its count.
 var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, name, count, first_seen, last_seen, pages)
 	VALUES ($1, $2, CASE
 			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = $3::text) THEN $3::text

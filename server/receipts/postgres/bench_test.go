@@ -78,7 +78,8 @@ func BenchmarkAppend(b *testing.B) {
 
 // BenchmarkBytesPerReceipt stores 100,000 receipts (64 goroutines, group
 // commit) and reports the disk they take: pg_total_relation_size (heap,
-// TOAST, indexes) over the receipts partitions, divided by the count. Run
+// TOAST, indexes) over the receipts partitions, divided by the count, and
+// that of last_choices (a row per consent id: here every receipt's). Run
 // it once: -bench BytesPerReceipt -benchtime 1x.
 func BenchmarkBytesPerReceipt(b *testing.B) {
 	const total, workers = 100_000, 64
@@ -104,7 +105,11 @@ func BenchmarkBytesPerReceipt(b *testing.B) {
 		wg.Wait()
 		b.StopTimer()
 		ctx := context.Background()
-		if _, err := s.pool.Exec(ctx, "VACUUM ANALYZE receipts"); err != nil {
+		if _, err := s.pool.Exec(ctx, "VACUUM ANALYZE receipts, last_choices"); err != nil {
+			b.Fatal(err)
+		}
+		var last int64
+		if err := s.pool.QueryRow(ctx, "SELECT pg_total_relation_size('last_choices')").Scan(&last); err != nil {
 			b.Fatal(err)
 		}
 		var n, all, heap, idx int64
@@ -120,6 +125,9 @@ func BenchmarkBytesPerReceipt(b *testing.B) {
 		b.ReportMetric(float64(all)/float64(n), "bytes/receipt")
 		b.ReportMetric(float64(heap)/float64(n), "heap-bytes/receipt")
 		b.ReportMetric(float64(idx)/float64(n), "index-bytes/receipt")
+		// Each receipt of this benchmark is a new consent id's: the most
+		// last_choices can take per receipt.
+		b.ReportMetric(float64(last)/float64(n), "last-choice-bytes/receipt")
 		if err := s.Verify(ctx); err != nil {
 			b.Fatal(err)
 		}

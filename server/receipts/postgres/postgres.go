@@ -49,13 +49,18 @@ var migrationFiles embed.FS
 // Verify so that it never sees a chain half pruned; and, in the two-key
 // space (which never overlaps the one-key space), the class of the
 // per-portal locks of the reappeared tallies (CountReappeared), the
-// portal's hash the second key.
+// portal's hash the second key; the class of the writers' slots (lockWriter,
+// the slot the second key, a session lock held while the store is open)
+// and that of the consent ids' locks an append takes (lockConsent, see
+// consentLockKey).
 const (
 	lockMigrate    int64 = 0x70635f6d696772 // "pc_migr"
 	lockPartitions int64 = 0x70635f70617274 // "pc_part"
 	lockRetention  int64 = 0x70635f72657465 // "pc_rete"
 	lockSettled    int64 = 0x70635f73657474 // "pc_sett"
 	lockReappeared int32 = 0x70635f72       // "pc_r"
+	lockWriter     int32 = 0x70635f77       // "pc_w"
+	lockConsent    int32 = 0x70635f63       // "pc_c"
 )
 
 // DefaultGroupCommit is the group commit window of a Store opened without
@@ -75,6 +80,10 @@ const writers = 2
 // batch writers, and as many appends at once without group commit.
 const writerConns = writers + 2
 
+// maxWriters is how many writers (slots) one database has: at most that
+// many stores (hosts) open on it at once.
+const maxWriters = 1024
+
 // batchTimeout bounds one group commit transaction (it serves many callers,
 // so it does not run under any one caller's context).
 const batchTimeout = 30 * time.Second
@@ -84,6 +93,7 @@ type Option func(*config)
 
 type config struct {
 	groupCommit time.Duration
+	impressions time.Duration
 	maintenance time.Duration
 	log         *slog.Logger
 }
@@ -101,6 +111,20 @@ func GroupCommit(d time.Duration) Option {
 	return func(c *config) { c.groupCommit = max(d, 0) }
 }
 
+// DefaultImpressionFlush is how often a Store opened without the
+// ImpressionFlush option writes the impressions it counted in memory.
+const DefaultImpressionFlush = 2 * time.Second
+
+// ImpressionFlush sets how often the impressions counted in memory are
+// written (CountImpression); 0 or less takes DefaultImpressionFlush.
+func ImpressionFlush(every time.Duration) Option {
+	return func(c *config) {
+		if every > 0 {
+			c.impressions = every
+		}
+	}
+}
+
 // Maintenance sets how often the store runs EnsurePartitions in the
 // background (default every 24 hours); 0 or less turns it off.
 func Maintenance(every time.Duration) Option {
@@ -110,6 +134,14 @@ func Maintenance(every time.Duration) Option {
 // Store is a receipts.Store on PostgreSQL. Its methods are safe for
 // concurrent use, also by several processes on one database.
 type Store struct {
+	// writerID is the writer (slot) the store leased at Open: the chains it
+	// extends are the portals' chains of that writer, no other open store
+	// appends to them. lease is the session holding its advisory lock,
+	// outside the pools, closed by Close (which frees the slot: a later
+	// store takes it and continues its chains).
+	writerID int
+	lease    *pgx.Conn
+
 	pool        *pgxpool.Pool // reads, notices, secrets, maintenance
 	wpool       *pgxpool.Pool // the writers': appends, impressions, partitions (see writerConns)
 	groupCommit time.Duration
@@ -126,6 +158,8 @@ type Store struct {
 	direct sync.WaitGroup // appends without group commit in flight
 
 	lastReset atomic.Int64 // Unix ns of the last pool reset (see resetPool)
+
+	imps receipts.ImpressionBuffer // counted by CountImpression, written by flushImpressions
 
 	partsMu sync.Mutex
 	parts   map[month]bool // partitions known to exist
@@ -145,7 +179,7 @@ var _ receipts.Store = (*Store)(nil)
 // next months. It fails on a malformed dsn, an unreachable database (wrapped
 // in receipts.ErrUnavailable) and a database migrated by a newer binary.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	cfg := config{groupCommit: DefaultGroupCommit, maintenance: 24 * time.Hour}
+	cfg := config{groupCommit: DefaultGroupCommit, impressions: DefaultImpressionFlush, maintenance: 24 * time.Hour}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -184,6 +218,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		wpool.Close()
 		return nil, err
 	}
+	if err := s.leaseWriter(ctx, pcfg.ConnConfig); err != nil {
+		pool.Close()
+		wpool.Close()
+		return nil, err
+	}
 	if s.groupCommit > 0 {
 		s.queue = make(chan *request, maxBatch*writers)
 		for range writers {
@@ -195,6 +234,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		s.wg.Add(1)
 		go s.maintain(cfg.maintenance)
 	}
+	s.wg.Add(1)
+	go s.flushEvery(cfg.impressions)
 	return s, nil
 }
 
@@ -244,6 +285,59 @@ func (s *Store) migrate(ctx context.Context) error {
 	return unavailable(ctx, "migrate", err)
 }
 
+// leaseWriter takes the lowest free writer slot: a session advisory lock
+// (class lockWriter) on a connection of its own, held until Close. A slot
+// whose store was closed, or whose host died (its session ended), is free
+// again; its chains are continued by the store that takes it. Should the
+// lease's session end under a live store (a database restart), another
+// store may take the slot meanwhile: both then append to the same chains,
+// which stay linear (each append locks its chain's head row), only no
+// longer free of waits.
+func (s *Store) leaseWriter(ctx context.Context, cc *pgx.ConnConfig) error {
+	conn, err := pgx.ConnectConfig(ctx, cc.Copy())
+	if err != nil {
+		return unavailable(ctx, "lease a writer", err)
+	}
+	// One slot a statement: a single query may take several locks.
+	for w := range maxWriters {
+		var mine bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1::int4, $2::int4)", lockWriter, w).Scan(&mine); err != nil {
+			conn.Close(context.Background())
+			return unavailable(ctx, "lease a writer", err)
+		}
+		if mine {
+			s.writerID, s.lease = w, conn
+			return nil
+		}
+	}
+	conn.Close(context.Background())
+	return fmt.Errorf("postgres: all %d writer slots are taken: no more hosts may open the database", maxWriters)
+}
+
+// Writer returns the writer (slot) the store leased at Open: the chain of
+// each portal it appends to (receipts.Receipt.Writer).
+func (s *Store) Writer() int { return s.writerID }
+
+// flushEvery writes the impressions counted in memory every period until
+// Close (which writes the last ones).
+func (s *Store) flushEvery(every time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+			if err := s.flushImpressions(ctx); err != nil && s.log != nil {
+				s.log.Warn("receipts: impressions kept in memory for the next flush", "err", err.Error())
+			}
+			cancel()
+		}
+	}
+}
+
 // maintain runs EnsurePartitions every period until Close.
 func (s *Store) maintain(every time.Duration) {
 	defer s.wg.Done()
@@ -270,8 +364,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close waits for the appends in flight to be committed (or to fail), then
-// closes the pool; later calls fail with receipts.ErrUnavailable. Calling it
+// Close waits for the appends in flight to be committed (or to fail),
+// writes the impressions counted in memory, then closes the pool; later calls fail with receipts.ErrUnavailable. Calling it
 // twice is harmless.
 func (s *Store) Close() error {
 	s.mu.Lock()
@@ -287,6 +381,12 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.direct.Wait()
+	// The impressions counted since the last flush (none is added now).
+	fctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	if err := s.flushImpressions(fctx); err != nil && s.log != nil {
+		s.log.Error("receipts: impressions lost at close", "err", err.Error())
+	}
+	cancel()
 	if s.listenMu.TryLock() { // else a WaitRevocation closes it when its ctx ends
 		if s.listen != nil {
 			s.listen.Close(context.Background())
@@ -298,6 +398,7 @@ func (s *Store) Close() error {
 	s.operatorsListen.close()
 	s.wpool.Close()
 	s.pool.Close()
+	s.lease.Close(context.Background()) // frees the writer slot
 	return nil
 }
 

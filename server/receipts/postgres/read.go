@@ -13,7 +13,7 @@ import (
 )
 
 // receiptColumns are the columns scanReceipt reads, in its order.
-const receiptColumns = `id, portal, seq, consent_id, revision, choices, method, lang, page,
+const receiptColumns = `id, portal, writer, seq, consent_id, revision, choices, method, lang, page,
 	decided_at, received_at, notice, prev, hash`
 
 // scanReceipt reads a row of receiptColumns. A stored value that is not
@@ -26,7 +26,7 @@ func scanReceipt(row pgx.Row) (*receipts.Receipt, error) {
 		prev, hash   []byte
 		decided, rcv time.Time
 	)
-	if err := row.Scan(&r.ID, &r.Portal, &r.Seq, &r.ConsentID, &r.Revision, &choices, &r.Method,
+	if err := row.Scan(&r.ID, &r.Portal, &r.Writer, &r.Seq, &r.ConsentID, &r.Revision, &choices, &r.Method,
 		&r.Lang, &r.Page, &decided, &rcv, &r.Notice, &prev, &hash); err != nil {
 		return nil, err
 	}
@@ -107,11 +107,12 @@ func (s *Store) Notices(ctx context.Context, portal string) ([]receipts.Notice, 
 	return ns, nil
 }
 
-// Consent returns the receipts of one consent id of the portal in chain
-// order (oldest first), receipts.ErrNotFound when there is none. Database
+// Consent returns the receipts of one consent id of the portal oldest
+// first (by receive time, then writer and seq: its receipts may be in the
+// chains of several writers), receipts.ErrNotFound when there is none. Database
 // failures are wrapped in receipts.ErrUnavailable.
 func (s *Store) Consent(ctx context.Context, portal, consentID string) ([]receipts.Receipt, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+receiptColumns+" FROM receipts WHERE portal = $1 AND consent_id = $2 ORDER BY seq", portal, consentID)
+	rows, err := s.pool.Query(ctx, "SELECT "+receiptColumns+" FROM receipts WHERE portal = $1 AND consent_id = $2 ORDER BY received_at, writer, seq", portal, consentID)
 	if err != nil {
 		return nil, unavailable(ctx, "consent", err)
 	}
@@ -143,12 +144,13 @@ func readErr(ctx context.Context, op string, err error) error {
 }
 
 // Export calls fn with each receipt of the portal received in [from, to),
-// in chain order, streaming the rows (constant memory). It stops at, and
+// in chain order (by writer, then seq: each chain whole, one after
+// another), streaming the rows (constant memory). It stops at, and
 // returns unwrapped, the first error of fn; database failures are wrapped
 // in receipts.ErrUnavailable.
 func (s *Store) Export(ctx context.Context, portal string, from, to time.Time, fn func(*receipts.Receipt) error) error {
 	rows, err := s.pool.Query(ctx, "SELECT "+receiptColumns+` FROM receipts
-		WHERE portal = $1 AND received_at >= $2 AND received_at < $3 ORDER BY seq`, portal, from.UTC(), to.UTC())
+		WHERE portal = $1 AND received_at >= $2 AND received_at < $3 ORDER BY writer, seq`, portal, from.UTC(), to.UTC())
 	if err != nil {
 		return unavailable(ctx, "export", err)
 	}
@@ -241,11 +243,17 @@ func ceilDay(t time.Time) time.Time {
 	return d
 }
 
-// Stats returns the daily aggregates of the portal for the UTC days whose
-// 00:00 is in [from, to), read in one repeatable-read transaction; none is
+// Stats writes the impressions this store counted in memory, then returns
+// the daily aggregates of the portal for the UTC days whose 00:00 is in
+// [from, to), read in one repeatable-read transaction; none is
 // a Stats without days. Database failures are wrapped in
 // receipts.ErrUnavailable.
 func (s *Store) Stats(ctx context.Context, portal string, from, to time.Time) (receipts.Stats, error) {
+	// This host's impressions are counted before they are read (the other
+	// hosts' within their flush interval).
+	if err := s.flushImpressions(ctx); err != nil {
+		return receipts.Stats{}, err
+	}
 	b := receipts.NewStatsBuilder(portal)
 	lo, hi := ceilDay(from), ceilDay(to)
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {

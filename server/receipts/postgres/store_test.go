@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -68,8 +69,8 @@ func TestPartitions(t *testing.T) {
 	mustAppend(t, s, mkReceipt("shop", at(4, 10)))    // #3, after the cutoff
 	mustAppend(t, s, mkReceipt("shop", at(2, 20)))    // #4, the clock went back
 	mustAppend(t, s, mkReceipt("shop", at(3, 20)))    // #5, after the cutoff
-	mustAppend(t, other, mkReceipt("blog", at(1, 5))) // other knows 2025-01
-	mustAppend(t, s, mkReceipt("blog", at(3, 1)))     // blog #2
+	mustAppend(t, other, mkReceipt("blog", at(1, 5))) // other knows 2025-01; #1 of its writer's chain
+	mustAppend(t, s, mkReceipt("blog", at(3, 1)))     // #1 of s's writer's chain of blog
 	for _, name := range []string{"receipts_2025_01", "receipts_2025_02", "receipts_2025_03", "receipts_2025_04"} {
 		if count(t, s.pool, "SELECT count(*) FROM pg_class WHERE relname = $1 AND relispartition", name) != 1 {
 			t.Errorf("no partition %s", name)
@@ -124,13 +125,13 @@ func TestPartitions(t *testing.T) {
 	}
 
 	// The other process still believes 2025-01 exists: its Append there
-	// makes the partition again.
+	// makes the partition again, after its writer's anchor of blog (#1).
 	late := mkReceipt("blog", at(1, 6))
 	if err := other.Append(ctx, late, nil); err != nil {
 		t.Fatalf("Append in a month retention dropped, from a stale process: %v", err)
 	}
-	if late.Seq != 3 {
-		t.Errorf("sealed as #%d, want #3", late.Seq)
+	if late.Seq != 2 || late.Writer != other.Writer() || other.Writer() == s.Writer() {
+		t.Errorf("sealed as #%d of writer %d (the other's is %d, s's %d), want #2 of the other's", late.Seq, late.Writer, other.Writer(), s.Writer())
 	}
 	if err := s.Verify(ctx); err != nil {
 		t.Fatal(err)
@@ -227,7 +228,10 @@ func TestRacingOpens(t *testing.T) {
 	}
 }
 
-func TestTwoProcessesOneChain(t *testing.T) {
+// TestTwoProcessesTwoChains appends to one portal from two processes at
+// once: each leases its own writer, so that the portal has two chains, each
+// contiguous, and both verify.
+func TestTwoProcessesTwoChains(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		opts []Option
@@ -239,7 +243,7 @@ func TestTwoProcessesOneChain(t *testing.T) {
 			var (
 				wg   sync.WaitGroup
 				mu   sync.Mutex
-				seqs []int64
+				seqs = map[int][]int64{} // by writer
 				errs []error
 			)
 			for _, s := range procs {
@@ -252,7 +256,7 @@ func TestTwoProcessesOneChain(t *testing.T) {
 							if err != nil {
 								errs = append(errs, err)
 							} else {
-								seqs = append(seqs, r.Seq)
+								seqs[r.Writer] = append(seqs[r.Writer], r.Seq)
 							}
 							mu.Unlock()
 						}
@@ -263,10 +267,15 @@ func TestTwoProcessesOneChain(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("%d appends failed, first: %v", len(errs), errs[0])
 			}
-			slices.Sort(seqs)
-			for i, seq := range seqs {
-				if seq != int64(i+1) {
-					t.Fatalf("seq #%d is %d: not contiguous", i+1, seq)
+			if len(seqs) != 2 || seqs[procs[0].Writer()] == nil || seqs[procs[1].Writer()] == nil {
+				t.Fatalf("receipts sealed by writers %v, want one chain per process (writers %d and %d)", slices.Collect(maps.Keys(seqs)), procs[0].Writer(), procs[1].Writer())
+			}
+			for w, ss := range seqs {
+				slices.Sort(ss)
+				for i, seq := range ss {
+					if seq != int64(i+1) {
+						t.Fatalf("writer %d: seq #%d is %d: not contiguous", w, i+1, seq)
+					}
 				}
 			}
 			total := int64(2 * goroutines * each)

@@ -1,11 +1,13 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,12 +15,23 @@ import (
 	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
-// Verify walks every portal's chain, in portal order, within one snapshot:
-// each receipt must follow its anchor or the receipt before (see
-// receipts.VerifyChain) and the last must be the chain's head in table
-// chains (a deleted last receipt is "receipt missing" after the last one
-// kept). It returns the first *receipts.BrokenLink, nil when every chain
-// verifies; database failures are wrapped in receipts.ErrUnavailable.
+// chain names one chain: a portal's receipts of one writer.
+type chain struct {
+	portal string
+	writer int
+}
+
+func (c chain) less(o chain) bool {
+	return c.portal < o.portal || (c.portal == o.portal && c.writer < o.writer)
+}
+
+// Verify walks every chain (portal and writer), by portal then writer,
+// within one snapshot, each on its own: each receipt must follow its anchor
+// or the receipt before (see receipts.VerifyChain) and the last must be the
+// chain's head in table chains (a deleted last receipt is "receipt
+// missing" after the last one kept). It returns the first
+// *receipts.BrokenLink, nil when every chain verifies; database failures
+// are wrapped in receipts.ErrUnavailable.
 //
 // A retention in progress (DeleteBefore, on any host) is waited for: the
 // snapshot is taken once it is done, never between its anchors and its
@@ -52,23 +65,25 @@ func (s *Store) Verify(ctx context.Context) error {
 	if err != nil {
 		return unavailable(ctx, "verify", err)
 	}
-	var known []string // portals with a head or anchor, sorted
-	for p := range heads {
-		known = append(known, p)
+	var known []chain // chains with a head or anchor, sorted
+	for c := range heads {
+		known = append(known, c)
 	}
-	for p := range anchors {
-		if _, ok := heads[p]; !ok {
-			known = append(known, p)
+	for c := range anchors {
+		if _, ok := heads[c]; !ok {
+			known = append(known, c)
 		}
 	}
-	slices.Sort(known)
+	slices.SortFunc(known, func(a, b chain) int {
+		return cmp.Or(strings.Compare(a.portal, b.portal), cmp.Compare(a.writer, b.writer))
+	})
 
-	rows, err := tx.Query(ctx, "SELECT "+receiptColumns+" FROM receipts ORDER BY portal, seq")
+	rows, err := tx.Query(ctx, "SELECT "+receiptColumns+" FROM receipts ORDER BY portal, writer, seq")
 	if err != nil {
 		return unavailable(ctx, "verify", err)
 	}
 	defer rows.Close()
-	var pending *receipts.Receipt // read, of the next portal
+	var pending *receipts.Receipt // read, of the next chain
 	fetch := func() (*receipts.Receipt, error) {
 		if r := pending; r != nil {
 			pending = nil
@@ -80,7 +95,7 @@ func (s *Store) Verify(ctx context.Context) error {
 		r, err := scanReceipt(rows)
 		var bad *badRow
 		if errors.As(err, &bad) {
-			return nil, &receipts.BrokenLink{Portal: r.Portal, Seq: r.Seq, ReceiptID: r.ID, Reason: "altered (" + bad.Error() + ")"}
+			return nil, &receipts.BrokenLink{Portal: r.Portal, Writer: r.Writer, Seq: r.Seq, ReceiptID: r.ID, Reason: "altered (" + bad.Error() + ")"}
 		}
 		if err != nil {
 			return nil, unavailable(ctx, "verify", err)
@@ -93,8 +108,8 @@ func (s *Store) Verify(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// Portals without receipts before this one.
-		for len(known) > 0 && (first == nil || known[0] < first.Portal) {
+		// Chains without receipts before this one.
+		for len(known) > 0 && (first == nil || known[0].less(chain{first.Portal, first.Writer})) {
 			if err := checkHead(known[0], heads, anchorOf(anchors, known[0]), "", ""); err != nil {
 				return err
 			}
@@ -103,13 +118,13 @@ func (s *Store) Verify(ctx context.Context) error {
 		if first == nil {
 			return nil
 		}
-		portal := first.Portal
-		if len(known) > 0 && known[0] == portal {
+		c := chain{first.Portal, first.Writer}
+		if len(known) > 0 && known[0] == c {
 			known = known[1:]
 		}
-		anchor := anchorOf(anchors, portal)
+		anchor := anchorOf(anchors, c)
 		last, lastID, afterHead := anchor, "", ""
-		headSeq := heads[portal].Seq
+		headSeq := heads[c].Seq
 		next := func() (*receipts.Receipt, error) {
 			r := first
 			first = nil
@@ -118,7 +133,7 @@ func (s *Store) Verify(ctx context.Context) error {
 				if r, err = fetch(); err != nil || r == nil {
 					return nil, err
 				}
-				if r.Portal != portal {
+				if (chain{r.Portal, r.Writer}) != c {
 					pending = r
 					return nil, nil
 				}
@@ -129,10 +144,10 @@ func (s *Store) Verify(ctx context.Context) error {
 			}
 			return r, nil
 		}
-		if err := receipts.VerifyChain(portal, anchor, next); err != nil {
+		if err := receipts.VerifyChain(c.portal, c.writer, anchor, next); err != nil {
 			return err
 		}
-		if err := checkHead(portal, heads, last, lastID, afterHead); err != nil {
+		if err := checkHead(c, heads, last, lastID, afterHead); err != nil {
 			return err
 		}
 	}
@@ -140,44 +155,45 @@ func (s *Store) Verify(ctx context.Context) error {
 
 // checkHead compares the last receipt kept of a chain (its anchor when none
 // is) with the chain's head.
-func checkHead(portal string, heads map[string]receipts.Anchor, last receipts.Anchor, lastID, afterHeadID string) error {
-	head, ok := heads[portal]
+func checkHead(c chain, heads map[chain]receipts.Anchor, last receipts.Anchor, lastID, afterHeadID string) error {
+	head, ok := heads[c]
 	switch {
 	case !ok && last.Seq == 0:
 		return nil
 	case !ok:
-		return &receipts.BrokenLink{Portal: portal, Seq: 1, Reason: "receipts without a chain head"}
+		return &receipts.BrokenLink{Portal: c.portal, Writer: c.writer, Seq: 1, Reason: "receipts without a chain head"}
 	case head.Seq > last.Seq:
-		return &receipts.BrokenLink{Portal: portal, Seq: last.Seq + 1, Reason: fmt.Sprintf("receipt missing (the chain's head is #%d)", head.Seq)}
+		return &receipts.BrokenLink{Portal: c.portal, Writer: c.writer, Seq: last.Seq + 1, Reason: fmt.Sprintf("receipt missing (the chain's head is #%d)", head.Seq)}
 	case head.Seq < last.Seq:
-		return &receipts.BrokenLink{Portal: portal, Seq: head.Seq + 1, ReceiptID: afterHeadID, Reason: fmt.Sprintf("after the chain's head #%d (inserted)", head.Seq)}
+		return &receipts.BrokenLink{Portal: c.portal, Writer: c.writer, Seq: head.Seq + 1, ReceiptID: afterHeadID, Reason: fmt.Sprintf("after the chain's head #%d (inserted)", head.Seq)}
 	case head.Hash != last.Hash:
-		return &receipts.BrokenLink{Portal: portal, Seq: last.Seq, ReceiptID: lastID, Reason: "not the chain's head (its hash differs)"}
+		return &receipts.BrokenLink{Portal: c.portal, Writer: c.writer, Seq: last.Seq, ReceiptID: lastID, Reason: "not the chain's head (its hash differs)"}
 	}
 	return nil
 }
 
-func anchorOf(anchors map[string]receipts.Anchor, portal string) receipts.Anchor {
-	if a, ok := anchors[portal]; ok {
+func anchorOf(anchors map[chain]receipts.Anchor, c chain) receipts.Anchor {
+	if a, ok := anchors[c]; ok {
 		return a
 	}
 	return receipts.Anchor{Seq: 0, Hash: receipts.Genesis}
 }
 
-// loadAnchors reads table (chains or anchors): portal → (seq, hash).
-func loadAnchors(ctx context.Context, tx pgx.Tx, table string) (map[string]receipts.Anchor, error) {
-	rows, err := tx.Query(ctx, "SELECT portal, seq, hash FROM "+table)
+// loadAnchors reads table (chains or anchors): chain → (seq, hash).
+func loadAnchors(ctx context.Context, tx pgx.Tx, table string) (map[chain]receipts.Anchor, error) {
+	rows, err := tx.Query(ctx, "SELECT portal, writer, seq, hash FROM "+table)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]receipts.Anchor{}
+	out := map[chain]receipts.Anchor{}
 	var (
 		p    string
+		w    int
 		seq  int64
 		hash []byte
 	)
-	_, err = pgx.ForEachRow(rows, []any{&p, &seq, &hash}, func() error {
-		out[p] = receipts.Anchor{Seq: seq, Hash: hex.EncodeToString(hash)}
+	_, err = pgx.ForEachRow(rows, []any{&p, &w, &seq, &hash}, func() error {
+		out[chain{p, w}] = receipts.Anchor{Seq: seq, Hash: hex.EncodeToString(hash)}
 		return nil
 	})
 	return out, err
@@ -185,7 +201,7 @@ func loadAnchors(ctx context.Context, tx pgx.Tx, table string) (map[string]recei
 
 // DeleteBefore deletes the receipts received before cutoff, the tallies
 // of the days before cutoff's UTC day and the aggregates of the days whose
-// 00:00 is before cutoff. Per portal it deletes the prefix of the chain up
+// 00:00 is before cutoff. Per chain (portal and writer) it deletes the prefix up
 // to the last receipt received before cutoff (never a receipt while
 // keeping an earlier one) and records that receipt as the chain's anchor.
 // It returns how many receipts it deleted.
@@ -252,32 +268,34 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 				return err
 			}
 		}
-		rows, err := tx.Query(ctx, `SELECT DISTINCT ON (r.portal) r.portal, r.seq, r.hash
-			FROM (SELECT portal, max(seq) AS seq FROM receipts WHERE received_at < $1 GROUP BY portal) m
-			JOIN receipts r ON r.portal = m.portal AND r.seq = m.seq
-			ORDER BY r.portal, r.received_at`, cutoff)
+		rows, err := tx.Query(ctx, `SELECT DISTINCT ON (r.portal, r.writer) r.portal, r.writer, r.seq, r.hash
+			FROM (SELECT portal, writer, max(seq) AS seq FROM receipts WHERE received_at < $1 GROUP BY portal, writer) m
+			JOIN receipts r ON r.portal = m.portal AND r.writer = m.writer AND r.seq = m.seq
+			ORDER BY r.portal, r.writer, r.received_at`, cutoff)
 		if err != nil {
 			return err
 		}
 		var (
 			portals []string
+			writers []int32
 			seqs    []int64
 			hashes  [][]byte
 			p       string
+			w       int32
 			seq     int64
 			hash    []byte
 		)
-		if _, err := pgx.ForEachRow(rows, []any{&p, &seq, &hash}, func() error {
-			portals, seqs, hashes = append(portals, p), append(seqs, seq), append(hashes, slices.Clone(hash))
+		if _, err := pgx.ForEachRow(rows, []any{&p, &w, &seq, &hash}, func() error {
+			portals, writers, seqs, hashes = append(portals, p), append(writers, w), append(seqs, seq), append(hashes, slices.Clone(hash))
 			return nil
 		}); err != nil {
 			return err
 		}
 		if len(portals) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO anchors AS a (portal, seq, hash)
-				SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])
-				ON CONFLICT (portal) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
-				WHERE a.seq < excluded.seq`, portals, seqs, hashes); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO anchors AS a (portal, writer, seq, hash)
+				SELECT * FROM unnest($1::text[], $4::int4[], $2::bigint[], $3::bytea[])
+				ON CONFLICT (portal, writer) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
+				WHERE a.seq < excluded.seq`, portals, seqs, hashes, writers); err != nil {
 				return err
 			}
 			names, err := partitions(ctx, tx)
@@ -291,12 +309,17 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 			}
 			// The prefix in the months kept (partition pruning keeps the
 			// old months, dropped whole below, out of it).
-			tag, err := tx.Exec(ctx, `DELETE FROM receipts r USING unnest($1::text[], $2::bigint[]) AS m(portal, seq)
-				WHERE r.portal = m.portal AND r.seq <= m.seq AND r.received_at >= $3`, portals, seqs, edge)
+			tag, err := tx.Exec(ctx, `DELETE FROM receipts r USING unnest($1::text[], $4::int4[], $2::bigint[]) AS m(portal, writer, seq)
+				WHERE r.portal = m.portal AND r.writer = m.writer AND r.seq <= m.seq AND r.received_at >= $3`, portals, seqs, edge, writers)
 			if err != nil {
 				return err
 			}
 			deleted += tag.RowsAffected()
+		}
+		// The last choices of receipts deleted: a later receipt of their
+		// consent id withdraws nothing, as when the lookup read receipts.
+		if _, err := tx.Exec(ctx, "DELETE FROM last_choices WHERE received_at < $1", cutoff); err != nil {
+			return err
 		}
 		day := time.Date(cutoff.Year(), cutoff.Month(), cutoff.Day(), 0, 0, 0, 0, time.UTC)
 		for _, table := range []string{"undeclared", "reappeared"} {

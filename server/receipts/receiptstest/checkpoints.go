@@ -27,13 +27,13 @@ func testCheckpoints(t *testing.T, b Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(heads) != 2 || heads[0] != (receipts.Head{Portal: "other", Seq: 2, Hash: others[1].Hash}) ||
-		heads[1] != (receipts.Head{Portal: "shop", Seq: 5, Hash: rs[4].Hash}) {
+	if len(heads) != 2 || heads[0] != (receipts.Head{Portal: "other", Writer: others[1].Writer, Seq: 2, Hash: others[1].Hash}) ||
+		heads[1] != (receipts.Head{Portal: "shop", Writer: rs[4].Writer, Seq: 5, Hash: rs[4].Hash}) {
 		t.Fatalf("Heads = %+v", heads)
 	}
 	sign := func(portal string, seq int64, hash string, k ed25519.PrivateKey) receipts.Checkpoint {
 		t.Helper()
-		c, err := receipts.SignCheckpoint(k, portal, seq, hash, base.Add(seqDuration(seq)))
+		c, err := receipts.SignHead(k, receipts.Head{Portal: portal, Writer: rs[0].Writer, Seq: seq, Hash: hash}, base.Add(seqDuration(seq)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +49,7 @@ func testCheckpoints(t *testing.T, b Backend) {
 		t.Error("SaveCheckpoint of a checkpoint at #0 without key nor signature: no error")
 	}
 	hashAt := func(portal string) func(int64) (string, error) {
-		return func(seq int64) (string, error) { return s.ChainHash(ctx, portal, seq) }
+		return func(seq int64) (string, error) { return s.ChainHash(ctx, portal, rs[0].Writer, seq) }
 	}
 	check := func(when string) map[string]error {
 		t.Helper()
@@ -69,10 +69,10 @@ func testCheckpoints(t *testing.T, b Backend) {
 	if errs := check("as signed"); errs["shop"] != nil || errs["other"] != nil {
 		t.Fatalf("as signed: %v", errs)
 	}
-	if h, err := s.ChainHash(ctx, "shop", 3); err != nil || h != rs[2].Hash {
+	if h, err := s.ChainHash(ctx, "shop", rs[0].Writer, 3); err != nil || h != rs[2].Hash {
 		t.Errorf("ChainHash(shop, 3) = %q, %v; want %q", h, err, rs[2].Hash)
 	}
-	if h, err := s.ChainHash(ctx, "shop", 99); err != nil || h != "" {
+	if h, err := s.ChainHash(ctx, "shop", rs[0].Writer, 99); err != nil || h != "" {
 		t.Errorf("ChainHash(shop, 99) = %q, %v; want none", h, err)
 	}
 	// Later receipts do not disturb the checkpoint.

@@ -77,6 +77,7 @@ func Run(t *testing.T, b Backend) {
 		{"Stats", testStats},
 		{"StatsConcurrent", testStatsConcurrent},
 		{"StatsRetention", testStatsRetention},
+		{"ImpressionsFlushed", testImpressionsFlushed},
 		{"CancelledContext", testCancelled},
 		{"Close", testClose},
 		{"Ping", testPing},

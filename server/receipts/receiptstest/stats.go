@@ -333,3 +333,34 @@ func Backfill(t *testing.T, s receipts.Store, rebuild func()) {
 	}
 	sameStats(t, after, before)
 }
+
+// testImpressionsFlushed counts impressions, which a store may hold in
+// memory, then restarts it: Close writes what it holds, so that the
+// reopened store's Stats has every one (a restart loses none; only a
+// process killed loses those of its last flush interval).
+func testImpressionsFlushed(t *testing.T, b Backend) {
+	s := b.New(t)
+	ctx := context.Background()
+	day := base.Truncate(24 * time.Hour)
+	const n = 25
+	for i := range n {
+		if err := s.CountImpression(ctx, "shop", 3, "fr", day.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CountImpression(ctx, "shop", 4, "en", day.Add(25*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	s = b.Reopen(t, s)
+	t.Cleanup(func() { s.Close() })
+	got, err := s.Stats(ctx, "shop", day, day.Add(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWant("shop")
+	for i := range n {
+		w.impression(3, "fr", day.Add(time.Duration(i)*time.Minute))
+	}
+	w.impression(4, "en", day.Add(25*time.Hour))
+	sameStats(t, got, w.b.Stats())
+}

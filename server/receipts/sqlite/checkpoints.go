@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/portalconsent/portalconsent/server/receipts"
@@ -41,6 +42,9 @@ func (s *Store) Heads(ctx context.Context) ([]receipts.Head, error) {
 func (s *Store) SaveCheckpoint(ctx context.Context, c receipts.Checkpoint) error {
 	if err := c.Valid(); err != nil {
 		return err
+	}
+	if c.Writer != 0 {
+		return fmt.Errorf("sqlite: checkpoint of portal %q writer %d: a SQLite store has one writer, 0", c.Portal, c.Writer)
 	}
 	hash, _ := hex.DecodeString(c.Hash)
 	return s.job(ctx, func(ctx context.Context, conn *sql.Conn) error {
@@ -90,8 +94,12 @@ func (s *Store) checkpoints(ctx context.Context, query string, args ...any) ([]r
 }
 
 // ChainHash returns the hash of portal's receipt at seq, or of its anchor
-// at seq; "" when there is neither.
-func (s *Store) ChainHash(ctx context.Context, portal string, seq int64) (string, error) {
+// at seq; "" when there is neither. A SQLite store has one writer, 0: a
+// chain of another writer has nothing.
+func (s *Store) ChainHash(ctx context.Context, portal string, writer int, seq int64) (string, error) {
+	if writer != 0 {
+		return "", nil
+	}
 	var hash []byte
 	err := s.rdb.QueryRowContext(ctx, `SELECT hash FROM receipts WHERE portal = $1 AND seq = $2
 		UNION ALL SELECT hash FROM anchors WHERE portal = $1 AND seq = $2 LIMIT 1`, portal, seq).Scan(&hash)

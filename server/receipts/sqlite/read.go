@@ -250,7 +250,7 @@ func verifyPortal(ctx context.Context, tx *sql.Tx, portal string) error {
 		lastID  string
 		afterID string // the receipt after the head, if any
 	)
-	err = receipts.VerifyChain(portal, receipts.Anchor{Seq: anchor.seq, Hash: anchor.hash}, func() (*receipts.Receipt, error) {
+	err = receipts.VerifyChain(portal, 0, receipts.Anchor{Seq: anchor.seq, Hash: anchor.hash}, func() (*receipts.Receipt, error) {
 		if !rows.Next() {
 			return nil, dbErr(ctx, rows.Err())
 		}
