@@ -31,6 +31,11 @@ const uiBrotliBudget = 4096
 // embeds.
 const embedsBrotliBudget = 2048
 
+// beyondBrotliBudget bounds beyond.js (clearing cookies, web storage and
+// IndexedDB; ADPC), as served brotli-compressed; loaded only when a choice
+// clears something or the browser offers ADPC.
+const beyondBrotliBudget = 2048
+
 // TestLoaderBrotliSizeWithinBudget checks the real loader (web/embed.js,
 // minified as served, with ui.js's and embeds.js's paths written in) and
 // the scripts it loads compress with brotli within their budgets. It needs
@@ -46,7 +51,11 @@ func TestLoaderBrotliSizeWithinBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loader, err := Loader(fsys, ui, embeds)
+	beyond, err := Minified(fsys, "beyond.js", js, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader, err := Loader(fsys, ui)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +67,7 @@ func TestLoaderBrotliSizeWithinBudget(t *testing.T) {
 		{"/embed.js", loader, loaderBrotliBudget},
 		{"ui.js", ui, uiBrotliBudget},
 		{"embeds.js", embeds, embedsBrotliBudget},
+		{"beyond.js", beyond, beyondBrotliBudget},
 	} {
 		got, err := decode("br", b.a.br)
 		if err != nil || !bytes.Equal(got, b.a.Raw) {
