@@ -12,7 +12,7 @@ type Set struct {
 	// Beyond is beyond.js, loaded by embed.js when a choice clears cookies,
 	// web storage or IndexedDB, or the browser offers ADPC.
 	Beyond *Asset
-	Wasm    *Asset
+	Wasm   *Asset
 	// WasmExec is Go's JavaScript support for the wasm.
 	WasmExec   *Asset
 	CSS        *Asset // the banner's and the server's pages' stylesheet
