@@ -52,13 +52,13 @@ func fillAPI(t *testing.T, st receipts.Store) []*receipts.Receipt {
 			Choices:   []policy.Choice{{Category: "necessary", Accepted: true}, {Category: "statistical", Accepted: a.statistical}},
 			DecidedAt: day.Add(a.at - time.Second), ReceivedAt: day.Add(a.at), Notice: receipts.NoticeHash([]byte(fmt.Sprint(i))),
 		}
-		if err := st.Append(ctx, r, a.undeclared); err != nil {
+		if err := st.Append(ctx, r, receipts.Cookies(a.undeclared...)); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, r)
 	}
 	if err := st.Append(ctx, &receipts.Receipt{Portal: "twisto", ConsentID: "x", Revision: 1, Method: receipts.MethodAcceptAll,
-		Lang: "en", Page: "https://t.example/", DecidedAt: testNow, ReceivedAt: testNow}, []string{"_ga"}); err != nil {
+		Lang: "en", Page: "https://t.example/", DecidedAt: testNow, ReceivedAt: testNow}, receipts.Cookies("_ga")); err != nil {
 		t.Fatal(err)
 	}
 	return out
