@@ -70,6 +70,7 @@ func Run(t *testing.T, b Backend) {
 		{"Notices", testNotices},
 		{"Export", testExport},
 		{"Undeclared", testUndeclared},
+		{"UndeclaredTypes", testUndeclaredTypes},
 		{"Reappeared", testReappeared},
 		{"TallyCaps", testTallyCaps},
 		{"TallyPages", testTallyPages},
