@@ -105,11 +105,12 @@
       .catch(() => {});
   }
 
-  // adpc asks the browser's ADPC with the optional categories of ctx.p as
+  // adpc asks the browser's ADPC with the optional categories of p as
   // consent requests ({id, text}) and takes the visitor's decisions
   // (ADPC's user decisions object: {consent: [ids], withdraw: [ids or "*"],
-  // object: […]}). ctx is {p, consent() (the current choice or null),
-  // ui() (ui.js, for its codec), changed(value), match}. It resolves to true
+  // object: […]}). current() returns embed.js's current choice (or null),
+  // ui() loads ui.js (for its codec), changed(value) is embed.js's, match
+  // its matchName. It resolves to true
   // when the decisions made a choice (every optional category decided:
   // stored, with method "signal"), else false, at the latest 3 s later (the
   // banner then shows; a later answer only withdraws). Later changes
@@ -120,27 +121,27 @@
   // consent counts only for the categories it names. With a current
   // choice, a withdrawal refuses the categories it names; a consent does not
   // override the visitor's own choice.
-  function adpc(ctx) {
-    var dpc = navigator.dataProtectionControl, p = ctx.p, late = false;
+  function adpc(p, current, ui, changed, match) {
+    var dpc = navigator.dataProtectionControl, late = false;
     var opt = p.categories.filter((cat) => !cat.required);
     function take(d) {
-      var said = decide(p, d), c = ctx.consent(), now = Math.floor(Date.now() / 1000);
+      var said = decide(p, d), c = current(), now = Math.floor(Date.now() / 1000);
       var on = {};
       opt.forEach((cat, i) => {
         on[cat.id] = c ? said[i] !== false && c.choices.some((ch) => ch[0] === cat.id && ch[1]) : said[i];
       });
       if (c ? opt.every((cat) => on[cat.id] === c.choices.some((ch) => ch[0] === cat.id && ch[1])) :
         late || opt.some((cat) => on[cat.id] === undefined)) return false;
-      return ctx.ui().then((ui) => {
-        var u = ui.codec, next = u.choose(p, false, now);
+      return ui().then((start) => {
+        var u = start.codec, next = u.choose(p, false, now);
         if (c) next.id = c.id; // a withdrawal keeps the consent id
         next.choices.forEach((ch) => { if (ch[0] in on) ch[1] = on[ch[0]]; });
         var value = u.encode(next), refused = !next.choices.some((ch) => ch[1] && ch[0] in on);
         document.cookie = u.setCookie(value, refused && p.refusalLifetimeDays || p.lifetimeDays || 182, Date.now(),
           location.protocol === "https:", u.cookieDomainFor(p.cookieDomain || "", location.hostname));
         if (document.cookie.indexOf("cookies_preferences=" + value) < 0) return false;
-        ctx.changed(value);
-        u.send(p, value, "signal", ctx.match);
+        changed(value);
+        u.send(p, value, "signal", match);
         return true;
       });
     }
