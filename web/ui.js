@@ -1,6 +1,7 @@
 /*! Portal Consent UI */
 // Loaded by embed.js (never by a portal directly) when the banner, the
-// preferences or the policy must show, or a choice's cookies must go. It
+// preferences or the policy must show (or for its codec: an embed's
+// placeholder, an ADPC choice); it sends every choice's receipt. It
 // shows the server-rendered banner at once in a shadow root of the portal's
 // page (the portal's styles cannot reach it), fetches and compiles the Go
 // consent app (WebAssembly) off the main thread once the page has loaded
