@@ -192,3 +192,41 @@ func TestConfigStorage(t *testing.T) {
 		}
 	}
 }
+
+// TestFloodStorageKeysIsBounded floods the receipts route with random web
+// storage keys (32 of each type a receipt, the most a receipt may carry):
+// a portal's tallies of the day stay within receipts.MaxTallyNames names of
+// every type together, plus the (other) tally of each type.
+func TestFloodStorageKeysIsBounded(t *testing.T) {
+	st := openTestStore(t)
+	s := newReceiptServer(t, st, withStorageRows(t), WithRateLimit(0, 0))
+	p := testPortal(t, s, "mtran").Policy
+	const receiptsN = 40
+	for i := range receiptsN {
+		keys := map[string][]string{}
+		for _, typ := range []string{"localStorage", "sessionStorage"} {
+			for j := range policy.MaxUndeclared {
+				keys[typ] = append(keys[typ], fmt.Sprintf("k%s%03d_%02d", typ[:1], i, j))
+			}
+		}
+		if res, got := post(t, s, "/portals/mtran/consents", storageBody(consentValue(p, testNow).Encode(), "reject-all", keys), nil); res.StatusCode != http.StatusCreated {
+			t.Fatalf("receipt %d: %d %s", i, res.StatusCode, got)
+		}
+	}
+	day := testNow.Truncate(24 * time.Hour)
+	us, err := st.Undeclared(context.Background(), "mtran", day, day.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	others := map[string]int64{}
+	for _, u := range us {
+		if u.Name == receipts.OtherName {
+			others[u.Type] = u.Count
+		}
+	}
+	// 40 × 64 keys and the cookie "mystery" of each receipt: the first
+	// 1,000 names have tallies, the rest count in their type's (other).
+	if len(us) > receipts.MaxTallyNames+3 || others["sessionStorage"] == 0 {
+		t.Errorf("%d tallies (others %v) after %d keys, want at most %d", len(us), others, receiptsN*2*policy.MaxUndeclared, receipts.MaxTallyNames+3)
+	}
+}
