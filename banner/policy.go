@@ -72,12 +72,10 @@ func (c *PolicyContent) table(p *policy.Policy) app.UI {
 			if ck.Category != cat.ID {
 				continue
 			}
-			// One text: HTMLString would indent separate nodes into "a , b".
-			names := app.Code().Text(strings.Join(ck.Names, ", "))
 			rows = append(rows, app.Tr().Body(
 				app.Td().Text(ck.Provider),
 				app.Td().Text(ck.Function),
-				app.Td().Class("pc-cookie-names").Body(names),
+				app.Td().Class("pc-cookie-names").Body(cookieNames(t, ck)...),
 				app.Td().Text(ck.Purpose),
 				app.Td().Text(cat.Name),
 				app.Td().Text(ck.Duration),
@@ -139,4 +137,21 @@ func (d *PolicyDialog) Render() app.UI {
 			button(ManageID, "pc-btn pc-secondary", t.ManageCookies, d.OnManage),
 		),
 	)
+}
+
+// cookieNames renders the names of a row of the cookie table, one text (as
+// one node: HTMLString would indent separate nodes into "a , b"), then, for
+// a row that is not cookies (policy.Cookie.Type), the label of its storage
+// type on a line of its own ("Local storage"; the type itself when the
+// texts have no label for it).
+func cookieNames(t policy.Texts, ck policy.Cookie) []app.UI {
+	out := []app.UI{app.Code().Text(strings.Join(ck.Names, ", "))}
+	if kind := ck.Kind(); kind != policy.TypeCookie {
+		label := t.Storage.Label(kind)
+		if label == "" {
+			label = kind
+		}
+		out = append(out, app.Span().Class("pc-storage-type").Text(label))
+	}
+	return out
 }

@@ -261,3 +261,34 @@ func TestPolicyContentGolden(t *testing.T) {
 func TestPolicyPageGolden(t *testing.T) {
 	golden(t, "policy_page", &PolicyContent{Policy: mtran(t), Page: true})
 }
+
+// TestPolicyContentShowsStorageTypes checks a row that is not cookies shows
+// its storage type's label under its names, in the policy's language, in
+// the table and in the preferences' list; a cookie row shows none.
+func TestPolicyContentShowsStorageTypes(t *testing.T) {
+	p := mtran(t)
+	p.Texts.Storage = policy.StorageTexts{LocalStorage: "Stockage local", IndexedDB: "Base IndexedDB"}
+	p.Cookies = append(p.Cookies,
+		policy.Cookie{Provider: "P", Function: "f", Names: []string{"app_state", "draft_*"}, Purpose: "p", Category: "necessary", Duration: "d", Type: policy.TypeLocalStorage},
+		policy.Cookie{Provider: "P", Function: "f", Names: []string{"offline"}, Purpose: "p", Category: "necessary", Duration: "d", Type: policy.TypeIndexedDB},
+		policy.Cookie{Provider: "P", Function: "f", Names: []string{"tab"}, Purpose: "p", Category: "necessary", Duration: "d", Type: policy.TypeSessionStorage},
+	)
+	for name, out := range map[string]string{
+		"table":       render(&PolicyContent{Policy: p}),
+		"preferences": render(&Preferences{Policy: p}),
+	} {
+		for _, want := range []string{
+			`<code>app_state, draft_*</code>`, `<span class="pc-storage-type">Stockage local</span>`,
+			`<span class="pc-storage-type">Base IndexedDB</span>`,
+			// No label in the texts: the type itself.
+			`<span class="pc-storage-type">sessionStorage</span>`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %s", name, want)
+			}
+		}
+		if n := strings.Count(out, "pc-storage-type"); n != 3 {
+			t.Errorf("%s: %d storage type labels, want 3 (none for cookies)", name, n)
+		}
+	}
+}

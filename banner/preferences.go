@@ -3,7 +3,6 @@ package banner
 import (
 	"maps"
 	"strconv"
-	"strings"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/portalconsent/portalconsent/policy"
@@ -171,8 +170,7 @@ func cookieList(p *policy.Policy, c policy.Category) app.UI {
 		items = append(items, app.Li().Class("pc-cookie").Body(
 			app.Dl().Body(
 				app.Dt().Text(t.Columns.Names),
-				// One text: HTMLString would indent separate nodes into "a , b".
-				app.Dd().Class("pc-cookie-names").Body(app.Code().Text(strings.Join(ck.Names, ", "))),
+				app.Dd().Class("pc-cookie-names").Body(cookieNames(t, ck)...),
 				app.Dt().Text(t.Columns.Provider),
 				app.Dd().Text(ck.Provider),
 				app.Dt().Text(t.Columns.Purpose),

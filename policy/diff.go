@@ -182,6 +182,7 @@ func diffCookies(a, b []Cookie) []Change {
 			{"category", ca.Category, cb.Category},
 			{"duration", ca.Duration, cb.Duration},
 			{"paths", strings.Join(ca.Paths, ", "), strings.Join(cb.Paths, ", ")},
+			{"type", ca.Kind(), cb.Kind()},
 		} {
 			if f.from != f.to {
 				out = append(out, Change{Kind: "cookie", Key: key, Op: "changed", Field: f.name, From: f.from, To: f.to})

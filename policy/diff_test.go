@@ -62,6 +62,10 @@ func TestDiff(t *testing.T) {
 			{Kind: "cookie", Key: "csrftoken", Op: "changed", Field: "duration", From: "1 year", To: "2 years"},
 			{Kind: "cookie", Key: "csrftoken", Op: "changed", Field: "paths", To: "/admin"},
 		}},
+		{"cookie row moved to localStorage", func(p *Policy) { p.Cookies[0].Type = TypeLocalStorage }, []Change{
+			{Kind: "cookie", Key: "csrftoken", Op: "changed", Field: "type", From: "cookie", To: "localStorage"},
+		}},
+		{"an explicit cookie type is no change", func(p *Policy) { p.Cookies[0].Type = TypeCookie }, nil},
 		{"two rows with the same names are both compared", func(p *Policy) {
 			p.Cookies = append(p.Cookies, p.Cookies[0])
 			p.Cookies[2].Purpose = "login"

@@ -7,20 +7,28 @@ import "strings"
 // gets Portuguese, "fr-CA" French), or from the built-in English when the
 // product has no texts in that language.
 func EmbedTextsFor(t Texts) EmbedTexts {
-	def, ok := BuiltinTexts(t.Lang)
+	def := builtinOrEnglish(t.Lang)
+	out := t.Embed
+	fillEmpty([][2]*string{{&out.Title, &def.Embed.Title}, {&out.Text, &def.Embed.Text}, {&out.Load, &def.Embed.Load}, {&out.Accept, &def.Embed.Accept}})
+	return out
+}
+
+// builtinOrEnglish returns the built-in texts of lang, or the built-in
+// English ones when the product has no texts in that language.
+func builtinOrEnglish(lang string) Texts {
+	def, ok := BuiltinTexts(lang)
 	if !ok {
 		def, _ = BuiltinTexts("en")
 	}
-	out := t.Embed
-	for _, f := range []struct {
-		have *string
-		def  string
-	}{
-		{&out.Title, def.Embed.Title}, {&out.Text, def.Embed.Text}, {&out.Load, def.Embed.Load}, {&out.Accept, def.Embed.Accept},
-	} {
-		if strings.TrimSpace(*f.have) == "" {
-			*f.have = f.def
+	return def
+}
+
+// fillEmpty sets each first string of pairs that is empty (or only space)
+// to the second.
+func fillEmpty(pairs [][2]*string) {
+	for _, p := range pairs {
+		if strings.TrimSpace(*p[0]) == "" {
+			*p[0] = *p[1]
 		}
 	}
-	return out
 }

@@ -120,8 +120,32 @@ type Cookie struct {
 	Category string   `json:"category"`
 	Duration string   `json:"duration"`
 	// Paths are the paths the cookies are set on, besides "/"; a withdrawal
-	// clears the cookies on each of them.
+	// clears the cookies on each of them. Only for cookies.
 	Paths []string `json:"paths,omitempty"`
+	// Type is where the row's data is kept (see StorageTypes): "" or
+	// "cookie" (the default) for cookies; "localStorage" or
+	// "sessionStorage" for keys of the portal's web storage; "indexedDB" for
+	// IndexedDB database names. A withdrawal or a refusal clears each.
+	Type string `json:"type,omitempty"`
+}
+
+// Storage types a cookie row may declare (Cookie.Type).
+const (
+	TypeCookie         = "cookie"
+	TypeLocalStorage   = "localStorage"
+	TypeSessionStorage = "sessionStorage"
+	TypeIndexedDB      = "indexedDB"
+)
+
+// StorageTypes are the values of Cookie.Type, the default first.
+var StorageTypes = []string{TypeCookie, TypeLocalStorage, TypeSessionStorage, TypeIndexedDB}
+
+// Kind returns the row's storage type: Type, or TypeCookie when empty.
+func (c Cookie) Kind() string {
+	if c.Type == "" {
+		return TypeCookie
+	}
+	return c.Type
 }
 
 // Texts is everything the banner, the preferences and the policy say.
@@ -175,6 +199,33 @@ type Texts struct {
 	// Embed is what the placeholder of an embed waiting for consent says
 	// (optional: see EmbedTextsFor).
 	Embed EmbedTexts `json:"embed,omitzero"`
+	// Storage names the storage types other than cookies in the cookie
+	// table (optional: see StorageTextsFor).
+	Storage StorageTexts `json:"storage,omitzero"`
+}
+
+// StorageTexts label, in the cookie table, the rows that are not cookies
+// (Cookie.Type). Each one left empty takes the built-in text of the
+// language (English for a language with no built-in texts), see
+// StorageTextsFor.
+type StorageTexts struct {
+	LocalStorage   string `json:"localStorage,omitempty"`
+	SessionStorage string `json:"sessionStorage,omitempty"`
+	IndexedDB      string `json:"indexedDB,omitempty"`
+}
+
+// Label returns the label of storage type typ ("" for a cookie or an
+// unknown type).
+func (s StorageTexts) Label(typ string) string {
+	switch typ {
+	case TypeLocalStorage:
+		return s.LocalStorage
+	case TypeSessionStorage:
+		return s.SessionStorage
+	case TypeIndexedDB:
+		return s.IndexedDB
+	}
+	return ""
 }
 
 // EmbedTexts are the texts of the placeholder the loader shows in place of
@@ -392,10 +443,19 @@ func (p *Policy) Problems() []*FieldError {
 		if len(c.Names) == 0 {
 			bad(f+".names", "is empty")
 		}
+		if c.Type != "" && !slices.Contains(StorageTypes, c.Type) {
+			bad(f+".type", "%q is not a storage type (%s)", c.Type, strings.Join(StorageTypes, ", "))
+		}
 		for j, n := range c.Names {
-			if !cookieNameChars.MatchString(n) {
+			if c.Kind() == TypeCookie && !cookieNameChars.MatchString(n) {
 				bad(fmt.Sprintf("%s.names[%d]", f, j), "%q is not a valid cookie name", n)
 			}
+			if c.Kind() != TypeCookie && !ValidStorageName(strings.ReplaceAll(n, "*", "a")) {
+				bad(fmt.Sprintf("%s.names[%d]", f, j), "%q is not a valid %s name (1 to %d characters of printable ASCII, no spaces or any of %s)", n, c.Type, MaxCookieNameBytes, storageNameSeparators)
+			}
+		}
+		if len(c.Paths) > 0 && c.Kind() != TypeCookie {
+			bad(f+".paths", "only cookies have paths, not %s", c.Type)
 		}
 		if !seen[c.Category] {
 			bad(f+".category", "%q is not a declared category", c.Category)

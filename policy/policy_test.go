@@ -233,6 +233,13 @@ func TestValidate(t *testing.T) {
 		{"cookie without names", func(p *policy.Policy) { p.Cookies[2].Names = nil }, "cookies[2].names"},
 		{"bad cookie name", func(p *policy.Policy) { p.Cookies[1].Names = append(p.Cookies[1].Names, "a b") }, "cookies[1].names[1]"},
 		{"cookie name with ;", func(p *policy.Policy) { p.Cookies[0].Names[0] = "a;b" }, "cookies[0].names[0]"},
+		{"unknown storage type", func(p *policy.Policy) { p.Cookies[0].Type = "webSQL" }, "cookies[0].type"},
+		{"storage type in another case", func(p *policy.Policy) { p.Cookies[0].Type = "localstorage" }, "cookies[0].type"},
+		{"localStorage key with a space", func(p *policy.Policy) { p.Cookies[1].Type, p.Cookies[1].Names = "localStorage", []string{"a b"} }, "cookies[1].names[0]"},
+		{"indexedDB name with a quote", func(p *policy.Policy) { p.Cookies[1].Type, p.Cookies[1].Names = "indexedDB", []string{`a"b`} }, "cookies[1].names[0]"},
+		{"sessionStorage row with paths", func(p *policy.Policy) {
+			p.Cookies[0].Type, p.Cookies[0].Paths = "sessionStorage", []string{"/admin"}
+		}, "cookies[0].paths"},
 		{"undeclared cookie category", func(p *policy.Policy) { p.Cookies[3].Category = "ads" }, "cookies[3].category"},
 		{"empty provider", func(p *policy.Policy) { p.Cookies[0].Provider = "" }, "cookies[0].provider"},
 		{"empty function", func(p *policy.Policy) { p.Cookies[0].Function = "" }, "cookies[0].function"},

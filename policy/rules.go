@@ -78,10 +78,21 @@ func (p *Policy) ConsentMode(c *Consent) map[string]string {
 // category and none of an accepted one. The cookies_preferences cookie is never
 // withdrawn, and undeclared cookies are left alone.
 func (p *Policy) ToClear(c Consent, present []string) []string {
+	return p.ToClearIn(TypeCookie, c, present)
+}
+
+// ToClearIn is ToClear for the rows of storage type typ (see StorageTypes):
+// the names among present (localStorage keys, IndexedDB database names…)
+// that the consent c withdraws. web/clear.js applies it to web storage and
+// IndexedDB.
+func (p *Policy) ToClearIn(typ string, c Consent, present []string) []string {
 	var out []string
 	for _, n := range present {
 		refused, kept := false, n == CookieName
 		for _, row := range p.Cookies {
+			if row.Kind() != typ {
+				continue
+			}
 			for _, pat := range row.Names {
 				if MatchName(pat, n) {
 					if p.Accepts(&c, row.Category) {
@@ -134,10 +145,40 @@ func ValidCookieName(name string) bool {
 	return true
 }
 
+// storageNameSeparators are the characters a web storage key or IndexedDB
+// name may not hold to be declared or reported (see ValidStorageName).
+const storageNameSeparators = `"(),;\`
+
+// ValidStorageName reports whether name can be a declared or reported
+// localStorage, sessionStorage or IndexedDB name: 1 to MaxCookieNameBytes
+// bytes of printable ASCII without spaces or any of storageNameSeparators
+// (a key beyond is neither declared nor reported). It returns false for
+// anything else.
+func ValidStorageName(name string) bool {
+	if name == "" || len(name) > MaxCookieNameBytes {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(storageNameSeparators, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Declares reports whether a cookie row of the policy declares name (a name
 // or a pattern of it matches, see MatchName).
 func (p *Policy) Declares(name string) bool {
+	return p.DeclaresIn(TypeCookie, name)
+}
+
+// DeclaresIn reports whether a row of storage type typ (see StorageTypes)
+// declares name.
+func (p *Policy) DeclaresIn(typ, name string) bool {
 	for _, row := range p.Cookies {
+		if row.Kind() != typ {
+			continue
+		}
 		for _, pat := range row.Names {
 			if MatchName(pat, name) {
 				return true
@@ -165,6 +206,24 @@ func (p *Policy) Undeclared(line string) []string {
 		})
 		if !ok || len(out) == MaxUndeclared || !ValidCookieName(name) || strings.ContainsAny(name, PatternChars) || name == CookieName ||
 			slices.Contains(out, name) || p.Declares(name) {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// UndeclaredIn returns the names among keys (the keys of the page's
+// localStorage or sessionStorage: typ) that no row of that type declares,
+// in order and once each: only valid names (ValidStorageName) holding none
+// of PatternChars, at most MaxUndeclared. Names only: the browser never
+// reports a value. web/ui.js mirrors this rule, tested against
+// policy/testdata/rule-vectors.json.
+func (p *Policy) UndeclaredIn(typ string, keys []string) []string {
+	var out []string
+	for _, name := range keys {
+		if len(out) == MaxUndeclared || !ValidStorageName(name) || strings.ContainsAny(name, PatternChars) ||
+			slices.Contains(out, name) || p.DeclaresIn(typ, name) {
 			continue
 		}
 		out = append(out, name)

@@ -55,6 +55,14 @@ type ruleVectors struct {
 	Domains []domainVector  `json:"domains"`
 	// Undeclared: policy.Policy.Undeclared of each line.
 	Undeclared []undeclaredVector `json:"undeclared"`
+	// UndeclaredStorage: policy.Policy.UndeclaredIn of each list of keys.
+	UndeclaredStorage []storageVector `json:"undeclaredStorage"`
+}
+
+type storageVector struct {
+	Type string   `json:"type"`
+	Keys []string `json:"keys"`
+	Want []string `json:"want"`
 }
 
 type undeclaredVector struct {
@@ -75,12 +83,16 @@ type nameVector struct {
 }
 
 type consentVector struct {
-	Name     string            `json:"name"`
-	Value    string            `json:"value"` // "" for no choice
-	Present  []string          `json:"present"`
-	Clear    []string          `json:"clear"`
-	Signals  map[string]string `json:"signals"`
-	Accepted map[string]bool   `json:"accepted"`
+	Name    string   `json:"name"`
+	Value   string   `json:"value"` // "" for no choice
+	Present []string `json:"present"`
+	Clear   []string `json:"clear"`
+	// StoragePresent are keys of web storage and IndexedDB names;
+	// ClearStorage is Policy.ToClearIn of them for each storage type.
+	StoragePresent []string            `json:"storagePresent,omitempty"`
+	ClearStorage   map[string][]string `json:"clearStorage,omitempty"`
+	Signals        map[string]string   `json:"signals"`
+	Accepted       map[string]bool     `json:"accepted"`
 }
 
 // rulesPolicy has a category granting signals, one granting none, a required
@@ -103,11 +115,19 @@ func rulesPolicy(t *testing.T) *policy.Policy {
 	row := func(cat string, names ...string) policy.Cookie {
 		return policy.Cookie{Provider: "p", Function: "f", Purpose: "p", Duration: "d", Category: cat, Names: names}
 	}
+	storage := func(c policy.Cookie, typ string) policy.Cookie {
+		c.Type = typ
+		return c
+	}
 	p.Cookies = []policy.Cookie{
 		row("necessary", "sessionid", "csrftoken"),
 		row("statistical", "_pk_id.*", "_pk_ses.*", "_ga", "_ga_*"),
 		row("marketing", "_gcl_*", "_ga_ADS"),
 		row("video", "yt-*", "*_consent_probe"),
+		storage(row("statistical", "_pk_id.*", "matomo_*"), policy.TypeLocalStorage),
+		storage(row("video", "yt-player-*", "ytidb::*"), policy.TypeLocalStorage),
+		storage(row("marketing", "ads_session"), policy.TypeSessionStorage),
+		storage(row("video", "YtIdbMeta*", "yt-player-local-media"), policy.TypeIndexedDB),
 	}
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
@@ -157,6 +177,8 @@ func TestRuleVectors(t *testing.T) {
 		"\u00a0nbsp\u3000=1; \ufeffbom=1; \u0085nel=1; tab\t=1",
 		long + "=1; " + long + "x=1",
 		strings.Join(many, "; "),
+		// Declared, but only as web storage: undeclared as cookies.
+		"matomo_x=1; ads_session=2",
 		"Sessionid=1; SESSIONID=2; _GA=3",
 		"star*=1; *=2; a*b=3; plain=4",
 	} {
@@ -189,8 +211,32 @@ func TestRuleVectors(t *testing.T) {
 		t.Errorf("declared names reported: %q, %q", vf.Undeclared[0].Want, vf.Undeclared[1].Want)
 	}
 
+	for _, u := range []struct {
+		typ  string
+		keys []string
+	}{
+		{policy.TypeLocalStorage, nil},
+		{policy.TypeLocalStorage, []string{"_pk_id.1.abc", "matomo_x", "yt-player-volume", "ytidb::LAST", "app_state", "_ga", "app_state", "ads_session"}},
+		{policy.TypeSessionStorage, []string{"ads_session", "_pk_id.1", "tab:state", "a b", "x(1)", "q\"", "semi;colon", "star*", "", long, long + "x", "été"}},
+		{policy.TypeLocalStorage, many},
+	} {
+		vf.UndeclaredStorage = append(vf.UndeclaredStorage, storageVector{u.typ, u.keys, p.UndeclaredIn(u.typ, u.keys)})
+	}
+	if got, want := vf.UndeclaredStorage[1].Want, []string{"app_state", "_ga", "ads_session"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("UndeclaredIn(localStorage) = %q, want %q: a cookie or sessionStorage row declares no localStorage key", got, want)
+	}
+	if got, want := vf.UndeclaredStorage[2].Want, []string{"_pk_id.1", "tab:state", long}; !reflect.DeepEqual(got, want) {
+		t.Errorf("UndeclaredIn(sessionStorage) = %q, want %q", got, want)
+	}
+	if got := vf.UndeclaredStorage[3].Want; len(got) != policy.MaxUndeclared {
+		t.Errorf("UndeclaredIn of 40 keys = %d names", len(got))
+	}
+
+	// The keys and database names of the page's storage, for
+	// Policy.ToClearIn of each storage type.
+	storagePresent := []string{"_pk_id.1.abc", "matomo_x", "yt-player-volume", "ytidb::LAST", "ads_session", "app_state", "YtIdbMeta", "yt-player-local-media", "sessionid"}
 	present := []string{"sessionid", "cookies_preferences", "_pk_id.1.abc", "_pk_ses.1.abc", "_ga", "_ga_X1",
-		"_ga_ADS", "_gcl_au", "yt-remote", "video_consent_probe", "portal_own", "_gat"}
+		"_ga_ADS", "_gcl_au", "yt-remote", "video_consent_probe", "portal_own", "_gat", "matomo_x", "ads_session"}
 	for _, tc := range []struct {
 		name   string
 		accept func(string) bool
@@ -210,12 +256,21 @@ func TestRuleVectors(t *testing.T) {
 			c = &cc
 			v.Value = cc.Encode()
 			v.Clear = p.ToClear(cc, present)
+			v.StoragePresent, v.ClearStorage = storagePresent, map[string][]string{}
+			for _, typ := range policy.StorageTypes[1:] {
+				v.ClearStorage[typ] = p.ToClearIn(typ, cc, storagePresent)
+			}
 		}
 		v.Signals = p.ConsentMode(c)
 		for _, cat := range p.Categories {
 			v.Accepted[cat.ID] = p.Accepts(c, cat.ID)
 		}
 		vf.Cases = append(vf.Cases, v)
+	}
+	if got, want := vf.Cases[3].ClearStorage, map[string][]string{
+		policy.TypeLocalStorage: {"yt-player-volume", "ytidb::LAST", "yt-player-local-media"}, policy.TypeSessionStorage: {"ads_session"}, policy.TypeIndexedDB: {"YtIdbMeta", "yt-player-local-media"},
+	}; !reflect.DeepEqual(got, want) {
+		t.Errorf("statistics only clears storage %q, want %q", got, want)
 	}
 	// Spot checks: the vectors are only as good as the rules.
 	all, stats := vf.Cases[1], vf.Cases[3]

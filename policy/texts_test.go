@@ -271,3 +271,20 @@ func placeholders(s string) []string {
 	sort.Strings(p)
 	return p
 }
+
+// TestStorageTextsEveryLanguage checks the labels of the storage types
+// (localStorage, sessionStorage, indexedDB) of each language are its own.
+func TestStorageTextsEveryLanguage(t *testing.T) {
+	en := policy.StorageTextsFor(policy.Texts{Lang: "en"})
+	for _, lang := range builtinLanguages {
+		got := policy.StorageTextsFor(policy.Texts{Lang: lang})
+		for _, typ := range policy.StorageTypes[1:] {
+			if l := got.Label(typ); strings.TrimSpace(l) == "" || (lang != "en" && l == en.Label(typ)) {
+				t.Errorf("%s: storage label of %s = %q", lang, typ, l)
+			}
+		}
+	}
+	if got := policy.StorageTextsFor(policy.Texts{Lang: "ja"}); got != en {
+		t.Errorf("a language without built-in texts gets %+v, want English %+v", got, en)
+	}
+}

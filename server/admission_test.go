@@ -24,7 +24,7 @@ type gateStore struct {
 	calls   atomic.Int32
 }
 
-func (g *gateStore) Append(ctx context.Context, r *receipts.Receipt, undeclared []string) error {
+func (g *gateStore) Append(ctx context.Context, r *receipts.Receipt, undeclared []receipts.Name) error {
 	g.calls.Add(1)
 	if g.down.Load() {
 		return fmt.Errorf("%w: dial: connection refused", receipts.ErrUnavailable)

@@ -52,13 +52,13 @@ func fillAPI(t *testing.T, st receipts.Store) []*receipts.Receipt {
 			Choices:   []policy.Choice{{Category: "necessary", Accepted: true}, {Category: "statistical", Accepted: a.statistical}},
 			DecidedAt: day.Add(a.at - time.Second), ReceivedAt: day.Add(a.at), Notice: receipts.NoticeHash([]byte(fmt.Sprint(i))),
 		}
-		if err := st.Append(ctx, r, a.undeclared); err != nil {
+		if err := st.Append(ctx, r, receipts.Cookies(a.undeclared...)); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, r)
 	}
 	if err := st.Append(ctx, &receipts.Receipt{Portal: "twisto", ConsentID: "x", Revision: 1, Method: receipts.MethodAcceptAll,
-		Lang: "en", Page: "https://t.example/", DecidedAt: testNow, ReceivedAt: testNow}, []string{"_ga"}); err != nil {
+		Lang: "en", Page: "https://t.example/", DecidedAt: testNow, ReceivedAt: testNow}, receipts.Cookies("_ga")); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -82,7 +82,7 @@ func TestAPIStats(t *testing.T) {
 	if got.Portal != "mtran" || got.To != today || got.From != testNow.AddDate(0, 0, -29).Format(time.DateOnly) || len(got.Days) != 30 {
 		t.Fatalf("default period: %s to %s, %d days, want the last 30 days to %s", got.From, got.To, len(got.Days), today)
 	}
-	zero := map[string]int64{"accept-all": 0, "reject-all": 0, "custom": 0}
+	zero := map[string]int64{"accept-all": 0, "reject-all": 0, "custom": 0, "signal": 0}
 	if d := got.Days[0]; d.Count != 0 || fmt.Sprint(d.Decisions) != fmt.Sprint(zero) || len(d.ByLang) != 0 {
 		t.Errorf("a day without receipts: %+v", d)
 	}
@@ -95,9 +95,9 @@ func TestAPIStats(t *testing.T) {
 		byLang, byRevision  string // counts
 		impressionsByLangFr int64
 	}{
-		{2, 2, 0, 2, 1, "map[accept-all:1 custom:0 reject-all:1]", "en:1 fr:1", "3:2", 1},
-		{1, 1, 1, 0, 0, "map[accept-all:0 custom:1 reject-all:0]", "fr:1", "4:1", 0},
-		{0, 2, 0, 2, 2, "map[accept-all:2 custom:0 reject-all:0]", "en:2", "4:2", 0},
+		{2, 2, 0, 2, 1, "map[accept-all:1 custom:0 reject-all:1 signal:0]", "en:1 fr:1", "3:2", 1},
+		{1, 1, 1, 0, 0, "map[accept-all:0 custom:1 reject-all:0 signal:0]", "fr:1", "4:1", 0},
+		{0, 2, 0, 2, 2, "map[accept-all:2 custom:0 reject-all:0 signal:0]", "en:2", "4:2", 0},
 	} {
 		d := got.Days[len(got.Days)-1-c.day]
 		byLang, byRev := []string{}, []string{}
@@ -187,11 +187,11 @@ func TestAPIUndeclared(t *testing.T) {
 		want        []reports.Cookie
 	}{
 		{"last 30 days", "", []reports.Cookie{
-			{Name: "_ga", Count: 3, FirstSeen: at(-47 * time.Hour), LastSeen: at(-22 * time.Hour), Pages: []string{"https://a.example/one", "https://a.example/two", "https://a.example/three"}},
-			{Name: "_hj", Count: 2, FirstSeen: at(-47 * time.Hour), LastSeen: at(2 * time.Hour), Pages: []string{"https://a.example/one"}},
+			{Type: "cookie", Name: "_ga", Count: 3, FirstSeen: at(-47 * time.Hour), LastSeen: at(-22 * time.Hour), Pages: []string{"https://a.example/one", "https://a.example/two", "https://a.example/three"}},
+			{Type: "cookie", Name: "_hj", Count: 2, FirstSeen: at(-47 * time.Hour), LastSeen: at(2 * time.Hour), Pages: []string{"https://a.example/one"}},
 		}},
 		{"today", "?from=" + testNow.Format(time.DateOnly) + "&to=" + testNow.Format(time.DateOnly), []reports.Cookie{
-			{Name: "_hj", Count: 1, FirstSeen: at(2 * time.Hour), LastSeen: at(2 * time.Hour), Pages: []string{"https://a.example/one"}},
+			{Type: "cookie", Name: "_hj", Count: 1, FirstSeen: at(2 * time.Hour), LastSeen: at(2 * time.Hour), Pages: []string{"https://a.example/one"}},
 		}},
 		{"none", "?from=2020-01-01&to=2020-01-01", []reports.Cookie{}},
 	} {

@@ -183,23 +183,30 @@ func TestAssetHEAD(t *testing.T) {
 }
 
 // TestLoaderPinsTheUIScript checks the loader as served names the UI script
-// and the embeds script by their content-hashed paths and carries their
-// integrity values, so that pinning embed.js (SRI) pins both; and that they
-// are served immutable, with CORS.
+// by its content-hashed path and carries its integrity value, so that
+// pinning embed.js (SRI) pins it; that config.json names the embeds and
+// beyond scripts (loaded once it is there) likewise; and that they are
+// served immutable, with CORS.
 func TestLoaderPinsTheUIScript(t *testing.T) {
 	s := newFakeServer(t)
 	_, body := serve(t, s, "GET", "/embed.js", nil)
-	for _, want := range []string{s.assets.UI.Name[1:], assets.ScriptSRI(fakeUIJSMin), s.assets.Embeds.Name[1:], assets.ScriptSRI(fakeEmbedsJSMin)} {
+	for _, want := range []string{s.assets.UI.Name[1:], assets.ScriptSRI(fakeUIJSMin)} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/embed.js %q lacks %q", body, want)
 		}
 	}
-	for _, p := range []string{"UI_PATH", "UI_SRI", "EMBEDS_PATH", "EMBEDS_SRI"} {
+	for _, p := range []string{"UI_PATH", "UI_SRI"} {
 		if bytes.Contains(body, []byte(p)) {
 			t.Errorf("/embed.js %q keeps the placeholder %s", body, p)
 		}
 	}
-	for _, a := range []struct{ file, prefix string }{{s.assets.UI.Name, "/assets/ui."}, {s.assets.Embeds.Name, "/assets/embeds."}} {
+	_, cfg := serve(t, s, "GET", "/portals/mtran/config.json", nil)
+	for _, want := range []string{s.assets.Embeds.Name[1:], assets.ScriptSRI(fakeEmbedsJSMin), s.assets.Beyond.Name[1:], assets.ScriptSRI(s.assets.Beyond.Raw)} {
+		if !bytes.Contains(cfg, []byte(want)) {
+			t.Errorf("config.json lacks %q", want)
+		}
+	}
+	for _, a := range []struct{ file, prefix string }{{s.assets.UI.Name, "/assets/ui."}, {s.assets.Embeds.Name, "/assets/embeds."}, {s.assets.Beyond.Name, "/assets/beyond."}} {
 		if !strings.HasPrefix(a.file, a.prefix) || !strings.HasSuffix(a.file, ".js") {
 			t.Errorf("served as %q, want %s<hash>.js", a.file, a.prefix)
 		}

@@ -44,7 +44,7 @@ func TestConsoleCookiesPage(t *testing.T) {
 	s := newConsoleServer(t, &now)
 	ctx := context.Background()
 	r := testReceipt("mtran", "c1", now.Add(-time.Hour))
-	if err := s.store.Append(ctx, r, []string{"_hjid"}); err != nil {
+	if err := s.store.Append(ctx, r, receipts.Cookies("_hjid")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.store.CountReappeared(ctx, "mtran", "https://portal.example/news", []receipts.ReappearedCookie{{Name: "_ga", Category: "statistical"}}, now.Add(-time.Minute)); err != nil {

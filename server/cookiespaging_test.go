@@ -28,7 +28,7 @@ func TestCookiesPaging(t *testing.T) {
 		for j := i; j < min(i+32, over); j++ {
 			ns = append(ns, fmt.Sprintf("n%04d", j))
 		}
-		if err := s.store.Append(ctx, testReceipt("mtran", fmt.Sprint("c", i), now.Add(-time.Hour)), ns); err != nil {
+		if err := s.store.Append(ctx, testReceipt("mtran", fmt.Sprint("c", i), now.Add(-time.Hour)), receipts.Cookies(ns...)); err != nil {
 			t.Fatal(err)
 		}
 		var cs []receipts.ReappearedCookie

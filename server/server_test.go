@@ -31,9 +31,10 @@ import (
 // loader and the stylesheet carry comments and spaces, so that their
 // minification shows.
 var (
-	fakeEmbedJS  = []byte("/* fake loader */\nconsole.log('embed', \"UI_PATH\", \"UI_SRI\", \"EMBEDS_PATH\", \"EMBEDS_SRI\");\n")
+	fakeEmbedJS  = []byte("/* fake loader */\nconsole.log('embed', \"UI_PATH\", \"UI_SRI\");\n")
 	fakeUIJS     = []byte("/* fake UI */\nconsole.log('ui');\n")
 	fakeEmbedsJS = []byte("/* fake embeds */\nconsole.log('embeds');\n")
+	fakeBeyondJS = []byte("/* fake beyond */\nconsole.log('beyond');\n")
 	fakeCSS      = []byte("/* fake stylesheet */\n.pc-page {\n  margin: 0px;\n}\n")
 	fakeWasm     = append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("fake wasm module "), 64)...)
 	fakeWasmExec = []byte("/* fake wasm_exec */\nglobalThis.Go = class {};\n")
@@ -45,15 +46,12 @@ var (
 	fakeEmbedJSMin  = mustMinify("text/javascript", fakeEmbedJS)
 	fakeUIJSMin     = mustMinify("text/javascript", fakeUIJS)
 	fakeEmbedsJSMin = mustMinify("text/javascript", fakeEmbedsJS)
-	// fakeEmbedJSServed is the fake loader with the fake UI and embeds
-	// scripts' hashed paths and integrity values written in.
+	// fakeEmbedJSServed is the fake loader with the fake UI script's
+	// hashed path and integrity value written in.
 	fakeEmbedJSServed = func() []byte {
 		sum := sha256.Sum256(fakeUIJSMin)
 		out := bytes.Replace(fakeEmbedJSMin, []byte("UI_PATH"), []byte("assets/ui."+hex.EncodeToString(sum[:])[:16]+".js"), 1)
-		out = bytes.Replace(out, []byte("UI_SRI"), []byte(assets.ScriptSRI(fakeUIJSMin)), 1)
-		sum = sha256.Sum256(fakeEmbedsJSMin)
-		out = bytes.Replace(out, []byte("EMBEDS_PATH"), []byte("assets/embeds."+hex.EncodeToString(sum[:])[:16]+".js"), 1)
-		return bytes.Replace(out, []byte("EMBEDS_SRI"), []byte(assets.ScriptSRI(fakeEmbedsJSMin)), 1)
+		return bytes.Replace(out, []byte("UI_SRI"), []byte(assets.ScriptSRI(fakeUIJSMin)), 1)
 	}()
 	fakeCSSMin = mustMinify("text/css", fakeCSS)
 )
@@ -96,6 +94,7 @@ func fakeAssetsFS() fstest.MapFS {
 		"embed.js":          {Data: fakeEmbedJS},
 		"ui.js":             {Data: fakeUIJS},
 		"embeds.js":         {Data: fakeEmbedsJS},
+		"beyond.js":         {Data: fakeBeyondJS},
 		"banner.css":        {Data: fakeCSS},
 		"console.css":       {Data: []byte(".pc-console table{border-collapse:collapse}")},
 		"dist/app.wasm":     {Data: fakeWasm},
@@ -342,6 +341,9 @@ type configBody struct {
 		Wasm     string `json:"wasm"`
 		WasmExec string `json:"wasmExec"`
 		CSS      string `json:"css"`
+		// Embeds and Beyond: path, integrity value, global.
+		Embeds [3]string `json:"embeds"`
+		Beyond [3]string `json:"beyond"`
 	} `json:"assets"`
 	Banner string `json:"banner"` // the server-rendered banner (first paint)
 	CSS    string `json:"css"`    // the minified stylesheet, inline
@@ -1001,7 +1003,7 @@ func TestPagesEscape(t *testing.T) {
 // those of the current build.
 func TestRealAssets(t *testing.T) {
 	files := web.Files()
-	for _, name := range []string{"embed.js", "ui.js", "embeds.js", "banner.css", "dist/app.wasm", "dist/wasm_exec.js"} {
+	for _, name := range []string{"embed.js", "ui.js", "embeds.js", "beyond.js", "banner.css", "dist/app.wasm", "dist/wasm_exec.js"} {
 		if _, err := fs.Stat(files, name); err != nil {
 			t.Fatalf("web.Files() has no %s (run `make build` first): %v", name, err)
 		}
@@ -1067,8 +1069,6 @@ func TestRealAssets(t *testing.T) {
 	// The server writes the UI script's path and integrity into the loader.
 	embedMin = bytes.Replace(embedMin, []byte("UI_PATH"), []byte(s.assets.UI.Name[1:]), 1)
 	embedMin = bytes.Replace(embedMin, []byte("UI_SRI"), []byte(assets.ScriptSRI(s.assets.UI.Raw)), 1)
-	embedMin = bytes.Replace(embedMin, []byte("EMBEDS_PATH"), []byte(s.assets.Embeds.Name[1:]), 1)
-	embedMin = bytes.Replace(embedMin, []byte("EMBEDS_SRI"), []byte(assets.ScriptSRI(s.assets.Embeds.Raw)), 1)
 	cssMin := minifiedFile(t, "banner.css", "text/css", ".pc-banner")
 
 	for _, enc := range []string{"br", "gzip", ""} {

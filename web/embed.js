@@ -88,13 +88,14 @@
   }
 
   // toClear returns the names, among the cookie names present, that the
-  // consent c (not null) withdraws: they match a declared name of a refused
-  // category and none of an accepted one (policy.Policy.ToClear).
+  // consent c (not null) withdraws: they match a declared name (of a cookie
+  // row: one without a storage type) of a refused category and none of an
+  // accepted one (policy.Policy.ToClear).
   function toClear(p, c, present) {
     return present.filter((n) => {
       var refused = false, kept = n === NAME;
       p.cookies.forEach((row) => {
-        row.names.forEach((pat) => {
+        if (!row.type) row.names.forEach((pat) => {
           if (matchName(pat, n)) accepts(p, c, row.category) ? kept = true : refused = true;
         });
       });
@@ -182,11 +183,22 @@
       // Later, so that a callback that throws cannot stop the banner.
       waiting.forEach((fn) => { setTimeout(fn, 0, state()); });
       waiting = null;
+      // The browser's Advanced Data Protection Control, where it has one
+      // (beyond.js): its decisions may make the choice (then no banner).
+      return navigator.dataProtectionControl && beyond().then((b) => b.adpc(policy, () => consent, loadUI, changed, matchName)).catch(failed);
+    })
+    .then(() => {
       var view = want != null ? want : location.hash === "#manage-cookies" ? "preferences" : consent ? null : "";
       // A returning visitor: nothing to show, no UI, no wasm.
       if (view != null) show(view, wantFrom);
     })
     .catch(failed);
+
+  // beyond loads beyond.js (web storage and IndexedDB, ADPC): config.json
+  // names its path, integrity value and global.
+  function beyond() {
+    return load(...shown.assets.beyond);
+  }
 
   // load loads a script of the consent host (content-hashed,
   // integrity-checked) once; it resolves to the function it registers as
@@ -222,7 +234,7 @@
     document.querySelectorAll("iframe[data-category][data-src]").forEach((f) => {
       accepts(policy, consent, f.getAttribute("data-category")) ? src(f) : wait = 1;
     });
-    if (wait) load("EMBEDS_PATH", "EMBEDS_SRI", "__portalConsentEmbeds").then((sync) => {
+    if (wait) load(...shown.assets.embeds).then((sync) => {
       sync({ cfg: shown, ui: loadUI, changed: changed, src: src });
     }).catch(failed);
   }
@@ -258,17 +270,19 @@
   // apply makes the current choice take effect: Consent Mode is updated,
   // the cookies of refused categories in the cookie line go (and, on a
   // change, every declared name without "*", which may sit on a path this
-  // page cannot see), and the accepted scripts run. Clearing cookies is
-  // ui.js's (rare on a page view: only a script that set them again, which
-  // is reported once by name).
+  // page cannot see: beyond.js adds them), so do their declared web storage
+  // items and IndexedDB databases, and the accepted scripts run. Clearing
+  // is beyond.js's: on a change, or on a page view where a script set
+  // cookies again (reported once by name) or a refused category declares
+  // storage.
   function apply(line, change) {
     consentMode(true);
     embeds();
     if (!consent) return;
-    var names = line.split(";").map((s) => s.split("=")[0].trim());
-    if (change) policy.cookies.forEach((row) => { names = names.concat(row.names.filter((n) => !n.includes("*"))); });
-    var gone = toClear(policy, consent, [...new Set(names)]);
-    if (gone[0]) loadUI().then((ui) => { ui.clear(policy, gone, matchName, !change && base + "portals/" + portal + "/cookies/reappeared"); }).catch(failed);
+    var gone = toClear(policy, consent, line.split(";").map((s) => s.split("=")[0].trim()));
+    if (change || gone[0] || policy.cookies.some((row) => row.type && !accepts(policy, consent, row.category))) {
+      beyond().then((b) => { b.clear(policy, consent, matchName, gone, change); }).catch(failed);
+    }
     activate();
   }
 

@@ -8,6 +8,7 @@ const path = require("node:path");
 const fs = require("node:fs");
 
 const codec = Object.assign({}, require("./embed.js"), require("./ui.js"));
+const beyond = require("./beyond.js");
 const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "policy", "testdata", "cookie-vectors.json"), "utf8"));
 
 test("values: the loader's verdict is Go's", () => {
@@ -86,10 +87,46 @@ test("receipt: the body of a receipt", () => {
   assert.strictEqual(typeof body, "string"); // sendBeacon sends a string as text/plain
   assert.deepStrictEqual(JSON.parse(body), {
     value: value, method: "accept-all", lang: "en", page: "https://data.example.org/explore/",
-    undeclared: ["mystery_tracker", "_gat"]
+    undeclared: ["mystery_tracker", "_gat"], storage: {}
   });
+  // The keys of the page's web storage: the undeclared ones, by type.
+  const keys = { localStorage: ["matomo_x", "app_state", "ads_session"], sessionStorage: ["ads_session", "tab"] };
+  assert.deepStrictEqual(JSON.parse(codec.receipt(rules.policy, value, "signal", "", "p", codec.matchName, keys)).storage,
+    { localStorage: ["app_state", "ads_session"], sessionStorage: ["tab"] });
   // No undeclared cookie: an empty list, not a missing field.
   assert.deepStrictEqual(JSON.parse(codec.receipt(rules.policy, value, "custom", "", "https://x.org/", codec.matchName)).undeclared, []);
   // The value is sent as stored: the server decodes it with the Go codec.
   assert.strictEqual(JSON.parse(codec.receipt(rules.policy, "1|2|3", "reject-all", "", "p", codec.matchName)).value, "1|2|3");
+});
+
+test("undeclaredIn: the UI reports the web storage keys Go reports", () => {
+  assert.ok(rules.undeclaredStorage.length > 3);
+  for (const u of rules.undeclaredStorage) {
+    assert.deepStrictEqual(codec.undeclaredIn(rules.policy, u.type, u.keys || [], codec.matchName), u.want || [], JSON.stringify(u.keys));
+  }
+});
+
+test("beyond.js clears the web storage and IndexedDB names Go clears", () => {
+  let n = 0;
+  for (const v of rules.cases) {
+    if (!v.clearStorage) continue;
+    const c = codec.current(v.value, rules.policy, rules.now);
+    for (const [typ, want] of Object.entries(v.clearStorage)) {
+      const ok = (id) => beyond.accepts(rules.policy, c, id);
+      assert.deepStrictEqual(beyond.gone(rules.policy, typ, v.storagePresent, ok, codec.matchName), want || [], `${v.name}: ${typ}`);
+      n++;
+    }
+  }
+  assert.ok(n >= 15, n);
+});
+
+test("beyond.js reads ADPC decisions per optional category", () => {
+  const p = rules.policy; // optional: statistical, marketing, video
+  assert.deepStrictEqual(beyond.decide(p, { consent: [], withdraw: ["*"] }), [false, false, false]);
+  assert.deepStrictEqual(beyond.decide(p, { consent: ["statistical", "necessary"], withdraw: ["video"] }), [true, undefined, false]);
+  // A withdrawal wins over a consent to the same category.
+  assert.deepStrictEqual(beyond.decide(p, { consent: ["marketing"], withdraw: ["marketing"] }), [undefined, false, undefined]);
+  assert.deepStrictEqual(beyond.decide(p, {}), [undefined, undefined, undefined]);
+  assert.deepStrictEqual(beyond.decide(p, null), [undefined, undefined, undefined]);
+  assert.deepStrictEqual(beyond.decide(p, { consent: "statistical", withdraw: "*" }), [undefined, undefined, undefined]);
 });

@@ -1,6 +1,7 @@
 /*! Portal Consent UI */
 // Loaded by embed.js (never by a portal directly) when the banner, the
-// preferences or the policy must show, or a choice's cookies must go. It
+// preferences or the policy must show (or for its codec: an embed's
+// placeholder, an ADPC choice); it sends every choice's receipt. It
 // shows the server-rendered banner at once in a shadow root of the portal's
 // page (the portal's styles cannot reach it), fetches and compiles the Go
 // consent app (WebAssembly) off the main thread once the page has loaded
@@ -45,24 +46,37 @@
   }
 
   // undeclared returns the names of the cookies of a document.cookie line
-  // that no cookie row of p declares (match is the loader's matchName; without
+  // that no cookie row of p (one without a storage type) declares (match is the loader's matchName; without
   // it, every name): valid
   // names of at most 64 bytes without "*" (a pattern character the host
   // refuses), not cookies_preferences, once each, at most 32
   // (policy.Policy.Undeclared).
   function undeclared(p, line, match) {
     return line.split(";").map((s) => (/^\s*([!#-'+.0-9A-Z^-z|~-]{1,64})\s*=/.exec(s) || [])[1]).filter((n, i, all) =>
-      n && n !== NAME && all.indexOf(n) === i && !(match && p.cookies.some((row) => row.names.some((pat) => match(pat, n))))).slice(0, 32);
+      n && n !== NAME && all.indexOf(n) === i && !(match && p.cookies.some((row) => !row.type && row.names.some((pat) => match(pat, n))))).slice(0, 32);
+  }
+
+  // undeclaredIn returns the keys of the page's web storage typ
+  // ("localStorage" or "sessionStorage") that no row of that type declares
+  // (without match, every key): names only, never values; valid names
+  // (policy.ValidStorageName) without "*", once each, at most 32
+  // (policy.Policy.UndeclaredIn).
+  function undeclaredIn(p, typ, keys, match) {
+    return keys.filter((n, i, all) => /^[!#-'+\--:<-[\]-~]{1,64}$/.test(n) && all.indexOf(n) === i &&
+      !(match && p.cookies.some((row) => row.type === typ && row.names.some((pat) => match(pat, n))))).slice(0, 32);
   }
 
   // receipt returns the body of the receipt of value, stored with method
-  // ("accept-all", "reject-all" or "custom") on page (origin and path), when
-  // the page's cookies were line.
-  function receipt(p, value, method, line, page, match) {
-    return JSON.stringify({ value: value, method: method, lang: p.texts.lang, page: page, undeclared: undeclared(p, line, match) });
+  // ("accept-all", "reject-all", "custom" or "signal") on page (origin and
+  // path), when the page's cookies were line and the keys of its web storage
+  // keys ({localStorage: […], sessionStorage: […]}).
+  function receipt(p, value, method, line, page, match, keys) {
+    var storage = {};
+    for (var t in keys) storage[t] = undeclaredIn(p, t, keys[t], match);
+    return JSON.stringify({ value: value, method: method, lang: p.texts.lang, page: page, undeclared: undeclared(p, line, match), storage: storage });
   }
 
-  var codec = { encode: encode, choose: choose, setCookie: setCookie, cookieDomainFor: cookieDomainFor, undeclared: undeclared, receipt: receipt };
+  var codec = { encode: encode, choose: choose, setCookie: setCookie, cookieDomainFor: cookieDomainFor, undeclared: undeclared, undeclaredIn: undeclaredIn, receipt: receipt };
   if (typeof document === "undefined") {
     if (typeof module === "object") module.exports = codec;
     return;
@@ -81,7 +95,13 @@
   function send(p, value, method, match) {
     try {
       var url = consentHost + "portals/" + p.id + "/consents";
-      var body = receipt(p, value, method, document.cookie, location.origin + location.pathname, match);
+      var keys = {};
+      ["localStorage", "sessionStorage"].forEach((t) => {
+        try {
+          keys[t] = Object.keys(window[t]);
+        } catch {} // storage the page may not use
+      });
+      var body = receipt(p, value, method, document.cookie, location.origin + location.pathname, match, keys);
       navigator.sendBeacon(url, body) ||
         fetch(url, { method: "POST", body: body, keepalive: true, credentials: "omit", mode: "no-cors" }).catch(() => {});
     } catch {}
@@ -474,36 +494,6 @@
   // The codec, for embeds.js: a placeholder's accept button stores its choice
   // as the banner does.
   window.__portalConsentUI.codec = codec;
-
-  // clear deletes the cookies names (of categories the visitor refused:
-  // embed.js's toClear) of policy p on this host and its parent domains, on
-  // "/", the paths the policy declares for them and the current path's
-  // ancestors (match is the loader's matchName). With a URL in reappeared
-  // (a page view, not a change: a script set them again), it reports them
-  // there once, by name.
-  window.__portalConsentUI.clear = (p, names, match, reappeared) => {
-    var host = location.hostname, domains = [""], at = "", up = ["/"];
-    if (!/^[0-9.]+$|:/.test(host)) {
-      for (var d = host.split("."); d.length > 1; d.shift()) domains.push("; Domain=." + d.join("."));
-    }
-    location.pathname.split("/").forEach((seg) => { if (seg) up.push(at += "/" + seg); });
-    names.forEach((name) => {
-      var paths = up;
-      p.cookies.forEach((row) => {
-        if (row.names.some((pat) => match(pat, name))) paths = paths.concat(row.paths || []);
-      });
-      domains.forEach((dom) => {
-        paths.forEach((path) => {
-          document.cookie = name + "=; Max-Age=0; Path=" + path + dom;
-        });
-      });
-    });
-    if (reappeared) {
-      try {
-        navigator.sendBeacon(reappeared, JSON.stringify({ revision: p.revision, names: names, page: location.origin + location.pathname }));
-      } catch {}
-    }
-  };
 
   // isolate gives the frame an in-memory localStorage and sessionStorage, so
   // go-app's start-up clean-up never touches the portal's storage (same origin).

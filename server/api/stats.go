@@ -19,7 +19,7 @@ type GroupJSON struct {
 
 func newGroupJSON(g receipts.StatsGroup) GroupJSON {
 	out := GroupJSON{Count: g.Count(), Impressions: g.Impressions, Decisions: map[string]int64{}, Accepted: map[string]int64{}}
-	for _, m := range []string{receipts.MethodAcceptAll, receipts.MethodRejectAll, receipts.MethodCustom} {
+	for _, m := range receipts.Methods {
 		out.Decisions[m] = 0
 	}
 	for k, v := range g.Decisions {

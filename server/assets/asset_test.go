@@ -22,7 +22,7 @@ import (
 // Fake assets: small, so that the tests stay fast. The wasm starts with the
 // real magic number and is long enough to compress.
 var (
-	fakeEmbedJS = []byte("/* fake loader */\nconsole.log('embed', \"UI_PATH\", \"UI_SRI\", \"EMBEDS_PATH\", \"EMBEDS_SRI\");\n")
+	fakeEmbedJS = []byte("/* fake loader */\nconsole.log('embed', \"UI_PATH\", \"UI_SRI\");\n")
 	fakeCSS     = []byte("/* fake stylesheet */\n.pc-page {\n  margin: 0px;\n}\n")
 	fakeWasm    = append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("fake wasm module "), 64)...)
 )

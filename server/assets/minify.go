@@ -44,10 +44,12 @@ func Minified(fsys fs.FS, file, contentType string, hashed bool) (*Asset, error)
 
 // Loader reads the loader (embed.js) from fsys, minified, with the path and
 // the Subresource Integrity value of the UI script ui written in for its
-// UI_PATH and UI_SRI placeholders, and those of the embeds' placeholder
-// script embeds for EMBEDS_PATH and EMBEDS_SRI (so a pinned embed.js pins
-// both). A placeholder missing, or present more than once, is an error.
-func Loader(fsys fs.FS, ui, embeds *Asset) (*Asset, error) {
+// UI_PATH and UI_SRI placeholders (so a pinned embed.js pins ui.js, which it
+// may load before the portal's configuration is there). The scripts loaded
+// once the configuration is there (embeds.js, beyond.js) are named, with
+// their integrity values, by config.json, as the wasm is. A placeholder
+// missing, or present more than once, is an error.
+func Loader(fsys fs.FS, ui *Asset) (*Asset, error) {
 	src, err := fs.ReadFile(fsys, "embed.js")
 	if err != nil {
 		return nil, fmt.Errorf("asset embed.js: %w", err)
@@ -59,8 +61,6 @@ func Loader(fsys fs.FS, ui, embeds *Asset) (*Asset, error) {
 	for _, r := range []struct{ placeholder, value string }{
 		{"UI_PATH", ui.Name[1:]},
 		{"UI_SRI", ScriptSRI(ui.Raw)},
-		{"EMBEDS_PATH", embeds.Name[1:]},
-		{"EMBEDS_SRI", ScriptSRI(embeds.Raw)},
 	} {
 		if n := bytes.Count(out, []byte(r.placeholder)); n != 1 {
 			return nil, fmt.Errorf("asset embed.js: %s appears %d times, want once", r.placeholder, n)
@@ -77,7 +77,7 @@ func SRI(b []byte) string {
 }
 
 // ScriptSRI returns the Subresource Integrity value the loader pins ui.js
-// and embeds.js with: "sha256-<base64>". SHA-256 is as good a pin as
+// with, and config.json embeds.js and beyond.js: "sha256-<base64>". SHA-256 is as good a pin as
 // SHA-384 and its 44 characters, which brotli cannot shrink, keep the
 // loader every returning visitor downloads 40 bytes smaller.
 func ScriptSRI(b []byte) string {

@@ -9,7 +9,10 @@ type Set struct {
 	EmbedJS *Asset // the loader, /embed.js (short cache)
 	UI      *Asset // ui.js, loaded by embed.js when the banner or a dialog shows
 	Embeds  *Asset // embeds.js, loaded by embed.js on a page with embeds waiting for consent
-	Wasm    *Asset
+	// Beyond is beyond.js, loaded by embed.js when a choice clears cookies,
+	// web storage or IndexedDB, or the browser offers ADPC.
+	Beyond *Asset
+	Wasm   *Asset
 	// WasmExec is Go's JavaScript support for the wasm.
 	WasmExec   *Asset
 	CSS        *Asset // the banner's and the server's pages' stylesheet
@@ -32,7 +35,10 @@ func LoadSet(fsys fs.FS) (*Set, error) {
 	if s.Embeds, err = Minified(fsys, "embeds.js", js, true); err != nil {
 		return nil, err
 	}
-	if s.EmbedJS, err = Loader(fsys, s.UI, s.Embeds); err != nil {
+	if s.Beyond, err = Minified(fsys, "beyond.js", js, true); err != nil {
+		return nil, err
+	}
+	if s.EmbedJS, err = Loader(fsys, s.UI); err != nil {
 		return nil, err
 	}
 	s.SRI = SRI(s.EmbedJS.Raw)
@@ -54,5 +60,5 @@ func LoadSet(fsys fs.FS) (*Set, error) {
 // Static returns the assets served at fixed, content-hashed paths (all but
 // the loader).
 func (s *Set) Static() []*Asset {
-	return []*Asset{s.UI, s.Embeds, s.Wasm, s.WasmExec, s.CSS, s.ConsoleCSS}
+	return []*Asset{s.UI, s.Embeds, s.Beyond, s.Wasm, s.WasmExec, s.CSS, s.ConsoleCSS}
 }

@@ -20,9 +20,15 @@ import (
 // visitor just stored. The body is JSON, sent as text/plain by the browser
 // (navigator.sendBeacon: no CORS preflight):
 //
-//	{"value": "<the cookies_preferences value>", "method": "accept-all" | "reject-all" | "custom",
+//	{"value": "<the cookies_preferences value>", "method": "accept-all" | "reject-all" | "custom" | "signal",
 //	 "lang": "<the banner's language>", "page": "<origin and path of the page>",
-//	 "undeclared": ["<cookie names the policy does not declare>"]}
+//	 "undeclared": ["<cookie names the policy does not declare>"],
+//	 "storage": {"localStorage": ["<keys>"], "sessionStorage": ["<keys>"]}}
+//
+// storage (optional) holds the keys of the page's web storage that no row
+// of that type declares: names only, never values; each list as undeclared
+// (at most policy.MaxUndeclared names, valid policy.ValidStorageName names
+// without "*"); a name the policy declares is dropped.
 //
 // It answers 201 {"receiptId", "receivedAt"} only once the receipt is
 // durable; a receipt the portal holds already (the same cookie value:
@@ -32,7 +38,8 @@ import (
 // portal; 413 a body over maxReceiptBody; 400 a body that is not one such
 // JSON object, a value that is not a cookie value, an unknown method, a
 // language the policy does not offer, a page that is not an http(s) origin
-// and a path, a bad undeclared list; 422 a value for a revision the portal does not
+// and a path, a bad undeclared list or storage lists (another type, a bad
+// key, too many); 422 a value for a revision the portal does not
 // serve (or no longer, see catalogue.Earlier), whose categories are not the
 // policy's, that refuses a required one, or decided more than a day ahead
 // of the server's clock or more than maxResendAge and a day behind it;
@@ -55,6 +62,9 @@ type receiptBody struct {
 	Lang       string   `json:"lang"`
 	Page       string   `json:"page"`
 	Undeclared []string `json:"undeclared"`
+	// Storage maps a web storage type (localStorage, sessionStorage) to its
+	// undeclared keys.
+	Storage map[string][]string `json:"storage"`
 }
 
 var receiptKind = kind{noun: "receipt", maxBody: maxReceiptBody, shape: func(err error) string { return fmt.Sprintf("receipt body is not a JSON receipt: %v", err) }}
@@ -126,14 +136,14 @@ func (b *Beacons) postConsent(w http.ResponseWriter, r *http.Request) (*receipts
 
 // receipt checks body, the receipt of a choice for portal p: it returns the
 // receipt to store and the undeclared names to tally, or a refusal.
-func (b *Beacons) receipt(r *http.Request, p *catalogue.Portal, body receiptBody) (*receipts.Receipt, []string, error) {
+func (b *Beacons) receipt(r *http.Request, p *catalogue.Portal, body receiptBody) (*receipts.Receipt, []receipts.Name, error) {
 	pol := p.Policy
 	c, err := policy.Decode(body.Value)
 	if err != nil {
 		return nil, nil, respond.Refuse(http.StatusBadRequest, "bad-value", "value: %v", err)
 	}
 	if !receipts.ValidMethod(body.Method) {
-		return nil, nil, respond.Refuse(http.StatusBadRequest, "bad-method", "method: %q is not accept-all, reject-all or custom", respond.Clip(body.Method, 32))
+		return nil, nil, respond.Refuse(http.StatusBadRequest, "bad-method", "method: %q is not %s", respond.Clip(body.Method, 32), strings.Join(receipts.Methods, ", "))
 	}
 	v := p.Exact(body.Lang)
 	if v == nil {
@@ -148,6 +158,11 @@ func (b *Beacons) receipt(r *http.Request, p *catalogue.Portal, body receiptBody
 	if err != nil {
 		return nil, nil, err
 	}
+	keys, err := undeclaredKeys(pol, body.Storage)
+	if err != nil {
+		return nil, nil, err
+	}
+	undeclared := append(receipts.Cookies(names...), keys...)
 	now := b.now()
 	if d := c.Decided.Sub(now); d > maxClockSkew {
 		return nil, nil, respond.Refuse(http.StatusUnprocessableEntity, "clock", "value: decided at %s, more than a day ahead of the server's clock", c.Decided.Format(time.RFC3339))
@@ -170,7 +185,40 @@ func (b *Beacons) receipt(r *http.Request, p *catalogue.Portal, body receiptBody
 		ID: id.String(), Portal: pol.ID, ConsentID: c.ID, Revision: int64(c.Revision),
 		Choices: c.Choices, Method: body.Method, Lang: v.Policy.Texts.Lang, Page: page,
 		DecidedAt: c.Decided.UTC(), ReceivedAt: now.UTC().Truncate(time.Microsecond), Notice: sha,
-	}, names, nil
+	}, undeclared, nil
+}
+
+// undeclaredKeys returns the keys of storage (web storage type → keys) the
+// policy does not declare for that type, without duplicates, types in
+// order (localStorage, then sessionStorage); a type other than those two,
+// a key that is not a policy.ValidStorageName or holds a pattern character,
+// or a list of more than policy.MaxUndeclared keys, is a refusal.
+func undeclaredKeys(p *policy.Policy, storage map[string][]string) ([]receipts.Name, error) {
+	types := []string{policy.TypeLocalStorage, policy.TypeSessionStorage}
+	for typ := range storage {
+		if !slices.Contains(types, typ) {
+			return nil, respond.Refuse(http.StatusBadRequest, "bad-storage", "storage: %q is not %s", respond.Clip(typ, 32), strings.Join(types, " or "))
+		}
+	}
+	var out []receipts.Name
+	for _, typ := range types {
+		list := storage[typ]
+		if len(list) > policy.MaxUndeclared {
+			return nil, respond.Refuse(http.StatusBadRequest, "bad-storage", "storage.%s: %d keys, at most %d", typ, len(list), policy.MaxUndeclared)
+		}
+		for _, k := range list {
+			if !policy.ValidStorageName(k) || strings.ContainsAny(k, policy.PatternChars) {
+				return nil, respond.Refuse(http.StatusBadRequest, "bad-storage", "storage.%s: %q is not a key of at most %d bytes of printable ASCII without spaces, \"(),;\\ or %q",
+					typ, respond.Clip(k, 80), policy.MaxCookieNameBytes, policy.PatternChars)
+			}
+			n := receipts.Name{Type: typ, Name: k}
+			if p.DeclaresIn(typ, k) || slices.Contains(out, n) {
+				continue
+			}
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // earlierNotice returns the SHA-256 of the notice of an earlier revision of

@@ -135,6 +135,18 @@ type configAssets struct {
 	Wasm     string `json:"wasm"`
 	WasmExec string `json:"wasmExec"`
 	CSS      string `json:"css"`
+	// Embeds and Beyond are the scripts the loader loads once the
+	// configuration is there: embeds.js and beyond.js, each as its path
+	// (relative to the consent host), its integrity value and the global
+	// it defines (see script).
+	Embeds [3]string `json:"embeds"`
+	Beyond [3]string `json:"beyond"`
+}
+
+// script returns how config.json names a script the loader loads: its
+// path without the leading "/", its integrity value and its global.
+func script(a *assets.Asset, global string) [3]string {
+	return [3]string{a.Name[1:], assets.ScriptSRI(a.Raw), global}
 }
 
 // New returns an empty catalogue whose configurations name the assets of
@@ -392,7 +404,8 @@ func (c *Catalogue) variants(p *policy.Policy, theme string) ([]*Variant, langua
 		}
 		body, err := json.Marshal(config{
 			Policy: q,
-			Assets: configAssets{Wasm: c.assets.Wasm.Name, WasmExec: c.assets.WasmExec.Name, CSS: c.assets.CSS.Name},
+			Assets: configAssets{Wasm: c.assets.Wasm.Name, WasmExec: c.assets.WasmExec.Name, CSS: c.assets.CSS.Name,
+				Embeds: script(c.assets.Embeds, "__portalConsentEmbeds"), Beyond: script(c.assets.Beyond, "__portalConsentBeyond")},
 			Banner: BannerHTML(q),
 			CSS:    string(c.assets.CSS.Raw) + theme,
 			Dir:    strings.TrimPrefix(policy.Dir(l), "ltr"),
@@ -424,6 +437,18 @@ func variantPolicy(p *policy.Policy, l string) (*policy.Policy, error) {
 	// The embeds' placeholder texts, complete (the built-in ones for what
 	// the policy leaves out).
 	q.Texts.Embed = policy.EmbedTextsFor(q.Texts)
+	// The labels of the storage types, complete, only when a row declares
+	// one; a row's type "cookie" is written as the default (no type): the
+	// loader tells cookie rows by having none.
+	q.Texts.Storage = policy.StorageTexts{}
+	if q.StoresBeyondCookies() {
+		q.Texts.Storage = policy.StorageTextsFor(q.Texts)
+	}
+	for i := range q.Cookies {
+		if q.Cookies[i].Type == policy.TypeCookie {
+			q.Cookies[i].Type = ""
+		}
+	}
 	return q, nil
 }
 

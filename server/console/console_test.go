@@ -49,8 +49,12 @@ func TestSuggestedRowParses(t *testing.T) {
 	p := ps[0]
 	for _, tx := range byLang {
 		lang, x := tx.Console.Lang, tx.Cookies
-		for _, name := range []string{"_hjid", "_pk_ses.1.a2b3", "AMP_TOKEN-1"} {
-			row := suggestedRow(p, name, x)
+		for _, u := range []struct{ typ, name string }{
+			{"cookie", "_hjid"}, {"cookie", "_pk_ses.1.a2b3"}, {"cookie", "AMP_TOKEN-1"},
+			{"localStorage", "ajs_user:id"}, {"sessionStorage", "tab/state"},
+		} {
+			typ, name := u.typ, u.name
+			row := suggestedRow(p, typ, name, x)
 			file := "id: mtran\nname: Test\nurl: https://portal.example\ncategories:\n" +
 				"  - id: necessary\n    name: Necessary\n    description: Needed.\n    required: true\n" +
 				"  - id: statistical\n    name: Statistical\n    description: Audience.\n" +
@@ -59,8 +63,11 @@ func TestSuggestedRowParses(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s %q: the suggested row does not load: %v\n%s", lang, name, err, row)
 			}
-			if !got.Declares(name) {
-				t.Errorf("%s %q: the loaded policy does not declare it\n%s", lang, name, row)
+			if !got.DeclaresIn(typ, name) {
+				t.Errorf("%s %s %q: the loaded policy does not declare it\n%s", lang, typ, name, row)
+			}
+			if typ != "cookie" && got.Declares(name) {
+				t.Errorf("%s %s %q: declared as a cookie too\n%s", lang, typ, name, row)
 			}
 			if c := got.Cookies[len(got.Cookies)-1]; c.Category != "statistical" || c.Provider != x.Placeholder {
 				t.Errorf("%s %q: row %+v", lang, name, c)
@@ -105,7 +112,7 @@ func TestSuggestedRowTranslatedPortal(t *testing.T) {
 	for _, tx := range byLang {
 		lang, x := tx.Console.Lang, tx.Cookies
 		name := "mystery_tracker"
-		row, trs := suggestedRow(p, name, x), suggestedTranslations(p, name, x)
+		row, trs := suggestedRow(p, "cookie", name, x), suggestedTranslations(p, name, x)
 		if len(trs) != len(p.Translations) {
 			t.Fatalf("%s: %d translated entries, want %d", lang, len(trs), len(p.Translations))
 		}

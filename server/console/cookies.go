@@ -44,6 +44,9 @@ type cookiesText struct {
 	ReappearedTitle, ReappearedIntro, ReappearedNone, Category                string
 	ExportTitle, ExportIntro, Format, CSV, JSONL, Download                    string
 	Placeholder, ChooseCategory, YAMLTranslation                              string
+	// StoredIn introduces the type of an undeclared name that is not a
+	// cookie (a localStorage or sessionStorage key).
+	StoredIn string
 	// Showing is the format of a list's extent: first, last, total.
 	Showing, PrevPage, NextPage, BadPage, OtherHelp string
 }
@@ -57,6 +60,9 @@ type listPage struct {
 
 // cookieRow is one cookie of the cookies page.
 type cookieRow struct {
+	// Type is where an undeclared name was found (cookie, localStorage,
+	// sessionStorage); empty for a reappeared cookie.
+	Type                                      string
 	Name, Category, FirstSeen, LastSeen, YAML string
 	Count                                     int64
 	Pages                                     []string
@@ -110,7 +116,7 @@ func yamlString(s string) string {
 // the texts to fill in marked with x.Placeholder, the category the first
 // optional one of p (a comment lists them all), so that the row as pasted
 // is valid for the policy loader.
-func suggestedRow(p *policy.Policy, name string, x cookiesText) string {
+func suggestedRow(p *policy.Policy, typ, name string, x cookiesText) string {
 	var ids []string
 	cat := ""
 	for _, c := range p.Categories {
@@ -130,6 +136,9 @@ func suggestedRow(p *policy.Policy, name string, x cookiesText) string {
 	b.WriteString("    purpose: " + ph + "\n")
 	b.WriteString("    category: " + cat + "  # " + x.ChooseCategory + ": " + strings.Join(ids, ", ") + "\n")
 	b.WriteString("    duration: " + ph + "\n")
+	if typ != "" && typ != policy.TypeCookie {
+		b.WriteString("    type: " + typ + "\n")
+	}
 	return b.String()
 }
 
@@ -223,10 +232,10 @@ func (c *Console) Cookies(w http.ResponseWriter, r *http.Request) {
 	d.UndeclaredPage = extent(r, d.X, lang, "upage", upage, utotal)
 	d.SeenPage = extent(r, d.X, lang, "rpage", rpage, rtotal)
 	for _, u := range reports.SumUndeclared(us) {
-		row := cookieRow{Name: u.Name, Count: u.Count, FirstSeen: u.FirstSeen, LastSeen: u.LastSeen, Pages: u.Pages,
+		row := cookieRow{Type: u.Type, Name: u.Name, Count: u.Count, FirstSeen: u.FirstSeen, LastSeen: u.LastSeen, Pages: u.Pages,
 			Other: u.Name == receipts.OtherName}
 		if !row.Other {
-			row.YAML, row.Translations = suggestedRow(pt.Policy, u.Name, d.X), sameEntries(suggestedTranslations(pt.Policy, u.Name, d.X))
+			row.YAML, row.Translations = suggestedRow(pt.Policy, u.Type, u.Name, d.X), sameEntries(suggestedTranslations(pt.Policy, u.Name, d.X))
 		}
 		d.Undeclared = append(d.Undeclared, row)
 	}

@@ -29,7 +29,7 @@ import (
 
 // Reasons are the values of the reason label of refused receipts.
 var Reasons = []string{"bad-json", "too-large", "bad-value", "bad-method", "bad-lang", "bad-page",
-	"bad-undeclared", "revision", "mismatch", "clock", "origin", "rate-limit", "store", "busy"}
+	"bad-undeclared", "bad-storage", "revision", "mismatch", "clock", "origin", "rate-limit", "store", "busy"}
 
 // Metrics holds the server's metrics in a registry of their own.
 type Metrics struct {

@@ -28,7 +28,7 @@ func Keeps(st Store) bool {
 	return !none
 }
 
-func (None) Append(context.Context, *Receipt, []string) error { return ErrNoStore }
+func (None) Append(context.Context, *Receipt, []Name) error { return ErrNoStore }
 func (None) CountImpression(context.Context, string, int64, string, time.Time) error {
 	return ErrNoStore
 }

@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,11 +51,17 @@ const (
 	MethodAcceptAll = "accept-all"
 	MethodRejectAll = "reject-all"
 	MethodCustom    = "custom"
+	// MethodSignal is a choice the browser's signal made: the visitor's
+	// Advanced Data Protection Control decisions (the loader's beyond.js).
+	MethodSignal = "signal"
 )
+
+// Methods are the methods above, in the order reports show them.
+var Methods = []string{MethodAcceptAll, MethodRejectAll, MethodCustom, MethodSignal}
 
 // ValidMethod reports whether m is one of the methods above.
 func ValidMethod(m string) bool {
-	return m == MethodAcceptAll || m == MethodRejectAll || m == MethodCustom
+	return slices.Contains(Methods, m)
 }
 
 // Receipt is the proof of one choice.
@@ -209,17 +216,36 @@ func NoticeHash(body []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Undeclared is the tally of one cookie name a portal's pages set without
-// its policy declaring it, on one UTC day.
+// Undeclared is the tally of one cookie name (or web storage key) a
+// portal's pages set without its policy declaring it, on one UTC day.
 type Undeclared struct {
-	Portal    string
-	Day       time.Time // 00:00 UTC
+	Portal string
+	Day    time.Time // 00:00 UTC
+	// Type is where the name was found: policy.TypeCookie,
+	// policy.TypeLocalStorage or policy.TypeSessionStorage.
+	Type      string
 	Name      string
 	Count     int64
 	FirstSeen time.Time
 	LastSeen  time.Time
 	// Pages are a few of the pages it was seen on (at most MaxPages).
 	Pages []string
+}
+
+// Name is an undeclared name a receipt reports: a cookie name or a key of
+// the page's web storage (Type, as Undeclared.Type).
+type Name struct {
+	Type string
+	Name string
+}
+
+// Cookies returns names as undeclared cookie names.
+func Cookies(names ...string) []Name {
+	out := make([]Name, len(names))
+	for i, n := range names {
+		out[i] = Name{Type: policy.TypeCookie, Name: n}
+	}
+	return out
 }
 
 // MaxPages is how many distinct pages an Undeclared or Reappeared tally
@@ -229,11 +255,11 @@ const MaxPages = 5
 // Bounds of the tallies a visitor's browser feeds: any page may report any
 // name, so that a flood of random names cannot fill the database or the
 // console's pages, a portal's undeclared tallies of one UTC day hold at
-// most MaxTallyNames distinct names, and so do its reappeared tallies
-// (distinct name and category pairs); every name beyond is counted in the
-// tally named OtherName (one per category for reappeared), and a store
-// logs once, when that tally is made, that the day's table is full
-// (LogTallyFull).
+// most MaxTallyNames distinct names (of every type together), and so do
+// its reappeared tallies (distinct name and category pairs); every name
+// beyond is counted in the tally named OtherName (one per type for
+// undeclared, one per category for reappeared), and a store logs once,
+// when such a tally is made, that the day's table is full (LogTallyFull).
 const (
 	MaxTallyNames = 1000
 	// OtherName is the name of the tally of the names beyond MaxTallyNames:
@@ -306,10 +332,10 @@ func (e *BrokenLink) Error() string {
 // Store keeps receipts, notices and tallies. Every method is safe for
 // concurrent use; every failure of the database is wrapped in ErrUnavailable.
 type Store interface {
-	// Append stores r and tallies the undeclared cookie names (at most a
-	// few, already checked by the caller) for r.Portal on r.ReceivedAt's UTC
-	// day with r.Page, all or nothing; a new name past the day's
-	// MaxTallyNames is counted as OtherName. It seals r at the end of its portal's
+	// Append stores r and tallies the undeclared names, cookie names and
+	// web storage keys (at most a few, already checked by the caller), for
+	// r.Portal on r.ReceivedAt's UTC day with r.Page, all or nothing; a new
+	// name past the day's MaxTallyNames is counted as OtherName of its type. It seals r at the end of its portal's
 	// chain (sets Seq, Prev and Hash) and returns only once r is durable
 	// (fsynced, committed). A store may gather the receipts that arrive
 	// together into one transaction (group commit); each call still returns
@@ -324,7 +350,7 @@ type Store interface {
 	// sets r to that receipt and returns ErrResent. The check and the
 	// append are one step under the portal's chain: two resends arriving
 	// together store one receipt.
-	Append(ctx context.Context, r *Receipt, undeclared []string) error
+	Append(ctx context.Context, r *Receipt, undeclared []Name) error
 	// CountImpression counts one banner shown for portal, revision and
 	// lang on at's UTC day (no id, nothing personal). A store may gather
 	// it with appends into one transaction, or count it in memory and
@@ -354,11 +380,12 @@ type Store interface {
 	// stops at, and returns, the first error of fn.
 	Export(ctx context.Context, portal string, from, to time.Time, fn func(*Receipt) error) error
 	// Undeclared returns the tallies of the portal for the days in
-	// [from, to), by day then name.
+	// [from, to), by day, then type, then name.
 	Undeclared(ctx context.Context, portal string, from, to time.Time) ([]Undeclared, error)
 	// UndeclaredPage returns one page of the portal's undeclared names
-	// summed over the days in [from, to): the names ordered by their
-	// summed count, most first, then by name (byte order), limit of them
+	// summed over the days in [from, to): the (type, name) pairs ordered by
+	// their summed count, most first, then by type, then by name (byte
+	// order), limit of them
 	// from offset, as their daily tallies (by day then name: what
 	// reports.SumUndeclared sums), and how many names the period has in
 	// all. It reads at most limit names' tallies whatever the period holds.

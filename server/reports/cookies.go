@@ -11,9 +11,12 @@ import (
 // MaxPages is how many pages a cookie's sum lists.
 const MaxPages = 20
 
-// Cookie is one cookie name summed over the days of a period, as the
-// undeclared route shows it.
+// Cookie is one cookie name (or web storage key) summed over the days of a
+// period, as the undeclared route shows it.
 type Cookie struct {
+	// Type is where the name was found (receipts.Undeclared.Type: cookie,
+	// localStorage, sessionStorage); empty for a reappeared cookie.
+	Type      string   `json:"type,omitempty"`
 	Name      string   `json:"name"`
 	Count     int64    `json:"count"`
 	FirstSeen string   `json:"firstSeen"`
@@ -21,21 +24,22 @@ type Cookie struct {
 	Pages     []string `json:"pages"` // distinct, at most MaxPages
 }
 
-// SumUndeclared sums daily tallies per name: counts added, first and last
-// seen the extremes, pages the distinct ones in day order. The names come
-// most frequent first, then by name.
+// SumUndeclared sums daily tallies per type and name: counts added, first
+// and last seen the extremes, pages the distinct ones in day order. The
+// names come most frequent first, then by type, then by name.
 func SumUndeclared(us []receipts.Undeclared) []Cookie {
 	type acc struct {
 		count       int64
 		first, last time.Time
 		pages       []string
 	}
-	byName := map[string]*acc{}
+	type key struct{ typ, name string }
+	byName := map[key]*acc{}
 	for _, u := range us {
-		a := byName[u.Name]
+		a := byName[key{u.Type, u.Name}]
 		if a == nil {
 			a = &acc{first: u.FirstSeen, last: u.LastSeen}
-			byName[u.Name] = a
+			byName[key{u.Type, u.Name}] = a
 		}
 		a.count += u.Count
 		if u.FirstSeen.Before(a.first) {
@@ -51,17 +55,20 @@ func SumUndeclared(us []receipts.Undeclared) []Cookie {
 		}
 	}
 	out := []Cookie{}
-	for name, a := range byName {
+	for k, a := range byName {
 		pages := a.pages
 		if pages == nil {
 			pages = []string{}
 		}
-		out = append(out, Cookie{Name: name, Count: a.count, FirstSeen: a.first.UTC().Format(time.RFC3339Nano),
+		out = append(out, Cookie{Type: k.typ, Name: k.name, Count: a.count, FirstSeen: a.first.UTC().Format(time.RFC3339Nano),
 			LastSeen: a.last.UTC().Format(time.RFC3339Nano), Pages: pages})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Count != out[j].Count {
 			return out[i].Count > out[j].Count
+		}
+		if out[i].Type != out[j].Type {
+			return out[i].Type < out[j].Type
 		}
 		return out[i].Name < out[j].Name
 	})

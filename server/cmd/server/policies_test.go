@@ -21,9 +21,10 @@ import (
 
 func fakeAssets() fstest.MapFS {
 	return fstest.MapFS{
-		"embed.js":          {Data: []byte("console.log('embed', 'UI_PATH', 'UI_SRI', 'EMBEDS_PATH', 'EMBEDS_SRI');\n")},
+		"embed.js":          {Data: []byte("console.log('embed', 'UI_PATH', 'UI_SRI');\n")},
 		"ui.js":             {Data: []byte("console.log('ui');\n")},
 		"embeds.js":         {Data: []byte("console.log('embeds');\n")},
+		"beyond.js":         {Data: []byte("console.log('beyond');\n")},
 		"banner.css":        {Data: []byte(".pc-page { margin: 0 }\n")},
 		"console.css":       {Data: []byte(".pc-console { margin: 0 }\n")},
 		"dist/app.wasm":     {Data: append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("fake wasm "), 64)...)},

@@ -24,7 +24,7 @@ import (
 // A request is one Append waiting for its batch.
 type request struct {
 	r          *receipts.Receipt
-	undeclared []string
+	undeclared []receipts.Name
 	// resent is set by a batch that found r stored already (r Resends
 	// it): r is set to that receipt and the caller gets ErrResent.
 	resent bool
@@ -52,7 +52,7 @@ const (
 // microseconds, both UTC, and Seq, Prev and Hash. A receipt the portal
 // holds already (r Resends it), stored by any host, is not stored again: r
 // is set to the stored one and Append returns receipts.ErrResent.
-func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []string) (err error) {
+func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []receipts.Name) (err error) {
 	if r == nil {
 		return fmt.Errorf("%w: nil", errInvalid)
 	}
@@ -500,7 +500,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 
 		day := time.Date(c.ReceivedAt.Year(), c.ReceivedAt.Month(), c.ReceivedAt.Day(), 0, 0, 0, 0, time.UTC)
 		for _, name := range req.undeclared {
-			b.Queue(tallySQL, c.Portal, day, name, c.ReceivedAt, c.Page).QueryRow(func(row pgx.Row) error {
+			b.Queue(tallySQL, c.Portal, day, name.Name, c.ReceivedAt, c.Page, name.Type).QueryRow(func(row pgx.Row) error {
 				var (
 					counted string
 					count   int64
@@ -666,20 +666,21 @@ func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, err
 	return stored, err
 }
 
-// tallySQL counts one undeclared cookie name: $1 portal, $2 day, $3 name,
-// $4 time seen, $5 page (kept while fewer than receipts.MaxPages distinct
-// pages are). A name the day has no tally of yet, when the day has
-// receipts.MaxTallyNames names already, is counted as receipts.OtherName
-// (hosts appending to one portal at once may each add a name at the cap:
-// a day may hold a name per host past it). It returns the name counted and its count.
-var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, name, count, first_seen, last_seen, pages)
-	VALUES ($1, $2, CASE
-			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = $3::text) THEN $3::text
-			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = '%[2]s') THEN '%[2]s'
+// tallySQL counts one undeclared name: $1 portal, $2 day, $3 name, $4 time
+// seen, $5 page (kept while fewer than receipts.MaxPages distinct pages
+// are), $6 type (cookie, localStorage, sessionStorage). A name the day has
+// no tally of yet, when the day has receipts.MaxTallyNames names already
+// (of every type), is counted as the receipts.OtherName of its type (hosts
+// appending to one portal at once may each add a name at the cap: a day may
+// hold a name per host past it). It returns the name counted and its count.
+var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, type, name, count, first_seen, last_seen, pages)
+	VALUES ($1, $2, $6::text, CASE
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $6::text AND name = $3::text) THEN $3::text
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $6::text AND name = '%[2]s') THEN '%[2]s'
 			WHEN (SELECT count(*) FROM undeclared WHERE portal = $1 AND day = $2 AND name <> '%[2]s') < %[3]d THEN $3::text
 			ELSE '%[2]s' END,
 		1, $4, $4, CASE WHEN $5::text = '' THEN '{}'::text[] ELSE ARRAY[$5::text] END)
-	ON CONFLICT (portal, day, name) DO UPDATE SET
+	ON CONFLICT (portal, day, type, name) DO UPDATE SET
 		count = u.count + 1,
 		first_seen = least(u.first_seen, excluded.first_seen),
 		last_seen = greatest(u.last_seen, excluded.last_seen),
@@ -689,7 +690,7 @@ var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, name, coun
 
 // validate refuses what PostgreSQL could not store, so that one bad receipt
 // does not fail the batch it would join.
-func validate(r *receipts.Receipt, undeclared []string) error {
+func validate(r *receipts.Receipt, undeclared []receipts.Name) error {
 	if r.Portal == "" {
 		return fmt.Errorf("%w: no portal", errInvalid)
 	}
@@ -700,7 +701,9 @@ func validate(r *receipts.Receipt, undeclared []string) error {
 	for _, c := range r.Choices {
 		texts = append(texts, c.Category)
 	}
-	texts = append(texts, undeclared...)
+	for _, n := range undeclared {
+		texts = append(texts, n.Type, n.Name)
+	}
 	for _, t := range texts {
 		if !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0 {
 			return fmt.Errorf("%w: text %q is not valid UTF-8 without NUL", errInvalid, t)
@@ -709,11 +712,11 @@ func validate(r *receipts.Receipt, undeclared []string) error {
 	return nil
 }
 
-// dedupe returns names without repeats, in order.
-func dedupe(names []string) []string {
-	var out []string
+// dedupe returns names without repeats (or empty names), in order.
+func dedupe(names []receipts.Name) []receipts.Name {
+	var out []receipts.Name
 	for _, n := range names {
-		if n != "" && !slices.Contains(out, n) {
+		if n.Name != "" && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}

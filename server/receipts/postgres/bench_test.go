@@ -95,7 +95,7 @@ func BenchmarkBytesPerReceipt(b *testing.B) {
 		for range workers {
 			wg.Go(func() {
 				for next.Add(1) <= total {
-					if err := s.Append(context.Background(), benchReceipt("shop"), []string{"_ga"}); err != nil {
+					if err := s.Append(context.Background(), benchReceipt("shop"), receipts.Cookies("_ga")); err != nil {
 						b.Error(err)
 						return
 					}

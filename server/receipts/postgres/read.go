@@ -168,21 +168,15 @@ func (s *Store) Export(ctx context.Context, portal string, from, to time.Time, f
 }
 
 // Undeclared returns the tallies of the portal for the UTC days in
-// [from, to) (a day is in when its 00:00 is), by day then name. Database
-// failures are wrapped in receipts.ErrUnavailable.
+// [from, to) (a day is in when its 00:00 is), by day, type, then name.
+// Database failures are wrapped in receipts.ErrUnavailable.
 func (s *Store) Undeclared(ctx context.Context, portal string, from, to time.Time) ([]receipts.Undeclared, error) {
-	rows, err := s.pool.Query(ctx, `SELECT portal, day, name, count, first_seen, last_seen, pages FROM undeclared
-		WHERE portal = $1 AND day >= $2 AND day < $3 ORDER BY day, name`, portal, ceilDay(from), ceilDay(to))
+	rows, err := s.pool.Query(ctx, `SELECT portal, day, type, name, count, first_seen, last_seen, pages FROM undeclared
+		WHERE portal = $1 AND day >= $2 AND day < $3 ORDER BY day, type, name`, portal, ceilDay(from), ceilDay(to))
 	if err != nil {
 		return nil, unavailable(ctx, "undeclared", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (receipts.Undeclared, error) {
-		var u receipts.Undeclared
-		err := row.Scan(&u.Portal, &u.Day, &u.Name, &u.Count, &u.FirstSeen, &u.LastSeen, &u.Pages)
-		u.Day = time.Date(u.Day.Year(), u.Day.Month(), u.Day.Day(), 0, 0, 0, 0, time.UTC)
-		u.FirstSeen, u.LastSeen = u.FirstSeen.UTC(), u.LastSeen.UTC()
-		return u, err
-	})
+	out, err := pgx.CollectRows(rows, scanUndeclared)
 	if err != nil {
 		return nil, unavailable(ctx, "undeclared", err)
 	}
@@ -205,32 +199,36 @@ func (s *Store) UndeclaredPage(ctx context.Context, portal string, from, to time
 		total int
 	)
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(DISTINCT name) FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3`,
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT DISTINCT type, name FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3) d`,
 			portal, lo, hi).Scan(&total); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `WITH top AS (
-				SELECT name FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3
-				GROUP BY name ORDER BY sum(count) DESC, name LIMIT $4 OFFSET $5)
-			SELECT portal, day, name, count, first_seen, last_seen, pages FROM undeclared
-			WHERE portal = $1 AND day >= $2 AND day < $3 AND name IN (SELECT name FROM top) ORDER BY day, name`,
+				SELECT type, name FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3
+				GROUP BY type, name ORDER BY sum(count) DESC, type, name LIMIT $4 OFFSET $5)
+			SELECT portal, day, type, name, count, first_seen, last_seen, pages FROM undeclared
+			WHERE portal = $1 AND day >= $2 AND day < $3 AND (type, name) IN (SELECT type, name FROM top) ORDER BY day, type, name`,
 			portal, lo, hi, limit, offset)
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (receipts.Undeclared, error) {
-			var u receipts.Undeclared
-			err := row.Scan(&u.Portal, &u.Day, &u.Name, &u.Count, &u.FirstSeen, &u.LastSeen, &u.Pages)
-			u.Day = time.Date(u.Day.Year(), u.Day.Month(), u.Day.Day(), 0, 0, 0, 0, time.UTC)
-			u.FirstSeen, u.LastSeen = u.FirstSeen.UTC(), u.LastSeen.UTC()
-			return u, err
-		})
+		out, err = pgx.CollectRows(rows, scanUndeclared)
 		return err
 	})
 	if err != nil {
 		return nil, 0, unavailable(ctx, "undeclared", err)
 	}
 	return out, total, nil
+}
+
+// scanUndeclared reads one tally: portal, day, type, name, count,
+// first_seen, last_seen, pages.
+func scanUndeclared(row pgx.CollectableRow) (receipts.Undeclared, error) {
+	var u receipts.Undeclared
+	err := row.Scan(&u.Portal, &u.Day, &u.Type, &u.Name, &u.Count, &u.FirstSeen, &u.LastSeen, &u.Pages)
+	u.Day = time.Date(u.Day.Year(), u.Day.Month(), u.Day.Day(), 0, 0, 0, 0, time.UTC)
+	u.FirstSeen, u.LastSeen = u.FirstSeen.UTC(), u.LastSeen.UTC()
+	return u, err
 }
 
 // ceilDay returns the first 00:00 UTC at or after t.

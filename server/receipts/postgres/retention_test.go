@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
 // oldAndNew appends n receipts of January 2025 and n of now to portal
@@ -126,7 +127,7 @@ func TestRetentionDoesNotHoldAppends(t *testing.T) {
 	waitLocked(t, a, db, "SELECT pg_advisory_lock_shared%", "Verify")
 	for i := range 20 {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := procs[i%2].Append(actx, mkReceipt("shop", time.Now()), []string{"_ga"})
+		err := procs[i%2].Append(actx, mkReceipt("shop", time.Now()), receipts.Cookies("_ga"))
 		cancel()
 		if err != nil {
 			t.Fatalf("append %d while retention waits for a reader: %v", i, err)

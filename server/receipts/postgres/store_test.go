@@ -251,7 +251,7 @@ func TestTwoProcessesTwoChains(t *testing.T) {
 					wg.Go(func() {
 						for range each {
 							r := mkReceipt("shop", time.Now())
-							err := s.Append(context.Background(), r, []string{"_ga"})
+							err := s.Append(context.Background(), r, receipts.Cookies("_ga"))
 							mu.Lock()
 							if err != nil {
 								errs = append(errs, err)
@@ -399,7 +399,7 @@ func TestGroupCommit(t *testing.T) {
 				if i == bad {
 					r.Page = "https://fail.example/"
 				}
-				errs[i] = s.Append(ctx, r, []string{"_ga"})
+				errs[i] = s.Append(ctx, r, receipts.Cookies("_ga"))
 			})
 		}
 		wg.Wait()
@@ -517,7 +517,7 @@ func TestDatabaseGoesAway(t *testing.T) {
 							return
 						default:
 						}
-						err := s.Append(ctx, mkReceipt("shop", time.Now()), []string{"_ga"})
+						err := s.Append(ctx, mkReceipt("shop", time.Now()), receipts.Cookies("_ga"))
 						switch {
 						case err == nil:
 							ok.Add(1)
@@ -647,7 +647,7 @@ func TestRetentionWhileAppending(t *testing.T) {
 				default:
 				}
 				portal := []string{"shop", "blog"}[g%2]
-				if err := procs[g%2].Append(ctx, mkReceipt(portal, time.Now()), []string{"_ga"}); err != nil {
+				if err := procs[g%2].Append(ctx, mkReceipt(portal, time.Now()), receipts.Cookies("_ga")); err != nil {
 					failed.Store(err)
 					return
 				}

@@ -61,7 +61,7 @@ func testTallyCaps(t *testing.T, b Backend) {
 		t.Helper()
 		consents++ // a choice each: not a resend of the one before
 		r := receipt(portal, fmt.Sprint("c", consents), at)
-		if err := s.Append(ctx, r, ns); err != nil {
+		if err := s.Append(ctx, r, receipts.Cookies(ns...)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -182,7 +182,7 @@ func testTallyPages(t *testing.T, b Backend) {
 		{50 * time.Hour, []string{"zz_outside"}},
 	}
 	for i, r := range reports {
-		if err := s.Append(ctx, receipt("shop", fmt.Sprint("c", i), day.Add(r.at)), r.names); err != nil {
+		if err := s.Append(ctx, receipt("shop", fmt.Sprint("c", i), day.Add(r.at)), receipts.Cookies(r.names...)); err != nil {
 			t.Fatal(err)
 		}
 		var cs []receipts.ReappearedCookie

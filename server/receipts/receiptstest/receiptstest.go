@@ -70,6 +70,7 @@ func Run(t *testing.T, b Backend) {
 		{"Notices", testNotices},
 		{"Export", testExport},
 		{"Undeclared", testUndeclared},
+		{"UndeclaredTypes", testUndeclaredTypes},
 		{"Reappeared", testReappeared},
 		{"TallyCaps", testTallyCaps},
 		{"TallyPages", testTallyPages},
@@ -268,7 +269,7 @@ func testConcurrent(t *testing.T, b Backend) {
 			portal := []string{"a", "b"}[w%2]
 			for i := range each {
 				r := receipt(portal, fmt.Sprintf("w%d-%d", w, i), base.Add(time.Duration(w*each+i)*time.Microsecond))
-				err := s.Append(context.Background(), r, []string{"_ga"})
+				err := s.Append(context.Background(), r, receipts.Cookies("_ga"))
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
@@ -496,13 +497,13 @@ func testDeleteBefore(t *testing.T, b Backend) {
 	for i := range 10 {
 		at := base.Add(time.Duration(i) * 24 * time.Hour)
 		r := receipt("shop", fmt.Sprint("s", i), at)
-		if err := s.Append(ctx, r, []string{"_ga"}); err != nil {
+		if err := s.Append(ctx, r, receipts.Cookies("_ga")); err != nil {
 			t.Fatal(err)
 		}
 		shop = append(shop, r)
 		if i < 4 {
 			r := receipt("other", fmt.Sprint("o", i), at)
-			if err := s.Append(ctx, r, []string{"_fbp"}); err != nil {
+			if err := s.Append(ctx, r, receipts.Cookies("_fbp")); err != nil {
 				t.Fatal(err)
 			}
 			other = append(other, r)
@@ -706,7 +707,7 @@ func testUndeclared(t *testing.T, b Backend) {
 	for i, a := range appends {
 		r := receipt("shop", fmt.Sprint("c", i), day.Add(a.at))
 		r.Page = a.page
-		if err := s.Append(ctx, r, a.names); err != nil {
+		if err := s.Append(ctx, r, receipts.Cookies(a.names...)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -748,7 +749,7 @@ func testCancelled(t *testing.T, b Backend) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r := receipt("shop", "cancelled", base)
-	if err := s.Append(ctx, r, []string{"_ga"}); !errors.Is(err, context.Canceled) {
+	if err := s.Append(ctx, r, receipts.Cookies("_ga")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Append with a cancelled context = %v, want context.Canceled", err)
 	}
 	if _, err := s.Consent(context.Background(), "shop", "cancelled"); !errors.Is(err, receipts.ErrNotFound) {

@@ -33,14 +33,14 @@ func testResend(t *testing.T, b Backend) {
 	s := open(t, b)
 	ctx := context.Background()
 	first := receipt("shop", "consent-r", base)
-	if err := s.Append(ctx, first, []string{"_tracker"}); err != nil {
+	if err := s.Append(ctx, first, receipts.Cookies("_tracker")); err != nil {
 		t.Fatal(err)
 	}
 	w := newWant("shop")
 	w.receipt(first)
 
 	again := resendOf(first, time.Minute)
-	if err := s.Append(ctx, again, []string{"_tracker", "_other"}); !errors.Is(err, receipts.ErrResent) {
+	if err := s.Append(ctx, again, receipts.Cookies("_tracker", "_other")); !errors.Is(err, receipts.ErrResent) {
 		t.Fatalf("Append of a resend = %v, want ErrResent", err)
 	}
 	sameReceipt(t, again, first)

@@ -110,7 +110,7 @@ func BenchmarkBytesPerReceipt(b *testing.B) {
 					if i > total {
 						return
 					}
-					if err := s.Append(context.Background(), realistic(fmt.Sprint("portal", i%4), i), []string{"_ga"}); err != nil {
+					if err := s.Append(context.Background(), realistic(fmt.Sprint("portal", i%4), i), receipts.Cookies("_ga")); err != nil {
 						b.Error(err)
 						return
 					}

@@ -158,14 +158,21 @@ func (s *Store) Notices(ctx context.Context, portal string) ([]receipts.Notice, 
 }
 
 // Undeclared returns the tallies of portal whose day (00:00 UTC) is in
-// [from, to), by day then name. It fails on a tally whose pages are not a
-// JSON array of strings.
+// [from, to), by day, type, then name. It fails on a tally whose pages are
+// not a JSON array of strings.
 func (s *Store) Undeclared(ctx context.Context, portal string, from, to time.Time) ([]receipts.Undeclared, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT portal, day, name, count, first_seen, last_seen, pages FROM undeclared
-		WHERE portal = $1 AND day >= $2 AND day < $3 ORDER BY day, name`, portal, unixCeil(from), unixCeil(to))
+	rows, err := s.rdb.QueryContext(ctx, `SELECT portal, day, type, name, count, first_seen, last_seen, pages FROM undeclared
+		WHERE portal = $1 AND day >= $2 AND day < $3 ORDER BY day, type, name`, portal, unixCeil(from), unixCeil(to))
 	if err != nil {
 		return nil, dbErr(ctx, err)
 	}
+	return scanUndeclared(ctx, rows)
+}
+
+// scanUndeclared reads the tallies rows holds (portal, day, type, name,
+// count, first_seen, last_seen, pages) and closes it. It fails on a tally
+// whose pages are not a JSON array of strings.
+func scanUndeclared(ctx context.Context, rows *sql.Rows) ([]receipts.Undeclared, error) {
 	defer rows.Close()
 	var out []receipts.Undeclared
 	for rows.Next() {
@@ -174,7 +181,7 @@ func (s *Store) Undeclared(ctx context.Context, portal string, from, to time.Tim
 			day, first, last int64
 			pages            string
 		)
-		if err := rows.Scan(&u.Portal, &day, &u.Name, &u.Count, &first, &last, &pages); err != nil {
+		if err := rows.Scan(&u.Portal, &day, &u.Type, &u.Name, &u.Count, &first, &last, &pages); err != nil {
 			return nil, dbErr(ctx, err)
 		}
 		if err := json.Unmarshal([]byte(pages), &u.Pages); err != nil {
@@ -353,35 +360,19 @@ func (s *Store) UndeclaredPage(ctx context.Context, portal string, from, to time
 	}
 	defer tx.Rollback()
 	var total int
-	if err := tx.QueryRowContext(ctx, `SELECT count(DISTINCT name) FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3`,
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT DISTINCT type, name FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3)`,
 		portal, lo, hi).Scan(&total); err != nil {
 		return nil, 0, dbErr(ctx, err)
 	}
 	rows, err := tx.QueryContext(ctx, `WITH top AS (
-			SELECT name FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3
-			GROUP BY name ORDER BY sum(count) DESC, name LIMIT $4 OFFSET $5)
-		SELECT portal, day, name, count, first_seen, last_seen, pages FROM undeclared
-		WHERE portal = $1 AND day >= $2 AND day < $3 AND name IN (SELECT name FROM top) ORDER BY day, name`,
+			SELECT type, name FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3
+			GROUP BY type, name ORDER BY sum(count) DESC, type, name LIMIT $4 OFFSET $5)
+		SELECT portal, day, type, name, count, first_seen, last_seen, pages FROM undeclared
+		WHERE portal = $1 AND day >= $2 AND day < $3 AND (type, name) IN (SELECT type, name FROM top) ORDER BY day, type, name`,
 		portal, lo, hi, limit, offset)
 	if err != nil {
 		return nil, 0, dbErr(ctx, err)
 	}
-	defer rows.Close()
-	var out []receipts.Undeclared
-	for rows.Next() {
-		var (
-			u                receipts.Undeclared
-			day, first, last int64
-			pages            string
-		)
-		if err := rows.Scan(&u.Portal, &day, &u.Name, &u.Count, &first, &last, &pages); err != nil {
-			return nil, 0, dbErr(ctx, err)
-		}
-		if err := json.Unmarshal([]byte(pages), &u.Pages); err != nil {
-			return nil, 0, fmt.Errorf("receipts/sqlite: tally %q of %q: pages: %w", u.Name, u.Portal, err)
-		}
-		u.Day, u.FirstSeen, u.LastSeen = time.Unix(day, 0).UTC(), time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC()
-		out = append(out, u)
-	}
-	return out, total, dbErr(ctx, rows.Err())
+	out, err := scanUndeclared(ctx, rows)
+	return out, total, err
 }

@@ -303,13 +303,13 @@ func TestFailedBatch(t *testing.T) {
 	s := openT(t, hook, GroupCommit(20*time.Millisecond))
 	ctx := context.Background()
 	first := sample("shop", 0)
-	if err := s.Append(ctx, first, []string{"_ga"}); err != nil {
+	if err := s.Append(ctx, first, receipts.Cookies("_ga")); err != nil {
 		t.Fatal(err)
 	}
 	fail.Store(true)
 	errs := make(chan error, 8)
 	for i := range 8 {
-		go func() { errs <- s.Append(ctx, sample("shop", i+1), []string{"_ga"}) }()
+		go func() { errs <- s.Append(ctx, sample("shop", i+1), receipts.Cookies("_ga")) }()
 	}
 	for range 8 {
 		if err := <-errs; !errors.Is(err, receipts.ErrUnavailable) {

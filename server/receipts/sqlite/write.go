@@ -27,7 +27,7 @@ type request struct {
 	ctx   context.Context
 	state atomic.Int32 // queued, taken or cancelled
 	r     *receipts.Receipt
-	names []string
+	names []receipts.Name
 	imp   *impression
 	job   func(ctx context.Context, conn *sql.Conn) error
 	done  chan error // buffered: the writer never blocks on it
@@ -96,7 +96,7 @@ func (s *Store) enqueue(ctx context.Context, q *request) error {
 // waits for its outcome. If the batch's transaction fails, every Append of
 // it fails with an error wrapping receipts.ErrUnavailable, and r is left
 // as it was.
-func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []string) error {
+func (s *Store) Append(ctx context.Context, r *receipts.Receipt, undeclared []receipts.Name) error {
 	if r == nil {
 		return errors.New("receipts/sqlite: Append of a nil receipt")
 	}
@@ -573,20 +573,21 @@ func insertReceipt(ctx context.Context, conn execQuerier, r *receipts.Receipt) e
 	return err
 }
 
-// tallySQL counts one undeclared cookie name seen: $1 portal, $2 day, $3
-// name, $4 time seen, $5 page (kept if the tally has fewer than MaxPages
-// distinct pages and not this one). A name the day has no tally of yet,
-// when the day has MaxTallyNames names already, is counted as OtherName.
-// It returns the name counted and its count.
+// tallySQL counts one undeclared name seen: $1 portal, $2 day, $3 name, $4
+// time seen, $5 page (kept if the tally has fewer than MaxPages distinct
+// pages and not this one), $6 type (cookie, localStorage, sessionStorage).
+// A name the day has no tally of yet, when the day has MaxTallyNames names
+// already (of every type), is counted as the OtherName of its type. It
+// returns the name counted and its count.
 var tallySQL = strings.NewReplacer("MAXPAGES", fmt.Sprint(receipts.MaxPages), "MAXNAMES", fmt.Sprint(receipts.MaxTallyNames),
-	"OTHER", receipts.OtherName).Replace(`INSERT INTO undeclared (portal, day, name, count, first_seen, last_seen, pages)
-	VALUES ($1, $2, CASE
-			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = $3) THEN $3
-			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND name = 'OTHER') THEN 'OTHER'
+	"OTHER", receipts.OtherName).Replace(`INSERT INTO undeclared (portal, day, type, name, count, first_seen, last_seen, pages)
+	VALUES ($1, $2, $6, CASE
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $6 AND name = $3) THEN $3
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $6 AND name = 'OTHER') THEN 'OTHER'
 			WHEN (SELECT count(*) FROM undeclared WHERE portal = $1 AND day = $2 AND name <> 'OTHER') < MAXNAMES THEN $3
 			ELSE 'OTHER' END,
 		1, $4, $4, CASE WHEN $5 = '' THEN '[]' ELSE json_array($5) END)
-	ON CONFLICT (portal, day, name) DO UPDATE SET
+	ON CONFLICT (portal, day, type, name) DO UPDATE SET
 		count = count + 1,
 		first_seen = min(first_seen, excluded.first_seen),
 		last_seen = max(last_seen, excluded.last_seen),
@@ -598,15 +599,15 @@ var tallySQL = strings.NewReplacer("MAXPAGES", fmt.Sprint(receipts.MaxPages), "M
 		END
 	RETURNING name, count`)
 
-// tally counts name for r (tallySQL); full reports that it made the
+// tally counts name for r (tallySQL); full reports that it made an
 // OtherName tally of r's day: the day's names are full from now on.
-func tally(ctx context.Context, conn execQuerier, r *receipts.Receipt, name string) (full bool, err error) {
+func tally(ctx context.Context, conn execQuerier, r *receipts.Receipt, name receipts.Name) (full bool, err error) {
 	day := r.ReceivedAt.Truncate(24 * time.Hour).Unix()
 	var (
 		counted string
 		count   int64
 	)
-	err = conn.QueryRowContext(ctx, tallySQL, r.Portal, day, name, r.ReceivedAt.UnixMicro(), r.Page).Scan(&counted, &count)
+	err = conn.QueryRowContext(ctx, tallySQL, r.Portal, day, name.Name, r.ReceivedAt.UnixMicro(), r.Page, name.Type).Scan(&counted, &count)
 	return err == nil && counted == receipts.OtherName && count == 1, err
 }
 
