@@ -102,7 +102,12 @@
     });
   }
 
-  var codec = { cookieValue: cookieValue, current: current, matchName: matchName, signals: signals, toClear: toClear };
+  // kept returns the consent id of a value policy.Decode accepts (any
+  // revision, expired or not), else "": the id a later choice keeps
+  // (policy.KeptID; "" draws a new one).
+  var kept = (v) => (decode(v) || {}).id || "";
+
+  var codec = { kept: kept, cookieValue: cookieValue, current: current, matchName: matchName, signals: signals, toClear: toClear };
   if (typeof document === "undefined") {
     if (typeof module === "object") module.exports = codec;
     return;
@@ -153,6 +158,17 @@
   }
   consentMode();
 
+  // id returns the consent id a choice made now keeps: that of the readable
+  // cookies_preferences, else "" (a new one).
+  var id = () => kept(cookieValue(document.cookie, NAME));
+
+  // A receipt not yet acknowledged (cookies_preferences_pending in the
+  // portal's localStorage) is sent again by ui.js; with none, nothing more
+  // is loaded.
+  try {
+    if (localStorage.getItem(NAME + "_pending")) loadUI().then((ui) => { ui.resend(); }).catch(failed);
+  } catch {}
+
   // The visitor's languages, most wanted first, for the server to match
   // against the policy's: data-lang, else the page's <html lang>, else the
   // browser's.
@@ -202,29 +218,19 @@
   }
   // loadUI loads ui.js: the frame, the banner, the app.
   function loadUI() { return load("UI_PATH", "UI_SRI", "__portalConsentUI"); }
+  // loadEmbeds loads embeds.js: embeds and clearing cookies.
+  function loadEmbeds() { return load("EMBEDS_PATH", "EMBEDS_SRI", "__portalConsentEmbeds"); }
 
-  // src loads iframe f from its data-src, resolved against the page, when it
-  // is an http(s) URL; any other (javascript:, data:…) never loads: the
-  // iframe stays empty and one console error says why.
-  function src(f) {
-    var a = document.createElement("a");
-    a.href = f.getAttribute("data-src");
-    f.removeAttribute("data-src");
-    /^https?:$/.test(a.protocol) ? f.src = a.href : fail("data-src not http(s): " + a.protocol);
-  }
-
-  // embeds loads the iframes waiting for consent
-  // (<iframe data-category="…" data-src="…">) whose category is accepted, and
-  // hands the others to embeds.js (loaded only then), which shows a
-  // placeholder in place of each and removes those of the loaded ones.
+  // embeds hands the iframes waiting for consent
+  // (<iframe data-category="…" data-src="…">) to embeds.js (loaded only on a
+  // page with such iframes), which loads those of accepted categories and
+  // shows a placeholder in place of the others.
   function embeds() {
-    var wait = load.__portalConsentEmbeds;
-    document.querySelectorAll("iframe[data-category][data-src]").forEach((f) => {
-      accepts(policy, consent, f.getAttribute("data-category")) ? src(f) : wait = 1;
-    });
-    if (wait) load("EMBEDS_PATH", "EMBEDS_SRI", "__portalConsentEmbeds").then((sync) => {
-      sync({ cfg: shown, ui: loadUI, changed: changed, src: src });
-    }).catch(failed);
+    if (load.__portalConsentEmbeds || document.querySelector("iframe[data-category][data-src]")) {
+      loadEmbeds().then((sync) => {
+        sync({ cfg: shown, ui: loadUI, changed: changed, id: id, fail: fail, accepts: (cat) => accepts(policy, consent, cat) });
+      }).catch(failed);
+    }
   }
 
   // show opens the UI: the banner (view ""), the preferences or the policy;
@@ -237,7 +243,7 @@
     if (!shown) return void (view != null && (want = view, wantFrom = from)); // opened when the configuration is there
     return loadUI().then((start) => {
       if (!ui) {
-        ui = start({ cfg: shown, gpc: gpc, fail: fail, changed: changed, match: matchName, reset: () => { ui = null; } });
+        ui = start({ cfg: shown, gpc: gpc, fail: fail, changed: changed, id: id, match: matchName, reset: () => { ui = null; } });
       }
       ui.open(view, from);
     }).catch(failed);
@@ -268,7 +274,7 @@
     var names = line.split(";").map((s) => s.split("=")[0].trim());
     if (change) policy.cookies.forEach((row) => { names = names.concat(row.names.filter((n) => !n.includes("*"))); });
     var gone = toClear(policy, consent, [...new Set(names)]);
-    if (gone[0]) loadUI().then((ui) => { ui.clear(policy, gone, matchName, !change && base + "portals/" + portal + "/cookies/reappeared"); }).catch(failed);
+    if (gone[0]) loadEmbeds().then((e) => { e.clear(policy, gone, matchName, !change && base + "portals/" + portal + "/cookies/reappeared"); }).catch(failed);
     activate();
   }
 

@@ -21,10 +21,12 @@
   }
 
   // choose returns a new consent for p: required categories and, when all is
-  // true, every other one accepted.
-  function choose(p, all, now) {
+  // true, every other one accepted. It keeps the consent id id (that of the
+  // visitor's readable choice: embed.js's kept); without one it draws a new
+  // one (policy.NewConsentID).
+  function choose(p, all, now, id) {
     var b = crypto.getRandomValues(new Uint8Array(16));
-    var id = btoa(String.fromCharCode.apply(null, b)).replace(/\+/g, "-").replace(/\//g, "_").slice(0, 22);
+    id = id || btoa(String.fromCharCode.apply(null, b)).replace(/\+/g, "-").replace(/\//g, "_").slice(0, 22);
     return { revision: p.revision, decided: now, id: id, choices: p.categories.map((cat) => {
       return [cat.id, !!(all || cat.required)];
     }) };
@@ -73,19 +75,55 @@
 
   // send sends the receipt of a value just stored, with method, to the
   // consent host: the one place receipts are sent (the app's choices, the
-  // server banner's, an embed placeholder's). A beacon, never waited for,
-  // whose failure stays here; fetch is for a beacon the browser refuses
-  // (sendBeacon returns false). Without match (an embed's placeholder, which
-  // has not the loader's matchName) every name but cookies_preferences is
-  // reported: the consent host drops the names the policy declares.
+  // server banner's, an embed placeholder's). Without match (an embed's
+  // placeholder, which has not the loader's matchName) every name but
+  // cookies_preferences is reported: the consent host drops the names the
+  // policy declares. The receipt is kept as pending before it is posted: a
+  // page left before the answer leaves it to the next page view.
   function send(p, value, method, match) {
     try {
-      var url = consentHost + "portals/" + p.id + "/consents";
-      var body = receipt(p, value, method, document.cookie, location.origin + location.pathname, match);
-      navigator.sendBeacon(url, body) ||
-        fetch(url, { method: "POST", body: body, keepalive: true, credentials: "omit", mode: "no-cors" }).catch(() => {});
+      var e = {
+        url: consentHost + "portals/" + p.id + "/consents", at: Date.now(), n: 0,
+        body: receipt(p, value, method, document.cookie, location.origin + location.pathname, match)
+      };
+      pending(e, e.at);
+      post(e);
     } catch {}
   }
+
+  // The receipts not yet acknowledged: in the portal's localStorage under
+  // cookies_preferences_pending (part of the consent mechanism, declared in
+  // the policies' necessary rows), a JSON list of at most 10 entries
+  // {url, body, at: first tried (ms), next: next attempt (ms), n: attempts}.
+  var PENDING = NAME + "_pending";
+  var list = () => JSON.parse(localStorage.getItem(PENDING)) || [];
+
+  // pending keeps entry e, due at next (ms), in place of the entry of the
+  // same body, or drops it (next 0); it drops the entries a week old and the
+  // oldest beyond 10 (and a list that is not one). An empty list removes
+  // the key.
+  function pending(e, next) {
+    var l = [];
+    try {
+      l = list().filter((x) => x.body !== e.body && Date.now() - x.at < 6048e5);
+    } catch {}
+    if (next) l.push(Object.assign(e, { next: next }));
+    try {
+      l[0] ? localStorage.setItem(PENDING, JSON.stringify(l.slice(-10))) : localStorage.removeItem(PENDING);
+    } catch {}
+  }
+
+  // post sends entry e with fetch (CORS: the status is read; keepalive: it
+  // outlives the page). 200/201 (acknowledged) and a final 4xx drop it; 429,
+  // 5xx and a network error keep it, due after Retry-After when the host
+  // says, else after 2^n seconds, n the attempts so far (at most an hour).
+  function post(e) {
+    var w = Math.min(2 ** e.n++, 3600);
+    fetch(e.url, { method: "POST", body: e.body, keepalive: true, credentials: "omit" })
+      .then((r) => r.status === 429 || r.status > 499 ? +r.headers.get("Retry-After") || w : 0, () => w)
+      .then((s) => { pending(e, s && Date.now() + s * 1000); });
+  }
+
   codec.send = send;
 
   var nowSec = () => Math.floor(Date.now() / 1000);
@@ -340,7 +378,7 @@
         var t = e.target.closest && e.target.closest("[data-server] button");
         if (!t) return;
         if (t.id === "pc-accept" || t.id === "pc-reject") {
-          var value = encode(choose(p, t.id === "pc-accept", nowSec()));
+          var value = encode(choose(p, t.id === "pc-accept", nowSec(), ctx.id()));
           // A refusal is kept for the policy's refusal lifetime, when set.
           document.cookie = setCookie(value, t.id === "pc-reject" && p.refusalLifetimeDays || p.lifetimeDays || 182, Date.now(), location.protocol === "https:",
             cookieDomainFor(p.cookieDomain || "", location.hostname));
@@ -475,34 +513,13 @@
   // as the banner does.
   window.__portalConsentUI.codec = codec;
 
-  // clear deletes the cookies names (of categories the visitor refused:
-  // embed.js's toClear) of policy p on this host and its parent domains, on
-  // "/", the paths the policy declares for them and the current path's
-  // ancestors (match is the loader's matchName). With a URL in reappeared
-  // (a page view, not a change: a script set them again), it reports them
-  // there once, by name.
-  window.__portalConsentUI.clear = (p, names, match, reappeared) => {
-    var host = location.hostname, domains = [""], at = "", up = ["/"];
-    if (!/^[0-9.]+$|:/.test(host)) {
-      for (var d = host.split("."); d.length > 1; d.shift()) domains.push("; Domain=." + d.join("."));
-    }
-    location.pathname.split("/").forEach((seg) => { if (seg) up.push(at += "/" + seg); });
-    names.forEach((name) => {
-      var paths = up;
-      p.cookies.forEach((row) => {
-        if (row.names.some((pat) => match(pat, name))) paths = paths.concat(row.paths || []);
-      });
-      domains.forEach((dom) => {
-        paths.forEach((path) => {
-          document.cookie = name + "=; Max-Age=0; Path=" + path + dom;
-        });
-      });
-    });
-    if (reappeared) {
-      try {
-        navigator.sendBeacon(reappeared, JSON.stringify({ revision: p.revision, names: names, page: location.origin + location.pathname }));
-      } catch {}
-    }
+  // resend sends again the pending receipts that are due (embed.js calls it
+  // on a page view that finds some), and drops those a week old.
+  window.__portalConsentUI.resend = () => {
+    try {
+      list().forEach((e) => { if (e.next <= Date.now()) post(e); });
+    } catch {}
+    pending({}, 0);
   };
 
   // isolate gives the frame an in-memory localStorage and sessionStorage, so

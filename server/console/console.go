@@ -2,6 +2,7 @@
 // or French by the operator's Accept-Language, with no script:
 //
 //	GET  /console/                 sign-in form, or once signed in the operator's portals
+//	GET  /console/?consent=ID      ... and the portals among them with receipts of that consent id (search.go)
 //	POST /console/sign-in          token (a password field) → session cookie, 303 to /console/
 //	POST /console/sign-out         revokes the session, clears the cookie
 //	GET  /console/portals/{id}     a portal's statistics (stats.go)
@@ -117,6 +118,8 @@ type consoleText struct {
 	PortalIntro, Revision, Expired string
 	// The checkpoint key on the home page.
 	CheckpointTitle, CheckpointText string
+	// The home page's search for a consent id (search.go).
+	SearchTitle, SearchLabel, SearchButton, SearchHelp, SearchFound, SearchNone, SearchHit string
 	// The navigation between a portal's pages (consoleNav).
 	PortalNav, NavStats, NavLookup, NavHistory, NavCookies, NavExport string
 }
@@ -141,6 +144,8 @@ type consolePage struct {
 	// CheckpointKey is the checkpoints' public key (base64), on the home
 	// page; "" for none.
 	CheckpointKey string
+	// Search is the home page's search for a consent id.
+	Search *consoleSearch
 }
 
 type consolePortalLink struct{ ID, Name string }
@@ -240,7 +245,8 @@ func (c *Console) Redirect(w http.ResponseWriter, r *http.Request) {
 }
 
 // Home serves the sign-in form, or once signed in the operator's portals
-// with their numbers (stats.go).
+// with their numbers (stats.go) and the search for a consent id across them
+// (search.go).
 func (c *Console) Home(w http.ResponseWriter, r *http.Request) {
 	p, ss, ok := c.auth.Session(w, r)
 	if !ok {
@@ -254,9 +260,10 @@ func (c *Console) Home(w http.ResponseWriter, r *http.Request) {
 			d.Portals = append(d.Portals, consolePortalLink{ID: pol.ID, Name: pol.Name})
 		}
 	}
+	status := c.searchConsent(r, s, p.Allows, d)
 	d.Data = c.statsOverviewData(r, s.tx, p.Allows)
 	d.CheckpointKey = c.checkpointKey
-	c.render(w, http.StatusOK, "home", d)
+	c.render(w, status, "home", d)
 }
 
 // SignIn checks the token of the sign-in form and starts a session.
