@@ -167,8 +167,8 @@ func TestConsoleSearch(t *testing.T) {
 	twistoLink := `href="/console/portals/twisto/lookup?consent=` + id + `"`
 	for _, c := range []struct {
 		who, token, lang string
-		status          int
-		want, not       []string
+		status           int
+		want, not        []string
 	}{
 		{"alice", aliceToken, "en", 200, []string{mtranLink, "(receipts: 2)", "Portals with receipts of the consent ID " + id}, []string{twistoLink, "twisto", "Twisto"}},
 		{"dpo", dpoToken, "en", 200, []string{mtranLink, twistoLink, "(receipts: 1)"}, nil},
