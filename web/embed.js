@@ -5,9 +5,11 @@
 // cookies_preferences cookie and makes it take effect: consent-gated scripts,
 // Google Consent Mode, the cookies of withdrawn categories, the JS API
 // window.PortalConsent and the "Manage cookies" links. Only when the banner,
-// the preferences or the policy must show does it load the UI script (ui.js:
-// the consent frame and the Go app). On any failure: one console error, and the
-// page goes on with no optional category enabled.
+// the preferences or the policy must show, or a receipt is pending, does it
+// load the UI script (ui.js: the consent frame, the Go app, the receipts);
+// only for embeds waiting for consent or cookies to clear, embeds.js. On any
+// failure: one console error, and the page goes on with no optional category
+// enabled.
 (() => {
   "use strict";
 

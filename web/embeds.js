@@ -7,8 +7,9 @@
 // a shadow root (out of reach of the portal's CSS), themed like the banner
 // and in its language: which provider, that it may set cookies and of which
 // category, a Load button (this embed, this once, nothing stored) and a
-// button that accepts the category (stored like any choice: embed.js then
-// loads every embed of it).
+// button that accepts the category (stored like any choice, with the
+// visitor's consent id: every embed of it then loads). It also clears the
+// cookies of refused categories (clear), for embed.js.
 (() => {
   "use strict";
   var NAME = "cookies_preferences";

@@ -8,7 +8,10 @@
 // same-origin about:blank iframe: the portal's links, window handlers,
 // history, storage, DOM and styles stay untouched) when the visitor shows
 // intent; the app then takes the banner over seamlessly. Accept and Reject
-// clicked before the app runs are stored here.
+// clicked before the app runs are stored here. Every choice's receipt is
+// sent from here, and kept until the consent host acknowledges it
+// (cookies_preferences_pending; embed.js loads this script on a page view
+// that finds one, to send it again).
 (() => {
   "use strict";
   var NAME = "cookies_preferences";
@@ -174,7 +177,8 @@
   }
 
   // The loader calls this with its context: {cfg, gpc, fail(msg),
-  // changed(value) -> reload advised, match(pattern, name), reset()}. It
+  // changed(value) -> reload advised, id() -> the consent id a choice
+  // keeps, match(pattern, name), reset()}. It
   // returns {open(view, from)}: view "" shows the banner, "preferences" or
   // "policy" a dialog, null only prepares the app (the visitor shows
   // intent); from is the portal's element that opened it (focus returns
