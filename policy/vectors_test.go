@@ -51,6 +51,10 @@ type valueVector struct {
 	Value    string          `json:"value"`
 	Error    string          `json:"error"`
 	Accepted map[string]bool `json:"accepted,omitempty"`
+	// Kept is the consent id a later choice keeps (policy.KeptID): the
+	// value's own for a value policy.Decode reads, whatever its revision or
+	// age; "" where KeptID draws a new one.
+	Kept string `json:"kept"`
 }
 
 type lineVector struct {
@@ -114,6 +118,7 @@ func buildVectors(t *testing.T) vectorFile {
 		{"refusal with a required category refused", "1|3|" + at(-300*day) + "|" + id + "|necessary=0/statistical=0/ads_v2=0"},
 		{"from the future", "1|3|" + at(day+time.Second) + "|" + id + "|" + ok},
 		{"older revision", "1|2|" + at(-day) + "|" + id + "|" + ok},
+		{"older revision, expired, other categories", "1|1|" + at(-400*day) + "|" + id + "|necessary=1/video=1"},
 		{"newer revision", "1|4|" + at(-day) + "|" + id + "|" + ok},
 		{"category missing", "1|3|" + at(-day) + "|" + id + "|necessary=1/statistical=1"},
 		{"unknown category", "1|3|" + at(-day) + "|" + id + "|necessary=1/statistical=1/ads_v2=1/video=1"},
@@ -159,6 +164,12 @@ func buildVectors(t *testing.T) vectorFile {
 		v := valueVector{Name: c.name, Value: c.value}
 		consent, err := policy.Current(c.value, p, now)
 		v.Error = errorKind(err)
+		if _, err := policy.Decode(c.value); err == nil {
+			v.Kept = policy.KeptID(c.value)
+			if v.Kept != id {
+				t.Errorf("%s: KeptID = %q, want the value's id %q", c.name, v.Kept, id)
+			}
+		}
 		if err == nil {
 			v.Accepted = map[string]bool{}
 			for _, ch := range consent.Choices {

@@ -154,3 +154,62 @@ func TestConsoleHistory(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleSearch: the home page finds a consent id in every portal the
+// operator may see, and only those: alice (mtran) never learns that twisto
+// holds receipts of the same id; the dpo (every portal) sees both, each
+// linked to its lookup. A malformed id is 400 with a message, an id with no
+// receipt says so; French wording for a French operator.
+func TestConsoleSearch(t *testing.T) {
+	s, st, _, _ := lookupServer(t)
+	const id = "q8B3x0aPq1V2LmN7rT4sYw"
+	if err := st.Append(context.Background(), testReceipt("twisto", id, testNow.Add(-time.Hour)), nil); err != nil {
+		t.Fatal(err)
+	}
+	mtranLink := `href="/console/portals/mtran/lookup?consent=` + id + `"`
+	twistoLink := `href="/console/portals/twisto/lookup?consent=` + id + `"`
+	for _, c := range []struct {
+		who, token, lang string
+		status           int
+		want, not        []string
+	}{
+		{"alice", aliceToken, "en", 200, []string{mtranLink, "(receipts: 2)", "Portals with receipts of the consent ID " + id}, []string{twistoLink, "twisto", "Twisto"}},
+		{"dpo", dpoToken, "en", 200, []string{mtranLink, twistoLink, "(receipts: 1)"}, nil},
+		{"dpo", dpoToken, "fr", 200, []string{twistoLink, "(reçus : 1)", "Trouver un identifiant de consentement"}, nil},
+	} {
+		res, page := consoleGet(t, s, signIn(t, s, c.token), "/console/?consent="+id, c.lang)
+		if res.StatusCode != c.status {
+			t.Fatalf("%s: %d\n%s", c.who, res.StatusCode, page)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(page, w) {
+				t.Errorf("%s (%s): the page lacks %q\n%s", c.who, c.lang, w, page)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(page, n) {
+				t.Errorf("%s (%s): the page shows %q, outside the operator's portals", c.who, c.lang, n)
+			}
+		}
+	}
+	alice := signIn(t, s, aliceToken)
+	// An id of twisto only: alice finds nothing.
+	if err := st.Append(context.Background(), testReceipt("twisto", "twistoOnly00000000000A", testNow.Add(-time.Hour)), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		q      string
+		status int
+		want   string
+	}{
+		{"twistoOnly00000000000A", 200, "No portal you may see has receipts of the consent ID twistoOnly00000000000A."},
+		{"not an id", 400, "is not a consent ID"},
+		{strings.Repeat("x", 5000), 400, "is not a consent ID"},
+		{"", 200, `id="consent"`},
+	} {
+		res, page := consoleGet(t, s, alice, "/console/?consent="+strings.ReplaceAll(c.q, " ", "+"), "en")
+		if res.StatusCode != c.status || !strings.Contains(page, c.want) || strings.Contains(page, "search-hits") {
+			t.Errorf("search %.20q: %d, want %d with %q and no hit\n%s", c.q, res.StatusCode, c.status, c.want, page)
+		}
+	}
+}

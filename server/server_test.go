@@ -518,8 +518,8 @@ func TestRoutes(t *testing.T) {
 				if err := c.Policy.Validate(); err != nil {
 					t.Errorf("the served policy is invalid: %v", err)
 				}
-				if len(c.Policy.Cookies) != 4 {
-					t.Errorf("policy has %d cookies, want 4", len(c.Policy.Cookies))
+				if len(c.Policy.Cookies) != 5 { // with cookies_preferences_pending's row
+					t.Errorf("policy has %d cookies, want 5", len(c.Policy.Cookies))
 				}
 				for _, a := range []struct {
 					url, pattern, contentType string

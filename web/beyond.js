@@ -153,5 +153,49 @@
       .then((took) => { late = true; return took; });
   }
 
-  window.__portalConsentBeyond = { clear: clear, adpc: adpc };
+  // The receipts not yet acknowledged: in the portal's localStorage under
+  // cookies_preferences_pending (ui.js's send adds each one, due at once), a
+  // JSON list of at most 10 entries {url, body, at: first tried (ms), next:
+  // next attempt (ms), n: attempts}.
+  var PENDING = "cookies_preferences_pending";
+  var list = () => JSON.parse(localStorage.getItem(PENDING)) || [];
+
+  // pending keeps entry e, due at next (ms), in place of the entry of the
+  // same body, or drops it (next 0); it drops the entries a week old and the
+  // oldest beyond 10 (and a list that is not one). An empty list removes
+  // the key.
+  function pending(e, next) {
+    var l = [];
+    try {
+      l = list().filter((x) => x.body !== e.body && Date.now() - x.at < 6048e5);
+    } catch {}
+    if (next) l.push(Object.assign(e, { next: next }));
+    try {
+      l[0] ? localStorage.setItem(PENDING, JSON.stringify(l.slice(-10))) : localStorage.removeItem(PENDING);
+    } catch {}
+  }
+
+  // post sends entry e with fetch (CORS: the status is read; keepalive: it
+  // outlives the page). 200/201 (acknowledged) and a final 4xx drop it; 429,
+  // 5xx and a network error keep it, due after Retry-After when the host
+  // says, else after 2^n seconds, n the attempts so far (at most an hour).
+  function post(e) {
+    var w = Math.min(2 ** e.n++, 3600);
+    pending(e, Date.now() + w * 1000); // not due again while it is on its way
+    fetch(e.url, { method: "POST", body: e.body, keepalive: true, credentials: "omit" })
+      .then((r) => r.status === 429 || r.status > 499 ? +r.headers.get("Retry-After") || w : 0, () => w)
+      .then((s) => { pending(e, s && Date.now() + s * 1000); });
+  }
+
+  // resend posts the pending receipts that are due (embed.js calls it after
+  // every change, and on a page view that finds some), and drops those a
+  // week old.
+  function resend() {
+    try {
+      list().forEach((e) => { if (e.next <= Date.now()) post(e); });
+    } catch {}
+    pending({}, 0);
+  }
+
+  window.__portalConsentBeyond = { clear: clear, adpc: adpc, resend: resend };
 })();

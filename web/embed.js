@@ -6,8 +6,10 @@
 // Google Consent Mode, the cookies of withdrawn categories, the JS API
 // window.PortalConsent and the "Manage cookies" links. Only when the banner,
 // the preferences or the policy must show does it load the UI script (ui.js:
-// the consent frame and the Go app). On any failure: one console error, and the
-// page goes on with no optional category enabled.
+// the consent frame, the Go app, the receipts); only for embeds waiting for
+// consent, embeds.js; only for a change, something to clear or a receipt
+// pending, beyond.js. On any failure: one console error, and the page goes
+// on with no optional category enabled.
 (() => {
   "use strict";
 
@@ -103,7 +105,12 @@
     });
   }
 
-  var codec = { cookieValue: cookieValue, current: current, matchName: matchName, signals: signals, toClear: toClear };
+  // kept returns the consent id of a value policy.Decode accepts (any
+  // revision, expired or not), else "": the id a later choice keeps
+  // (policy.KeptID; "" draws a new one).
+  var kept = (v) => (decode(v) || {}).id || "";
+
+  var codec = { kept: kept, cookieValue: cookieValue, current: current, matchName: matchName, signals: signals, toClear: toClear };
   if (typeof document === "undefined") {
     if (typeof module === "object") module.exports = codec;
     return;
@@ -153,6 +160,10 @@
     if (update && consent) gtag("consent", "update", signals(policy, consent));
   }
   consentMode();
+
+  // id returns the consent id a choice made now keeps: that of the readable
+  // cookies_preferences, else "" (a new one).
+  var id = () => kept(cookieValue(document.cookie, NAME));
 
   // The visitor's languages, most wanted first, for the server to match
   // against the policy's: data-lang, else the page's <html lang>, else the
@@ -215,28 +226,16 @@
   // loadUI loads ui.js: the frame, the banner, the app.
   function loadUI() { return load("UI_PATH", "UI_SRI", "__portalConsentUI"); }
 
-  // src loads iframe f from its data-src, resolved against the page, when it
-  // is an http(s) URL; any other (javascript:, data:…) never loads: the
-  // iframe stays empty and one console error says why.
-  function src(f) {
-    var a = document.createElement("a");
-    a.href = f.getAttribute("data-src");
-    f.removeAttribute("data-src");
-    /^https?:$/.test(a.protocol) ? f.src = a.href : fail("data-src not http(s): " + a.protocol);
-  }
-
-  // embeds loads the iframes waiting for consent
-  // (<iframe data-category="…" data-src="…">) whose category is accepted, and
-  // hands the others to embeds.js (loaded only then), which shows a
-  // placeholder in place of each and removes those of the loaded ones.
+  // embeds hands the iframes waiting for consent
+  // (<iframe data-category="…" data-src="…">) to embeds.js (loaded only on a
+  // page with such iframes), which loads those of accepted categories and
+  // shows a placeholder in place of the others.
   function embeds() {
-    var wait = load.__portalConsentEmbeds;
-    document.querySelectorAll("iframe[data-category][data-src]").forEach((f) => {
-      accepts(policy, consent, f.getAttribute("data-category")) ? src(f) : wait = 1;
-    });
-    if (wait) load(...shown.assets.embeds).then((sync) => {
-      sync({ cfg: shown, ui: loadUI, changed: changed, src: src });
-    }).catch(failed);
+    if (load.__portalConsentEmbeds || document.querySelector("iframe[data-category][data-src]")) {
+      load(...shown.assets.embeds).then((sync) => {
+        sync({ cfg: shown, ui: loadUI, changed: changed, id: id, fail: fail, accepts: (cat) => accepts(policy, consent, cat) });
+      }).catch(failed);
+    }
   }
 
   // show opens the UI: the banner (view ""), the preferences or the policy;
@@ -249,7 +248,7 @@
     if (!shown) return void (view != null && (want = view, wantFrom = from)); // opened when the configuration is there
     return loadUI().then((start) => {
       if (!ui) {
-        ui = start({ cfg: shown, gpc: gpc, fail: fail, changed: changed, match: matchName, reset: () => { ui = null; } });
+        ui = start({ cfg: shown, gpc: gpc, fail: fail, changed: changed, id: id, match: matchName, reset: () => { ui = null; } });
       }
       ui.open(view, from);
     }).catch(failed);
@@ -272,17 +271,17 @@
   // change, every declared name without "*", which may sit on a path this
   // page cannot see: beyond.js adds them), so do their declared web storage
   // items and IndexedDB databases, and the accepted scripts run. Clearing
-  // is beyond.js's: on a change, or on a page view where a script set
-  // cookies again (reported once by name) or a refused category declares
-  // storage.
+  // and sending receipts are beyond.js's: it comes on a change, on a page
+  // view where a script set cookies again (reported once by name), and while
+  // a receipt is pending (cookies_preferences_pending, written by ui.js).
   function apply(line, change) {
     consentMode(true);
     embeds();
-    if (!consent) return;
-    var gone = toClear(policy, consent, line.split(";").map((s) => s.split("=")[0].trim()));
-    if (change || gone[0] || policy.cookies.some((row) => row.type && !accepts(policy, consent, row.category))) {
-      beyond().then((b) => { b.clear(policy, consent, matchName, gone, change); }).catch(failed);
-    }
+    var gone = consent ? toClear(policy, consent, line.split(";").map((s) => s.split("=")[0].trim())) : [], due;
+    try {
+      due = localStorage.getItem(NAME + "_pending");
+    } catch {}
+    if (change || gone[0] || due) beyond().then((b) => { consent && b.clear(policy, consent, matchName, gone, change); b.resend(); }).catch(failed);
     activate();
   }
 

@@ -21,6 +21,18 @@ test("values: the loader's verdict is Go's", () => {
   }
 });
 
+test("kept: a later choice keeps the id Go keeps", () => {
+  assert.ok(vectors.values.some((v) => v.kept && v.error === "revision"), "a vector of an older revision keeps its id");
+  for (const v of vectors.values) {
+    assert.strictEqual(codec.kept(v.value), v.kept, `${v.name}: ${JSON.stringify(v.value)}`);
+  }
+  // choose keeps the id it is given, and draws one without.
+  const kept = vectors.values.find((v) => v.kept).kept;
+  assert.strictEqual(codec.choose(vectors.policy, false, vectors.now, kept).id, kept);
+  assert.strictEqual(codec.current(codec.encode(codec.choose(vectors.policy, true, vectors.now, kept)), vectors.policy, vectors.now).id, kept);
+  assert.notStrictEqual(codec.choose(vectors.policy, false, vectors.now, "").id, kept);
+});
+
 test("lines: the loader reads the value Go reads", () => {
   for (const l of vectors.lines) {
     assert.strictEqual(codec.cookieValue(l.line, "cookies_preferences"), l.value, JSON.stringify(l.line));

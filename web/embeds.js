@@ -1,14 +1,14 @@
 /*! Portal Consent embeds */
 // Loaded by embed.js (never by a portal directly) on a page with embedded
 // content waiting for consent: <iframe data-category="…" data-src="…"
-// title="…"> (optional data-provider="YouTube"), whose category is not
-// accepted. embed.js loads the accepted ones itself (src from data-src); this
-// script shows, in place of each other one and at its size, a placeholder in
+// title="…"> (optional data-provider="YouTube"). This script loads those of
+// accepted categories (src from an http(s) data-src) and shows, in place of
+// each other one and at its size, a placeholder in
 // a shadow root (out of reach of the portal's CSS), themed like the banner
 // and in its language: which provider, that it may set cookies and of which
 // category, a Load button (this embed, this once, nothing stored) and a
-// button that accepts the category (stored like any choice: embed.js then
-// loads every embed of it).
+// button that accepts the category (stored like any choice, with the
+// visitor's consent id: every embed of it then loads).
 (() => {
   "use strict";
   var NAME = "cookies_preferences";
@@ -35,11 +35,25 @@
     return f.getAttribute("data-provider") || (p ? p[1] : host);
   }
 
-  // embed.js calls this whenever the embeds may have changed, with
-  // {cfg, ui() -> ui.js, changed(value), src(iframe): loads it from an http(s)
-  // data-src only}: placeholders of the embeds
-  // that loaded (or left the page) go, new waiting embeds get one.
+  // src loads iframe f from its data-src, resolved against the page, when it
+  // is an http(s) URL; any other (javascript:, data:…) never loads: the
+  // iframe stays empty and one console error says why (fail).
+  function src(f, fail) {
+    var a = document.createElement("a");
+    a.href = f.getAttribute("data-src");
+    f.removeAttribute("data-src");
+    /^https?:$/.test(a.protocol) ? f.src = a.href : fail("data-src not http(s): " + a.protocol);
+  }
+
+  // embed.js calls this whenever the choice or the embeds may have changed,
+  // with {cfg, ui() -> ui.js, changed(value), id() -> the consent id to keep,
+  // fail(msg), accepts(category)}: the embeds of accepted categories load,
+  // placeholders of the embeds that loaded (or left the page) go, new
+  // waiting embeds get one.
   window.__portalConsentEmbeds = (ctx) => {
+    document.querySelectorAll("iframe[data-category][data-src]").forEach((f) => {
+      if (ctx.accepts(f.getAttribute("data-category"))) src(f, ctx.fail);
+    });
     if (!sheet) {
       sheet = new CSSStyleSheet();
       // The banner's stylesheet (its theme's custom properties and buttons),
@@ -89,7 +103,7 @@
     if (!cat || cat.required) b[1].remove(); // an unknown category cannot be accepted
     // Load: this embed only, this once; nothing is stored.
     b[0].onclick = () => {
-      ctx.src(f); // http(s) only
+      src(f, ctx.fail); // http(s) only
       release(f);
       f.focus();
     };
@@ -97,7 +111,7 @@
     // written like the banner's; embed.js then loads all of its embeds.
     b[1].onclick = () => {
       ctx.ui().then((ui) => {
-        var k = ui.codec, now = Date.now(), c = k.choose(p, false, Math.floor(now / 1000));
+        var k = ui.codec, now = Date.now(), c = k.choose(p, false, Math.floor(now / 1000), ctx.id());
         var cats = window.PortalConsent.get().categories;
         c.choices.forEach((ch) => { ch[1] = ch[1] || cats[ch[0]] || ch[0] === id; });
         var value = k.encode(c);

@@ -9,7 +9,10 @@
 // same-origin about:blank iframe: the portal's links, window handlers,
 // history, storage, DOM and styles stay untouched) when the visitor shows
 // intent; the app then takes the banner over seamlessly. Accept and Reject
-// clicked before the app runs are stored here.
+// clicked before the app runs are stored here. Every choice's receipt is
+// sent from here, and kept until the consent host acknowledges it
+// (cookies_preferences_pending; embed.js loads this script on a page view
+// that finds one, to send it again).
 (() => {
   "use strict";
   var NAME = "cookies_preferences";
@@ -22,10 +25,12 @@
   }
 
   // choose returns a new consent for p: required categories and, when all is
-  // true, every other one accepted.
-  function choose(p, all, now) {
+  // true, every other one accepted. It keeps the consent id id (that of the
+  // visitor's readable choice: embed.js's kept); without one it draws a new
+  // one (policy.NewConsentID).
+  function choose(p, all, now, id) {
     var b = crypto.getRandomValues(new Uint8Array(16));
-    var id = btoa(String.fromCharCode.apply(null, b)).replace(/\+/g, "-").replace(/\//g, "_").slice(0, 22);
+    id = id || btoa(String.fromCharCode.apply(null, b)).replace(/\+/g, "-").replace(/\//g, "_").slice(0, 22);
     return { revision: p.revision, decided: now, id: id, choices: p.categories.map((cat) => {
       return [cat.id, !!(all || cat.required)];
     }) };
@@ -85,27 +90,36 @@
   // The consent host: ui.js is served from its assets/.
   var consentHost = new URL("..", document.currentScript.src).href;
 
-  // send sends the receipt of a value just stored, with method, to the
-  // consent host: the one place receipts are sent (the app's choices, the
-  // server banner's, an embed placeholder's). A beacon, never waited for,
-  // whose failure stays here; fetch is for a beacon the browser refuses
-  // (sendBeacon returns false). Without match (an embed's placeholder, which
-  // has not the loader's matchName) every name but cookies_preferences is
-  // reported: the consent host drops the names the policy declares.
+  // send keeps the receipt of a value just stored, with method, for the
+  // consent host: the one place receipts are made (the app's choices, the
+  // server banner's, an embed placeholder's, an ADPC signal's). Without match
+  // (an embed's placeholder, which has not the loader's matchName) every name
+  // but cookies_preferences is reported: the consent host drops the names
+  // the policy declares. It is kept, due now, in the portal's localStorage
+  // under cookies_preferences_pending (part of the consent mechanism,
+  // declared in the policies' necessary rows; at most 10 receipts) before
+  // anything is posted: the loader's change that every caller makes first
+  // loads beyond.js, which posts what is due and keeps what is not
+  // acknowledged (so does a later page view, for a page left before the
+  // answer). Where the page's storage cannot be written, it is posted once,
+  // never waited for.
   function send(p, value, method, match) {
+    var keys = {}, k = NAME + "_pending", e = {
+      url: consentHost + "portals/" + p.id + "/consents", at: Date.now(), next: 0, n: 0
+    };
+    ["localStorage", "sessionStorage"].forEach((t) => {
+      try {
+        keys[t] = Object.keys(window[t]);
+      } catch {} // storage the page may not use
+    });
+    e.body = receipt(p, value, method, document.cookie, location.origin + location.pathname, match, keys);
     try {
-      var url = consentHost + "portals/" + p.id + "/consents";
-      var keys = {};
-      ["localStorage", "sessionStorage"].forEach((t) => {
-        try {
-          keys[t] = Object.keys(window[t]);
-        } catch {} // storage the page may not use
-      });
-      var body = receipt(p, value, method, document.cookie, location.origin + location.pathname, match, keys);
-      navigator.sendBeacon(url, body) ||
-        fetch(url, { method: "POST", body: body, keepalive: true, credentials: "omit", mode: "no-cors" }).catch(() => {});
-    } catch {}
+      localStorage.setItem(k, JSON.stringify((JSON.parse(localStorage.getItem(k)) || []).concat(e).slice(-10)));
+    } catch {
+      fetch(e.url, { method: "POST", body: e.body, keepalive: true, credentials: "omit" }).catch(() => {});
+    }
   }
+
   codec.send = send;
 
   var nowSec = () => Math.floor(Date.now() / 1000);
@@ -156,7 +170,8 @@
   }
 
   // The loader calls this with its context: {cfg, gpc, fail(msg),
-  // changed(value) -> reload advised, match(pattern, name), reset()}. It
+  // changed(value) -> reload advised, id() -> the consent id a choice
+  // keeps, match(pattern, name), reset()}. It
   // returns {open(view, from)}: view "" shows the banner, "preferences" or
   // "policy" a dialog, null only prepares the app (the visitor shows
   // intent); from is the portal's element that opened it (focus returns
@@ -193,7 +208,7 @@
     var opener = null;
 
     // stored makes a value just stored take effect (the loader's changed),
-    // then sends its receipt. It returns changed's answer.
+    // then keeps its receipt to send. It returns changed's answer.
     var stored = (value, method) => {
       var reload = ctx.changed(value);
       send(p, value, method, ctx.match);
@@ -360,7 +375,7 @@
         var t = e.target.closest && e.target.closest("[data-server] button");
         if (!t) return;
         if (t.id === "pc-accept" || t.id === "pc-reject") {
-          var value = encode(choose(p, t.id === "pc-accept", nowSec()));
+          var value = encode(choose(p, t.id === "pc-accept", nowSec(), ctx.id()));
           // A refusal is kept for the policy's refusal lifetime, when set.
           document.cookie = setCookie(value, t.id === "pc-reject" && p.refusalLifetimeDays || p.lifetimeDays || 182, Date.now(), location.protocol === "https:",
             cookieDomainFor(p.cookieDomain || "", location.hostname));

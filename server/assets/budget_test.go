@@ -13,8 +13,9 @@ import (
 // that make a choice take effect (gated scripts, Consent Mode, the JS API,
 // Manage cookies links, and which cookies a withdrawal clears). What only a
 // first visit or a change needs is ui.js's (uiBrotliBudget): the banner, the
-// frame, the receipts; clearing what a choice withdraws (cookies, web
-// storage, IndexedDB) and ADPC are beyond.js's (issue 21). embed.js carries
+// frame, making receipts; clearing what a choice withdraws (cookies, web
+// storage, IndexedDB), posting receipts and sending again those not
+// acknowledged, and ADPC are beyond.js's (issues 20 and 21). embed.js carries
 // ui.js's path and integrity value (about 70 characters of hashes that do
 // not compress, which move its brotli size by ±10 bytes from one build of
 // ui.js to the next); config.json names embeds.js and beyond.js.
@@ -25,17 +26,19 @@ const loaderBrotliBudget = 3072
 // made the frame only for the app (about 400 bytes), fetched the app once
 // the page has loaded, at low priority, or on intent (about 150), and took
 // over clearing cookies from embed.js (about 190, since moved to beyond.js,
-// which made room for the undeclared web storage keys of the receipts).
+// with posting receipts: room for the undeclared web storage keys of the
+// receipts and for keeping receipts until they are acknowledged).
 const uiBrotliBudget = 4096
 
-// embedsBrotliBudget bounds embeds.js (the placeholders of embeds waiting
-// for consent), as served brotli-compressed; loaded only on a page with such
-// embeds.
+// embedsBrotliBudget bounds embeds.js (the embeds waiting for consent: it
+// loads the accepted ones and shows placeholders for the others), as served
+// brotli-compressed; loaded only on a page with such embeds.
 const embedsBrotliBudget = 2048
 
 // beyondBrotliBudget bounds beyond.js (clearing cookies, web storage and
-// IndexedDB; ADPC), as served brotli-compressed; loaded only when a choice
-// clears something or the browser offers ADPC.
+// IndexedDB; posting receipts and keeping those not acknowledged; ADPC), as
+// served brotli-compressed; loaded only on a change, when something must be
+// cleared or a receipt is pending, or the browser offers ADPC.
 const beyondBrotliBudget = 2048
 
 // TestLoaderBrotliSizeWithinBudget checks the real loader (web/embed.js,

@@ -2,6 +2,7 @@
 // or French by the operator's Accept-Language, with no script:
 //
 //	GET  /console/                 sign-in form, or once signed in the operator's portals
+//	GET  /console/?consent=ID      ... and the portals among them with receipts of that consent id (search.go)
 //	POST /console/sign-in          token (a password field) → session cookie, 303 to /console/
 //	POST /console/sign-out         revokes the session, clears the cookie
 //	GET  /console/portals/{id}     a portal's statistics (stats.go)
@@ -132,6 +133,8 @@ type consoleText struct {
 	Via map[string]string
 	// The checkpoint key on the home page.
 	CheckpointTitle, CheckpointText string
+	// The home page's search for a consent id (search.go).
+	SearchTitle, SearchLabel, SearchButton, SearchHelp, SearchFound, SearchNone, SearchHit string
 	// The navigation between a portal's pages (consoleNav).
 	PortalNav, NavStats, NavLookup, NavHistory, NavCookies, NavExport, NavPolicy, NewPortal string
 }
@@ -165,6 +168,8 @@ type consolePage struct {
 	// by the CSP with Nonce; "" for none.
 	Style template.CSS
 	Nonce string
+	// Search is the home page's search for a consent id.
+	Search *consoleSearch
 }
 
 type consolePortalLink struct{ ID, Name string }
@@ -284,7 +289,8 @@ func (c *Console) Redirect(w http.ResponseWriter, r *http.Request) {
 }
 
 // Home serves the sign-in form, or once signed in the operator's portals
-// with their numbers (stats.go).
+// with their numbers (stats.go) and the search for a consent id across them
+// (search.go).
 func (c *Console) Home(w http.ResponseWriter, r *http.Request) {
 	p, ss, ok := c.auth.Session(w, r)
 	if !ok {
@@ -303,9 +309,10 @@ func (c *Console) Home(w http.ResponseWriter, r *http.Request) {
 			d.Portals = append(d.Portals, consolePortalLink{ID: e.ID, Name: e.Name})
 		}
 	}
+	status := c.searchConsent(r, s, es, p.Allows, d)
 	d.Data = c.statsOverviewData(r, s.tx, es, p.Allows)
 	d.CheckpointKey, d.MayCreate = c.checkpointKey, p.All
-	c.render(w, http.StatusOK, "home", d)
+	c.render(w, status, "home", d)
 }
 
 // SignIn checks the token of the sign-in form and starts a session.

@@ -244,6 +244,17 @@ func TestBrowserEmbedPlaceholders(t *testing.T) {
 	// A returning visitor: media embeds load at once, statistical's waits.
 	tb.Run(chromedp.Reload())
 	tb.waitPlaceholders("s1")
+	tb.WaitAcknowledged()
+
+	// Accepting statistical from its placeholder keeps the visitor's
+	// consent id (issue 22: one id per visitor) and media.
+	tb.Eval(`document.getElementById("s1").previousElementSibling.shadowRoot.querySelectorAll("button")[1].click(); true`, nil)
+	tb.waitPlaceholders()
+	tb.WaitFor("the new choice", `!document.cookie.includes(`+harness.JSString(c.Encode())+`)`)
+	later, err := policy.Current(tb.Cookie(), pol, time.Now())
+	if err != nil || later.ID != c.ID || !later.Accepted("media") || !later.Accepted(policy.Statistical) {
+		t.Errorf("the placeholder's accept stored %q (%v) after %q: want media and statistical accepted, the same consent id", tb.Cookie(), err, c.Encode())
+	}
 	tb.NoErrors()
 }
 

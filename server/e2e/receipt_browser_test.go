@@ -264,8 +264,9 @@ func waitStored(t testing.TB, st receipts.Store, id string) []receipts.Receipt {
 }
 
 // TestBrowserReceiptNeverBreaksThePage: a page whose sendBeacon and fetch
-// throw still gets the choice, applied, with no error of ours; on the
-// server's banner and in the app.
+// throw still gets the choice, applied, with no error of ours, and the
+// receipt is kept pending for a later page view; on the server's banner
+// and in the app.
 func TestBrowserReceiptNeverBreaksThePage(t *testing.T) {
 	for _, app := range []bool{false, true} {
 		t.Run(map[bool]string{false: "server banner", true: "app"}[app], func(t *testing.T) {
@@ -284,10 +285,12 @@ func TestBrowserReceiptNeverBreaksThePage(t *testing.T) {
 				window.fetch = () => { throw new Error("no fetch"); };
 				window.changes = 0; document.addEventListener("consentchange", () => { changes++; }); true`, nil)
 			tb.Click("pc-accept")
-			c := tb.WaitConsent()
-			if !c.Accepted(policy.Statistical) {
-				t.Errorf("Accept all stored %q", c.Encode())
+			tb.WaitChoice() // not WaitConsent: the receipt cannot be acknowledged
+			c, err := policy.Current(tb.Cookie(), harness.Policies[0], time.Now())
+			if err != nil || !c.Accepted(policy.Statistical) {
+				t.Errorf("Accept all stored %q: %v", tb.Cookie(), err)
 			}
+			tb.WaitFor("the receipt kept", harness.PendingJS+`.length === 1 && `+harness.PendingJS+`[0].body.includes(`+harness.JSString(c.Encode())+`)`)
 			tb.WaitFor("the choice applied", `changes === 1 && PortalConsent.get().id === `+harness.JSString(c.ID))
 			tb.WaitFor("the banner gone", `!document.querySelector("iframe[data-portal-consent]") ||
 				getComputedStyle(document.querySelector("iframe[data-portal-consent]")).visibility === "hidden"`)
@@ -299,17 +302,18 @@ func TestBrowserReceiptNeverBreaksThePage(t *testing.T) {
 	}
 }
 
-// TestBrowserReceiptFetchFallback: when sendBeacon refuses (it returns
-// false), the receipt goes by a keepalive fetch, still text/plain (no
-// preflight) and without credentials, and is stored.
-func TestBrowserReceiptFetchFallback(t *testing.T) {
+// TestBrowserReceiptFetch: the receipt goes by a keepalive fetch (never
+// sendBeacon, whose answer cannot be read), text/plain (no preflight) and
+// without credentials; it is stored, and acknowledged: nothing is left
+// pending.
+func TestBrowserReceiptFetch(t *testing.T) {
 	st := servertest.OpenStore(t)
 	h := harness.StartHostsWith(t, []server.Option{server.WithReceipts(st)})
 	tb := newTab(t)
 	tb.Run(chromedp.Navigate(h.PortalURL("receipt.html", "")))
 	tb.WaitBanner()
 	tb.WaitApp()
-	tb.Eval(`navigator.sendBeacon = () => false; true`, nil)
+	tb.Eval(`window.beacons = 0; navigator.sendBeacon = () => { beacons++; return true; }; true`, nil)
 	tb.Click("pc-reject")
 	c := tb.WaitConsent()
 	got := tb.waitReceipt(h, c)
@@ -323,5 +327,11 @@ func TestBrowserReceiptFetchFallback(t *testing.T) {
 	if rs := waitStored(t, st, c.ID); len(rs) != 1 || rs[0].Method != "reject-all" {
 		t.Errorf("stored %+v, want one reject-all receipt", rs)
 	}
+	var beacons int
+	tb.Eval(`beacons`, &beacons)
+	if beacons != 0 {
+		t.Errorf("%d sendBeacon calls, want the receipt by fetch only", beacons)
+	}
+	tb.WaitAcknowledged()
 	tb.NoErrors()
 }

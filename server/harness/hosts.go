@@ -16,6 +16,7 @@ import (
 
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server"
+	"github.com/portalconsent/portalconsent/server/servertest"
 	"github.com/portalconsent/portalconsent/web"
 )
 
@@ -228,8 +229,13 @@ func StartHostsWith(t testing.TB, opts []server.Option, extra ...*policy.Policy)
 }
 
 // StartHostsFS is StartHostsWith with the consent host's assets from fsys.
+// The consent host keeps receipts in a SQLite store of its own unless opts
+// give one (server.WithReceipts): a receipt it cannot keep (503) stays
+// pending in the browser (cookies_preferences_pending) and makes later
+// page views load ui.js to send it again.
 func StartHostsFS(t testing.TB, fsys fs.FS, opts []server.Option, extra ...*policy.Policy) *Hosts {
 	t.Helper()
+	opts = append([]server.Option{server.WithReceipts(servertest.OpenStore(t))}, opts...)
 	srv, err := server.New(append(append([]*policy.Policy(nil), Policies...), extra...), fsys, opts...)
 	if err != nil {
 		t.Fatal(err)

@@ -256,17 +256,32 @@ func (tb *Tab) Cookie() string {
 	return policy.CookieValue(line, policy.CookieName)
 }
 
-// WaitConsent waits for the cookies_preferences cookie and returns the
-// choice it holds, checked against the mtran policy (Policies[0]); a value
-// that is no current choice on it fails the test.
+// WaitConsent waits for the cookies_preferences cookie and for no receipt
+// left pending (see WaitAcknowledged), and returns the choice it holds,
+// checked against the mtran policy (Policies[0]); a value that is no current
+// choice on it fails the test.
 func (tb *Tab) WaitConsent() policy.Consent {
 	tb.T.Helper()
 	tb.WaitFor("the cookies_preferences cookie", `document.cookie.includes("cookies_preferences=")`)
+	tb.WaitAcknowledged()
 	c, err := policy.Current(tb.Cookie(), Policies[0], time.Now())
 	if err != nil {
 		tb.T.Fatalf("stored cookie %q: %v", tb.Cookie(), err)
 	}
 	return c
+}
+
+// PendingJS is a JavaScript expression: the receipts the page's loader
+// keeps until the consent host acknowledges them
+// (cookies_preferences_pending in localStorage), [] for none.
+const PendingJS = `JSON.parse(localStorage.getItem("cookies_preferences_pending") || "[]")`
+
+// WaitAcknowledged waits until the page keeps no receipt pending: the
+// consent host acknowledged (or finally refused) every receipt sent. A test
+// that navigates away before would leave the next page view to send it again.
+func (tb *Tab) WaitAcknowledged() {
+	tb.T.Helper()
+	tb.WaitFor("the receipt acknowledged", `(() => { try { return `+PendingJS+`.length === 0; } catch { return true; } })()`)
 }
 
 // NoErrors reports (Error) every console error and uncaught exception of the
