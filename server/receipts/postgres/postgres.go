@@ -4,12 +4,17 @@
 // Receipts are range-partitioned by month of received_at (tables
 // receipts_YYYY_MM), so that retention (one host at a time) detaches and
 // drops whole months without holding appends (see DeleteBefore). A trigger makes
-// them append-only for everyone but retention. Each portal's chain head is a
-// row of table chains that appenders lock while they extend the chain, so
-// that any number of processes may append to one portal at once. Appends
+// them append-only for everyone but retention. A portal has a chain per
+// writer: a slot each store leases at Open for as long as it is open (a
+// session advisory lock), so that stores (hosts) appending to one portal at
+// once extend chains of their own and never wait on each other; each
+// chain's head is a row of table chains that the store's appends lock while
+// they extend it. The aggregates are kept per writer too, and each consent
+// id's last choice in table last_choices (the withdrawal lookup). Appends
 // that arrive together are committed in one transaction (group commit),
 // on connections of their own (a pool of writerConns) that reads, such as
-// exports, cannot take.
+// exports, cannot take; impressions are counted in memory and written
+// every ImpressionFlush.
 //
 // The append-only trigger guards against mistakes, not against the
 // server's own role: any transaction of that role may SET LOCAL

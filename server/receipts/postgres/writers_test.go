@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -76,6 +78,20 @@ func TestHostsDoNotWaitOnEachOther(t *testing.T) {
 			got, err := b.Consent(ctx, "shop", first.ConsentID)
 			if err != nil || len(got) != 1 || got[0].ID != first.ID || got[0].Writer != a.Writer() {
 				t.Errorf("b.Consent of a's receipt = %+v, %v", got, err)
+			}
+			// The export: every chain whole, by writer then seq.
+			var order [][2]int64
+			if err := a.Export(ctx, "shop", now.Add(-time.Hour), time.Now().Add(time.Hour), func(r *receipts.Receipt) error {
+				order = append(order, [2]int64{int64(r.Writer), r.Seq})
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			sorted := slices.IsSortedFunc(order, func(x, y [2]int64) int {
+				return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1]))
+			})
+			if len(order) != 22 || !sorted || order[0] != [2]int64{int64(a.Writer()), 1} {
+				t.Errorf("export of both hosts' receipts, (writer, seq): %v; want 22 by writer then seq", order)
 			}
 			heads, err := b.Heads(ctx)
 			if err != nil || len(heads) != 2 || heads[0].Seq != 1 || heads[1].Seq != 21 {
