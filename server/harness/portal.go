@@ -153,7 +153,13 @@ func brokenHost(t testing.TB, h *Hosts, w http.ResponseWriter, r *http.Request) 
 	}
 	assets := cfg["assets"].(map[string]any)
 	for k, v := range assets {
-		assets[k] = h.ConsentURL + v.(string)
+		// The wasm, its runtime and the stylesheet, from the consent host;
+		// the scripts named with their integrity ([path, integrity, global]:
+		// embeds.js, beyond.js) stay relative to this host, which proxies
+		// assets/.
+		if path, ok := v.(string); ok {
+			assets[k] = h.ConsentURL + path
+		}
 	}
 	switch kase {
 	case "wasm404":
