@@ -1,9 +1,13 @@
 /*! Portal Consent: beyond cookies */
 // Loaded by embed.js (never by a portal directly), from the path and
 // integrity value config.json names (assets.beyond), only when needed:
-// - clear: a choice withdraws cookies the page has (embed.js's toClear), or
-//   refuses a category whose rows declare localStorage, sessionStorage or
-//   IndexedDB (policy row "type"): they go from the portal's page;
+// - clear: on a change (a choice just made), and on a page view where
+//   cookies of refused categories are back (embed.js's toClear): cookies,
+//   and the declared localStorage, sessionStorage items and IndexedDB
+//   databases (policy row "type") of refused categories go from the
+//   portal's page;
+// - resend: receipts kept in cookies_preferences_pending (by ui.js) are
+//   posted, and kept until acknowledged;
 // - adpc: the browser offers the Advanced Data Protection Control
 //   (navigator.dataProtectionControl): the categories are asked as consent
 //   requests, and the visitor's decisions may make or withdraw a choice.
