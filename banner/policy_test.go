@@ -287,8 +287,10 @@ func TestPolicyContentShowsStorageTypes(t *testing.T) {
 				t.Errorf("%s lacks %s", name, want)
 			}
 		}
-		if n := strings.Count(out, "pc-storage-type"); n != 3 {
-			t.Errorf("%s: %d storage type labels, want 3 (none for cookies)", name, n)
+		// The three rows above and the built-in necessary row of
+		// cookies_preferences_pending (localStorage).
+		if n := strings.Count(out, "pc-storage-type"); n != 4 {
+			t.Errorf("%s: %d storage type labels, want 4 (none for cookies)", name, n)
 		}
 	}
 }
