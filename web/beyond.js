@@ -113,6 +113,7 @@
   // consent requests ({id, text}) and takes the visitor's decisions
   // (ADPC's user decisions object: {consent: [ids], withdraw: [ids or "*"],
   // object: […]}). current() returns embed.js's current choice (or null),
+  // id() the consent id a choice keeps (embed.js's: "" draws a new one),
   // ui() loads ui.js (for its codec), changed(value) is embed.js's, match
   // its matchName. It resolves to true
   // when the decisions made a choice (every optional category decided:
@@ -125,7 +126,7 @@
   // consent counts only for the categories it names. With a current
   // choice, a withdrawal refuses the categories it names; a consent does not
   // override the visitor's own choice.
-  function adpc(p, current, ui, changed, match) {
+  function adpc(p, current, ui, changed, match, id) {
     var dpc = navigator.dataProtectionControl, late = false;
     var opt = p.categories.filter((cat) => !cat.required);
     function take(d) {
@@ -137,8 +138,7 @@
       if (c ? opt.every((cat) => on[cat.id] === c.choices.some((ch) => ch[0] === cat.id && ch[1])) :
         late || opt.some((cat) => on[cat.id] === undefined)) return false;
       return ui().then((start) => {
-        var u = start.codec, next = u.choose(p, false, now);
-        if (c) next.id = c.id; // a withdrawal keeps the consent id
+        var u = start.codec, next = u.choose(p, false, now, id()); // the readable choice's consent id kept
         next.choices.forEach((ch) => { if (ch[0] in on) ch[1] = on[ch[0]]; });
         var value = u.encode(next), refused = !next.choices.some((ch) => ch[1] && ch[0] in on);
         document.cookie = u.setCookie(value, refused && p.refusalLifetimeDays || p.lifetimeDays || 182, Date.now(),

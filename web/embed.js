@@ -196,7 +196,7 @@
       waiting = null;
       // The browser's Advanced Data Protection Control, where it has one
       // (beyond.js): its decisions may make the choice (then no banner).
-      return navigator.dataProtectionControl && beyond().then((b) => b.adpc(policy, () => consent, loadUI, changed, matchName)).catch(failed);
+      return navigator.dataProtectionControl && beyond().then((b) => b.adpc(policy, () => consent, loadUI, changed, matchName, id)).catch(failed);
     })
     .then(() => {
       var view = want != null ? want : location.hash === "#manage-cookies" ? "preferences" : consent ? null : "";
