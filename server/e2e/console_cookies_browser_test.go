@@ -161,7 +161,7 @@ func TestBrowserConsoleCookiesAndExport(t *testing.T) {
 			t.Fatalf("%s export.csv: %v %q", portal, err, body)
 		}
 		for i, r := range want {
-			if row := rows[1+i]; row[0] != r.ID || row[3] != r.ConsentID || row[6] != "reject-all" || row[12] != r.Hash {
+			if row := rows[1+i]; row[0] != r.ID || row[3] != r.ConsentID || row[6] != "reject-all" || row[13] != r.Hash {
 				t.Errorf("%s export.csv row %d %q, want receipt %s", portal, i, row, r.ID)
 			}
 		}
