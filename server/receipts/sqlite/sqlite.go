@@ -48,6 +48,11 @@ type config struct {
 	// error makes the batch fail as a database error would.
 	hook func() error
 	log  *slog.Logger // nil: nothing logged
+	// retentionBatch is how many receipts of a chain a retention
+	// transaction deletes at most (0: the default, retentionBatch);
+	// retained, for tests, is called in each with the count it deletes.
+	retentionBatch int
+	retained       func(n int64)
 }
 
 // Log sets where the store logs that a day's cookie tallies of a portal

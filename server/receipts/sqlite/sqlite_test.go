@@ -530,3 +530,46 @@ func TestBackfill(t *testing.T) {
 		}
 	})
 }
+
+// TestDeleteBeforeInBatches checks retention deletes a chain's old prefix
+// a batch a transaction (the writer runs appends between two), each
+// moving the anchor, and the chain verifies after it.
+func TestDeleteBeforeInBatches(t *testing.T) {
+	migs, err := receipts.Migrations(mustSub(migrationFiles, "migrations"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batches []int64
+	cfg := config{window: 0, maxBatch: 1, busy: time.Second, retentionBatch: 3, retained: func(n int64) { batches = append(batches, n) }}
+	s, err := open(filepath.Join(t.TempDir(), "r.db"), cfg, migs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	day := time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)
+	for i := range 12 {
+		at := day.Add(time.Duration(i) * time.Minute)
+		if i >= 10 {
+			at = day.AddDate(0, 0, 2) // kept
+		}
+		r := &receipts.Receipt{Portal: "shop", ConsentID: fmt.Sprintf("c%d", i), Revision: 1, Method: receipts.MethodCustom, Lang: "en",
+			Page: "https://a.example/", DecidedAt: at, ReceivedAt: at, Notice: receipts.NoticeHash(nil)}
+		if err := s.Append(ctx, r, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.DeleteBefore(ctx, day.AddDate(0, 0, 1))
+	if err != nil || n != 10 {
+		t.Fatalf("DeleteBefore = %d, %v; want 10", n, err)
+	}
+	if fmt.Sprint(batches) != "[3 3 3 1]" {
+		t.Errorf("deleted in transactions of %v, want [3 3 3 1]", batches)
+	}
+	if err := s.Verify(ctx); err != nil {
+		t.Errorf("the chain after retention: %v", err)
+	}
+	if rs, err := s.Consent(ctx, "shop", "c10"); err != nil || len(rs) != 1 {
+		t.Errorf("a receipt after the cutoff: %v, %v", rs, err)
+	}
+}

@@ -640,30 +640,30 @@ BEGIN
 	SELECT RAISE(ABORT, 'receipts are append-only');
 END`
 
-// DeleteBefore deletes, in one transaction, the receipts received before
-// cutoff, the tallies of UTC days before cutoff's and the aggregates of
-// days whose 00:00 is before cutoff, and returns how many receipts it
-// deleted. Each chain loses a prefix only (every receipt up to
-// the last one received before cutoff), whose last receipt becomes the
-// chain's anchor. On error nothing is deleted.
+// retentionBatch is how many receipts of a chain one retention
+// transaction deletes at most. The store has one writer: appends run
+// between two such transactions, so retention delays them by one batch at
+// most (one transaction for a million receipts held every append for 32 s).
+const retentionBatch = 2000
+
+// DeleteBefore deletes the receipts received before cutoff, the tallies of
+// UTC days before cutoff's and the aggregates of days whose 00:00 is before
+// cutoff, and returns how many receipts it deleted. Each chain loses a
+// prefix only (every receipt up to the last one received before cutoff),
+// retentionBatch receipts a transaction, each moving the chain's anchor to
+// the last receipt it deleted: an error stops it with the chains whole and
+// verifiable, what was deleted staying deleted (the count is returned with
+// the error).
 func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error) {
-	var deleted int64
+	// Per chain, the last receipt received before cutoff (through the
+	// received_at index); the chain's prefix up to it goes.
+	type last struct {
+		portal string
+		seq    int64
+	}
+	var lasts []last
 	err := s.job(ctx, func(ctx context.Context, conn *sql.Conn) error {
-		deleted = 0
-		trigger := noDeleteTrigger
-		var stored sql.NullString
-		err := conn.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'receipts_no_delete'`).Scan(&stored)
-		switch {
-		case err == nil:
-			trigger = stored.String
-			if _, err := conn.ExecContext(ctx, `DROP TRIGGER receipts_no_delete`); err != nil {
-				return err
-			}
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-		// Per chain, the last receipt received before cutoff (through the
-		// received_at index); the chain's prefix up to it goes.
+		lasts = nil
 		rows, err := conn.QueryContext(ctx, `SELECT portal FROM chains`)
 		if err != nil {
 			return err
@@ -680,11 +680,6 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
-		type last struct {
-			portal string
-			seq    int64
-		}
-		var lasts []last
 		for _, p := range portals {
 			var seq sql.NullInt64
 			if err := conn.QueryRowContext(ctx, `SELECT max(seq) FROM receipts WHERE portal = $1 AND received_at < $2`, p, cutoff.UnixMicro()).Scan(&seq); err != nil {
@@ -694,26 +689,58 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 				lasts = append(lasts, last{p, seq.Int64})
 			}
 		}
-		for _, l := range lasts {
-			portal, seq := l.portal, l.seq
-			var hash []byte
-			if err := conn.QueryRowContext(ctx, `SELECT hash FROM receipts WHERE portal = $1 AND seq = $2`, portal, seq).Scan(&hash); err != nil {
-				return err
-			}
-			res, err := conn.ExecContext(ctx, `DELETE FROM receipts WHERE portal = $1 AND seq <= $2`, portal, seq)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	var deleted int64
+	for _, l := range lasts {
+		for done := false; !done; {
+			var n int64
+			err := s.job(ctx, func(ctx context.Context, conn *sql.Conn) error {
+				n = 0
+				var low sql.NullInt64
+				if err := conn.QueryRowContext(ctx, `SELECT min(seq) FROM receipts WHERE portal = $1`, l.portal).Scan(&low); err != nil {
+					return err
+				}
+				if !low.Valid || low.Int64 > l.seq {
+					done = true
+					return nil
+				}
+				batch := int64(retentionBatch)
+				if s.cfg.retentionBatch > 0 {
+					batch = int64(s.cfg.retentionBatch)
+				}
+				end := min(l.seq, low.Int64+batch-1)
+				done = end == l.seq
+				var hash []byte
+				if err := conn.QueryRowContext(ctx, `SELECT hash FROM receipts WHERE portal = $1 AND seq = $2`, l.portal, end).Scan(&hash); err != nil {
+					return err
+				}
+				return withoutNoDelete(ctx, conn, func() error {
+					res, err := conn.ExecContext(ctx, `DELETE FROM receipts WHERE portal = $1 AND seq <= $2`, l.portal, end)
+					if err != nil {
+						return err
+					}
+					if n, err = res.RowsAffected(); err != nil {
+						return err
+					}
+					if s.cfg.retained != nil {
+						s.cfg.retained(n)
+					}
+					_, err = conn.ExecContext(ctx, `INSERT INTO anchors (portal, seq, hash) VALUES ($1, $2, $3)
+						ON CONFLICT (portal) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, l.portal, end, hash)
+					return err
+				})
+			})
 			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
+				return deleted, err
 			}
 			deleted += n
-			if _, err := conn.ExecContext(ctx, `INSERT INTO anchors (portal, seq, hash) VALUES ($1, $2, $3)
-				ON CONFLICT (portal) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, portal, seq, hash); err != nil {
-				return err
-			}
 		}
+	}
+	err = s.job(ctx, func(ctx context.Context, conn *sql.Conn) error {
 		day := cutoff.UTC().Truncate(24 * time.Hour).Unix()
 		for _, table := range []string{"undeclared", "reappeared"} {
 			if _, err := conn.ExecContext(ctx, `DELETE FROM `+table+` WHERE day < $1`, day); err != nil {
@@ -726,11 +753,30 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 				return err
 			}
 		}
-		_, err = conn.ExecContext(ctx, trigger)
-		return err
+		return nil
 	})
-	if err != nil {
-		return 0, err
+	return deleted, err
+}
+
+// withoutNoDelete runs fn, in the job's transaction, with the
+// receipts_no_delete trigger dropped, and makes it again (as the database
+// had it, else as 0001_init.sql makes it).
+func withoutNoDelete(ctx context.Context, conn *sql.Conn, fn func() error) error {
+	trigger := noDeleteTrigger
+	var stored sql.NullString
+	err := conn.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'receipts_no_delete'`).Scan(&stored)
+	switch {
+	case err == nil:
+		trigger = stored.String
+		if _, err := conn.ExecContext(ctx, `DROP TRIGGER receipts_no_delete`); err != nil {
+			return err
+		}
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
 	}
-	return deleted, nil
+	if err := fn(); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, trigger)
+	return err
 }
