@@ -112,6 +112,7 @@ bench: build postgres
 	BENCH_RUNS=$(BENCH_RUNS) VANILLA_DIR=$(CURDIR)/$(VANILLA) LIGHTHOUSE=$(CURDIR)/$(LIGHTHOUSE) LIGHTHOUSE_RUNS=$(LIGHTHOUSE_RUNS) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./server/bench
 	$(GO) test -run '^$$' -bench 'Receipts|Overload|Portals' -benchtime 1x -timeout 60m ./server/cmd/server
 	$(GO) test -run '^$$' -bench 'AppendDuringRetention|BytesPerReceipt' -benchtime 1x -timeout 20m ./server/receipts/postgres
+	$(GO) test -run '^$$' -bench 'AppendDuringRetention' -benchtime 1x -timeout 20m ./server/receipts/sqlite
 
 clean:
 	find $(DIST) -type f -not -name README.md -not -name .gitignore -delete
