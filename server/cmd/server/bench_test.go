@@ -21,6 +21,7 @@ import (
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/policyfiles"
 	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/servertest"
 )
 
 // BenchmarkReceipts measures the receipt route of the built binary under wrk
@@ -67,11 +68,10 @@ func benchDB(b *testing.B, backend string) string {
 	if backend == "sqlite" {
 		return filepath.Join(b.TempDir(), "receipts.db")
 	}
-	base := os.Getenv("PORTALCONSENT_TEST_POSTGRES")
-	if base == "" {
+	if os.Getenv("PORTALCONSENT_TEST_POSTGRES") == "" {
 		b.Fatal("PORTALCONSENT_TEST_POSTGRES is not set")
 	}
-	return newPostgresDB(b, base)
+	return servertest.PostgresDSN(b)
 }
 
 type wrkResult struct {

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/servertest"
 )
 
 // The durability tests run the built binary: receipts posted concurrently,
@@ -60,46 +59,11 @@ func serverBinary(t testing.TB) string {
 }
 
 // testPostgresDSN returns a DSN of a new database on the test PostgreSQL
-// server (PORTALCONSENT_TEST_POSTGRES), dropped at the end of the test. Without
-// the variable it fails the test in CI and skips it elsewhere.
+// server (servertest.PostgresDSN: failed in CI, skipped elsewhere without
+// PORTALCONSENT_TEST_POSTGRES).
 func testPostgresDSN(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("PORTALCONSENT_TEST_POSTGRES")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("PORTALCONSENT_TEST_POSTGRES is not set: the PostgreSQL tests must run in CI (.ci/run sets it)")
-		}
-		t.Skip("PORTALCONSENT_TEST_POSTGRES is not set (e.g. postgres://portalconsent:portalconsent@127.0.0.1:5432/postgres?sslmode=disable)")
-	}
-	return newPostgresDB(t, base)
-}
-
-// newPostgresDB creates a database on the server of the DSN base and
-// returns its DSN; it is dropped at the end of the test.
-func newPostgresDB(t testing.TB, base string) string {
-	t.Helper()
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL at PORTALCONSENT_TEST_POSTGRES: %v", err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	name := "pc_cmd_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(ctx)
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		admin.Close(context.Background())
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return servertest.PostgresDSN(t)
 }
 
 // proc is a running server binary.
