@@ -3,13 +3,14 @@
 // preferences or the policy must show (or for its codec: an embed's
 // placeholder, an ADPC choice); it sends every choice's receipt. It
 // shows the server-rendered banner at once in a shadow root of the portal's
-// page (the portal's styles cannot reach it), fetches and compiles the Go
-// consent app (WebAssembly) off the main thread once the page has loaded
-// (not at all on a metered network), and starts it in the consent frame (a
+// page (the portal's styles cannot reach it); only when the visitor shows
+// intent (never merely because the page loaded: a visitor who decides at
+// once never downloads it) it fetches and compiles the Go consent app
+// (WebAssembly) off the main thread and starts it in the consent frame (a
 // same-origin about:blank iframe: the portal's links, window handlers,
-// history, storage, DOM and styles stay untouched) when the visitor shows
-// intent; the app then takes the banner over seamlessly. Accept and Reject
-// clicked before the app runs are stored here. Every choice's receipt is
+// history, storage, DOM and styles stay untouched); the app then takes the
+// banner over seamlessly. Accept and Reject clicked before the app runs are
+// stored here. Every choice's receipt is
 // sent from here, and kept until the consent host acknowledges it
 // (cookies_preferences_pending; embed.js loads this script on a page view
 // that finds one, to send it again).
@@ -125,8 +126,8 @@
   var nowSec = () => Math.floor(Date.now() / 1000);
 
   // metered tells whether the visitor's network asks for few bytes (Save-Data,
-  // or an effective type of slow-2g, 2g or 3g): then the wasm is fetched only
-  // when the visitor asks for what needs it. A navigator.connection that is
+  // or an effective type of slow-2g, 2g or 3g): then pointing at the banner
+  // or focusing it does not fetch the wasm, only asking for what needs it. A navigator.connection that is
   // missing, throws or holds odd values counts as a fast network.
   function metered() {
     try {
@@ -135,16 +136,6 @@
     } catch {
       return false;
     }
-  }
-
-  // afterLoad calls fn once the portal's page has loaded and the main thread
-  // is idle (at most 2 s later); on a page that never fires load, 8 s after
-  // the call at the latest.
-  function afterLoad(fn) {
-    var once = () => { once = () => {}; (window.requestIdleCallback || setTimeout)(fn, { timeout: 2000 }); };
-    if (document.readyState === "complete") return once();
-    addEventListener("load", () => { once(); }, { once: true });
-    setTimeout(() => { once(); }, 8000);
   }
 
   // vv is the visual viewport (where the browser has one). zoomed tells
@@ -192,8 +183,9 @@
     var wasmURL = abs(cfg.assets.wasm);
     // The server's banner: its host, shadow root and viewport listener.
     var host = null, shadow = null, unplace = null;
-    // impression is the impression beacon's [url, body] until it is sent;
-    // beacon sends it from the page.
+    // impression is the impression beacon's [url, body] until it is sent
+    // (beacon, from the page: no worker is there to send it off the main
+    // thread, the app being fetched only on intent).
     var impression = null;
     function beacon() {
       try {
@@ -215,58 +207,39 @@
       return reload;
     };
 
-    // The app's module and runtime are fetched once the page has loaded and
-    // the main thread is idle, at low priority (not at all on a metered
-    // network), or at once on the visitor's intent (prepare("high")), which
-    // restarts a low-priority download still running at high priority.
-    // The module is compiled in a worker: in the page, part of V8's
-    // compilation runs on the main thread (long tasks). Where the page's CSP
+    // The app's module and runtime are fetched on the visitor's intent
+    // (prepare), never before. The module is compiled in a worker: in the
+    // page, part of V8's compilation runs on the main thread (long tasks). Where the page's CSP
     // forbids a blob: worker, or anything fails there, it is compiled here.
     // The worker also fetches the runtime (small) into the HTTP cache: the
     // frame runs it when the app starts.
-    // The worker also sends the impression, when there is one to send (see
-    // showBanner), and says so ("i"): until it has, handed keeps it, and a
-    // worker stopped before (a choice, a restart, a worker that cannot run)
-    // gives it back to the page.
-    var module = null, low = false, worker = null, handed = null;
+    var module = null, worker = null;
     function stopWorker() {
       if (worker) worker.terminate();
       worker = null;
-      impression = impression || handed;
-      handed = null;
     }
-    function prepare(priority) {
-      if (decided || (module && (priority === "low" || !low))) return;
-      stopWorker();
-      low = priority === "low";
-      handed = impression;
-      impression = null;
+    function prepare() {
+      if (decided || module) return;
       var mine = module = new Promise((resolve, reject) => {
-        var w, failed = () => { if (!w || w === worker) stopWorker(); beacon(); reject(); };
+        var w, failed = () => { if (!w || w === worker) stopWorker(); reject(); };
         try {
-          w = worker = new Worker(URL.createObjectURL(new Blob(["onmessage=e=>{var d=e.data,o={credentials:'omit',priority:d[2]};" +
-            "d[3]&&(fetch(d[3],{method:'POST',body:d[4],keepalive:!0,mode:'no-cors',credentials:'omit'}).catch(x=>0),postMessage('i'));" +
+          w = worker = new Worker(URL.createObjectURL(new Blob(["onmessage=e=>{var d=e.data,o={credentials:'omit',priority:'high'};" +
             "fetch(d[1],o).then(r=>r.arrayBuffer()).catch(x=>0);" +
             "WebAssembly.compileStreaming(fetch(d[0],o)).then(postMessage,x=>postMessage(0))}"])));
         } catch {
           return failed();
         }
         w.onmessage = (e) => {
-          if (e.data === "i") return void (w === worker && (handed = null));
           w.terminate();
           e.data ? resolve(e.data) : reject();
         };
         w.onerror = (e) => { e.preventDefault(); w.terminate(); failed(); };
-        w.postMessage([wasmURL, abs(cfg.assets.wasmExec), priority].concat(handed || []));
-      }).catch(() => decided || module !== mine ? new Promise(() => {}) :
-        WebAssembly.compileStreaming(fetch(wasmURL, { credentials: "omit", signal: abort.signal, priority: priority })));
-      mine.then(() => { if (module === mine) low = false; }, (err) => {
-        // A module that cannot be had is reported at once, not at the first
-        // intent.
-        if (module === mine) broken(err);
-      });
+        w.postMessage([wasmURL, abs(cfg.assets.wasmExec)]);
+      }).catch(() => decided ? new Promise(() => {}) :
+        WebAssembly.compileStreaming(fetch(wasmURL, { credentials: "omit", signal: abort.signal, priority: "high" })));
+      // A module that cannot be had is reported at once.
+      mine.catch(broken);
     }
-    if (!slow) afterLoad(() => { prepare("low"); });
 
     // showBanner shows the server's banner, once.
     function showBanner() {
@@ -302,12 +275,10 @@
       requestAnimationFrame(place);
       unplace = onViewport(place);
       // One anonymous impression (portal, revision, language): the console's
-      // share of banners that led to a decision. The worker that fetches the
-      // app sends it, off the page's main thread (where a sendBeacon call
-      // costs 0.4-2 ms); with no worker to come soon (a metered network), a
-      // beacon from the page does, once the main thread is idle.
+      // share of banners that led to a decision. A beacon from the page sends
+      // it once the main thread is idle (or at once on a choice made before).
       impression = [consentHost + "portals/" + p.id + "/impressions", JSON.stringify({ revision: p.revision, lang: texts.lang })];
-      if (slow) (window.requestIdleCallback || setTimeout)(beacon);
+      (window.requestIdleCallback || setTimeout)(beacon);
     }
 
     // dropBanner removes the server's banner.
@@ -368,8 +339,10 @@
 
     // Clicks on the server's banner, before the app replaces it: Accept and
     // Reject store the choice here, Customize and the policy start the app.
-    // Pointing at the banner or focusing it starts the app too, but not on
-    // a metered network: Accept all and Reject all never need it.
+    // Intent starts the app too, but not on a metered network: the pointer
+    // entering the banner (a mouse's, or a touch) or focus moving into it,
+    // elsewhere than on Accept all and Reject all, which never need it: a
+    // visitor who goes straight to them downloads no wasm.
     function listen(root) {
       root.addEventListener("click", (e) => {
         var t = e.target.closest && e.target.closest("[data-server] button");
@@ -393,8 +366,9 @@
         }
       }, true);
       if (root === shadow && !slow) {
-        root.addEventListener("pointerover", run);
-        root.addEventListener("focusin", run);
+        var intent = (e) => { if (!/^pc-(accept|reject)$/.test(e.target.id)) run(); };
+        root.addEventListener("pointerover", intent);
+        root.addEventListener("focusin", intent);
       }
       // The app replaces the banner's buttons when it starts: not between a
       // press and its release, or that click would be lost. released
@@ -451,7 +425,7 @@
     // open shows a view: the server's banner at once for "", a dialog once the
     // app runs (started now) for the others.
     function open(view, from) {
-      if (view == null) return void (slow || prepare("high"));
+      if (view == null) return void (slow || prepare());
       if (!view) return started ? undefined : showBanner();
       makeFrame();
       opener = from && from !== frame && from !== document.body && from.focus ? from : null;
@@ -468,8 +442,8 @@
       if (started) return;
       started = true;
       makeFrame();
-      prepare("high");
-      // The runtime, in the frame's realm (from the HTTP cache, prefetched
+      prepare();
+      // The runtime, in the frame's realm (from the HTTP cache, fetched
       // with the module), while the module is on its way.
       var runtime = new Promise((resolve, reject) => {
         var s = doc.createElement("script");

@@ -23,8 +23,8 @@ const loaderBrotliBudget = 3072
 
 // uiBrotliBudget bounds ui.js, as served brotli-compressed: 4 KiB. It was
 // 3 KiB until it drew the server's banner in a shadow root of the page and
-// made the frame only for the app (about 400 bytes), fetched the app once
-// the page has loaded, at low priority, or on intent (about 150), and took
+// made the frame only for the app (about 400 bytes), fetched the app on
+// intent (about 70; once also after the page's load, at low priority), and took
 // over clearing cookies from embed.js (about 190, since moved to beyond.js,
 // with posting receipts: room for the undeclared web storage keys of the
 // receipts and for keeping receipts until they are acknowledged).

@@ -455,36 +455,40 @@ func TestBrowserLoaderAgreesWithGo(t *testing.T) {
 	tb.NoErrors()
 }
 
-// TestBrowserAppStartsOnIntent: the app is fetched and compiled while the
-// server's banner shows, but starts only when the visitor shows intent; a
-// keyboard visitor tabbing into the banner starts it without losing focus, and
-// Enter works on the app's button.
+// TestBrowserAppStartsOnIntent: the app is neither fetched nor started while
+// the server's banner shows and the visitor shows no intent; a keyboard
+// visitor tabbing onto Accept all and Reject all does not fetch it (those
+// never need it), focus moving on to Customize does, and the app takes over
+// without losing focus; Enter on the app's Customize opens the preferences.
 func TestBrowserAppStartsOnIntent(t *testing.T) {
 	h := harness.StartHosts(t)
 	tb := newTab(t)
 	tb.Run(chromedp.Navigate(h.PortalURL("plain.html", "")))
 	tb.WaitBanner()
-	h.WaitWasmServed(t, 1) // prefetched once the page has loaded
-	time.Sleep(500 * time.Millisecond)
-	if tb.AppRunning() {
-		t.Fatal("the app started without any intent from the visitor")
+	time.Sleep(2500 * time.Millisecond) // past the load event and an idle callback
+	focused := func() string {
+		var id string
+		tb.Eval(`(document.activeElement && document.activeElement.shadowRoot && document.activeElement.shadowRoot.activeElement || {}).id || ""`, &id)
+		return id
 	}
-	if h.WasmRequests() != 1 {
-		t.Errorf("the wasm was requested %d times while the banner showed, want 1 (prefetch)", h.WasmRequests())
-	}
-	var inside bool
-	for i := 0; i < 5 && !inside; i++ {
+	for i := 0; i < 10 && focused() != "pc-accept"; i++ {
 		tb.Run(chromedp.KeyEvent(kb.Tab))
-		tb.Eval(`!!document.activeElement && document.activeElement.matches("[data-portal-consent]")`, &inside)
 	}
-	if !inside {
-		t.Fatal("five Tabs did not reach the banner")
+	if focused() != "pc-accept" {
+		t.Fatal("ten Tabs did not reach Accept all on the server's banner")
 	}
-	tb.WaitFor("the app, started by focus", harness.InFrame(`w.portalConsentRunning === true && d.querySelector(".pc-root[data-pc-mode]") !== null`))
-	tb.WaitFor("focus on Accept in the app's banner", harness.InFrame(`document.activeElement === f && d.activeElement && d.activeElement.id === "pc-accept"`))
+	tb.Run(chromedp.KeyEvent(kb.Tab))
+	if id := focused(); id != "pc-reject" {
+		t.Fatalf("Tab after Accept all focused %q, want pc-reject", id)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := h.WasmRequests(); n != 0 || tb.AppRunning() {
+		t.Fatalf("focus on Accept all and Reject all fetched the wasm %d times (app running: %v)", n, tb.AppRunning())
+	}
+	tb.Run(chromedp.KeyEvent(kb.Tab))
+	tb.WaitFor("the app, started by focus on Customize", harness.InFrame(`w.portalConsentRunning === true && d.querySelector(".pc-root[data-pc-mode]") !== null`))
+	tb.WaitFor("focus on Customize in the app's banner", harness.InFrame(`document.activeElement === f && d.activeElement && d.activeElement.id === "pc-customize"`))
 	tb.Run(chromedp.KeyEvent(kb.Enter))
-	if c := tb.WaitConsent(); !c.Accepted(policy.Statistical) {
-		t.Errorf("Enter on Accept stored %q", c.Encode())
-	}
+	tb.WaitDialog("pc-preferences")
 	tb.NoErrors()
 }

@@ -738,17 +738,18 @@ func TestBrowserReadyCallbackThrows(t *testing.T) {
 }
 
 // TestBrowserClickAsTheAppStarts: a click on Accept while the app is starting
-// (the move to the button is the intent that starts it) is stored every time:
-// the app's first render waits for the release. Without that wait about one
-// click in five was lost, so ten tries catch it nearly always.
+// (the pointer entering the banner is the intent that fetches and starts
+// it; the click comes as the wasm has arrived, while it compiles) is stored
+// every time: the app's first render waits for the release. Without that wait about
+// one click in five was lost, so ten tries catch it nearly always.
 func TestBrowserClickAsTheAppStarts(t *testing.T) {
 	h := harness.StartHosts(t, gatedPolicy)
 	for i := 0; i < 10; i++ {
 		tb := newTab(t)
 		tb.Run(chromedp.Navigate(h.PortalURL("gated.html", "portal=gated")))
 		tb.WaitBanner()
-		h.WaitWasmServed(t, i+1)           // prefetched once the page has loaded
-		time.Sleep(300 * time.Millisecond) // the module compiled: the app starts at once
+		tb.Hover()
+		h.WaitWasmServed(t, i+1)
 		tb.Click("pc-accept")
 		tb.WaitChoice()
 		tb.NoErrors()

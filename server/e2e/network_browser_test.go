@@ -14,10 +14,11 @@ import (
 	"github.com/portalconsent/portalconsent/server/servertest"
 )
 
-// TestBrowserAppWaitsForThePage: on a first visit the server's banner shows
-// at once, but the wasm is fetched only once the portal's page has loaded
-// (slowload.html's image, held by the test, holds its load event).
-func TestBrowserAppWaitsForThePage(t *testing.T) {
+// TestBrowserNoWasmWithoutIntent: on a first visit the server's banner shows
+// at once, and the wasm is fetched neither before the portal's page has
+// loaded (slowload.html's image, held by the test, holds its load event) nor
+// after: only the visitor's intent fetches it.
+func TestBrowserNoWasmWithoutIntent(t *testing.T) {
 	h := harness.StartHosts(t)
 	release := h.HoldImage()
 	defer release()
@@ -34,9 +35,10 @@ func TestBrowserAppWaitsForThePage(t *testing.T) {
 		t.Errorf("the wasm was requested %d times before the page's load event", n)
 	}
 	release()
-	h.WaitWasmServed(t, 1)
-	if n := h.WasmRequests(); n != 1 {
-		t.Errorf("the wasm was requested %d times once the page loaded, want 1", n)
+	tb.WaitFor("the page's load", `document.readyState === "complete"`)
+	time.Sleep(2500 * time.Millisecond) // an idle callback's timeout, and more
+	if n := h.WasmRequests(); n != 0 {
+		t.Errorf("the wasm was requested %d times once the page loaded, without intent", n)
 	}
 	if tb.AppRunning() {
 		t.Error("the app started without any intent")
@@ -44,53 +46,11 @@ func TestBrowserAppWaitsForThePage(t *testing.T) {
 	tb.NoErrors()
 }
 
-// TestBrowserAppPrefetchedWithoutLoad: a page that never fires load (its
-// image never arrives, like a portal that long-polls in an element) still
-// gets the wasm prefetched on a fast network, after a timeout.
-func TestBrowserAppPrefetchedWithoutLoad(t *testing.T) {
-	h := harness.StartHosts(t)
-	release := h.HoldImage()
-	defer release()
-	tb := newTab(t)
-	tb.Run(harness.NavigateNoWait(h.PortalURL("slowload.html", "")))
-	tb.WaitBanner()
-	h.WaitWasmServed(t, 1)
-	var state string
-	tb.Eval(`document.readyState`, &state)
-	if state == "complete" {
-		t.Error("the page loaded although its image is held")
-	}
-	tb.NoErrors()
-}
-
-// TestBrowserIntentRestartsTheLowPriorityDownload: the visitor's intent
-// during the low-priority prefetch does not wait for it: the download
-// starts again, at high priority, and the app runs from it.
-func TestBrowserIntentRestartsTheLowPriorityDownload(t *testing.T) {
-	h := harness.StartHosts(t)
-	release := h.HoldWasm()
-	defer release()
-	tb := newTab(t)
-	tb.Run(chromedp.Navigate(h.PortalURL("plain.html", "")))
-	tb.WaitBanner()
-	harness.Until(t, "the prefetch's request", func() bool { return h.WasmRequests() == 1 })
-	tb.Hover()
-	harness.Until(t, "the download restarted on intent", func() bool { return h.WasmRequests() == 2 })
-	release()
-	tb.WaitApp()
-	if n := h.WasmRequests(); n != 2 {
-		t.Errorf("%d wasm requests, want 2 (the prefetch, then the one on intent)", n)
-	}
-	tb.Click("pc-reject")
-	tb.WaitConsent()
-	tb.NoErrors()
-}
-
-// TestBrowserMeteredNetwork: with Save-Data or a slow effective type the
-// wasm is never prefetched, pointing at the banner does not fetch it, and
-// Accept all or Reject all never need it; Customize does. A
-// navigator.connection that is missing, throws or lies counts as a fast
-// network: the wasm is prefetched, and nothing breaks.
+// TestBrowserMeteredNetwork: with Save-Data or a slow effective type
+// pointing at the banner does not fetch the wasm, and Accept all or Reject
+// all never need it; Customize does. A navigator.connection that is missing,
+// throws or lies counts as a fast network: pointing at the banner fetches the
+// wasm, and nothing breaks.
 func TestBrowserMeteredNetwork(t *testing.T) {
 	for _, tc := range []struct {
 		name, conn string
@@ -111,6 +71,7 @@ func TestBrowserMeteredNetwork(t *testing.T) {
 			tb.Run(harness.WithConnection(tc.conn), chromedp.Navigate(h.PortalURL("plain.html", "")))
 			tb.WaitBanner()
 			if !tc.metered {
+				tb.Hover()
 				h.WaitWasmServed(t, 1)
 				tb.Click("pc-accept")
 				tb.WaitConsent()
@@ -151,19 +112,18 @@ func TestBrowserMeteredNetwork(t *testing.T) {
 	}
 }
 
-// TestBrowserImpressionOncePerBanner: each banner shown is counted once. On
-// a fast network the worker that prefetches the app sends the impression
-// (the page makes no call for it); a choice made before the prefetch, or a
-// metered network (no prefetch), sends it from the page.
+// TestBrowserImpressionOncePerBanner: each banner shown is counted once,
+// sent from the page (one sendBeacon call) once idle, or on a choice made
+// before, on a fast network as on a metered one, and no wasm is fetched for
+// it.
 func TestBrowserImpressionOncePerBanner(t *testing.T) {
 	for _, tc := range []struct {
 		name, conn string
-		early      bool // decide before the page loads (no prefetch yet)
-		pageCalls  int  // sendBeacon calls the page makes (the impression's; the receipt goes by fetch)
+		early      bool // decide before the page loads
 	}{
-		{"fast network", "", false, 0},
-		{"choice before the prefetch", "", true, 1},
-		{"metered network", `{saveData: true, effectiveType: "4g"}`, false, 1},
+		{"fast network", "", false},
+		{"choice before the page's load", "", true},
+		{"metered network", `{saveData: true, effectiveType: "4g"}`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := &servertest.CountingStore{Store: servertest.OpenStore(t)}
@@ -185,7 +145,7 @@ func TestBrowserImpressionOncePerBanner(t *testing.T) {
 				tb.Click("pc-accept")
 				tb.WaitConsent()
 			}
-			release() // the page loads: the prefetch may start
+			release() // the page loads
 			harness.Until(t, "the impression", func() bool { return store.Impressions() >= 1 })
 			time.Sleep(2500 * time.Millisecond) // a second impression would be in by now
 			if n := store.Impressions(); n != 1 {
@@ -193,11 +153,11 @@ func TestBrowserImpressionOncePerBanner(t *testing.T) {
 			}
 			var calls int
 			tb.Eval(`window.__beacons`, &calls)
-			if calls != tc.pageCalls {
-				t.Errorf("the page made %d sendBeacon calls, want %d", calls, tc.pageCalls)
+			if calls != 1 {
+				t.Errorf("the page made %d sendBeacon calls, want 1 (the impression's; the receipt goes by fetch)", calls)
 			}
-			if !tc.early && tc.conn == "" && h.WasmServed() == 0 {
-				t.Error("no prefetch on a fast network")
+			if n := h.WasmRequests(); n != 0 {
+				t.Errorf("%d wasm requests without intent", n)
 			}
 			tb.NoErrors()
 		})

@@ -136,7 +136,7 @@ func (h *Hosts) WasmServed() int {
 }
 
 // WaitWasmServed waits until the consent host has sent n wasm responses
-// whole (the app's prefetch or its download on intent); after 10 s it fails t.
+// whole (the app's download on intent); after 10 s it fails t.
 func (h *Hosts) WaitWasmServed(t testing.TB, n int) {
 	t.Helper()
 	Until(t, fmt.Sprintf("%d wasm responses served", n), func() bool { return h.WasmServed() >= n })
