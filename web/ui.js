@@ -10,10 +10,9 @@
 // same-origin about:blank iframe: the portal's links, window handlers,
 // history, storage, DOM and styles stay untouched); the app then takes the
 // banner over seamlessly. Accept and Reject clicked before the app runs are
-// stored here. Every choice's receipt is
-// sent from here, and kept until the consent host acknowledges it
-// (cookies_preferences_pending; embed.js loads this script on a page view
-// that finds one, to send it again).
+// stored here. Every choice's receipt is sent from here, and kept until the
+// consent host acknowledges it (cookies_preferences_pending; embed.js loads
+// this script on a page view that finds one, to send it again).
 (() => {
   "use strict";
   var NAME = "cookies_preferences";
@@ -127,8 +126,9 @@
 
   // metered tells whether the visitor's network asks for few bytes (Save-Data,
   // or an effective type of slow-2g, 2g or 3g): then pointing at the banner
-  // or focusing it does not fetch the wasm, only asking for what needs it. A navigator.connection that is
-  // missing, throws or holds odd values counts as a fast network.
+  // or focusing it does not fetch the wasm, only asking for what needs it. A
+  // navigator.connection that is missing, throws or holds odd values counts
+  // as a fast network.
   function metered() {
     try {
       var c = navigator.connection;
@@ -209,8 +209,9 @@
 
     // The app's module and runtime are fetched on the visitor's intent
     // (prepare), never before. The module is compiled in a worker: in the
-    // page, part of V8's compilation runs on the main thread (long tasks). Where the page's CSP
-    // forbids a blob: worker, or anything fails there, it is compiled here.
+    // page, part of V8's compilation runs on the main thread (long tasks).
+    // Where the page's CSP forbids a blob: worker, or anything fails there,
+    // it is compiled here.
     // The worker also fetches the runtime (small) into the HTTP cache: the
     // frame runs it when the app starts.
     var module = null, worker = null;

@@ -287,6 +287,8 @@ func TestBrowserContentSecurityPolicy(t *testing.T) {
 		h := harness.StartHosts(t)
 		tb := newTab(t)
 		tb.Run(chromedp.Navigate(h.PortalURL("plain.html", "csp=nowasm")))
+		tb.WaitBanner()
+		tb.Hover() // the app is fetched and compiled on intent
 		tb.FailedQuietly("wasm-unsafe-eval")
 	})
 }
@@ -306,8 +308,9 @@ func TestBrowserBrokenConsentHost(t *testing.T) {
 			tb := newTab(t)
 			consent := h.Portal.URL + "/broken/" + tc.kase
 			tb.Run(chromedp.Navigate(h.PortalURL("plain.html", "consent="+consent)))
-			if tc.kase == "badpolicy" {
-				// The app starts, and exits, when the visitor shows intent.
+			if tc.kase != "unreachable" {
+				// The app is fetched, and starts, when the visitor shows
+				// intent.
 				tb.WaitBanner()
 				tb.Hover()
 			}

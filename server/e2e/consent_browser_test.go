@@ -671,7 +671,8 @@ func TestBrowserClickDuringTakeover(t *testing.T) {
 	var xy []float64
 	tb.Eval(harness.InFrame(`(() => { const r = f.getBoundingClientRect(), b = d.getElementById("pc-accept").getBoundingClientRect();
 		return [r.left + b.left + b.width / 2, r.top + b.top + b.height / 2]; })()`), &xy)
-	tb.Run(chromedp.MouseEvent(input.MouseMoved, xy[0], xy[1])) // intent: the app is wanted
+	tb.Hover() // intent: the app is wanted
+	tb.Run(chromedp.MouseEvent(input.MouseMoved, xy[0], xy[1]))
 	tb.Run(chromedp.MouseEvent(input.MousePressed, xy[0], xy[1], chromedp.ButtonLeft, chromedp.ClickCount(1)))
 	release()
 	// Long enough for the module to compile and the app to be ready.
