@@ -183,9 +183,10 @@
   // outlives the page). 200/201 (acknowledged) and a final 4xx drop it; 429,
   // 5xx and a network error keep it, due after Retry-After when the host
   // says, else after 2^n seconds, n the attempts so far (at most an hour).
+  // While it is on its way it stays due: a page left (or reloaded) before the
+  // answer sends it again at its next view, which the host answers 200.
   function post(e) {
     var w = Math.min(2 ** e.n++, 3600);
-    pending(e, Date.now() + w * 1000); // not due again while it is on its way
     fetch(e.url, { method: "POST", body: e.body, keepalive: true, credentials: "omit" })
       .then((r) => r.status === 429 || r.status > 499 ? +r.headers.get("Retry-After") || w : 0, () => w)
       .then((s) => { pending(e, s && Date.now() + s * 1000); });
