@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/receipts/receiptstest"
 )
 
 // benchReceipt returns a receipt as the server makes them: UUIDv7 ids,
@@ -172,63 +171,7 @@ func BenchmarkAppendDuringRetention(b *testing.B) {
 		if _, err := s.wpool.Exec(ctx, "VACUUM ANALYZE receipts"); err != nil {
 			b.Fatal(err)
 		}
-		window := func(during func()) (p99 time.Duration) {
-			var (
-				mu   sync.Mutex
-				lat  []time.Duration
-				stop = make(chan struct{})
-				wg   sync.WaitGroup
-			)
-			for range 16 {
-				wg.Go(func() {
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						t0 := time.Now()
-						if err := s.Append(ctx, benchReceipt("shop"), nil); err != nil {
-							b.Error(err)
-							return
-						}
-						d := time.Since(t0)
-						mu.Lock()
-						lat = append(lat, d)
-						mu.Unlock()
-					}
-				})
-			}
-			if during != nil {
-				go during()
-			}
-			time.Sleep(2 * time.Second) // a measuring window, not a wait for a condition
-			close(stop)
-			wg.Wait()
-			slices.Sort(lat)
-			return lat[len(lat)*99/100]
-		}
-		b.StartTimer()
-		base := window(nil)
-		var took time.Duration
-		done := make(chan error, 1)
-		during := window(func() {
-			t0 := time.Now()
-			deleted, err := s.DeleteBefore(ctx, old.AddDate(0, 1, 0))
-			took = time.Since(t0)
-			if err == nil && deleted != int64(n) {
-				err = fmt.Errorf("DeleteBefore deleted %d, want %d", deleted, n)
-			}
-			done <- err
-		})
-		if err := <-done; err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		b.ReportMetric(float64(base.Microseconds())/1000, "p99-ms")
-		b.ReportMetric(float64(during.Microseconds())/1000, "p99-retention-ms")
-		b.ReportMetric(float64(during)/float64(base), "p99-ratio")
-		b.ReportMetric(took.Seconds(), "retention-s")
+		receiptstest.AppendDuringRetention(b, s, func(int, int64) *receipts.Receipt { return benchReceipt("shop") }, old.AddDate(0, 1, 0), n)
 		b.StartTimer()
 	}
 }

@@ -7,10 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/receipts/receiptstest"
 )
 
 // realistic returns a receipt shaped like a production one.
@@ -171,65 +170,11 @@ func BenchmarkAppendDuringRetention(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		window := func(during func()) (p99 time.Duration) {
-			var (
-				mu   sync.Mutex
-				lat  []time.Duration
-				stop = make(chan struct{})
-				wg   sync.WaitGroup
-			)
-			for g := range 16 {
-				wg.Go(func() {
-					for i := int64(g) << 32; ; i++ {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						t0 := time.Now()
-						r := realistic("shop", i)
-						r.ReceivedAt = time.Now()
-						if err := s.Append(ctx, r, nil); err != nil {
-							b.Error(err)
-							return
-						}
-						d := time.Since(t0)
-						mu.Lock()
-						lat = append(lat, d)
-						mu.Unlock()
-					}
-				})
-			}
-			if during != nil {
-				go during()
-			}
-			time.Sleep(2 * time.Second) // a measuring window, not a wait for a condition
-			close(stop)
-			wg.Wait()
-			slices.Sort(lat)
-			return lat[len(lat)*99/100]
-		}
-		b.StartTimer()
-		base := window(nil)
-		var took time.Duration
-		done := make(chan error, 1)
-		during := window(func() {
-			t0 := time.Now()
-			deleted, err := s.DeleteBefore(ctx, old.AddDate(0, 1, 0))
-			took = time.Since(t0)
-			if err == nil && deleted != int64(n) {
-				err = fmt.Errorf("DeleteBefore deleted %d, want %d", deleted, n)
-			}
-			done <- err
-		})
-		if err := <-done; err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		b.ReportMetric(float64(base.Microseconds())/1000, "p99-ms")
-		b.ReportMetric(float64(during.Microseconds())/1000, "p99-retention-ms")
-		b.ReportMetric(float64(during)/float64(base), "p99-ratio")
-		b.ReportMetric(took.Seconds(), "retention-s")
+		receiptstest.AppendDuringRetention(b, s, func(g int, i int64) *receipts.Receipt {
+			r := realistic("shop", int64(g)<<32|i)
+			r.ReceivedAt = time.Now()
+			return r
+		}, old.AddDate(0, 1, 0), n)
 		s.Close()
 		b.StartTimer()
 	}
