@@ -12,12 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/portalconsent/portalconsent/policy"
-	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/receipts/postgres"
+	"github.com/portalconsent/portalconsent/server/receipts/receiptstest"
 )
 
 // hostsWindow is how long BenchmarkHosts appends for each count of hosts
@@ -123,7 +121,7 @@ func appendFromHosts(b *testing.B, stores []*postgres.Store, sampler *pgx.Conn, 
 				default:
 				}
 				t0 := time.Now()
-				if err := s.Append(context.Background(), hostsReceipt("shop"), nil); err != nil {
+				if err := s.Append(context.Background(), receiptstest.BenchReceipt("shop"), nil); err != nil {
 					failed.Add(1)
 					return
 				}
@@ -224,27 +222,4 @@ func (c cpuTimes) since(before cpuTimes) time.Duration {
 		d += t - before[pid]
 	}
 	return d
-}
-
-// hostsReceipt returns a receipt as the server makes them, of a new
-// consent id.
-func hostsReceipt(portal string) *receipts.Receipt {
-	now := time.Now()
-	return &receipts.Receipt{
-		ID:        uuid.Must(uuid.NewV7()).String(),
-		Portal:    portal,
-		ConsentID: uuid.Must(uuid.NewV7()).String(),
-		Revision:  4,
-		Choices: []policy.Choice{
-			{Category: "necessary", Accepted: true},
-			{Category: "statistical", Accepted: false},
-			{Category: "marketing", Accepted: true},
-		},
-		Method:     receipts.MethodCustom,
-		Lang:       "fr",
-		Page:       "https://shop.example/products/42",
-		DecidedAt:  now.Add(-2 * time.Second).Truncate(time.Second),
-		ReceivedAt: now,
-		Notice:     receipts.NoticeHash([]byte(`{"revision":4}`)),
-	}
 }

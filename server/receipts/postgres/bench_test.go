@@ -10,35 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/receipts/receiptstest"
 )
-
-// benchReceipt returns a receipt as the server makes them: UUIDv7 ids,
-// three choices, a page URL.
-func benchReceipt(portal string) *receipts.Receipt {
-	now := time.Now()
-	return &receipts.Receipt{
-		ID:        uuid.Must(uuid.NewV7()).String(),
-		Portal:    portal,
-		ConsentID: uuid.Must(uuid.NewV7()).String(),
-		Revision:  4,
-		Choices: []policy.Choice{
-			{Category: "necessary", Accepted: true},
-			{Category: "statistical", Accepted: false},
-			{Category: "marketing", Accepted: true},
-		},
-		Method:     receipts.MethodCustom,
-		Lang:       "fr",
-		Page:       "https://shop.example/products/42",
-		DecidedAt:  now.Add(-2 * time.Second).Truncate(time.Second),
-		ReceivedAt: now,
-		Notice:     receipts.NoticeHash([]byte(`{"revision":4}`)),
-	}
-}
 
 // BenchmarkAppend appends to one portal's chain from 64 goroutines, with
 // group commit (the default 2ms window) and without (a transaction per
@@ -61,7 +35,7 @@ func BenchmarkAppend(b *testing.B) {
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if err := s.Append(context.Background(), benchReceipt("shop"), nil); err != nil {
+					if err := s.Append(context.Background(), receiptstest.BenchReceipt("shop"), nil); err != nil {
 						failed.Add(1)
 					}
 				}
@@ -94,7 +68,7 @@ func BenchmarkBytesPerReceipt(b *testing.B) {
 		for range workers {
 			wg.Go(func() {
 				for next.Add(1) <= total {
-					if err := s.Append(context.Background(), benchReceipt("shop"), receipts.Cookies("_ga")); err != nil {
+					if err := s.Append(context.Background(), receiptstest.BenchReceipt("shop"), receipts.Cookies("_ga")); err != nil {
 						b.Error(err)
 						return
 					}
@@ -171,7 +145,7 @@ func BenchmarkAppendDuringRetention(b *testing.B) {
 		if _, err := s.wpool.Exec(ctx, "VACUUM ANALYZE receipts"); err != nil {
 			b.Fatal(err)
 		}
-		receiptstest.AppendDuringRetention(b, s, func(int, int64) *receipts.Receipt { return benchReceipt("shop") }, old.AddDate(0, 1, 0), n)
+		receiptstest.AppendDuringRetention(b, s, func(int, int64) *receipts.Receipt { return receiptstest.BenchReceipt("shop") }, old.AddDate(0, 1, 0), n)
 		b.StartTimer()
 	}
 }

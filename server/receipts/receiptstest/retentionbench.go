@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
@@ -77,4 +79,27 @@ func AppendDuringRetention(b *testing.B, s receipts.Store, receipt func(g int, i
 	b.ReportMetric(float64(during.Microseconds())/1000, "p99-retention-ms")
 	b.ReportMetric(float64(during)/float64(base), "p99-ratio")
 	b.ReportMetric(took.Seconds(), "retention-s")
+}
+
+// BenchReceipt returns a receipt as the server makes them: UUIDv7 ids,
+// three choices, a page URL (the benchmarks' receipt).
+func BenchReceipt(portal string) *receipts.Receipt {
+	now := time.Now()
+	return &receipts.Receipt{
+		ID:        uuid.Must(uuid.NewV7()).String(),
+		Portal:    portal,
+		ConsentID: uuid.Must(uuid.NewV7()).String(),
+		Revision:  4,
+		Choices: []policy.Choice{
+			{Category: "necessary", Accepted: true},
+			{Category: "statistical", Accepted: false},
+			{Category: "marketing", Accepted: true},
+		},
+		Method:     receipts.MethodCustom,
+		Lang:       "fr",
+		Page:       "https://shop.example/products/42",
+		DecidedAt:  now.Add(-2 * time.Second).Truncate(time.Second),
+		ReceivedAt: now,
+		Notice:     receipts.NoticeHash([]byte(`{"revision":4}`)),
+	}
 }
