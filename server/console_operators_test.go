@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -29,8 +30,9 @@ func TestConsoleOperators(t *testing.T) {
 		s.ServeHTTP(rec, req)
 		return rec.Code, rec.Body.String()
 	}
+	lang := "en" // of the posts
 	post := func(c *http.Cookie, target string, form url.Values, origin string) (int, string) {
-		_, page := get(c, "en")
+		_, page := get(c, lang)
 		m := csrfField.FindStringSubmatch(page)
 		if m == nil {
 			t.Fatalf("no anti-forgery token on the page:\n%s", page)
@@ -41,6 +43,7 @@ func TestConsoleOperators(t *testing.T) {
 		req := httptest.NewRequest("POST", target, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", origin)
+		req.Header.Set("Accept-Language", lang)
 		req.AddCookie(c)
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, req)
@@ -79,20 +82,28 @@ func TestConsoleOperators(t *testing.T) {
 		form         url.Values
 		want         int
 		says         string
+		lang         string // "" for English
 	}{
-		{"taken", "/console/operators", url.Values{"name": {"carol"}, "portals": {"*"}}, 409, "exists already"},
-		{"of the file", "/console/operators", url.Values{"name": {"dpo"}, "portals": {"*"}}, 409, "managed by file operators.yaml"},
-		{"bad name", "/console/operators", url.Values{"name": {"no way"}, "portals": {"*"}}, 422, "Nothing was changed: name:"},
-		{"bad scope", "/console/operators/carol/scope", url.Values{"portals": {"*, mtran"}}, 422, "stands alone"},
-		{"rotate the file's", "/console/operators/alice/token", url.Values{}, 409, "managed by file"},
-		{"remove nobody", "/console/operators/nobody/delete", url.Values{}, 404, "no operator called nobody"},
-		{"forged", "/console/operators/carol/delete", url.Values{"csrf": {"forged"}}, 403, "anti-forgery"},
-		{"too large", "/console/operators", url.Values{"name": {strings.Repeat("x", 20<<10)}, "portals": {"*"}}, 413, "cannot be read"},
+		{"taken", "/console/operators", url.Values{"name": {"carol"}, "portals": {"*"}}, 409, "exists already", ""},
+		{"of the file", "/console/operators", url.Values{"name": {"dpo"}, "portals": {"*"}}, 409, "managed by file operators.yaml", ""},
+		{"bad name", "/console/operators", url.Values{"name": {"no way"}, "portals": {"*"}}, 422, "Nothing was changed: “no way” is not a name", ""},
+		{"bad scope", "/console/operators/carol/scope", url.Values{"portals": {"*, mtran"}}, 422, "stands alone", ""},
+		{"bad name, in French", "/console/operators", url.Values{"name": {"no way"}, "portals": {"*"}}, 422, "Rien n’a été modifié : « no way » n’est pas un nom", "fr"},
+		{"no portal, in French", "/console/operators/carol/scope", url.Values{"portals": {" "}}, 422, "aucun portail : indiquez", "fr"},
+		{"not a portal id, in French", "/console/operators/carol/scope", url.Values{"portals": {"mtran, Bad Id!"}}, 422, "« Bad » n’est pas un identifiant de portail", "fr"},
+		{"repeated, in French", "/console/operators/carol/scope", url.Values{"portals": {"mtran, mtran"}}, 422, "« mtran » est donné deux fois", "fr"},
+		{"star beside ids, in French", "/console/operators/carol/scope", url.Values{"portals": {"*, mtran"}}, 422, "* (tous les portails) s’emploie seul", "fr"},
+		{"rotate the file's", "/console/operators/alice/token", url.Values{}, 409, "managed by file", ""},
+		{"remove nobody", "/console/operators/nobody/delete", url.Values{}, 404, "no operator called nobody", ""},
+		{"forged", "/console/operators/carol/delete", url.Values{"csrf": {"forged"}}, 403, "anti-forgery", ""},
+		{"too large", "/console/operators", url.Values{"name": {strings.Repeat("x", 20<<10)}, "portals": {"*"}}, 413, "cannot be read", ""},
 	} {
+		lang = cmp.Or(c.lang, "en")
 		if code, page := post(admin, c.target, c.form, here); code != c.want || !strings.Contains(page, c.says) {
 			t.Errorf("%s: %d, want %d with %q\n%.2000s", c.name, code, c.want, c.says, page)
 		}
 	}
+	lang = "en"
 	if code, _ := post(admin, "/console/operators/carol/delete", url.Values{}, "https://evil.example"); code != 403 {
 		t.Errorf("a cross-site form: %d, want 403", code)
 	}

@@ -61,8 +61,13 @@ func (e *ErrManagedByFile) Error() string {
 	return fmt.Sprintf("operator %q is managed by file %s: change the file instead", e.Name, filepath.Base(e.File))
 }
 
-// ErrInvalid is a refused name or scope: Field says which.
-type ErrInvalid struct{ Field, Msg string }
+// ErrInvalid is a refused name or scope: Field ("name" or "portals") says
+// which, Msg why in English; Portals is the scope's refusal (nil for a name),
+// for a caller that words it in another language.
+type ErrInvalid struct {
+	Field, Msg string
+	Portals    *receipts.PortalsError
+}
 
 func (e *ErrInvalid) Error() string { return e.Field + ": " + e.Msg }
 
@@ -166,7 +171,7 @@ func (d *Directory) check(name string) error {
 		return receipts.ErrNoStore
 	}
 	if !receipts.ValidOperatorName(name) {
-		return &ErrInvalid{"name", fmt.Sprintf("%q is not 1 to 64 of A-Z a-z 0-9 . _ @ - starting with a letter or digit (nor %q, the admin token's)",
+		return &ErrInvalid{Field: "name", Msg: fmt.Sprintf("%q is not 1 to 64 of A-Z a-z 0-9 . _ @ - starting with a letter or digit (nor %q, the admin token's)",
 			clip(name), operators.AdminName)}
 	}
 	if f := d.ops.File(name); f != "" {
@@ -185,7 +190,8 @@ func clip(s string) string {
 // checkPortals refuses a malformed scope.
 func checkPortals(portals []string) error {
 	if err := receipts.CheckPortals(portals); err != nil {
-		return &ErrInvalid{"portals", err.Error()}
+		e, _ := errors.AsType[*receipts.PortalsError](err)
+		return &ErrInvalid{Field: "portals", Msg: err.Error(), Portals: e}
 	}
 	return nil
 }

@@ -38,7 +38,10 @@ type operatorsText struct {
 	// Formats: a name (and a file).
 	TokenOnce, Created, ScopeSet, Rotated, Removed, Exists, FileManaged, Unknown string
 	NoStore, StoreDown, Invalid                                                  string
-	NewScopeOf, RotateOf, RemoveOf                                               string
+	// Why a name or a scope was refused (Invalid's %s): a name; nothing;
+	// "*" beside ids; an id (NotPortalID, RepeatedPortal).
+	BadName, NoPortal, StarNotAlone, NotPortalID, RepeatedPortal string
+	NewScopeOf, RotateOf, RemoveOf                               string
 }
 
 // operatorRow is one operator of the page.
@@ -149,7 +152,7 @@ func portalList(v string) []string {
 // refusal returns the status and message of a directory's refusal.
 func (c *Console) refusal(x *operatorsText, err error, name string) (int, string) {
 	if e, ok := errors.AsType[*auth.ErrInvalid](err); ok {
-		return http.StatusUnprocessableEntity, fmt.Sprintf(x.Invalid, e.Error())
+		return http.StatusUnprocessableEntity, fmt.Sprintf(x.Invalid, x.why(e, name))
 	}
 	if e, ok := errors.AsType[*auth.ErrManagedByFile](err); ok {
 		return http.StatusConflict, fmt.Sprintf(x.FileManaged, name, filepath.Base(e.File))
@@ -163,6 +166,26 @@ func (c *Console) refusal(x *operatorsText, err error, name string) (int, string
 		return http.StatusServiceUnavailable, x.NoStore
 	}
 	return c.failed(err), x.StoreDown
+}
+
+// why words a refused name or scope in the page's language (name is the
+// name refused).
+func (x *operatorsText) why(e *auth.ErrInvalid, name string) string {
+	if e.Portals == nil {
+		if len(name) > 64 {
+			name = name[:64] + "…"
+		}
+		return fmt.Sprintf(x.BadName, name)
+	}
+	switch e.Portals.Kind {
+	case receipts.StarNotAlone:
+		return x.StarNotAlone
+	case receipts.NotPortalID:
+		return fmt.Sprintf(x.NotPortalID, e.Portals.ID)
+	case receipts.RepeatedPortal:
+		return fmt.Sprintf(x.RepeatedPortal, e.Portals.ID)
+	}
+	return x.NoPortal
 }
 
 // CreateOperator creates an operator from the form's name and portals and

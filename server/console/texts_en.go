@@ -102,6 +102,9 @@ var english = texts{
 		Exists:  "An operator called %s exists already.", FileManaged: "Operator %s is managed by file %s: change that file instead.",
 		Unknown: "There is no operator called %s.", NoStore: "This consent host keeps no database: operators can only be set in the operators file.",
 		StoreDown: "The database cannot be reached at the moment: nothing was changed. Try again in a moment.", Invalid: "Nothing was changed: %s.",
+		BadName:  "“%s” is not a name of 1 to 64 letters A–Z a–z, digits, dots, underscores, @ or hyphens starting with a letter or digit (nor “admin”)",
+		NoPortal: "no portal: give portal ids, or * for every portal", StarNotAlone: "* (every portal) stands alone",
+		NotPortalID: "“%s” is not a portal id", RepeatedPortal: "“%s” is given twice",
 		NewScopeOf: "Portals of %s", RotateOf: "New token for %s", RemoveOf: "Remove %s",
 	},
 	Editor: editorText{

@@ -102,6 +102,9 @@ var french = texts{
 		Exists:  "Un opérateur nommé %s existe déjà.", FileManaged: "L’opérateur %s est géré par le fichier %s : modifiez plutôt ce fichier.",
 		Unknown: "Aucun opérateur ne s’appelle %s.", NoStore: "Cet hôte de consentement n’a pas de base de données : les opérateurs ne se définissent que dans le fichier des opérateurs.",
 		StoreDown: "La base de données est injoignable pour le moment : rien n’a été modifié. Réessayez dans un instant.", Invalid: "Rien n’a été modifié : %s.",
+		BadName:  "« %s » n’est pas un nom de 1 à 64 lettres A–Z a–z, chiffres, points, tirets bas, @ ou tirets commençant par une lettre ou un chiffre (ni « admin »)",
+		NoPortal: "aucun portail : indiquez des identifiants de portail, ou * pour tous les portails", StarNotAlone: "* (tous les portails) s’emploie seul",
+		NotPortalID: "« %s » n’est pas un identifiant de portail", RepeatedPortal: "« %s » est donné deux fois",
 		NewScopeOf: "Portails de %s", RotateOf: "Nouveau jeton pour %s", RemoveOf: "Supprimer %s",
 	},
 	Editor: editorText{

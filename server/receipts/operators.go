@@ -30,24 +30,55 @@ func ValidOperatorName(name string) bool {
 	return operatorName.MatchString(name) && name != ByAdmin
 }
 
-// CheckPortals returns an error saying what is wrong with an operator's
-// portals: none, an id that is not a portal id, one repeated, or "*"
-// (every portal) beside others.
+// CheckPortals returns a *PortalsError saying what is wrong with an
+// operator's portals: none, an id that is not a portal id, one repeated, or
+// "*" (every portal) beside others; nil when nothing is.
 func CheckPortals(portals []string) error {
 	if len(portals) == 0 {
-		return fmt.Errorf("no portal: give portal ids, or [\"*\"] for every portal")
+		return &PortalsError{Kind: NoPortal}
 	}
 	for i, id := range portals {
 		switch {
 		case id == "*" && len(portals) > 1:
-			return fmt.Errorf("\"*\" (every portal) stands alone")
+			return &PortalsError{Kind: StarNotAlone}
 		case id != "*" && !policy.ValidID(id):
-			return fmt.Errorf("%q is not a portal id", clip(id))
+			return &PortalsError{Kind: NotPortalID, ID: clip(id)}
 		case slices.Contains(portals[:i], id):
-			return fmt.Errorf("%q repeated", id)
+			return &PortalsError{Kind: RepeatedPortal, ID: id}
 		}
 	}
 	return nil
+}
+
+// PortalsKind says what CheckPortals refused: a wording may be chosen from it
+// (the console words each in its language).
+type PortalsKind int
+
+// What CheckPortals refuses.
+const (
+	NoPortal       PortalsKind = iota // no portal at all
+	StarNotAlone                      // "*" beside other ids
+	NotPortalID                       // ID is not a portal id
+	RepeatedPortal                    // ID given twice
+)
+
+// PortalsError is CheckPortals' refusal: its Kind, and the id at fault (at
+// most 64 bytes and an ellipsis) for NotPortalID and RepeatedPortal.
+type PortalsError struct {
+	Kind PortalsKind
+	ID   string
+}
+
+func (e *PortalsError) Error() string {
+	switch e.Kind {
+	case StarNotAlone:
+		return `"*" (every portal) stands alone`
+	case NotPortalID:
+		return fmt.Sprintf("%q is not a portal id", e.ID)
+	case RepeatedPortal:
+		return fmt.Sprintf("%q repeated", e.ID)
+	}
+	return `no portal: give portal ids, or ["*"] for every portal`
 }
 
 func clip(s string) string {
