@@ -1,14 +1,19 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/api"
+	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
 var (
@@ -79,11 +84,11 @@ func TestConsoleStatsPortalPage(t *testing.T) {
 			}
 		}
 	}
-	check("stats-summary", [][]string{{"Accept all", "Reject all", "Custom", "Total", "Withdrawals", "Banners shown", "Share of banners decided"},
-		{"3", "1", "1", "5", "1", "4", "125.0%"}})
+	check("stats-summary", [][]string{{"Accept all", "Reject all", "Custom", "Browser signal", "Total", "Withdrawals", "Banners shown", "Share of banners decided"},
+		{"3", "1", "1", "0", "5", "1", "4", "125.0%"}})
 	days := tableRows(t, page, "table-decisions")
-	if len(days) != 31 || strings.Join(days[28], "|") != "2026-03-01|1|1|0|2" || strings.Join(days[29], "|") != "2026-03-02|0|0|1|1" ||
-		strings.Join(days[30], "|") != "2026-03-03|2|0|0|2" || strings.Join(days[1], "|") != "2026-02-02|0|0|0|0" {
+	if len(days) != 31 || strings.Join(days[28], "|") != "2026-03-01|1|1|0|0|2" || strings.Join(days[29], "|") != "2026-03-02|0|0|1|0|1" ||
+		strings.Join(days[30], "|") != "2026-03-03|2|0|0|0|2" || strings.Join(days[1], "|") != "2026-02-02|0|0|0|0|0" {
 		t.Errorf("decisions per day: %q", days)
 	}
 	wd := tableRows(t, page, "table-withdrawals")
@@ -95,13 +100,13 @@ func TestConsoleStatsPortalPage(t *testing.T) {
 		t.Errorf("impressions per day: %q", imp)
 	}
 	check("table-categories", [][]string{{"Category", "Decisions accepting it", "Share"}, {"Statistical", "3", "60.0%"}})
-	check("table-lang", [][]string{{"Language", "Accept all", "Reject all", "Custom", "Total", "Statistical", "Banners shown", "Share of banners decided"},
-		{"en", "2", "1", "0", "3", "66.7%", "3", "100.0%"}, {"fr", "1", "0", "1", "2", "50.0%", "1", "200.0%"}})
-	check("table-revision", [][]string{{"Revision", "Accept all", "Reject all", "Custom", "Total", "Statistical", "Banners shown", "Share of banners decided"},
-		{"3", "1", "1", "0", "2", "50.0%", "2", "100.0%"}, {"4", "2", "0", "1", "3", "66.7%", "2", "150.0%"}})
+	check("table-lang", [][]string{{"Language", "Accept all", "Reject all", "Custom", "Browser signal", "Total", "Statistical", "Banners shown", "Share of banners decided"},
+		{"en", "2", "1", "0", "0", "3", "66.7%", "3", "100.0%"}, {"fr", "1", "0", "1", "0", "2", "50.0%", "1", "200.0%"}})
+	check("table-revision", [][]string{{"Revision", "Accept all", "Reject all", "Custom", "Browser signal", "Total", "Statistical", "Banners shown", "Share of banners decided"},
+		{"3", "1", "1", "0", "0", "2", "50.0%", "2", "100.0%"}, {"4", "2", "0", "1", "0", "3", "66.7%", "2", "150.0%"}})
 	// The charts carry the same numbers.
 	for _, want := range []string{
-		`<g class="pc-chart-bar" data-label="2026-03-03"><title>2026-03-03 — Accept all: 2, Reject all: 0, Custom: 0</title><g class="pc-chart-s0" data-series="0" data-value="2">`,
+		`<g class="pc-chart-bar" data-label="2026-03-03"><title>2026-03-03 — Accept all: 2, Reject all: 0, Custom: 0, Browser signal: 0</title><g class="pc-chart-s0" data-series="0" data-value="2">`,
 		`data-label="Statistical" data-value="60"`, `role="img" aria-labelledby="chart-decisions-title chart-decisions-desc"`,
 	} {
 		if !strings.Contains(page, want) {
@@ -125,8 +130,8 @@ func TestConsoleStatsPortalPage(t *testing.T) {
 
 	// French: its numbers and words.
 	_, page = consoleGet(t, s, alice, "/console/portals/mtran?from=2026-03-01&to=2026-03-03", "fr-FR,fr;q=0.9")
-	check("stats-summary", [][]string{{"Tout accepter", "Tout refuser", "Personnalisé", "Total", "Retraits", "Bandeaux affichés", "Part des bandeaux suivis d’une décision"},
-		{"3", "1", "1", "5", "1", "4", "125,0\u00a0%"}})
+	check("stats-summary", [][]string{{"Tout accepter", "Tout refuser", "Personnalisé", "Signal du navigateur", "Total", "Retraits", "Bandeaux affichés", "Part des bandeaux suivis d’une décision"},
+		{"3", "1", "1", "0", "5", "1", "4", "125,0\u00a0%"}})
 	check("table-categories", [][]string{{"Catégorie", "Décisions l’acceptant", "Part"}, {"Statistiques", "3", "60,0\u00a0%"}})
 	if n := len(tableRows(t, page, "table-decisions")); n != 4 {
 		t.Errorf("three days asked, %d rows", n)
@@ -190,5 +195,33 @@ func TestConsoleStatsOverview(t *testing.T) {
 				t.Errorf("%s row %d: %q, want %q", c.token, i, rows[i], c.want[i])
 			}
 		}
+	}
+}
+
+// TestConsoleStatsSignalColumn: a decision stored from a browser signal
+// (ADPC, method signal) has a column and a series of its own, counted in the
+// total, not hidden in it.
+func TestConsoleStatsSignalColumn(t *testing.T) {
+	st := openTestStore(t)
+	fillAPI(t, st)
+	day := testNow.Truncate(24 * time.Hour)
+	if err := st.Append(context.Background(), &receipts.Receipt{
+		Portal: "mtran", ConsentID: fmt.Sprintf("%-22s", "c5"), Revision: 4, Method: receipts.MethodSignal, Lang: "en", Page: "https://a.example/one",
+		Choices:   []policy.Choice{{Category: "necessary", Accepted: true}, {Category: "statistical", Accepted: false}},
+		DecidedAt: day.Add(3*time.Hour - time.Second), ReceivedAt: day.Add(3 * time.Hour), Notice: receipts.NoticeHash([]byte("signal")),
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := newReceiptServer(t, st, nil, WithOperators(testOperators(t)), WithSignInRate(0, 0))
+	_, page := consoleGet(t, s, signIn(t, s, aliceToken), "/console/portals/mtran", "en")
+	rows := tableRows(t, page, "stats-summary")
+	if len(rows) != 2 || strings.Join(rows[0][:5], "|") != "Accept all|Reject all|Custom|Browser signal|Total" || strings.Join(rows[1][:5], "|") != "3|1|1|1|6" {
+		t.Errorf("summary: %q", rows)
+	}
+	if days := tableRows(t, page, "table-decisions"); len(days) != 31 || strings.Join(days[30], "|") != "2026-03-03|2|0|0|1|3" {
+		t.Errorf("decisions per day: %q", days)
+	}
+	if !strings.Contains(page, `<title>2026-03-03 — Accept all: 2, Reject all: 0, Custom: 0, Browser signal: 1</title>`) {
+		t.Error("the decisions chart has no signal series")
 	}
 }

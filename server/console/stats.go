@@ -30,13 +30,22 @@ const maxPageDays = 366
 
 // statsText is the statistics pages' wording in one language.
 type statsText struct {
-	Name, Revision, Today, Days30, Shares, NoShare, Unavailable                                     string
-	Period, From, To, Show, PeriodHelp, NotDate, ToBeforeFrom, TooLong                              string
-	Summary, Decisions, AcceptAll, RejectAll, Custom, Total, Withdrawals, Impressions, Decided      string
-	Day, DecisionsTitle, DecisionsDesc, WithdrawalsTitle, WithdrawalsDesc, ImpressionsTitle         string
-	ImpressionsDesc, CategoriesTitle, CategoriesDesc, Category, Accepting, Share, ByLangTitle       string
-	ByLangDesc, Language, ByRevTitle, ByRevDesc, NoDecision, NoImpression, NoCategory, NoneInPeriod string
-	DecidedHelp, RevisionCol                                                                        string
+	Name, Revision, Today, Days30, Shares, NoShare, Unavailable                                        string
+	Period, From, To, Show, PeriodHelp, NotDate, ToBeforeFrom, TooLong                                 string
+	Summary, Decisions, AcceptAll, RejectAll, Custom, Signal, Total, Withdrawals, Impressions, Decided string
+	Day, DecisionsTitle, DecisionsDesc, WithdrawalsTitle, WithdrawalsDesc, ImpressionsTitle            string
+	ImpressionsDesc, CategoriesTitle, CategoriesDesc, Category, Accepting, Share, ByLangTitle          string
+	ByLangDesc, Language, ByRevTitle, ByRevDesc, NoDecision, NoImpression, NoCategory, NoneInPeriod    string
+	DecidedHelp, RevisionCol                                                                           string
+}
+
+// statsMethods are the methods of a decision, in the order of the columns
+// and the charts' series (MethodHeads).
+var statsMethods = []string{receipts.MethodAcceptAll, receipts.MethodRejectAll, receipts.MethodCustom, receipts.MethodSignal}
+
+// MethodHeads returns the column heads of statsMethods.
+func (st statsText) MethodHeads() []string {
+	return []string{st.AcceptAll, st.RejectAll, st.Custom, st.Signal}
 }
 
 // fmtInt writes n with grouped thousands: 1,234,567 (en), 1 234 567 (fr,
@@ -77,13 +86,17 @@ func fmtShare(lang string, n, of int64) string {
 
 // statsDayRow is one row of a per-day table.
 type statsDayRow struct {
-	Day, AcceptAll, RejectAll, Custom, Total, Withdrawals, Impressions, Decided string
+	Day                                      string
+	Methods                                  []string // decisions per method, as statsMethods
+	Total, Withdrawals, Impressions, Decided string
 }
 
 // statsSplitRow is one row of the by-language or by-revision table.
 type statsSplitRow struct {
-	Key, AcceptAll, RejectAll, Custom, Total, Impressions, Decided string
-	Shares                                                         []string // per category, as Categories
+	Key                         string
+	Methods                     []string // decisions per method, as statsMethods
+	Total, Impressions, Decided string
+	Shares                      []string // per category, as Categories
 }
 
 // statsCatRow is one row of the categories table.
@@ -231,24 +244,37 @@ func fillStatsPage(d *statsPageData, rp reports.Stats, pt *catalogue.Portal, lan
 	st := d.S
 	num := func(n int64) string { return fmtInt(lang, n) }
 	first, last := rp.From.Format(time.DateOnly), rp.To.AddDate(0, 0, -1).Format(time.DateOnly)
-	methods := []string{receipts.MethodAcceptAll, receipts.MethodRejectAll, receipts.MethodCustom}
-	series := []charts.Series{{Label: st.AcceptAll}, {Label: st.RejectAll}, {Label: st.Custom}}
+	heads := st.MethodHeads()
+	series := make([]charts.Series, len(heads))
+	for i, h := range heads {
+		series[i] = charts.Series{Label: h}
+	}
+	// counts returns decisions per method, as numbers and as text.
+	counts := func(decisions map[string]int64) ([]int64, []string) {
+		n, text := make([]int64, len(statsMethods)), make([]string, len(statsMethods))
+		for i, m := range statsMethods {
+			n[i] = decisions[m]
+			text[i] = num(n[i])
+		}
+		return n, text
+	}
 	d.Shown = true
 	tot := rp.Total
-	d.Summary = statsDayRow{AcceptAll: num(tot.Method(methods[0])), RejectAll: num(tot.Method(methods[1])), Custom: num(tot.Method(methods[2])),
-		Total: num(tot.Count()), Withdrawals: num(tot.Withdrawals), Impressions: num(tot.Impressions), Decided: fmtShare(lang, tot.Count(), tot.Impressions)}
+	_, totText := counts(tot.Decisions)
+	d.Summary = statsDayRow{Methods: totText, Total: num(tot.Count()), Withdrawals: num(tot.Withdrawals), Impressions: num(tot.Impressions),
+		Decided: fmtShare(lang, tot.Count(), tot.Impressions)}
 
 	var labels []string
 	var dec, wd, imp [][]int64
 	for _, day := range rp.Days {
 		g := day.Total
+		n, text := counts(g.Decisions)
 		labels = append(labels, day.Day.Format(time.DateOnly))
-		dec = append(dec, []int64{g.Decisions[methods[0]], g.Decisions[methods[1]], g.Decisions[methods[2]]})
+		dec = append(dec, n)
 		wd = append(wd, []int64{day.Withdrawals})
 		imp = append(imp, []int64{g.Impressions})
-		d.Days = append(d.Days, statsDayRow{Day: labels[len(labels)-1], AcceptAll: num(g.Decisions[methods[0]]), RejectAll: num(g.Decisions[methods[1]]),
-			Custom: num(g.Decisions[methods[2]]), Total: num(g.Count()), Withdrawals: num(day.Withdrawals), Impressions: num(g.Impressions),
-			Decided: fmtShare(lang, g.Count(), g.Impressions)})
+		d.Days = append(d.Days, statsDayRow{Day: labels[len(labels)-1], Methods: text, Total: num(g.Count()), Withdrawals: num(day.Withdrawals),
+			Impressions: num(g.Impressions), Decided: fmtShare(lang, g.Count(), g.Impressions)})
 	}
 	svg := func(s string) template.HTML { return template.HTML(s) } // escaped by package charts
 	d.DecisionsSVG = svg(charts.Stacked{ID: "chart-decisions", Title: st.DecisionsTitle, Desc: fmt.Sprintf(st.DecisionsDesc, first, last),
@@ -275,14 +301,14 @@ func fillStatsPage(d *statsPageData, rp reports.Stats, pt *catalogue.Portal, lan
 		var bars []string
 		var vals [][]int64
 		for _, g := range sums {
-			row := statsSplitRow{Key: key(g), AcceptAll: num(g.Method(methods[0])), RejectAll: num(g.Method(methods[1])), Custom: num(g.Method(methods[2])),
-				Total: num(g.Count()), Impressions: num(g.Impressions), Decided: fmtShare(lang, g.Count(), g.Impressions)}
+			n, text := counts(g.Decisions)
+			row := statsSplitRow{Key: key(g), Methods: text, Total: num(g.Count()), Impressions: num(g.Impressions), Decided: fmtShare(lang, g.Count(), g.Impressions)}
 			for _, c := range cats {
 				row.Shares = append(row.Shares, fmtShare(lang, g.Accepted[c.ID], g.Count()))
 			}
 			out = append(out, row)
 			bars = append(bars, row.Key)
-			vals = append(vals, []int64{g.Method(methods[0]), g.Method(methods[1]), g.Method(methods[2])})
+			vals = append(vals, n)
 		}
 		return out, bars, vals
 	}

@@ -52,7 +52,7 @@ var english = texts{
 		Shares: "Accepting each optional category, last 30 days", NoShare: "no decision", Unavailable: "The statistics cannot be read at the moment: retry later.",
 		Period: "Period", From: "From", To: "To (inclusive)", Show: "Show", PeriodHelp: "UTC days, at most 366. Without dates: the last 30 days.",
 		NotDate: "%s: “%s” is not a date (YYYY-MM-DD).", ToBeforeFrom: "The end of the period is before its start.", TooLong: "The period is over 366 days (%d).",
-		Summary: "Over the period", Decisions: "Decisions", AcceptAll: "Accept all", RejectAll: "Reject all", Custom: "Custom",
+		Summary: "Over the period", Decisions: "Decisions", AcceptAll: "Accept all", RejectAll: "Reject all", Custom: "Custom", Signal: "Browser signal",
 		Total: "Total", Withdrawals: "Withdrawals", Impressions: "Banners shown", Decided: "Share of banners decided",
 		Day: "Day (UTC)", DecisionsTitle: "Decisions per day", DecisionsDesc: "Stacked bars per day: Accept all, Reject all and custom choices, from %s to %s.",
 		WithdrawalsTitle: "Withdrawals per day", WithdrawalsDesc: "Bars per day: decisions refusing a category the same visitor's previous decision accepted, from %s to %s.",

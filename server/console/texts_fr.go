@@ -52,7 +52,7 @@ var french = texts{
 		Shares: "Acceptation de chaque catégorie facultative, 30 derniers jours", NoShare: "aucune décision", Unavailable: "Les statistiques ne peuvent pas être lues pour l’instant : réessayez plus tard.",
 		Period: "Période", From: "Du", To: "Au (inclus)", Show: "Afficher", PeriodHelp: "Jours UTC, 366 au plus. Sans dates : les 30 derniers jours.",
 		NotDate: "%s : « %s » n’est pas une date (AAAA-MM-JJ).", ToBeforeFrom: "La fin de la période précède son début.", TooLong: "La période dépasse 366 jours (%d).",
-		Summary: "Sur la période", Decisions: "Décisions", AcceptAll: "Tout accepter", RejectAll: "Tout refuser", Custom: "Personnalisé",
+		Summary: "Sur la période", Decisions: "Décisions", AcceptAll: "Tout accepter", RejectAll: "Tout refuser", Custom: "Personnalisé", Signal: "Signal du navigateur",
 		Total: "Total", Withdrawals: "Retraits", Impressions: "Bandeaux affichés", Decided: "Part des bandeaux suivis d’une décision",
 		Day: "Jour (UTC)", DecisionsTitle: "Décisions par jour", DecisionsDesc: "Barres empilées par jour : Tout accepter, Tout refuser et choix personnalisés, du %s au %s.",
 		WithdrawalsTitle: "Retraits par jour", WithdrawalsDesc: "Barres par jour : décisions refusant une catégorie que la décision précédente du même visiteur acceptait, du %s au %s.",
