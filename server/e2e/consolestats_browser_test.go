@@ -87,7 +87,7 @@ func TestBrowserConsoleStatsChart(t *testing.T) {
 	today := time.Now().UTC().Format(time.DateOnly)
 	var row []string
 	tb.Eval(`[...document.querySelector("#table-decisions tbody tr:last-child").children].map(c => c.textContent.trim())`, &row)
-	if want := []string{today, "4", "3", "5", "12"}; strings.Join(row, "|") != strings.Join(want, "|") {
+	if want := []string{today, "4", "3", "5", "0", "12"}; strings.Join(row, "|") != strings.Join(want, "|") {
 		t.Errorf("today's row %q, want %q", row, want)
 	}
 	// The chart's last bar: one segment per method, each its count.
@@ -99,7 +99,7 @@ func TestBrowserConsoleStatsChart(t *testing.T) {
 	tb.Eval(`(() => { const g = [...document.querySelectorAll("#h-decisions ~ div svg .pc-chart-bar")].pop();
 		return {Label: g.dataset.label, Title: g.querySelector("title").textContent,
 			Segments: [...g.querySelectorAll("[data-series]")].map(s => s.dataset.series + "=" + s.dataset.value)}; })()`, &bar)
-	if bar.Label != today || strings.Join(bar.Segments, " ") != "0=4 1=3 2=5" || bar.Title != today+" — Accept all: 4, Reject all: 3, Custom: 5" {
+	if bar.Label != today || strings.Join(bar.Segments, " ") != "0=4 1=3 2=5" || bar.Title != today+" — Accept all: 4, Reject all: 3, Custom: 5, Browser signal: 0" {
 		t.Errorf("today's bar %+v", bar)
 	}
 	// The segments' heights are in proportion (4:3:5 of the same scale).

@@ -27,8 +27,8 @@ import (
 func (tb *tab) withdrawals(consent string) int {
 	tb.T.Helper()
 	tb.Run(chromedp.Navigate(consent + "/console/portals/mtran"))
-	tb.WaitFor("the summary", `document.querySelector("#stats-summary tbody td:nth-child(5)") !== null`)
-	n, err := strconv.Atoi(strings.TrimSpace(tb.text("#stats-summary tbody td:nth-child(5)")))
+	tb.WaitFor("the summary", `document.querySelector("#stats-summary tbody td:nth-child(6)") !== null`)
+	n, err := strconv.Atoi(strings.TrimSpace(tb.text("#stats-summary tbody td:nth-child(6)")))
 	if err != nil {
 		tb.T.Fatalf("withdrawals cell: %v", err)
 	}
