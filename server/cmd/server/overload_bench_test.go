@@ -99,6 +99,7 @@ func overload(b *testing.B, backend string) {
 	var probe overloadTally
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	probeCPU0 := processCPU(b, pid)
 	stop := time.Now().Add(overloadProbe)
 	for range overloadCallers {
 		wg.Go(func() {
@@ -128,6 +129,7 @@ func overload(b *testing.B, backend string) {
 	if b.Failed() {
 		return
 	}
+	probeCPU := processCPU(b, pid) - probeCPU0
 	sustained := float64(len(probe.created)) / overloadProbe.Seconds()
 	afterProbe := procStatus(pid, "VmHWM:")
 
@@ -215,11 +217,12 @@ func overload(b *testing.B, backend string) {
 	b.ReportMetric(offered/sustained, "multiple-offered")
 	b.ReportMetric(serverShare, "server-cpu-%")
 	b.ReportMetric(float64(perAnswer.Microseconds()), "server-cpu-µs/answer")
-	b.Logf("%s: sustained %.0f receipts/s (%d callers, p99 %v); offered %.0f requests/s (%.1f×) against %.0f (%d of %d not started: every connection busy); "+
+	b.Logf("%s: sustained %.0f receipts/s (%d callers, p99 %v; the server had %.0f %% of a core, %v of CPU a receipt); offered %.0f requests/s (%.1f×) against %.0f (%d of %d not started: every connection busy); "+
 		"201 %.1f %%, 503 with Retry-After %.1f %%, other %d, transport errors %d; p99 of the 201s %v, of the 503s %v; "+
 		"server memory at rest %s, peak %s after the probe, %s after the overload; "+
 		"the server had %.0f %% of a core for %v (%v of CPU: %v an answer, %.0f answers a CPU-second), the generator %.0f %%",
-		backend, sustained, overloadCallers, p99(probe.created), offered, offered/sustained, target, notStarted, n,
+		backend, sustained, overloadCallers, p99(probe.created),
+		100*probeCPU.Seconds()/overloadProbe.Seconds(), probeCPU/time.Duration(max(len(probe.created), 1)), offered, offered/sustained, target, notStarted, n,
 		share(len(run.created)), share(len(run.busy)), run.other, len(run.errs), p99(run.created), p99(run.busy), rest, afterProbe, peak,
 		serverShare, elapsed.Round(time.Millisecond), serverCPU.Round(time.Millisecond), perAnswer, float64(answered)/serverCPU.Seconds(), 100*genCPU.Seconds()/elapsed.Seconds())
 	if run.other > 0 || len(run.errs) > 0 || probe.other > 0 {
