@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
-	"github.com/portalconsent/portalconsent/server/assets"
 	"github.com/portalconsent/portalconsent/server/catalogue"
 	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/servertest"
@@ -62,23 +61,12 @@ func (c *countingBody) Close() error { return nil }
 // queue of queue writes, and the mtran policy.
 func newTestBeacons(t *testing.T, st receipts.Store, queue int) (*Beacons, *policy.Policy) {
 	t.Helper()
-	a := &assets.Set{}
-	for _, f := range []struct {
-		dst  **assets.Asset
-		name string
-	}{{&a.Wasm, "app.wasm"}, {&a.WasmExec, "wasm_exec.js"}, {&a.CSS, "banner.css"}, {&a.Embeds, "embeds.js"}, {&a.Beyond, "beyond.js"}} {
-		x, err := assets.New(f.name, []byte("/* "+f.name+" */"), "text/plain", true, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		*f.dst = x
-	}
 	ps, err := policy.Defaults()
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	cat := catalogue.New(a, st, log, time.Now)
+	cat := catalogue.New(servertest.Assets(t), st, log, time.Now)
 	if err := cat.Publish(ps); err != nil {
 		t.Fatal(err)
 	}
