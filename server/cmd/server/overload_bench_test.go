@@ -48,8 +48,11 @@ const (
 // 201, of 503 (all with Retry-After) and of anything else, the p99 of the
 // 201s and of the 503s (from each request's scheduled start: the
 // generator's own lag included), the server's peak resident memory (VmHWM)
-// against its memory at rest, and that every 201 is stored and every chain
-// verifies. Run it once: -bench Overload -benchtime 1x.
+// against its memory at rest (VmRSS), the CPU the server had in the probe
+// and in the overload (/proc/PID/stat) and what a receipt and an answer
+// cost it, the generator's own CPU (getrusage: is it the limit?), and that
+// every consent answered 201 is stored and every chain verifies. Run it
+// once: -bench Overload -benchtime 1x.
 func BenchmarkOverload(b *testing.B) {
 	if _, err := exec.LookPath("taskset"); err != nil {
 		b.Fatal("taskset (util-linux) is needed to pin the server and the generator to a core each")
@@ -174,7 +177,6 @@ func overload(b *testing.B, backend string) {
 	serverCPU0, genCPU0 := processCPU(b, pid), selfCPU()
 	start = time.Now()
 	next := 0
-	var window time.Duration
 	for next < n {
 		due := min(n, int(target*time.Since(start).Seconds())+1)
 		for ; next < due; next++ {
@@ -186,7 +188,7 @@ func overload(b *testing.B, backend string) {
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
-	window = time.Since(start)
+	window := time.Since(start)
 	close(work)
 	wg.Wait()
 	elapsed := time.Since(start)
