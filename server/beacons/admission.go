@@ -49,6 +49,34 @@ func (a *Admission) Waiting() int {
 	return len(a.slots)
 }
 
+// refuse returns the refusal (503, Retry-After) of a beacon of noun
+// ("receipt"…) when the store is known unreachable or every place of a is
+// taken right now, else nil. The intake asks it before reading the body,
+// so that a host beyond its queue refuses at the cost of the headers only;
+// it takes no place: write takes one, atomically, around the store's write
+// (a client trickling its body holds none), and refuses in turn when a
+// beacon read meanwhile took the last.
+func (a *Admission) refuse(noun string) error {
+	if a == nil {
+		return nil
+	}
+	if until := a.down.Load(); time.Now().UnixNano() < until {
+		wait := time.Duration(until - time.Now().UnixNano())
+		return respond.Refuse(http.StatusServiceUnavailable, "store", "the receipts database does not answer: %ss cannot be kept at the moment, retry later", noun).
+			With("Retry-After", ratelimit.RetryAfter(max(wait, time.Second)))
+	}
+	if len(a.slots) == cap(a.slots) {
+		return a.busy(noun)
+	}
+	return nil
+}
+
+// busy is the refusal of a beacon of noun for a full queue.
+func (a *Admission) busy(noun string) error {
+	return respond.Refuse(http.StatusServiceUnavailable, "busy", "too many %ss waiting for the database: retry later", noun).
+		With("Retry-After", "1")
+}
+
 // write runs fn, the store write of one beacon of noun ("receipt"…),
 // when a is not full and the store not known unreachable; else it returns
 // the refusal (503, Retry-After) without running it. A store failure
@@ -57,16 +85,13 @@ func (a *Admission) write(w http.ResponseWriter, noun string, fn func() error) e
 	if a == nil {
 		return fn()
 	}
-	if until := a.down.Load(); time.Now().UnixNano() < until {
-		wait := time.Duration(until - time.Now().UnixNano())
-		return respond.Refuse(http.StatusServiceUnavailable, "store", "the receipts database does not answer: %ss cannot be kept at the moment, retry later", noun).
-			With("Retry-After", ratelimit.RetryAfter(max(wait, time.Second)))
+	if err := a.refuse(noun); err != nil {
+		return err
 	}
 	select {
 	case a.slots <- struct{}{}:
 	default:
-		return respond.Refuse(http.StatusServiceUnavailable, "busy", "too many %ss waiting for the database: retry later", noun).
-			With("Retry-After", "1")
+		return a.busy(noun)
 	}
 	err := fn()
 	<-a.slots

@@ -82,7 +82,9 @@ type kind struct {
 // intake answers CORS (Retry-After exposed) and no-store, then returns the portal of r's {id}
 // with r's JSON body decoded into v, or a refusal: 404 unknown portal, 429
 // past the client's rate limit in l (the client by its address, see
-// ratelimit.Clients), 503 a host that keeps no receipts, 403 an Origin
+// ratelimit.Clients), 503 a host that keeps no receipts, 503 with
+// Retry-After a store known unreachable or a full queue (Admission.refuse:
+// before the body is read), 403 an Origin
 // header that may not send beacons for the portal (checkOrigin: its pages'
 // origins by default), 413 a body over k.maxBody, 400 a body that is not
 // one JSON object of v's fields.
@@ -106,6 +108,16 @@ func (b *Beacons) intake(w http.ResponseWriter, r *http.Request, k kind, l *rate
 	}
 	if !receipts.Keeps(b.store) {
 		return nil, receipts.ErrNoStore
+	}
+	if err := b.admit.refuse(k.noun); err != nil {
+		// Refused before its body is read: the cheapest answer a host
+		// beyond its queue can give. The server drains a body within
+		// k.maxBody to keep the connection; a larger or unsized one
+		// closes it rather than being read.
+		if r.ContentLength < 0 || r.ContentLength > k.maxBody {
+			w.Header().Set("Connection", "close")
+		}
+		return nil, err
 	}
 	if err := checkOrigin(r, p.Policy, k.noun); err != nil {
 		return nil, err

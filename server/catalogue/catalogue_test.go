@@ -9,27 +9,13 @@ import (
 	"time"
 
 	"github.com/portalconsent/portalconsent/policy"
-	"github.com/portalconsent/portalconsent/server/assets"
 	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/receipts/sqlite"
+	"github.com/portalconsent/portalconsent/server/servertest"
 )
 
 // testAssets returns the few assets a configuration names.
-func testAssets(t *testing.T) *assets.Set {
-	t.Helper()
-	a := &assets.Set{}
-	for _, f := range []struct {
-		dst  **assets.Asset
-		name string
-	}{{&a.Wasm, "app.wasm"}, {&a.WasmExec, "wasm_exec.js"}, {&a.CSS, "banner.css"}, {&a.Embeds, "embeds.js"}, {&a.Beyond, "beyond.js"}} {
-		x, err := assets.New(f.name, []byte("/* "+f.name+" */"), "text/plain", true, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		*f.dst = x
-	}
-	return a
-}
+var testAssets = servertest.Assets
 
 // TestEarlier is the one check of an earlier revision: a notice replaced
 // by a publication stays live for its policy's lifetime from then, in its

@@ -22,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/assets"
 	"github.com/portalconsent/portalconsent/server/operators"
 	"github.com/portalconsent/portalconsent/server/receipts"
 	"github.com/portalconsent/portalconsent/server/receipts/sqlite"
@@ -54,6 +55,24 @@ func Operators(t testing.TB) *operators.Set {
 	}
 	set.SetOperators(ops)
 	return set
+}
+
+// Assets returns the few assets a portal's configuration names, each a
+// one-line stand-in.
+func Assets(t testing.TB) *assets.Set {
+	t.Helper()
+	a := &assets.Set{}
+	for _, f := range []struct {
+		dst  **assets.Asset
+		name string
+	}{{&a.Wasm, "app.wasm"}, {&a.WasmExec, "wasm_exec.js"}, {&a.CSS, "banner.css"}, {&a.Embeds, "embeds.js"}, {&a.Beyond, "beyond.js"}} {
+		x, err := assets.New(f.name, []byte("/* "+f.name+" */"), "text/plain", true, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*f.dst = x
+	}
+	return a
 }
 
 // OpenStore returns a SQLite receipts store in a temporary directory of t,
