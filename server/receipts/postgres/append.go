@@ -121,6 +121,8 @@ func (s *Store) flushImpressions(ctx context.Context) error {
 	if m == nil {
 		return nil
 	}
+	s.slot.RLock()
+	defer s.slot.RUnlock()
 	err := pgx.BeginFunc(ctx, s.wpool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		queueAggregates(b, &receipts.Aggregates{Impressions: m}, s.writerID)
@@ -227,7 +229,11 @@ func (s *Store) writer() {
 // first. It retries (twice at most) when nothing can have been committed: a
 // partition retention dropped meanwhile, a connection lost before COMMIT,
 // a deadlock, a COMMIT cut off that wasCommitted finds rolled back. On success it sets each receipt's Seq, Prev, Hash and times.
+// It holds s.slot for reading throughout: the batch is the writer's
+// leased when it starts (watchLease switches between two batches).
 func (s *Store) commit(ctx context.Context, batch []*request) error {
+	s.slot.RLock()
+	defer s.slot.RUnlock()
 	var months []month
 	for _, req := range batch {
 		if req.r == nil {
@@ -316,7 +322,8 @@ var errInvalid = errors.New("postgres: invalid receipt")
 // genesis is receipts.Genesis as bytes.
 var genesis = make([]byte, 32)
 
-// tryCommit runs the transaction of one batch on the store's writer: it
+// tryCommit runs the transaction of one batch on the store's writer (its
+// caller holds s.slot for reading): it
 // takes the advisory locks of the batch's consent ids (in key order, so
 // that transactions cannot deadlock; two hosts wait on each other only for
 // receipts of one consent id), locks the heads of the writer's chains of
@@ -341,6 +348,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	}
 	slices.Sort(portals)
 	portals = slices.Compact(portals)
+	writer := s.writerID // commit holds s.slot: the same the whole batch
 	slices.Sort(consentKeys)
 	consentKeys = slices.Compact(consentKeys)
 
@@ -362,9 +370,9 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	// as Go does).
 	b.Queue(`INSERT INTO chains (portal, writer, seq, hash)
 		SELECT p, $2, 0, $3 FROM unnest($1::text[]) AS p ORDER BY p
-		ON CONFLICT (portal, writer) DO NOTHING`, portals, s.writerID, genesis)
+		ON CONFLICT (portal, writer) DO NOTHING`, portals, writer, genesis)
 	b.Queue(`SELECT portal, seq, hash FROM chains WHERE writer = $2 AND portal = ANY($1::text[])
-		ORDER BY portal FOR UPDATE`, portals, s.writerID)
+		ORDER BY portal FOR UPDATE`, portals, writer)
 	type head struct {
 		seq  int64
 		hash string
@@ -482,7 +490,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		}
 		fresh = append(fresh, bi)
 		h := heads[c.Portal]
-		c.Writer = s.writerID
+		c.Writer = writer
 		c.Seal(h.seq+1, h.hash)
 		heads[c.Portal] = head{c.Seq, c.Hash}
 		sealed[bi] = c
@@ -500,7 +508,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 
 		day := time.Date(c.ReceivedAt.Year(), c.ReceivedAt.Month(), c.ReceivedAt.Day(), 0, 0, 0, 0, time.UTC)
 		for _, name := range req.undeclared {
-			b.Queue(tallySQL, c.Portal, day, name.Name, c.ReceivedAt, c.Page, name.Type).QueryRow(func(row pgx.Row) error {
+			b.Queue(tallySQL, c.Portal, day, name.Name, c.ReceivedAt, c.Page, name.Type, writer).QueryRow(func(row pgx.Row) error {
 				var (
 					counted string
 					count   int64
@@ -524,7 +532,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 			$11::timestamptz[], $12::text[], $13::bytea[], $14::bytea[])
 			AS v(id, portal, seq, consent_id, revision, choices, method,
 			lang, page, decided_at, received_at, notice, prev, hash)`,
-		ids, ps, seqs, consents, revisions, choices, methods, langs, pages, decided, received, notices, prevs, hashes, s.writerID)
+		ids, ps, seqs, consents, revisions, choices, methods, langs, pages, decided, received, notices, prevs, hashes, writer)
 	if len(lastAt) > 0 {
 		// The consent ids' last choices, one row each, in key order.
 		keys := slices.SortedFunc(maps.Keys(lastAt), func(a, b [2]string) int {
@@ -548,8 +556,8 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	}
 	b.Queue(`UPDATE chains SET seq = v.seq, hash = v.hash
 		FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS v(portal, seq, hash)
-		WHERE chains.portal = v.portal AND chains.writer = $4`, hp, hs, hh, s.writerID)
-	queueAggregates(b, &agg, s.writerID)
+		WHERE chains.portal = v.portal AND chains.writer = $4`, hp, hs, hh, writer)
+	queueAggregates(b, &agg, writer)
 	if err = tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, false, err
 	}
@@ -666,21 +674,28 @@ func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, err
 	return stored, err
 }
 
-// tallySQL counts one undeclared name: $1 portal, $2 day, $3 name, $4 time
-// seen, $5 page (kept while fewer than receipts.MaxPages distinct pages
-// are), $6 type (cookie, localStorage, sessionStorage). A name the day has
-// no tally of yet, when the day has receipts.MaxTallyNames names already
-// (of every type), is counted as the receipts.OtherName of its type (hosts
-// appending to one portal at once may each add a name at the cap: a day may
-// hold a name per host past it). It returns the name counted and its count.
-var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, type, name, count, first_seen, last_seen, pages)
+// tallySQL counts one undeclared name in the tally row of a writer: $1
+// portal, $2 day, $3 name, $4 time seen, $5 page (kept while the row has
+// fewer than receipts.MaxPages distinct pages), $6 type (cookie,
+// localStorage, sessionStorage), $7 writer. Each writer counts in rows of
+// its own (the readers sum them), so that batches of two hosts reporting
+// the same name never lock one row. Whether a name has a tally, and how
+// many names the day has, is read across writers (without locks): a name
+// the day has no tally of yet, when the day has receipts.MaxTallyNames
+// distinct names already (of every type), is counted as the
+// receipts.OtherName of its type. Hosts appending to one portal at once
+// may each add a name at the cap, unseen by the others until they commit:
+// a day may hold a name per host past it. It returns the name counted and
+// the count of the writer's row.
+var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, type, name, writer, count, first_seen, last_seen, pages)
 	VALUES ($1, $2, $6::text, CASE
 			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $6::text AND name = $3::text) THEN $3::text
 			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $6::text AND name = '%[2]s') THEN '%[2]s'
-			WHEN (SELECT count(*) FROM undeclared WHERE portal = $1 AND day = $2 AND name <> '%[2]s') < %[3]d THEN $3::text
+			WHEN (SELECT count(*) FROM (SELECT DISTINCT type, name FROM undeclared
+				WHERE portal = $1 AND day = $2 AND name <> '%[2]s') AS d) < %[3]d THEN $3::text
 			ELSE '%[2]s' END,
-		1, $4, $4, CASE WHEN $5::text = '' THEN '{}'::text[] ELSE ARRAY[$5::text] END)
-	ON CONFLICT (portal, day, type, name) DO UPDATE SET
+		$7, 1, $4, $4, CASE WHEN $5::text = '' THEN '{}'::text[] ELSE ARRAY[$5::text] END)
+	ON CONFLICT (portal, day, type, name, writer) DO UPDATE SET
 		count = u.count + 1,
 		first_seen = least(u.first_seen, excluded.first_seen),
 		last_seen = greatest(u.last_seen, excluded.last_seen),

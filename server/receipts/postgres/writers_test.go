@@ -17,12 +17,12 @@ import (
 )
 
 // TestHostsDoNotWaitOnEachOther holds, in an open transaction, every row
-// host a's appends to portal shop lock (its writer's chain head and its
-// aggregates of the day) and the portal's other chains' heads, as a's
-// batch does while it commits; host b's appends to the same portal must
-// still be committed at once: no lock on the write path is shared between
-// hosts. Then both chains verify, and each host's receipt is found by the
-// other.
+// host a's appends to portal shop lock (its writer's chain head, its
+// aggregates of the day and its tally of the undeclared cookie _ga), as
+// a's batch does while it commits; host b's appends to the same portal,
+// each reporting _ga too, must still be committed at once: no lock on the
+// write path is shared between hosts. Then both chains verify, each host's
+// receipt is found by the other, and _ga's tally sums both hosts'.
 func TestHostsDoNotWaitOnEachOther(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -37,8 +37,13 @@ func TestHostsDoNotWaitOnEachOther(t *testing.T) {
 			ctx := context.Background()
 			now := time.Now()
 			first := mkReceipt("shop", now)
-			mustAppend(t, a, first)
-			mustAppend(t, b, mkReceipt("shop", now))
+			ga := receipts.Cookies("_ga")
+			if err := a.Append(ctx, first, ga); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Append(ctx, mkReceipt("shop", now), ga); err != nil {
+				t.Fatal(err)
+			}
 
 			// a's transaction in flight: its locks held.
 			tx, err := a.pool.Begin(ctx)
@@ -50,6 +55,7 @@ func TestHostsDoNotWaitOnEachOther(t *testing.T) {
 				"SELECT 1 FROM chains WHERE portal = 'shop' AND writer = $1 FOR UPDATE",
 				"SELECT 1 FROM stats_decisions WHERE portal = 'shop' AND writer = $1 FOR UPDATE",
 				"SELECT 1 FROM stats_accepted WHERE portal = 'shop' AND writer = $1 FOR UPDATE",
+				"SELECT 1 FROM undeclared WHERE portal = 'shop' AND name = '_ga' AND writer = $1 FOR UPDATE",
 			} {
 				if _, err := tx.Exec(ctx, sql, a.Writer()); err != nil {
 					t.Fatalf("%s: %v", sql, err)
@@ -58,7 +64,7 @@ func TestHostsDoNotWaitOnEachOther(t *testing.T) {
 			for range 20 {
 				r := mkReceipt("shop", time.Now())
 				actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				err := b.Append(actx, r, nil)
+				err := b.Append(actx, r, ga)
 				cancel()
 				if err != nil {
 					t.Fatalf("b's Append while a's transaction holds its locks: %v (it waited on a)", err)
@@ -74,6 +80,9 @@ func TestHostsDoNotWaitOnEachOther(t *testing.T) {
 				if err := s.Verify(ctx); err != nil {
 					t.Errorf("Verify of writer %d: %v", s.Writer(), err)
 				}
+			}
+			if us, err := a.Undeclared(ctx, "shop", now.Add(-24*time.Hour), now.Add(24*time.Hour)); err != nil || len(us) != 1 || us[0].Name != "_ga" || us[0].Count != 22 {
+				t.Errorf("Undeclared after both hosts = %+v, %v; want _ga counted 22 times", us, err)
 			}
 			got, err := b.Consent(ctx, "shop", first.ConsentID)
 			if err != nil || len(got) != 1 || got[0].ID != first.ID || got[0].Writer != a.Writer() {
