@@ -6,10 +6,12 @@
 // drops whole months without holding appends (see DeleteBefore). A trigger makes
 // them append-only for everyone but retention. A portal has a chain per
 // writer: a slot each store leases at Open for as long as it is open (a
-// session advisory lock), so that stores (hosts) appending to one portal at
+// session advisory lock, leased again should its session end under the
+// store: see LeaseCheck), so that stores (hosts) appending to one portal at
 // once extend chains of their own and never wait on each other; each
 // chain's head is a row of table chains that the store's appends lock while
-// they extend it. The aggregates are kept per writer too, and each consent
+// they extend it. The aggregates and the undeclared-name tallies are kept
+// per writer too (their readers sum the writers' rows), and each consent
 // id's last choice in table last_choices (the withdrawal lookup). Appends
 // that arrive together are committed in one transaction (group commit),
 // on connections of their own (a pool of writerConns) that reads, such as
