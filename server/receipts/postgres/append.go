@@ -465,7 +465,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	}
 
 	sealed, resent = make([]receipts.Receipt, len(batch)), make([]bool, len(batch))
-	var full []receipts.Receipt // receipts whose tally filled their day (tallySQL)
+	tallies := map[tallyKey]*tally{} // the batch's undeclared names, counted together
 	var (
 		ids, ps, consents, choices, methods, langs, pages, notices []string
 		seqs, revisions                                            []int64
@@ -508,20 +508,33 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 
 		day := time.Date(c.ReceivedAt.Year(), c.ReceivedAt.Month(), c.ReceivedAt.Day(), 0, 0, 0, 0, time.UTC)
 		for _, name := range req.undeclared {
-			b.Queue(tallySQL, c.Portal, day, name.Name, c.ReceivedAt, c.Page, name.Type, writer).QueryRow(func(row pgx.Row) error {
-				var (
-					counted string
-					count   int64
-				)
-				if err := row.Scan(&counted, &count); err != nil {
-					return err
-				}
-				if counted == receipts.OtherName && count == 1 {
-					full = append(full, c)
-				}
-				return nil
-			})
+			k := tallyKey{c.Portal, day, name.Type, name.Name}
+			t := tallies[k]
+			if t == nil {
+				t = &tally{first: c.ReceivedAt, last: c.ReceivedAt, pages: []string{}}
+				tallies[k] = t
+			}
+			t.add(c.ReceivedAt, c.Page)
 		}
+	}
+	// One statement per name of the batch (not per receipt and name), in
+	// key order.
+	var full []tallyKey // tallies whose name filled their day (tallySQL)
+	for _, k := range slices.SortedFunc(maps.Keys(tallies), tallyKey.compare) {
+		t := tallies[k]
+		b.Queue(tallySQL, k.portal, k.day, k.name, t.first, t.last, t.pages, k.typ, writer, t.n).QueryRow(func(row pgx.Row) error {
+			var (
+				counted  string
+				inserted bool
+			)
+			if err := row.Scan(&counted, &inserted); err != nil {
+				return err
+			}
+			if counted == receipts.OtherName && inserted {
+				full = append(full, k)
+			}
+			return nil
+		})
 	}
 	b.Queue(`INSERT INTO receipts (id, portal, writer, seq, consent_id, revision, choices, method,
 			lang, page, decided_at, received_at, notice, prev, hash)
@@ -564,8 +577,8 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	if err = tx.Commit(ctx); err != nil {
 		return sealed, resent, true, err
 	}
-	for _, c := range full {
-		receipts.LogTallyFull(s.log, "undeclared", c.Portal, c.ReceivedAt)
+	for _, k := range full {
+		receipts.LogTallyFull(s.log, "undeclared", k.portal, k.day)
 	}
 	return sealed, resent, false, nil
 }
@@ -674,10 +687,45 @@ func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, err
 	return stored, err
 }
 
-// tallySQL counts one undeclared name in the tally row of a writer: $1
-// portal, $2 day, $3 name, $4 time seen, $5 page (kept while the row has
-// fewer than receipts.MaxPages distinct pages), $6 type (cookie,
-// localStorage, sessionStorage), $7 writer. Each writer counts in rows of
+// tallyKey is the tally an undeclared name is counted in (but its writer).
+type tallyKey struct {
+	portal    string
+	day       time.Time
+	typ, name string
+}
+
+func (k tallyKey) compare(o tallyKey) int {
+	return cmp.Or(strings.Compare(k.portal, o.portal), k.day.Compare(o.day),
+		strings.Compare(k.typ, o.typ), strings.Compare(k.name, o.name))
+}
+
+// tally is what a batch counts of one name: how many of its receipts
+// reported it, when first and last, on which pages (the first
+// receipts.MaxPages distinct ones; never nil).
+type tally struct {
+	n           int64
+	first, last time.Time
+	pages       []string
+}
+
+func (t *tally) add(at time.Time, page string) {
+	t.n++
+	if at.Before(t.first) {
+		t.first = at
+	}
+	if at.After(t.last) {
+		t.last = at
+	}
+	if page != "" && len(t.pages) < receipts.MaxPages && !slices.Contains(t.pages, page) {
+		t.pages = append(t.pages, page)
+	}
+}
+
+// tallySQL counts a batch's reports of one undeclared name in the tally
+// row of a writer: $1 portal, $2 day, $3 name, $4 and $5 the first and
+// last time seen, $6 pages (the row keeps the first receipts.MaxPages
+// distinct ones), $7 type (cookie, localStorage, sessionStorage), $8
+// writer, $9 how many receipts reported it. Each writer counts in rows of
 // its own (the readers sum them), so that batches of two hosts reporting
 // the same name never lock one row. Whether a name has a tally, and how
 // many names the day has, is read across writers (without locks): a name
@@ -686,22 +734,24 @@ func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, err
 // receipts.OtherName of its type. Hosts appending to one portal at once
 // may each add a name at the cap, unseen by the others until they commit:
 // a day may hold a name per host past it. It returns the name counted and
-// the count of the writer's row.
+// whether its row was made.
 var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, type, name, writer, count, first_seen, last_seen, pages)
-	VALUES ($1, $2, $6::text, CASE
-			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $6::text AND name = $3::text) THEN $3::text
-			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $6::text AND name = '%[2]s') THEN '%[2]s'
+	VALUES ($1, $2, $7::text, CASE
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $7::text AND name = $3::text) THEN $3::text
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $7::text AND name = '%[2]s') THEN '%[2]s'
 			WHEN (SELECT count(*) FROM (SELECT DISTINCT type, name FROM undeclared
 				WHERE portal = $1 AND day = $2 AND name <> '%[2]s') AS d) < %[3]d THEN $3::text
 			ELSE '%[2]s' END,
-		$7, 1, $4, $4, CASE WHEN $5::text = '' THEN '{}'::text[] ELSE ARRAY[$5::text] END)
+		$8, $9, $4, $5, $6::text[])
 	ON CONFLICT (portal, day, type, name, writer) DO UPDATE SET
-		count = u.count + 1,
+		count = u.count + excluded.count,
 		first_seen = least(u.first_seen, excluded.first_seen),
 		last_seen = greatest(u.last_seen, excluded.last_seen),
-		pages = CASE WHEN $5::text <> '' AND cardinality(u.pages) < %[1]d AND NOT ($5::text = ANY (u.pages))
-			THEN u.pages || $5::text ELSE u.pages END
-	RETURNING u.name, u.count`, receipts.MaxPages, receipts.OtherName, receipts.MaxTallyNames)
+		pages = CASE WHEN cardinality(u.pages) >= %[1]d OR cardinality(excluded.pages) = 0 THEN u.pages
+			ELSE (SELECT array_agg(p ORDER BY o) FROM (
+				SELECT p, min(o) AS o FROM unnest(u.pages || excluded.pages) WITH ORDINALITY AS x(p, o)
+				GROUP BY p ORDER BY min(o) LIMIT %[1]d) AS d) END
+	RETURNING u.name, u.xmax = 0`, receipts.MaxPages, receipts.OtherName, receipts.MaxTallyNames)
 
 // validate refuses what PostgreSQL could not store, so that one bad receipt
 // does not fail the batch it would join.
