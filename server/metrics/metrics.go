@@ -14,6 +14,7 @@
 //	portalconsent_store_errors_total{op}                  receipts store failures: op append or read
 //	portalconsent_policy_reloads_total{result}            policy reloads: result applied or failed
 //	portalconsent_operators_reloads_total{result}         operators file reloads: applied or failed
+//	portalconsent_writer_leases_total                     PostgreSQL writer slots leased again after a lost lease (WriterLeases)
 //
 // plus the Go runtime's and the process's own (go_*, process_*).
 package metrics
@@ -193,4 +194,18 @@ func (m *Metrics) OperatorsReload(err error) {
 	if m != nil {
 		m.opReloads.WithLabelValues(result(err)).Inc()
 	}
+}
+
+// WriterLeases exports, as portalconsent_writer_leases_total, how many
+// times the receipts store leased a writer slot again after losing its
+// lease (postgres.Store.Leases), read from leases when scraped. Call it
+// once, for a store that has writer leases (PostgreSQL).
+func (m *Metrics) WriterLeases(leases func() int64) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "portalconsent_writer_leases_total",
+		Help: "PostgreSQL writer slots leased again after the store lost its lease (a database restart, a network cut).",
+	}, func() float64 { return float64(leases()) }))
 }

@@ -15,6 +15,20 @@ func TestMetricsNilRecordsNothing(t *testing.T) {
 	m.StoreError("append")
 	m.PolicyReload(nil)
 	m.OperatorsReload(nil)
+	m.WriterLeases(func() int64 { return 1 })
+}
+
+// TestWriterLeases: the counter reads the store's count when scraped.
+func TestWriterLeases(t *testing.T) {
+	m := New()
+	n := int64(0)
+	m.WriterLeases(func() int64 { return n })
+	n = 3
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if body := rec.Body.String(); !strings.Contains(body, "portalconsent_writer_leases_total 3") {
+		t.Errorf("no portalconsent_writer_leases_total 3 in\n%s", body)
+	}
 }
 
 // TestMetricsBoundedLabels: values outside the fixed sets fold into one.

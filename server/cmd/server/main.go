@@ -197,6 +197,9 @@ func main() {
 		}
 	}
 	m := metrics.New()
+	if l, ok := st.(interface{ Leases() int64 }); ok { // PostgreSQL: its writer lease
+		m.WriterLeases(l.Leases)
+	}
 	var opReloader *operators.Reloader
 	if *operatorsFile != "" {
 		if opReloader, err = operators.NewReloader(*operatorsFile, auth, log); err != nil {

@@ -121,6 +121,8 @@ func (s *Store) flushImpressions(ctx context.Context) error {
 	if m == nil {
 		return nil
 	}
+	s.slot.RLock()
+	defer s.slot.RUnlock()
 	err := pgx.BeginFunc(ctx, s.wpool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		queueAggregates(b, &receipts.Aggregates{Impressions: m}, s.writerID)
@@ -227,7 +229,11 @@ func (s *Store) writer() {
 // first. It retries (twice at most) when nothing can have been committed: a
 // partition retention dropped meanwhile, a connection lost before COMMIT,
 // a deadlock, a COMMIT cut off that wasCommitted finds rolled back. On success it sets each receipt's Seq, Prev, Hash and times.
+// It holds s.slot for reading throughout: the batch is the writer's
+// leased when it starts (watchLease switches between two batches).
 func (s *Store) commit(ctx context.Context, batch []*request) error {
+	s.slot.RLock()
+	defer s.slot.RUnlock()
 	var months []month
 	for _, req := range batch {
 		if req.r == nil {
@@ -316,7 +322,8 @@ var errInvalid = errors.New("postgres: invalid receipt")
 // genesis is receipts.Genesis as bytes.
 var genesis = make([]byte, 32)
 
-// tryCommit runs the transaction of one batch on the store's writer: it
+// tryCommit runs the transaction of one batch on the store's writer (its
+// caller holds s.slot for reading): it
 // takes the advisory locks of the batch's consent ids (in key order, so
 // that transactions cannot deadlock; two hosts wait on each other only for
 // receipts of one consent id), locks the heads of the writer's chains of
@@ -341,6 +348,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	}
 	slices.Sort(portals)
 	portals = slices.Compact(portals)
+	writer := s.writerID // commit holds s.slot: the same the whole batch
 	slices.Sort(consentKeys)
 	consentKeys = slices.Compact(consentKeys)
 
@@ -362,9 +370,9 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	// as Go does).
 	b.Queue(`INSERT INTO chains (portal, writer, seq, hash)
 		SELECT p, $2, 0, $3 FROM unnest($1::text[]) AS p ORDER BY p
-		ON CONFLICT (portal, writer) DO NOTHING`, portals, s.writerID, genesis)
+		ON CONFLICT (portal, writer) DO NOTHING`, portals, writer, genesis)
 	b.Queue(`SELECT portal, seq, hash FROM chains WHERE writer = $2 AND portal = ANY($1::text[])
-		ORDER BY portal FOR UPDATE`, portals, s.writerID)
+		ORDER BY portal FOR UPDATE`, portals, writer)
 	type head struct {
 		seq  int64
 		hash string
@@ -457,7 +465,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	}
 
 	sealed, resent = make([]receipts.Receipt, len(batch)), make([]bool, len(batch))
-	var full []receipts.Receipt // receipts whose tally filled their day (tallySQL)
+	tallies := map[tallyKey]*tally{} // the batch's undeclared names, counted together
 	var (
 		ids, ps, consents, choices, methods, langs, pages, notices []string
 		seqs, revisions                                            []int64
@@ -482,7 +490,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 		}
 		fresh = append(fresh, bi)
 		h := heads[c.Portal]
-		c.Writer = s.writerID
+		c.Writer = writer
 		c.Seal(h.seq+1, h.hash)
 		heads[c.Portal] = head{c.Seq, c.Hash}
 		sealed[bi] = c
@@ -500,20 +508,33 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 
 		day := time.Date(c.ReceivedAt.Year(), c.ReceivedAt.Month(), c.ReceivedAt.Day(), 0, 0, 0, 0, time.UTC)
 		for _, name := range req.undeclared {
-			b.Queue(tallySQL, c.Portal, day, name.Name, c.ReceivedAt, c.Page, name.Type).QueryRow(func(row pgx.Row) error {
-				var (
-					counted string
-					count   int64
-				)
-				if err := row.Scan(&counted, &count); err != nil {
-					return err
-				}
-				if counted == receipts.OtherName && count == 1 {
-					full = append(full, c)
-				}
-				return nil
-			})
+			k := tallyKey{c.Portal, day, name.Type, name.Name}
+			t := tallies[k]
+			if t == nil {
+				t = &tally{first: c.ReceivedAt, last: c.ReceivedAt, pages: []string{}}
+				tallies[k] = t
+			}
+			t.add(c.ReceivedAt, c.Page)
 		}
+	}
+	// One statement per name of the batch (not per receipt and name), in
+	// key order.
+	var full []tallyKey // tallies whose name filled their day (tallySQL)
+	for _, k := range slices.SortedFunc(maps.Keys(tallies), tallyKey.compare) {
+		t := tallies[k]
+		b.Queue(tallySQL, k.portal, k.day, k.name, t.first, t.last, t.pages, k.typ, writer, t.n).QueryRow(func(row pgx.Row) error {
+			var (
+				counted  string
+				inserted bool
+			)
+			if err := row.Scan(&counted, &inserted); err != nil {
+				return err
+			}
+			if counted == receipts.OtherName && inserted {
+				full = append(full, k)
+			}
+			return nil
+		})
 	}
 	b.Queue(`INSERT INTO receipts (id, portal, writer, seq, consent_id, revision, choices, method,
 			lang, page, decided_at, received_at, notice, prev, hash)
@@ -524,7 +545,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 			$11::timestamptz[], $12::text[], $13::bytea[], $14::bytea[])
 			AS v(id, portal, seq, consent_id, revision, choices, method,
 			lang, page, decided_at, received_at, notice, prev, hash)`,
-		ids, ps, seqs, consents, revisions, choices, methods, langs, pages, decided, received, notices, prevs, hashes, s.writerID)
+		ids, ps, seqs, consents, revisions, choices, methods, langs, pages, decided, received, notices, prevs, hashes, writer)
 	if len(lastAt) > 0 {
 		// The consent ids' last choices, one row each, in key order.
 		keys := slices.SortedFunc(maps.Keys(lastAt), func(a, b [2]string) int {
@@ -548,16 +569,16 @@ func (s *Store) tryCommit(ctx context.Context, batch []*request) (sealed []recei
 	}
 	b.Queue(`UPDATE chains SET seq = v.seq, hash = v.hash
 		FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS v(portal, seq, hash)
-		WHERE chains.portal = v.portal AND chains.writer = $4`, hp, hs, hh, s.writerID)
-	queueAggregates(b, &agg, s.writerID)
+		WHERE chains.portal = v.portal AND chains.writer = $4`, hp, hs, hh, writer)
+	queueAggregates(b, &agg, writer)
 	if err = tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, false, err
 	}
 	if err = tx.Commit(ctx); err != nil {
 		return sealed, resent, true, err
 	}
-	for _, c := range full {
-		receipts.LogTallyFull(s.log, "undeclared", c.Portal, c.ReceivedAt)
+	for _, k := range full {
+		receipts.LogTallyFull(s.log, "undeclared", k.portal, k.day)
 	}
 	return sealed, resent, false, nil
 }
@@ -666,27 +687,71 @@ func (s *Store) wasCommitted(ctx context.Context, r receipts.Receipt) (bool, err
 	return stored, err
 }
 
-// tallySQL counts one undeclared name: $1 portal, $2 day, $3 name, $4 time
-// seen, $5 page (kept while fewer than receipts.MaxPages distinct pages
-// are), $6 type (cookie, localStorage, sessionStorage). A name the day has
-// no tally of yet, when the day has receipts.MaxTallyNames names already
-// (of every type), is counted as the receipts.OtherName of its type (hosts
-// appending to one portal at once may each add a name at the cap: a day may
-// hold a name per host past it). It returns the name counted and its count.
-var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, type, name, count, first_seen, last_seen, pages)
-	VALUES ($1, $2, $6::text, CASE
-			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $6::text AND name = $3::text) THEN $3::text
-			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $6::text AND name = '%[2]s') THEN '%[2]s'
-			WHEN (SELECT count(*) FROM undeclared WHERE portal = $1 AND day = $2 AND name <> '%[2]s') < %[3]d THEN $3::text
+// tallyKey is the tally an undeclared name is counted in (but its writer).
+type tallyKey struct {
+	portal    string
+	day       time.Time
+	typ, name string
+}
+
+func (k tallyKey) compare(o tallyKey) int {
+	return cmp.Or(strings.Compare(k.portal, o.portal), k.day.Compare(o.day),
+		strings.Compare(k.typ, o.typ), strings.Compare(k.name, o.name))
+}
+
+// tally is what a batch counts of one name: how many of its receipts
+// reported it, when first and last, on which pages (the first
+// receipts.MaxPages distinct ones; never nil).
+type tally struct {
+	n           int64
+	first, last time.Time
+	pages       []string
+}
+
+func (t *tally) add(at time.Time, page string) {
+	t.n++
+	if at.Before(t.first) {
+		t.first = at
+	}
+	if at.After(t.last) {
+		t.last = at
+	}
+	if page != "" && len(t.pages) < receipts.MaxPages && !slices.Contains(t.pages, page) {
+		t.pages = append(t.pages, page)
+	}
+}
+
+// tallySQL counts a batch's reports of one undeclared name in the tally
+// row of a writer: $1 portal, $2 day, $3 name, $4 and $5 the first and
+// last time seen, $6 pages (the row keeps the first receipts.MaxPages
+// distinct ones), $7 type (cookie, localStorage, sessionStorage), $8
+// writer, $9 how many receipts reported it. Each writer counts in rows of
+// its own (the readers sum them), so that batches of two hosts reporting
+// the same name never lock one row. Whether a name has a tally, and how
+// many names the day has, is read across writers (without locks): a name
+// the day has no tally of yet, when the day has receipts.MaxTallyNames
+// distinct names already (of every type), is counted as the
+// receipts.OtherName of its type. Hosts appending to one portal at once
+// may each add a name at the cap, unseen by the others until they commit:
+// a day may hold a name per host past it. It returns the name counted and
+// whether its row was made.
+var tallySQL = fmt.Sprintf(`INSERT INTO undeclared AS u (portal, day, type, name, writer, count, first_seen, last_seen, pages)
+	VALUES ($1, $2, $7::text, CASE
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $7::text AND name = $3::text) THEN $3::text
+			WHEN EXISTS (SELECT 1 FROM undeclared WHERE portal = $1 AND day = $2 AND type = $7::text AND name = '%[2]s') THEN '%[2]s'
+			WHEN (SELECT count(*) FROM (SELECT DISTINCT type, name FROM undeclared
+				WHERE portal = $1 AND day = $2 AND name <> '%[2]s') AS d) < %[3]d THEN $3::text
 			ELSE '%[2]s' END,
-		1, $4, $4, CASE WHEN $5::text = '' THEN '{}'::text[] ELSE ARRAY[$5::text] END)
-	ON CONFLICT (portal, day, type, name) DO UPDATE SET
-		count = u.count + 1,
+		$8, $9, $4, $5, $6::text[])
+	ON CONFLICT (portal, day, type, name, writer) DO UPDATE SET
+		count = u.count + excluded.count,
 		first_seen = least(u.first_seen, excluded.first_seen),
 		last_seen = greatest(u.last_seen, excluded.last_seen),
-		pages = CASE WHEN $5::text <> '' AND cardinality(u.pages) < %[1]d AND NOT ($5::text = ANY (u.pages))
-			THEN u.pages || $5::text ELSE u.pages END
-	RETURNING u.name, u.count`, receipts.MaxPages, receipts.OtherName, receipts.MaxTallyNames)
+		pages = CASE WHEN cardinality(u.pages) >= %[1]d OR cardinality(excluded.pages) = 0 THEN u.pages
+			ELSE (SELECT array_agg(p ORDER BY o) FROM (
+				SELECT p, min(o) AS o FROM unnest(u.pages || excluded.pages) WITH ORDINALITY AS x(p, o)
+				GROUP BY p ORDER BY min(o) LIMIT %[1]d) AS d) END
+	RETURNING u.name, u.xmax = 0`, receipts.MaxPages, receipts.OtherName, receipts.MaxTallyNames)
 
 // validate refuses what PostgreSQL could not store, so that one bad receipt
 // does not fail the batch it would join.

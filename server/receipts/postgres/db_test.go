@@ -125,6 +125,15 @@ func (b backend) Reopen(t *testing.T, s receipts.Store) receipts.Store {
 	return openStore(t, dsn.(string), b.opts...)
 }
 
+// Host opens a second store on s's database (another host).
+func (b backend) Host(t *testing.T, s receipts.Store) receipts.Store {
+	dsn, ok := testStores.Load(s)
+	if !ok {
+		t.Fatal("Host of a store the tests did not open")
+	}
+	return openStore(t, dsn.(string), b.opts...)
+}
+
 // Exec tampers with the database as its owner would: in a transaction that
 // turns the append-only trigger off.
 func (b backend) Exec(t *testing.T, s receipts.Store, sql string, args ...any) {

@@ -6,10 +6,12 @@
 // drops whole months without holding appends (see DeleteBefore). A trigger makes
 // them append-only for everyone but retention. A portal has a chain per
 // writer: a slot each store leases at Open for as long as it is open (a
-// session advisory lock), so that stores (hosts) appending to one portal at
+// session advisory lock, leased again should its session end under the
+// store: see LeaseCheck), so that stores (hosts) appending to one portal at
 // once extend chains of their own and never wait on each other; each
 // chain's head is a row of table chains that the store's appends lock while
-// they extend it. The aggregates are kept per writer too, and each consent
+// they extend it. The aggregates and the undeclared-name tallies are kept
+// per writer too (their readers sum the writers' rows), and each consent
 // id's last choice in table last_choices (the withdrawal lookup). Appends
 // that arrive together are committed in one transaction (group commit),
 // on connections of their own (a pool of writerConns) that reads, such as
@@ -100,11 +102,13 @@ type config struct {
 	groupCommit time.Duration
 	impressions time.Duration
 	maintenance time.Duration
+	leaseCheck  time.Duration
 	log         *slog.Logger
 }
 
 // Log sets where the store logs that a day's cookie tallies of a portal
-// are full (receipts.LogTallyFull); by default it logs nothing.
+// are full (receipts.LogTallyFull) and that its writer lease was lost and
+// taken again (see LeaseCheck); by default it logs nothing.
 func Log(l *slog.Logger) Option {
 	return func(c *config) { c.log = l }
 }
@@ -130,6 +134,25 @@ func ImpressionFlush(every time.Duration) Option {
 	}
 }
 
+// DefaultLeaseCheck is how often a Store opened without the LeaseCheck
+// option checks that it still holds its writer slot.
+const DefaultLeaseCheck = 3 * time.Second
+
+// LeaseCheck sets how often the store checks that the session holding its
+// writer slot (its lease) is alive; 0 or less takes DefaultLeaseCheck.
+// When the session ended under the store (a database restart, a network
+// cut, an idle session killed), another store may take the slot: the store
+// then leases a slot again on a new connection (the same one if it is
+// still free, else the lowest free) and its next batches append as that
+// writer.
+func LeaseCheck(every time.Duration) Option {
+	return func(c *config) {
+		if every > 0 {
+			c.leaseCheck = every
+		}
+	}
+}
+
 // Maintenance sets how often the store runs EnsurePartitions in the
 // background (default every 24 hours); 0 or less turns it off.
 func Maintenance(every time.Duration) Option {
@@ -139,13 +162,20 @@ func Maintenance(every time.Duration) Option {
 // Store is a receipts.Store on PostgreSQL. Its methods are safe for
 // concurrent use, also by several processes on one database.
 type Store struct {
-	// writerID is the writer (slot) the store leased at Open: the chains it
+	// writerID is the writer (slot) the store leased: the chains it
 	// extends are the portals' chains of that writer, no other open store
 	// appends to them. lease is the session holding its advisory lock,
-	// outside the pools, closed by Close (which frees the slot: a later
-	// store takes it and continues its chains).
+	// outside the pools, whose backend is leasePID, closed by Close (which
+	// frees the slot: a later store takes it and continues its chains).
+	// slot guards the three: a batch holds it for reading while it commits,
+	// watchLease for writing while it switches to a new lease (between two
+	// batches). Only watchLease, then Close, use the lease connection.
+	slot     sync.RWMutex
 	writerID int
 	lease    *pgx.Conn
+	leasePID uint32
+	leaseCfg *pgx.ConnConfig // how the lease connects
+	leases   atomic.Int64    // leases taken again after a lost one
 
 	pool        *pgxpool.Pool // reads, notices, secrets, maintenance
 	wpool       *pgxpool.Pool // the writers': appends, impressions, partitions (see writerConns)
@@ -184,7 +214,7 @@ var _ receipts.Store = (*Store)(nil)
 // next months. It fails on a malformed dsn, an unreachable database (wrapped
 // in receipts.ErrUnavailable) and a database migrated by a newer binary.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	cfg := config{groupCommit: DefaultGroupCommit, impressions: DefaultImpressionFlush, maintenance: 24 * time.Hour}
+	cfg := config{groupCommit: DefaultGroupCommit, impressions: DefaultImpressionFlush, maintenance: 24 * time.Hour, leaseCheck: DefaultLeaseCheck}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -223,7 +253,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		wpool.Close()
 		return nil, err
 	}
-	if err := s.leaseWriter(ctx, pcfg.ConnConfig); err != nil {
+	s.leaseCfg = pcfg.ConnConfig.Copy()
+	if s.lease, s.writerID, s.leasePID, err = s.leaseWriter(ctx, -1); err != nil {
 		pool.Close()
 		wpool.Close()
 		return nil, err
@@ -241,6 +272,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	s.wg.Add(1)
 	go s.flushEvery(cfg.impressions)
+	s.wg.Add(1)
+	go s.watchLease(cfg.leaseCheck)
 	return s, nil
 }
 
@@ -290,38 +323,127 @@ func (s *Store) migrate(ctx context.Context) error {
 	return unavailable(ctx, "migrate", err)
 }
 
-// leaseWriter takes the lowest free writer slot: a session advisory lock
-// (class lockWriter) on a connection of its own, held until Close. A slot
-// whose store was closed, or whose host died (its session ended), is free
-// again; its chains are continued by the store that takes it. Should the
-// lease's session end under a live store (a database restart), another
-// store may take the slot meanwhile: both then append to the same chains,
-// which stay linear (each append locks its chain's head row), only no
-// longer free of waits.
-func (s *Store) leaseWriter(ctx context.Context, cc *pgx.ConnConfig) error {
-	conn, err := pgx.ConnectConfig(ctx, cc.Copy())
+// leaseWriter takes a writer slot, prefer if it is free (-1: none), else
+// the lowest free one: a session advisory lock (class lockWriter) on a new
+// connection of its own, held until Close. It returns the connection, the
+// slot and the connection's backend pid. A slot whose store was closed, or
+// whose host died (its session ended), is free again; its chains are
+// continued by the store that takes it.
+func (s *Store) leaseWriter(ctx context.Context, prefer int) (*pgx.Conn, int, uint32, error) {
+	conn, err := pgx.ConnectConfig(ctx, s.leaseCfg.Copy())
 	if err != nil {
-		return unavailable(ctx, "lease a writer", err)
+		return nil, 0, 0, unavailable(ctx, "lease a writer", err)
+	}
+	fail := func(err error) (*pgx.Conn, int, uint32, error) {
+		conn.Close(context.Background())
+		return nil, 0, 0, err
+	}
+	var pid uint32
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		return fail(unavailable(ctx, "lease a writer", err))
+	}
+	slots := make([]int, 0, maxWriters+1)
+	if prefer >= 0 {
+		slots = append(slots, prefer)
+	}
+	for w := range maxWriters {
+		if w != prefer {
+			slots = append(slots, w)
+		}
 	}
 	// One slot a statement: a single query may take several locks.
-	for w := range maxWriters {
+	for _, w := range slots {
 		var mine bool
 		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1::int4, $2::int4)", lockWriter, w).Scan(&mine); err != nil {
-			conn.Close(context.Background())
-			return unavailable(ctx, "lease a writer", err)
+			return fail(unavailable(ctx, "lease a writer", err))
 		}
 		if mine {
-			s.writerID, s.lease = w, conn
-			return nil
+			return conn, w, pid, nil
 		}
 	}
-	conn.Close(context.Background())
-	return fmt.Errorf("postgres: all %d writer slots are taken: no more hosts may open the database", maxWriters)
+	return fail(fmt.Errorf("postgres: all %d writer slots are taken: no more hosts may open the database", maxWriters))
 }
 
-// Writer returns the writer (slot) the store leased at Open: the chain of
-// each portal it appends to (receipts.Receipt.Writer).
-func (s *Store) Writer() int { return s.writerID }
+// watchLease checks the lease every period until Close (checkLease).
+func (s *Store) watchLease(every time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), max(every, leaseTimeout))
+			s.checkLease(ctx)
+			cancel()
+		}
+	}
+}
+
+// leaseTimeout bounds the check of the lease's session: a session that
+// does not answer within it (a network cut) is taken as lost.
+const leaseTimeout = 5 * time.Second
+
+// checkLease asks the lease's session for its backend pid (a cheap query
+// on that connection alone). When the session is gone, or answers as
+// another backend, the slot's advisory lock went with it: another store
+// may have the slot already. It then closes the connection and leases a
+// slot again, the same one if it is still free, else the lowest free
+// (leaseWriter), and switches the store's writer to it once the batches
+// in flight are committed: the next batches seal as the new writer, every
+// batch wholly as one writer (a batch reads its chains' heads under their
+// row locks, so that a slot continued by another store stays one linear
+// chain). Failing to lease again (the database unreachable), it keeps the
+// old writer, logs, and tries again at the next check. It reports whether
+// it switched.
+func (s *Store) checkLease(ctx context.Context) bool {
+	// Only this goroutine (then Close) uses the lease connection.
+	s.slot.RLock()
+	conn, pid, old := s.lease, s.leasePID, s.writerID
+	s.slot.RUnlock()
+	qctx, cancel := context.WithTimeout(ctx, leaseTimeout)
+	var got uint32
+	err := conn.QueryRow(qctx, "SELECT pg_backend_pid()").Scan(&got)
+	cancel()
+	if err == nil && got == pid {
+		return false
+	}
+	if err == nil {
+		err = fmt.Errorf("the lease's backend is %d, was %d", got, pid)
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	conn.Close(cctx) // the session is gone (or cut off): nothing to keep
+	cancel()
+	nconn, w, npid, lerr := s.leaseWriter(ctx, old)
+	if lerr != nil {
+		if s.log != nil {
+			s.log.Error("receipts: writer lease lost, not leased again yet", "writer", old, "lost", err.Error(), "err", lerr.Error())
+		}
+		return false
+	}
+	s.slot.Lock() // once the batches in flight are committed
+	s.lease, s.writerID, s.leasePID = nconn, w, npid
+	s.slot.Unlock()
+	s.leases.Add(1)
+	if s.log != nil {
+		s.log.Warn("receipts: writer lease lost and leased again", "writer", old, "now", w, "lost", err.Error())
+	}
+	return true
+}
+
+// Leases returns how many times the store leased a writer slot again after
+// losing its lease (checkLease): 0 while its first lease holds.
+func (s *Store) Leases() int64 { return s.leases.Load() }
+
+// Writer returns the writer (slot) the store holds: the chain of each
+// portal it appends to (receipts.Receipt.Writer). It changes only when the
+// store's lease was lost and taken again (LeaseCheck).
+func (s *Store) Writer() int {
+	s.slot.RLock()
+	defer s.slot.RUnlock()
+	return s.writerID
+}
 
 // flushEvery writes the impressions counted in memory every period until
 // Close (which writes the last ones).
@@ -403,7 +525,7 @@ func (s *Store) Close() error {
 	s.operatorsListen.close()
 	s.wpool.Close()
 	s.pool.Close()
-	s.lease.Close(context.Background()) // frees the writer slot
+	s.lease.Close(context.Background()) // frees the writer slot (watchLease has returned)
 	return nil
 }
 

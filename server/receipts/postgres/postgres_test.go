@@ -22,7 +22,7 @@ func TestContract(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := backend{c.opts}
 			receiptstest.Run(t, receiptstest.Backend{New: b.New, Reopen: b.Reopen, Exec: b.Exec, ExecChecked: b.ExecChecked,
-				NewLogged: b.NewLogged})
+				NewLogged: b.NewLogged, Host: b.Host})
 		})
 	}
 }

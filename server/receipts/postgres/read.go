@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -168,11 +169,12 @@ func (s *Store) Export(ctx context.Context, portal string, from, to time.Time, f
 }
 
 // Undeclared returns the tallies of the portal for the UTC days in
-// [from, to) (a day is in when its 00:00 is), by day, type, then name.
-// Database failures are wrapped in receipts.ErrUnavailable.
+// [from, to) (a day is in when its 00:00 is), by day, type, then name,
+// each the sum of the writers' rows (mergeWriters). Database failures are
+// wrapped in receipts.ErrUnavailable.
 func (s *Store) Undeclared(ctx context.Context, portal string, from, to time.Time) ([]receipts.Undeclared, error) {
 	rows, err := s.pool.Query(ctx, `SELECT portal, day, type, name, count, first_seen, last_seen, pages FROM undeclared
-		WHERE portal = $1 AND day >= $2 AND day < $3 ORDER BY day, type, name`, portal, ceilDay(from), ceilDay(to))
+		WHERE portal = $1 AND day >= $2 AND day < $3 ORDER BY day, type, name, writer`, portal, ceilDay(from), ceilDay(to))
 	if err != nil {
 		return nil, unavailable(ctx, "undeclared", err)
 	}
@@ -180,7 +182,7 @@ func (s *Store) Undeclared(ctx context.Context, portal string, from, to time.Tim
 	if err != nil {
 		return nil, unavailable(ctx, "undeclared", err)
 	}
-	return out, nil
+	return mergeWriters(out), nil
 }
 
 // UndeclaredPage returns one page of the portal's undeclared names summed
@@ -207,7 +209,7 @@ func (s *Store) UndeclaredPage(ctx context.Context, portal string, from, to time
 				SELECT type, name FROM undeclared WHERE portal = $1 AND day >= $2 AND day < $3
 				GROUP BY type, name ORDER BY sum(count) DESC, type, name LIMIT $4 OFFSET $5)
 			SELECT portal, day, type, name, count, first_seen, last_seen, pages FROM undeclared
-			WHERE portal = $1 AND day >= $2 AND day < $3 AND (type, name) IN (SELECT type, name FROM top) ORDER BY day, type, name`,
+			WHERE portal = $1 AND day >= $2 AND day < $3 AND (type, name) IN (SELECT type, name FROM top) ORDER BY day, type, name, writer`,
 			portal, lo, hi, limit, offset)
 		if err != nil {
 			return err
@@ -218,7 +220,36 @@ func (s *Store) UndeclaredPage(ctx context.Context, portal string, from, to time
 	if err != nil {
 		return nil, 0, unavailable(ctx, "undeclared", err)
 	}
-	return out, total, nil
+	return mergeWriters(out), total, nil
+}
+
+// mergeWriters sums the writers' rows of each tally (rows sorted by day,
+// type and name, then writer): the counts added, the first first_seen and
+// the last last_seen, the pages of the rows in writer order, each once, at
+// most receipts.MaxPages.
+func mergeWriters(rows []receipts.Undeclared) []receipts.Undeclared {
+	out := rows[:0]
+	for _, u := range rows {
+		n := len(out)
+		if n == 0 || !out[n-1].Day.Equal(u.Day) || out[n-1].Type != u.Type || out[n-1].Name != u.Name {
+			out = append(out, u)
+			continue
+		}
+		t := &out[n-1]
+		t.Count += u.Count
+		if u.FirstSeen.Before(t.FirstSeen) {
+			t.FirstSeen = u.FirstSeen
+		}
+		if u.LastSeen.After(t.LastSeen) {
+			t.LastSeen = u.LastSeen
+		}
+		for _, p := range u.Pages {
+			if len(t.Pages) < receipts.MaxPages && !slices.Contains(t.Pages, p) {
+				t.Pages = append(t.Pages, p)
+			}
+		}
+	}
+	return out
 }
 
 // scanUndeclared reads one tally: portal, day, type, name, count,

@@ -282,7 +282,7 @@ func TestTwoProcessesTwoChains(t *testing.T) {
 			if n := count(t, procs[0].pool, "SELECT count(*) FROM receipts WHERE portal = 'shop'"); n != total {
 				t.Errorf("%d receipts stored, want %d", n, total)
 			}
-			if n := count(t, procs[0].pool, "SELECT count FROM undeclared WHERE portal = 'shop' AND name = '_ga'"); n != total {
+			if n := count(t, procs[0].pool, "SELECT sum(count)::bigint FROM undeclared WHERE portal = 'shop' AND name = '_ga'"); n != total {
 				t.Errorf("tally %d, want %d", n, total)
 			}
 			for i, s := range procs {
@@ -427,7 +427,7 @@ func TestGroupCommit(t *testing.T) {
 	if got := count(t, s.pool, "SELECT count(*) FROM receipts"); got != n {
 		t.Errorf("%d receipts after the failing batch, want %d", got, n)
 	}
-	if got := count(t, s.pool, "SELECT count FROM undeclared"); got != n {
+	if got := count(t, s.pool, "SELECT coalesce(sum(count), 0)::bigint FROM undeclared"); got != n {
 		t.Errorf("tally %d after the failing batch, want %d", got, n)
 	}
 	r := mkReceipt("shop", time.Now())

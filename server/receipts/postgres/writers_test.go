@@ -6,7 +6,10 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,12 +20,12 @@ import (
 )
 
 // TestHostsDoNotWaitOnEachOther holds, in an open transaction, every row
-// host a's appends to portal shop lock (its writer's chain head and its
-// aggregates of the day) and the portal's other chains' heads, as a's
-// batch does while it commits; host b's appends to the same portal must
-// still be committed at once: no lock on the write path is shared between
-// hosts. Then both chains verify, and each host's receipt is found by the
-// other.
+// host a's appends to portal shop lock (its writer's chain head, its
+// aggregates of the day and its tally of the undeclared cookie _ga), as
+// a's batch does while it commits; host b's appends to the same portal,
+// each reporting _ga too, must still be committed at once: no lock on the
+// write path is shared between hosts. Then both chains verify, each host's
+// receipt is found by the other, and _ga's tally sums both hosts'.
 func TestHostsDoNotWaitOnEachOther(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -37,8 +40,13 @@ func TestHostsDoNotWaitOnEachOther(t *testing.T) {
 			ctx := context.Background()
 			now := time.Now()
 			first := mkReceipt("shop", now)
-			mustAppend(t, a, first)
-			mustAppend(t, b, mkReceipt("shop", now))
+			ga := receipts.Cookies("_ga")
+			if err := a.Append(ctx, first, ga); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Append(ctx, mkReceipt("shop", now), ga); err != nil {
+				t.Fatal(err)
+			}
 
 			// a's transaction in flight: its locks held.
 			tx, err := a.pool.Begin(ctx)
@@ -50,6 +58,7 @@ func TestHostsDoNotWaitOnEachOther(t *testing.T) {
 				"SELECT 1 FROM chains WHERE portal = 'shop' AND writer = $1 FOR UPDATE",
 				"SELECT 1 FROM stats_decisions WHERE portal = 'shop' AND writer = $1 FOR UPDATE",
 				"SELECT 1 FROM stats_accepted WHERE portal = 'shop' AND writer = $1 FOR UPDATE",
+				"SELECT 1 FROM undeclared WHERE portal = 'shop' AND name = '_ga' AND writer = $1 FOR UPDATE",
 			} {
 				if _, err := tx.Exec(ctx, sql, a.Writer()); err != nil {
 					t.Fatalf("%s: %v", sql, err)
@@ -58,7 +67,7 @@ func TestHostsDoNotWaitOnEachOther(t *testing.T) {
 			for range 20 {
 				r := mkReceipt("shop", time.Now())
 				actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				err := b.Append(actx, r, nil)
+				err := b.Append(actx, r, ga)
 				cancel()
 				if err != nil {
 					t.Fatalf("b's Append while a's transaction holds its locks: %v (it waited on a)", err)
@@ -74,6 +83,9 @@ func TestHostsDoNotWaitOnEachOther(t *testing.T) {
 				if err := s.Verify(ctx); err != nil {
 					t.Errorf("Verify of writer %d: %v", s.Writer(), err)
 				}
+			}
+			if us, err := a.Undeclared(ctx, "shop", now.Add(-24*time.Hour), now.Add(24*time.Hour)); err != nil || len(us) != 1 || us[0].Name != "_ga" || us[0].Count != 22 {
+				t.Errorf("Undeclared after both hosts = %+v, %v; want _ga counted 22 times", us, err)
 			}
 			got, err := b.Consent(ctx, "shop", first.ConsentID)
 			if err != nil || len(got) != 1 || got[0].ID != first.ID || got[0].Writer != a.Writer() {
@@ -237,5 +249,168 @@ func TestExistingChainMigrates(t *testing.T) {
 	}
 	if err := s.Verify(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// leasePIDOf returns the backend pid of s's lease session.
+func leasePIDOf(s *Store) uint32 {
+	s.slot.RLock()
+	defer s.slot.RUnlock()
+	return s.leasePID
+}
+
+// terminate ends the backend pid (waiting up to 5 s for it to exit), as a
+// database restart or an idle-session kill would end a store's session.
+func terminate(t *testing.T, pid uint32) {
+	t.Helper()
+	var ok bool
+	if err := admin(t).QueryRow(context.Background(), "SELECT pg_terminate_backend($1, 5000)", int32(pid)).Scan(&ok); err != nil || !ok {
+		t.Fatalf("pg_terminate_backend(%d) = %v, %v", pid, ok, err)
+	}
+}
+
+// lockedLog is a log sink safe for the store's goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestLeaseLostUnderLoad kills the session holding a store's writer slot
+// while 8 goroutines append through it: the store's watchdog (checking
+// every 100 ms) leases the slot again within 5 s (the same slot, still
+// free), logs it without the DSN's password and counts it; no append
+// fails, every acknowledged receipt is stored exactly once, and the chains
+// verify.
+func TestLeaseLostUnderLoad(t *testing.T) {
+	_, dsn := newDatabase(t)
+	var log lockedLog
+	s := openStore(t, dsn, LeaseCheck(100*time.Millisecond), Log(slog.New(slog.NewTextHandler(&log, nil))))
+	ctx := context.Background()
+	w0, pid := s.Writer(), leasePIDOf(s)
+
+	var (
+		mu     sync.Mutex
+		acked  []string
+		failed []error
+		stop   = make(chan struct{})
+		wg     sync.WaitGroup
+	)
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := mkReceipt("shop", time.Now())
+				err := s.Append(ctx, r, receipts.Cookies("_ga"))
+				mu.Lock()
+				if err != nil {
+					failed = append(failed, err)
+				} else {
+					acked = append(acked, r.ID)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("not within 5 s: %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	mu.Lock()
+	before := len(acked)
+	mu.Unlock()
+	terminate(t, pid)
+	waitFor("the lease taken again", func() bool { return s.Leases() == 1 })
+	waitFor("appends after the new lease", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) > before+100
+	})
+	close(stop)
+	wg.Wait()
+
+	if len(failed) > 0 {
+		t.Errorf("%d appends failed, the first: %v", len(failed), failed[0])
+	}
+	if s.Writer() != w0 || leasePIDOf(s) == pid {
+		t.Errorf("after the lease was lost: writer %d (was %d, free again), lease backend %d (was %d)", s.Writer(), w0, leasePIDOf(s), pid)
+	}
+	if n := count(t, s.pool, "SELECT count(*) FROM receipts"); n != int64(len(acked)) {
+		t.Errorf("%d receipts stored, %d acknowledged", n, len(acked))
+	}
+	if n := count(t, s.pool, "SELECT count(DISTINCT id) FROM receipts WHERE id = ANY($1::uuid[])", acked); n != int64(len(acked)) {
+		t.Errorf("%d acknowledged receipts found, want %d", n, len(acked))
+	}
+	if err := s.Verify(ctx); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+	logs := log.String()
+	if !strings.Contains(logs, "writer lease lost and leased again") || strings.Contains(logs, "portalconsent:portalconsent") {
+		t.Errorf("log:\n%s", logs)
+	}
+}
+
+// TestLeaseTakenMeanwhile: store a's lease session is killed, and store c,
+// opened meanwhile, takes a's slot (the lowest free); a's check finds its
+// lease lost and takes another free slot (b holds the next): a's next
+// receipts are sealed as that writer, c continues a's old chain, and every
+// chain verifies.
+func TestLeaseTakenMeanwhile(t *testing.T) {
+	_, dsn := newDatabase(t)
+	ctx := context.Background()
+	a := openStore(t, dsn, LeaseCheck(time.Hour)) // checked by the test
+	b := openStore(t, dsn)
+	if a.Writer() != 0 || b.Writer() != 1 {
+		t.Fatalf("writers %d and %d, want 0 and 1", a.Writer(), b.Writer())
+	}
+	mustAppend(t, a, mkReceipt("shop", time.Now()))
+	if a.checkLease(ctx) {
+		t.Fatal("checkLease switched with its lease alive")
+	}
+	terminate(t, leasePIDOf(a))
+	c := openStore(t, dsn)
+	if c.Writer() != 0 {
+		t.Fatalf("c leased writer %d, want 0 (freed by a's lost session)", c.Writer())
+	}
+	if !a.checkLease(ctx) {
+		t.Fatal("checkLease did not find the lease lost")
+	}
+	if a.Writer() != 2 || a.Leases() != 1 {
+		t.Fatalf("a is writer %d after %d leases, want 2 (the lowest free) after 1", a.Writer(), a.Leases())
+	}
+	r := mkReceipt("shop", time.Now())
+	mustAppend(t, a, r)
+	rc := mkReceipt("shop", time.Now())
+	mustAppend(t, c, rc)
+	if r.Writer != 2 || r.Seq != 1 || rc.Writer != 0 || rc.Seq != 2 {
+		t.Errorf("a's receipt: writer %d #%d, want 2 #1; c's: writer %d #%d, want 0 #2 (a's old chain continued)", r.Writer, r.Seq, rc.Writer, rc.Seq)
+	}
+	for _, s := range []*Store{a, b, c} {
+		if err := s.Verify(ctx); err != nil {
+			t.Errorf("Verify: %v", err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -247,5 +248,93 @@ func testTallyPages(t *testing.T, b Backend) {
 	}
 	if us, total, err := s.UndeclaredPage(ctx, "nowhere", from, to, 10, 0); err != nil || len(us) != 0 || total != 0 {
 		t.Errorf("UndeclaredPage of an unknown portal: %v, %d, %v", us, total, err)
+	}
+}
+
+// testUndeclaredHosts checks the undeclared tallies of two hosts appending
+// to one portal (Backend.Host; one store where there is one writer): the
+// readers sum what both counted, name by name (count, first and last
+// seen, pages of both, at most receipts.MaxPages), and the day's cap on
+// distinct names holds across them: names counted by one host are counted
+// under their own name by the other past the cap, a new name past it is
+// receipts.OtherName whichever host reports it.
+func testUndeclaredHosts(t *testing.T, b Backend) {
+	a := open(t, b)
+	h := a
+	if b.Host != nil {
+		h = b.Host(t, a)
+		t.Cleanup(func() { h.Close() })
+	}
+	ctx := context.Background()
+	day := base.Truncate(24 * time.Hour)
+	consents := 0
+	add := func(s receipts.Store, at time.Duration, page string, ns ...string) {
+		t.Helper()
+		consents++
+		r := receipt("shop", fmt.Sprint("c", consents), day.Add(at))
+		r.Page = page
+		if err := s.Append(ctx, r, receipts.Cookies(ns...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// _ga on every receipt of both hosts, received out of order.
+	add(a, 10*time.Hour, "https://shop.example/a1", "_ga")
+	add(h, 9*time.Hour, "https://shop.example/h1", "_ga")
+	add(a, 11*time.Hour, "https://shop.example/a2", "_ga")
+	add(h, 12*time.Hour, "https://shop.example/h2", "_ga")
+	add(h, 12*time.Hour, "https://shop.example/h1", "_ga")
+	// The day filled up to the cap by both hosts: a's names, then h's.
+	fill := names("n", 0, receipts.MaxTallyNames-1) // and _ga
+	half := len(fill) / 2
+	for i := 0; i < half; i += 50 {
+		add(a, 13*time.Hour, "", fill[i:min(i+50, half)]...)
+	}
+	for i := half; i < len(fill); i += 50 {
+		add(h, 13*time.Hour, "", fill[i:min(i+50, len(fill))]...)
+	}
+	// Past the cap: a's names through h and h's through a keep their
+	// tallies; new names through either are the other tally.
+	add(h, 14*time.Hour, "", fill[0], "new_through_h")
+	add(a, 14*time.Hour, "", fill[len(fill)-1], "new_through_a")
+
+	got, err := a.Undeclared(ctx, "shop", day, day.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]receipts.Undeclared{}
+	for _, u := range got {
+		if _, ok := byName[u.Name]; ok {
+			t.Errorf("Undeclared: %s listed twice (the hosts' tallies not summed)", u.Name)
+		}
+		byName[u.Name] = u
+	}
+	if len(got) != receipts.MaxTallyNames+1 {
+		t.Errorf("Undeclared: %d tallies, want %d names and %s", len(got), receipts.MaxTallyNames, receipts.OtherName)
+	}
+	ga := byName["_ga"]
+	if ga.Count != 5 || !ga.FirstSeen.Equal(day.Add(9*time.Hour)) || !ga.LastSeen.Equal(day.Add(12*time.Hour)) {
+		t.Errorf("_ga = %+v, want 5 from 09:00 to 12:00", ga)
+	}
+	pages := slices.Sorted(slices.Values(ga.Pages))
+	if !slices.Equal(pages, []string{"https://shop.example/a1", "https://shop.example/a2", "https://shop.example/h1", "https://shop.example/h2"}) {
+		t.Errorf("_ga pages = %v, want both hosts' four, each once", ga.Pages)
+	}
+	if byName[fill[0]].Count != 2 || byName[fill[len(fill)-1]].Count != 2 {
+		t.Errorf("names counted by both hosts: %s %d, %s %d; want 2 each", fill[0], byName[fill[0]].Count, fill[len(fill)-1], byName[fill[len(fill)-1]].Count)
+	}
+	if o := byName[receipts.OtherName]; o.Count != 2 {
+		t.Errorf("%s = %+v, want the two new names past the cap", receipts.OtherName, o)
+	}
+	for _, n := range []string{"new_through_h", "new_through_a"} {
+		if _, ok := byName[n]; ok {
+			t.Errorf("%s, new past the cap, has a tally of its own", n)
+		}
+	}
+	// The page reader sums the hosts too: _ga is the most counted.
+	for _, s := range []receipts.Store{a, h} {
+		top, total, err := s.UndeclaredPage(ctx, "shop", day, day.Add(24*time.Hour), 1, 0)
+		if err != nil || total != receipts.MaxTallyNames+1 || len(top) != 1 || top[0].Name != "_ga" || top[0].Count != 5 {
+			t.Errorf("UndeclaredPage limit 1 = %+v, %d, %v; want _ga counted 5 of %d names", top, total, err, receipts.MaxTallyNames+1)
+		}
 	}
 }

@@ -45,6 +45,11 @@ type Backend struct {
 	// NewLogged returns a store on a new, empty database that logs to log
 	// (the suite checks that a full day of tallies is logged once).
 	NewLogged func(t *testing.T, log *slog.Logger) receipts.Store
+	// Host opens another store on s's database while s stays open: a
+	// second host, with a writer of its own. nil for a backend of one
+	// writer (SQLite): the suite's cases of two hosts then append through
+	// s alone, and must read the same.
+	Host func(t *testing.T, s receipts.Store) receipts.Store
 }
 
 // base is the ReceivedAt of the suite's first receipt: a whole microsecond,
@@ -74,6 +79,7 @@ func Run(t *testing.T, b Backend) {
 		{"Reappeared", testReappeared},
 		{"TallyCaps", testTallyCaps},
 		{"TallyPages", testTallyPages},
+		{"UndeclaredHosts", testUndeclaredHosts},
 		{"Checkpoints", testCheckpoints},
 		{"Stats", testStats},
 		{"StatsConcurrent", testStatsConcurrent},
