@@ -98,7 +98,9 @@ fuzz:
 # each; Lighthouse 12.2.3 (pinned, from npm here: 13 needs Node 22) on the
 # bench page, light and with a hero image, LIGHTHOUSE_RUNS runs per variant
 # (none, ours, vanilla, and the floor: server/bench/testdata/floor.js),
-# a CPU profile of our first visit under 4x CPU, the returning visit's
+# a CPU profile of our first visit under 4x CPU, a tap on Customize on an
+# emulated phone (4x CPU, slow 4G; TAP_RUNS, default 7), the first visit's
+# bytes from the banner's hosts, the returning visit's
 # main-thread time against vanilla-cookieconsent's and the floor's, and where ours goes, and
 # the impression beacon's cost; the server under wrk
 # (installed from Debian here); then the

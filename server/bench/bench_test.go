@@ -86,6 +86,7 @@ type benchRun struct {
 	Bytes                      float64 // bytes received for the whole page load
 	ScriptMS                   float64 // main-thread JavaScript time of the whole page load
 	Wasm                       int     // wasm responses
+	Requests                   int     // the page's requests to the banners' hosts (Resource Timing: from the HTTP cache too)
 }
 
 // benchPage loads url in the browser of ctx and measures it. kind is "ours",
@@ -151,7 +152,8 @@ func benchPage(ctx context.Context, h *harness.Hosts, url, kind string, click, i
 			return fmt.Errorf("%s: the app did not run within 15s of intent", url)
 		}),
 		chromedp.Evaluate(`({Visible: __bench.visible, Clicked: __bench.clicked, Honoured: __bench.honoured,
-			Intent: __bench.intent, Running: __bench.running, Longtasks: __bench.longtasks, CLS: __bench.cls})`, &r),
+			Intent: __bench.intent, Running: __bench.running, Longtasks: __bench.longtasks, CLS: __bench.cls,
+			Requests: performance.getEntriesByType("resource").filter((e) => [`+harness.JSString(h.ConsentURL+"/")+`, `+harness.JSString(h.VendorURL+"/")+`].some((o) => e.name.startsWith(o))).length})`, &r),
 		chromedp.ActionFunc(func(ctx context.Context) error {
 			var err error
 			after, err = performance.GetMetrics().Do(ctx)
@@ -291,7 +293,7 @@ func BenchmarkBanner(b *testing.B) {
 					add(kind, "click", r.Honoured)
 					add(kind, "clickvisible", r.Visible)
 					// Returning: alternate the bare page and the banner's page.
-					var task, bareTask, bytes, wasm []float64
+					var task, bareTask, bytes, wasm, reqs []float64
 					for j := 0; j < 5 && err == nil; j++ {
 						var rb, rr benchRun
 						if rb, err = benchPage(ctx, h, bare, "none", false, false, 300*time.Millisecond); err != nil {
@@ -304,10 +306,12 @@ func BenchmarkBanner(b *testing.B) {
 						task = append(task, rr.ScriptMS)
 						bytes = append(bytes, rr.Bytes-rb.Bytes)
 						wasm = append(wasm, float64(rr.Wasm))
+						reqs = append(reqs, float64(rr.Requests))
 					}
 					add(kind, "backtask", median(task)-median(bareTask))
 					add(kind, "backbytes", median(bytes))
 					add(kind, "backwasm", median(wasm))
+					add(kind, "backreqs", median(reqs))
 				}
 				stop()
 				if err != nil {
@@ -340,6 +344,7 @@ func BenchmarkBanner(b *testing.B) {
 		{"ours: longest task after intent (app start)", m("ours", "intentworst"), na, "ms", ""},
 		{"returning: response bytes beyond the bare page (warm cache)", m("ours", "backbytes"), m("vanilla", "backbytes"), "B", ""},
 		{"returning: wasm responses", m("ours", "backwasm"), m("vanilla", "backwasm"), "", "0"},
+		{"returning: the page's requests to the banner's hosts (from the HTTP cache too)", m("ours", "backreqs"), m("vanilla", "backreqs"), "", "ours 2"},
 		{"returning: main-thread JavaScript beyond the bare page", m("ours", "backtask"), m("vanilla", "backtask"), "ms", "≤ 0.5×"},
 	}
 	fmt.Printf("\nMedians of %d cold runs per banner, headless Chromium %s on loopback, %s:\n\n", runs, chromiumVersion(), time.Now().UTC().Format("2006-01-02"))
