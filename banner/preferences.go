@@ -29,6 +29,10 @@ type Preferences struct {
 	Policy *policy.Policy
 	// Accepted holds the current choice; a missing category is off.
 	Accepted map[string]bool
+	// Draft, when set, holds switches already turned before the dialog
+	// mounts (the server's dialog the visitor used before the app ran):
+	// they start as Draft says, the others as Accepted.
+	Draft map[string]bool
 	// ConsentID is the id of the stored choice, "" before a choice: the
 	// dialog shows it for the visitor to quote (Texts.ConsentID).
 	ConsentID string
@@ -44,10 +48,13 @@ type Preferences struct {
 	base map[string]bool
 }
 
-// OnMount implements app.Mounter: it copies the current choice into the draft
-// and moves focus into the dialog.
+// OnMount implements app.Mounter: it copies the current choice, then Draft,
+// into the draft and moves focus into the dialog (unless it is there).
 func (p *Preferences) OnMount(ctx app.Context) {
 	p.reset()
+	for k, v := range p.Draft {
+		p.draft[k] = v
+	}
 	focusDialog(ctx, PreferencesDialogID)
 }
 
@@ -72,6 +79,9 @@ func (p *Preferences) reset() {
 
 func (p *Preferences) isOn(category string) bool {
 	if p.draft == nil {
+		if v, ok := p.Draft[category]; ok {
+			return v
+		}
 		return p.Accepted[category]
 	}
 	return p.draft[category]

@@ -11,7 +11,7 @@ import (
 	"io/fs"
 )
 
-//go:embed embed.js ui.js embeds.js beyond.js banner.css console.css all:dist
+//go:embed embed.js ui.js embeds.js beyond.js prefs.js banner.css console.css all:dist
 var files embed.FS
 
 // Files returns the assets: embed.js, ui.js, embeds.js, banner.css, console.css (the
