@@ -48,12 +48,12 @@ type Preferences struct {
 	base map[string]bool
 }
 
-// OnMount implements app.Mounter: it copies the current choice, then Draft,
-// into the draft and moves focus into the dialog (unless it is there).
+// OnMount implements app.Mounter: it copies the current choice (and, the
+// first time, Draft) into the draft and moves focus into the dialog (unless
+// it is there).
 func (p *Preferences) OnMount(ctx app.Context) {
-	p.reset()
-	for k, v := range p.Draft {
-		p.draft[k] = v
+	if p.draft == nil || !maps.Equal(p.Accepted, p.base) {
+		p.reset()
 	}
 	focusDialog(ctx, PreferencesDialogID)
 }
@@ -69,11 +69,20 @@ func (p *Preferences) OnUpdate(ctx app.Context) {
 }
 
 func (p *Preferences) reset() {
+	first := p.draft == nil
 	p.draft = map[string]bool{}
 	p.base = map[string]bool{}
 	for k, v := range p.Accepted {
 		p.draft[k] = v
 		p.base[k] = v
+	}
+	// Draft holds at the start only (go-app may call OnUpdate before
+	// OnMount, which then keeps the draft): a new current choice later
+	// replaces it.
+	for k, v := range p.Draft {
+		if first {
+			p.draft[k] = v
+		}
 	}
 }
 
