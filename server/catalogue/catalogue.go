@@ -106,12 +106,16 @@ func (p *Portal) ID() string { return p.Policy.ID }
 type Variant struct {
 	Policy *policy.Policy // single-language: no translations
 	Config *assets.Asset
-	// Dialogs is dialogs.json: the preferences and the policy dialog
-	// rendered by the server (see dialogs), fetched by the loader only when
-	// the visitor opens one before the app runs.
-	Dialogs *assets.Asset
+	// dialogs is dialogs.json (see Dialogs), built when first asked for.
+	dialogs func() (*assets.Asset, error)
 	Notice  Notice // the policy as config.json carries it: the notice shown
 }
+
+// Dialogs returns the variant's dialogs.json: the preferences and the
+// policy dialog rendered by the server (DialogsHTML), fetched by the loader
+// only when the visitor opens one before the app runs; rendered the first
+// time it is asked for, then kept with the variant.
+func (v *Variant) Dialogs() (*assets.Asset, error) { return v.dialogs() }
 
 // Notice is one policy document a portal serves: its policy in one
 // language, as config.json carries it, and the SHA-256 receipts name it by.
@@ -382,7 +386,13 @@ func (c *Catalogue) newPortal(p *policy.Policy, v receipts.PolicyVersion, e *ent
 	for _, v := range pt.Variants {
 		// The configuration and the dialogs, their brotli and gzip once
 		// asked for (smaller than them), the notice and the parsed policies.
-		pt.weight += 2*int64(len(v.Config.Raw)) + 2*int64(len(v.Dialogs.Raw)) + 2*int64(len(v.Notice.Body))
+		pt.weight += 2*int64(len(v.Config.Raw)) + 2*int64(len(v.Notice.Body))
+		// dialogs.json once asked for (rendered then: rendering them in
+		// every language up front took mtran's 37 languages 95 ms), its
+		// compressed forms with it: counted as three times the notice
+		// (mtran in English: 14,944 bytes, brotli 1,985, for a notice of
+		// 5,209), asked for or not.
+		pt.weight += 3 * int64(len(v.Notice.Body))
 	}
 	return pt, nil
 }
@@ -432,13 +442,16 @@ func (c *Catalogue) variants(p *policy.Policy, theme string) ([]*Variant, langua
 		if err != nil {
 			return nil, nil, err
 		}
-		body, err = DialogsHTML(q)
-		if err != nil {
-			return nil, nil, err
-		}
-		dlg := assets.NewLazy("dialogs.json", body, "application/json", false)
-		dlg.MaxAge = ConfigMaxAge
-		out = append(out, &Variant{Policy: q, Config: cfg, Dialogs: dlg, Notice: Notice{SHA256: receipts.NoticeHash(notice), Body: notice}})
+		dialogs := sync.OnceValues(func() (*assets.Asset, error) {
+			body, err := DialogsHTML(q)
+			if err != nil {
+				return nil, err
+			}
+			a := assets.NewLazy("dialogs.json", body, "application/json", false)
+			a.MaxAge = ConfigMaxAge
+			return a, nil
+		})
+		out = append(out, &Variant{Policy: q, Config: cfg, dialogs: dialogs, Notice: Notice{SHA256: receipts.NoticeHash(notice), Body: notice}})
 		tags = append(tags, lang.Tag(l))
 	}
 	return out, language.NewMatcher(tags), nil

@@ -58,7 +58,7 @@ func (s *Site) portal(r *http.Request) (*catalogue.Portal, error) {
 // list such as fr-CA,fr,en; the default language otherwise), readable by
 // any portal (CORS).
 func (s *Site) Config(w http.ResponseWriter, r *http.Request) error {
-	return s.serveVariant(w, r, func(v *catalogue.Variant) *assets.Asset { return v.Config })
+	return s.serveVariant(w, r, func(v *catalogue.Variant) (*assets.Asset, error) { return v.Config, nil })
 }
 
 // Dialogs serves /portals/{id}/dialogs.json, the preferences and the
@@ -67,14 +67,14 @@ func (s *Site) Config(w http.ResponseWriter, r *http.Request) error {
 // loader fetches it only when the visitor opens one of them before the app
 // runs (never with config.json: most visitors decide at once).
 func (s *Site) Dialogs(w http.ResponseWriter, r *http.Request) error {
-	return s.serveVariant(w, r, func(v *catalogue.Variant) *assets.Asset { return v.Dialogs })
+	return s.serveVariant(w, r, (*catalogue.Variant).Dialogs)
 }
 
 // serveVariant serves the response of the portal of r's {id} which of
 // picks in the language of ?lang= (a list such as fr-CA,fr,en; the
 // default language otherwise), with CORS: cached and compressed as
-// assets.Asset serves it.
-func (s *Site) serveVariant(w http.ResponseWriter, r *http.Request, of func(*catalogue.Variant) *assets.Asset) error {
+// assets.Asset serves it; one that cannot be made is a 500.
+func (s *Site) serveVariant(w http.ResponseWriter, r *http.Request, of func(*catalogue.Variant) (*assets.Asset, error)) error {
 	respond.CORS(w)
 	p, err := s.portal(r)
 	if err != nil {
@@ -83,8 +83,12 @@ func (s *Site) serveVariant(w http.ResponseWriter, r *http.Request, of func(*cat
 	// The language is in the URL (?lang=fr-CA,fr,en): no Vary, an ETag per
 	// language.
 	v := p.Match(r.URL.Query().Get("lang"))
+	a, err := of(v)
+	if err != nil {
+		return respond.Errorf(http.StatusInternalServerError, "rendering the portal's dialogs failed: %v", err)
+	}
 	w.Header().Set("Content-Language", v.Policy.Texts.Lang)
-	of(v).ServeHTTP(w, r)
+	a.ServeHTTP(w, r)
 	return nil
 }
 
