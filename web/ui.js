@@ -220,8 +220,15 @@
       if (worker) worker.terminate();
       worker = null;
     }
+    // prefs fetches, once, prefs.js and dialogs.json: the server's
+    // preferences and policy dialog, for Customize and the policy on the
+    // server's banner (fetched on intent too: then they open at once).
+    function prefs() {
+      return dialogs = dialogs || Promise.all([ctx.load(...cfg.assets.prefs), fetch(consentHost + "portals/" + p.id + "/dialogs.json?lang=" + texts.lang, { credentials: "omit" }).then((r) => r.json())]);
+    }
     function prepare() {
       if (decided || module) return;
+      if (host) prefs().catch(() => {});
       var mine = module = new Promise((resolve, reject) => {
         var w, failed = () => { if (!w || w === worker) stopWorker(); reject(); };
         try {
@@ -443,8 +450,7 @@
         host.style.setProperty("cursor", "progress", "important");
         // The server's dialogs (dialogs.json) shown by prefs.js at once, in
         // the banner's shadow root, until the app takes them over.
-        dialogs = dialogs || Promise.all([ctx.load(...cfg.assets.prefs), fetch(consentHost + "portals/" + p.id + "/dialogs.json?lang=" + texts.lang, { credentials: "omit" }).then((r) => r.json())]);
-        dialogs.then((r) => { if (shadow) r[0]({ shadow, host, conf, keep, ctx }, r[1], view); }).catch(() => {});
+        prefs().then((r) => { if (shadow) r[0]({ shadow, host, conf, keep, ctx }, r[1], view); }).catch(() => {});
       }
       run();
     }
