@@ -59,6 +59,8 @@
       // is laid out in it (banner.css).
       host.style.setProperty("--pc-host-height", "100%", "important");
       host.style.removeProperty("cursor");
+      var b = byId(opener);
+      if (b) b.removeAttribute("aria-busy"); // what it opened is here
       dlg.focus();
     }
 
@@ -73,10 +75,7 @@
       host.style.removeProperty("--pc-host-height");
       var b = byId(opener);
       opener = "";
-      if (b) {
-        b.removeAttribute("aria-busy");
-        b.focus();
-      }
+      if (b) b.focus();
     }
 
     // save stores the choice of the preferences: every category (all), none

@@ -8,6 +8,7 @@ package e2e
 // held back by the test (harness.Hosts.HoldWasm) until it releases it.
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -238,4 +239,37 @@ func TestBrowserPolicyWithoutTheApp(t *testing.T) {
 		t.Errorf("%d wasm responses served", n)
 	}
 	tb.NoErrors()
+}
+
+// TestA11yServerDialogs runs axe-core's WCAG A and AA rules on the page with
+// the server's preferences, then its policy dialog, open before the app
+// runs (the wasm held back), on a desktop and a phone: no violation.
+func TestA11yServerDialogs(t *testing.T) {
+	src := harness.AxeSource(t)
+	for _, phone := range []bool{false, true} {
+		for _, view := range []struct{ button, dialog string }{{"pc-customize", "pc-preferences"}, {"pc-policy", "pc-policy-dialog"}} {
+			t.Run(fmt.Sprintf("%s/phone=%v", view.dialog, phone), func(t *testing.T) {
+				h := harness.StartHosts(t)
+				release := h.HoldWasm()
+				defer release()
+				tb := newTab(t)
+				if phone {
+					tb.Phone(390, 844)
+				}
+				// A page made for phones (width=device-width).
+				tb.Run(chromedp.Navigate(h.PortalURL("bench.html", "banner=ours")))
+				tb.WaitBanner()
+				if phone {
+					tb.tap(view.button)
+				} else {
+					tb.Click(view.button)
+				}
+				tb.WaitFor("the server's dialog", serverDialog(view.dialog))
+				for _, v := range tb.AxeTop(src) {
+					t.Errorf("axe violation: %v", v)
+				}
+				tb.NoErrors()
+			})
+		}
+	}
 }
