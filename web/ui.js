@@ -364,7 +364,8 @@
     }
 
     // Clicks on the server's banner, before the app replaces it: Accept and
-    // Reject store the choice here, Customize and the policy start the app.
+    // Reject store the choice here, Customize and the policy start the app
+    // and show the server's dialog meanwhile (prefs.js).
     // Intent starts the app too, but not on a metered network: the pointer
     // entering the banner (a mouse's, or a touch) or focus moving into it,
     // elsewhere than on Accept all and Reject all, which never need it: a
