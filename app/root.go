@@ -59,6 +59,10 @@ type Root struct {
 	Policy *policy.Policy
 	Jar    Jar
 	Start  View
+	// Draft, with Start ViewPreferences, holds the switches the visitor
+	// turned in the server's preferences before the app ran (category id:
+	// on): the app's preferences open with them so. Closing them discards it.
+	Draft map[string]bool
 	// GPC shows the Global Privacy Control notice on the banner and in the
 	// preferences.
 	GPC bool
@@ -164,6 +168,7 @@ func (r *Root) Render() goapp.UI {
 			return &banner.Preferences{
 				Policy:      r.Policy,
 				Accepted:    r.accepted(),
+				Draft:       r.Draft,
 				ConsentID:   r.consentID(),
 				GPC:         r.GPC,
 				OnAcceptAll: func(ctx goapp.Context) { r.AcceptAll(ctx) },
@@ -255,6 +260,7 @@ func (r *Root) Reload() {
 // while no choice is stored, and focus returns to the control that opened the
 // dialog.
 func (r *Root) Close(ctx goapp.Context) {
+	r.Draft = nil
 	r.view = ViewNone
 	if r.consent == nil {
 		r.view = ViewBanner
@@ -266,6 +272,7 @@ func (r *Root) Close(ctx goapp.Context) {
 }
 
 func (r *Root) open(ctx goapp.Context, v View, opener string) {
+	r.Draft = nil
 	r.view = v
 	r.opener = opener
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -1082,4 +1083,61 @@ func TestLaterChoicesKeepTheConsentID(t *testing.T) {
 	if got := storedConsent(t, r, jar).ID; got == first || len(got) != 22 {
 		t.Errorf("after an unreadable cookie: consent id %q, want a new one", got)
 	}
+}
+
+// switchOn reports whether the rendered switch of category cat is on.
+func switchOn(t *testing.T, h *host, cat string) bool {
+	t.Helper()
+	m := regexp.MustCompile(`<input [^>]*id="` + banner.SwitchID(cat) + `"[^>]*>`).FindString(banner.HTML(h))
+	if m == "" {
+		t.Fatalf("no switch of %s rendered", cat)
+	}
+	return regexp.MustCompile(`\schecked[\s>]`).MatchString(m)
+}
+
+// The app takes over the server's preferences: started on them with the
+// switches the visitor turned there (Draft), over the stored choice too;
+// Save stores them (method custom). Closing the preferences discards the
+// draft: opened again, they show the stored choice.
+func TestStartWithDraft(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cookie bool
+	}{{"first visit", false}, {"after a refusal", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			jar := newJar()
+			if tc.cookie {
+				jar.values[policy.CookieName] = stored(mtran(t), now, false)
+			}
+			r, rec := newRoot(t, jar, ViewPreferences)
+			r.Draft = map[string]bool{policy.Statistical: true, "unknown": true}
+			h, e := load(t, r)
+			if !switchOn(t, h, policy.Statistical) {
+				t.Fatal("the statistics switch is off, the draft has it on")
+			}
+			h.clickID(t, e, banner.SaveID)
+			if len(rec.changes) != 1 || !rec.changes[0].Accepted(policy.Statistical) || rec.methods[0] != MethodCustom {
+				t.Fatalf("Save stored %v with %q, want statistics on, custom", rec.changes, rec.methods)
+			}
+			if strings.Contains(rec.changes[0].Encode(), "unknown") {
+				t.Errorf("a category the policy does not declare was stored: %s", rec.changes[0].Encode())
+			}
+		})
+	}
+	t.Run("closed", func(t *testing.T) {
+		r, rec := newRoot(t, newJar(), ViewPreferences)
+		r.Draft = map[string]bool{policy.Statistical: true}
+		h, e := load(t, r)
+		h.clickID(t, e, banner.CloseID)
+		if r.Draft != nil || r.View() != ViewBanner {
+			t.Fatalf("after Close: draft %v, view %q", r.Draft, r.View())
+		}
+		h.event(e, r.ShowPreferences)
+		if switchOn(t, h, policy.Statistical) {
+			t.Error("the preferences opened again show the discarded draft")
+		}
+		if len(rec.changes) != 0 {
+			t.Errorf("choices stored: %v", rec.changes)
+		}
+	})
 }

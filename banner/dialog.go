@@ -70,10 +70,13 @@ func trapTab(d app.Value, e app.Event) {
 	}
 }
 
-// focusDialog moves keyboard focus to the dialog with the given id.
+// focusDialog moves keyboard focus to the dialog with the given id, unless
+// focus is already inside it (moved there to the element of the server's
+// dialog it had when the app took that dialog over: web/ui.js).
 func focusDialog(ctx app.Context, id string) {
 	ctx.Defer(func(app.Context) {
-		if d := app.Window().GetElementByID(id); d.Truthy() {
+		d := app.Window().GetElementByID(id)
+		if d.Truthy() && !d.Call("contains", app.Window().Get("document").Get("activeElement")).Bool() {
 			d.Call("focus")
 		}
 	})

@@ -1,6 +1,7 @@
 package banner
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -43,14 +44,29 @@ func TestDialogCloseButtonCallsOnClose(t *testing.T) {
 	click(t, dialog("x", "t", "Close", nil), CloseID) // nil onClose: no panic
 }
 
-// app.HTMLString writes an attribute whose value is "true" as a bare name, so
-// server-rendered HTML says aria-modal, not aria-modal="true" (in the browser
-// go-app sets the attribute to "true"). Pinned here so that a go-app change is
-// noticed.
-func TestDialogHTMLStringWritesTrueAsABareAttribute(t *testing.T) {
-	out := render(dialog("x", "t", "Close", nil))
-	if !strings.Contains(out, `<div aria-labelledby="t" aria-modal class="pc-dialog" id="x" role="dialog" tabindex="-1">`) {
+// app.HTMLString writes an attribute whose value is "true" as a bare name,
+// and Checked(false) as checked="false": read by a browser, aria-modal would
+// be empty (false) and the switch on. HTML writes them as go-app sets them in
+// the DOM: aria-modal="true", no checked. Pinned here so that a go-app change
+// is noticed.
+func TestHTMLWritesAttributesAsTheBrowserSetsThem(t *testing.T) {
+	if out := app.HTMLString(dialog("x", "t", "Close", nil)); !regexp.MustCompile(`\saria-modal[\s>]`).MatchString(out) {
+		t.Errorf("go-app no longer writes aria-modal bare:\n%s", out)
+	}
+	out := HTML(dialog("x", "t", "Close", nil))
+	if !strings.Contains(out, `<div aria-labelledby="t" aria-modal="true" class="pc-dialog" id="x" role="dialog" tabindex="-1">`) {
 		t.Errorf("dialog HTML:\n%s", out)
+	}
+	for _, tc := range []struct {
+		on   bool
+		want string
+	}{
+		{false, `<input id="s" type="checkbox">`},
+		{true, `<input checked id="s" type="checkbox">`},
+	} {
+		if out := HTML(app.Input().Type("checkbox").ID("s").Checked(tc.on)); !strings.Contains(out, tc.want) {
+			t.Errorf("Checked(%v): %s, want %s", tc.on, out, tc.want)
+		}
 	}
 }
 

@@ -29,6 +29,10 @@ type Preferences struct {
 	Policy *policy.Policy
 	// Accepted holds the current choice; a missing category is off.
 	Accepted map[string]bool
+	// Draft, when set, holds switches already turned before the dialog
+	// mounts (the server's dialog the visitor used before the app ran):
+	// they start as Draft says, the others as Accepted.
+	Draft map[string]bool
 	// ConsentID is the id of the stored choice, "" before a choice: the
 	// dialog shows it for the visitor to quote (Texts.ConsentID).
 	ConsentID string
@@ -44,10 +48,13 @@ type Preferences struct {
 	base map[string]bool
 }
 
-// OnMount implements app.Mounter: it copies the current choice into the draft
-// and moves focus into the dialog.
+// OnMount implements app.Mounter: it copies the current choice (and, the
+// first time, Draft) into the draft and moves focus into the dialog (unless
+// it is there).
 func (p *Preferences) OnMount(ctx app.Context) {
-	p.reset()
+	if p.draft == nil || !maps.Equal(p.Accepted, p.base) {
+		p.reset()
+	}
 	focusDialog(ctx, PreferencesDialogID)
 }
 
@@ -62,16 +69,28 @@ func (p *Preferences) OnUpdate(ctx app.Context) {
 }
 
 func (p *Preferences) reset() {
+	first := p.draft == nil
 	p.draft = map[string]bool{}
 	p.base = map[string]bool{}
 	for k, v := range p.Accepted {
 		p.draft[k] = v
 		p.base[k] = v
 	}
+	// Draft holds at the start only (go-app may call OnUpdate before
+	// OnMount, which then keeps the draft): a new current choice later
+	// replaces it.
+	for k, v := range p.Draft {
+		if first {
+			p.draft[k] = v
+		}
+	}
 }
 
 func (p *Preferences) isOn(category string) bool {
 	if p.draft == nil {
+		if v, ok := p.Draft[category]; ok {
+			return v
+		}
 		return p.Accepted[category]
 	}
 	return p.draft[category]

@@ -2,7 +2,7 @@
 // packages below it into one http.Handler, and routes lists every route
 // in one place. It holds no feature of its own:
 //
-//   - site: the index, config.json, policy pages, themes, demo pages, SRI,
+//   - site: the index, config.json, dialogs.json, policy pages, themes, demo pages, SRI,
 //     health and readiness;
 //   - beacons: the visitors' receipts, impressions and refused cookies seen again;
 //   - api: the operator API, behind a bearer token;
@@ -156,6 +156,8 @@ func (s *Server) routes() {
 	s.handle("GET /assets/{name}", json(site.Theme))
 	s.handle("GET /portals/{id}/config.json", json(site.Config))
 	s.handleFunc("OPTIONS /portals/{id}/config.json", site.PreflightConfig)
+	s.handle("GET /portals/{id}/dialogs.json", json(site.Dialogs))
+	s.handleFunc("OPTIONS /portals/{id}/dialogs.json", site.PreflightConfig)
 	s.handle("GET /portals/{id}/policy", json(site.Policy))
 	s.handle("GET /portals/{id}/policy/{lang}", json(site.PolicyLang))
 	s.handle("GET /demo/{id}", json(site.Demo))

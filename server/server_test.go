@@ -35,6 +35,7 @@ var (
 	fakeUIJS     = []byte("/* fake UI */\nconsole.log('ui');\n")
 	fakeEmbedsJS = []byte("/* fake embeds */\nconsole.log('embeds');\n")
 	fakeBeyondJS = []byte("/* fake beyond */\nconsole.log('beyond');\n")
+	fakePrefsJS  = []byte("/* fake prefs */\nconsole.log('prefs');\n")
 	fakeCSS      = []byte("/* fake stylesheet */\n.pc-page {\n  margin: 0px;\n}\n")
 	fakeWasm     = append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("fake wasm module "), 64)...)
 	fakeWasmExec = []byte("/* fake wasm_exec */\nglobalThis.Go = class {};\n")
@@ -95,6 +96,7 @@ func fakeAssetsFS() fstest.MapFS {
 		"ui.js":             {Data: fakeUIJS},
 		"embeds.js":         {Data: fakeEmbedsJS},
 		"beyond.js":         {Data: fakeBeyondJS},
+		"prefs.js":          {Data: fakePrefsJS},
 		"banner.css":        {Data: fakeCSS},
 		"console.css":       {Data: []byte(".pc-console table{border-collapse:collapse}")},
 		"dist/app.wasm":     {Data: fakeWasm},
@@ -341,9 +343,10 @@ type configBody struct {
 		Wasm     string `json:"wasm"`
 		WasmExec string `json:"wasmExec"`
 		CSS      string `json:"css"`
-		// Embeds and Beyond: path, integrity value, global.
+		// Embeds, Beyond and Prefs: path, integrity value, global.
 		Embeds [3]string `json:"embeds"`
 		Beyond [3]string `json:"beyond"`
+		Prefs  [3]string `json:"prefs"`
 	} `json:"assets"`
 	Banner string `json:"banner"` // the server-rendered banner (first paint)
 	CSS    string `json:"css"`    // the minified stylesheet, inline

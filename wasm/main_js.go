@@ -3,7 +3,9 @@
 // after setting window.portalConsentConfig in that frame:
 //
 //	{policy: <the portal's policy JSON, a string>, start: "" | "preferences" | "policy",
-//	 gpc: <true when navigator.globalPrivacyControl is>}
+//	 gpc: <true when navigator.globalPrivacyControl is>,
+//	 draft: <optional: {category id: true|false}, the switches turned in the
+//	         server's preferences before the app ran (app.Root.Draft)>}
 //
 // and, optionally, window.portalConsentHost = {changed(value, method) -> bool,
 // reload(), whenReleased() -> Promise}: the first render waits for
@@ -45,11 +47,6 @@ func main() {
 		os.Exit(1)
 	}
 	yield()
-	// Customize or the policy may have been clicked on the server's banner
-	// meanwhile; and the render replaces the element that has focus.
-	if s := cfg.Get("start"); s.Type() == js.TypeString {
-		root.Start = app.View(s.String())
-	}
 	// Never released: the frame lives as long as the page.
 	win.Set("portalConsentShow", js.FuncOf(func(_ js.Value, args []js.Value) any {
 		if len(args) == 0 || args[0].Type() != js.TypeString {
@@ -75,6 +72,13 @@ func main() {
 	// The first render replaces the server banner's buttons: never between
 	// a press and its release, or that click would be lost.
 	awaitHost("whenReleased")
+	// Customize or the policy may have been clicked on the server's banner
+	// meanwhile, and switches turned in the server's preferences (read
+	// last: the visitor may use them until the app renders).
+	if s := cfg.Get("start"); s.Type() == js.TypeString {
+		root.Start = app.View(s.String())
+	}
+	root.Draft = draft(cfg.Get("draft"))
 	goapp.RunWhenOnBrowser()
 }
 
@@ -94,6 +98,24 @@ func awaitHost(name string) {
 	defer settle.Release()
 	p.Call("then", settle, settle)
 	<-done
+}
+
+// draft returns the switches of the object d ({category id: true|false},
+// portalConsentConfig.draft), nil when d is not an object; entries that are
+// not booleans are left out.
+func draft(d js.Value) map[string]bool {
+	if d.Type() != js.TypeObject {
+		return nil
+	}
+	keys := js.Global().Get("Object").Call("keys", d)
+	out := map[string]bool{}
+	for i := 0; i < keys.Length(); i++ {
+		k := keys.Index(i).String()
+		if v := d.Get(k); v.Type() == js.TypeBoolean {
+			out[k] = v.Bool()
+		}
+	}
+	return out
 }
 
 // yield lets the browser run other tasks before the program goes on.

@@ -248,7 +248,7 @@
     if (!shown) return void (view != null && (want = view, wantFrom = from)); // opened when the configuration is there
     return loadUI().then((start) => {
       if (!ui) {
-        ui = start({ cfg: shown, gpc: gpc, fail: fail, changed: changed, id: id, match: matchName, reset: () => { ui = null; } });
+        ui = start({ cfg: shown, gpc: gpc, fail: fail, changed: changed, id: id, match: matchName, reset: () => { ui = null; }, load });
       }
       ui.open(view, from);
     }).catch(failed);

@@ -162,7 +162,8 @@
 
   // The loader calls this with its context: {cfg, gpc, fail(msg),
   // changed(value) -> reload advised, id() -> the consent id a choice
-  // keeps, match(pattern, name), reset()}. It
+  // keeps, match(pattern, name), reset(), load(path, sri, global) ->
+  // the global of a script of the consent host}. It
   // returns {open(view, from)}: view "" shows the banner, "preferences" or
   // "policy" a dialog, null only prepares the app (the visitor shows
   // intent); from is the portal's element that opened it (focus returns
@@ -197,7 +198,7 @@
     var frame = null, win = null, doc = null, stop = null, conf = null;
     // opener is the portal's element the next dialog was opened with; watch
     // takes it when the dialog shows.
-    var opener = null;
+    var opener = null, dialogs = null;
 
     // stored makes a value just stored take effect (the loader's changed),
     // then keeps its receipt to send. It returns changed's answer.
@@ -219,8 +220,15 @@
       if (worker) worker.terminate();
       worker = null;
     }
+    // prefs fetches, once, prefs.js and dialogs.json: the server's
+    // preferences and policy dialog, for Customize and the policy on the
+    // server's banner (fetched on intent too: then they open at once).
+    function prefs() {
+      return dialogs = dialogs || Promise.all([ctx.load(...cfg.assets.prefs), fetch(consentHost + "portals/" + p.id + "/dialogs.json?lang=" + texts.lang, { credentials: "omit" }).then((r) => r.json())]);
+    }
     function prepare() {
       if (decided || module) return;
+      if (host) prefs().catch(() => {});
       var mine = module = new Promise((resolve, reject) => {
         var w, failed = () => { if (!w || w === worker) stopWorker(); reject(); };
         try {
@@ -338,8 +346,26 @@
       }
     }
 
+    // keep stores the choice c made on the server's banner or dialog
+    // (prefs.js) before the app runs, made with method; refusal (no optional
+    // category accepted) keeps it for the policy's refusal lifetime, when set.
+    function keep(c, method, refusal) {
+      var value = encode(c);
+      document.cookie = setCookie(value, refusal && p.refusalLifetimeDays || p.lifetimeDays || 182, Date.now(), location.protocol === "https:",
+        cookieDomainFor(p.cookieDomain || "", location.hostname));
+      if (document.cookie.indexOf(NAME + "=" + value) >= 0) {
+        decided = true;
+        abort.abort();
+        stopWorker();
+        beacon(); // the banner was shown, whether or not the worker said it
+        close();
+        stored(value, method);
+      }
+    }
+
     // Clicks on the server's banner, before the app replaces it: Accept and
-    // Reject store the choice here, Customize and the policy start the app.
+    // Reject store the choice here, Customize and the policy start the app
+    // and show the server's dialog meanwhile (prefs.js).
     // Intent starts the app too, but not on a metered network: the pointer
     // entering the banner (a mouse's, or a touch) or focus moving into it,
     // elsewhere than on Accept all and Reject all, which never need it: a
@@ -349,18 +375,7 @@
         var t = e.target.closest && e.target.closest("[data-server] button");
         if (!t) return;
         if (t.id === "pc-accept" || t.id === "pc-reject") {
-          var value = encode(choose(p, t.id === "pc-accept", nowSec(), ctx.id()));
-          // A refusal is kept for the policy's refusal lifetime, when set.
-          document.cookie = setCookie(value, t.id === "pc-reject" && p.refusalLifetimeDays || p.lifetimeDays || 182, Date.now(), location.protocol === "https:",
-            cookieDomainFor(p.cookieDomain || "", location.hostname));
-          if (document.cookie.indexOf(NAME + "=" + value) >= 0) {
-            decided = true;
-            abort.abort();
-            stopWorker();
-            beacon(); // the banner was shown, whether or not the worker said it
-            close();
-            stored(value, t.id.slice(3) + "-all"); // accept-all, reject-all
-          }
+          keep(choose(p, t.id === "pc-accept", nowSec(), ctx.id()), t.id.slice(3) + "-all", t.id === "pc-reject"); // accept-all, reject-all
         } else if (t.id === "pc-customize" || t.id === "pc-policy") {
           open(t.id === "pc-customize" ? "preferences" : "policy");
           t.setAttribute("aria-busy", "true");
@@ -432,7 +447,12 @@
       opener = from && from !== frame && from !== document.body && from.focus ? from : null;
       if (win.portalConsentRunning) return win.portalConsentShow(view);
       conf.start = view;
-      if (host) host.style.setProperty("cursor", "progress", "important");
+      if (host) {
+        host.style.setProperty("cursor", "progress", "important");
+        // The server's dialogs (dialogs.json) shown by prefs.js at once, in
+        // the banner's shadow root, until the app takes them over.
+        prefs().then((r) => { if (shadow) r[0]({ shadow, host, conf, keep, ctx }, r[1], view); }).catch(() => {});
+      }
       run();
     }
 

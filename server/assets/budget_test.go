@@ -41,6 +41,12 @@ const embedsBrotliBudget = 2048
 // cleared or a receipt is pending, or the browser offers ADPC.
 const beyondBrotliBudget = 2048
 
+// prefsBrotliBudget bounds prefs.js (the preferences and the policy dialog
+// shown from dialogs.json before the app runs), as served
+// brotli-compressed; loaded only when the visitor opens one of them before
+// the app runs.
+const prefsBrotliBudget = 2048
+
 // TestLoaderBrotliSizeWithinBudget checks the real loader (web/embed.js,
 // minified as served, with ui.js's and embeds.js's paths written in) and
 // the scripts it loads compress with brotli within their budgets. It needs
@@ -60,6 +66,10 @@ func TestLoaderBrotliSizeWithinBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	prefs, err := Minified(fsys, "prefs.js", js, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	loader, err := Loader(fsys, ui)
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +83,7 @@ func TestLoaderBrotliSizeWithinBudget(t *testing.T) {
 		{"ui.js", ui, uiBrotliBudget},
 		{"embeds.js", embeds, embedsBrotliBudget},
 		{"beyond.js", beyond, beyondBrotliBudget},
+		{"prefs.js", prefs, prefsBrotliBudget},
 	} {
 		got, err := decode("br", b.a.br)
 		if err != nil || !bytes.Equal(got, b.a.Raw) {

@@ -12,7 +12,10 @@ type Set struct {
 	// Beyond is beyond.js, loaded by embed.js when a choice clears cookies,
 	// web storage or IndexedDB, or the browser offers ADPC.
 	Beyond *Asset
-	Wasm   *Asset
+	// Prefs is prefs.js, loaded by ui.js when the visitor opens the
+	// preferences or the policy before the app runs.
+	Prefs *Asset
+	Wasm  *Asset
 	// WasmExec is Go's JavaScript support for the wasm.
 	WasmExec   *Asset
 	CSS        *Asset // the banner's and the server's pages' stylesheet
@@ -38,6 +41,9 @@ func LoadSet(fsys fs.FS) (*Set, error) {
 	if s.Beyond, err = Minified(fsys, "beyond.js", js, true); err != nil {
 		return nil, err
 	}
+	if s.Prefs, err = Minified(fsys, "prefs.js", js, true); err != nil {
+		return nil, err
+	}
 	if s.EmbedJS, err = Loader(fsys, s.UI); err != nil {
 		return nil, err
 	}
@@ -60,5 +66,5 @@ func LoadSet(fsys fs.FS) (*Set, error) {
 // Static returns the assets served at fixed, content-hashed paths (all but
 // the loader).
 func (s *Set) Static() []*Asset {
-	return []*Asset{s.UI, s.Embeds, s.Beyond, s.Wasm, s.WasmExec, s.CSS, s.ConsoleCSS}
+	return []*Asset{s.UI, s.Embeds, s.Beyond, s.Prefs, s.Wasm, s.WasmExec, s.CSS, s.ConsoleCSS}
 }

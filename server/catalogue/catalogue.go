@@ -101,12 +101,21 @@ type Portal struct {
 // ID returns the portal's id.
 func (p *Portal) ID() string { return p.Policy.ID }
 
-// Variant is a portal's policy in one language, with its config.json.
+// Variant is a portal's policy in one language, with its config.json and
+// its dialogs.json.
 type Variant struct {
 	Policy *policy.Policy // single-language: no translations
 	Config *assets.Asset
-	Notice Notice // the policy as config.json carries it: the notice shown
+	// dialogs is dialogs.json (see Dialogs), built when first asked for.
+	dialogs func() (*assets.Asset, error)
+	Notice  Notice // the policy as config.json carries it: the notice shown
 }
+
+// Dialogs returns the variant's dialogs.json: the preferences and the
+// policy dialog rendered by the server (DialogsHTML), fetched by the loader
+// only when the visitor opens one before the app runs; rendered the first
+// time it is asked for, then kept with the variant.
+func (v *Variant) Dialogs() (*assets.Asset, error) { return v.dialogs() }
 
 // Notice is one policy document a portal serves: its policy in one
 // language, as config.json carries it, and the SHA-256 receipts name it by.
@@ -141,6 +150,10 @@ type configAssets struct {
 	// it defines (see script).
 	Embeds [3]string `json:"embeds"`
 	Beyond [3]string `json:"beyond"`
+	// Prefs is prefs.js, loaded by ui.js when the visitor opens the
+	// preferences or the policy before the app runs: it shows them from
+	// dialogs.json.
+	Prefs [3]string `json:"prefs"`
 }
 
 // script returns how config.json names a script the loader loads: its
@@ -353,7 +366,7 @@ func (c *Catalogue) build(ctx context.Context, e *entry) (*Portal, bool, error) 
 }
 
 // newPortal builds p's responses: its theme, and in each language its
-// config.json and notice.
+// config.json, dialogs.json and notice.
 func (c *Catalogue) newPortal(p *policy.Policy, v receipts.PolicyVersion, e *entry) (*Portal, error) {
 	pt := &Portal{Policy: p, Version: v, entry: e}
 	pt.Version.Policy, pt.Version.Source = nil, nil
@@ -371,9 +384,15 @@ func (c *Catalogue) newPortal(p *policy.Policy, v receipts.PolicyVersion, e *ent
 		return nil, err
 	}
 	for _, v := range pt.Variants {
-		// The configuration, its brotli and gzip once asked for (smaller
-		// than it), the notice and the parsed policies.
+		// The configuration and the dialogs, their brotli and gzip once
+		// asked for (smaller than them), the notice and the parsed policies.
 		pt.weight += 2*int64(len(v.Config.Raw)) + 2*int64(len(v.Notice.Body))
+		// dialogs.json once asked for (rendered then: rendering them in
+		// every language up front took mtran's 37 languages 95 ms), its
+		// compressed forms with it: counted as three times the notice
+		// (mtran in English: 14,944 bytes, brotli 1,985, for a notice of
+		// 5,209), asked for or not.
+		pt.weight += 3 * int64(len(v.Notice.Body))
 	}
 	return pt, nil
 }
@@ -405,7 +424,8 @@ func (c *Catalogue) variants(p *policy.Policy, theme string) ([]*Variant, langua
 		body, err := json.Marshal(config{
 			Policy: q,
 			Assets: configAssets{Wasm: c.assets.Wasm.Name, WasmExec: c.assets.WasmExec.Name, CSS: c.assets.CSS.Name,
-				Embeds: script(c.assets.Embeds, "__portalConsentEmbeds"), Beyond: script(c.assets.Beyond, "__portalConsentBeyond")},
+				Embeds: script(c.assets.Embeds, "__portalConsentEmbeds"), Beyond: script(c.assets.Beyond, "__portalConsentBeyond"),
+				Prefs: script(c.assets.Prefs, "__portalConsentPrefs")},
 			Banner: BannerHTML(q),
 			CSS:    string(c.assets.CSS.Raw) + theme,
 			Dir:    strings.TrimPrefix(policy.Dir(l), "ltr"),
@@ -422,7 +442,16 @@ func (c *Catalogue) variants(p *policy.Policy, theme string) ([]*Variant, langua
 		if err != nil {
 			return nil, nil, err
 		}
-		out = append(out, &Variant{Policy: q, Config: cfg, Notice: Notice{SHA256: receipts.NoticeHash(notice), Body: notice}})
+		dialogs := sync.OnceValues(func() (*assets.Asset, error) {
+			body, err := DialogsHTML(q)
+			if err != nil {
+				return nil, err
+			}
+			a := assets.NewLazy("dialogs.json", body, "application/json", false)
+			a.MaxAge = ConfigMaxAge
+			return a, nil
+		})
+		out = append(out, &Variant{Policy: q, Config: cfg, dialogs: dialogs, Notice: Notice{SHA256: receipts.NoticeHash(notice), Body: notice}})
 		tags = append(tags, lang.Tag(l))
 	}
 	return out, language.NewMatcher(tags), nil

@@ -65,7 +65,7 @@ func Assets(t testing.TB) *assets.Set {
 	for _, f := range []struct {
 		dst  **assets.Asset
 		name string
-	}{{&a.Wasm, "app.wasm"}, {&a.WasmExec, "wasm_exec.js"}, {&a.CSS, "banner.css"}, {&a.Embeds, "embeds.js"}, {&a.Beyond, "beyond.js"}} {
+	}{{&a.Wasm, "app.wasm"}, {&a.WasmExec, "wasm_exec.js"}, {&a.CSS, "banner.css"}, {&a.Embeds, "embeds.js"}, {&a.Beyond, "beyond.js"}, {&a.Prefs, "prefs.js"}} {
 		x, err := assets.New(f.name, []byte("/* "+f.name+" */"), "text/plain", true, nil, nil)
 		if err != nil {
 			t.Fatal(err)

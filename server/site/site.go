@@ -1,5 +1,6 @@
 // Package site is the consent host's public side: the index, each
-// portal's config.json for the loader, its cookie-policy page, its theme
+// portal's config.json for the loader and its dialogs.json (the
+// preferences and the policy dialog before the app runs), its cookie-policy page, its theme
 // stylesheet, a demo page per portal with local stand-ins for its
 // trackers, the loader's Subresource Integrity value, the example policy
 // file, the health and readiness checks and the favicon. Errors are JSON
@@ -57,6 +58,23 @@ func (s *Site) portal(r *http.Request) (*catalogue.Portal, error) {
 // list such as fr-CA,fr,en; the default language otherwise), readable by
 // any portal (CORS).
 func (s *Site) Config(w http.ResponseWriter, r *http.Request) error {
+	return s.serveVariant(w, r, func(v *catalogue.Variant) (*assets.Asset, error) { return v.Config, nil })
+}
+
+// Dialogs serves /portals/{id}/dialogs.json, the preferences and the
+// policy dialog rendered by the server (catalogue.DialogsHTML), in the
+// language of ?lang= as Config does, readable by any portal (CORS): the
+// loader fetches it only when the visitor opens one of them before the app
+// runs (never with config.json: most visitors decide at once).
+func (s *Site) Dialogs(w http.ResponseWriter, r *http.Request) error {
+	return s.serveVariant(w, r, (*catalogue.Variant).Dialogs)
+}
+
+// serveVariant serves the response of the portal of r's {id} which of
+// picks in the language of ?lang= (a list such as fr-CA,fr,en; the
+// default language otherwise), with CORS: cached and compressed as
+// assets.Asset serves it; one that cannot be made is a 500.
+func (s *Site) serveVariant(w http.ResponseWriter, r *http.Request, of func(*catalogue.Variant) (*assets.Asset, error)) error {
 	respond.CORS(w)
 	p, err := s.portal(r)
 	if err != nil {
@@ -65,12 +83,17 @@ func (s *Site) Config(w http.ResponseWriter, r *http.Request) error {
 	// The language is in the URL (?lang=fr-CA,fr,en): no Vary, an ETag per
 	// language.
 	v := p.Match(r.URL.Query().Get("lang"))
+	a, err := of(v)
+	if err != nil {
+		return respond.Errorf(http.StatusInternalServerError, "rendering the portal's dialogs failed: %v", err)
+	}
 	w.Header().Set("Content-Language", v.Policy.Texts.Lang)
-	v.Config.ServeHTTP(w, r)
+	a.ServeHTTP(w, r)
 	return nil
 }
 
-// PreflightConfig answers a CORS preflight of config.json.
+// PreflightConfig answers a CORS preflight of config.json and
+// dialogs.json.
 func (s *Site) PreflightConfig(w http.ResponseWriter, r *http.Request) {
 	respond.CORS(w)
 	w.Header().Set("Access-Control-Allow-Methods", "GET, OPTIONS")

@@ -25,6 +25,7 @@ func fakeAssets() fstest.MapFS {
 		"ui.js":             {Data: []byte("console.log('ui');\n")},
 		"embeds.js":         {Data: []byte("console.log('embeds');\n")},
 		"beyond.js":         {Data: []byte("console.log('beyond');\n")},
+		"prefs.js":          {Data: []byte("console.log('prefs');\n")},
 		"banner.css":        {Data: []byte(".pc-page { margin: 0 }\n")},
 		"console.css":       {Data: []byte(".pc-console { margin: 0 }\n")},
 		"dist/app.wasm":     {Data: append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("fake wasm "), 64)...)},
