@@ -633,13 +633,6 @@ func (s *Store) ServeNotice(ctx context.Context, n receipts.Notice, at time.Time
 	})
 }
 
-// noDeleteTrigger is receipts_no_delete as 0001_init.sql creates it, for
-// when the database lacks it.
-const noDeleteTrigger = `CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts
-BEGIN
-	SELECT RAISE(ABORT, 'receipts are append-only');
-END`
-
 // retentionBatch is how many receipts of a chain one retention
 // transaction deletes at most. The store has one writer: appends run
 // between two such transactions, so retention delays them by one batch at
@@ -721,7 +714,11 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 				if err := conn.QueryRowContext(ctx, `SELECT hash FROM receipts WHERE portal = $1 AND seq = $2`, l.portal, end).Scan(&hash); err != nil {
 					return err
 				}
-				return withoutNoDelete(ctx, conn, func() error {
+				if _, err := conn.ExecContext(ctx, `INSERT INTO anchors (portal, seq, hash) VALUES ($1, $2, $3)
+					ON CONFLICT (portal) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, l.portal, end, hash); err != nil {
+					return err
+				}
+				return throughGate(ctx, conn, l.portal, end, func() error {
 					res, err := conn.ExecContext(ctx, `DELETE FROM receipts WHERE portal = $1 AND seq <= $2`, l.portal, end)
 					if err != nil {
 						return err
@@ -732,9 +729,7 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 					if s.cfg.retained != nil {
 						s.cfg.retained(n)
 					}
-					_, err = conn.ExecContext(ctx, `INSERT INTO anchors (portal, seq, hash) VALUES ($1, $2, $3)
-						ON CONFLICT (portal) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, l.portal, end, hash)
-					return err
+					return nil
 				})
 			})
 			if err != nil {
@@ -761,25 +756,18 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 	return deleted, err
 }
 
-// withoutNoDelete runs fn, in the job's transaction, with the
-// receipts_no_delete trigger dropped, and makes it again (as the database
-// had it, else as 0001_init.sql makes it).
-func withoutNoDelete(ctx context.Context, conn *sql.Conn, fn func() error) error {
-	trigger := noDeleteTrigger
-	var stored sql.NullString
-	err := conn.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'receipts_no_delete'`).Scan(&stored)
-	switch {
-	case err == nil:
-		trigger = stored.String
-		if _, err := conn.ExecContext(ctx, `DROP TRIGGER receipts_no_delete`); err != nil {
-			return err
-		}
-	case !errors.Is(err, sql.ErrNoRows):
+// throughGate runs fn, in the job's transaction, with retention_gate
+// open for portal's chain up to seq (0008_retention_gate.sql: the anchor
+// must be there already), and closes it again: receipts_no_delete lets
+// fn delete that prefix and nothing else. No schema changes, so no
+// connection has to prepare its statements again.
+func throughGate(ctx context.Context, conn *sql.Conn, portal string, seq int64, fn func() error) error {
+	if _, err := conn.ExecContext(ctx, `UPDATE retention_gate SET portal = $1, seq = $2`, portal, seq); err != nil {
 		return err
 	}
 	if err := fn(); err != nil {
 		return err
 	}
-	_, err = conn.ExecContext(ctx, trigger)
+	_, err := conn.ExecContext(ctx, `UPDATE retention_gate SET portal = NULL, seq = NULL`)
 	return err
 }
