@@ -140,7 +140,10 @@ func open(path string, cfg config, migs []receipts.Migration) (*Store, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	rdb, err := sql.Open("sqlite", dsn(path, append(common, "query_only(1)")...))
+	// The readers are query-only, but retention checkpoints the
+	// write-ahead log on one of them (Store.checkpointWAL): with FULL it
+	// syncs the log before copying it and the file after.
+	rdb, err := sql.Open("sqlite", dsn(path, append(common, "query_only(1)", "synchronous(FULL)")...))
 	if err != nil {
 		wdb.Close()
 		return nil, unavailable(err)
@@ -159,7 +162,7 @@ func open(path string, cfg config, migs []receipts.Migration) (*Store, error) {
 		err = migrate(ctx, wdb, migs)
 	}
 	if err == nil {
-		err = checkPragmas(ctx, rdb, map[string]string{"journal_mode": "wal", "busy_timeout": fmt.Sprint(busy), "foreign_keys": "1", "query_only": "1"})
+		err = checkPragmas(ctx, rdb, map[string]string{"journal_mode": "wal", "synchronous": "2", "busy_timeout": fmt.Sprint(busy), "foreign_keys": "1", "query_only": "1"})
 	}
 	if err != nil {
 		wdb.Close()

@@ -729,26 +729,31 @@ func (s *Store) ServeNotice(ctx context.Context, n receipts.Notice, at time.Time
 }
 
 // retentionBatch is how many receipts of a chain one retention
-// transaction deletes at most. The store has one writer: appends run
-// between two such transactions, so retention delays them by one batch at
+// transaction deletes at most. The store has one writer: retention's
+// transactions run between the appends' (background jobs, in a batch's
+// group commit window), so each delays the appends by its own length at
 // most (one transaction for a million receipts held every append for 32 s;
 // BenchmarkAppendDuringRetention measured append p99 ×10.8 with 2,000 a
-// transaction, ×2.3 with 500 and ×1.9 with 200, where the dropped and made
-// again trigger of each transaction starts to cost more than it saves).
+// transaction, ×2.3 with 500 and ×1.9 with 200 while each dropped and made
+// again the append-only trigger).
 const retentionBatch = 200
 
 // retentionTime is how long the DELETE of a retention transaction should
-// take.
+// take: each transaction deletes as many receipts as the last one deleted
+// in that time, at most twice as many, so that it fits in a group commit
+// window (DefaultGroupCommit) with its other statements and its commit.
 const retentionTime = time.Millisecond
 
 // DeleteBefore deletes the receipts received before cutoff, the tallies of
 // UTC days before cutoff's and the aggregates of days whose 00:00 is before
 // cutoff, and returns how many receipts it deleted. Each chain loses a
 // prefix only (every receipt up to the last one received before cutoff),
-// retentionBatch receipts a transaction, each moving the chain's anchor to
-// the last receipt it deleted: an error stops it with the chains whole and
-// verifiable, what was deleted staying deleted (the count is returned with
-// the error).
+// up to retentionBatch receipts a transaction (retentionTime), each moving
+// the chain's anchor to the last receipt it deleted and deleting through
+// retention_gate: an error stops it with the chains whole and verifiable,
+// what was deleted staying deleted (the count is returned with the error).
+// Its transactions yield to the appends (backgroundJob), commit lazily
+// (lazyTx) and are each followed by a checkpoint (checkpointWAL).
 func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	// Per chain, the last receipt received before cutoff (through the
 	// received_at index); the chain's prefix up to it goes.
