@@ -16,23 +16,8 @@ import (
 // may then be tallied again as a localStorage key.
 func TestMigrateUndeclaredTypes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
-	before := fstest.MapFS{}
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.Name() < "0007" {
-			b, _ := migrationFiles.ReadFile("migrations/" + e.Name())
-			before[e.Name()] = &fstest.MapFile{Data: b}
-		}
-	}
 	cfg := config{window: 0, maxBatch: 1, busy: time.Second}
-	migs, err := receipts.Migrations(before)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := open(path, cfg, migs)
+	s, err := open(path, cfg, migrationsBefore(t, "0007"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,4 +53,29 @@ func TestMigrateUndeclaredTypes(t *testing.T) {
 		us[1].Type != "localStorage" || us[1].Name != "_ga" || us[1].Count != 1 {
 		t.Errorf("tallies after the migration: %+v", us)
 	}
+}
+
+// migrationsBefore returns the embedded migrations whose file names sort
+// before prefix: the schema of an older release.
+func migrationsBefore(t *testing.T, prefix string) []receipts.Migration {
+	t.Helper()
+	before := fstest.MapFS{}
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() < prefix {
+			b, err := migrationFiles.ReadFile("migrations/" + e.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			before[e.Name()] = &fstest.MapFile{Data: b}
+		}
+	}
+	migs, err := receipts.Migrations(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return migs
 }

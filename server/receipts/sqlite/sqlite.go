@@ -53,6 +53,10 @@ type config struct {
 	// retained, for tests, is called in each with the count it deletes.
 	retentionBatch int
 	retained       func(n int64)
+	// retentionTime is how long the DELETE of a retention transaction
+	// should take (0: the default, retentionTime); the next transaction's
+	// count follows the last one's pace, up to retentionBatch.
+	retentionTime time.Duration
 }
 
 // Log sets where the store logs that a day's cookie tallies of a portal
@@ -89,10 +93,13 @@ type Store struct {
 	wdb  *sql.DB // one connection, the writer goroutine's only
 	rdb  *sql.DB // read-only connections
 
-	mu     sync.RWMutex // guards closed and sending on queue
+	mu     sync.RWMutex // guards closed and sending on queue and background
 	closed bool
 	queue  chan *request
-	done   chan struct{} // closed when the writer returns
+	// background takes the jobs that yield to the appends (retention's):
+	// unbuffered, so that a job sent is one the writer took.
+	background chan *request
+	done       chan struct{} // closed when the writer returns
 
 	closeOnce sync.Once
 	closeErr  error
@@ -133,7 +140,10 @@ func open(path string, cfg config, migs []receipts.Migration) (*Store, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	rdb, err := sql.Open("sqlite", dsn(path, append(common, "query_only(1)")...))
+	// The readers are query-only, but retention checkpoints the
+	// write-ahead log on one of them (Store.checkpointWAL): with FULL it
+	// syncs the log before copying it and the file after.
+	rdb, err := sql.Open("sqlite", dsn(path, append(common, "query_only(1)", "synchronous(FULL)")...))
 	if err != nil {
 		wdb.Close()
 		return nil, unavailable(err)
@@ -145,14 +155,14 @@ func open(path string, cfg config, migs []receipts.Migration) (*Store, error) {
 	// database file if it is replaced (restored from a backup).
 	rdb.SetConnMaxLifetime(time.Minute)
 
-	s := &Store{path: path, cfg: cfg, wdb: wdb, rdb: rdb, queue: make(chan *request, cfg.maxBatch), done: make(chan struct{})}
+	s := &Store{path: path, cfg: cfg, wdb: wdb, rdb: rdb, queue: make(chan *request, cfg.maxBatch), background: make(chan *request), done: make(chan struct{})}
 	ctx := context.Background()
 	err = checkPragmas(ctx, wdb, map[string]string{"journal_mode": "wal", "synchronous": "2", "busy_timeout": fmt.Sprint(busy), "foreign_keys": "1", "query_only": "0"})
 	if err == nil {
 		err = migrate(ctx, wdb, migs)
 	}
 	if err == nil {
-		err = checkPragmas(ctx, rdb, map[string]string{"journal_mode": "wal", "busy_timeout": fmt.Sprint(busy), "foreign_keys": "1", "query_only": "1"})
+		err = checkPragmas(ctx, rdb, map[string]string{"journal_mode": "wal", "synchronous": "2", "busy_timeout": fmt.Sprint(busy), "foreign_keys": "1", "query_only": "1"})
 	}
 	if err != nil {
 		wdb.Close()

@@ -540,7 +540,7 @@ func TestDeleteBeforeInBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	var batches []int64
-	cfg := config{window: 0, maxBatch: 1, busy: time.Second, retentionBatch: 3, retained: func(n int64) { batches = append(batches, n) }}
+	cfg := config{window: 0, maxBatch: 1, busy: time.Second, retentionBatch: 3, retentionTime: time.Hour, retained: func(n int64) { batches = append(batches, n) }}
 	s, err := open(filepath.Join(t.TempDir(), "r.db"), cfg, migs)
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,9 @@ type request struct {
 	names []receipts.Name
 	imp   *impression
 	job   func(ctx context.Context, conn *sql.Conn) error
-	done  chan error // buffered: the writer never blocks on it
+	// background: job yields to the appends (Store.background).
+	background bool
+	done       chan error // buffered: the writer never blocks on it
 }
 
 const (
@@ -75,8 +77,12 @@ func (s *Store) enqueue(ctx context.Context, q *request) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ch := s.queue
+	if q.background {
+		ch = s.background
+	}
 	select {
-	case s.queue <- q:
+	case ch <- q:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -146,20 +152,53 @@ func (s *Store) job(ctx context.Context, fn func(ctx context.Context, conn *sql.
 	return s.do(ctx, &request{ctx: ctx, job: fn, done: make(chan error, 1)})
 }
 
+// backgroundJob runs fn as job does, when no append waits for the writer:
+// in a batch's group commit window (the appends wait for it anyway), or
+// when the writer has nothing else to do, or when none ran for
+// backgroundEvery. fn should be short: the appends arriving while it runs
+// wait for it.
+func (s *Store) backgroundJob(ctx context.Context, fn func(ctx context.Context, conn *sql.Conn) error) error {
+	return s.do(ctx, &request{ctx: ctx, job: fn, background: true, done: make(chan error, 1)})
+}
+
+// backgroundEvery bounds how long the appends may keep the background
+// jobs waiting: under a load that never leaves the writer idle (no group
+// commit window), one runs after a batch once this long passed since the
+// last.
+const backgroundEvery = 50 * time.Millisecond
+
 // run is the writer goroutine: it gathers the appends that arrive within
-// the group commit window into one transaction, and runs jobs alone, until
-// Close closes the queue.
+// the group commit window into one transaction, runs jobs alone, and
+// background jobs when no append waits (see backgroundJob), until Close
+// closes the queue.
 func (s *Store) run() {
 	defer close(s.done)
 	w := &writer{db: s.wdb, path: s.path, hook: s.cfg.hook, log: s.cfg.log}
 	defer w.release()
+	lastBackground := time.Now()
+	background := func(q *request) {
+		if q.take() {
+			q.done <- w.runJob(q)
+		}
+		lastBackground = time.Now()
+	}
 	var held *request // a request that ended a batch's gathering
 	for {
 		q := held
 		held = nil
 		if q == nil {
 			var ok bool
-			if q, ok = <-s.queue; !ok {
+			select {
+			case q, ok = <-s.queue: // appends and jobs first
+			default:
+				select {
+				case q, ok = <-s.queue:
+				case b := <-s.background:
+					background(b)
+					continue
+				}
+			}
+			if !ok {
 				return
 			}
 		}
@@ -173,27 +212,54 @@ func (s *Store) run() {
 		batch := []*request{q}
 		if s.cfg.window > 0 {
 			timer := time.NewTimer(s.cfg.window)
+			bg := s.background // one background job may run while the batch gathers
+			expired := false
 		gather:
 			for len(batch) < s.cfg.maxBatch {
-				select {
-				case q, ok := <-s.queue:
-					if !ok {
+				var (
+					q  *request
+					ok bool
+				)
+				if expired { // take what queued up, without waiting
+					select {
+					case q, ok = <-s.queue:
+					default:
 						break gather
 					}
-					if q.job != nil {
-						held = q
-						break gather
+				} else {
+					select {
+					case q, ok = <-s.queue:
+					case b := <-bg:
+						bg = nil
+						background(b)
+						continue
+					case <-timer.C:
+						expired = true
+						continue
 					}
-					if q.take() {
-						batch = append(batch, q)
-					}
-				case <-timer.C:
+				}
+				if !ok {
 					break gather
+				}
+				if q.job != nil {
+					held = q
+					break gather
+				}
+				if q.take() {
+					batch = append(batch, q)
 				}
 			}
 			timer.Stop()
 		}
 		w.commit(batch)
+		if time.Since(lastBackground) >= backgroundEvery {
+			select {
+			case b := <-s.background:
+				background(b)
+			default:
+				lastBackground = time.Now()
+			}
+		}
 	}
 }
 
@@ -297,7 +363,36 @@ func (w *writer) tx(ctx context.Context, fn func(conn *sql.Conn) error) error {
 }
 
 func (w *writer) runJob(q *request) error {
+	if q.background {
+		return w.lazyTx(q.ctx, func(conn *sql.Conn) error { return q.job(q.ctx, conn) })
+	}
 	return w.tx(q.ctx, func(conn *sql.Conn) error { return q.job(q.ctx, conn) })
+}
+
+// lazyTx runs fn as tx does, but commits without waiting for the disk
+// (synchronous=NORMAL): the write-ahead log is one file written in order,
+// so the next append's commit, which does wait (FULL), makes this
+// transaction durable with it, or a checkpoint does. A crash before either
+// loses this transaction whole, never part of it. The connection goes back
+// to FULL after it, or is discarded.
+func (w *writer) lazyTx(ctx context.Context, fn func(conn *sql.Conn) error) error {
+	conn, err := w.get(ctx)
+	if err != nil {
+		return dbErr(ctx, err)
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		w.fail()
+		return dbErr(ctx, err)
+	}
+	err = w.tx(ctx, fn)
+	if w.conn == nil { // tx failed and discarded the connection
+		return err
+	}
+	if _, serr := conn.ExecContext(context.Background(), "PRAGMA synchronous = FULL"); serr != nil {
+		w.fail()
+		return errors.Join(err, dbErr(ctx, serr))
+	}
+	return err
 }
 
 // head is a chain's last receipt.
@@ -633,30 +728,32 @@ func (s *Store) ServeNotice(ctx context.Context, n receipts.Notice, at time.Time
 	})
 }
 
-// noDeleteTrigger is receipts_no_delete as 0001_init.sql creates it, for
-// when the database lacks it.
-const noDeleteTrigger = `CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts
-BEGIN
-	SELECT RAISE(ABORT, 'receipts are append-only');
-END`
-
 // retentionBatch is how many receipts of a chain one retention
-// transaction deletes at most. The store has one writer: appends run
-// between two such transactions, so retention delays them by one batch at
+// transaction deletes at most. The store has one writer: retention's
+// transactions run between the appends' (background jobs, in a batch's
+// group commit window), so each delays the appends by its own length at
 // most (one transaction for a million receipts held every append for 32 s;
 // BenchmarkAppendDuringRetention measured append p99 ×10.8 with 2,000 a
-// transaction, ×2.3 with 500 and ×1.9 with 200, where the dropped and made
-// again trigger of each transaction starts to cost more than it saves).
+// transaction, ×2.3 with 500 and ×1.9 with 200 while each dropped and made
+// again the append-only trigger).
 const retentionBatch = 200
+
+// retentionTime is how long the DELETE of a retention transaction should
+// take: each transaction deletes as many receipts as the last one deleted
+// in that time, at most twice as many, so that it fits in a group commit
+// window (DefaultGroupCommit) with its other statements and its commit.
+const retentionTime = time.Millisecond
 
 // DeleteBefore deletes the receipts received before cutoff, the tallies of
 // UTC days before cutoff's and the aggregates of days whose 00:00 is before
 // cutoff, and returns how many receipts it deleted. Each chain loses a
 // prefix only (every receipt up to the last one received before cutoff),
-// retentionBatch receipts a transaction, each moving the chain's anchor to
-// the last receipt it deleted: an error stops it with the chains whole and
-// verifiable, what was deleted staying deleted (the count is returned with
-// the error).
+// up to retentionBatch receipts a transaction (retentionTime), each moving
+// the chain's anchor to the last receipt it deleted and deleting through
+// retention_gate: an error stops it with the chains whole and verifiable,
+// what was deleted staying deleted (the count is returned with the error).
+// Its transactions yield to the appends (backgroundJob), commit lazily
+// (lazyTx) and are each followed by a checkpoint (checkpointWAL).
 func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	// Per chain, the last receipt received before cutoff (through the
 	// received_at index); the chain's prefix up to it goes.
@@ -697,11 +794,23 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 	if err != nil {
 		return 0, err
 	}
+	limit := int64(retentionBatch)
+	if s.cfg.retentionBatch > 0 {
+		limit = int64(s.cfg.retentionBatch)
+	}
+	pace := retentionTime
+	if s.cfg.retentionTime > 0 {
+		pace = s.cfg.retentionTime
+	}
+	count := min(limit, 16) // receipts the next transaction deletes at most
 	var deleted int64
 	for _, l := range lasts {
 		for done := false; !done; {
-			var n int64
-			err := s.job(ctx, func(ctx context.Context, conn *sql.Conn) error {
+			var (
+				n    int64
+				took time.Duration
+			)
+			err := s.backgroundJob(ctx, func(ctx context.Context, conn *sql.Conn) error {
 				n = 0
 				var low sql.NullInt64
 				if err := conn.QueryRowContext(ctx, `SELECT min(seq) FROM receipts WHERE portal = $1`, l.portal).Scan(&low); err != nil {
@@ -711,18 +820,20 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 					done = true
 					return nil
 				}
-				batch := int64(retentionBatch)
-				if s.cfg.retentionBatch > 0 {
-					batch = int64(s.cfg.retentionBatch)
-				}
-				end := min(l.seq, low.Int64+batch-1)
+				end := min(l.seq, low.Int64+count-1)
 				done = end == l.seq
 				var hash []byte
 				if err := conn.QueryRowContext(ctx, `SELECT hash FROM receipts WHERE portal = $1 AND seq = $2`, l.portal, end).Scan(&hash); err != nil {
 					return err
 				}
-				return withoutNoDelete(ctx, conn, func() error {
+				if _, err := conn.ExecContext(ctx, `INSERT INTO anchors (portal, seq, hash) VALUES ($1, $2, $3)
+					ON CONFLICT (portal) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, l.portal, end, hash); err != nil {
+					return err
+				}
+				return throughGate(ctx, conn, l.portal, end, func() error {
+					t0 := time.Now()
 					res, err := conn.ExecContext(ctx, `DELETE FROM receipts WHERE portal = $1 AND seq <= $2`, l.portal, end)
+					took = time.Since(t0)
 					if err != nil {
 						return err
 					}
@@ -732,15 +843,21 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 					if s.cfg.retained != nil {
 						s.cfg.retained(n)
 					}
-					_, err = conn.ExecContext(ctx, `INSERT INTO anchors (portal, seq, hash) VALUES ($1, $2, $3)
-						ON CONFLICT (portal) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, l.portal, end, hash)
-					return err
+					return nil
 				})
 			})
 			if err != nil {
 				return deleted, err
 			}
 			deleted += n
+			if err := s.checkpointWAL(ctx); err != nil {
+				return deleted, err
+			}
+			if n == count {
+				// The next transaction at this one's pace, at most twice
+				// as many.
+				count = max(1, min(limit, 2*count, int64(float64(count)*float64(pace)/float64(max(took, time.Microsecond)))))
+			}
 		}
 	}
 	err = s.job(ctx, func(ctx context.Context, conn *sql.Conn) error {
@@ -761,25 +878,33 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, erro
 	return deleted, err
 }
 
-// withoutNoDelete runs fn, in the job's transaction, with the
-// receipts_no_delete trigger dropped, and makes it again (as the database
-// had it, else as 0001_init.sql makes it).
-func withoutNoDelete(ctx context.Context, conn *sql.Conn, fn func() error) error {
-	trigger := noDeleteTrigger
-	var stored sql.NullString
-	err := conn.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'receipts_no_delete'`).Scan(&stored)
-	switch {
-	case err == nil:
-		trigger = stored.String
-		if _, err := conn.ExecContext(ctx, `DROP TRIGGER receipts_no_delete`); err != nil {
-			return err
-		}
-	case !errors.Is(err, sql.ErrNoRows):
+// checkpointWAL copies the write-ahead log into the database file (a
+// PASSIVE checkpoint: it waits for no one), on a connection of the
+// readers, so that the writer does not. Retention runs it after each of
+// its transactions: they commit without waiting for the disk (lazyTx),
+// and this writes their pages out in retention's own time, where the
+// next append's commit would otherwise find them to sync and, past 1,000
+// pages of log, checkpoint them.
+func (s *Store) checkpointWAL(ctx context.Context) error {
+	var busy, logged, copied int
+	if err := s.rdb.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logged, &copied); err != nil {
+		return dbErr(ctx, fmt.Errorf("checkpoint of the write-ahead log: %w", err))
+	}
+	return nil
+}
+
+// throughGate runs fn, in the job's transaction, with retention_gate
+// open for portal's chain up to seq (0008_retention_gate.sql: the anchor
+// must be there already), and closes it again: receipts_no_delete lets
+// fn delete that prefix and nothing else. No schema changes, so no
+// connection has to prepare its statements again.
+func throughGate(ctx context.Context, conn *sql.Conn, portal string, seq int64, fn func() error) error {
+	if _, err := conn.ExecContext(ctx, `UPDATE retention_gate SET portal = $1, seq = $2`, portal, seq); err != nil {
 		return err
 	}
 	if err := fn(); err != nil {
 		return err
 	}
-	_, err = conn.ExecContext(ctx, trigger)
+	_, err := conn.ExecContext(ctx, `UPDATE retention_gate SET portal = NULL, seq = NULL`)
 	return err
 }
