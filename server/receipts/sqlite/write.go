@@ -742,7 +742,7 @@ const retentionBatch = 200
 // take: each transaction deletes as many receipts as the last one deleted
 // in that time, at most twice as many, so that it fits in a group commit
 // window (DefaultGroupCommit) with its other statements and its commit.
-const retentionTime = time.Millisecond
+const retentionTime = 500 * time.Microsecond
 
 // DeleteBefore deletes the receipts received before cutoff, the tallies of
 // UTC days before cutoff's and the aggregates of days whose 00:00 is before
