@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/portalconsent/portalconsent/policy"
+	"github.com/portalconsent/portalconsent/server/servertest"
 )
 
 // The fleet test of issue 20's "Prove it": three hosts of the built binary
@@ -32,26 +33,8 @@ import (
 // balancer is a running haproxy in front of hosts.
 type balancer struct {
 	url  string
-	logs *lockedBuffer
+	logs *servertest.LockedBuffer
 	done chan error
-}
-
-// lockedBuffer is a strings.Builder safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startHAProxy runs haproxy in front of the hosts at addrs (host:port),
@@ -104,7 +87,7 @@ backend hosts
 	}
 	cmd := exec.Command(bin, "-db", "-f", file)
 	cmd.ExtraFiles = []*os.File{lf}
-	b := &balancer{url: "http://" + ln.Addr().String(), logs: &lockedBuffer{}, done: make(chan error, 1)}
+	b := &balancer{url: "http://" + ln.Addr().String(), logs: &servertest.LockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = b.logs, b.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

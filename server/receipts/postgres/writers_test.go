@@ -17,6 +17,7 @@ import (
 
 	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
+	"github.com/portalconsent/portalconsent/server/servertest"
 )
 
 // TestHostsDoNotWaitOnEachOther holds, in an open transaction, every row
@@ -269,24 +270,6 @@ func terminate(t *testing.T, pid uint32) {
 	}
 }
 
-// lockedLog is a log sink safe for the store's goroutines.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestLeaseLostUnderLoad kills the session holding a store's writer slot
 // while 8 goroutines append through it: the store's watchdog (checking
 // every 100 ms) leases the slot again within 5 s (the same slot, still
@@ -295,7 +278,7 @@ func (l *lockedLog) String() string {
 // verify.
 func TestLeaseLostUnderLoad(t *testing.T) {
 	_, dsn := newDatabase(t)
-	var log lockedLog
+	var log servertest.LockedBuffer
 	s := openStore(t, dsn, LeaseCheck(100*time.Millisecond), Log(slog.New(slog.NewTextHandler(&log, nil))))
 	ctx := context.Background()
 	w0, pid := s.Writer(), leasePIDOf(s)
