@@ -230,7 +230,7 @@ func (s *Store) writer() {
 // partition retention dropped meanwhile, a connection lost before COMMIT,
 // a deadlock, a COMMIT cut off that wasCommitted finds rolled back. On success it sets each receipt's Seq, Prev, Hash and times.
 // It holds s.slot for reading throughout: the batch is the writer's
-// leased when it starts (watchLease switches between two batches).
+// leased when it starts (checkLease switches between two batches).
 func (s *Store) commit(ctx context.Context, batch []*request) error {
 	s.slot.RLock()
 	defer s.slot.RUnlock()

@@ -168,8 +168,8 @@ type Store struct {
 	// outside the pools, whose backend is leasePID, closed by Close (which
 	// frees the slot: a later store takes it and continues its chains).
 	// slot guards the three: a batch holds it for reading while it commits,
-	// watchLease for writing while it switches to a new lease (between two
-	// batches). Only watchLease, then Close, use the lease connection.
+	// checkLease for writing while it switches to a new lease (between two
+	// batches). Only checkLease (run by one goroutine), then Close, use the lease connection.
 	slot     sync.RWMutex
 	writerID int
 	lease    *pgx.Conn
@@ -267,13 +267,15 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		}
 	}
 	if cfg.maintenance > 0 {
-		s.wg.Add(1)
-		go s.maintain(cfg.maintenance)
+		// Append creates a missing partition anyway: an error waits for the next run.
+		s.every(cfg.maintenance, time.Minute, func(ctx context.Context) { _ = s.EnsurePartitions(ctx, time.Now()) })
 	}
-	s.wg.Add(1)
-	go s.flushEvery(cfg.impressions)
-	s.wg.Add(1)
-	go s.watchLease(cfg.leaseCheck)
+	s.every(cfg.impressions, batchTimeout, func(ctx context.Context) {
+		if err := s.flushImpressions(ctx); err != nil && s.log != nil {
+			s.log.Warn("receipts: impressions kept in memory for the next flush", "err", err.Error())
+		}
+	})
+	s.every(cfg.leaseCheck, max(cfg.leaseCheck, leaseTimeout), func(ctx context.Context) { s.checkLease(ctx) })
 	return s, nil
 }
 
@@ -364,23 +366,6 @@ func (s *Store) leaseWriter(ctx context.Context, prefer int) (*pgx.Conn, int, ui
 	return fail(fmt.Errorf("postgres: all %d writer slots are taken: no more hosts may open the database", maxWriters))
 }
 
-// watchLease checks the lease every period until Close (checkLease).
-func (s *Store) watchLease(every time.Duration) {
-	defer s.wg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), max(every, leaseTimeout))
-			s.checkLease(ctx)
-			cancel()
-		}
-	}
-}
-
 // leaseTimeout bounds the check of the lease's session: a session that
 // does not answer within it (a network cut) is taken as lost.
 const leaseTimeout = 5 * time.Second
@@ -445,41 +430,26 @@ func (s *Store) Writer() int {
 	return s.writerID
 }
 
-// flushEvery writes the impressions counted in memory every period until
-// Close (which writes the last ones).
-func (s *Store) flushEvery(every time.Duration) {
-	defer s.wg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-			if err := s.flushImpressions(ctx); err != nil && s.log != nil {
-				s.log.Warn("receipts: impressions kept in memory for the next flush", "err", err.Error())
+// every runs fn every period, each run with a context of timeout, in a
+// goroutine of the store's until Close: the impressions' flush, the
+// partitions' maintenance, the lease's check.
+func (s *Store) every(period, timeout time.Duration, fn func(ctx context.Context)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				fn(ctx)
+				cancel()
 			}
-			cancel()
 		}
-	}
-}
-
-// maintain runs EnsurePartitions every period until Close.
-func (s *Store) maintain(every time.Duration) {
-	defer s.wg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			_ = s.EnsurePartitions(ctx, now) // Append creates a missing one anyway
-			cancel()
-		}
-	}
+	}()
 }
 
 // Ping reports whether the database answers, as an error wrapped in
@@ -525,7 +495,7 @@ func (s *Store) Close() error {
 	s.operatorsListen.close()
 	s.wpool.Close()
 	s.pool.Close()
-	s.lease.Close(context.Background()) // frees the writer slot (watchLease has returned)
+	s.lease.Close(context.Background()) // frees the writer slot (the lease check has stopped)
 	return nil
 }
 
