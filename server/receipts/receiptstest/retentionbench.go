@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/portalconsent/portalconsent/policy"
 	"github.com/portalconsent/portalconsent/server/receipts"
 )
 
@@ -81,25 +80,9 @@ func AppendDuringRetention(b *testing.B, s receipts.Store, receipt func(g int, i
 	b.ReportMetric(took.Seconds(), "retention-s")
 }
 
-// BenchReceipt returns a receipt as the server makes them: UUIDv7 ids,
-// three choices, a page URL (the benchmarks' receipt).
+// BenchReceipt returns a receipt as the server makes them (the contract
+// suite's receipt: UUIDv7 ids, three choices, a page URL) for a new consent
+// id, received now: the benchmarks' receipt.
 func BenchReceipt(portal string) *receipts.Receipt {
-	now := time.Now()
-	return &receipts.Receipt{
-		ID:        uuid.Must(uuid.NewV7()).String(),
-		Portal:    portal,
-		ConsentID: uuid.Must(uuid.NewV7()).String(),
-		Revision:  4,
-		Choices: []policy.Choice{
-			{Category: "necessary", Accepted: true},
-			{Category: "statistical", Accepted: false},
-			{Category: "marketing", Accepted: true},
-		},
-		Method:     receipts.MethodCustom,
-		Lang:       "fr",
-		Page:       "https://shop.example/products/42",
-		DecidedAt:  now.Add(-2 * time.Second).Truncate(time.Second),
-		ReceivedAt: now,
-		Notice:     receipts.NoticeHash([]byte(`{"revision":4}`)),
-	}
+	return receipt(portal, uuid.Must(uuid.NewV7()).String(), time.Now())
 }
